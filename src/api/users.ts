@@ -1,0 +1,215 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Hub } from '../hub/context.js';
+import type { Identity } from '../hub/identity.js';
+import { HubError } from '../lib/errors.js';
+import { normalizeUsername, usernameProblem } from '../lib/names.js';
+import { parseIso } from '../lib/time.js';
+import { filterFor } from '../rbac/check.js';
+import {
+  createUser,
+  deleteUser,
+  getUser,
+  groupsOfUsers,
+  listUsers,
+  rolesOfUsers,
+  touchUserActivity,
+  updateUser,
+  type UserRow,
+  type UserSort,
+  type UserStateFilter,
+} from '../db/repos/users.js';
+import { serversOfUsers, touchServerActivity } from '../db/repos/servers.js';
+import { apiIdentity, expectType, findUserOr404, groupsOf, jsonObjectBody, onlyKeys, queryFlag, requireScope, sendStatus } from './common.js';
+import { userModel, type UserContext } from './models.js';
+import { paginated, readPage } from './pagination.js';
+
+const READ_USER_SCOPES = ['read:users', 'read:users:name', 'read:servers', 'read:users:groups', 'read:users:activity', 'read:roles:users'];
+
+/** Loads groups, roles and servers for many users in three queries. */
+export async function userContexts(hub: Hub, users: UserRow[]): Promise<Map<number, UserContext>> {
+  const ids = users.map((u) => u.id);
+  const [groups, roles, servers] = await Promise.all([groupsOfUsers(hub.db, ids), rolesOfUsers(hub.db, ids), serversOfUsers(hub.db, ids)]);
+  const out = new Map<number, UserContext>();
+  for (const u of users) {
+    const r = new Set(['user', ...(roles.get(u.id) ?? [])]);
+    if (u.admin) r.add('admin');
+    out.set(u.id, { groups: groups.get(u.id) ?? [], roles: [...r].sort(), servers: servers.get(u.id) ?? [] });
+  }
+  return out;
+}
+
+export async function modelOf(hub: Hub, who: Identity, user: UserRow, includeStopped = false): Promise<Record<string, unknown>> {
+  const ctx = (await userContexts(hub, [user])).get(user.id)!;
+  return userModel(hub, who, user, ctx, includeStopped);
+}
+
+function userName(req: FastifyRequest): string {
+  return (req.params as { name: string }).name;
+}
+
+function checkNewName(name: string): string {
+  const problem = usernameProblem(name);
+  if (problem) throw new HubError(400, problem);
+  if (normalizeUsername(name) !== name) throw new HubError(400, `invalid user name ${JSON.stringify(name)}: user names are lower case`);
+  return name;
+}
+
+export function usersRoutes(app: FastifyInstance, hub: Hub): void {
+  app.get('/user', async (req) => {
+    const who = await apiIdentity(hub, req);
+    if (!who) throw new HubError(403, 'Missing or invalid credentials');
+    const ctx = (await userContexts(hub, [who.user])).get(who.user.id)!;
+    // The requester always sees their own identity, whatever the token's scopes.
+    const self = { ...who, scopes: new Set([...who.scopes, `read:users!user=${who.user.name}`, `read:servers!user=${who.user.name}`]) };
+    return {
+      ...userModel(hub, self, who.user, ctx, false),
+      scopes: [...who.scopes].sort(),
+      session_id: who.sessionId,
+      token_id: who.token ? `a${who.token.id}` : null,
+    };
+  });
+
+  app.get('/users', async (req, reply) => {
+    const who = await requireScope(hub, req, ['list:users']);
+    const q = req.query as Record<string, unknown>;
+    const page = readPage(req, hub.config);
+    const state = q['state'];
+    if (state !== undefined && !['active', 'ready', 'inactive'].includes(String(state))) {
+      throw new HubError(400, `Invalid state filter: ${JSON.stringify(state)}; expected one of active, ready, inactive`);
+    }
+    let sort = String(q['sort'] ?? 'id');
+    const descending = sort.startsWith('-');
+    if (descending) sort = sort.slice(1);
+    if (!['id', 'name', 'last_activity'].includes(sort)) throw new HubError(400, `Invalid sort key: ${JSON.stringify(q['sort'])}; expected id, name or last_activity`);
+    const filter = filterFor(who.scopes, 'list:users');
+    const { rows, total } = await listUsers(hub.db, {
+      offset: page.offset,
+      limit: page.limit,
+      state: state as UserStateFilter | undefined,
+      sort: sort as UserSort,
+      descending,
+      names: filter === 'all' ? undefined : [...filter.users],
+      groups: filter === 'all' ? undefined : [...filter.groups],
+    });
+    if (!page.envelope && total > page.offset + rows.length && q['limit'] === undefined) {
+      req.log.warn({ total, returned: rows.length }, 'Truncated user list in request that does not expect pagination');
+    }
+    const contexts = await userContexts(hub, rows);
+    const includeStopped = queryFlag(q['include_stopped_servers']);
+    const items = rows.map((u) => userModel(hub, who, u, contexts.get(u.id)!, includeStopped));
+    return reply.send(paginated(req, page, items, total));
+  });
+
+  app.post('/users', async (req, reply) => {
+    const who = await requireScope(hub, req, ['admin:users']);
+    const body = jsonObjectBody(req, false);
+    onlyKeys(body, ['usernames', 'admin'], 'POST /users');
+    expectType(body, 'admin', 'boolean', 'POST /users');
+    const names = body['usernames'];
+    if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string')) {
+      throw new HubError(400, 'POST /users: field "usernames" must be a non-empty list of user names');
+    }
+    const wanted = [...new Set((names as string[]).map(normalizeUsername))];
+    for (const n of wanted) checkNewName(n);
+    const created: UserRow[] = [];
+    const existing: string[] = [];
+    for (const n of wanted) if (await getUser(hub.db, n)) existing.push(n);
+    if (existing.length === wanted.length) throw new HubError(409, `All ${wanted.length} users already exist`);
+    for (const n of wanted) if (!existing.includes(n)) created.push(await createUser(hub.db, n, body['admin'] === true));
+    const contexts = await userContexts(hub, created);
+    return reply.code(201).send(created.map((u) => userModel(hub, who, u, contexts.get(u.id)!, false)));
+  });
+
+  app.get('/users/:name', async (req) => {
+    const name = userName(req);
+    const who = await requireScope(hub, req, READ_USER_SCOPES, { user: name, userGroups: await groupsOf(hub, name) });
+    const user = await findUserOr404(hub, name);
+    return modelOf(hub, who, user, queryFlag((req.query as Record<string, unknown>)['include_stopped_servers']));
+  });
+
+  app.post('/users/:name', async (req, reply) => {
+    const name = userName(req);
+    const who = await requireScope(hub, req, ['admin:users'], { user: name });
+    const body = jsonObjectBody(req);
+    onlyKeys(body, ['admin', 'name'], `POST /users/${name}`);
+    expectType(body, 'admin', 'boolean', `POST /users/${name}`);
+    checkNewName(name);
+    if (await getUser(hub.db, name)) throw new HubError(409, `User ${name} already exists`);
+    const user = await createUser(hub.db, name, body['admin'] === true);
+    return reply.code(201).send(await modelOf(hub, who, user));
+  });
+
+  app.patch('/users/:name', async (req) => {
+    const name = userName(req);
+    const who = await requireScope(hub, req, ['admin:users'], { user: name, userGroups: await groupsOf(hub, name) });
+    const body = jsonObjectBody(req, false);
+    onlyKeys(body, ['name', 'admin'], `PATCH /users/${name}`);
+    expectType(body, 'name', 'string', `PATCH /users/${name}`);
+    expectType(body, 'admin', 'boolean', `PATCH /users/${name}`);
+    if (Object.keys(body).length === 0) throw new HubError(400, `PATCH /users/${name}: give at least one of "name" or "admin"`);
+    const user = await findUserOr404(hub, name);
+    const newName = body['name'] as string | undefined;
+    if (newName !== undefined && newName !== name) {
+      checkNewName(newName);
+      if (await getUser(hub.db, newName)) throw new HubError(400, `User ${newName} already exists, username must be unique`);
+      const running = await hub.db.selectFrom('servers').select('id').where('user_id', '=', user.id).where((eb) => eb.or([eb('ready', '=', 1), eb('pending', 'is not', null)])).execute();
+      if (running.length) throw new HubError(400, `User ${name} has running servers; stop them before renaming`);
+    }
+    await updateUser(hub.db, user.id, {
+      ...(newName !== undefined ? { name: newName } : {}),
+      ...(body['admin'] !== undefined ? { admin: body['admin'] as boolean } : {}),
+    });
+    return modelOf(hub, who, (await getUser(hub.db, newName ?? name))!);
+  });
+
+  app.delete('/users/:name', async (req, reply) => {
+    const name = userName(req);
+    await requireScope(hub, req, ['delete:users'], { user: name, userGroups: await groupsOf(hub, name) });
+    const user = await findUserOr404(hub, name);
+    const servers = (await serversOfUsers(hub.db, [user.id])).get(user.id) ?? [];
+    for (const s of servers) {
+      if (s.pending) throw new HubError(400, `User ${name}'s server ${s.name ? `${s.name} ` : ''}is pending ${s.pending}, please wait`);
+    }
+    for (const s of servers) if (s.ready || s.url) await hub.servers.stop(user, s.name);
+    await deleteUser(hub.db, user.id);
+    return sendStatus(reply, 204);
+  });
+
+  app.post('/users/:name/activity', async (req, reply) => {
+    const name = userName(req);
+    await requireScope(hub, req, ['users:activity'], { user: name, userGroups: await groupsOf(hub, name) });
+    const user = await findUserOr404(hub, name);
+    const body = jsonObjectBody(req, false);
+    onlyKeys(body, ['last_activity', 'servers'], 'activity');
+    if (body['last_activity'] === undefined && body['servers'] === undefined) {
+      throw new HubError(400, 'body must contain at least one of `last_activity` or `servers`');
+    }
+    let userLast: string | undefined;
+    if (body['last_activity'] !== undefined) {
+      const d = parseIso(body['last_activity']);
+      if (!d) throw new HubError(400, `last_activity must be an ISO8601 timestamp, got ${JSON.stringify(body['last_activity'])}`);
+      userLast = d.toISOString();
+    }
+    const updates: { id: number; when: string }[] = [];
+    if (body['servers'] !== undefined) {
+      const servers = body['servers'];
+      const msg = 'servers must be a dict of the form {server_name: {last_activity: timestamp}}';
+      if (typeof servers !== 'object' || servers === null || Array.isArray(servers)) throw new HubError(400, msg);
+      const rows = (await serversOfUsers(hub.db, [user.id])).get(user.id) ?? [];
+      for (const [serverName, info] of Object.entries(servers as Record<string, unknown>)) {
+        const row = rows.find((r) => r.name === serverName);
+        if (!row) throw new HubError(400, `No such server '${serverName}' for user ${name}`);
+        if (typeof info !== 'object' || info === null) throw new HubError(400, msg);
+        const d = parseIso((info as Record<string, unknown>)['last_activity']);
+        if (!d) throw new HubError(400, `servers.${serverName}.last_activity must be an ISO8601 timestamp`);
+        updates.push({ id: row.id, when: d.toISOString() });
+      }
+    }
+    for (const u of updates) {
+      await touchServerActivity(hub.db, u.id, u.when);
+      if (!userLast || u.when > userLast) userLast = u.when;
+    }
+    if (userLast) await touchUserActivity(hub.db, user.id, userLast);
+    return reply.code(200).type('text/plain').send();
+  });
+}

@@ -1,0 +1,188 @@
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+import YAML from 'yaml';
+import { loadConfig } from '../config/load.js';
+import { configTemplate } from '../config/docs.js';
+import { createLogger } from '../lib/log.js';
+import { HubError } from '../lib/errors.js';
+import { migrate, openDatabase, pendingMigrations } from '../db/database.js';
+import { ensureUser } from '../db/repos/users.js';
+import { createToken } from '../db/repos/tokens.js';
+import { normalizeUsername, usernameProblem } from '../lib/names.js';
+import { validateScopes } from '../rbac/scopes.js';
+import { startHub } from '../hub/lifecycle.js';
+import { runProxyCli, PROXY_USAGE } from '../proxy/builtin/cli.js';
+
+const USAGE = `Usage: ganymede [command] [options]
+
+Commands:
+  serve                 start the hub and, unless configured otherwise, its proxy (default)
+  proxy [flags]         run the proxy alone (configurable-http-proxy's flags; see 'ganymede proxy --help')
+  db upgrade            bring the database schema up to date
+  token NAME            print a new API token for user NAME (created if missing)
+  config check          validate the configuration and exit
+  config show           print the effective configuration (secrets hidden)
+  config generate       print a commented configuration file with every option
+
+Common options:
+  --config FILE         YAML or JS config file (also GANYMEDE_CONFIG)
+  --ip IP               public address of the proxy (config: ip)
+  --port N              public port of the proxy (config: port)
+  --data-dir DIR        where the database, secrets and logs live (default ./.ganymede)
+  --help                show help
+
+token options:
+  --scopes a,b          scopes of the token (default: inherit, all of the user's permissions)
+  --admin               make the user an admin
+  --note TEXT           a note stored with the token
+`;
+
+const COMMON = {
+  config: { type: 'string' },
+  ip: { type: 'string' },
+  port: { type: 'string' },
+  'data-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  scopes: { type: 'string' },
+  admin: { type: 'boolean' },
+  note: { type: 'string' },
+} as const;
+
+type Values = { config?: string; ip?: string; port?: string; 'data-dir'?: string; help?: boolean; scopes?: string; admin?: boolean; note?: string };
+
+async function config(values: Values) {
+  const overrides: Record<string, unknown> = {};
+  if (values.ip !== undefined) overrides['ip'] = values.ip;
+  if (values.port !== undefined) {
+    if (!/^\d+$/.test(values.port)) throw new HubError(400, `--port: expected a port number, got ${JSON.stringify(values.port)}`);
+    overrides['port'] = Number(values.port);
+  }
+  if (values['data-dir'] !== undefined) overrides['data_dir'] = values['data-dir'];
+  return loadConfig(values.config ?? process.env['GANYMEDE_CONFIG'], overrides);
+}
+
+function fail(message: string): never {
+  process.stderr.write(`ganymede: ${message}\n`);
+  process.exit(2);
+}
+
+/** The `ganymede` command line. */
+export async function main(argv: string[]): Promise<void> {
+  const [first, ...rest] = argv;
+  if (first === 'proxy') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(PROXY_USAGE);
+      return;
+    }
+    await runProxyCli(rest);
+    return;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: COMMON, allowPositionals: true, strict: true });
+  } catch (err) {
+    fail(`${(err as Error).message}\n\n${USAGE}`);
+  }
+  const values = parsed.values as Values;
+  const positionals = parsed.positionals;
+  const command = positionals[0] ?? 'serve';
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(values);
+      case 'db':
+        if (positionals[1] !== 'upgrade') fail(`unknown db command ${JSON.stringify(positionals[1] ?? '')}; expected 'db upgrade'`);
+        return await dbUpgrade(values);
+      case 'token':
+        return await token(values, positionals[1]);
+      case 'config':
+        return await configCommand(values, positionals[1]);
+      default:
+        fail(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    }
+  } catch (err) {
+    if (err instanceof HubError) fail(err.message);
+    throw err;
+  }
+}
+
+async function serve(values: Values): Promise<void> {
+  const { config: cfg, hooks } = await config(values);
+  const log = createLogger(cfg.log_level);
+  const running = await startHub(cfg, hooks, log);
+  process.stderr.write(`Ganymede is running at http://${cfg.ip === '' ? '0.0.0.0' : cfg.ip}:${cfg.port}${cfg.base_url} (hub at ${running.address})\n`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping the hub; the proxy and servers keep running');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await running.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+async function dbUpgrade(values: Values): Promise<void> {
+  const { config: cfg } = await config(values);
+  const database = openDatabase(cfg.db.url, path.resolve(cfg.data_dir));
+  try {
+    const pending = await pendingMigrations(database).catch(() => ['(all)']);
+    if (pending.length) process.stderr.write(`applying ${pending.length} migration(s): ${pending.join(', ')}\n`);
+    const applied = await migrate(database);
+    process.stdout.write(applied.length ? `database upgraded: ${applied.join(', ')}\n` : 'database is up to date\n');
+  } finally {
+    await database.close();
+  }
+}
+
+async function token(values: Values, name: string | undefined): Promise<void> {
+  if (!name) fail('token: give the user name: ganymede token NAME');
+  const username = normalizeUsername(name);
+  const problem = usernameProblem(username);
+  if (problem) fail(`token: ${problem}`);
+  const scopes = values.scopes ? values.scopes.split(',').map((s) => s.trim()).filter(Boolean) : ['inherit'];
+  const bad = validateScopes(scopes);
+  if (bad) fail(`token: ${bad}`);
+  const { config: cfg } = await config(values);
+  const database = openDatabase(cfg.db.url, path.resolve(cfg.data_dir));
+  try {
+    await migrate(database);
+    const user = await ensureUser(database.db, username, values.admin === true);
+    const { token: t } = await createToken(database.db, user.id, { kind: 'api', scopes, note: values.note ?? 'Generated by ganymede token' });
+    process.stdout.write(`${t}\n`);
+  } finally {
+    await database.close();
+  }
+}
+
+async function configCommand(values: Values, sub: string | undefined): Promise<void> {
+  switch (sub) {
+    case 'generate':
+      process.stdout.write(configTemplate());
+      return;
+    case 'check': {
+      const { source } = await config(values);
+      process.stdout.write(`configuration OK${source ? ` (${source})` : ' (defaults)'}\n`);
+      return;
+    }
+    case 'show': {
+      const { config: cfg } = await config(values);
+      const shown = JSON.parse(JSON.stringify(cfg)) as Record<string, Record<string, unknown>>;
+      if (shown['auth']?.['shared_password']) shown['auth']['shared_password'] = '***';
+      if (shown['auth']?.['admin_password']) shown['auth']['admin_password'] = '***';
+      if (shown['proxy']?.['auth_token']) shown['proxy']['auth_token'] = '***';
+      if (typeof shown['db']?.['url'] === 'string') shown['db']['url'] = (shown['db']['url'] as string).replace(/:[^:@/]*@/, ':***@');
+      process.stdout.write(YAML.stringify(shown));
+      return;
+    }
+    default:
+      fail(`unknown config command ${JSON.stringify(sub ?? '')}; expected check, show or generate`);
+  }
+}

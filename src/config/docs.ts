@@ -1,0 +1,70 @@
+import { Kind, type TObject, type TSchema } from '@sinclair/typebox';
+import { ConfigSchema } from './schema.js';
+
+interface OptionDoc {
+  key: string;
+  type: string;
+  default: unknown;
+  description: string;
+}
+
+function typeName(s: TSchema): string {
+  switch (s[Kind]) {
+    case 'Union':
+      return (s as unknown as { anyOf: TSchema[] }).anyOf.map(typeName).join(' | ');
+    case 'Literal':
+      return JSON.stringify(s['const']);
+    case 'Array':
+      return `list of ${typeName(s['items'] as TSchema)}`;
+    case 'Record':
+      return 'map of string';
+    default:
+      return String(s['type'] ?? s[Kind]).toLowerCase();
+  }
+}
+
+/** Every option of the schema, flattened to dotted keys, with type, default and help. */
+export function optionDocs(schema: TSchema = ConfigSchema, prefix = ''): OptionDoc[] {
+  const out: OptionDoc[] = [];
+  if (schema[Kind] === 'Union') {
+    for (const member of (schema as unknown as { anyOf: TSchema[] }).anyOf) out.push(...optionDocs(member, prefix));
+    return out;
+  }
+  for (const [name, sub] of Object.entries((schema as TObject).properties ?? {})) {
+    const key = prefix ? `${prefix}.${name}` : name;
+    const isSection = (sub[Kind] === 'Object' || sub[Kind] === 'Union') && !(sub[Kind] === 'Union' && (sub as unknown as { anyOf: TSchema[] }).anyOf.every((m) => m[Kind] === 'Literal' || m[Kind] === 'Boolean'));
+    if (isSection) out.push(...optionDocs(sub, key));
+    else out.push({ key, type: typeName(sub), default: sub['default'], description: String(sub['description'] ?? '') });
+  }
+  return out;
+}
+
+/** docs/reference/config.md, generated (`npm run docs:gen`). */
+export function configMarkdown(): string {
+  const rows = optionDocs().map((o) => `| \`${o.key}\` | ${o.type.replaceAll('|', '\\|')} | ${o.default === undefined ? '—' : `\`${JSON.stringify(o.default)}\``} | ${o.description.replaceAll('|', '\\|')} |`);
+  return `# Configuration reference
+
+Generated from \`src/config/schema.ts\` by \`npm run docs:gen\`; do not edit by hand.
+
+Options are read from a YAML file (\`--config FILE\` or \`GANYMEDE_CONFIG\`), or from a JavaScript module
+(\`ganymede.config.js\`) whose default export is the same object plus optional \`hooks\`
+(\`preSpawnStart\`, \`optionsForm\`, \`optionsFromForm\`). Command-line flags \`--ip\`, \`--port\` and
+\`--data-dir\` override the file. Nested keys are written as YAML mappings (\`hub.port\` is \`hub: {port: 8081}\`).
+An unknown key, a wrong type or a value out of range stops the hub with a message naming the key.
+
+| key | type | default | description |
+|---|---|---|---|
+${rows.join('\n')}
+`;
+}
+
+/** A commented YAML config with every option at its default (`ganymede config generate`). */
+export function configTemplate(): string {
+  const lines = ['# Ganymede configuration. Every option is shown at its default, commented out.', '# Reference: docs/reference/config.md', ''];
+  for (const o of optionDocs()) {
+    lines.push(`# ${o.description}`);
+    lines.push(`# ${o.key}: ${o.default === undefined ? '' : JSON.stringify(o.default)}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}

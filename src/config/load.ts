@@ -1,0 +1,165 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Value } from '@sinclair/typebox/value';
+import { Kind, type TObject, type TSchema } from '@sinclair/typebox';
+import YAML from 'yaml';
+import { ConfigError } from '../lib/errors.js';
+import { ConfigSchema, HOOK_NAMES, type Config, type ConfigHooks } from './schema.js';
+
+export interface LoadedConfig {
+  config: Config;
+  hooks: ConfigHooks;
+  /** The file the config came from, if any. */
+  source: string | undefined;
+}
+
+/** Reads a config file (YAML, JSON, or a JS module whose default export is the config), validates it and fills defaults. */
+export async function loadConfig(file: string | undefined, overrides: Record<string, unknown> = {}): Promise<LoadedConfig> {
+  let raw: Record<string, unknown> = {};
+  let hooks: ConfigHooks = {};
+  if (file) {
+    const loaded = await readConfigFile(file);
+    raw = loaded.raw;
+    hooks = loaded.hooks;
+  }
+  const merged = deepMerge(raw, overrides);
+  return { config: validateConfig(merged), hooks, source: file };
+}
+
+async function readConfigFile(file: string): Promise<{ raw: Record<string, unknown>; hooks: ConfigHooks }> {
+  const abs = path.resolve(file);
+  if (/\.(m?js|ts)$/.test(abs)) {
+    let mod: { default?: unknown };
+    try {
+      mod = (await import(pathToFileURL(abs).href)) as { default?: unknown };
+    } catch (err) {
+      throw new ConfigError(`config file ${file}: cannot load module: ${(err as Error).message}`);
+    }
+    const exported = typeof mod.default === 'function' ? await (mod.default as () => unknown)() : mod.default;
+    if (!isPlainObject(exported)) throw new ConfigError(`config file ${file}: the default export must be an object (the config)`);
+    const raw = { ...exported };
+    const hooks: ConfigHooks = {};
+    const hookSource = raw['hooks'];
+    delete raw['hooks'];
+    if (hookSource !== undefined) {
+      if (!isPlainObject(hookSource)) throw new ConfigError(`config file ${file}: hooks: expected an object of functions`);
+      for (const [name, fn] of Object.entries(hookSource)) {
+        if (!(HOOK_NAMES as readonly string[]).includes(name)) {
+          throw new ConfigError(`config file ${file}: hooks.${name}: unknown hook${didYouMean(name, HOOK_NAMES)}`);
+        }
+        if (typeof fn !== 'function') throw new ConfigError(`config file ${file}: hooks.${name}: expected a function, got ${describe(fn)}`);
+        (hooks as Record<string, unknown>)[name] = fn;
+      }
+    }
+    return { raw, hooks };
+  }
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config file ${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = YAML.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${file}: not valid YAML: ${(err as Error).message}`);
+  }
+  if (parsed === null || parsed === undefined) return { raw: {}, hooks: {} };
+  if (!isPlainObject(parsed)) throw new ConfigError(`config file ${file}: the top level must be a mapping of options`);
+  return { raw: parsed, hooks: {} };
+}
+
+/** Validates a raw config object; throws ConfigError naming the key, the value and what was expected. */
+export function validateConfig(raw: Record<string, unknown>): Config {
+  checkUnknownKeys(ConfigSchema, raw, '');
+  const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw)) as Record<string, unknown>;
+  const first = Value.Errors(ConfigSchema, withDefaults).First();
+  if (first) {
+    const key = first.path.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
+    throw new ConfigError(`config: ${key}: ${first.message.toLowerCase()}, got ${describe(first.value)}`);
+  }
+  const config = withDefaults as Config;
+  if (config.api_page_default_limit > config.api_page_max_limit) {
+    throw new ConfigError(
+      `config: api_page_default_limit (${config.api_page_default_limit}) must not exceed api_page_max_limit (${config.api_page_max_limit})`,
+    );
+  }
+  return config;
+}
+
+function checkUnknownKeys(schema: TSchema, value: unknown, at: string): void {
+  if (!isPlainObject(value)) return;
+  if (schema[Kind] === 'Union') {
+    const members = (schema as unknown as { anyOf: TSchema[] }).anyOf;
+    const kinds = members.map((m) => (m as TObject).properties?.['kind']?.['const'] as string | undefined).filter((k) => k);
+    const kind = value['kind'] ?? (members[0] as TObject).properties?.['kind']?.['default'];
+    const member = members.find((m) => (m as TObject).properties?.['kind']?.['const'] === kind);
+    if (!member) {
+      throw new ConfigError(`config: ${at}.kind: unknown kind ${describe(kind)}; expected one of ${kinds.join(', ')}`);
+    }
+    checkUnknownKeys(member, value, at);
+    return;
+  }
+  if (schema[Kind] !== 'Object') return;
+  const props = (schema as TObject).properties;
+  for (const [key, sub] of Object.entries(value)) {
+    const where = at ? `${at}.${key}` : key;
+    const propSchema = props[key];
+    if (!propSchema) {
+      if ((schema as TObject).additionalProperties === false) {
+        throw new ConfigError(`config: ${where}: unknown option${didYouMean(key, Object.keys(props))}`);
+      }
+      continue;
+    }
+    checkUnknownKeys(propSchema, sub, where);
+  }
+}
+
+export function didYouMean(word: string, candidates: readonly string[]): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = levenshtein(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = c;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? ` (did you mean "${best}"?)` : '';
+}
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const s = JSON.stringify(v);
+  return s && s.length > 60 ? `${s.slice(0, 57)}...` : String(s);
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    if (v === undefined) continue;
+    const existing = out[k];
+    out[k] = isPlainObject(existing) && isPlainObject(v) ? deepMerge(existing, v) : v;
+  }
+  return out;
+}

@@ -1,0 +1,149 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/**
+ * The one declaration of every configuration option: its type, default and
+ * help text. Validation (src/config/load.ts), `ganymede config generate` and
+ * docs/reference/config.md (`npm run docs:gen`) all come from here.
+ */
+
+const StrList = (description: string) => Type.Array(Type.String(), { default: [], description });
+
+const Seconds = (def: number, description: string) => Type.Number({ minimum: 0, default: def, description });
+
+export const LocalProcessSpawnerSchema = Type.Object(
+  {
+    kind: Type.Literal('local-process', { default: 'local-process', description: 'Which spawner runs servers.' }),
+    cmd: Type.Array(Type.String(), {
+      default: ['jupyterhub-singleuser'],
+      minItems: 1,
+      description: 'The command that starts a single-user server (program and leading arguments).',
+    }),
+    args: StrList('Extra arguments appended to `cmd`.'),
+    allow_root: Type.Union([Type.Literal('auto'), Type.Boolean()], {
+      default: 'auto',
+      description:
+        'Pass `--allow-root` to the server. `auto` passes it when the hub runs as root (Jupyter refuses to start as root without it).',
+    }),
+    ip: Type.String({ default: '127.0.0.1', description: 'The address single-user servers bind to.' }),
+    notebook_dir: Type.Optional(
+      Type.String({ description: 'The working directory of single-user servers (`{username}` is replaced). Default: the data dir.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const SharedPasswordAuthSchema = Type.Object(
+  {
+    kind: Type.Literal('shared-password', { default: 'shared-password', description: 'Which authenticator logs users in.' }),
+    shared_password: Type.Optional(
+      Type.String({
+        minLength: 8,
+        description:
+          'The password every user logs in with. Also read from GANYMEDE_SHARED_PASSWORD. When neither is set, one is generated at first start, printed once and stored hashed.',
+      }),
+    ),
+    admin_password: Type.Optional(
+      Type.String({ minLength: 8, description: 'A separate password that only `admin_users` may use (optional).' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    ip: Type.String({ default: '127.0.0.1', description: 'The public address the proxy listens on.' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8000, description: 'The public port the proxy listens on.' }),
+    base_url: Type.String({ default: '/', pattern: '^/(.*/)?$', description: 'The URL prefix of the whole hub; starts and ends with `/`.' }),
+    data_dir: Type.String({
+      default: './.ganymede',
+      description: 'Where the SQLite database, the cookie secret, the proxy token and pid file, and server logs live.',
+    }),
+    log_level: Type.Union(
+      [Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')],
+      { default: 'info', description: 'Minimum level of log lines.' },
+    ),
+    hub: Type.Object(
+      {
+        ip: Type.String({ default: '127.0.0.1', description: 'The address the hub process binds to (the proxy forwards `/hub/` there).' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8081, description: 'The port the hub process binds to.' }),
+        connect_url: Type.Optional(
+          Type.String({ description: 'How single-user servers and the proxy reach the hub, when not `http://<hub.ip>:<hub.port>`.' }),
+        ),
+      },
+      { additionalProperties: false, default: {}, description: 'The hub process itself.' },
+    ),
+    db: Type.Object(
+      {
+        url: Type.String({
+          default: 'sqlite:///ganymede.sqlite',
+          description:
+            'The database. `sqlite:///relative/to/data_dir.sqlite`, `sqlite:////absolute/path.sqlite`, `sqlite://:memory:` or `postgres://user:pass@host:port/db`.',
+        }),
+      },
+      { additionalProperties: false, default: {}, description: 'The store.' },
+    ),
+    proxy: Type.Object(
+      {
+        should_start: Type.Boolean({
+          default: true,
+          description: 'Start `ganymede proxy` as a child process (reused across hub restarts). False: the proxy is run externally.',
+        }),
+        command: Type.Array(Type.String(), {
+          default: [],
+          description:
+            'The proxy command to start when `should_start` (default: this ganymede\'s own `proxy` command). Any program taking configurable-http-proxy\'s flags works, e.g. `["configurable-http-proxy"]`.',
+        }),
+        api_url: Type.String({ default: 'http://127.0.0.1:8001', description: "The proxy's REST API (configurable-http-proxy's)." }),
+        auth_token: Type.Optional(
+          Type.String({
+            description:
+              'Token for the proxy API. Also read from CONFIGPROXY_AUTH_TOKEN. Generated and kept in the data dir when unset and the hub starts the proxy.',
+          }),
+        ),
+        check_interval: Seconds(30, 'Seconds between reconciliations of the proxy routing table with the database.'),
+      },
+      { additionalProperties: false, default: {}, description: 'The proxy that routes users to the hub and to their servers.' },
+    ),
+    auth: Type.Union([SharedPasswordAuthSchema], { default: { kind: 'shared-password' }, description: 'The authenticator.' }),
+    allowed_users: StrList('Users allowed to log in. Empty: anyone who authenticates. Admin users are always allowed.'),
+    admin_users: StrList('Users made admin at login and at start-up.'),
+    blocked_users: StrList('Users who may never log in, even when they authenticate.'),
+    spawner: Type.Union([LocalProcessSpawnerSchema], { default: { kind: 'local-process' }, description: 'The spawner.' }),
+    environment: Type.Record(Type.String(), Type.String(), {
+      default: {},
+      description: 'Extra environment variables for single-user servers; set last, so they win.',
+    }),
+    start_timeout: Seconds(60, 'Seconds the spawner may take to start a server (not counting the HTTP check).'),
+    http_timeout: Seconds(30, 'Seconds a started server may take to answer HTTP before the spawn fails.'),
+    poll_interval: Seconds(30, 'Seconds between polls of running servers.'),
+    slow_spawn_timeout: Seconds(10, 'Seconds the start API call waits before answering 202 (pending).'),
+    allow_named_servers: Type.Boolean({ default: false, description: 'Let users run named servers besides the default one.' }),
+    named_server_limit_per_user: Type.Integer({ minimum: 0, default: 0, description: 'Most named servers a user may have; 0: no limit.' }),
+    concurrent_spawn_limit: Type.Integer({ minimum: 0, default: 100, description: 'Most spawns pending at once; 0: no limit.' }),
+    active_server_limit: Type.Integer({ minimum: 0, default: 0, description: 'Most servers running or pending at once; 0: no limit.' }),
+    cookie_max_age_days: Type.Number({ exclusiveMinimum: 0, default: 14, description: 'Lifetime of login sessions and OAuth tokens, in days.' }),
+    api_page_default_limit: Type.Integer({ minimum: 1, default: 50, description: 'Page size of paginated API lists when `limit` is not given.' }),
+    api_page_max_limit: Type.Integer({ minimum: 1, default: 200, description: 'Largest page size a client may ask for.' }),
+    max_body_size: Type.Integer({ minimum: 1024, default: 1048576, description: 'Largest request body the API accepts, in bytes.' }),
+    redirect_to_server: Type.Boolean({ default: true, description: 'Send users to their server after login when it runs.' }),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type SpawnerConfig = Config['spawner'];
+export type AuthConfig = Config['auth'];
+
+/** Hooks that may only be given as code, from a `ganymede.config.js` module. */
+export interface ConfigHooks {
+  /** Called before every spawn; may change the environment or throw to refuse. */
+  preSpawnStart?: (ctx: { user: string; serverName: string; env: Record<string, string>; userOptions: Record<string, unknown> }) => void | Promise<void>;
+  /** Replaces the spawner's options form (HTML, or undefined for none). */
+  optionsForm?: (user: { name: string; admin: boolean; groups: string[] }) => string | undefined | Promise<string | undefined>;
+  /** Turns the posted form into user_options. */
+  optionsFromForm?: (form: Record<string, string | string[]>) => Record<string, unknown>;
+}
+
+export const HOOK_NAMES: ReadonlyArray<keyof ConfigHooks> = ['preSpawnStart', 'optionsForm', 'optionsFromForm'];
+
+export type { TSchema };

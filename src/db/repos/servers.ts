@@ -1,0 +1,83 @@
+import type { Kysely, Selectable, Updateable } from 'kysely';
+import type { DB, ServersTable } from '../schema.js';
+
+export type ServerRow = Selectable<ServersTable>;
+
+export async function getServer(db: Kysely<DB>, userId: number, name: string): Promise<ServerRow | undefined> {
+  return db.selectFrom('servers').selectAll().where('user_id', '=', userId).where('name', '=', name).executeTakeFirst();
+}
+
+export async function serversOfUsers(db: Kysely<DB>, userIds: number[]): Promise<Map<number, ServerRow[]>> {
+  const out = new Map<number, ServerRow[]>();
+  if (userIds.length === 0) return out;
+  const rows = await db.selectFrom('servers').selectAll().where('user_id', 'in', userIds).orderBy('name').execute();
+  for (const r of rows) {
+    const list = out.get(r.user_id) ?? [];
+    list.push(r);
+    out.set(r.user_id, list);
+  }
+  return out;
+}
+
+/** Servers that are running or have an action pending, with their owner's name. */
+export async function activeServers(db: Kysely<DB>): Promise<(ServerRow & { user_name: string })[]> {
+  return db
+    .selectFrom('servers')
+    .innerJoin('users', 'users.id', 'servers.user_id')
+    .selectAll('servers')
+    .select('users.name as user_name')
+    .where((eb) => eb.or([eb('servers.ready', '=', 1), eb('servers.pending', 'is not', null), eb('servers.url', 'is not', null)]))
+    .execute();
+}
+
+export async function countActive(db: Kysely<DB>): Promise<{ active: number; pending: number }> {
+  const row = await db
+    .selectFrom('servers')
+    .select((eb) => [
+      eb.fn.countAll<number>().as('active'),
+      eb.fn.sum<number>(eb.case().when('pending', '=', 'spawn').then(1).else(0).end()).as('pending'),
+    ])
+    .where((eb) => eb.or([eb('ready', '=', 1), eb('pending', 'is not', null)]))
+    .executeTakeFirstOrThrow();
+  return { active: Number(row.active), pending: Number(row.pending ?? 0) };
+}
+
+export async function createServer(db: Kysely<DB>, userId: number, name: string, spawner: string): Promise<ServerRow> {
+  return db
+    .insertInto('servers')
+    .values({ user_id: userId, name, state: '{}', url: null, spawner, started: null, last_activity: null, user_options: '{}', pending: null, ready: 0, owner: null })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function updateServer(db: Kysely<DB>, id: number, set: Updateable<ServersTable>): Promise<void> {
+  await db.updateTable('servers').set(set).where('id', '=', id).execute();
+}
+
+/**
+ * Claims the right to start a server: sets `pending = 'spawn'` only when no
+ * action is pending and it is not running. Returns false when another request won.
+ */
+export async function claimSpawn(db: Kysely<DB>, id: number, owner: string): Promise<boolean> {
+  const res = await db
+    .updateTable('servers')
+    .set({ pending: 'spawn', owner, ready: 0 })
+    .where('id', '=', id)
+    .where('pending', 'is', null)
+    .where('ready', '=', 0)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+export async function deleteServer(db: Kysely<DB>, id: number): Promise<void> {
+  await db.deleteFrom('servers').where('id', '=', id).execute();
+}
+
+export async function touchServerActivity(db: Kysely<DB>, id: number, when: string): Promise<void> {
+  await db
+    .updateTable('servers')
+    .set({ last_activity: when })
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('last_activity', 'is', null), eb('last_activity', '<', when)]))
+    .execute();
+}

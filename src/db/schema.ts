@@ -1,0 +1,140 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Table types for Kysely. Timestamps are ISO-8601 strings (UTC, with `Z`),
+ * booleans are 0/1 integers and JSON is text, so one schema serves SQLite and
+ * PostgreSQL alike.
+ */
+export interface UsersTable {
+  id: Generated<number>;
+  name: string;
+  admin: number;
+  created: string;
+  last_activity: string | null;
+  /** AES-256-GCM ciphertext (src/lib/crypto.ts), or null. */
+  auth_state: string | null;
+}
+
+export interface GroupsTable {
+  id: Generated<number>;
+  name: string;
+  /** JSON object */
+  properties: string;
+}
+
+export interface UserGroupsTable {
+  user_id: number;
+  group_id: number;
+}
+
+export interface UserRolesTable {
+  user_id: number;
+  role: string;
+}
+
+export interface GroupRolesTable {
+  group_id: number;
+  role: string;
+}
+
+export interface RolesTable {
+  name: string;
+  description: string;
+  /** JSON array of scopes */
+  scopes: string;
+}
+
+export type PendingAction = 'spawn' | 'stop';
+
+export interface ServersTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  /** Versioned spawner state, JSON `{v: N, ...}`, or '{}' */
+  state: string;
+  /** Where the hub and proxy reach the server (e.g. http://127.0.0.1:41234), or null when not started. */
+  url: string | null;
+  /** The spawner kind that owns `state`. */
+  spawner: string;
+  started: string | null;
+  last_activity: string | null;
+  /** JSON object */
+  user_options: string;
+  pending: PendingAction | null;
+  ready: number;
+  /** Which hub process (pid@host) runs the pending action; lets a restarted hub clear stale flags. */
+  owner: string | null;
+}
+
+export interface ApiTokensTable {
+  id: Generated<number>;
+  /** The first characters of the token, for lookup. */
+  prefix: string;
+  /** sha256 hex of the token */
+  hashed: string;
+  user_id: number;
+  /** 'api' (user-created), 'server' (a server's JUPYTERHUB_API_TOKEN), 'oauth' (issued by /oauth2/token) */
+  kind: string;
+  /** JSON array of scopes */
+  scopes: string;
+  note: string;
+  created: string;
+  expires_at: string | null;
+  last_activity: string | null;
+  session_id: string | null;
+  client_id: string | null;
+  /** For kind 'server': the server's name. */
+  server_name: string | null;
+}
+
+export interface OAuthClientsTable {
+  identifier: string;
+  /** sha256 hex of the client secret */
+  secret_hash: string;
+  redirect_uri: string;
+  description: string;
+  /** JSON array */
+  allowed_scopes: string;
+  user_id: number | null;
+  server_name: string | null;
+}
+
+export interface OAuthCodesTable {
+  id: Generated<number>;
+  code_hash: string;
+  client_id: string;
+  user_id: number;
+  redirect_uri: string;
+  scopes: string;
+  session_id: string | null;
+  expires_at: string;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: number;
+  created: string;
+  expires_at: string;
+  /** The login form's XSRF token is bound to the session. */
+  xsrf: string;
+}
+
+export interface HubSettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface DB {
+  users: UsersTable;
+  groups: GroupsTable;
+  user_groups: UserGroupsTable;
+  user_roles: UserRolesTable;
+  group_roles: GroupRolesTable;
+  roles: RolesTable;
+  servers: ServersTable;
+  api_tokens: ApiTokensTable;
+  oauth_clients: OAuthClientsTable;
+  oauth_codes: OAuthCodesTable;
+  sessions: SessionsTable;
+  hub_settings: HubSettingsTable;
+}

@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifyFormbody from '@fastify/formbody';
+import type { Logger } from 'pino';
+import type { Config, ConfigHooks } from '../config/schema.js';
+import { migrate, openDatabase, type Database } from '../db/database.js';
+import { CryptKeeper } from '../lib/crypto.js';
+import { HubError } from '../lib/errors.js';
+import { urlJoin } from '../lib/names.js';
+import type { Proxy } from '../proxy/proxy.js';
+import { ChpClient } from '../proxy/chp-client.js';
+import type { Spawner } from '../spawners/spawner.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import { createSpawner } from '../spawners/registry.js';
+import { createAuthenticator } from '../auth/registry.js';
+import { usersRoutes } from '../api/users.js';
+import { serversRoutes } from '../api/servers.js';
+import { tokensRoutes } from '../api/tokens.js';
+import { groupsRoutes } from '../api/groups.js';
+import { hubRoutes, JUPYTERHUB_API_VERSION } from '../api/hub.js';
+import { oauthRoutes } from '../oauth/provider.js';
+import { loginRoutes } from '../web/login.js';
+import { homeRoutes } from '../web/home.js';
+import { spawnRoutes } from '../web/spawn.js';
+import { tokenRoutes } from '../web/token.js';
+import { adminRoutes } from '../web/admin.js';
+import { html, page } from '../web/layout.js';
+import type { Hub, HubUrls } from './context.js';
+import { ServerManager } from './server-manager.js';
+import { identify } from './identity.js';
+
+export interface BuildOptions {
+  config: Config;
+  hooks?: ConfigHooks;
+  log: Logger;
+  /** The proxy's API token (for the default ChpClient). */
+  proxyToken?: string;
+  /** Replace the backends (tests). */
+  proxy?: Proxy;
+  spawner?: Spawner;
+  authenticator?: Authenticator;
+}
+
+export interface BuiltHub {
+  hub: Hub;
+  app: FastifyInstance;
+  database: Database;
+  close(): Promise<void>;
+}
+
+export function hubUrls(config: Config): HubUrls {
+  const base = config.base_url;
+  const internal = config.hub.connect_url ?? `http://${config.hub.ip === '0.0.0.0' || config.hub.ip === '' ? '127.0.0.1' : config.hub.ip}:${config.hub.port}`;
+  const hub = urlJoin(base, 'hub/');
+  return { base, hub, internal: internal.replace(/\/+$/, ''), api: urlJoin(internal, base, 'hub/api') };
+}
+
+/** The cookie secret: GANYMEDE_COOKIE_SECRET / JPY_COOKIE_SECRET, else `<data_dir>/cookie_secret` (created once). */
+export function cookieSecret(dataDir: string): string {
+  const fromEnv = process.env['GANYMEDE_COOKIE_SECRET'] ?? process.env['JPY_COOKIE_SECRET'];
+  if (fromEnv) return fromEnv;
+  const file = path.join(dataDir, 'cookie_secret');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    const secret = randomBytes(32).toString('hex');
+    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    return secret;
+  }
+}
+
+/**
+ * The composition root: opens the store, builds the backends and the HTTP
+ * application, and wires them together. It starts nothing; see lifecycle.ts.
+ */
+export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
+  const { config, log } = opts;
+  const dataDir = path.resolve(config.data_dir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const database = openDatabase(config.db.url, dataDir);
+  await migrate(database);
+  const urls = hubUrls(config);
+  const hooks = opts.hooks ?? {};
+  let hubRef: Hub | undefined;
+  const servers = new ServerManager(() => hubRef!);
+  const hub: Hub = {
+    config,
+    hooks,
+    db: database.db,
+    dialect: database.dialect,
+    log,
+    proxy: opts.proxy ?? new ChpClient({ apiUrl: config.proxy.api_url, authToken: opts.proxyToken ?? config.proxy.auth_token ?? process.env['CONFIGPROXY_AUTH_TOKEN'] ?? '' }),
+    spawner: opts.spawner ?? createSpawner(config),
+    authenticator: opts.authenticator ?? createAuthenticator(config, database.db, log),
+    crypt: CryptKeeper.fromEnv(),
+    servers,
+    urls,
+    dataDir,
+    cookieSecret: cookieSecret(dataDir),
+    processId: `${process.pid}@${os.hostname()}:${Date.now()}`,
+  };
+  hubRef = hub;
+  await hub.authenticator.init?.();
+  const app = buildApp(hub);
+  return {
+    hub,
+    app,
+    database,
+    close: async () => {
+      await app.close();
+      await servers.close();
+      await database.close();
+    },
+  };
+}
+
+function buildApp(hub: Hub): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: hub.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: hub.config.max_body_size,
+    trustProxy: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    return503OnClosing: true,
+  });
+  app.register(fastifyCookie, { secret: hub.cookieSecret });
+  app.register(fastifyFormbody);
+  // An empty JSON body is no body (clients send Content-Type on bodiless requests).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = (body as string).trim();
+    if (!text) return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new HubError(400, 'Request body is not valid JSON'), undefined);
+    }
+  });
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = (body as string).trim();
+    if (!text) return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new HubError(415, 'Unsupported request body: send JSON (Content-Type: application/json)'), undefined);
+    }
+  });
+  app.addHook('onRequest', async (_req, reply) => {
+    reply.header('X-JupyterHub-Version', JUPYTERHUB_API_VERSION);
+  });
+  const apiPrefix = urlJoin(hub.urls.hub, 'api');
+  app.setErrorHandler((err: FastifyError | HubError, req, reply) => {
+    let status: number;
+    let message: string;
+    if (err instanceof HubError) {
+      status = err.status;
+      message = err.message;
+      for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+    } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      status = err.statusCode;
+      message = err.message;
+    } else {
+      status = 500;
+      message = 'Internal server error; the hub log has the details';
+    }
+    if (status >= 500) req.log.error({ err, url: req.url.split('?')[0] }, 'request failed');
+    else req.log.info({ status, message, url: req.url.split('?')[0] }, 'request refused');
+    if (req.url.startsWith(apiPrefix)) return reply.code(status).send({ status, message });
+    return reply
+      .code(status)
+      .type('text/html')
+      .send(page({ title: `Error ${status}`, hubPrefix: hub.urls.hub }, html`<div class="card"><h1>${status} ${statusText(status)}</h1><p>${message}</p><p><a class="button" href="${hub.urls.hub}home">Back to the hub</a></p></div>`));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const message = `Not found: ${req.method} ${req.url.split('?')[0]}`;
+    if (req.url.startsWith(apiPrefix)) return reply.code(404).send({ status: 404, message });
+    return reply.code(404).type('text/html').send(page({ title: 'Not found', hubPrefix: hub.urls.hub }, html`<div class="card"><h1>404 Not Found</h1><p>${message}</p></div>`));
+  });
+
+  app.register(
+    async (api) => {
+      hubRoutes(api, hub);
+      usersRoutes(api, hub);
+      serversRoutes(api, hub);
+      tokensRoutes(api, hub);
+      groupsRoutes(api, hub);
+      oauthRoutes(api, hub);
+    },
+    { prefix: apiPrefix.replace(/\/$/, '') },
+  );
+  app.register(
+    async (pages) => {
+      homeRoutes(pages, hub);
+      loginRoutes(pages, hub);
+      spawnRoutes(pages, hub);
+      tokenRoutes(pages, hub);
+      adminRoutes(pages, hub);
+    },
+    { prefix: hub.urls.hub.replace(/\/$/, '') },
+  );
+  // Requests the proxy sends to the hub because no route matched.
+  const root = hub.urls.base;
+  app.get(root === '/' ? '/' : root.replace(/\/$/, ''), async (_req, reply) => reply.redirect(hub.urls.hub, 302));
+  app.get(`${root}user/*`, async (req, reply) => reply.redirect(`${hub.urls.hub}user/${(req.params as { '*': string })['*']}${req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''}`, 302));
+  app.get(`${root}user-redirect/*`, async (req, reply) => {
+    const who = await identify(hub.db, req, true);
+    if (!who) return reply.redirect(`${hub.urls.hub}login?next=${encodeURIComponent(req.url)}`, 302);
+    return reply.redirect(`${root}user/${encodeURIComponent(who.user.name)}/${(req.params as { '*': string })['*']}`, 302);
+  });
+  return app;
+}
+
+function statusText(status: number): string {
+  return (
+    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' } as Record<number, string>
+  )[status] ?? 'Error';
+}

@@ -1,0 +1,44 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Config, ConfigHooks } from '../config/schema.js';
+import type { Dialect } from '../db/database.js';
+import type { DB } from '../db/schema.js';
+import type { CryptKeeper } from '../lib/crypto.js';
+import type { Proxy } from '../proxy/proxy.js';
+import type { Spawner } from '../spawners/spawner.js';
+import type { ServerManager } from './server-manager.js';
+
+/** Where things are, as URLs and paths. */
+export interface HubUrls {
+  /** The hub-wide prefix, e.g. `/` */
+  base: string;
+  /** `<base>hub/` */
+  hub: string;
+  /** How servers and the proxy reach the hub process, e.g. `http://127.0.0.1:8081` */
+  internal: string;
+  /** `<internal><base>hub/api` — the JUPYTERHUB_API_URL */
+  api: string;
+}
+
+/**
+ * Everything a route or the lifecycle needs, built once by src/hub/app.ts and
+ * passed down explicitly (no globals).
+ */
+export interface Hub {
+  config: Config;
+  hooks: ConfigHooks;
+  db: Kysely<DB>;
+  dialect: Dialect;
+  log: Logger;
+  proxy: Proxy;
+  spawner: Spawner;
+  authenticator: Authenticator;
+  crypt: CryptKeeper;
+  servers: ServerManager;
+  urls: HubUrls;
+  dataDir: string;
+  cookieSecret: string;
+  /** Identifies this hub process in `servers.owner` (pid@host:start). */
+  processId: string;
+}

@@ -1,0 +1,109 @@
+import type {} from '@fastify/cookie';
+import type { FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { DB } from '../db/schema.js';
+import { getUserById, type UserRow } from '../db/repos/users.js';
+import { findToken, touchToken, type TokenRow } from '../db/repos/tokens.js';
+import { getSession } from '../db/repos/sessions.js';
+import { expandScopes, intersectScopes } from '../rbac/scopes.js';
+import { roleScopes } from '../rbac/roles.js';
+import { LOGIN_COOKIE } from './cookies.js';
+
+/** Who is making a request, and what they may do. */
+export interface Identity {
+  user: UserRow;
+  groups: string[];
+  roles: string[];
+  /** The request's effective scopes, expanded (filters resolved). */
+  scopes: Set<string>;
+  token: TokenRow | null;
+  sessionId: string | null;
+  via: 'token' | 'cookie';
+}
+
+const AUTH_HEADER = /^(?:token|bearer)\s+(\S+)\s*$/i;
+
+/** The token in `Authorization: token|bearer <t>`, if any. */
+export function tokenFromHeader(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  return AUTH_HEADER.exec(header)?.[1];
+}
+
+export async function userRolesAndGroups(db: Kysely<DB>, user: UserRow): Promise<{ roles: string[]; groups: string[] }> {
+  const [roleRows, groupRows] = await Promise.all([
+    db.selectFrom('user_roles').select('role').where('user_id', '=', user.id).execute(),
+    db
+      .selectFrom('user_groups')
+      .innerJoin('groups', 'groups.id', 'user_groups.group_id')
+      .select(['groups.name', 'groups.id'])
+      .where('user_groups.user_id', '=', user.id)
+      .execute(),
+  ]);
+  const roles = new Set<string>(['user']);
+  if (user.admin) roles.add('admin');
+  for (const r of roleRows) roles.add(r.role);
+  if (groupRows.length) {
+    const groupRoles = await db.selectFrom('group_roles').select('role').where('group_id', 'in', groupRows.map((g) => g.id)).execute();
+    for (const r of groupRoles) roles.add(r.role);
+  }
+  return { roles: [...roles].sort(), groups: groupRows.map((g) => g.name).sort() };
+}
+
+/** All scopes a user holds through their roles, expanded. */
+export async function scopesOfUser(db: Kysely<DB>, user: UserRow, roles: string[]): Promise<Set<string>> {
+  const raw: string[] = [];
+  const custom: string[] = [];
+  for (const role of roles) {
+    const builtin = roleScopes(role);
+    if (builtin.length) raw.push(...builtin);
+    else custom.push(role);
+  }
+  if (custom.length) {
+    const rows = await db.selectFrom('roles').select('scopes').where('name', 'in', custom).execute();
+    for (const r of rows) raw.push(...(JSON.parse(r.scopes) as string[]));
+  }
+  return expandScopes(raw, { user: user.name });
+}
+
+/** The effective scopes of a token: its own, within what its owner holds. */
+export function scopesOfToken(token: TokenRow, ownerScopes: Set<string>, ownerName: string): Set<string> {
+  const own = JSON.parse(token.scopes) as string[];
+  if (own.includes('inherit')) return ownerScopes;
+  const server = token.server_name !== null ? `${ownerName}/${token.server_name}` : undefined;
+  return intersectScopes(expandScopes(own, server === undefined ? { user: ownerName } : { user: ownerName, server }), ownerScopes);
+}
+
+/**
+ * Identifies a request by its token (header) or, when `allowCookie`, its login
+ * cookie. Returns null when it carries neither or they are not valid.
+ */
+export async function identify(db: Kysely<DB>, req: FastifyRequest, allowCookie: boolean): Promise<Identity | null> {
+  const token = tokenFromHeader(req);
+  if (token) {
+    const row = await findToken(db, token);
+    if (!row) return null;
+    const user = await getUserById(db, row.user_id);
+    if (!user) return null;
+    const { roles, groups } = await userRolesAndGroups(db, user);
+    const ownerScopes = await scopesOfUser(db, user, roles);
+    void touchToken(db, row).catch(() => undefined);
+    return { user, roles, groups, scopes: scopesOfToken(row, ownerScopes, user.name), token: row, sessionId: row.session_id, via: 'token' };
+  }
+  if (!allowCookie) return null;
+  const session = await sessionFromCookie(db, req);
+  if (!session) return null;
+  const { roles, groups } = await userRolesAndGroups(db, session.user);
+  return { user: session.user, roles, groups, scopes: await scopesOfUser(db, session.user, roles), token: null, sessionId: session.id, via: 'cookie' };
+}
+
+export async function sessionFromCookie(db: Kysely<DB>, req: FastifyRequest): Promise<{ id: string; user: UserRow } | null> {
+  const raw = req.cookies[LOGIN_COOKIE];
+  if (!raw) return null;
+  const unsigned = req.unsignCookie(raw);
+  if (!unsigned.valid || !unsigned.value) return null;
+  const session = await getSession(db, unsigned.value);
+  if (!session) return null;
+  const user = await getUserById(db, session.user_id);
+  return user ? { id: session.id, user } : null;
+}

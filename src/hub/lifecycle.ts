@@ -1,0 +1,58 @@
+import type { Logger } from 'pino';
+import type { Config, ConfigHooks } from '../config/schema.js';
+import { ensureUser } from '../db/repos/users.js';
+import { normalizeUsername } from '../lib/names.js';
+import { buildHub, type BuiltHub } from './app.js';
+import { ensureProxy, proxyToken } from './proxy-process.js';
+import { reconcileRoutes } from './reconcile.js';
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+
+export interface RunningHub extends BuiltHub {
+  /** The address the hub listens on. */
+  address: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the hub in order: store, proxy (reused when running), re-attach to
+ * servers, routes, then listen. Servers and the proxy are left running when
+ * the hub stops, so a restart goes unnoticed by users.
+ */
+export async function startHub(config: Config, hooks: ConfigHooks, log: Logger): Promise<RunningHub> {
+  const t0 = Date.now();
+  const dataDir = path.resolve(config.data_dir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const token = proxyToken(config, dataDir);
+  const built = await buildHub({ config, hooks, log, proxyToken: token });
+  const { hub, app } = built;
+  for (const name of config.admin_users) await ensureUser(hub.db, normalizeUsername(name), true);
+  await ensureProxy({ config, dataDir, urls: hub.urls, token, log });
+  const address = await app.listen({ host: config.hub.ip, port: config.hub.port });
+  const { kept, cleared } = await hub.servers.reattachAll();
+  await reconcileRoutes(hub);
+  hub.servers.startPolling();
+  const interval = config.proxy.check_interval * 1000;
+  let timer: NodeJS.Timeout | undefined;
+  if (interval) {
+    const tick = () => {
+      reconcileRoutes(hub)
+        .catch((err: Error) => log.warn({ err: err.message }, 'proxy reconciliation failed; will retry'))
+        .finally(() => {
+          timer = setTimeout(tick, interval);
+          timer.unref();
+        });
+    };
+    timer = setTimeout(tick, interval);
+    timer.unref();
+  }
+  log.info({ address, public: `http://${config.ip}:${config.port}${config.base_url}`, kept, cleared, ms: Date.now() - t0 }, 'hub ready');
+  return {
+    ...built,
+    address,
+    stop: async () => {
+      if (timer) clearTimeout(timer);
+      await built.close();
+    },
+  };
+}

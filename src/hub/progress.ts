@@ -1,0 +1,78 @@
+import { EventEmitter } from 'node:events';
+
+/** One event of the `progress` stream (JupyterHub's event-stream format). */
+export interface ProgressEventOut {
+  progress: number;
+  message: string;
+  ready?: boolean;
+  failed?: boolean;
+  url?: string;
+  html_message?: string;
+}
+
+export interface ProgressRecord {
+  events: ProgressEventOut[];
+  done: boolean;
+  failure: string | undefined;
+}
+
+/**
+ * Progress events of spawns running in this process. Transient by design: a
+ * restarted hub has no spawn in flight, and the stream then reports the
+ * server's state from the database.
+ */
+export class ProgressLog {
+  private readonly records = new Map<number, ProgressRecord>();
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(0);
+  }
+
+  reset(id: number): void {
+    this.records.set(id, { events: [], done: false, failure: undefined });
+  }
+
+  get(id: number): ProgressRecord {
+    return this.records.get(id) ?? { events: [], done: false, failure: undefined };
+  }
+
+  push(id: number, event: ProgressEventOut): void {
+    const rec = this.records.get(id);
+    if (!rec || rec.done) return;
+    rec.events.push(event);
+    this.emitter.emit(String(id), event);
+  }
+
+  finish(id: number, event: ProgressEventOut): void {
+    this.push(id, event);
+    const rec = this.records.get(id);
+    if (rec) rec.done = true;
+    this.emitter.emit(`${id}:done`);
+  }
+
+  fail(id: number, message: string): void {
+    this.push(id, { progress: 100, failed: true, message: `Spawn failed: ${message}` });
+    const rec = this.records.get(id);
+    if (rec) {
+      rec.done = true;
+      rec.failure = message;
+    }
+    this.emitter.emit(`${id}:done`);
+  }
+
+  clear(id: number): void {
+    this.records.delete(id);
+  }
+
+  /** Calls `onEvent` for each new event until done; returns an unsubscribe function. */
+  subscribe(id: number, onEvent: (e: ProgressEventOut) => void, onDone: () => void): () => void {
+    const key = String(id);
+    this.emitter.on(key, onEvent);
+    this.emitter.once(`${id}:done`, onDone);
+    return () => {
+      this.emitter.off(key, onEvent);
+      this.emitter.off(`${id}:done`, onDone);
+    };
+  }
+}

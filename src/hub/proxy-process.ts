@@ -1,0 +1,113 @@
+import { spawn } from 'node:child_process';
+import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { ProxyError } from '../lib/errors.js';
+import { sleep } from '../lib/time.js';
+import type { HubUrls } from './context.js';
+
+/** The proxy API token: config, CONFIGPROXY_AUTH_TOKEN, or `<data_dir>/proxy_token` (created once). */
+export function proxyToken(config: Config, dataDir: string): string {
+  const configured = config.proxy.auth_token ?? process.env['CONFIGPROXY_AUTH_TOKEN'];
+  if (configured) return configured;
+  const file = path.join(dataDir, 'proxy_token');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    const token = randomBytes(32).toString('hex');
+    writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+    return token;
+  }
+}
+
+async function apiAnswers(apiUrl: string, token: string): Promise<'ok' | 'forbidden' | 'down'> {
+  try {
+    const res = await fetch(`${apiUrl.replace(/\/$/, '')}/api/routes`, { headers: { Authorization: `token ${token}` }, signal: AbortSignal.timeout(2000) });
+    await res.body?.cancel();
+    return res.ok ? 'ok' : res.status === 403 ? 'forbidden' : 'down';
+  } catch {
+    return 'down';
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The command that runs this ganymede's own proxy. */
+function ownProxyCommand(): string[] {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const js = path.resolve(here, '../proxy/builtin/main.js');
+  const ts = path.resolve(here, '../proxy/builtin/main.ts');
+  // Running from source (tests use tsx) or from the build (dist/).
+  return import.meta.url.endsWith('.ts') ? [process.execPath, '--import', 'tsx', ts] : [process.execPath, js];
+}
+
+/**
+ * Makes sure a proxy answers at `proxy.api_url`. When the hub starts its own
+ * proxy, a proxy started by an earlier run (pid file and token in the data
+ * dir) is reused, so a hub restart never interrupts users; otherwise a new one
+ * is started detached, with its routes persisted in `<data_dir>/proxy-routes.json`.
+ */
+export async function ensureProxy(opts: { config: Config; dataDir: string; urls: HubUrls; token: string; log: Logger }): Promise<{ reused: boolean; pid?: number }> {
+  const { config, dataDir, urls, token, log } = opts;
+  const apiUrl = config.proxy.api_url;
+  const pidFile = path.join(dataDir, 'proxy.pid');
+  const state = await apiAnswers(apiUrl, token);
+  if (state === 'ok') {
+    let pid: number | undefined;
+    try {
+      pid = Number(readFileSync(pidFile, 'utf8').trim()) || undefined;
+    } catch {
+      pid = undefined;
+    }
+    log.info({ apiUrl, pid }, 'reusing the proxy that is already running');
+    return { reused: true, ...(pid ? { pid } : {}) };
+  }
+  if (state === 'forbidden') throw new ProxyError(`A proxy answers at ${apiUrl} but refuses our token; set proxy.auth_token (or CONFIGPROXY_AUTH_TOKEN) to its token, or stop it`);
+  if (!config.proxy.should_start) throw new ProxyError(`The proxy at ${apiUrl} does not answer, and proxy.should_start is false`);
+  const api = new URL(apiUrl);
+  const cmd = config.proxy.command.length ? config.proxy.command : ownProxyCommand();
+  const args = [
+    ...cmd.slice(1),
+    '--ip', config.ip,
+    '--port', String(config.port),
+    '--api-ip', api.hostname,
+    '--api-port', api.port || '80',
+    '--default-target', urls.internal,
+    '--error-target', `${urls.internal}${urls.hub}error`,
+    '--log-level', config.log_level === 'trace' ? 'debug' : config.log_level,
+  ];
+  if (!config.proxy.command.length) args.push('--state-file', path.join(dataDir, 'proxy-routes.json'), '--pid-file', pidFile);
+  const logFd = openSync(path.join(dataDir, 'proxy.log'), 'a');
+  let pid: number;
+  try {
+    const child = spawn(cmd[0]!, args, { detached: true, stdio: ['ignore', logFd, logFd], env: { ...process.env, CONFIGPROXY_AUTH_TOKEN: token } });
+    pid = await new Promise<number>((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid!));
+      child.once('error', (err) => reject(new ProxyError(`Cannot start the proxy (${cmd[0]}): ${err.message}`)));
+    });
+    child.unref();
+  } finally {
+    closeSync(logFd);
+  }
+  if (config.proxy.command.length) writeFileSync(pidFile, `${pid}\n`);
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if ((await apiAnswers(apiUrl, token)) === 'ok') {
+      log.info({ apiUrl, pid, public: `http://${config.ip}:${config.port}` }, 'started the proxy');
+      return { reused: false, pid };
+    }
+    if (!pidAlive(pid)) break;
+    await sleep(50);
+  }
+  throw new ProxyError(`The proxy did not answer at ${apiUrl} within 15 s; see ${path.join(dataDir, 'proxy.log')}`);
+}

@@ -1,0 +1,174 @@
+/**
+ * The configurable-http-proxy REST API on the proxy's API port:
+ * `GET|POST|DELETE /api/routes[/<path>]`, plus `GET /health`.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { logUrl } from './forward.js';
+import type { RouteData, RouteTable } from './route-table.js';
+import { normalizeRouteKey } from './route-table.js';
+import { serializeRoutes } from './state-file.js';
+
+/** Largest accepted JSON body, in bytes. */
+const MAX_BODY = 1024 * 1024;
+
+export interface ApiContext {
+  readonly table: RouteTable;
+  readonly log: Logger;
+  /** When set, every `/api/` call needs `Authorization: token <authToken>`. */
+  readonly authToken: string | undefined;
+  /** Called after every change to the table. */
+  readonly onChange: () => void;
+}
+
+const ROUTES_RE = /^\/api\/routes(\/.*)?$/;
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** True when the request carries `Authorization: token <expected>` (the `token` scheme only). */
+export function checkToken(header: string | undefined, expected: string): boolean {
+  const match = /^token\s+(\S+)\s*$/.exec(header ?? '');
+  if (match === null || match[1] === undefined) return false;
+  return timingSafeEqual(digest(match[1]), digest(expected));
+}
+
+function send(res: ServerResponse, status: number, body?: unknown): void {
+  if (body === undefined) {
+    res.writeHead(status);
+    res.end();
+    return;
+  }
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const type = typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json';
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        reject(new Error('body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Creates the request listener of the API server. */
+export function createApiHandler(ctx: ApiContext): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    res.on('finish', () => {
+      const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
+      ctx.log[level]({ method: req.method, url: logUrl(req.url), status: res.statusCode }, 'proxy API request');
+    });
+    handle(ctx, req, res).catch((err: unknown) => {
+      ctx.log.error({ err: String(err) }, 'proxy API handler failed');
+      if (!res.headersSent) send(res, 500, 'Internal Server Error');
+      else res.destroy();
+    });
+  };
+}
+
+async function handle(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (url.pathname === '/health' && req.method === 'GET') {
+    send(res, 200, { status: 'ok' });
+    return;
+  }
+  const m = ROUTES_RE.exec(url.pathname);
+  if (m === null) {
+    send(res, 404, 'Not Found');
+    return;
+  }
+  if (ctx.authToken !== undefined && !checkToken(req.headers.authorization, ctx.authToken)) {
+    ctx.log.debug({ method: req.method, url: url.pathname }, 'rejecting API request without a valid token');
+    send(res, 403);
+    return;
+  }
+  let path: string;
+  try {
+    path = normalizeRouteKey(decodeURIComponent(m[1] ?? '/'));
+  } catch {
+    send(res, 400, 'Route path is not valid percent-encoding');
+    return;
+  }
+  switch (req.method) {
+    case 'GET':
+      return getRoutes(ctx, url, path, res);
+    case 'POST':
+      return postRoute(ctx, req, path, res);
+    case 'DELETE':
+      if (!ctx.table.delete(path)) {
+        send(res, 404);
+        return;
+      }
+      ctx.log.info({ route: path }, 'route removed');
+      ctx.onChange();
+      send(res, 204);
+      return;
+    default:
+      send(res, 405, 'Method not supported');
+  }
+}
+
+function getRoutes(ctx: ApiContext, url: URL, path: string, res: ServerResponse): void {
+  if (path !== '/') {
+    const entry = ctx.table.get(path);
+    if (entry === undefined) send(res, 404);
+    else send(res, 200, { ...entry.data, last_activity: entry.lastActivity.toISOString() });
+    return;
+  }
+  const param = url.searchParams.get('inactiveSince') ?? url.searchParams.get('inactive_since');
+  if (param === null || param === '') {
+    send(res, 200, serializeRoutes(ctx.table));
+    return;
+  }
+  const since = Date.parse(param);
+  if (!Number.isFinite(since)) {
+    send(res, 400, `Invalid datestamp '${param}' must be ISO8601.`);
+    return;
+  }
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const entry of ctx.table.entries()) {
+    if (entry.lastActivity.getTime() < since) {
+      out[entry.key] = { ...entry.data, last_activity: entry.lastActivity.toISOString() };
+    }
+  }
+  send(res, 200, out);
+}
+
+async function postRoute(ctx: ApiContext, req: IncomingMessage, path: string, res: ServerResponse): Promise<void> {
+  let body: unknown;
+  try {
+    const text = await readBody(req);
+    body = text.trim() === '' ? {} : JSON.parse(text);
+  } catch (err) {
+    send(res, 400, `Body not valid JSON: ${String(err)}`);
+    return;
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    send(res, 400, 'Body must be a JSON object');
+    return;
+  }
+  const data: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  delete data['last_activity']; // the proxy keeps its own
+  if (typeof data['target'] !== 'string') {
+    send(res, 400, "Must specify 'target' as string");
+    return;
+  }
+  ctx.table.set(path, data as RouteData);
+  ctx.log.info({ route: path, target: data['target'] }, 'route added');
+  ctx.onChange();
+  send(res, 201);
+}

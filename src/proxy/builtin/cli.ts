@@ -1,0 +1,185 @@
+/**
+ * Command line of the built-in proxy, accepting configurable-http-proxy's
+ * flags so the hub (or a Helm chart) can start it in CHP's place.
+ */
+import { unlinkSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import type { Level, Logger } from 'pino';
+import { startProxy } from './server.js';
+import type { ProxyOptions } from './server.js';
+
+export interface ProxyCliArgs {
+  ip: string;
+  port: number;
+  apiIp: string;
+  apiPort: number;
+  defaultTarget: string | undefined;
+  errorTarget: string | undefined;
+  logLevel: Level;
+  pidFile: string | undefined;
+  stateFile: string | undefined;
+  timeoutMs: number | undefined;
+  keepAliveTimeoutMs: number | undefined;
+  xForward: boolean;
+  insecure: boolean;
+  /** Flags accepted for CHP compatibility that this proxy does not implement. */
+  ignored: string[];
+}
+
+export const PROXY_USAGE = `Usage: ganymede-proxy [options]
+
+  --ip <ip>                  public address ('' = all interfaces; default '')
+  --port <n>                 public port (default 8000)
+  --api-ip <ip>              API address (default localhost)
+  --api-port <n>             API port (default: port + 1)
+  --default-target <url>     target of the '/' route
+  --error-target <url>       fetch error pages from <url>/<code>?url=<path>
+  --state-file <file>        save routes to <file> and load them at start
+  --timeout <ms>             upstream inactivity timeout for HTTP requests
+  --keep-alive-timeout <ms>  keep-alive timeout of client connections
+  --no-x-forward             do not add X-Forwarded-* headers
+  --insecure                 skip certificate checks on https targets
+  --log-level <level>        debug, info, warn or error (default info)
+  --pid-file <file>          write the process id to <file>
+The API token is read from the CONFIGPROXY_AUTH_TOKEN environment variable.
+`;
+
+const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
+/** CHP flags taking a value that we accept and ignore (with a warning). */
+const IGNORED_WITH_VALUE = ['ssl-key', 'ssl-cert', 'ssl-ca', 'proxy-timeout', 'redirect-port', 'redirect-to', 'custom-header', 'metrics-ip', 'metrics-port'];
+/** CHP switches that we accept and ignore (with a warning). */
+const IGNORED_SWITCHES = ['host-routing', 'no-prepend-path', 'no-include-prefix', 'auto-rewrite', 'change-origin'];
+
+function toInt(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d+$/.test(value)) throw new Error(`--${flag} expects a non-negative integer, got '${value}'`);
+  return Number(value);
+}
+
+/** Parses CHP-style arguments (`--flag value` or `--flag=value`). Throws on unknown flags or bad values. */
+export function parseProxyArgs(argv: string[]): ProxyCliArgs & { help: boolean } {
+  const str = { type: 'string' } as const;
+  const bool = { type: 'boolean' } as const;
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      ip: str,
+      port: str,
+      'api-ip': str,
+      'api-port': str,
+      'default-target': str,
+      'error-target': str,
+      'log-level': str,
+      'pid-file': str,
+      'state-file': str,
+      timeout: str,
+      'keep-alive-timeout': str,
+      'no-x-forward': bool,
+      insecure: bool,
+      help: { type: 'boolean', short: 'h' },
+      ...Object.fromEntries(IGNORED_WITH_VALUE.map((name) => [name, { type: 'string', multiple: true } as const])),
+      ...Object.fromEntries(IGNORED_SWITCHES.map((name) => [name, bool])),
+    },
+  });
+  const get = (name: string): string | undefined => {
+    const v: unknown = (values as Record<string, unknown>)[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const ip = get('ip') ?? '';
+  const port = toInt('port', get('port')) ?? 8000;
+  const logLevel = (get('log-level') ?? 'info').toLowerCase();
+  if (!(LEVELS as readonly string[]).includes(logLevel)) {
+    throw new Error(`--log-level must be one of ${LEVELS.join(', ')}, got '${logLevel}'`);
+  }
+  const ignored = [...IGNORED_WITH_VALUE, ...IGNORED_SWITCHES].filter(
+    (name) => (values as Record<string, unknown>)[name] !== undefined,
+  );
+  return {
+    ip: ip === '*' ? '' : ip,
+    port,
+    apiIp: get('api-ip') ?? 'localhost',
+    apiPort: toInt('api-port', get('api-port')) ?? (port === 0 ? 0 : port + 1),
+    defaultTarget: get('default-target') || undefined,
+    errorTarget: get('error-target') || undefined,
+    logLevel: logLevel as Level,
+    pidFile: get('pid-file') || undefined,
+    stateFile: get('state-file') || undefined,
+    timeoutMs: toInt('timeout', get('timeout')),
+    keepAliveTimeoutMs: toInt('keep-alive-timeout', get('keep-alive-timeout')),
+    xForward: values['no-x-forward'] !== true,
+    insecure: values.insecure === true,
+    ignored,
+    help: values.help === true,
+  };
+}
+
+/** Builds the options of {@link startProxy} from parsed arguments and the environment. */
+export function proxyOptionsFromArgs(args: ProxyCliArgs, logger: Logger, env: NodeJS.ProcessEnv = process.env): ProxyOptions {
+  const token = env['CONFIGPROXY_AUTH_TOKEN'];
+  return {
+    ip: args.ip,
+    port: args.port,
+    apiIp: args.apiIp,
+    apiPort: args.apiPort,
+    authToken: token === undefined || token === '' ? undefined : token,
+    defaultTarget: args.defaultTarget,
+    errorTarget: args.errorTarget,
+    logger,
+    timeoutMs: args.timeoutMs,
+    stateFile: args.stateFile,
+    keepAliveTimeoutMs: args.keepAliveTimeoutMs,
+    xForward: args.xForward,
+    insecure: args.insecure,
+  };
+}
+
+/**
+ * Runs the proxy as a process: parses `argv` (without `node` and the script),
+ * starts listening, writes the pid file, and on SIGTERM/SIGINT drains,
+ * removes the pid file and exits 0. Resolves once the proxy is listening.
+ * Throws (before listening) on bad arguments or a port that cannot be bound.
+ */
+export async function runProxyCli(argv: string[]): Promise<void> {
+  const args = parseProxyArgs(argv);
+  if (args.help) {
+    process.stdout.write(PROXY_USAGE);
+    return;
+  }
+  const logger = pino({ level: args.logLevel, base: { name: 'ganymede-proxy', pid: process.pid } });
+  for (const flag of args.ignored) logger.warn({ flag: `--${flag}` }, 'flag not supported by the built-in proxy; ignored');
+
+  const proxy = await startProxy(proxyOptionsFromArgs(args, logger));
+  const pidFile = args.pidFile;
+  if (pidFile !== undefined) {
+    writeFileSync(pidFile, String(process.pid));
+    process.once('exit', () => {
+      try {
+        unlinkSync(pidFile);
+      } catch {
+        // already gone
+      }
+    });
+  }
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal; exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    proxy.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err: String(err) }, 'error while shutting down');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

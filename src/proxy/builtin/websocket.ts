@@ -1,0 +1,112 @@
+/**
+ * Websocket (and any other HTTP/1.1 `Upgrade`) forwarding: a raw TCP (or TLS)
+ * connection to the target, the request head written by hand, then bytes piped
+ * both ways. Either side closing or failing tears down both.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import http from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ParsedTarget } from './agents.js';
+import { logUrl, requestPath, routeFor, upstreamHeaders } from './forward.js';
+import type { ProxyContext } from './forward.js';
+
+/** Writes a bodyless HTTP error answer on a raw socket and closes it. */
+function rejectUpgrade(socket: Duplex, code: number): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = `${code} ${http.STATUS_CODES[code] ?? ''}`;
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`, () => socket.destroy());
+}
+
+function requestHead(req: IncomingMessage, target: ParsedTarget, xForward: boolean): string {
+  const lines = [`${req.method ?? 'GET'} ${target.basePath}${requestPath(req.url).pathAndQuery} HTTP/1.1`];
+  for (const [name, value] of Object.entries(upstreamHeaders(req, xForward, true))) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${String(v)}`);
+  }
+  return lines.join('\r\n') + '\r\n\r\n';
+}
+
+/**
+ * Handles one `upgrade` event of the public server. `open` holds every live
+ * client socket so that shutdown can close them.
+ */
+export function handleUpgrade(
+  ctx: ProxyContext,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  open: Set<Duplex>,
+): void {
+  socket.on('error', () => socket.destroy());
+  const route = routeFor(ctx.table, req.url);
+  if (route === undefined) {
+    ctx.log.debug({ url: logUrl(req.url) }, 'no route for websocket');
+    rejectUpgrade(socket, 404);
+    return;
+  }
+  let target: ParsedTarget;
+  try {
+    target = ctx.agents.resolve(route.data.target);
+  } catch (err) {
+    ctx.log.error({ route: route.key, target: route.data.target, err: String(err) }, 'bad route target');
+    rejectUpgrade(socket, 500);
+    return;
+  }
+
+  const upstream = target.secure
+    ? tls.connect({
+        host: target.hostname,
+        port: target.port,
+        servername: net.isIP(target.hostname) === 0 ? target.hostname : undefined,
+        rejectUnauthorized: target.rejectUnauthorized,
+      })
+    : net.connect({ host: target.hostname, port: target.port });
+  open.add(socket);
+  let connected = false;
+  let closed = false;
+  const teardown = (): void => {
+    if (closed) return;
+    closed = true;
+    open.delete(socket);
+    upstream.destroy();
+    socket.destroy();
+  };
+  const touch = (): void => {
+    route.lastActivity = new Date();
+  };
+
+  upstream.once(target.secure ? 'secureConnect' : 'connect', () => {
+    connected = true;
+    upstream.setNoDelay(true);
+    upstream.setKeepAlive(true, 30_000);
+    upstream.write(requestHead(req, target, ctx.xForward));
+    if (head.length > 0) upstream.write(head);
+    // Attach the activity listeners only now: a 'data' listener starts the flow.
+    upstream.on('data', touch);
+    socket.on('data', touch);
+    socket.pipe(upstream);
+    upstream.pipe(socket);
+  });
+  upstream.on('error', (err: NodeJS.ErrnoException) => {
+    if (!connected && !closed) {
+      ctx.log.warn({ url: logUrl(req.url), route: route.key, err: err.code ?? err.message }, 'websocket target unreachable');
+      closed = true;
+      open.delete(socket);
+      upstream.destroy();
+      rejectUpgrade(socket, 503);
+      return;
+    }
+    teardown();
+  });
+  upstream.on('close', teardown);
+  socket.on('close', teardown);
+  if (socket instanceof net.Socket) {
+    socket.setNoDelay(true);
+    socket.setTimeout(0);
+  }
+}

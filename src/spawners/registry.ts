@@ -1,0 +1,12 @@
+import type { Config } from '../config/schema.js';
+import { LocalProcessSpawner } from './local-process.js';
+import type { Spawner } from './spawner.js';
+
+/** Builds the spawner named by `spawner.kind`. A new backend adds one case here. */
+export function createSpawner(config: Config): Spawner {
+  const s = config.spawner;
+  switch (s.kind) {
+    case 'local-process':
+      return new LocalProcessSpawner({ cmd: s.cmd, args: s.args, allowRoot: s.allow_root, ip: s.ip, notebookDir: s.notebook_dir });
+  }
+}

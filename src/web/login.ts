@@ -1,0 +1,73 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Hub } from '../hub/context.js';
+import { applyLoginPolicy } from '../auth/policy.js';
+import { createSession, deleteSession } from '../db/repos/sessions.js';
+import { deleteTokensOfSession } from '../db/repos/tokens.js';
+import { ensureUser, updateUser } from '../db/repos/users.js';
+import { clearLoginCookies, setLoginCookies } from '../hub/cookies.js';
+import { sessionFromCookie } from '../hub/identity.js';
+import { urlJoin } from '../lib/names.js';
+import { html, page } from './layout.js';
+import { requireXsrf, safeNext, xsrfField } from './session.js';
+
+function loginPage(hub: Hub, req: FastifyRequest, reply: FastifyReply, opts: { error?: string; username?: string; status?: number }): FastifyReply {
+  const xsrf = xsrfField(hub, req, reply);
+  const next = safeNext((req.query as Record<string, unknown>)['next']) ?? '';
+  const fields = hub.authenticator.loginFields ?? [
+    { name: 'username', label: 'Username', type: 'text' as const },
+    { name: 'password', label: 'Password', type: 'password' as const },
+  ];
+  const action = `${urlJoin(hub.urls.hub, 'login')}${next ? `?next=${encodeURIComponent(next)}` : ''}`;
+  const body = html`<div class="login card"><h1>Sign in</h1>
+    ${opts.error ? html`<div class="error" role="alert">${opts.error}</div>` : ''}
+    <form method="post" action="${action}">
+      <input type="hidden" name="_xsrf" value="${xsrf}">
+      ${fields.map(
+        (f, i) => html`<label for="${f.name}">${f.label}</label>
+        <input id="${f.name}" name="${f.name}" type="${f.type}" ${f.name === 'username' ? html`value="${opts.username ?? ''}" autocapitalize="off" autocorrect="off"` : ''} ${i === 0 ? html`autofocus` : ''} required>`,
+      )}
+      <p><button type="submit" id="login_submit">Sign in</button></p>
+    </form></div>`;
+  return reply.code(opts.status ?? 200).type('text/html').send(page({ title: 'Sign in', hubPrefix: hub.urls.hub }, body));
+}
+
+export function loginRoutes(app: FastifyInstance, hub: Hub): void {
+  app.get('/login', async (req, reply) => {
+    const session = await sessionFromCookie(hub.db, req);
+    if (session) return reply.redirect(safeNext((req.query as Record<string, unknown>)['next']) ?? urlJoin(hub.urls.hub, 'home'), 302);
+    return loginPage(hub, req, reply, {});
+  });
+
+  app.post('/login', async (req, reply) => {
+    const form = requireXsrf(req);
+    const result = await hub.authenticator.authenticate(req, form);
+    const username = form['username'] ?? '';
+    if (!result) {
+      req.log.warn({ username }, 'failed login');
+      return loginPage(hub, req, reply, { error: 'Invalid username or password.', username, status: 403 });
+    }
+    const decision = applyLoginPolicy(result, hub.config);
+    if (!decision.ok) {
+      req.log.warn({ username, reason: decision.reason }, 'login refused by policy');
+      return loginPage(hub, req, reply, { error: 'You are not allowed to use this hub.', username, status: 403 });
+    }
+    const user = await ensureUser(hub.db, decision.name, decision.admin === true);
+    if (decision.admin !== undefined && !!user.admin !== decision.admin) await updateUser(hub.db, user.id, { admin: decision.admin });
+    if (result.authState !== undefined && hub.crypt.enabled) await updateUser(hub.db, user.id, { auth_state: hub.crypt.encrypt(result.authState) });
+    const session = await createSession(hub.db, user.id, Math.round(hub.config.cookie_max_age_days * 86400));
+    setLoginCookies(req, reply, session.id, hub.urls.hub, hub.config.cookie_max_age_days);
+    req.log.info({ user: user.name }, 'user logged in');
+    return reply.redirect(safeNext((req.query as Record<string, unknown>)['next']) ?? urlJoin(hub.urls.hub, 'home'), 302);
+  });
+
+  app.get('/logout', async (req, reply) => {
+    const session = await sessionFromCookie(hub.db, req);
+    if (session) {
+      await deleteTokensOfSession(hub.db, session.id);
+      await deleteSession(hub.db, session.id);
+      req.log.info({ user: session.user.name }, 'user logged out');
+    }
+    clearLoginCookies(reply, hub.urls.hub);
+    return reply.redirect(urlJoin(hub.urls.hub, 'login'), 302);
+  });
+}

@@ -1,0 +1,35 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Hub } from '../hub/context.js';
+import { identify, type Identity } from '../hub/identity.js';
+import { checkXsrf, ensureXsrf } from '../hub/cookies.js';
+import { HubError } from '../lib/errors.js';
+import { urlJoin } from '../lib/names.js';
+
+/** The logged-in browser user of a page, or a redirect to the login page. */
+export async function pageUser(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<Identity | null> {
+  const who = await identify(hub.db, req, true);
+  if (who) return who;
+  await reply.redirect(`${urlJoin(hub.urls.hub, 'login')}?next=${encodeURIComponent(req.url)}`, 302);
+  return null;
+}
+
+/** Checks the `_xsrf` field of a posted form; 403 naming the problem otherwise. */
+export function requireXsrf(req: FastifyRequest): Record<string, string> {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const form: Record<string, string> = {};
+  for (const [k, v] of Object.entries(body)) form[k] = Array.isArray(v) ? String(v[0] ?? '') : String(v ?? '');
+  if (!checkXsrf(req, form['_xsrf'])) {
+    throw new HubError(403, "'_xsrf' argument missing or not matching the XSRF cookie; reload the page and try again");
+  }
+  return form;
+}
+
+export function xsrfField(hub: Hub, req: FastifyRequest, reply: FastifyReply): string {
+  return ensureXsrf(req, reply, hub.urls.hub);
+}
+
+/** A `next` URL that stays on this site (a path, not `//host`), or undefined. */
+export function safeNext(next: unknown): string | undefined {
+  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) return undefined;
+  return next;
+}

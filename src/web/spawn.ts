@@ -1,0 +1,136 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Hub } from '../hub/context.js';
+import type { Identity } from '../hub/identity.js';
+import { HubError } from '../lib/errors.js';
+import { getUser, type UserRow } from '../db/repos/users.js';
+import { getServer } from '../db/repos/servers.js';
+import { serverNameProblem, quotePath, urlJoin } from '../lib/names.js';
+import { hasScope } from '../rbac/check.js';
+import { serverPrefix } from '../hub/spawn-env.js';
+import { html, page, Html } from './layout.js';
+import { pageUser, requireXsrf, xsrfField } from './session.js';
+
+interface SpawnTarget {
+  owner: UserRow;
+  server: string;
+}
+
+async function target(hub: Hub, who: Identity, req: FastifyRequest): Promise<SpawnTarget> {
+  const p = req.params as { user?: string; server?: string };
+  const name = p.user ?? who.user.name;
+  const server = p.server ?? '';
+  const problem = serverNameProblem(server);
+  if (problem) throw new HubError(400, problem);
+  if (server && !hub.config.allow_named_servers) throw new HubError(400, 'Named servers are not enabled.');
+  if (!hasScope(who.scopes, 'servers', { server: `${name}/${server}`, userGroups: who.user.name === name ? who.groups : [] })) {
+    throw new HubError(403, `You may not start ${name}'s servers`);
+  }
+  const owner = name === who.user.name ? who.user : await getUser(hub.db, name);
+  if (!owner) throw new HubError(404, `No such user: ${name}`);
+  return { owner, server };
+}
+
+function pendingUrl(hub: Hub, t: SpawnTarget): string {
+  return `${hub.urls.hub}spawn-pending/${quotePath(t.owner.name)}${t.server ? `/${quotePath(t.server)}` : ''}`;
+}
+
+async function optionsForm(hub: Hub, owner: UserRow, groups: string[]): Promise<string | undefined> {
+  const user = { name: owner.name, admin: !!owner.admin, groups };
+  if (hub.hooks.optionsForm) return hub.hooks.optionsForm(user);
+  return hub.spawner.optionsForm ? hub.spawner.optionsForm(user) : undefined;
+}
+
+function formToOptions(hub: Hub, form: Record<string, string | string[]>): Record<string, unknown> {
+  const fields = { ...form };
+  delete fields['_xsrf'];
+  if (hub.hooks.optionsFromForm) return hub.hooks.optionsFromForm(fields);
+  if (hub.spawner.optionsFromForm) return hub.spawner.optionsFromForm(fields);
+  return fields;
+}
+
+function renderForm(hub: Hub, req: FastifyRequest, reply: FastifyReply, who: Identity, formHtml: string, error?: string): FastifyReply {
+  const xsrf = xsrfField(hub, req, reply);
+  const body: Html = html`<div class="card"><h1>Server options</h1>
+    ${error ? html`<div class="error" role="alert">${error}</div>` : ''}
+    <form method="post" action="${req.url}" id="spawn_form"><input type="hidden" name="_xsrf" value="${xsrf}">
+    ${new Html(formHtml)}
+    <p><button type="submit">Start</button></p></form></div>`;
+  return reply
+    .code(error ? 400 : 200)
+    .type('text/html')
+    .send(page({ title: 'Server options', hubPrefix: hub.urls.hub, user: { name: who.user.name, admin: !!who.user.admin } }, body));
+}
+
+async function startAndRedirect(hub: Hub, reply: FastifyReply, t: SpawnTarget, options: Record<string, unknown> | undefined): Promise<FastifyReply> {
+  const row = await getServer(hub.db, t.owner.id, t.server);
+  if (row?.ready && !row.pending) return reply.redirect(serverPrefix(hub.urls, t.owner.name, t.server), 302);
+  if (row?.pending !== 'spawn') {
+    // start without waiting: the pending page shows progress
+    void hub.servers.spawn(t.owner, t.server, options).catch(() => undefined);
+    await new Promise((r) => setImmediate(r));
+  }
+  return reply.redirect(pendingUrl(hub, t), 302);
+}
+
+export function spawnRoutes(app: FastifyInstance, hub: Hub): void {
+  const get = async (req: FastifyRequest, reply: FastifyReply) => {
+    const who = await pageUser(hub, req, reply);
+    if (!who) return reply;
+    const t = await target(hub, who, req);
+    const form = await optionsForm(hub, t.owner, t.owner.id === who.user.id ? who.groups : []);
+    if (form) return renderForm(hub, req, reply, who, form);
+    return startAndRedirect(hub, reply, t, undefined);
+  };
+  const post = async (req: FastifyRequest, reply: FastifyReply) => {
+    const who = await pageUser(hub, req, reply);
+    if (!who) return reply;
+    requireXsrf(req);
+    const t = await target(hub, who, req);
+    const raw = (req.body ?? {}) as Record<string, string | string[]>;
+    let options: Record<string, unknown>;
+    try {
+      options = formToOptions(hub, raw);
+    } catch (err) {
+      const form = (await optionsForm(hub, t.owner, who.groups)) ?? '';
+      return renderForm(hub, req, reply, who, form, (err as Error).message);
+    }
+    return startAndRedirect(hub, reply, t, options);
+  };
+  for (const path of ['/spawn', '/spawn/:user', '/spawn/:user/:server']) {
+    app.get(path, get);
+    app.post(path, post);
+  }
+
+  const pending = async (req: FastifyRequest, reply: FastifyReply) => {
+    const who = await pageUser(hub, req, reply);
+    if (!who) return reply;
+    const t = await target(hub, who, req);
+    const row = await getServer(hub.db, t.owner.id, t.server);
+    const url = serverPrefix(hub.urls, t.owner.name, t.server);
+    if (row?.ready && !row.pending) return reply.redirect(url, 302);
+    const progressUrl = t.server ? urlJoin(hub.urls.hub, 'api/users', quotePath(t.owner.name), 'servers', quotePath(t.server), 'progress') : urlJoin(hub.urls.hub, 'api/users', quotePath(t.owner.name), 'server/progress');
+    const failure = row?.pending ? undefined : hub.servers.progressOf(row?.id ?? -1).failure;
+    const body = html`<div class="card"><h1>Your server is starting up</h1>
+      <p class="muted">You will be redirected when it is ready.</p>
+      <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"><div id="bar"></div></div>
+      ${failure ? html`<div class="error" id="failure">Spawn failed: ${failure}</div>` : ''}
+      <ul class="log" id="log"></ul>
+      <p id="retry" ${failure ? '' : html`hidden`}><a class="button" href="${hub.urls.hub}spawn/${quotePath(t.owner.name)}${t.server ? `/${quotePath(t.server)}` : ''}">Try again</a> <a class="button secondary" href="${hub.urls.hub}home">Home</a></p>
+      </div>
+      <script>
+      (function(){
+        var bar=document.getElementById('bar'),log=document.getElementById('log');
+        ${new Html(failure ? 'return;' : '')}
+        var es=new EventSource(${new Html(JSON.stringify(progressUrl))});
+        es.onmessage=function(m){var e=JSON.parse(m.data);bar.style.width=(e.progress||0)+'%';
+          var li=document.createElement('li');li.textContent=e.message||'';log.appendChild(li);
+          if(e.ready){es.close();window.location.replace(e.url||${new Html(JSON.stringify(url))});}
+          if(e.failed){es.close();var f=document.createElement('div');f.className='error';f.textContent=e.message;log.before(f);document.getElementById('retry').hidden=false;}};
+        es.onerror=function(){es.close();setTimeout(function(){window.location.reload();},2000);};
+      })();
+      </script>`;
+    return reply.type('text/html').send(page({ title: 'Starting', hubPrefix: hub.urls.hub, user: { name: who.user.name, admin: !!who.user.admin } }, body));
+  };
+  app.get('/spawn-pending/:user', pending);
+  app.get('/spawn-pending/:user/:server', pending);
+}

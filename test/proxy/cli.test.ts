@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseProxyArgs, proxyOptionsFromArgs } from '../../src/proxy/builtin/cli.js';
+import { silentLogger } from './helpers.js';
+
+describe('proxy command line', () => {
+  it('uses CHP defaults', () => {
+    const a = parseProxyArgs([]);
+    assert.equal(a.ip, '');
+    assert.equal(a.port, 8000);
+    assert.equal(a.apiIp, 'localhost');
+    assert.equal(a.apiPort, 8001);
+    assert.equal(a.logLevel, 'info');
+    assert.equal(a.xForward, true);
+    assert.equal(a.defaultTarget, undefined);
+  });
+
+  it('accepts --flag value and --flag=value', () => {
+    const a = parseProxyArgs([
+      '--ip=',
+      '--port',
+      '9000',
+      '--api-ip=127.0.0.1',
+      '--default-target=http://hub:8081',
+      '--error-target',
+      'http://hub:8081/hub/error',
+      '--log-level=DEBUG',
+      '--pid-file',
+      '/tmp/p.pid',
+      '--state-file=/tmp/s.json',
+      '--timeout=3000',
+      '--keep-alive-timeout',
+      '7000',
+      '--no-x-forward',
+      '--insecure',
+    ]);
+    assert.equal(a.ip, '');
+    assert.equal(a.port, 9000);
+    assert.equal(a.apiPort, 9001);
+    assert.equal(a.apiIp, '127.0.0.1');
+    assert.equal(a.defaultTarget, 'http://hub:8081');
+    assert.equal(a.errorTarget, 'http://hub:8081/hub/error');
+    assert.equal(a.logLevel, 'debug');
+    assert.equal(a.pidFile, '/tmp/p.pid');
+    assert.equal(a.stateFile, '/tmp/s.json');
+    assert.equal(a.timeoutMs, 3000);
+    assert.equal(a.keepAliveTimeoutMs, 7000);
+    assert.equal(a.xForward, false);
+    assert.equal(a.insecure, true);
+    assert.deepEqual(a.ignored, []);
+  });
+
+  it('accepts and reports unsupported CHP flags (Z2JH and JupyterHub pass some)', () => {
+    const a = parseProxyArgs(['--host-routing', '--ssl-key', 'k.pem', '--ssl-cert=c.pem', '--proxy-timeout', '5', '--api-port=8001', '--ip=*']);
+    assert.deepEqual(a.ignored.sort(), ['host-routing', 'proxy-timeout', 'ssl-cert', 'ssl-key']);
+    assert.equal(a.apiPort, 8001);
+    assert.equal(a.ip, '', "'*' means all interfaces");
+  });
+
+  it('rejects unknown flags and bad values', () => {
+    assert.throws(() => parseProxyArgs(['--bogus']));
+    assert.throws(() => parseProxyArgs(['--port', 'eighty']), /--port/);
+    assert.throws(() => parseProxyArgs(['--log-level', 'loud']), /--log-level/);
+  });
+
+  it('reads the token from CONFIGPROXY_AUTH_TOKEN', () => {
+    const args = parseProxyArgs(['--port', '0']);
+    assert.equal(args.apiPort, 0);
+    const opts = proxyOptionsFromArgs(args, silentLogger(), { CONFIGPROXY_AUTH_TOKEN: 'abc' });
+    assert.equal(opts.authToken, 'abc');
+    assert.equal(proxyOptionsFromArgs(args, silentLogger(), {}).authToken, undefined);
+  });
+});
