@@ -1,0 +1,104 @@
+/**
+ * An in-process hub for integration tests: a fresh data dir and SQLite file,
+ * the real built-in proxy (in-process), the real local-process spawner running
+ * a trivial server script, and an API client that validates every response
+ * against the JupyterHub 5.5.1 spec.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { validateConfig } from '../../src/config/load.js';
+import { buildHub, type BuiltHub } from '../../src/hub/app.js';
+import { ChpClient } from '../../src/proxy/chp-client.js';
+import { startProxy, type RunningProxy } from '../../src/proxy/builtin/server.js';
+import { freePort } from '../../src/spawners/local-process.js';
+import { createToken } from '../../src/db/repos/tokens.js';
+import { ensureUser } from '../../src/db/repos/users.js';
+import { validateResponse } from './openapi.js';
+import { reconcileRoutes } from '../../src/hub/reconcile.js';
+
+export const TRIVIAL_SERVER = fileURLToPath(new URL('../fixtures/trivial-server.mjs', import.meta.url));
+
+export interface TestHub extends BuiltHub {
+  hubUrl: string;
+  publicUrl: string;
+  proxyServer: RunningProxy;
+  dataDir: string;
+  tokenFor(name: string, opts?: { scopes?: string[]; admin?: boolean }): Promise<string>;
+  api(method: string, apiPath: string, opts?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string>; validate?: boolean }): Promise<ApiResult>;
+  stop(): Promise<void>;
+}
+
+export interface ApiResult {
+  status: number;
+  headers: Headers;
+  body: unknown;
+  text: string;
+}
+
+export async function startTestHub(raw: Record<string, unknown> = {}): Promise<TestHub> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-test-'));
+  const [hubPort, proxyToken] = [await freePort('127.0.0.1'), 'test-proxy-token'];
+  const log = pino({ level: process.env['GANYMEDE_TEST_LOG'] ?? 'silent' });
+  const config = validateConfig({
+    data_dir: dataDir,
+    hub: { ip: '127.0.0.1', port: hubPort },
+    spawner: { kind: 'local-process', cmd: [process.execPath, TRIVIAL_SERVER] },
+    auth: { kind: 'shared-password', shared_password: 'test-password' },
+    slow_spawn_timeout: 5,
+    poll_interval: 0,
+    proxy: { check_interval: 0 },
+    ...raw,
+  });
+  const proxyServer = await startProxy({ ip: '127.0.0.1', port: 0, apiIp: '127.0.0.1', apiPort: 0, authToken: proxyToken, defaultTarget: `http://127.0.0.1:${hubPort}`, logger: log });
+  const proxy = new ChpClient({ apiUrl: `http://127.0.0.1:${proxyServer.apiPort}`, authToken: proxyToken });
+  const built = await buildHub({ config, log, proxy });
+  await built.app.listen({ host: '127.0.0.1', port: hubPort });
+  await reconcileRoutes(built.hub);
+  const hubUrl = `http://127.0.0.1:${hubPort}`;
+  const t: TestHub = {
+    ...built,
+    hubUrl,
+    publicUrl: `http://127.0.0.1:${proxyServer.publicPort}`,
+    proxyServer,
+    dataDir,
+    async tokenFor(name, opts = {}) {
+      const user = await ensureUser(built.hub.db, name, opts.admin);
+      return (await createToken(built.hub.db, user.id, { kind: 'api', scopes: opts.scopes ?? ['inherit'] })).token;
+    },
+    async api(method, apiPath, opts = {}) {
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+      if (opts.token) headers['Authorization'] = `token ${opts.token}`;
+      let body: string | undefined = opts.rawBody;
+      if (opts.body !== undefined) {
+        body = JSON.stringify(opts.body);
+        headers['Content-Type'] ??= 'application/json';
+      }
+      if (body !== undefined) headers['Content-Type'] ??= 'application/json';
+      const url = `${hubUrl}/hub/api${apiPath}`;
+      const res = await fetch(url, { method, headers, ...(body !== undefined ? { body } : {}), redirect: 'manual' });
+      const text = await res.text();
+      let parsed: unknown = text;
+      if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
+      if (opts.validate !== false && !apiPath.includes('/progress')) {
+        validateResponse(method, `/hub/api${apiPath}`, res.status, parsed, res.headers.get('content-type') ?? undefined);
+      }
+      return { status: res.status, headers: res.headers, body: parsed, text };
+    },
+    async stop() {
+      // stop any servers still running, then the hub and proxy
+      const rows = await built.hub.db.selectFrom('servers').innerJoin('users', 'users.id', 'servers.user_id').select(['users.name', 'servers.name as server', 'servers.ready']).execute();
+      for (const r of rows) {
+        if (!r.ready) continue;
+        const user = await ensureUser(built.hub.db, r.name);
+        await built.hub.servers.stop(user, r.server).catch(() => undefined);
+      }
+      await built.close();
+      await proxyServer.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
