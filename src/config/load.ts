@@ -120,6 +120,8 @@ function checkUnknownKeys(schema: TSchema, value: unknown, at: string): void {
 export function didYouMean(word: string, candidates: readonly string[]): string {
   let best: string | undefined;
   let bestDistance = Infinity;
+  const prefixed = candidates.find((c) => word.length >= 4 && c.toLowerCase().startsWith(word.toLowerCase()));
+  if (prefixed) return ` (did you mean "${prefixed}"?)`;
   for (const c of candidates) {
     const d = levenshtein(word.toLowerCase(), c.toLowerCase());
     if (d < bestDistance) {

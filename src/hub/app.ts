@@ -85,8 +85,8 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
   await migrate(database);
   const urls = hubUrls(config);
   const hooks = opts.hooks ?? {};
-  let hubRef: Hub | undefined;
-  const servers = new ServerManager(() => hubRef!);
+  const ref: { hub?: Hub } = {};
+  const servers = new ServerManager(() => ref.hub!);
   const hub: Hub = {
     config,
     hooks,
@@ -103,7 +103,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     cookieSecret: cookieSecret(dataDir),
     processId: `${process.pid}@${os.hostname()}:${Date.now()}`,
   };
-  hubRef = hub;
+  ref.hub = hub;
   await hub.authenticator.init?.();
   const app = buildApp(hub);
   return {

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs what the tests need when missing,
+# then builds, type-checks, lints and runs every test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v jupyterhub-singleuser >/dev/null 2>&1 || need_apt+=(jupyterhub)
+python3 -c 'import nbclassic' >/dev/null 2>&1 || need_apt+=(python3-nbclassic)
+python3 -c 'import ipykernel' >/dev/null 2>&1 || need_apt+=(python3-ipykernel)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing test dependencies with apt-get: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}"
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+
+npm run build
+npm run typecheck
+npm run lint
+
+# Node 20 does not expand globs after --test: let the shell do it.
+shopt -s nullglob globstar
+files=(test/unit/*.test.ts test/proxy/*.test.ts test/integration/*.test.ts test/e2e/*.test.ts)
+node --import tsx --test --test-concurrency=1 --test-timeout=300000 "${files[@]}"
