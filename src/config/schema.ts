@@ -105,6 +105,19 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {}, description: 'The proxy that routes users to the hub and to their servers.' },
     ),
     auth: Type.Union([SharedPasswordAuthSchema], { default: { kind: 'shared-password' }, description: 'The authenticator.' }),
+    roles: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ description: 'Role name (lower-case letters, digits, `-_.~`).' }),
+          description: Type.String({ default: '', description: 'What the role is for.' }),
+          scopes: Type.Array(Type.String(), { default: [], description: 'Scopes the role grants (see docs/reference/scopes.md).' }),
+          users: Type.Array(Type.String(), { default: [], description: 'Users given this role (created when missing).' }),
+          groups: Type.Array(Type.String(), { default: [], description: 'Groups given this role (created when missing).' }),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [], description: "Custom roles, applied at every start (JupyterHub's `load_roles`): `[{name, scopes, users, groups}]`." },
+    ),
     allowed_users: StrList('Users allowed to log in. Empty: anyone who authenticates. Admin users are always allowed.'),
     admin_users: StrList('Users made admin at login and at start-up.'),
     blocked_users: StrList('Users who may never log in, even when they authenticate.'),

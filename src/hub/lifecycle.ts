@@ -5,6 +5,7 @@ import { normalizeUsername } from '../lib/names.js';
 import { buildHub, type BuiltHub } from './app.js';
 import { ensureProxy, proxyToken } from './proxy-process.js';
 import { reconcileRoutes } from './reconcile.js';
+import { loadRoles } from './roles-loader.js';
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 
@@ -27,6 +28,7 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
   const built = await buildHub({ config, hooks, log, proxyToken: token });
   const { hub, app } = built;
   for (const name of config.admin_users) await ensureUser(hub.db, normalizeUsername(name), true);
+  await loadRoles(hub.db, config.roles);
   await ensureProxy({ config, dataDir, urls: hub.urls, token, log });
   const address = await app.listen({ host: config.hub.ip, port: config.hub.port });
   const { kept, cleared } = await hub.servers.reattachAll();

@@ -3,8 +3,7 @@
  * configurable-http-proxy as the hub's proxy (`proxy.command`).
  */
 import { after, before, describe, it } from 'node:test';
-import { E2eHub, singleUserFlow } from '../helpers/e2e.js';
-import { stepper } from './steps.js';
+import { E2eHub, singleUserFlow, stepper } from '../helpers/e2e.js';
 
 describe('e2e: browser flow with configurable-http-proxy and jupyterhub-singleuser', { timeout: 120_000 }, () => {
   let hub: E2eHub;

@@ -5,8 +5,7 @@
  * OAuth flow into it, runs 1+1 in a kernel over its websocket, and stops it.
  */
 import { after, before, describe, it } from 'node:test';
-import { E2eHub, singleUserFlow } from '../helpers/e2e.js';
-import { stepper } from './steps.js';
+import { E2eHub, singleUserFlow, stepper } from '../helpers/e2e.js';
 
 describe('e2e: browser flow with the built-in proxy and jupyterhub-singleuser', { timeout: 120_000 }, () => {
   let hub: E2eHub;

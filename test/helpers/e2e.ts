@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { WebSocket, type RawData } from 'ws';
 import YAML from 'yaml';
@@ -579,6 +580,27 @@ export class E2eHub {
 
 // ---------------------------------------------------------------- the single-user flow
 
+export type Step = (name: string, fn: () => Promise<void>) => Promise<void>;
+
+/** Runs each step as a subtest of `t`; once one fails, the later ones are skipped (they depend on it). */
+export function stepper(t: TestContext): Step {
+  let failed: string | undefined;
+  return async (name, fn) => {
+    await t.test(name, async (st) => {
+      if (failed) {
+        st.skip(`skipped: the step "${failed}" failed`);
+        return;
+      }
+      try {
+        await fn();
+      } catch (err) {
+        failed = name;
+        throw err;
+      }
+    });
+  };
+}
+
 /** Logs in through the proxy's public port with the login form; returns the page the login lands on. */
 export async function login(browser: Browser, username: string, password = PASSWORD): Promise<Page> {
   const loginPage = await browser.navigate('/hub/login');
@@ -744,7 +766,7 @@ export async function executeOverWebsocket(browser: Browser, username: string, k
  * spawn, OAuth into the server, the tree page, a kernel computing 1+1 over its
  * websocket, and the stop, checking that the route and the server are gone.
  */
-export async function singleUserFlow(hub: E2eHub, step: (name: string, fn: () => Promise<void>) => Promise<void>): Promise<void> {
+export async function singleUserFlow(hub: E2eHub, step: Step): Promise<void> {
   const user = 'alice';
   const browser = new Browser(hub.publicUrl);
   let serverPid = 0;

@@ -18,6 +18,7 @@ import { createToken } from '../../src/db/repos/tokens.js';
 import { ensureUser } from '../../src/db/repos/users.js';
 import { validateResponse } from './openapi.js';
 import { reconcileRoutes } from '../../src/hub/reconcile.js';
+import { loadRoles } from '../../src/hub/roles-loader.js';
 
 export const TRIVIAL_SERVER = fileURLToPath(new URL('../fixtures/trivial-server.mjs', import.meta.url));
 
@@ -55,6 +56,7 @@ export async function startTestHub(raw: Record<string, unknown> = {}): Promise<T
   const proxyServer = await startProxy({ ip: '127.0.0.1', port: 0, apiIp: '127.0.0.1', apiPort: 0, authToken: proxyToken, defaultTarget: `http://127.0.0.1:${hubPort}`, logger: log });
   const proxy = new ChpClient({ apiUrl: `http://127.0.0.1:${proxyServer.apiPort}`, authToken: proxyToken });
   const built = await buildHub({ config, log, proxy });
+  await loadRoles(built.hub.db, config.roles);
   await built.app.listen({ host: '127.0.0.1', port: hubPort });
   await reconcileRoutes(built.hub);
   const hubUrl = `http://127.0.0.1:${hubPort}`;

@@ -11,7 +11,7 @@ describe('scopes on every route', () => {
   let readOnly: string;
 
   before(async () => {
-    t = await startTestHub();
+    t = await startTestHub({ roles: [{ name: 'idle-culler', scopes: ['list:users', 'read:users:activity', 'read:servers', 'delete:servers'], users: ['culler'] }] });
     admin = await t.tokenFor('admin', { admin: true });
     alice = await t.tokenFor('alice');
     bob = await t.tokenFor('bob');
@@ -77,5 +77,14 @@ describe('scopes on every route', () => {
     assert.equal((await t.api('GET', '/users/bob', { token: t2 })).status, 404);
     const listed = (await t.api('GET', '/users', { token: t2 })).body as { name: string }[];
     assert.deepEqual(listed.map((u) => u.name), ['alice']);
+  });
+
+  it('a configured role grants its scopes: the idle culler can list and stop, not create', async () => {
+    const culler = await t.tokenFor('culler');
+    const listed = await t.api('GET', '/users?state=ready', { token: culler, headers: { Accept: 'application/jupyterhub-pagination+json' } });
+    assert.equal(listed.status, 200);
+    assert.equal((await t.api('POST', '/users/someone', { token: culler })).status, 403);
+    const model = (await t.api('GET', '/users/culler', { token: culler })).body as { roles: string[] };
+    assert.deepEqual(model.roles, ['idle-culler', 'user']);
   });
 });

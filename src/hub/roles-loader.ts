@@ -1,0 +1,43 @@
+import type { Kysely } from 'kysely';
+import type { Config } from '../config/schema.js';
+import type { DB } from '../db/schema.js';
+import { ConfigError } from '../lib/errors.js';
+import { normalizeUsername } from '../lib/names.js';
+import { isBuiltinRole, validateRole } from '../rbac/roles.js';
+import { ensureUser } from '../db/repos/users.js';
+import { createGroup, getGroup } from '../db/repos/groups.js';
+
+/**
+ * Applies `roles` from config: each role is stored with its scopes, and
+ * assigned to exactly the users and groups listed (earlier assignments of a
+ * configured role that are no longer listed are removed).
+ */
+export async function loadRoles(db: Kysely<DB>, roles: Config['roles']): Promise<void> {
+  for (const role of roles) {
+    const problem = validateRole(role);
+    if (problem) throw new ConfigError(`config: roles: ${problem}`);
+    if (isBuiltinRole(role.name) && role.scopes.length) throw new ConfigError(`config: roles: ${role.name} is a built-in role; its scopes cannot be changed here`);
+  }
+  await db.transaction().execute(async (tx) => {
+    for (const role of roles) {
+      if (!isBuiltinRole(role.name)) {
+        const values = { name: role.name, description: role.description, scopes: JSON.stringify(role.scopes) };
+        await tx
+          .insertInto('roles')
+          .values(values)
+          .onConflict((oc) => oc.column('name').doUpdateSet({ description: values.description, scopes: values.scopes }))
+          .execute();
+      }
+      await tx.deleteFrom('user_roles').where('role', '=', role.name).execute();
+      await tx.deleteFrom('group_roles').where('role', '=', role.name).execute();
+      for (const name of role.users) {
+        const user = await ensureUser(tx, normalizeUsername(name));
+        await tx.insertInto('user_roles').values({ user_id: user.id, role: role.name }).execute();
+      }
+      for (const name of role.groups) {
+        const group = (await getGroup(tx, name)) ?? (await createGroup(tx, name));
+        await tx.insertInto('group_roles').values({ group_id: group.id, role: role.name }).execute();
+      }
+    }
+  });
+}
