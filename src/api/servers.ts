@@ -77,19 +77,33 @@ async function progressStream(hub: Hub, req: FastifyRequest, reply: FastifyReply
     res.end();
     return;
   }
+  // Follow the events of the spawn in this process; also re-read the row every
+  // second, so a spawn run by another hub process (or lost in a restart) ends
+  // the stream too. Bounded by the spawn's own time limits.
+  const limitMs = (hub.config.start_timeout + hub.config.http_timeout + 10) * 1000;
   await new Promise<void>((resolve) => {
-    const unsubscribe = hub.servers.progress.subscribe(row.id, send, () => {
+    let finished = false;
+    const finish = (last?: ProgressEventOut) => {
+      if (finished) return;
+      finished = true;
       unsubscribe();
-      clearInterval(keepAlive);
+      clearInterval(check);
+      clearTimeout(limit);
+      if (last) send(last);
       res.end();
       resolve();
-    });
-    const keepAlive = setInterval(() => res.write(': keepalive\n\n'), 15_000);
-    res.on('close', () => {
-      unsubscribe();
-      clearInterval(keepAlive);
-      resolve();
-    });
+    };
+    const unsubscribe = hub.servers.progress.subscribe(row.id, send, () => finish());
+    const check = setInterval(() => {
+      res.write(': keepalive\n\n');
+      void getServer(hub.db, user.id, server).then((now) => {
+        if (!now || now.pending === 'spawn') return;
+        if (hub.servers.progressOf(row.id).done) return finish();
+        finish(now.ready ? readyEvent : { progress: 100, failed: true, message: `${name}'s server ${server} is not running` });
+      });
+    }, 1000);
+    const limit = setTimeout(() => finish({ progress: 100, failed: true, message: 'Gave up waiting for progress events' }), limitMs);
+    res.on('close', () => finish());
   });
 }
 

@@ -35,6 +35,24 @@ export class ServerManager {
 
   /** Starts a server; resolves 'started' when ready within slow_spawn_timeout, else 'pending'. */
   async spawn(user: UserRow, serverName: string, userOptions: Record<string, unknown> | undefined): Promise<{ outcome: SpawnOutcome; server: ServerRow }> {
+    const { db, config } = this.h;
+    const { server, done } = await this.requestSpawn(user, serverName, userOptions);
+    if (!done) return { outcome: 'pending', server };
+    const finished = await Promise.race([done.then(() => true), sleep(config.slow_spawn_timeout * 1000).then(() => false)]);
+    const fresh = (await getServer(db, user.id, serverName))!;
+    if (finished && !fresh.ready) {
+      throw new HubError(500, this.progress.get(server.id).failure ?? `Spawn of ${serverLabel(user.name, serverName)} failed`);
+    }
+    return { outcome: finished ? 'started' : 'pending', server: fresh };
+  }
+
+  /**
+   * Checks and claims a spawn, then runs it in the background. Resolves once
+   * the claim is stored (so a page can redirect to the progress page), with
+   * `done` settling when the spawn ends; `done` is undefined when a spawn was
+   * already pending. Throws HubError for refusals (limits, already running).
+   */
+  async requestSpawn(user: UserRow, serverName: string, userOptions: Record<string, unknown> | undefined): Promise<{ server: ServerRow; done?: Promise<void> }> {
     const { config, db } = this.h;
     let row = await getServer(db, user.id, serverName);
     if (serverName && !config.allow_named_servers) throw new HubError(400, 'Named servers are not enabled.');
@@ -51,7 +69,7 @@ export class ServerManager {
       row = await createServer(db, user.id, serverName, this.h.spawner.kind);
     }
     const label = serverLabel(user.name, serverName);
-    if (row.pending === 'spawn') return { outcome: 'pending', server: row };
+    if (row.pending === 'spawn') return { server: row };
     if (row.pending) throw new HubError(400, `${label} is pending ${row.pending}`);
     if (row.ready) {
       const alive = await this.pollOne(user.name, row);
@@ -63,15 +81,12 @@ export class ServerManager {
     const options = userOptions ?? (JSON.parse(row.user_options) as Record<string, unknown>);
     const abort = new AbortController();
     this.progress.reset(row.id);
-    const promise = this.runSpawn(user, row, options, abort.signal).finally(() => this.inFlight.delete(row.id));
-    this.inFlight.set(row.id, { promise, abort });
-    const slow = config.slow_spawn_timeout * 1000;
-    const finished = await Promise.race([promise.then(() => true), sleep(slow).then(() => false)]);
-    const fresh = (await getServer(db, user.id, serverName))!;
-    if (finished && !fresh.ready) {
-      throw new HubError(500, this.progress.get(row.id).failure ?? `Spawn of ${label} failed`);
-    }
-    return { outcome: finished ? 'started' : 'pending', server: fresh };
+    const id = row.id;
+    const done = this.runSpawn(user, row, options, abort.signal)
+      .catch((err: Error) => this.h.log.error({ err: err.message, user: user.name }, 'spawn bookkeeping failed'))
+      .finally(() => this.inFlight.delete(id));
+    this.inFlight.set(id, { promise: done, abort });
+    return { server: { ...row, pending: 'spawn' }, done };
   }
 
   private async checkLimits(): Promise<void> {

@@ -64,11 +64,8 @@ function renderForm(hub: Hub, req: FastifyRequest, reply: FastifyReply, who: Ide
 async function startAndRedirect(hub: Hub, reply: FastifyReply, t: SpawnTarget, options: Record<string, unknown> | undefined): Promise<FastifyReply> {
   const row = await getServer(hub.db, t.owner.id, t.server);
   if (row?.ready && !row.pending) return reply.redirect(serverPrefix(hub.urls, t.owner.name, t.server), 302);
-  if (row?.pending !== 'spawn') {
-    // start without waiting: the pending page shows progress
-    void hub.servers.spawn(t.owner, t.server, options).catch(() => undefined);
-    await new Promise((r) => setImmediate(r));
-  }
+  // claim the spawn, then let the pending page show its progress
+  if (row?.pending !== 'spawn') await hub.servers.requestSpawn(t.owner, t.server, options);
   return reply.redirect(pendingUrl(hub, t), 302);
 }
 
