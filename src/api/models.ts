@@ -25,6 +25,28 @@ const USER_ACCESS: ReadonlyArray<[string, readonly string[]]> = [
   ['admin:auth_state', ['kind', 'name', 'auth_state']],
 ];
 
+type Filter = ReturnType<typeof filterFor>;
+interface RequestFilters {
+  access: [Filter, readonly string[]][];
+  readServers: Filter;
+  serverState: Filter;
+}
+const filtersCache = new WeakMap<Identity, RequestFilters>();
+
+/** The scope filters a request needs for models, computed once per request. */
+function filtersOf(who: Identity): RequestFilters {
+  let f = filtersCache.get(who);
+  if (!f) {
+    f = {
+      access: USER_ACCESS.map(([scope, keys]) => [filterFor(who.scopes, scope), keys]),
+      readServers: filterFor(who.scopes, 'read:servers'),
+      serverState: filterFor(who.scopes, 'admin:server_state'),
+    };
+    filtersCache.set(who, f);
+  }
+  return f;
+}
+
 export function isActive(s: ServerRow): boolean {
   return s.ready === 1 || s.pending !== null;
 }
@@ -51,9 +73,10 @@ export function serverModel(hub: Hub, user: UserRow, s: ServerRow, withState: bo
 /** The user model, with only the keys the requester's scopes reveal. */
 export function userModel(hub: Hub, who: Identity, user: UserRow, ctx: UserContext, includeStopped: boolean): Record<string, unknown> {
   const target = { user: user.name, userGroups: ctx.groups };
+  const filters = filtersOf(who);
   const allowed = new Set<string>();
-  for (const [scope, keys] of USER_ACCESS) {
-    if (matchesFilter(filterFor(who.scopes, scope), target)) for (const k of keys) allowed.add(k);
+  for (const [filter, keys] of filters.access) {
+    if (matchesFilter(filter, target)) for (const k of keys) allowed.add(k);
   }
   const defaultServer = ctx.servers.find((s) => s.name === '');
   const full: Record<string, unknown> = {
@@ -72,8 +95,8 @@ export function userModel(hub: Hub, who: Identity, user: UserRow, ctx: UserConte
   if (allowed.has('auth_state')) {
     model['auth_state'] = user.auth_state && hub.crypt.enabled ? hub.crypt.decrypt(user.auth_state) : null;
   }
-  const readServers = filterFor(who.scopes, 'read:servers');
-  const stateFilter = filterFor(who.scopes, 'admin:server_state');
+  const readServers = filters.readServers;
+  const stateFilter = filters.serverState;
   const servers: Record<string, unknown> = {};
   for (const s of ctx.servers) {
     const serverTarget = { server: `${user.name}/${s.name}`, userGroups: ctx.groups };
