@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
@@ -9,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Config, ConfigHooks } from '../config/schema.js';
 import { migrate, openDatabase, type Database } from '../db/database.js';
 import { CryptKeeper } from '../lib/crypto.js';
+import { persistentSecret } from '../lib/secrets.js';
 import { HubError } from '../lib/errors.js';
 import { urlJoin } from '../lib/names.js';
 import type { Proxy } from '../proxy/proxy.js';
@@ -61,16 +61,7 @@ export function hubUrls(config: Config): HubUrls {
 
 /** The cookie secret: GANYMEDE_COOKIE_SECRET / JPY_COOKIE_SECRET, else `<data_dir>/cookie_secret` (created once). */
 export function cookieSecret(dataDir: string): string {
-  const fromEnv = process.env['GANYMEDE_COOKIE_SECRET'] ?? process.env['JPY_COOKIE_SECRET'];
-  if (fromEnv) return fromEnv;
-  const file = path.join(dataDir, 'cookie_secret');
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch {
-    const secret = randomBytes(32).toString('hex');
-    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
-    return secret;
-  }
+  return persistentSecret(path.join(dataDir, 'cookie_secret'), process.env['GANYMEDE_COOKIE_SECRET'], process.env['JPY_COOKIE_SECRET']);
 }
 
 /**
@@ -131,24 +122,9 @@ function buildApp(hub: Hub): FastifyInstance {
   app.register(fastifyFormbody);
   // An empty JSON body is no body (clients send Content-Type on bodiless requests).
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = (body as string).trim();
-    if (!text) return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new HubError(400, 'Request body is not valid JSON'), undefined);
-    }
-  });
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = (body as string).trim();
-    if (!text) return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new HubError(415, 'Unsupported request body: send JSON (Content-Type: application/json)'), undefined);
-    }
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonParser(() => new HubError(400, 'Request body is not valid JSON')));
+  // Other types: JSON sent without its Content-Type is still read.
+  app.addContentTypeParser('*', { parseAs: 'string' }, jsonParser(() => new HubError(415, 'Unsupported request body: send JSON (Content-Type: application/json)')));
   app.addHook('onRequest', async (_req, reply) => {
     reply.header('X-JupyterHub-Version', JUPYTERHUB_API_VERSION);
   });
@@ -212,6 +188,19 @@ function buildApp(hub: Hub): FastifyInstance {
     return reply.redirect(`${root}user/${encodeURIComponent(who.user.name)}/${(req.params as { '*': string })['*']}`, 302);
   });
   return app;
+}
+
+/** A body parser reading JSON, where an empty body is no body (clients send Content-Type on bodiless requests). */
+function jsonParser(onError: () => HubError) {
+  return (_req: unknown, body: string | Buffer, done: (err: Error | null, value?: unknown) => void) => {
+    const text = body.toString().trim();
+    if (!text) return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(onError(), undefined);
+    }
+  };
 }
 
 function statusText(status: number): string {

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { persistentSecret } from '../lib/secrets.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { ProxyError } from '../lib/errors.js';
@@ -11,16 +11,7 @@ import type { HubUrls } from './context.js';
 
 /** The proxy API token: config, CONFIGPROXY_AUTH_TOKEN, or `<data_dir>/proxy_token` (created once). */
 export function proxyToken(config: Config, dataDir: string): string {
-  const configured = config.proxy.auth_token ?? process.env['CONFIGPROXY_AUTH_TOKEN'];
-  if (configured) return configured;
-  const file = path.join(dataDir, 'proxy_token');
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch {
-    const token = randomBytes(32).toString('hex');
-    writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
-    return token;
-  }
+  return persistentSecret(path.join(dataDir, 'proxy_token'), config.proxy.auth_token, process.env['CONFIGPROXY_AUTH_TOKEN']);
 }
 
 async function apiAnswers(apiUrl: string, token: string): Promise<'ok' | 'forbidden' | 'down'> {
@@ -69,7 +60,7 @@ export async function ensureProxy(opts: { config: Config; dataDir: string; urls:
     } catch {
       pid = undefined;
     }
-    log.info({ apiUrl, pid }, 'reusing the proxy that is already running');
+    log.info({ apiUrl, proxyPid: pid }, 'reusing the proxy that is already running');
     return { reused: true, ...(pid ? { pid } : {}) };
   }
   if (state === 'forbidden') throw new ProxyError(`A proxy answers at ${apiUrl} but refuses our token; set proxy.auth_token (or CONFIGPROXY_AUTH_TOKEN) to its token, or stop it`);
@@ -103,10 +94,10 @@ export async function ensureProxy(opts: { config: Config; dataDir: string; urls:
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if ((await apiAnswers(apiUrl, token)) === 'ok') {
-      log.info({ apiUrl, pid, public: `http://${config.ip}:${config.port}` }, 'started the proxy');
+      log.info({ apiUrl, proxyPid: pid, public: `http://${config.ip}:${config.port}` }, 'started the proxy');
       return { reused: false, pid };
     }
-    if (!pidAlive(pid)) break;
+    if (!pidAlive(pid)) throw new ProxyError(`The proxy (pid ${pid}) exited before its API answered at ${apiUrl}; see ${path.join(dataDir, 'proxy.log')}`);
     await sleep(50);
   }
   throw new ProxyError(`The proxy did not answer at ${apiUrl} within 15 s; see ${path.join(dataDir, 'proxy.log')}`);
