@@ -36,6 +36,9 @@ export const PASSWORD = 'e2e-shared-password';
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Thrown by a `waitFor` check to stop waiting at once (the awaited thing can no longer happen). */
+export class GiveUp extends Error {}
+
 /** Polls `check` until it returns a value other than undefined/false; fails after `timeoutMs` naming `what`. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, opts: { timeoutMs: number; intervalMs?: number; detail?: () => string }): Promise<T> {
   const deadline = Date.now() + opts.timeoutMs;
@@ -46,6 +49,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
       if (v !== undefined && v !== false) return v;
       last = undefined;
     } catch (err) {
+      if (err instanceof GiveUp) throw new Error(`gave up waiting for ${what}: ${err.message}${opts.detail ? `\n${opts.detail()}` : ''}`, { cause: err });
       last = err;
     }
     await sleep(opts.intervalMs ?? 100);
@@ -313,6 +317,13 @@ export interface ApiReply {
   json: unknown;
 }
 
+/** The test's environment without the variables that would override the test config (secrets, proxy token, config file). */
+function hubEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const key of ['GANYMEDE_CONFIG', 'CONFIGPROXY_AUTH_TOKEN', 'GANYMEDE_COOKIE_SECRET', 'JPY_COOKIE_SECRET', 'GANYMEDE_SHARED_PASSWORD']) delete env[key];
+  return env;
+}
+
 /**
  * A `ganymede serve` process on a fresh data dir in os.tmpdir(), with ports
  * picked for the proxy (public and API) and the hub. Its proxy and servers
@@ -356,7 +367,12 @@ export class E2eHub {
     const configFile = path.join(dataDir, 'e2e-config.yaml');
     writeFileSync(configFile, YAML.stringify(config));
     const hub = new E2eHub(proxyKind, dataDir, configFile, publicPort, proxyApiPort, hubPort);
-    hub.adminToken = await hub.cliToken('e2e-admin', true);
+    try {
+      hub.adminToken = await hub.cliToken('e2e-admin', true);
+    } catch (err) {
+      rmSync(dataDir, { recursive: true, force: true });
+      throw err;
+    }
     return hub;
   }
 
@@ -375,7 +391,7 @@ export class E2eHub {
   /** `ganymede token NAME [--admin]` on this data dir. */
   async cliToken(name: string, admin = false): Promise<string> {
     const args = [GANYMEDE_BIN, 'token', name, '--data-dir', this.dataDir, '--config', this.configFile, ...(admin ? ['--admin'] : [])];
-    const { stdout } = await execFileP(process.execPath, args, { timeout: 20_000 });
+    const { stdout } = await execFileP(process.execPath, args, { timeout: 20_000, env: hubEnv() });
     const token = stdout.trim();
     assert.match(token, /^\S{16,}$/, `ganymede token printed ${JSON.stringify(stdout)}`);
     return token;
@@ -390,7 +406,7 @@ export class E2eHub {
       child = spawn(process.execPath, [GANYMEDE_BIN, 'serve', '--data-dir', this.dataDir, '--config', this.configFile], {
         cwd: this.dataDir,
         stdio: ['ignore', logFd, logFd],
-        env: { ...process.env, GANYMEDE_CONFIG: '', CONFIGPROXY_AUTH_TOKEN: '', GANYMEDE_COOKIE_SECRET: '', JPY_COOKIE_SECRET: '', GANYMEDE_SHARED_PASSWORD: '' },
+        env: hubEnv(),
       });
     } finally {
       closeSync(logFd);
@@ -400,7 +416,7 @@ export class E2eHub {
     await waitFor(
       'the hub to answer /hub/api/health (directly and through the proxy)',
       async () => {
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`ganymede serve exited (${child.exitCode ?? child.signalCode})`);
+        if (child.exitCode !== null || child.signalCode !== null) throw new GiveUp(`ganymede serve exited (${child.exitCode ?? child.signalCode})`);
         for (const base of [this.hubUrl, this.publicUrl]) {
           const res = await fetch(`${base}/hub/api/health`, { signal: AbortSignal.timeout(2000) });
           await res.body?.cancel();
@@ -424,7 +440,9 @@ export class E2eHub {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = this.exits.get(child)!;
     child.kill(signal);
-    const done = await Promise.race([exited.then(() => true), sleep(12_000).then(() => false)]);
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 12_000)))]);
+    clearTimeout(timer);
     if (!done) {
       child.kill('SIGKILL');
       await exited;
@@ -616,27 +634,76 @@ export async function login(browser: Browser, username: string, password = PASSW
   return browser.navigate(first.headers.get('location')!);
 }
 
-/** GET /hub/spawn, then reloads the spawn-pending page (as its script does) until it sends the browser to the server. */
-export async function spawnFromBrowser(browser: Browser, hub: E2eHub, username: string): Promise<string> {
+export interface ProgressEvent {
+  progress?: number;
+  message?: string;
+  ready?: boolean;
+  failed?: boolean;
+  url?: string;
+}
+
+/** Reads a server-sent-events stream of spawn progress (with the browser's cookies) until `ready` or `failed`. */
+export async function readProgress(browser: Browser, progressPath: string, timeoutMs: number): Promise<ProgressEvent[]> {
+  const url = browser.url(progressPath);
+  const cookie = browser.jar.header(url);
+  const res = await fetch(url, { headers: { Accept: 'text/event-stream', ...(cookie ? { Cookie: cookie } : {}) }, signal: AbortSignal.timeout(timeoutMs) });
+  assert.equal(res.status, 200, `GET ${progressPath}: ${res.status}`);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+  assert.ok(res.body, 'the progress stream has a body');
+  const events: ProgressEvent[] = [];
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of res.body) {
+    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+      if (!data) continue;
+      const event = JSON.parse(data) as ProgressEvent;
+      events.push(event);
+      if (event.ready || event.failed) {
+        await res.body.cancel().catch(() => undefined);
+        return events;
+      }
+    }
+  }
+  return events;
+}
+
+/**
+ * As a browser: GET /hub/spawn, which redirects to the spawn-pending page;
+ * that page's script follows the progress event stream (cookie-authenticated)
+ * until `ready`, then the page sends the browser to the server. Returns the
+ * progress events and where spawn-pending finally redirects.
+ */
+export async function spawnFromBrowser(browser: Browser, hub: E2eHub, username: string): Promise<{ events: ProgressEvent[]; location: string }> {
   const spawnRes = await browser.request('/hub/spawn');
   await spawnRes.body?.cancel();
   assert.equal(spawnRes.status, 302, `GET /hub/spawn answered ${spawnRes.status}`);
   const pending = spawnRes.headers.get('location')!;
   assert.equal(new URL(pending, browser.base).pathname, `/hub/spawn-pending/${username}`);
-  return waitFor(
-    `the spawn-pending page to redirect to /user/${username}/`,
-    async () => {
-      const res = await browser.request(pending);
-      const text = await res.text();
-      if (res.status === 200) {
-        assert.ok(!/id="failure"/.test(text), `the spawn failed: ${/Spawn failed:[^<]*/.exec(text)?.[0] ?? text.slice(0, 300)}`);
-        return undefined;
-      }
-      assert.equal(res.status, 302, `spawn-pending answered ${res.status}`);
-      return res.headers.get('location')!;
-    },
-    { timeoutMs: 45_000, intervalMs: 200, detail: () => hub.logs(username) },
-  );
+  const page = await browser.request(pending);
+  const html = await page.text();
+  let events: ProgressEvent[] = [];
+  if (page.status === 200) {
+    const progressPath = /new EventSource\(("[^"]*")\)/.exec(html)?.[1];
+    assert.ok(progressPath, 'the spawn-pending page follows an EventSource');
+    events = await readProgress(browser, JSON.parse(progressPath) as string, 45_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${hub.logs(username)}`);
+    });
+    const last = events.at(-1);
+    assert.ok(last?.ready, `the progress stream ends with ready: ${JSON.stringify(events)}\n${hub.logs(username)}`);
+    assert.equal(last.url, `/user/${username}/`);
+  } else {
+    assert.equal(page.status, 302, `spawn-pending answered ${page.status}`); // the spawn was already done
+  }
+  // The page's script now reloads / navigates: spawn-pending sends the browser to the server.
+  const again = await browser.request(pending);
+  await again.body?.cancel();
+  assert.equal(again.status, 302, `spawn-pending after ready answered ${again.status}`);
+  return { events, location: again.headers.get('location')! };
 }
 
 /** Opens `/user/NAME/` and follows the OAuth dance; asserts each hop and that the tree page (nbclassic) is served. */
@@ -778,8 +845,9 @@ export async function singleUserFlow(hub: E2eHub, step: Step): Promise<void> {
     assert.equal(new URL(home.url).pathname, '/hub/home');
   });
 
-  await step('starts the server from the browser and waits on the spawn-pending page', async () => {
-    const location = await spawnFromBrowser(browser, hub, user);
+  await step('starts the server from the browser and follows its progress events', async () => {
+    const { events, location } = await spawnFromBrowser(browser, hub, user);
+    assert.ok(events.length >= 2, `progress events: ${JSON.stringify(events)}`);
     assert.equal(new URL(location, browser.base).pathname, `/user/${user}/`);
     const state = await hub.waitReady(user);
     serverPid = state.pid;
