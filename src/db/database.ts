@@ -1,8 +1,7 @@
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider, type SqliteDatabase } from 'kysely';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
 import { ConfigError } from '../lib/errors.js';
 import type { DB } from './schema.js';
 import * as m0001 from './migrations/0001-initial.js';
@@ -19,8 +18,10 @@ export interface Database {
  * Opens the store named by `db.url`: `sqlite:///rel.sqlite` (relative to the
  * data dir), `sqlite:////abs.sqlite`, `sqlite://:memory:`, or `postgres://...`.
  */
-export function openDatabase(url: string, dataDir: string): Database {
+export async function openDatabase(url: string, dataDir: string): Promise<Database> {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    // loaded only when used: most hubs run on SQLite
+    const { default: pg } = await import('pg');
     const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 10_000 });
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: 'postgres', close: () => db.destroy() };
@@ -38,10 +39,34 @@ export function openDatabase(url: string, dataDir: string): Database {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   throw new ConfigError(`config: db.url: expected a sqlite:// or postgres:// URL, got ${JSON.stringify(url.replace(/:[^:@/]*@/, ':***@'))}`);
+}
+
+/**
+ * Kysely's SQLite driver prepares every query anew, which costs more than
+ * running it; this keeps the most recent prepared statements by their SQL
+ * text. better-sqlite3 runs a statement to completion synchronously, so one
+ * statement object can serve every call.
+ */
+function withStatementCache(sqlite: SQLite.Database, size = 500): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare: (text: string) => {
+      let stmt = cache.get(text);
+      if (stmt) {
+        cache.delete(text);
+      } else {
+        stmt = sqlite.prepare(text);
+        if (cache.size >= size) cache.delete(cache.keys().next().value as string);
+      }
+      cache.set(text, stmt);
+      return stmt;
+    },
+  };
 }
 
 function migrations(dialect: Dialect): Record<string, Migration> {

@@ -20,7 +20,7 @@ const dialects: { name: string; open: () => Promise<{ database: Database; cleanu
     name: 'sqlite',
     open: async () => {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-store-'));
-      return { database: openDatabase('sqlite:///store.sqlite', dir), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+      return { database: await openDatabase('sqlite:///store.sqlite', dir), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
     },
   },
   {
@@ -28,7 +28,7 @@ const dialects: { name: string; open: () => Promise<{ database: Database; cleanu
     open: async () => {
       pg = await startPostgres();
       if (!pg) return undefined;
-      return { database: openDatabase(pg.url, os.tmpdir()), cleanup: () => pg?.stop() };
+      return { database: await openDatabase(pg.url, os.tmpdir()), cleanup: () => pg?.stop() };
     },
   },
 ];
