@@ -2,8 +2,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HubError } from '../lib/errors.js';
 import { authorize, type Target } from '../rbac/check.js';
 import type { Hub } from '../hub/context.js';
-import { identify, type Identity } from '../hub/identity.js';
-import { checkXsrf } from '../hub/cookies.js';
+import { identify, tokenFromHeader, type Identity } from '../hub/identity.js';
+import { IdentityCache } from '../hub/identity-cache.js';
+import { checkXsrf, LOGIN_COOKIE } from '../hub/cookies.js';
 import { getUser, type UserRow } from '../db/repos/users.js';
 import { isPlainObject } from '../config/load.js';
 
@@ -18,7 +19,14 @@ type WithIdentity = FastifyRequest & { [IDENTITY]?: Identity | null };
 export async function apiIdentity(hub: Hub, req: FastifyRequest): Promise<Identity | null> {
   const r = req as WithIdentity;
   if (r[IDENTITY] !== undefined) return r[IDENTITY];
-  let who = await identify(hub.db, req, true);
+  const token = tokenFromHeader(req);
+  const cookie = token ? undefined : req.cookies[LOGIN_COOKIE];
+  const key = token ? IdentityCache.key('token', token) : cookie ? IdentityCache.key('cookie', cookie) : undefined;
+  let who = key ? hub.identities.get(key) ?? null : null;
+  if (!who) {
+    who = await identify(hub.db, req, true);
+    if (who && key) hub.identities.set(key, who);
+  }
   if (who && who.via === 'cookie' && req.method !== 'GET' && req.method !== 'HEAD') {
     const header = req.headers['x-xsrftoken'];
     if (!checkXsrf(req, typeof header === 'string' ? header : undefined)) who = null;
@@ -38,8 +46,15 @@ export async function requireScope(hub: Hub, req: FastifyRequest, anyOf: readonl
   return who;
 }
 
-/** Group names of a user, for `!group=` filters on a target. */
-export async function groupsOf(hub: Hub, userName: string): Promise<string[]> {
+/**
+ * Group names of a user, for `!group=` filters on a target. Read only when
+ * the requester holds a group-filtered scope (otherwise they cannot matter).
+ */
+export async function groupsOf(hub: Hub, userName: string, req?: FastifyRequest): Promise<string[]> {
+  if (req) {
+    const who = await apiIdentity(hub, req);
+    if (!who || !hasGroupFilter(who)) return [];
+  }
   const rows = await hub.db
     .selectFrom('user_groups')
     .innerJoin('groups', 'groups.id', 'user_groups.group_id')
@@ -48,6 +63,16 @@ export async function groupsOf(hub: Hub, userName: string): Promise<string[]> {
     .where('users.name', '=', userName)
     .execute();
   return rows.map((r) => r.name);
+}
+
+const groupFilterCache = new WeakMap<Identity, boolean>();
+function hasGroupFilter(who: Identity): boolean {
+  let has = groupFilterCache.get(who);
+  if (has === undefined) {
+    has = [...who.scopes].some((s) => s.includes('!group='));
+    groupFilterCache.set(who, has);
+  }
+  return has;
 }
 
 /** Looks a user up after the scope check; 404 with JupyterHub's wording when missing. */
@@ -63,6 +88,9 @@ export async function findUserOr404(hub: Hub, name: string): Promise<UserRow> {
  */
 export function jsonObjectBody(req: FastifyRequest, optional = true): Record<string, unknown> {
   const body = req.body;
+  if ((req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+    throw new HubError(415, 'Unsupported request body: the API takes JSON (Content-Type: application/json), not form fields');
+  }
   if (body === undefined || body === null || body === '') {
     if (optional) return {};
     throw new HubError(400, 'Request body must be a JSON object');
@@ -74,8 +102,13 @@ export function jsonObjectBody(req: FastifyRequest, optional = true): Record<str
 /** Rejects keys other than `allowed`, naming the first unknown one. */
 export function onlyKeys(body: Record<string, unknown>, allowed: readonly string[], what: string): void {
   for (const key of Object.keys(body)) {
-    if (!allowed.includes(key)) throw new HubError(400, `${what}: unknown field ${JSON.stringify(key)}; allowed: ${allowed.join(', ')}`);
+    if (!allowed.includes(key)) throw new HubError(400, `${what}: unknown field ${JSON.stringify(clip(key))}; allowed: ${allowed.join(', ')}`);
   }
+}
+
+/** Shortens user-supplied text quoted in a message. */
+export function clip(text: string, max = 60): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 export function expectType(body: Record<string, unknown>, key: string, type: 'string' | 'boolean' | 'number' | 'array' | 'object', what: string): void {

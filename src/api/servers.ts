@@ -22,7 +22,7 @@ function params(req: FastifyRequest): { user: string; server: string } {
 
 async function startServer(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const { user: name, server } = params(req);
-  await requireScope(hub, req, ['servers'], { server: `${name}/${server}`, userGroups: await groupsOf(hub, name) });
+  await requireScope(hub, req, ['servers'], { server: `${name}/${server}`, userGroups: await groupsOf(hub, name, req) });
   const user = await findUserOr404(hub, name);
   if ((req.params as ServerParams).server_name !== undefined && server === '') {
     throw new HubError(400, 'Server name must not be empty; use /users/{name}/server for the default server');
@@ -35,7 +35,7 @@ async function startServer(hub: Hub, req: FastifyRequest, reply: FastifyReply): 
 
 async function stopServer(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const { user: name, server } = params(req);
-  await requireScope(hub, req, ['delete:servers'], { server: `${name}/${server}`, userGroups: await groupsOf(hub, name) });
+  await requireScope(hub, req, ['delete:servers'], { server: `${name}/${server}`, userGroups: await groupsOf(hub, name, req) });
   const user = await findUserOr404(hub, name);
   const body = jsonObjectBody(req);
   onlyKeys(body, ['remove'], 'stop server');
@@ -55,7 +55,7 @@ async function stopServer(hub: Hub, req: FastifyRequest, reply: FastifyReply): P
 /** Streams spawn progress as server-sent events (JupyterHub's `progress` endpoint). */
 async function progressStream(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   const { user: name, server } = params(req);
-  await requireScope(hub, req, ['read:servers'], { server: `${name}/${server}`, userGroups: await groupsOf(hub, name) });
+  await requireScope(hub, req, ['read:servers'], { server: `${name}/${server}`, userGroups: await groupsOf(hub, name, req) });
   const user = await findUserOr404(hub, name);
   const row = await getServer(hub.db, user.id, server);
   if (!row) throw new HubError(404, `${name} has no server named '${server}'`);

@@ -18,7 +18,7 @@ function tokenId(req: FastifyRequest): number {
 export function tokensRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/users/:name/tokens', async (req) => {
     const name = (req.params as { name: string }).name;
-    await requireScope(hub, req, ['read:tokens'], { user: name, userGroups: await groupsOf(hub, name) });
+    await requireScope(hub, req, ['read:tokens'], { user: name, userGroups: await groupsOf(hub, name, req) });
     const user = await findUserOr404(hub, name);
     const rows = await listTokens(hub.db, user.id);
     return { api_tokens: rows.filter((t) => t.kind !== 'oauth').map((t) => tokenModel(user, t)), oauth_tokens: rows.filter((t) => t.kind === 'oauth').map((t) => tokenModel(user, t)) };
@@ -26,7 +26,7 @@ export function tokensRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.post('/users/:name/tokens', async (req, reply) => {
     const name = (req.params as { name: string }).name;
-    const who = await requireScope(hub, req, ['tokens'], { user: name, userGroups: await groupsOf(hub, name) });
+    const who = await requireScope(hub, req, ['tokens'], { user: name, userGroups: await groupsOf(hub, name, req) });
     const user = await findUserOr404(hub, name);
     const body = jsonObjectBody(req);
     onlyKeys(body, ['expires_in', 'note', 'roles', 'scopes'], 'new token');
@@ -70,7 +70,7 @@ export function tokensRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.get('/users/:name/tokens/:token_id', async (req) => {
     const name = (req.params as { name: string }).name;
-    await requireScope(hub, req, ['read:tokens'], { user: name, userGroups: await groupsOf(hub, name) });
+    await requireScope(hub, req, ['read:tokens'], { user: name, userGroups: await groupsOf(hub, name, req) });
     const user = await findUserOr404(hub, name);
     const row = await getToken(hub.db, user.id, tokenId(req));
     if (!row) throw new HubError(404, `No such token: ${(req.params as { token_id: string }).token_id}`);
@@ -79,7 +79,7 @@ export function tokensRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.delete('/users/:name/tokens/:token_id', async (req, reply) => {
     const name = (req.params as { name: string }).name;
-    await requireScope(hub, req, ['tokens'], { user: name, userGroups: await groupsOf(hub, name) });
+    await requireScope(hub, req, ['tokens'], { user: name, userGroups: await groupsOf(hub, name, req) });
     const user = await findUserOr404(hub, name);
     const row = await getToken(hub.db, user.id, tokenId(req));
     if (!row) throw new HubError(404, `No such token: ${(req.params as { token_id: string }).token_id}`);

@@ -90,8 +90,9 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
       descending,
       names: filter === 'all' ? undefined : [...filter.users],
       groups: filter === 'all' ? undefined : [...filter.groups],
+      count: page.envelope,
     });
-    if (!page.envelope && total > page.offset + rows.length && q['limit'] === undefined) {
+    if (!page.envelope && total === -1 && q['limit'] === undefined) {
       req.log.warn({ total, returned: rows.length }, 'Truncated user list in request that does not expect pagination');
     }
     const contexts = await userContexts(hub, rows);
@@ -122,7 +123,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.get('/users/:name', async (req) => {
     const name = userName(req);
-    const who = await requireScope(hub, req, READ_USER_SCOPES, { user: name, userGroups: await groupsOf(hub, name) });
+    const who = await requireScope(hub, req, READ_USER_SCOPES, { user: name, userGroups: await groupsOf(hub, name, req) });
     const user = await findUserOr404(hub, name);
     return modelOf(hub, who, user, queryFlag((req.query as Record<string, unknown>)['include_stopped_servers']));
   });
@@ -141,7 +142,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.patch('/users/:name', async (req) => {
     const name = userName(req);
-    const who = await requireScope(hub, req, ['admin:users'], { user: name, userGroups: await groupsOf(hub, name) });
+    const who = await requireScope(hub, req, ['admin:users'], { user: name, userGroups: await groupsOf(hub, name, req) });
     const body = jsonObjectBody(req, false);
     onlyKeys(body, ['name', 'admin'], `PATCH /users/${name}`);
     expectType(body, 'name', 'string', `PATCH /users/${name}`);
@@ -164,7 +165,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.delete('/users/:name', async (req, reply) => {
     const name = userName(req);
-    await requireScope(hub, req, ['delete:users'], { user: name, userGroups: await groupsOf(hub, name) });
+    await requireScope(hub, req, ['delete:users'], { user: name, userGroups: await groupsOf(hub, name, req) });
     const user = await findUserOr404(hub, name);
     const servers = (await serversOfUsers(hub.db, [user.id])).get(user.id) ?? [];
     for (const s of servers) {
@@ -177,7 +178,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.post('/users/:name/activity', async (req, reply) => {
     const name = userName(req);
-    await requireScope(hub, req, ['users:activity'], { user: name, userGroups: await groupsOf(hub, name) });
+    await requireScope(hub, req, ['users:activity'], { user: name, userGroups: await groupsOf(hub, name, req) });
     const user = await findUserOr404(hub, name);
     const body = jsonObjectBody(req, false);
     onlyKeys(body, ['last_activity', 'servers'], 'activity');

@@ -32,6 +32,7 @@ import { html, page } from '../web/layout.js';
 import type { Hub, HubUrls } from './context.js';
 import { ServerManager } from './server-manager.js';
 import { identify } from './identity.js';
+import { IdentityCache } from './identity-cache.js';
 
 export interface BuildOptions {
   config: Config;
@@ -72,7 +73,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
   const { config, log } = opts;
   const dataDir = path.resolve(config.data_dir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const database = openDatabase(config.db.url, dataDir);
+  const database = await openDatabase(config.db.url, dataDir);
   await migrate(database);
   const urls = hubUrls(config);
   const hooks = opts.hooks ?? {};
@@ -89,6 +90,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     authenticator: opts.authenticator ?? createAuthenticator(config, database.db, log),
     crypt: CryptKeeper.fromEnv(),
     servers,
+    identities: new IdentityCache(),
     urls,
     dataDir,
     cookieSecret: cookieSecret(dataDir),
@@ -127,6 +129,10 @@ function buildApp(hub: Hub): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'string' }, jsonParser(() => new HubError(415, 'Unsupported request body: send JSON (Content-Type: application/json)')));
   app.addHook('onRequest', async (_req, reply) => {
     reply.header('X-JupyterHub-Version', JUPYTERHUB_API_VERSION);
+  });
+  // Any successful change may revoke or change permissions: drop cached identities.
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && reply.statusCode < 400) hub.identities.clear();
   });
   const apiPrefix = urlJoin(hub.urls.hub, 'api');
   app.setErrorHandler((err: FastifyError | HubError, req, reply) => {

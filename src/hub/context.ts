@@ -8,6 +8,7 @@ import type { CryptKeeper } from '../lib/crypto.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { Spawner } from '../spawners/spawner.js';
 import type { ServerManager } from './server-manager.js';
+import type { IdentityCache } from './identity-cache.js';
 
 /** Where things are, as URLs and paths. */
 export interface HubUrls {
@@ -36,6 +37,8 @@ export interface Hub {
   authenticator: Authenticator;
   crypt: CryptKeeper;
   servers: ServerManager;
+  /** Short-lived cache of resolved API identities (see identity-cache.ts). */
+  identities: IdentityCache;
   urls: HubUrls;
   dataDir: string;
   cookieSecret: string;

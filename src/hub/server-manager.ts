@@ -115,6 +115,7 @@ export class ServerManager {
       emit(0, 'Server requested');
       await updateServer(db, row.id, { user_options: JSON.stringify(userOptions), spawner: spawner.kind });
       await deleteServerTokens(db, user.id, row.name);
+      this.h.identities.clear();
       const { token } = await createToken(db, user.id, {
         kind: 'server',
         scopes: [`users:activity!user=${user.name}`, `access:servers!server=${user.name}/${row.name}`, `read:users:name!user=${user.name}`],
@@ -189,6 +190,7 @@ export class ServerManager {
       }
       await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
       await deleteServerTokens(db, user.id, row.name);
+      this.h.identities.clear();
       this.progress.fail(row.id, message);
     }
   }
@@ -228,6 +230,7 @@ export class ServerManager {
     } finally {
       await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
       await deleteServerTokens(db, user.id, row.name);
+      this.h.identities.clear();
       if (remove) await deleteServer(db, row.id);
       this.progress.clear(row.id);
     }
@@ -245,6 +248,7 @@ export class ServerManager {
     await this.h.proxy.deleteRoute(serverPrefix(this.h.urls, userName, row.name)).catch(() => undefined);
     await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
     await deleteServerTokens(db, row.user_id, row.name);
+    this.h.identities.clear();
     return false;
   }
 

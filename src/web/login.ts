@@ -65,6 +65,7 @@ export function loginRoutes(app: FastifyInstance, hub: Hub): void {
     if (session) {
       await deleteTokensOfSession(hub.db, session.id);
       await deleteSession(hub.db, session.id);
+      hub.identities.clear();
       req.log.info({ user: session.user.name }, 'user logged out');
     }
     clearLoginCookies(reply, hub.urls.hub);

@@ -85,6 +85,8 @@ export interface ListUsersQuery {
   names?: string[] | undefined;
   /** Restrict to members of these groups (scope filters). */
   groups?: string[] | undefined;
+  /** Count all matches (for the pagination envelope); otherwise `total` is -1 unless the page is short. */
+  count?: boolean;
 }
 
 export async function listUsers(db: Kysely<DB>, q: ListUsersQuery): Promise<{ rows: UserRow[]; total: number }> {
@@ -114,7 +116,7 @@ export async function listUsers(db: Kysely<DB>, q: ListUsersQuery): Promise<{ ro
       return ors.length ? eb.or(ors) : eb.val(false);
     });
   }
-  const totalRow = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const total = q.count === false ? -1 : Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   const col = q.sort === 'name' ? 'users.name' : q.sort === 'last_activity' ? 'users.last_activity' : 'users.id';
   const rows = await base
     .selectAll('users')
@@ -123,7 +125,7 @@ export async function listUsers(db: Kysely<DB>, q: ListUsersQuery): Promise<{ ro
     .limit(q.limit)
     .offset(q.offset)
     .execute();
-  return { rows, total: Number(totalRow.n) };
+  return { rows, total: total === -1 && rows.length < q.limit ? q.offset + rows.length : total };
 }
 
 /** Group names per user id. */
