@@ -11,7 +11,7 @@ export async function waitForHttp(
   opts: { timeoutMs: number; signal?: AbortSignal; stillRunning?: () => Promise<boolean>; label: string },
 ): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
-  let delay = 20;
+  let delay = 10;
   let lastError = 'no answer';
   let tries = 0;
   while (Date.now() < deadline) {
@@ -25,11 +25,12 @@ export async function waitForHttp(
       lastError = (err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
     }
     tries++;
-    if (opts.stillRunning && tries % 3 === 0 && !(await opts.stillRunning())) {
+    if (opts.stillRunning && tries % 5 === 0 && !(await opts.stillRunning())) {
       throw new SpawnError(`Server ${opts.label} exited before it answered HTTP; see its log file`, 'exited');
     }
     await sleep(Math.min(delay, Math.max(0, deadline - Date.now())), opts.signal).catch(() => undefined);
-    delay = Math.min(delay * 1.5, 250);
+    // short waits: a server that starts is noticed within ~50 ms
+    delay = Math.min(delay * 1.5, 50);
   }
   throw new SpawnError(`Server ${opts.label} did not answer HTTP within ${Math.round(opts.timeoutMs / 1000)} seconds (last: ${lastError})`, 'http-timeout');
 }
