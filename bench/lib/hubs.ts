@@ -155,7 +155,8 @@ export async function createGanymede(opts: HubOptions = {}): Promise<BenchHub> {
     child: undefined,
     async start() {
       const t0 = performance.now();
-      const child = await startProcess(process.execPath, [...(opts.nodeArgs ?? []), GANYMEDE_BIN, 'serve', '--config', configFile], { cwd: dir, logFile });
+      // the node flag that bin/ganymede.js's shebang gives when run as `ganymede serve`
+      const child = await startProcess(process.execPath, ['--max-semi-space-size=1', ...(opts.nodeArgs ?? []), GANYMEDE_BIN, 'serve', '--config', configFile], { cwd: dir, logFile });
       hub.child = child;
       return waitAnswer(`${hubUrl}/hub/api/`, { t0, intervalMs: 5, timeoutMs: 60_000, ok: (s) => s === 200, alive: () => child.exitCode === null });
     },

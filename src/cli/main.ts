@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
-import YAML from 'yaml';
 import { loadConfig } from '../config/load.js';
-import { configTemplate } from '../config/docs.js';
 import { createLogger } from '../lib/log.js';
 import { HubError } from '../lib/errors.js';
 import { migrate, openDatabase, pendingMigrations } from '../db/database.js';
@@ -10,8 +8,6 @@ import { ensureUser } from '../db/repos/users.js';
 import { createToken } from '../db/repos/tokens.js';
 import { normalizeUsername, usernameProblem } from '../lib/names.js';
 import { validateScopes } from '../rbac/scopes.js';
-import { startHub } from '../hub/lifecycle.js';
-import { runProxyCli, PROXY_USAGE } from '../proxy/builtin/cli.js';
 
 const USAGE = `Usage: ganymede [command] [options]
 
@@ -70,6 +66,8 @@ function fail(message: string): never {
 export async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   if (first === 'proxy') {
+    // each command loads only the code it needs (start-up time and memory)
+    const { runProxyCli, PROXY_USAGE } = await import('../proxy/builtin/cli.js');
     if (rest.includes('--help') || rest.includes('-h')) {
       process.stdout.write(PROXY_USAGE);
       return;
@@ -113,6 +111,7 @@ export async function main(argv: string[]): Promise<void> {
 async function serve(values: Values): Promise<void> {
   const { config: cfg, hooks } = await config(values);
   const log = createLogger(cfg.log_level);
+  const { startHub } = await import('../hub/lifecycle.js');
   const running = await startHub(cfg, hooks, log);
   process.stderr.write(`Ganymede is running at http://${cfg.ip === '' ? '0.0.0.0' : cfg.ip}:${cfg.port}${cfg.base_url} (hub at ${running.address})\n`);
   let stopping = false;
@@ -131,7 +130,7 @@ async function serve(values: Values): Promise<void> {
 
 async function dbUpgrade(values: Values): Promise<void> {
   const { config: cfg } = await config(values);
-  const database = openDatabase(cfg.db.url, path.resolve(cfg.data_dir));
+  const database = await openDatabase(cfg.db.url, path.resolve(cfg.data_dir));
   try {
     const pending = await pendingMigrations(database).catch(() => ['(all)']);
     if (pending.length) process.stderr.write(`applying ${pending.length} migration(s): ${pending.join(', ')}\n`);
@@ -151,7 +150,7 @@ async function token(values: Values, name: string | undefined): Promise<void> {
   const bad = validateScopes(scopes);
   if (bad) fail(`token: ${bad}`);
   const { config: cfg } = await config(values);
-  const database = openDatabase(cfg.db.url, path.resolve(cfg.data_dir));
+  const database = await openDatabase(cfg.db.url, path.resolve(cfg.data_dir));
   try {
     await migrate(database);
     const user = await ensureUser(database.db, username, values.admin === true);
@@ -165,7 +164,7 @@ async function token(values: Values, name: string | undefined): Promise<void> {
 async function configCommand(values: Values, sub: string | undefined): Promise<void> {
   switch (sub) {
     case 'generate':
-      process.stdout.write(configTemplate());
+      process.stdout.write((await import('../config/docs.js')).configTemplate());
       return;
     case 'check': {
       const { source } = await config(values);
@@ -179,7 +178,7 @@ async function configCommand(values: Values, sub: string | undefined): Promise<v
       if (shown['auth']?.['admin_password']) shown['auth']['admin_password'] = '***';
       if (shown['proxy']?.['auth_token']) shown['proxy']['auth_token'] = '***';
       if (typeof shown['db']?.['url'] === 'string') shown['db']['url'] = (shown['db']['url'] as string).replace(/:[^:@/]*@/, ':***@');
-      process.stdout.write(YAML.stringify(shown));
+      process.stdout.write((await import('yaml')).default.stringify(shown));
       return;
     }
     default:

@@ -3,7 +3,6 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { Kind, type TObject, type TSchema } from '@sinclair/typebox';
-import YAML from 'yaml';
 import { ConfigError } from '../lib/errors.js';
 import { ConfigSchema, HOOK_NAMES, type Config, type ConfigHooks } from './schema.js';
 
@@ -62,7 +61,7 @@ async function readConfigFile(file: string): Promise<{ raw: Record<string, unkno
   }
   let parsed: unknown;
   try {
-    parsed = YAML.parse(text);
+    parsed = (await import('yaml')).default.parse(text);
   } catch (err) {
     throw new ConfigError(`config file ${file}: not valid YAML: ${(err as Error).message}`);
   }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config, ConfigHooks } from '../config/schema.js';
 import { ensureUser } from '../db/repos/users.js';
 import { normalizeUsername } from '../lib/names.js';
-import { buildHub, type BuiltHub } from './app.js';
+import { buildHub, hubUrls, type BuiltHub } from './app.js';
 import { ensureProxy, proxyToken } from './proxy-process.js';
 import { reconcileRoutes } from './reconcile.js';
 import { loadRoles } from './roles-loader.js';
@@ -25,12 +25,21 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
   const dataDir = path.resolve(config.data_dir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const token = proxyToken(config, dataDir);
+  // The proxy starts (or is found) while the store opens and the app is built.
+  const proxyReady = ensureProxy({ config, dataDir, urls: hubUrls(config), token, log });
+  proxyReady.catch(() => undefined);
   const built = await buildHub({ config, hooks, log, proxyToken: token });
   const { hub, app } = built;
   for (const name of config.admin_users) await ensureUser(hub.db, normalizeUsername(name), true);
   await loadRoles(hub.db, config.roles);
-  await ensureProxy({ config, dataDir, urls: hub.urls, token, log });
+  // Serve the API at once; routes need the proxy, so re-attaching waits for it.
   const address = await app.listen({ host: config.hub.ip, port: config.hub.port });
+  try {
+    await proxyReady;
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   const { kept, cleared } = await hub.servers.reattachAll();
   await reconcileRoutes(hub);
   hub.servers.startPolling();

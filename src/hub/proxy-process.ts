@@ -98,7 +98,7 @@ export async function ensureProxy(opts: { config: Config; dataDir: string; urls:
       return { reused: false, pid };
     }
     if (!pidAlive(pid)) throw new ProxyError(`The proxy (pid ${pid}) exited before its API answered at ${apiUrl}; see ${path.join(dataDir, 'proxy.log')}`);
-    await sleep(50);
+    await sleep(20);
   }
   throw new ProxyError(`The proxy did not answer at ${apiUrl} within 15 s; see ${path.join(dataDir, 'proxy.log')}`);
 }
