@@ -8,7 +8,7 @@ import { clearLoginCookies, setLoginCookies } from '../hub/cookies.js';
 import { sessionFromCookie } from '../hub/identity.js';
 import { urlJoin } from '../lib/names.js';
 import { html, page } from './layout.js';
-import { requireXsrf, safeNext, xsrfField } from './session.js';
+import { requireXsrfOrSameOrigin, safeNext, xsrfField } from './session.js';
 
 function loginPage(hub: Hub, req: FastifyRequest, reply: FastifyReply, opts: { error?: string; username?: string; status?: number }): FastifyReply {
   const xsrf = xsrfField(hub, req, reply);
@@ -39,7 +39,7 @@ export function loginRoutes(app: FastifyInstance, hub: Hub): void {
   });
 
   app.post('/login', async (req, reply) => {
-    const form = requireXsrf(req);
+    const form = requireXsrfOrSameOrigin(req);
     const result = await hub.authenticator.authenticate(req, form);
     const username = form['username'] ?? '';
     if (!result) {

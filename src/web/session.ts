@@ -24,6 +24,35 @@ export function requireXsrf(req: FastifyRequest): Record<string, string> {
   return form;
 }
 
+/**
+ * The login form's check. JupyterHub before 4.1 had no `_xsrf` field on its
+ * login form, so scripts written for it post only username and password: a
+ * post without the field is accepted when it cannot come from another site's
+ * page (no cross-site `Origin` or `Sec-Fetch-Site`, which browsers always
+ * send on cross-site form posts). A field that is present must match.
+ */
+export function requireXsrfOrSameOrigin(req: FastifyRequest): Record<string, string> {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  if (body['_xsrf'] !== undefined) return requireXsrf(req);
+  const origin = req.headers.origin;
+  const site = req.headers['sec-fetch-site'];
+  const host = req.headers['x-forwarded-host'] ?? req.headers.host;
+  let crossSite = site !== undefined && site !== 'same-origin' && site !== 'none';
+  if (origin !== undefined) {
+    try {
+      crossSite ||= new URL(origin).host !== host;
+    } catch {
+      crossSite = true; // "null" or garbage
+    }
+  }
+  if (crossSite) {
+    throw new HubError(403, "'_xsrf' argument missing from a cross-site login form; reload the login page and try again");
+  }
+  const form: Record<string, string> = {};
+  for (const [k, v] of Object.entries(body)) form[k] = Array.isArray(v) ? String(v[0] ?? '') : String(v ?? '');
+  return form;
+}
+
 export function xsrfField(hub: Hub, req: FastifyRequest, reply: FastifyReply): string {
   return ensureXsrf(req, reply, hub.urls.hub);
 }

@@ -67,14 +67,25 @@ describe('login, pages and the OAuth provider', () => {
     assert.match(await home.text(), /alice/);
   });
 
-  it('refuses a wrong password and a missing XSRF token, with a message', async () => {
+  it('refuses a wrong password, a wrong XSRF token and a cross-site post, with a message', async () => {
     const b = new Browser(t.hubUrl);
     const bad = await b.login('alice', 'wrong-password');
     assert.equal(bad.status, 403);
     assert.match(await bad.text(), /Invalid username or password/);
-    const noXsrf = await b.post('/hub/login', { username: 'alice', password: 'test-password' });
-    assert.equal(noXsrf.status, 403);
-    assert.match(await noXsrf.text(), /_xsrf/);
+    const wrongXsrf = await b.post('/hub/login', { _xsrf: 'forged', username: 'alice', password: 'test-password' });
+    assert.equal(wrongXsrf.status, 403);
+    assert.match(await wrongXsrf.text(), /_xsrf/);
+    // a cross-site form post without the field is refused
+    const crossSite = await fetch(`${t.hubUrl}/hub/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: 'https://evil.example' },
+      body: 'username=alice&password=test-password',
+    });
+    assert.equal(crossSite.status, 403);
+    // a script written for JupyterHub 3 (no _xsrf on its login form, no Origin) logs in
+    const script = await fetch(`${t.hubUrl}/hub/login`, { method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'username=alice&password=test-password' });
+    assert.equal(script.status, 302);
   });
 
   it('ignores a forged or stale login cookie', async () => {
