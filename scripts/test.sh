@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v jupyterhub-singleuser >/dev/null 2>&1 || need_apt+=(jupyterhub)
-python3 -c 'import nbclassic' >/dev/null 2>&1 || need_apt+=(python3-nbclassic)
-python3 -c 'import ipykernel' >/dev/null 2>&1 || need_apt+=(python3-ipykernel)
+/usr/bin/python3 -c 'import nbclassic' >/dev/null 2>&1 || need_apt+=(python3-nbclassic)
+/usr/bin/python3 -c 'import ipykernel' >/dev/null 2>&1 || need_apt+=(python3-ipykernel)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
