@@ -9,7 +9,7 @@ if (!process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) v8.set
 // Node 22+: cache compiled code between starts (a no-op on older Node).
 module.enableCompileCache?.();
 
-import('../dist/cli/main.js').then((m) => m.main(process.argv.slice(2))).catch((err) => {
+import('../dist/ganymede.mjs').then((m) => m.main(process.argv.slice(2))).catch((err) => {
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

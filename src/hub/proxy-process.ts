@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { persistentSecret } from '../lib/secrets.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,13 +33,16 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** The command that runs this ganymede's own proxy. */
+/** The command that runs this ganymede's own proxy: `node <bin/ganymede.js> proxy`. */
 function ownProxyCommand(): string[] {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const js = path.resolve(here, '../proxy/builtin/main.js');
-  const ts = path.resolve(here, '../proxy/builtin/main.ts');
-  // Running from source (tests use tsx) or from the build (dist/).
-  return import.meta.url.endsWith('.ts') ? [process.execPath, '--import', 'tsx', ts] : [process.execPath, js];
+  // From the bundle (dist/ganymede.mjs), the build (dist/hub/) or the source (src/hub/), bin/ is above.
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const bin = path.join(dir, 'bin', 'ganymede.js');
+    if (existsSync(bin)) return [process.execPath, bin, 'proxy'];
+    dir = path.dirname(dir);
+  }
+  throw new ProxyError('Cannot find bin/ganymede.js to start the proxy; set proxy.command');
 }
 
 /**

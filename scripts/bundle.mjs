@@ -1,0 +1,18 @@
+// Bundles the CLI into one file (dist/ganymede.mjs): one module to load instead
+// of several hundred, which halves the hub's start-up time. Native addons and
+// the PostgreSQL driver stay outside the bundle.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['src/cli/main.ts'],
+  outfile: 'dist/ganymede.mjs',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['better-sqlite3', 'pg', 'pg-native'],
+  // CommonJS dependencies call require(); give the ES module one.
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  sourcemap: true,
+  logLevel: 'warning',
+});
