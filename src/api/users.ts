@@ -144,10 +144,12 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     const name = userName(req);
     const who = await requireScope(hub, req, ['admin:users'], { user: name, userGroups: await groupsOf(hub, name, req) });
     const body = jsonObjectBody(req, false);
-    onlyKeys(body, ['name', 'admin'], `PATCH /users/${name}`);
-    expectType(body, 'name', 'string', `PATCH /users/${name}`);
-    expectType(body, 'admin', 'boolean', `PATCH /users/${name}`);
-    if (Object.keys(body).length === 0) throw new HubError(400, `PATCH /users/${name}: give at least one of "name" or "admin"`);
+    const what = `PATCH /users/${name}`;
+    onlyKeys(body, ['name', 'admin', 'groups', 'auth_state'], what);
+    expectType(body, 'name', 'string', what);
+    expectType(body, 'admin', 'boolean', what);
+    expectType(body, 'groups', 'array', what);
+    if (Object.keys(body).length === 0) throw new HubError(400, `${what}: give at least one of "name", "admin", "groups" or "auth_state"`);
     const user = await findUserOr404(hub, name);
     const newName = body['name'] as string | undefined;
     if (newName !== undefined && newName !== name) {
@@ -156,9 +158,32 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
       const running = await hub.db.selectFrom('servers').select('id').where('user_id', '=', user.id).where((eb) => eb.or([eb('ready', '=', 1), eb('pending', 'is not', null)])).execute();
       if (running.length) throw new HubError(400, `User ${name} has running servers; stop them before renaming`);
     }
-    await updateUser(hub.db, user.id, {
-      ...(newName !== undefined ? { name: newName } : {}),
-      ...(body['admin'] !== undefined ? { admin: body['admin'] as boolean } : {}),
+    let groupIds: number[] | undefined;
+    if (body['groups'] !== undefined) {
+      const names = body['groups'] as unknown[];
+      if (names.some((g) => typeof g !== 'string')) throw new HubError(400, `${what}: "groups" must be a list of group names`);
+      const rows = names.length ? await hub.db.selectFrom('groups').select(['id', 'name']).where('name', 'in', names as string[]).execute() : [];
+      const missing = (names as string[]).filter((g) => !rows.some((r) => r.name === g));
+      if (missing.length) throw new HubError(400, `${what}: no such groups: ${missing.join(', ')}`);
+      groupIds = rows.map((r) => r.id);
+    }
+    let authState: string | null | undefined;
+    if (body['auth_state'] !== undefined) {
+      const state = body['auth_state'];
+      if (state !== null && (typeof state !== 'object' || Array.isArray(state))) throw new HubError(400, `${what}: "auth_state" must be an object or null`);
+      if (state !== null && !hub.crypt.enabled) throw new HubError(400, `${what}: auth state cannot be stored: the hub has no GANYMEDE_CRYPT_KEY`);
+      authState = state === null ? null : hub.crypt.encrypt(state);
+    }
+    await hub.db.transaction().execute(async (tx) => {
+      await updateUser(tx, user.id, {
+        ...(newName !== undefined ? { name: newName } : {}),
+        ...(body['admin'] !== undefined ? { admin: body['admin'] as boolean } : {}),
+        ...(authState !== undefined ? { auth_state: authState } : {}),
+      });
+      if (groupIds !== undefined) {
+        await tx.deleteFrom('user_groups').where('user_id', '=', user.id).execute();
+        if (groupIds.length) await tx.insertInto('user_groups').values(groupIds.map((group_id) => ({ user_id: user.id, group_id }))).execute();
+      }
     });
     return modelOf(hub, who, (await getUser(hub.db, newName ?? name))!);
   });

@@ -35,6 +35,11 @@ describe('REST API', () => {
     r = await t.api('PATCH', '/users/carol', { token: admin, body: { admin: true } });
     assert.equal(r.status, 200);
     assert.equal((r.body as { admin: boolean }).admin, true);
+    await t.api('POST', '/groups/carols', { token: admin });
+    r = await t.api('PATCH', '/users/carol', { token: admin, body: { groups: ['carols'] } });
+    assert.deepEqual((r.body as { groups: string[] }).groups, ['carols']);
+    r = await t.api('PATCH', '/users/carol', { token: admin, body: { groups: ['no-such-group'] } });
+    assert.equal(r.status, 400);
     r = await t.api('PATCH', '/users/carol', { token: admin, body: { name: 'caroline' } });
     assert.equal((r.body as { name: string }).name, 'caroline');
     assert.equal((await t.api('GET', '/users/carol', { token: admin })).status, 404);
