@@ -52,7 +52,10 @@ describe('proxy command line', () => {
 
   it('accepts and reports unsupported CHP flags (Z2JH and JupyterHub pass some)', () => {
     const a = parseProxyArgs(['--host-routing', '--ssl-key', 'k.pem', '--ssl-cert=c.pem', '--proxy-timeout', '5', '--api-port=8001', '--ip=*']);
-    assert.deepEqual(a.ignored.sort(), ['host-routing', 'proxy-timeout', 'ssl-cert', 'ssl-key']);
+    assert.deepEqual(a.ignored.sort(), ['proxy-timeout']);
+    assert.equal(a.hostRouting, true);
+    assert.equal(a.sslKey, 'k.pem');
+    assert.equal(a.sslCert, 'c.pem');
     assert.equal(a.apiPort, 8001);
     assert.equal(a.ip, '', "'*' means all interfaces");
   });

@@ -20,6 +20,8 @@ export interface ApiContext {
   readonly authToken: string | undefined;
   /** Called after every change to the table. */
   readonly onChange: () => void;
+  /** Renders `GET /metrics` (Prometheus text); needs the token like `/api/`. */
+  readonly metrics?: (() => Promise<{ contentType: string; body: string }>) | undefined;
 }
 
 const ROUTES_RE = /^\/api\/routes(\/.*)?$/;
@@ -69,7 +71,8 @@ function readBody(req: IncomingMessage): Promise<string> {
 export function createApiHandler(ctx: ApiContext): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     res.on('finish', () => {
-      const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
+      const quiet = req.url === '/metrics' || req.url === '/health'; // scraped often
+      const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : quiet ? 'debug' : 'info';
       ctx.log[level]({ method: req.method, url: logUrl(req.url), status: res.statusCode }, 'proxy API request');
     });
     handle(ctx, req, res).catch((err: unknown) => {
@@ -87,13 +90,24 @@ async function handle(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
     return;
   }
   const m = ROUTES_RE.exec(url.pathname);
-  if (m === null) {
+  const isMetrics = url.pathname === '/metrics' && ctx.metrics !== undefined;
+  if (m === null && !isMetrics) {
     send(res, 404, 'Not Found');
     return;
   }
   if (ctx.authToken !== undefined && !checkToken(req.headers.authorization, ctx.authToken)) {
     ctx.log.debug({ method: req.method, url: url.pathname }, 'rejecting API request without a valid token');
     send(res, 403);
+    return;
+  }
+  if (m === null) {
+    if (req.method !== 'GET' || ctx.metrics === undefined) {
+      send(res, 405, 'Method not supported');
+      return;
+    }
+    const { contentType, body } = await ctx.metrics();
+    res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
     return;
   }
   let path: string;

@@ -23,6 +23,12 @@ export interface ProxyCliArgs {
   keepAliveTimeoutMs: number | undefined;
   xForward: boolean;
   insecure: boolean;
+  hostRouting: boolean;
+  maxHeaderSize: number | undefined;
+  maxConnectionsPerClient: number | undefined;
+  requestTimeoutMs: number | undefined;
+  sslCert: string | undefined;
+  sslKey: string | undefined;
   /** Flags accepted for CHP compatibility that this proxy does not implement. */
   ignored: string[];
 }
@@ -38,19 +44,27 @@ export const PROXY_USAGE = `Usage: ganymede-proxy [options]
   --state-file <file>        save routes to <file> and load them at start
   --timeout <ms>             upstream inactivity timeout for HTTP requests
   --keep-alive-timeout <ms>  keep-alive timeout of client connections
-  --no-x-forward             do not add X-Forwarded-* headers
+  --request-timeout <ms>     time to receive a whole request (0 = none; default 300000)
+  --max-header-size <bytes>  largest request head (default 16384; more gets 431)
+  --max-connections-per-client <n>
+                             open connections allowed per client address (default 0 = no limit)
+  --host-routing             route keys start with a host name (/<host>/<path>)
+  --ssl-cert <file>          PEM certificate: serve the public port over HTTPS
+  --ssl-key <file>           PEM key of --ssl-cert (both files are reloaded when they change)
+  --no-x-forward             do not add X-Forwarded-For/-Port/-Proto/-Host headers
   --insecure                 skip certificate checks on https targets
   --log-level <level>        debug, info, warn or error (default info)
   --pid-file <file>          write the process id to <file>
 The API token is read from the CONFIGPROXY_AUTH_TOKEN environment variable.
+The API port also serves GET /metrics (Prometheus text; needs the token when one is set).
 `;
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
 /** CHP flags taking a value that we accept and ignore (with a warning). */
-const IGNORED_WITH_VALUE = ['ssl-key', 'ssl-cert', 'ssl-ca', 'proxy-timeout', 'redirect-port', 'redirect-to', 'custom-header', 'metrics-ip', 'metrics-port'];
+const IGNORED_WITH_VALUE = ['ssl-ca', 'proxy-timeout', 'redirect-port', 'redirect-to', 'custom-header', 'metrics-ip', 'metrics-port'];
 /** CHP switches that we accept and ignore (with a warning). */
-const IGNORED_SWITCHES = ['host-routing', 'no-prepend-path', 'no-include-prefix', 'auto-rewrite', 'change-origin'];
+const IGNORED_SWITCHES = ['no-prepend-path', 'no-include-prefix', 'auto-rewrite', 'change-origin'];
 
 function toInt(flag: string, value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
@@ -78,6 +92,12 @@ export function parseProxyArgs(argv: string[]): ProxyCliArgs & { help: boolean }
       'state-file': str,
       timeout: str,
       'keep-alive-timeout': str,
+      'request-timeout': str,
+      'max-header-size': str,
+      'max-connections-per-client': str,
+      'ssl-cert': str,
+      'ssl-key': str,
+      'host-routing': bool,
       'no-x-forward': bool,
       insecure: bool,
       help: { type: 'boolean', short: 'h' },
@@ -112,6 +132,12 @@ export function parseProxyArgs(argv: string[]): ProxyCliArgs & { help: boolean }
     keepAliveTimeoutMs: toInt('keep-alive-timeout', get('keep-alive-timeout')),
     xForward: values['no-x-forward'] !== true,
     insecure: values.insecure === true,
+    hostRouting: values['host-routing'] === true,
+    maxHeaderSize: toInt('max-header-size', get('max-header-size')),
+    maxConnectionsPerClient: toInt('max-connections-per-client', get('max-connections-per-client')),
+    requestTimeoutMs: toInt('request-timeout', get('request-timeout')),
+    sslCert: get('ssl-cert') || undefined,
+    sslKey: get('ssl-key') || undefined,
     ignored,
     help: values.help === true,
   };
@@ -134,6 +160,12 @@ export function proxyOptionsFromArgs(args: ProxyCliArgs, logger: Logger, env: No
     keepAliveTimeoutMs: args.keepAliveTimeoutMs,
     xForward: args.xForward,
     insecure: args.insecure,
+    hostRouting: args.hostRouting,
+    maxHeaderSize: args.maxHeaderSize,
+    maxConnectionsPerClient: args.maxConnectionsPerClient,
+    requestTimeoutMs: args.requestTimeoutMs,
+    sslCert: args.sslCert,
+    sslKey: args.sslKey,
   };
 }
 

@@ -7,6 +7,8 @@ import https from 'node:https';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AgentPool, ParsedTarget } from './agents.js';
+import { sendError } from './error-page.js';
+import type { ProxyMetrics } from './metrics.js';
 import type { RouteEntry, RouteTable } from './route-table.js';
 
 /** What the public-port handlers share. */
@@ -20,6 +22,11 @@ export interface ProxyContext {
   readonly errorTarget: string | undefined;
   /** Add `X-Forwarded-*` headers (CHP's default; `--no-x-forward` turns it off). */
   readonly xForward: boolean;
+  /** Match routes whose first segment is the request's host name (CHP `--host-routing`). */
+  readonly hostRouting: boolean;
+  /** The public port serves HTTPS (sets `X-Forwarded-Proto: https`, default port 443). */
+  readonly secure: boolean;
+  readonly metrics: ProxyMetrics | undefined;
 }
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade'];
@@ -35,15 +42,31 @@ export function requestPath(url: string | undefined): { pathname: string; pathAn
   return { pathname: q === -1 ? raw : raw.slice(0, q), pathAndQuery: raw };
 }
 
-/** Finds the route for a request (matching on the decoded path, as CHP does). */
-export function routeFor(table: RouteTable, url: string | undefined): RouteEntry | undefined {
-  const { pathname } = requestPath(url);
+/** The host name of a `Host` header: port and IPv6 brackets stripped, lower case. */
+export function hostName(host: string | undefined): string {
+  const h = (host ?? '').trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']') === -1 ? undefined : h.indexOf(']'));
+  return h.replace(/:\d*$/, '');
+}
+
+/**
+ * Finds the route for a request (matching on the decoded path, as CHP does).
+ * With host routing the path matched is `/<host name><path>`, so the key
+ * `/alice.hub.example.org` serves every path of that host; `/` still matches all.
+ */
+export function routeFor(
+  table: RouteTable,
+  req: Pick<IncomingMessage, 'url' | 'headers'>,
+  hostRouting = false,
+): RouteEntry | undefined {
+  const { pathname } = requestPath(req.url);
   let decoded: string;
   try {
     decoded = decodeURIComponent(pathname);
   } catch {
     decoded = pathname;
   }
+  if (hostRouting) decoded = `/${hostName(req.headers.host)}${decoded}`;
   return table.match(decoded);
 }
 
@@ -52,7 +75,7 @@ export function routeFor(table: RouteTable, url: string | undefined): RouteEntry
  * `X-Forwarded-For/Port/Proto` (appended to any existing value) and
  * `X-Forwarded-Host` (kept if already set). `Host` is passed through unchanged.
  */
-export function upstreamHeaders(req: IncomingMessage, xForward: boolean, keepUpgrade: boolean): OutgoingHttpHeaders {
+export function upstreamHeaders(req: IncomingMessage, xForward: boolean, keepUpgrade: boolean, secure = false): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = { ...req.headers };
   const connection = req.headers.connection;
   if (!keepUpgrade) {
@@ -66,8 +89,8 @@ export function upstreamHeaders(req: IncomingMessage, xForward: boolean, keepUpg
   }
   if (xForward) {
     const host = req.headers.host ?? '';
-    const port = /:(\d+)$/.exec(host)?.[1] ?? '80';
-    const values: Record<string, string> = { for: req.socket.remoteAddress ?? '', port, proto: 'http' };
+    const port = /:(\d+)$/.exec(host)?.[1] ?? (secure ? '443' : '80');
+    const values: Record<string, string> = { for: req.socket.remoteAddress ?? '', port, proto: secure ? 'https' : 'http' };
     for (const [key, value] of Object.entries(values)) {
       const name = `x-forwarded-${key}`;
       const existing = req.headers[name];
@@ -85,10 +108,10 @@ export function handleWeb(ctx: ProxyContext, req: IncomingMessage, res: ServerRe
     res.end(JSON.stringify({ status: 'OK' }));
     return;
   }
-  const route = routeFor(ctx.table, req.url);
+  const route = routeFor(ctx.table, req, ctx.hostRouting);
   if (route === undefined) {
     ctx.log.debug({ method: req.method, url: logUrl(req.url) }, 'no route');
-    sendError(ctx, req, res, 404);
+    sendError(ctx, req, res, 404, undefined);
     return;
   }
   let target: ParsedTarget;
@@ -96,7 +119,7 @@ export function handleWeb(ctx: ProxyContext, req: IncomingMessage, res: ServerRe
     target = ctx.agents.resolve(route.data.target);
   } catch (err) {
     ctx.log.error({ route: route.key, target: route.data.target, err: String(err) }, 'bad route target');
-    sendError(ctx, req, res, 500);
+    sendError(ctx, req, res, 500, undefined);
     return;
   }
   const { pathAndQuery } = requestPath(req.url);
@@ -106,7 +129,7 @@ export function handleWeb(ctx: ProxyContext, req: IncomingMessage, res: ServerRe
     port: target.port,
     method: req.method,
     path: target.basePath + pathAndQuery,
-    headers: upstreamHeaders(req, ctx.xForward, false),
+    headers: upstreamHeaders(req, ctx.xForward, false, ctx.secure),
     agent: target.agent,
   });
   if (ctx.timeoutMs !== undefined) {
@@ -131,12 +154,13 @@ export function handleWeb(ctx: ProxyContext, req: IncomingMessage, res: ServerRe
     });
   });
   proxyReq.on('error', (err: NodeJS.ErrnoException) => {
+    ctx.metrics?.upstreamError();
     if (res.headersSent) {
       res.destroy();
       return;
     }
     ctx.log.warn({ method: req.method, url: logUrl(req.url), route: route.key, err: err.code ?? err.message }, 'target unreachable');
-    sendError(ctx, req, res, 503);
+    sendError(ctx, req, res, 503, route);
   });
   res.on('close', () => {
     if (!res.writableFinished) proxyReq.destroy();
@@ -145,49 +169,6 @@ export function handleWeb(ctx: ProxyContext, req: IncomingMessage, res: ServerRe
   res.on('finish', () => {
     if (res.statusCode < 300) touch();
   });
-}
-
-/** Answers `code`, with the error target's page for that code if one is configured. */
-export function sendError(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, code: number): void {
-  if (ctx.errorTarget === undefined) {
-    defaultErrorPage(res, code);
-    return;
-  }
-  const url = new URL(ctx.errorTarget.replace(/\/?$/, '/') + String(code));
-  url.searchParams.set('url', req.url ?? '/');
-  const errReq = (url.protocol === 'https:' ? https : http).get(url, { timeout: 5000 }, (upstream) => {
-    if (res.writableEnded || res.destroyed) {
-      upstream.resume();
-      return;
-    }
-    for (const name of ['content-type', 'content-encoding']) {
-      const value = upstream.headers[name];
-      if (value !== undefined) res.setHeader(name, value);
-    }
-    res.writeHead(code);
-    upstream.pipe(res);
-    upstream.on('error', () => res.destroy());
-  });
-  errReq.on('timeout', () => errReq.destroy(new Error('timed out')));
-  errReq.on('error', (err) => {
-    ctx.log.error({ code, err: err.message }, 'could not get the error page from the error target');
-    defaultErrorPage(res, code);
-  });
-}
-
-function defaultErrorPage(res: ServerResponse, code: number): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  const reason = http.STATUS_CODES[code] ?? 'Error';
-  const body =
-    `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${code} ${reason}</title></head>` +
-    `<body><h1>${code}: ${reason}</h1>` +
-    (code === 503 ? '<p>The server behind this address is not responding.</p>' : '') +
-    '</body></html>\n';
-  res.writeHead(code, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
 }
 
 /** A URL fit for logs: no query string (it may hold tokens). */

@@ -4,6 +4,7 @@
  * prefix; a second one serves CHP's REST API for the hub.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -11,8 +12,11 @@ import { AgentPool } from './agents.js';
 import { createApiHandler } from './api.js';
 import { handleWeb } from './forward.js';
 import type { ProxyContext } from './forward.js';
+import { limitConnectionsPerClient, onClientError, serverLimitOptions } from './limits.js';
+import { createMetrics } from './metrics.js';
 import { RouteTable } from './route-table.js';
 import { StateFileWriter, loadStateFile } from './state-file.js';
+import { readKeyPair, watchKeyPair } from './tls.js';
 import { handleUpgrade } from './websocket.js';
 
 export interface ProxyOptions {
@@ -43,6 +47,22 @@ export interface ProxyOptions {
   insecure?: boolean | undefined;
   /** How long `close()` waits for in-flight requests before cutting them, in ms (default 10000). */
   drainTimeoutMs?: number | undefined;
+  /** Route keys' first segment is a host name, matched against the `Host` header (CHP `--host-routing`). */
+  hostRouting?: boolean | undefined;
+  /** Largest request head accepted on the public port, in bytes (default 16 KiB; more gets 431). */
+  maxHeaderSize?: number | undefined;
+  /** Concurrent connections allowed per client address on the public port (default 0: no limit). */
+  maxConnectionsPerClient?: number | undefined;
+  /** Time allowed to receive a whole request (head and body), in ms (node's `requestTimeout`; 0 = none). */
+  requestTimeoutMs?: number | undefined;
+  /** PEM certificate (chain) file: serve the public port over HTTPS. Needs `sslKey`. */
+  sslCert?: string | undefined;
+  /** PEM private key file of `sslCert`. */
+  sslKey?: string | undefined;
+  /** How often the certificate files are checked for changes, in ms (default 2000). */
+  tlsReloadIntervalMs?: number | undefined;
+  /** Include prom-client's default process metrics in `/metrics` (default true). */
+  processMetrics?: boolean | undefined;
 }
 
 export interface RunningProxy {
@@ -50,13 +70,15 @@ export interface RunningProxy {
   publicPort: number;
   /** The API port actually bound. */
   apiPort: number;
+  /** True when the public port serves HTTPS. */
+  secure: boolean;
   /** The live routing table (for tests and embedding). */
   table: RouteTable;
   /** Stops listening, drains in-flight requests, closes websockets and saves the state file. */
   close(): Promise<void>;
 }
 
-function listen(server: http.Server, port: number, ip: string): Promise<number> {
+function listen(server: http.Server | https.Server, port: number, ip: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     const onListening = (): void => {
@@ -68,7 +90,7 @@ function listen(server: http.Server, port: number, ip: string): Promise<number> 
   });
 }
 
-function closeServer(server: http.Server, drainMs: number): Promise<void> {
+function closeServer(server: http.Server | https.Server, drainMs: number): Promise<void> {
   if (!server.listening) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.closeAllConnections(), drainMs);
@@ -86,10 +108,17 @@ function closeServer(server: http.Server, drainMs: number): Promise<void> {
 /**
  * Starts the proxy. Resolves once both listeners are bound (so `publicPort`
  * and `apiPort` are the real ports even when 0 was asked for).
- * Rejects if a port cannot be bound or the state file cannot be read.
+ * Rejects if a port cannot be bound, the state file cannot be read, or the
+ * TLS certificate and key cannot be loaded.
  */
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const log = opts.logger;
+  if ((opts.sslCert === undefined) !== (opts.sslKey === undefined)) {
+    throw new Error('TLS needs both a certificate (--ssl-cert) and a key (--ssl-key)');
+  }
+  const tlsFiles = opts.sslCert !== undefined && opts.sslKey !== undefined ? { certFile: opts.sslCert, keyFile: opts.sslKey } : undefined;
+  // Read before anything else starts: a bad pair must stop the proxy.
+  const keyPair = tlsFiles === undefined ? undefined : readKeyPair(tlsFiles);
   const table = new RouteTable();
   const agents = new AgentPool({ insecure: opts.insecure === true });
 
@@ -103,6 +132,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     writer?.schedule();
   }
 
+  const openSockets = new Set<Duplex>();
+  const metrics = createMetrics({ routes: () => table.size, openWebsockets: () => openSockets.size }, opts.processMetrics !== false);
+
   const ctx: ProxyContext = {
     table,
     agents,
@@ -110,23 +142,37 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     timeoutMs: opts.timeoutMs,
     errorTarget: opts.errorTarget === '' ? undefined : opts.errorTarget,
     xForward: opts.xForward !== false,
+    hostRouting: opts.hostRouting === true,
+    secure: keyPair !== undefined,
+    metrics,
   };
-  const openSockets = new Set<Duplex>();
 
-  const publicServer = http.createServer({ keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5000 }, (req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    res.once('finish', () => metrics.request(res.statusCode));
     handleWeb(ctx, req, res);
-  });
+  };
+  const serverOpts = serverLimitOptions(opts);
+  const publicServer: http.Server | https.Server =
+    keyPair === undefined ? http.createServer(serverOpts, onRequest) : https.createServer({ ...serverOpts, ...keyPair }, onRequest);
+  const stopTlsWatch =
+    publicServer instanceof https.Server && tlsFiles !== undefined
+      ? watchKeyPair(publicServer, tlsFiles, log, opts.tlsReloadIntervalMs)
+      : undefined;
+  limitConnectionsPerClient(publicServer, opts.maxConnectionsPerClient ?? 0, log);
   publicServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    metrics.websocketUpgrade();
     handleUpgrade(ctx, req, socket, head, openSockets);
   });
-  publicServer.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    log.debug({ err: err.code ?? err.message }, 'client error on public port');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    socket.destroy();
-  });
+  publicServer.on('clientError', onClientError(log));
 
   const apiServer = http.createServer(
-    createApiHandler({ table, log, authToken: opts.authToken === '' ? undefined : opts.authToken, onChange: () => writer?.schedule() }),
+    createApiHandler({
+      table,
+      log,
+      authToken: opts.authToken === '' ? undefined : opts.authToken,
+      onChange: () => writer?.schedule(),
+      metrics: () => metrics.render(),
+    }),
   );
 
   // Drop keep-alive agents of targets that no longer have a route.
@@ -140,6 +186,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     apiPort = await listen(apiServer, opts.apiPort, opts.apiIp);
   } catch (err) {
     clearInterval(sweeper);
+    stopTlsWatch?.();
     publicServer.close();
     apiServer.close();
     await writer?.flush();
@@ -147,7 +194,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   }
   if (opts.authToken === undefined || opts.authToken === '') log.warn('proxy REST API is not authenticated');
   log.info(
-    { publicPort, apiPort, ip: opts.ip, apiIp: opts.apiIp, defaultTarget: opts.defaultTarget, routes: table.size },
+    { publicPort, apiPort, tls: ctx.secure, hostRouting: ctx.hostRouting, ip: opts.ip, apiIp: opts.apiIp, defaultTarget: opts.defaultTarget, routes: table.size },
     'proxy listening',
   );
 
@@ -155,6 +202,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       clearInterval(sweeper);
+      stopTlsWatch?.();
       const drainMs = opts.drainTimeoutMs ?? 10_000;
       for (const socket of openSockets) socket.destroy();
       openSockets.clear();
@@ -168,5 +216,5 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     })();
     return closing;
   };
-  return { publicPort, apiPort, table, close };
+  return { publicPort, apiPort, secure: ctx.secure, table, close };
 }

@@ -22,9 +22,9 @@ function rejectUpgrade(socket: Duplex, code: number): void {
   socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`, () => socket.destroy());
 }
 
-function requestHead(req: IncomingMessage, target: ParsedTarget, xForward: boolean): string {
+function requestHead(req: IncomingMessage, target: ParsedTarget, xForward: boolean, secure: boolean): string {
   const lines = [`${req.method ?? 'GET'} ${target.basePath}${requestPath(req.url).pathAndQuery} HTTP/1.1`];
-  for (const [name, value] of Object.entries(upstreamHeaders(req, xForward, true))) {
+  for (const [name, value] of Object.entries(upstreamHeaders(req, xForward, true, secure))) {
     if (value === undefined) continue;
     for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${String(v)}`);
   }
@@ -43,7 +43,7 @@ export function handleUpgrade(
   open: Set<Duplex>,
 ): void {
   socket.on('error', () => socket.destroy());
-  const route = routeFor(ctx.table, req.url);
+  const route = routeFor(ctx.table, req, ctx.hostRouting);
   if (route === undefined) {
     ctx.log.debug({ url: logUrl(req.url) }, 'no route for websocket');
     rejectUpgrade(socket, 404);
@@ -84,7 +84,7 @@ export function handleUpgrade(
     connected = true;
     upstream.setNoDelay(true);
     upstream.setKeepAlive(true, 30_000);
-    upstream.write(requestHead(req, target, ctx.xForward));
+    upstream.write(requestHead(req, target, ctx.xForward, ctx.secure));
     if (head.length > 0) upstream.write(head);
     // Attach the activity listeners only now: a 'data' listener starts the flow.
     upstream.on('data', touch);
@@ -93,6 +93,7 @@ export function handleUpgrade(
     upstream.pipe(socket);
   });
   upstream.on('error', (err: NodeJS.ErrnoException) => {
+    ctx.metrics?.upstreamError();
     if (!connected && !closed) {
       ctx.log.warn({ url: logUrl(req.url), route: route.key, err: err.code ?? err.message }, 'websocket target unreachable');
       closed = true;

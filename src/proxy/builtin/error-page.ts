@@ -1,0 +1,107 @@
+/**
+ * Error answers of the public port: CHP's `--error-target` pages, a small
+ * built-in page, and a "server not running" page for JupyterHub user routes.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ProxyContext } from './forward.js';
+import type { RouteEntry } from './route-table.js';
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The JupyterHub user a route belongs to (its data has a string `user`), if any. */
+export function routeUser(route: RouteEntry | undefined): string | undefined {
+  const user = route?.data['user'];
+  return typeof user === 'string' && user !== '' ? user : undefined;
+}
+
+/**
+ * Answers `code`: with the error target's page for that code if one is
+ * configured (as CHP), else (or if that fails) with a built-in page. A 503 for
+ * a route owned by a JupyterHub user gets a page linking to `/hub/user/<user>/`.
+ */
+export function sendError(
+  ctx: Pick<ProxyContext, 'errorTarget' | 'log'>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  code: number,
+  route: RouteEntry | undefined,
+): void {
+  const user = code === 503 ? routeUser(route) : undefined;
+  const fallback = (): void => {
+    if (user !== undefined) userServerPage(res, user);
+    else defaultErrorPage(res, code);
+  };
+  if (ctx.errorTarget === undefined) {
+    fallback();
+    return;
+  }
+  const url = new URL(ctx.errorTarget.replace(/\/?$/, '/') + String(code));
+  url.searchParams.set('url', req.url ?? '/');
+  const errReq = (url.protocol === 'https:' ? https : http).get(url, { timeout: 5000 }, (upstream) => {
+    if (res.writableEnded || res.destroyed) {
+      upstream.resume();
+      return;
+    }
+    const status = upstream.statusCode ?? 500;
+    if (status >= 400 && user !== undefined) {
+      // The error target has no page for this: the user page says more than a bare error.
+      upstream.resume();
+      fallback();
+      return;
+    }
+    for (const name of ['content-type', 'content-encoding']) {
+      const value = upstream.headers[name];
+      if (value !== undefined) res.setHeader(name, value);
+    }
+    res.writeHead(code);
+    upstream.pipe(res);
+    upstream.on('error', () => res.destroy());
+  });
+  errReq.on('timeout', () => errReq.destroy(new Error('timed out')));
+  errReq.on('error', (err) => {
+    ctx.log.error({ code, err: err.message }, 'could not get the error page from the error target');
+    fallback();
+  });
+}
+
+function sendPage(res: ServerResponse, code: number, title: string, inner: string): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body =
+    `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
+    `<body>${inner}</body></html>\n`;
+  res.writeHead(code, {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+  });
+  res.end(body);
+}
+
+function defaultErrorPage(res: ServerResponse, code: number): void {
+  const reason = http.STATUS_CODES[code] ?? 'Error';
+  sendPage(
+    res,
+    code,
+    `${code} ${reason}`,
+    `<h1>${code}: ${reason}</h1>` + (code === 503 ? '<p>The server behind this address is not responding.</p>' : ''),
+  );
+}
+
+/** 503 page for a user's server that does not answer; the link is host-relative. */
+function userServerPage(res: ServerResponse, user: string): void {
+  const href = `/hub/user/${encodeURIComponent(user)}/`;
+  sendPage(
+    res,
+    503,
+    '503 Server not running',
+    `<h1>Server not running</h1><p>The server of <b>${escapeHtml(user)}</b> is not running or not responding.</p>` +
+      `<p><a href="${escapeHtml(href)}">Go to the hub</a> to start it again.</p>`,
+  );
+}

@@ -1,0 +1,84 @@
+/**
+ * TLS termination on the public port: an HTTPS (HTTP/1.1) server from PEM
+ * files, and a poll that reloads the certificate when the files change.
+ * Polling `stat` (which follows symlinks) copes with cert-manager's and
+ * Kubernetes' symlink swaps, which `fs.watch` can miss.
+ */
+import { readFileSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import type https from 'node:https';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+export interface KeyPair {
+  cert: Buffer;
+  key: Buffer;
+}
+
+/** Reads the pair synchronously (at start: a bad pair must stop the proxy). */
+export function readKeyPair(files: TlsFiles): KeyPair {
+  const pair = { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
+  tls.createSecureContext(pair); // throws on a bad or mismatched pair
+  return pair;
+}
+
+async function fingerprint(file: string): Promise<string> {
+  const s = await stat(file);
+  return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+}
+
+/**
+ * Polls both files every `intervalMs`; when either changes, loads the new
+ * pair and installs it with `setSecureContext`. A pair that cannot be read or
+ * does not fit together is logged and the old one kept (it is tried again
+ * when the files change once more). Returns a function that stops the poll.
+ */
+export function watchKeyPair(server: https.Server, files: TlsFiles, log: Logger, intervalMs = 2000): () => void {
+  let last: string | undefined;
+  let busy = false;
+  let stopped = false;
+  const current = async (): Promise<string> => `${await fingerprint(files.certFile)}|${await fingerprint(files.keyFile)}`;
+  current().then(
+    (fp) => {
+      last ??= fp;
+    },
+    () => undefined,
+  );
+  const check = async (): Promise<void> => {
+    let fp: string;
+    try {
+      fp = await current();
+    } catch (err) {
+      log.error({ err: String(err) }, 'cannot stat the TLS certificate or key; keeping the old pair');
+      return;
+    }
+    if (fp === last) return;
+    last = fp;
+    try {
+      const pair = { cert: await readFile(files.certFile), key: await readFile(files.keyFile) };
+      tls.createSecureContext(pair);
+      if (stopped) return;
+      server.setSecureContext(pair);
+      log.info({ cert: files.certFile }, 'reloaded the TLS certificate');
+    } catch (err) {
+      log.error({ err: String(err), cert: files.certFile, key: files.keyFile }, 'new TLS certificate or key is not valid; keeping the old pair');
+    }
+  };
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    check().finally(() => {
+      busy = false;
+    });
+  }, intervalMs);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
