@@ -94,6 +94,9 @@ export const ConfigSchema = Type.Object(
             'The proxy command to start when `should_start` (default: this ganymede\'s own `proxy` command). Any program taking configurable-http-proxy\'s flags works, e.g. `["configurable-http-proxy"]`.',
         }),
         api_url: Type.String({ default: 'http://127.0.0.1:8001', description: "The proxy's REST API (configurable-http-proxy's)." }),
+        api_urls: StrList(
+          'Several proxies: the REST API URLs of every proxy the hub keeps routes on. When not empty, it replaces `api_url`; all share `auth_token`. With `should_start`, the hub starts only the first; run the others yourself (`ganymede proxy ...`).',
+        ),
         auth_token: Type.Optional(
           Type.String({
             description:

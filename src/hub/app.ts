@@ -13,6 +13,7 @@ import { HubError } from '../lib/errors.js';
 import { urlJoin } from '../lib/names.js';
 import type { Proxy } from '../proxy/proxy.js';
 import { ChpClient } from '../proxy/chp-client.js';
+import { MultiProxy } from '../proxy/multi-proxy.js';
 import type { Spawner } from '../spawners/spawner.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { createSpawner } from '../spawners/registry.js';
@@ -33,6 +34,7 @@ import type { Hub, HubUrls } from './context.js';
 import { ServerManager } from './server-manager.js';
 import { identify } from './identity.js';
 import { IdentityCache } from './identity-cache.js';
+import { proxyApiUrls } from './proxy-process.js';
 
 export interface BuildOptions {
   config: Config;
@@ -60,6 +62,13 @@ export function hubUrls(config: Config): HubUrls {
   return { base, hub, internal: internal.replace(/\/+$/, ''), api: urlJoin(internal, base, 'hub/api') };
 }
 
+/** A ChpClient for `proxy.api_url`, or a MultiProxy over `proxy.api_urls` when it lists several. */
+function defaultProxy(config: Config, authToken: string, log: Logger): Proxy {
+  const apiUrls = proxyApiUrls(config);
+  if (apiUrls.length === 1) return new ChpClient({ apiUrl: apiUrls[0]!, authToken });
+  return MultiProxy.fromApiUrls(apiUrls, authToken, { log });
+}
+
 /** The cookie secret: GANYMEDE_COOKIE_SECRET / JPY_COOKIE_SECRET, else `<data_dir>/cookie_secret` (created once). */
 export function cookieSecret(dataDir: string): string {
   return persistentSecret(path.join(dataDir, 'cookie_secret'), process.env['GANYMEDE_COOKIE_SECRET'], process.env['JPY_COOKIE_SECRET']);
@@ -85,7 +94,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     db: database.db,
     dialect: database.dialect,
     log,
-    proxy: opts.proxy ?? new ChpClient({ apiUrl: config.proxy.api_url, authToken: opts.proxyToken ?? config.proxy.auth_token ?? process.env['CONFIGPROXY_AUTH_TOKEN'] ?? '' }),
+    proxy: opts.proxy ?? defaultProxy(config, opts.proxyToken ?? config.proxy.auth_token ?? process.env['CONFIGPROXY_AUTH_TOKEN'] ?? '', log),
     spawner: opts.spawner ?? createSpawner(config),
     authenticator: opts.authenticator ?? createAuthenticator(config, database.db, log),
     crypt: CryptKeeper.fromEnv(),

@@ -3,7 +3,7 @@ import type { Config, ConfigHooks } from '../config/schema.js';
 import { ensureUser } from '../db/repos/users.js';
 import { normalizeUsername } from '../lib/names.js';
 import { buildHub, hubUrls, type BuiltHub } from './app.js';
-import { ensureProxy, proxyToken } from './proxy-process.js';
+import { ensureProxy, proxyApiUrls, proxyToken } from './proxy-process.js';
 import { reconcileRoutes } from './reconcile.js';
 import { loadRoles } from './roles-loader.js';
 import path from 'node:path';
@@ -41,7 +41,12 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
     throw err;
   }
   const { kept, cleared } = await hub.servers.reattachAll();
-  await reconcileRoutes(hub);
+  if (proxyApiUrls(config).length > 1) {
+    // Proxies the operator runs may start after the hub: the periodic check adds their routes.
+    await reconcileRoutes(hub).catch((err: Error) => log.warn({ err: err.message }, 'could not reconcile every proxy; will retry'));
+  } else {
+    await reconcileRoutes(hub);
+  }
   hub.servers.startPolling();
   const interval = config.proxy.check_interval * 1000;
   let timer: NodeJS.Timeout | undefined;

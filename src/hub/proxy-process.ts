@@ -14,6 +14,11 @@ export function proxyToken(config: Config, dataDir: string): string {
   return persistentSecret(path.join(dataDir, 'proxy_token'), config.proxy.auth_token, process.env['CONFIGPROXY_AUTH_TOKEN']);
 }
 
+/** The proxy API URLs the hub keeps routes on: `proxy.api_urls` when not empty, else `[proxy.api_url]`. */
+export function proxyApiUrls(config: Config): string[] {
+  return config.proxy.api_urls.length ? [...config.proxy.api_urls] : [config.proxy.api_url];
+}
+
 async function apiAnswers(apiUrl: string, token: string): Promise<'ok' | 'forbidden' | 'down'> {
   try {
     const res = await fetch(`${apiUrl.replace(/\/$/, '')}/api/routes`, { headers: { Authorization: `token ${token}` }, signal: AbortSignal.timeout(2000) });
@@ -46,14 +51,15 @@ function ownProxyCommand(): string[] {
 }
 
 /**
- * Makes sure a proxy answers at `proxy.api_url`. When the hub starts its own
+ * Makes sure a proxy answers at `proxy.api_url` (with `proxy.api_urls`: at the
+ * first of them; the others are run by the operator). When the hub starts its own
  * proxy, a proxy started by an earlier run (pid file and token in the data
  * dir) is reused, so a hub restart never interrupts users; otherwise a new one
  * is started detached, with its routes persisted in `<data_dir>/proxy-routes.json`.
  */
 export async function ensureProxy(opts: { config: Config; dataDir: string; urls: HubUrls; token: string; log: Logger }): Promise<{ reused: boolean; pid?: number }> {
   const { config, dataDir, urls, token, log } = opts;
-  const apiUrl = config.proxy.api_url;
+  const apiUrl = proxyApiUrls(config)[0]!;
   const pidFile = path.join(dataDir, 'proxy.pid');
   const state = await apiAnswers(apiUrl, token);
   if (state === 'ok') {

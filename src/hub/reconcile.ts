@@ -1,16 +1,28 @@
 import { activeServers, touchServerActivity } from '../db/repos/servers.js';
 import { touchUserActivity } from '../db/repos/users.js';
+import { ProxyError } from '../lib/errors.js';
+import { proxyMembers } from '../proxy/multi-proxy.js';
+import type { Proxy, Route } from '../proxy/proxy.js';
 import type { Hub } from './context.js';
 import { serverPrefix } from './spawn-env.js';
+
+type Wanted = Map<string, { target: string; data: Record<string, unknown> }>;
+type Table = Map<string, Route & { lastActivity?: Date }>;
 
 /**
  * Makes the proxy's routing table match the database: the hub's own route at
  * the base URL, one route per ready server; stale hub-owned routes are
  * removed. Copies each route's `last_activity` into the server and user.
+ *
+ * When the hub has several proxies (a MultiProxy), each one's table is read
+ * and repaired separately, and the latest activity any of them saw is kept.
+ * A proxy that fails does not stop the others; the error (naming every proxy
+ * that failed) is thrown after all were tried.
  */
 export async function reconcileRoutes(hub: Hub): Promise<{ added: number; removed: number }> {
-  const [routes, servers] = await Promise.all([hub.proxy.getAllRoutes(), activeServers(hub.db)]);
-  const wanted = new Map<string, { target: string; data: Record<string, unknown> }>();
+  const members = proxyMembers(hub.proxy);
+  const servers = await activeServers(hub.db);
+  const wanted: Wanted = new Map();
   wanted.set(hub.urls.base, { target: hub.urls.internal, data: { hub: true } });
   for (const s of servers) {
     if (!s.ready || !s.url) continue;
@@ -18,28 +30,62 @@ export async function reconcileRoutes(hub: Hub): Promise<{ added: number; remove
   }
   let added = 0;
   let removed = 0;
-  for (const [spec, want] of wanted) {
-    const have = routes.get(spec);
-    if (!have || have.target !== want.target) {
-      await hub.proxy.addRoute(spec, want.target, want.data);
-      added++;
-    }
-  }
-  for (const [spec, have] of routes) {
-    if (!wanted.has(spec) && (have.data['jupyterhub'] === true || have.data['hub'] === true)) {
-      await hub.proxy.deleteRoute(spec);
-      removed++;
-    }
-  }
+  const tables: Table[] = [];
+  const failures: { name: string; err: unknown }[] = [];
+  await Promise.all(
+    members.map(async (m) => {
+      try {
+        const result = await reconcileOne(m.proxy, wanted, tables);
+        added += result.added;
+        removed += result.removed;
+      } catch (err) {
+        failures.push({ name: m.name, err });
+      }
+    }),
+  );
+  // Single proxy: its error as it was thrown (unchanged behaviour).
+  if (members.length === 1 && failures.length === 1) throw failures[0]!.err;
   for (const s of servers) {
-    const route = routes.get(serverPrefix(hub.urls, s.user_name, s.name));
-    if (!route?.lastActivity || !s.ready) continue;
-    const when = route.lastActivity.toISOString();
+    if (!s.ready) continue;
+    const spec = serverPrefix(hub.urls, s.user_name, s.name);
+    let latest: Date | undefined;
+    for (const t of tables) {
+      const at = t.get(spec)?.lastActivity;
+      if (at && (!latest || at > latest)) latest = at;
+    }
+    if (!latest) continue;
+    const when = latest.toISOString();
     if (!s.last_activity || when > s.last_activity) {
       await touchServerActivity(hub.db, s.id, when);
       await touchUserActivity(hub.db, s.user_id, when);
     }
   }
-  if (added || removed) hub.log.info({ added, removed }, 'reconciled proxy routes with the database');
+  if (added || removed) hub.log.info({ added, removed, ...(members.length > 1 ? { proxies: members.length } : {}) }, 'reconciled proxy routes with the database');
+  if (failures.length) {
+    const detail = failures.map((f) => `${f.name}: ${f.err instanceof Error ? f.err.message : String(f.err)}`).join('; ');
+    throw new ProxyError(`Could not reconcile ${failures.length} of ${members.length} proxies (${detail})`, { cause: failures[0]!.err });
+  }
+  return { added, removed };
+}
+
+/** Repairs one proxy's table; pushes the table it read onto `tables`. */
+async function reconcileOne(proxy: Proxy, wanted: Wanted, tables: Table[]): Promise<{ added: number; removed: number }> {
+  const routes = await proxy.getAllRoutes();
+  tables.push(routes);
+  let added = 0;
+  let removed = 0;
+  for (const [spec, want] of wanted) {
+    const have = routes.get(spec);
+    if (!have || have.target !== want.target) {
+      await proxy.addRoute(spec, want.target, want.data);
+      added++;
+    }
+  }
+  for (const [spec, have] of routes) {
+    if (!wanted.has(spec) && (have.data['jupyterhub'] === true || have.data['hub'] === true)) {
+      await proxy.deleteRoute(spec);
+      removed++;
+    }
+  }
   return { added, removed };
 }
