@@ -1,10 +1,10 @@
 /**
  * Runs the benchmarks and prints a summary table.
  *
- *   node --import tsx bench/run.ts [api] [startup] [spawn] [spawn-trivial] [--quick] [--profile] [--keep] [--build]
+ *   node --import tsx bench/run.ts [api] [startup] [spawn] [spawn-trivial] [proxy] [--quick] [--profile] [--keep] [--build]
  *   npm run bench -- [names...] [flags]
  *
- * No name: all four. --build runs `npm run build` first (the hub under test is
+ * No name: all of them. --build runs `npm run build` first (the hub under test is
  * dist/). --quick: short runs to check the scripts work (figures not
  * comparable). --profile: the Ganymede hub runs under `node --cpu-prof` and a
  * summary of where its CPU time went is printed. --keep: keep the hubs'
@@ -17,6 +17,7 @@ import { apiBench } from './api.js';
 import { startupBench } from './startup.js';
 import { spawnBench } from './spawn.js';
 import { spawnTrivialBench } from './spawn-trivial.js';
+import { proxyBench } from './proxy.js';
 import { parseArgs, printResult, type Bench } from './lib/common.js';
 import { checkBuild, jupyterhubVersion, ROOT } from './lib/hubs.js';
 import { installCleanupHandlers, stopAll } from './lib/procs.js';
@@ -28,6 +29,7 @@ const BENCHES: Record<string, { bench: Bench; limitMin: number }> = {
   startup: { bench: startupBench, limitMin: 30 },
   spawn: { bench: spawnBench, limitMin: 20 },
   'spawn-trivial': { bench: spawnTrivialBench, limitMin: 20 },
+  proxy: { bench: proxyBench, limitMin: 15 },
 };
 
 function sh(cmd: string, args: string[]): string {

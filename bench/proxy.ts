@@ -1,0 +1,256 @@
+/**
+ * Proxy benchmark: a keep-alive node HTTP + websocket echo backend
+ * (bench/lib/echo-backend.ts), reached directly, through the npm
+ * configurable-http-proxy 5 and through Ganymede's built-in proxy
+ * (`node bin/ganymede.js proxy`, from dist/). Measurements are interleaved
+ * (direct, CHP, Ganymede, repeated) so that drift of the machine hits all three:
+ *
+ * - HTTP load (wrk -t1 -c N -d 10s --latency, else autocannon) at 10 and 100
+ *   connections, with 1 route and with 10,000 routes in the table: req/s, p50, p99;
+ * - websocket echo round trip, one message in flight: p50, p99 of 2,000
+ *   messages after 200 warm-up;
+ * - time to add 10,000 routes through the proxy's REST API (sequential POSTs on
+ *   one keep-alive connection);
+ * - the proxies' RSS after the run.
+ *
+ *   node --import tsx bench/run.ts proxy [--quick] [--profile]
+ *   node --import tsx bench/proxy.ts [--quick] [--profile]
+ *
+ * --profile runs Ganymede's proxy under `node --cpu-prof` and prints where its
+ * CPU time went. Figures are printed, never asserted.
+ */
+import http from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import { WebSocket } from 'ws';
+import { profiler, runIfMain, type BenchOptions } from './lib/common.js';
+import { freePorts, waitAnswer } from './lib/http.js';
+import { CHP_BIN, GANYMEDE_BIN, ROOT, rssMB } from './lib/hubs.js';
+import { load, type LoadResult } from './lib/load.js';
+import { startProcess, stopProcess } from './lib/procs.js';
+import { fmtMs, fmtNum, fmtRatio, log, median, quantile, table, verdict, type BenchResult, type Figure } from './lib/report.js';
+
+const BACKEND = fileURLToPath(new URL('./lib/echo-backend.ts', import.meta.url));
+const ROUTES = 10_000;
+
+type Target = 'direct' | 'chp' | 'ganymede';
+const TARGETS: Target[] = ['direct', 'chp', 'ganymede'];
+const LABELS: Record<Target, string> = { direct: 'direct', chp: 'CHP 5', ganymede: 'Ganymede' };
+
+interface Proxy {
+  kind: 'chp' | 'ganymede';
+  child: ChildProcess;
+  url: string;
+  apiUrl: string;
+  token: string;
+}
+
+/** Sequential keep-alive POSTs to a proxy's REST API. */
+class RouteClient {
+  private agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  constructor(private proxy: Proxy) {}
+
+  add(routePath: string, target: string): Promise<void> {
+    const body = JSON.stringify({ target });
+    const url = new URL(`/api/routes${routePath}`, this.proxy.apiUrl);
+    return new Promise<void>((resolve, reject) => {
+      const req = http.request(
+        url,
+        { method: 'POST', agent: this.agent, headers: { Authorization: `token ${this.proxy.token}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.once('end', () => (res.statusCode === 201 ? resolve() : reject(new Error(`POST ${url.pathname}: HTTP ${res.statusCode ?? 0}`))));
+        },
+      );
+      req.setTimeout(10_000, () => req.destroy(new Error(`POST ${url.pathname} timed out`)));
+      req.once('error', reject);
+      req.end(body);
+    });
+  }
+
+  async count(): Promise<number> {
+    const res = await fetch(`${this.proxy.apiUrl}/api/routes`, { headers: { Authorization: `token ${this.proxy.token}` }, signal: AbortSignal.timeout(30_000) });
+    if (res.status !== 200) throw new Error(`GET /api/routes: HTTP ${res.status}`);
+    return Object.keys((await res.json()) as object).length;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+async function startProxy(kind: 'chp' | 'ganymede', dir: string, nodeArgs: string[]): Promise<Proxy> {
+  const [port, apiPort] = (await freePorts(2)) as [number, number];
+  const token = randomBytes(16).toString('hex');
+  const flags = ['--ip', '127.0.0.1', '--port', String(port), '--api-ip', '127.0.0.1', '--api-port', String(apiPort), '--log-level', 'warn'];
+  const [cmd, args] = kind === 'chp' ? [CHP_BIN, flags] : [process.execPath, [...nodeArgs, GANYMEDE_BIN, 'proxy', ...flags]];
+  const child = await startProcess(cmd, args, { cwd: dir, env: { CONFIGPROXY_AUTH_TOKEN: token }, logFile: path.join(dir, `${kind}.log`) });
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  await waitAnswer(`${apiUrl}/api/routes`, { timeoutMs: 20_000, ok: (s) => s === 403 || s === 401 || s === 200, alive: () => child.exitCode === null });
+  return { kind, child, url: `http://127.0.0.1:${port}`, apiUrl, token };
+}
+
+/** Round trips of one websocket (one message in flight): the timed ones, in ms. */
+async function wsEcho(url: string, warmup: number, count: number): Promise<number[]> {
+  const ws = new WebSocket(url, { handshakeTimeout: 10_000, perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`websocket upgrade refused at ${url}: HTTP ${res.statusCode ?? 0}`)));
+  });
+  const payload = JSON.stringify({ msg: 'x'.repeat(100) });
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < warmup + count; i++) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no websocket echo within 10 s at ${url}`)), 10_000);
+        ws.once('message', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        ws.send(payload);
+      });
+      if (i >= warmup) times.push(performance.now() - t0);
+    }
+  } finally {
+    ws.terminate();
+  }
+  return times;
+}
+
+function combine(runs: LoadResult[]): { rps: number; p50: number; p99: number; errors: number } {
+  return { rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)), errors: runs.reduce((a, r) => a + r.errors, 0) };
+}
+
+export async function proxyBench(opts: BenchOptions): Promise<BenchResult> {
+  const t0 = performance.now();
+  const seconds = opts.quick ? 2 : 10;
+  const rounds = opts.quick ? 1 : 2;
+  const [warmup, messages] = opts.quick ? [50, 300] : [200, 2000];
+  const routes = opts.quick ? 2000 : ROUTES;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-bench-proxy-'));
+  const prof = profiler(opts, 'the built-in proxy under load');
+  const notes: string[] = [];
+  const [backendPort] = (await freePorts(1)) as [number];
+  const backend = `http://127.0.0.1:${backendPort}`;
+  const backendChild = await startProcess(process.execPath, ['--import', 'tsx', BACKEND, String(backendPort)], { cwd: ROOT, logFile: path.join(dir, 'backend.log') });
+  await waitAnswer(`${backend}/`, { timeoutMs: 20_000, ok: (s) => s === 200, alive: () => backendChild.exitCode === null });
+
+  const proxies: Record<'chp' | 'ganymede', Proxy> = {
+    chp: await startProxy('chp', dir, []),
+    ganymede: await startProxy('ganymede', dir, prof.nodeArgs),
+  };
+  const clients = { chp: new RouteClient(proxies.chp), ganymede: new RouteClient(proxies.ganymede) };
+  const base = (t: Target) => (t === 'direct' ? backend : proxies[t].url);
+  // The path under load: /user/u0/... with 1 route, /user/u<middle>/... with the full table.
+  const loadPath = (full: boolean) => `/user/u${full ? Math.floor(routes / 2) : 0}/api/ping`;
+
+  const http1: Record<Target, Record<number, LoadResult[]>> = { direct: { 10: [], 100: [] }, chp: { 10: [], 100: [] }, ganymede: { 10: [], 100: [] } };
+  const httpFull: Record<Target, Record<number, LoadResult[]>> = { direct: { 10: [], 100: [] }, chp: { 10: [], 100: [] }, ganymede: { 10: [], 100: [] } };
+  const ws: Record<Target, number[]> = { direct: [], chp: [], ganymede: [] };
+  const addMs: Record<'chp' | 'ganymede', number> = { chp: NaN, ganymede: NaN };
+  const rss: Record<'chp' | 'ganymede', number> = { chp: NaN, ganymede: NaN };
+  let tool = '';
+
+  try {
+    for (const k of ['chp', 'ganymede'] as const) {
+      await clients[k].add('/user/u0', backend);
+      // CHP answers / itself (404) without a default target; make sure the route serves
+      await waitAnswer(`${proxies[k].url}${loadPath(false)}`, { timeoutMs: 5000, ok: (s) => s === 200 });
+    }
+
+    const httpRound = async (into: typeof http1, full: boolean, targets: Target[], round: number) => {
+      for (const c of [10, 100]) {
+        for (const t of targets) {
+          const r = await load({ url: `${base(t)}${loadPath(full)}`, headers: {}, connections: c, seconds });
+          tool = r.tool;
+          into[t][c]!.push(r);
+          log(`round ${round + 1}, ${full ? routes : 1} route(s), ${LABELS[t]}, ${c} connections: ${fmtNum(r.rps)} req/s, p50 ${fmtMs(r.p50)}, p99 ${fmtMs(r.p99)}${r.errors ? `, ${r.errors} errors` : ''}`);
+        }
+      }
+    };
+
+    for (let round = 0; round < rounds; round++) {
+      await httpRound(http1, false, TARGETS, round);
+      for (const t of TARGETS) {
+        const wsUrl = `${base(t).replace(/^http/, 'ws')}/user/u0/api/ws`;
+        const times = await wsEcho(wsUrl, warmup, messages);
+        ws[t].push(...times);
+        log(`round ${round + 1}, websocket echo, ${LABELS[t]}: p50 ${fmtMs(quantile(times, 0.5))}, p99 ${fmtMs(quantile(times, 0.99))}`);
+      }
+    }
+
+    for (const k of ['chp', 'ganymede'] as const) {
+      const start = performance.now();
+      for (let i = 1; i < routes; i++) await clients[k].add(`/user/u${i}`, backend);
+      addMs[k] = performance.now() - start;
+      const n = await clients[k].count();
+      log(`${LABELS[k]}: ${routes - 1} routes added in ${fmtMs(addMs[k])}; the table has ${n} routes`);
+      if (n < routes) throw new Error(`${LABELS[k]} has ${n} routes, expected ${routes}`);
+    }
+
+    for (let round = 0; round < rounds; round++) await httpRound(httpFull, true, TARGETS, round);
+
+    for (const k of ['chp', 'ganymede'] as const) rss[k] = rssMB(proxies[k].child.pid!);
+  } finally {
+    clients.chp.close();
+    clients.ganymede.close();
+    // SIGTERM lets a profiled proxy write its profile.
+    await stopProcess(proxies.ganymede.child, 10_000);
+    await stopProcess(proxies.chp.child, 5000);
+    await stopProcess(backendChild, 5000);
+  }
+  prof.report();
+
+  // ------------------------------------------------------------- figures
+  const h = (into: typeof http1, t: Target, c: number) => combine(into[t][c]!);
+  const rows: string[][] = [];
+  const figures: Figure[] = [];
+  const fig = (metric: string, d: string, chp: string, gan: string, target: string, ok: boolean | undefined) => {
+    rows.push([metric, d, chp, gan, target, ok === undefined ? '' : verdict(ok)]);
+    figures.push({ metric, ganymede: gan, jupyterhub: chp, target, verdict: ok === undefined ? '' : verdict(ok) });
+  };
+  for (const [label, into] of [
+    ['1 route', http1],
+    [`${fmtNum(routes)} routes`, httpFull],
+  ] as const) {
+    for (const c of [10, 100]) {
+      const [d, chp, gan] = [h(into, 'direct', c), h(into, 'chp', c), h(into, 'ganymede', c)];
+      const hundred = c === 100;
+      fig(`req/s, ${c} conns, ${label}`, fmtNum(d.rps), fmtNum(chp.rps), `${fmtNum(gan.rps)} (${fmtRatio(gan.rps, chp.rps)} CHP)`, hundred ? '>= 3x CHP' : '', hundred ? gan.rps >= 3 * chp.rps : undefined);
+      fig(`p50, ${c} conns, ${label}`, fmtMs(d.p50), fmtMs(chp.p50), fmtMs(gan.p50), '', undefined);
+      fig(`p99, ${c} conns, ${label}`, fmtMs(d.p99), fmtMs(chp.p99), fmtMs(gan.p99), hundred ? '<= 1/3 of CHP' : '', hundred ? gan.p99 <= chp.p99 / 3 : undefined);
+      const errors = d.errors + chp.errors + gan.errors;
+      if (errors) notes.push(`${label}, ${c} connections: errors direct ${d.errors}, CHP ${chp.errors}, Ganymede ${gan.errors}`);
+    }
+  }
+  for (const c of [10, 100]) {
+    const one = h(http1, 'ganymede', c).rps;
+    const full = h(httpFull, 'ganymede', c).rps;
+    const chpOne = h(http1, 'chp', c).rps;
+    const chpFull = h(httpFull, 'chp', c).rps;
+    // "no slowdown": within the run-to-run noise, taken as 10%
+    fig(`req/s ${fmtNum(routes)} routes / 1 route, ${c} conns`, '', `${(chpFull / chpOne).toFixed(2)}`, `${(full / one).toFixed(2)}`, 'no slowdown (>= 0.90)', full / one >= 0.9);
+  }
+  const wq = (t: Target, q: number) => quantile(ws[t], q);
+  fig('websocket echo p50', fmtMs(wq('direct', 0.5)), fmtMs(wq('chp', 0.5)), `${fmtMs(wq('ganymede', 0.5))} (${fmtRatio(wq('ganymede', 0.5), wq('direct', 0.5))} direct)`, '<= 1.5x direct', wq('ganymede', 0.5) <= 1.5 * wq('direct', 0.5));
+  fig('websocket echo p99', fmtMs(wq('direct', 0.99)), fmtMs(wq('chp', 0.99)), fmtMs(wq('ganymede', 0.99)), '', undefined);
+  fig(`add ${fmtNum(routes)} routes (REST, sequential)`, '', fmtMs(addMs.chp), fmtMs(addMs.ganymede), '< 1 s', addMs.ganymede < 1000 * (routes / ROUTES));
+  fig('proxy RSS after the run', '', `${rss.chp.toFixed(0)} MB`, `${rss.ganymede.toFixed(0)} MB`, '< 80 MB', rss.ganymede < 80);
+
+  process.stdout.write(
+    `\n### Proxy: direct vs CHP 5 vs Ganymede (${tool}, ${seconds} s per run, median of ${rounds} interleaved run(s); websocket: ${messages} x ${rounds} messages)\n\n${table(['metric', 'direct', 'CHP 5', 'Ganymede', 'target (Ganymede)', 'verdict'], rows)}\n`,
+  );
+  notes.push('In the summary, the "JupyterHub 3.0" column is configurable-http-proxy 5.3 (the proxy JupyterHub uses).');
+  notes.push(`load tool: ${tool}; backend: node http keep-alive + ws echo, one process; every process on the same machine`);
+  if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+  else notes.push(`logs kept in ${dir}`);
+  return { name: 'proxy', title: 'Proxy: direct vs configurable-http-proxy 5 vs Ganymede', figures, notes, seconds: (performance.now() - t0) / 1000 };
+}
+
+runIfMain(import.meta.url, proxyBench);
