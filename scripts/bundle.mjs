@@ -3,9 +3,8 @@
 // the PostgreSQL driver stay outside the bundle.
 import { build } from 'esbuild';
 
-await build({
-  entryPoints: ['src/cli/main.ts'],
-  outfile: 'dist/ganymede.mjs',
+/** @type {import('esbuild').BuildOptions} */
+const common = {
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -15,4 +14,7 @@ await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   sourcemap: true,
   logLevel: 'warning',
-});
+};
+await build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/ganymede.mjs' });
+// The proxy alone, so `ganymede proxy` does not load (and keep in memory) the hub.
+await build({ ...common, entryPoints: ['src/proxy/builtin/cli.ts'], outfile: 'dist/ganymede-proxy.mjs' });

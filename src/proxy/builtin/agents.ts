@@ -75,7 +75,7 @@ export class AgentPool {
   private agentFor(origin: string, secure: boolean): http.Agent {
     let agent = this.agents.get(origin);
     if (agent === undefined) {
-      const common = { keepAlive: true, maxSockets: MAX_SOCKETS_PER_TARGET, maxFreeSockets: 32, timeout: 60_000 };
+      const common = { keepAlive: true, maxSockets: MAX_SOCKETS_PER_TARGET, maxFreeSockets: MAX_SOCKETS_PER_TARGET, timeout: 60_000 };
       agent = secure
         ? new https.Agent({ ...common, rejectUnauthorized: this.opts.insecure !== true })
         : new http.Agent(common);
