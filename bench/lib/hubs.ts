@@ -164,21 +164,8 @@ export async function createGanymede(opts: HubOptions = {}): Promise<BenchHub> {
       if (hub.child) await stopProcess(hub.child);
       hub.child = undefined;
     },
-    proxyPid() {
-      try {
-        const pid = Number(readFileSync(pidFile, 'utf8').trim());
-        return pid && alive(pid) ? pid : undefined;
-      } catch {
-        return undefined;
-      }
-    },
-    async killProxy() {
-      const pid = hub.proxyPid();
-      if (pid) {
-        await killPids([pid]);
-        await waitGone(pid, 5000);
-      }
-    },
+    proxyPid: () => livePidFrom(pidFile),
+    killProxy: () => killPidFrom(pidFile),
     async dispose() {
       if (hub.child) await stopAllServers(hub.api);
       await hub.stop();
@@ -258,21 +245,8 @@ export async function createJupyterHub(opts: HubOptions = {}): Promise<BenchHub 
       if (hub.child) await stopProcess(hub.child, 30_000);
       hub.child = undefined;
     },
-    proxyPid() {
-      try {
-        const pid = Number(readFileSync(pidFile, 'utf8').trim());
-        return pid && alive(pid) ? pid : undefined;
-      } catch {
-        return undefined;
-      }
-    },
-    async killProxy() {
-      const pid = hub.proxyPid();
-      if (pid) {
-        await killPids([pid]);
-        await waitGone(pid, 5000);
-      }
-    },
+    proxyPid: () => livePidFrom(pidFile),
+    killProxy: () => killPidFrom(pidFile),
     async dispose() {
       if (hub.child && api.token) await stopAllServers(api);
       await hub.stop();
@@ -281,6 +255,25 @@ export async function createJupyterHub(opts: HubOptions = {}): Promise<BenchHub 
     },
   };
   return hub;
+}
+
+/** The live process whose pid is in `pidFile`, if any. */
+function livePidFrom(pidFile: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    return pid && alive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Kills the process whose pid is in `pidFile` and waits (bounded) until it is gone. */
+async function killPidFrom(pidFile: string): Promise<void> {
+  const pid = livePidFrom(pidFile);
+  if (pid) {
+    await killPids([pid]);
+    await waitGone(pid, 5000);
+  }
 }
 
 export function createHub(kind: HubKind, opts: HubOptions = {}): Promise<BenchHub> {
