@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { configMarkdown } from '../src/config/docs.js';
-import { scopesMarkdown } from '../src/rbac/scopes.js';
+import { scopesMarkdown } from '../src/rbac/scopes-doc.js';
 
 // Regenerates the reference docs from their one source (the schema, the scope table).
 writeFileSync(new URL('../docs/reference/config.md', import.meta.url), configMarkdown());

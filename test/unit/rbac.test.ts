@@ -10,7 +10,6 @@ import {
   parseScope,
   reduceScopes,
   scopeDefinitions,
-  scopesMarkdown,
   selfScopeNames,
   validateScopes,
   withCustomScopes,
@@ -20,6 +19,7 @@ import {
 import { builtinRoles, roleScopes, validateRole } from '../../src/rbac/roles.js';
 import { accessScopesFor, authorize, filterFor, hasScope, holdsScope, matchesFilter, type Target } from '../../src/rbac/check.js';
 import { HubError } from '../../src/lib/errors.js';
+import { scopesMarkdown } from '../../src/rbac/scopes-doc.js';
 
 const sorted = (s: Iterable<string>): string[] => [...s].sort();
 

@@ -1,0 +1,58 @@
+import { scopeDefinitions, selfScopeNames, type ScopeDefinitions } from './scopes.js';
+
+/**
+ * The Markdown reference for the scopes in `defs` (written to
+ * `docs/reference/scopes.md`; a unit test fails if the file drifts).
+ */
+export function scopesMarkdown(defs: ScopeDefinitions = scopeDefinitions): string {
+  const parents = new Map<string, string[]>();
+  for (const [name, def] of Object.entries(defs)) {
+    for (const sub of def.subscopes ?? []) parents.set(sub, [...(parents.get(sub) ?? []), name]);
+  }
+  const code = (s: string): string => `\`${s}\``;
+  const cell = (s: string): string => s.replace(/\|/g, '\\|');
+  const lines = [
+    '# Scopes',
+    '',
+    '<!-- Generated from src/rbac/scopes-doc.ts (scopesMarkdown). Do not edit by hand. -->',
+    '',
+    'Ganymede uses the scopes of JupyterHub 5.5 with the same names, hierarchy and filters,',
+    'so roles, tokens and OAuth clients written for JupyterHub keep their meaning.',
+    '',
+    '## Filters',
+    '',
+    'A scope can be limited to some resources with one filter: `scope!kind=value`.',
+    'Give the same scope several times to widen it; one unfiltered copy grants everything.',
+    '',
+    '| Filter | Limits the scope to |',
+    '| :----- | :------------------ |',
+    '| `!user=alice` | user `alice`, and all of her servers |',
+    '| `!server=alice/gpu` | the server `gpu` of `alice` (`alice/` is her default server) |',
+    '| `!group=staff` | group `staff`, and its members and their servers |',
+    '| `!service=culler` | service `culler` |',
+    '| `!user`, `!server`, `!service` | the owner of the role or token, resolved when it is issued |',
+    '',
+    'Subscopes inherit the filter of their parent, except that a `!server=` filter is not',
+    'carried over to the `read:users...` subscopes.',
+    '',
+    '## Metascopes',
+    '',
+    '- `self`: the user\'s own resources; it expands to the following scopes, each filtered to the user:',
+    `  ${selfScopeNames.map(code).join(', ')}.`,
+    '  For a service it expands to nothing.',
+    '- `inherit`: for tokens, everything that the owner of the token can do.',
+    '- `(no_scope)`: only identify the owner of the credentials.',
+    '',
+    '## Available scopes',
+    '',
+    '| Scope | Grants | Includes | Included in |',
+    '| :---- | :----- | :------- | :---------- |',
+  ];
+  for (const [name, def] of Object.entries(defs)) {
+    const includes = (def.subscopes ?? []).map(code).join(', ');
+    const includedIn = (parents.get(name) ?? []).map(code).join(', ');
+    lines.push(`| ${code(name)} | ${cell(def.description)} | ${includes} | ${includedIn} |`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}
