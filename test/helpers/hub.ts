@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { validateConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import { buildHub, type BuiltHub } from '../../src/hub/app.js';
 import { ChpClient } from '../../src/proxy/chp-client.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/builtin/server.js';
@@ -39,11 +40,9 @@ export interface ApiResult {
   text: string;
 }
 
-export async function startTestHub(raw: Record<string, unknown> = {}): Promise<TestHub> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-test-'));
-  const [hubPort, proxyToken] = [await freePort('127.0.0.1'), 'test-proxy-token'];
-  const log = pino({ level: process.env['GANYMEDE_TEST_LOG'] ?? 'silent' });
-  const config = validateConfig({
+/** The config of a test hub: the trivial server, a known password, no background loops. */
+export function testHubConfig(dataDir: string, hubPort: number, raw: Record<string, unknown> = {}): Config {
+  return validateConfig({
     data_dir: dataDir,
     hub: { ip: '127.0.0.1', port: hubPort },
     spawner: { kind: 'local-process', cmd: [process.execPath, TRIVIAL_SERVER] },
@@ -53,6 +52,13 @@ export async function startTestHub(raw: Record<string, unknown> = {}): Promise<T
     proxy: { check_interval: 0 },
     ...raw,
   });
+}
+
+export async function startTestHub(raw: Record<string, unknown> = {}): Promise<TestHub> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-test-'));
+  const [hubPort, proxyToken] = [await freePort('127.0.0.1'), 'test-proxy-token'];
+  const log = pino({ level: process.env['GANYMEDE_TEST_LOG'] ?? 'silent' });
+  const config = testHubConfig(dataDir, hubPort, raw);
   const proxyServer = await startProxy({ ip: '127.0.0.1', port: 0, apiIp: '127.0.0.1', apiPort: 0, authToken: proxyToken, defaultTarget: `http://127.0.0.1:${hubPort}`, logger: log });
   const proxy = new ChpClient({ apiUrl: `http://127.0.0.1:${proxyServer.apiPort}`, authToken: proxyToken });
   const built = await buildHub({ config, log, proxy });

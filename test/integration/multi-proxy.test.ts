@@ -8,7 +8,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { validateConfig } from '../../src/config/load.js';
 import { createToken } from '../../src/db/repos/tokens.js';
 import { ensureUser } from '../../src/db/repos/users.js';
 import { buildHub, type BuiltHub } from '../../src/hub/app.js';
@@ -19,7 +18,8 @@ import { ChpClient } from '../../src/proxy/chp-client.js';
 import { MultiProxy } from '../../src/proxy/multi-proxy.js';
 import { freePort } from '../../src/spawners/local-process.js';
 import { ProxyError } from '../../src/lib/errors.js';
-import { TRIVIAL_SERVER } from '../helpers/hub.js';
+import { validateConfig } from '../../src/config/load.js';
+import { testHubConfig } from '../helpers/hub.js';
 
 const TOKEN = 'multi-proxy-token';
 
@@ -54,15 +54,7 @@ describe('several proxies (MultiProxy)', () => {
       [0, 1].map(() => startProxy({ ip: '127.0.0.1', port: 0, apiIp: '127.0.0.1', apiPort: 0, authToken: TOKEN, defaultTarget: `http://127.0.0.1:${hubPort}`, logger: log })),
     );
     clients = proxies.map((p) => new ChpClient({ apiUrl: `http://127.0.0.1:${p.apiPort}`, authToken: TOKEN }));
-    const config = validateConfig({
-      data_dir: dataDir,
-      hub: { ip: '127.0.0.1', port: hubPort },
-      spawner: { kind: 'local-process', cmd: [process.execPath, TRIVIAL_SERVER] },
-      auth: { kind: 'shared-password', shared_password: 'test-password' },
-      slow_spawn_timeout: 5,
-      poll_interval: 0,
-      proxy: { check_interval: 0, api_urls: proxies.map((p) => `http://127.0.0.1:${p.apiPort}`) },
-    });
+    const config = testHubConfig(dataDir, hubPort, { proxy: { check_interval: 0, api_urls: proxies.map((p) => `http://127.0.0.1:${p.apiPort}`) } });
     built = await buildHub({ config, log, proxy: new MultiProxy(clients.map((proxy, i) => ({ name: `proxy ${i + 1}`, proxy })), { log }) });
     await built.app.listen({ host: '127.0.0.1', port: hubPort });
     await reconcileRoutes(built.hub);
