@@ -29,6 +29,7 @@ import type { ChildProcess } from 'node:child_process';
 import { WebSocket } from 'ws';
 import { profiler, runIfMain, type BenchOptions } from './lib/common.js';
 import { freePorts, waitAnswer } from './lib/http.js';
+import { PROXY_NODE_FLAGS } from '../src/hub/proxy-process.js';
 import { CHP_BIN, GANYMEDE_BIN, ROOT, rssMB } from './lib/hubs.js';
 import { load, type LoadResult } from './lib/load.js';
 import { startProcess, stopProcess } from './lib/procs.js';
@@ -87,7 +88,8 @@ async function startProxy(kind: 'chp' | 'ganymede', dir: string, nodeArgs: strin
   const [port, apiPort] = (await freePorts(2)) as [number, number];
   const token = randomBytes(16).toString('hex');
   const flags = ['--ip', '127.0.0.1', '--port', String(port), '--api-ip', '127.0.0.1', '--api-port', String(apiPort), '--log-level', 'warn'];
-  const [cmd, args] = kind === 'chp' ? [CHP_BIN, flags] : [process.execPath, [...nodeArgs, GANYMEDE_BIN, 'proxy', ...flags]];
+  // Ganymede's proxy runs with the node flags the hub gives it.
+  const [cmd, args] = kind === 'chp' ? [CHP_BIN, flags] : [process.execPath, [...PROXY_NODE_FLAGS, ...nodeArgs, GANYMEDE_BIN, 'proxy', ...flags]];
   const child = await startProcess(cmd, args, { cwd: dir, env: { CONFIGPROXY_AUTH_TOKEN: token }, logFile: path.join(dir, `${kind}.log`) });
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   await waitAnswer(`${apiUrl}/api/routes`, { timeoutMs: 20_000, ok: (s) => s === 403 || s === 401 || s === 200, alive: () => child.exitCode === null });

@@ -38,13 +38,20 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** The command that runs this ganymede's own proxy: `node <bin/ganymede.js> proxy`. */
+/**
+ * Node flags the hub starts its own proxy with: 4 MB semi-spaces are as fast as
+ * node's default of 16 MB under load and keep about 30 MB less resident
+ * (bin/ganymede-proxy.js has the same in its shebang).
+ */
+export const PROXY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+
+/** The command that runs this ganymede's own proxy: `node <flags> <bin/ganymede.js> proxy`. */
 function ownProxyCommand(): string[] {
   // From the bundle (dist/ganymede.mjs), the build (dist/hub/) or the source (src/hub/), bin/ is above.
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
     const bin = path.join(dir, 'bin', 'ganymede.js');
-    if (existsSync(bin)) return [process.execPath, bin, 'proxy'];
+    if (existsSync(bin)) return [process.execPath, ...PROXY_NODE_FLAGS, bin, 'proxy'];
     dir = path.dirname(dir);
   }
   throw new ProxyError('Cannot find bin/ganymede.js to start the proxy; set proxy.command');

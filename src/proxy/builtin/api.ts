@@ -140,7 +140,7 @@ function getRoutes(ctx: ApiContext, url: URL, path: string, res: ServerResponse)
   if (path !== '/') {
     const entry = ctx.table.get(path);
     if (entry === undefined) send(res, 404);
-    else send(res, 200, { ...entry.data, last_activity: entry.lastActivity.toISOString() });
+    else send(res, 200, { ...entry.data, last_activity: new Date(entry.lastActivity).toISOString() });
     return;
   }
   const param = url.searchParams.get('inactiveSince') ?? url.searchParams.get('inactive_since');
@@ -155,8 +155,8 @@ function getRoutes(ctx: ApiContext, url: URL, path: string, res: ServerResponse)
   }
   const out: Record<string, Record<string, unknown>> = {};
   for (const entry of ctx.table.entries()) {
-    if (entry.lastActivity.getTime() < since) {
-      out[entry.key] = { ...entry.data, last_activity: entry.lastActivity.toISOString() };
+    if (entry.lastActivity < since) {
+      out[entry.key] = { ...entry.data, last_activity: new Date(entry.lastActivity).toISOString() };
     }
   }
   send(res, 200, out);

@@ -24,12 +24,13 @@ export function routeUser(route: RouteEntry | undefined): string | undefined {
  * a route owned by a JupyterHub user gets a page linking to `/hub/user/<user>/`.
  */
 export function sendError(
-  ctx: Pick<ProxyContext, 'errorTarget' | 'log'>,
+  ctx: Pick<ProxyContext, 'errorTarget' | 'log' | 'metrics'>,
   req: IncomingMessage,
   res: ServerResponse,
   code: number,
   route: RouteEntry | undefined,
 ): void {
+  ctx.metrics?.request(code);
   const user = code === 503 ? routeUser(route) : undefined;
   const fallback = (): void => {
     if (user !== undefined) userServerPage(res, user);

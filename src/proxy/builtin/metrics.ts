@@ -32,21 +32,34 @@ export const METRIC_NAMES = {
   routes: 'ganymede_proxy_routes',
 } as const;
 
-function statusClass(status: number): string {
-  if (status >= 200 && status < 600) return `${Math.floor(status / 100)}xx`;
-  return 'other';
+const STATUS_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/** Index into STATUS_CLASSES: 2 for 2xx ... 5 for 5xx, 0 for anything else. */
+function statusClassIndex(status: number): number {
+  const c = Math.floor(status / 100);
+  return c >= 2 && c <= 5 ? c : 0;
 }
 
 export function createMetrics(sources: MetricsSources, defaultMetrics = true): ProxyMetrics {
   const registry = new Registry();
   const registers = [registry];
-  const requests = new Counter({
+  // Counted in a plain array on the hot path; handed to prom-client when scraped.
+  const counts = new Array<number>(STATUS_CLASSES.length).fill(0);
+  const reported = new Array<number>(STATUS_CLASSES.length).fill(0);
+  new Counter({
     name: METRIC_NAMES.requests,
     help: 'HTTP requests answered on the public port, by status class',
     labelNames: ['status_class'] as const,
     registers,
+    collect() {
+      for (let i = 0; i < counts.length; i++) {
+        const status_class = STATUS_CLASSES[i] as string;
+        const delta = (counts[i] as number) - (reported[i] as number);
+        if (delta > 0 || (i >= 2 && reported[i] === 0)) this.inc({ status_class }, delta);
+        reported[i] = counts[i] as number;
+      }
+    },
   });
-  for (const cls of ['2xx', '3xx', '4xx', '5xx']) requests.inc({ status_class: cls }, 0);
   const upstreamErrors = new Counter({
     name: METRIC_NAMES.upstreamErrors,
     help: 'Requests and websockets whose target could not be reached or failed',
@@ -75,7 +88,10 @@ export function createMetrics(sources: MetricsSources, defaultMetrics = true): P
   });
   if (defaultMetrics) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   return {
-    request: (status) => requests.inc({ status_class: statusClass(status) }),
+    request: (status) => {
+      const i = statusClassIndex(status);
+      counts[i] = (counts[i] as number) + 1;
+    },
     upstreamError: () => upstreamErrors.inc(),
     websocketUpgrade: () => upgrades.inc(),
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),

@@ -14,7 +14,8 @@ export interface RouteEntry {
   /** Normalised key: starts with `/`, no trailing `/` except for the root route `/`. */
   readonly key: string;
   data: RouteData;
-  lastActivity: Date;
+  /** Last successful traffic through the route, in ms since the epoch (a number: it changes on every request). */
+  lastActivity: number;
 }
 
 interface TrieNode {
@@ -46,8 +47,8 @@ export class RouteTable {
     return this.byKey.size;
   }
 
-  /** Adds or replaces the route at `path`. `lastActivity` defaults to now. */
-  set(path: string, data: RouteData, lastActivity: Date = new Date()): RouteEntry {
+  /** Adds or replaces the route at `path`. `lastActivity` (ms since the epoch) defaults to now. */
+  set(path: string, data: RouteData, lastActivity: number = Date.now()): RouteEntry {
     const segments = pathSegments(path);
     let node = this.root;
     for (const segment of segments) {
@@ -100,13 +101,21 @@ export class RouteTable {
    * (an already decoded URL path, without query string).
    */
   match(path: string): RouteEntry | undefined {
+    // Walks the segments in place (no array): this runs for every proxied request.
     let node = this.root;
     let best = node.entry;
-    for (const segment of pathSegments(path)) {
-      const child = node.children.get(segment);
+    let end = path.length;
+    while (end > 0 && path.charCodeAt(end - 1) === 47) end--;
+    let start = 0;
+    while (start < end && path.charCodeAt(start) === 47) start++;
+    while (start < end) {
+      let stop = path.indexOf('/', start);
+      if (stop === -1 || stop > end) stop = end;
+      const child = node.children.get(path.slice(start, stop));
       if (child === undefined) break;
       node = child;
       if (node.entry !== undefined) best = node.entry;
+      start = stop + 1;
     }
     return best;
   }

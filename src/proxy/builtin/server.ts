@@ -8,7 +8,6 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { AgentPool } from './agents.js';
 import { createApiHandler } from './api.js';
 import { handleWeb } from './forward.js';
 import type { ProxyContext } from './forward.js';
@@ -17,6 +16,7 @@ import { createMetrics } from './metrics.js';
 import { RouteTable } from './route-table.js';
 import { StateFileWriter, loadStateFile } from './state-file.js';
 import { readKeyPair, watchKeyPair } from './tls.js';
+import { UpstreamPools } from './upstreams.js';
 import { handleUpgrade } from './websocket.js';
 
 export interface ProxyOptions {
@@ -120,7 +120,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   // Read before anything else starts: a bad pair must stop the proxy.
   const keyPair = tlsFiles === undefined ? undefined : readKeyPair(tlsFiles);
   const table = new RouteTable();
-  const agents = new AgentPool({ insecure: opts.insecure === true });
+  const upstreams = new UpstreamPools({ insecure: opts.insecure === true });
 
   if (opts.stateFile !== undefined) {
     const loaded = await loadStateFile(opts.stateFile, table, log);
@@ -137,7 +137,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
 
   const ctx: ProxyContext = {
     table,
-    agents,
+    upstreams,
     log,
     timeoutMs: opts.timeoutMs,
     errorTarget: opts.errorTarget === '' ? undefined : opts.errorTarget,
@@ -147,10 +147,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     metrics,
   };
 
-  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    res.once('finish', () => metrics.request(res.statusCode));
-    handleWeb(ctx, req, res);
-  };
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => handleWeb(ctx, req, res);
   const serverOpts = serverLimitOptions(opts);
   const publicServer: http.Server | https.Server =
     keyPair === undefined ? http.createServer(serverOpts, onRequest) : https.createServer({ ...serverOpts, ...keyPair }, onRequest);
@@ -175,8 +172,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     }),
   );
 
-  // Drop keep-alive agents of targets that no longer have a route.
-  const sweeper = setInterval(() => agents.sweep([...table.entries()].map((e) => e.data.target)), 60_000);
+  // Close the connection pools of targets that no longer have a route.
+  const sweeper = setInterval(() => upstreams.sweep([...table.entries()].map((e) => e.data.target)), 60_000);
   sweeper.unref();
 
   let publicPort: number;
@@ -207,7 +204,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       for (const socket of openSockets) socket.destroy();
       openSockets.clear();
       await Promise.all([closeServer(publicServer, drainMs), closeServer(apiServer, drainMs)]);
-      agents.destroy();
+      await upstreams.destroy();
       if (writer !== undefined) {
         writer.schedule(); // save the latest last_activity values too
         await writer.flush();

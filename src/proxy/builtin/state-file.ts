@@ -20,7 +20,7 @@ export interface StateFileContents {
 export function serializeRoutes(table: RouteTable): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = {};
   for (const entry of table.entries()) {
-    out[entry.key] = { ...entry.data, last_activity: entry.lastActivity.toISOString() };
+    out[entry.key] = { ...entry.data, last_activity: new Date(entry.lastActivity).toISOString() };
   }
   return out;
 }
@@ -56,8 +56,8 @@ export async function loadStateFile(file: string, table: RouteTable, log: Logger
       continue;
     }
     const { last_activity: lastActivity, ...rest } = value;
-    const when = typeof lastActivity === 'string' ? new Date(lastActivity) : new Date();
-    table.set(key, rest as RouteData, Number.isNaN(when.getTime()) ? new Date() : when);
+    const when = typeof lastActivity === 'string' ? Date.parse(lastActivity) : NaN;
+    table.set(key, rest as RouteData, Number.isNaN(when) ? Date.now() : when);
     count++;
   }
   return count;

@@ -1,16 +1,16 @@
 /**
  * Websocket (and any other HTTP/1.1 `Upgrade`) forwarding: a raw TCP (or TLS)
- * connection to the target, the request head written by hand, then bytes piped
- * both ways. Either side closing or failing tears down both.
+ * connection to the target, the request head written by hand, then bytes
+ * relayed both ways. Either side closing or failing tears down both.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { ParsedTarget } from './agents.js';
-import { logUrl, requestPath, routeFor, upstreamHeaders } from './forward.js';
+import { logUrl, requestPath, routeFor, upstreamHead } from './forward.js';
 import type { ProxyContext } from './forward.js';
+import type { ParsedTarget } from './upstreams.js';
 
 /** Writes a bodyless HTTP error answer on a raw socket and closes it. */
 function rejectUpgrade(socket: Duplex, code: number): void {
@@ -23,12 +23,10 @@ function rejectUpgrade(socket: Duplex, code: number): void {
 }
 
 function requestHead(req: IncomingMessage, target: ParsedTarget, xForward: boolean, secure: boolean): string {
-  const lines = [`${req.method ?? 'GET'} ${target.basePath}${requestPath(req.url).pathAndQuery} HTTP/1.1`];
-  for (const [name, value] of Object.entries(upstreamHeaders(req, xForward, true, secure))) {
-    if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${String(v)}`);
-  }
-  return lines.join('\r\n') + '\r\n\r\n';
+  let head = `${req.method ?? 'GET'} ${target.basePath}${requestPath(req.url).pathAndQuery} HTTP/1.1\r\n`;
+  const { headers } = upstreamHead(req, xForward, true, secure);
+  for (let i = 0; i + 1 < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return head + '\r\n';
 }
 
 /**
@@ -51,7 +49,7 @@ export function handleUpgrade(
   }
   let target: ParsedTarget;
   try {
-    target = ctx.agents.resolve(route.data.target);
+    target = ctx.upstreams.resolve(route.data.target);
   } catch (err) {
     ctx.log.error({ route: route.key, target: route.data.target, err: String(err) }, 'bad route target');
     rejectUpgrade(socket, 500);
@@ -76,8 +74,16 @@ export function handleUpgrade(
     upstream.destroy();
     socket.destroy();
   };
-  const touch = (): void => {
-    route.lastActivity = new Date();
+  // Bytes one way, with backpressure; every chunk counts as activity of the route.
+  const relay = (from: Duplex, to: Duplex): void => {
+    from.on('data', (chunk: Buffer) => {
+      route.lastActivity = Date.now();
+      if (!to.write(chunk)) {
+        from.pause();
+        to.once('drain', () => from.resume());
+      }
+    });
+    from.on('end', () => to.end());
   };
 
   upstream.once(target.secure ? 'secureConnect' : 'connect', () => {
@@ -86,11 +92,9 @@ export function handleUpgrade(
     upstream.setKeepAlive(true, 30_000);
     upstream.write(requestHead(req, target, ctx.xForward, ctx.secure));
     if (head.length > 0) upstream.write(head);
-    // Attach the activity listeners only now: a 'data' listener starts the flow.
-    upstream.on('data', touch);
-    socket.on('data', touch);
-    socket.pipe(upstream);
-    upstream.pipe(socket);
+    // Only now: a 'data' listener starts the flow.
+    relay(socket, upstream);
+    relay(upstream, socket);
   });
   upstream.on('error', (err: NodeJS.ErrnoException) => {
     ctx.metrics?.upstreamError();

@@ -1,0 +1,18 @@
+#!/usr/bin/env -S node --max-semi-space-size=4
+// `ganymede-proxy [options]`: the built-in proxy alone, the same as `ganymede proxy`,
+// for a deployment that starts it in configurable-http-proxy's place.
+// 4 MB semi-spaces: as fast as node's default (16 MB) under load, about 30 MB less resident.
+import module from 'node:module';
+
+module.enableCompileCache?.();
+
+const args = process.argv.slice(2);
+import('../dist/ganymede-proxy.mjs')
+  .then((m) => {
+    if (args.includes('--help') || args.includes('-h')) return void process.stdout.write(m.PROXY_USAGE);
+    return m.runProxyCli(args);
+  })
+  .catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(2);
+  });

@@ -1,0 +1,259 @@
+/**
+ * Edge cases of forwarding through the upstream connection pools: request
+ * bodies to dead targets, clients that leave early, slow clients, targets that
+ * die mid-answer, header hygiene and bodiless answers.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { RunningProxy } from '../../src/proxy/builtin/server.js';
+import type { Echo, Upstream } from './helpers.js';
+import { UpstreamPools } from '../../src/proxy/builtin/upstreams.js';
+import { api, freePort, publicUrl, startTestProxy, startUpstream, waitFor } from './helpers.js';
+
+/** One raw HTTP/1.1 exchange on an open socket: writes `request`, resolves with what came back once `done` says so. */
+function exchange(socket: net.Socket, request: string, done: (text: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString('latin1');
+      if (done(text)) {
+        socket.off('data', onData);
+        resolve(text);
+      }
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.write(request);
+  });
+}
+
+describe('forwarding edge cases', () => {
+  let proxy: RunningProxy;
+  let echo: Upstream;
+  let special: Upstream;
+  let deadPort: number;
+  const seen: { closedEarly: number; lastRequest?: http.IncomingMessage } = { closedEarly: 0 };
+  const big = Buffer.alloc(8 * 1024 * 1024, 'a');
+
+  before(async () => {
+    echo = await startUpstream('echo');
+    special = await startUpstream('special', (req, res) => {
+      seen.lastRequest = req;
+      const url = req.url ?? '';
+      if (url.endsWith('/big')) {
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': big.length });
+        res.end(big);
+      } else if (url.endsWith('/hang')) {
+        res.on('close', () => {
+          if (!res.writableFinished) seen.closedEarly++;
+        });
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.write('start\n'); // and never ends
+      } else if (url.endsWith('/die')) {
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 1000 });
+        res.write('only a part');
+        setTimeout(() => res.socket?.destroy(), 20);
+      } else if (url.endsWith('/no-content')) {
+        res.writeHead(204, { 'X-Kind': 'none' });
+        res.end();
+      } else if (url.endsWith('/not-modified')) {
+        res.writeHead(304, { ETag: '"v1"' });
+        res.end();
+      } else {
+        req.resume();
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Set-Cookie': ['a=1', 'b=2'], Connection: 'keep-alive', 'Keep-Alive': 'timeout=5' });
+        res.end('ok');
+      }
+    });
+    deadPort = await freePort();
+    proxy = await startTestProxy();
+    await api(proxy, 'POST', '/api/routes/echo', { body: { target: echo.url } });
+    await api(proxy, 'POST', '/api/routes/special', { body: { target: special.url } });
+    await api(proxy, 'POST', '/api/routes/dead', { body: { target: `http://127.0.0.1:${deadPort}`, user: 'dora' } });
+  });
+  after(async () => {
+    await proxy.close();
+    await Promise.all([echo.close(), special.close()]);
+  });
+
+  it('answers 503 to a request with a body for a dead target, and keeps the client connection', async () => {
+    const socket = net.connect(proxy.publicPort, '127.0.0.1');
+    try {
+      const body = 'x'.repeat(1000);
+      const first = await exchange(
+        socket,
+        `POST /dead/api/contents HTTP/1.1\r\nHost: hub\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        (t) => t.includes('</html>'),
+      );
+      assert.match(first, /^HTTP\/1\.1 503 /);
+      assert.match(first, /Server not running/);
+      // The same connection serves the next request.
+      const second = await exchange(socket, 'GET /echo/again HTTP/1.1\r\nHost: hub\r\n\r\n', (t) => t.includes('"name":"echo"'));
+      assert.match(second, /^HTTP\/1\.1 200 /);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('forwards a chunked request body', async () => {
+    const socket = net.connect(proxy.publicPort, '127.0.0.1');
+    try {
+      const text = await exchange(
+        socket,
+        'POST /echo/upload HTTP/1.1\r\nHost: hub\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n',
+        (t) => t.endsWith('0\r\n\r\n') || (t.includes('Content-Length') && t.endsWith('}')),
+      );
+      const json = JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1)) as Echo;
+      assert.equal(json.body, 'hello world');
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('cuts the upstream request when the client goes away', async () => {
+    const before = seen.closedEarly;
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(publicUrl(proxy, '/special/hang'), (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (err) => {
+        if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(err);
+      });
+    });
+    await waitFor(async () => seen.closedEarly > before, 5000, 'the upstream response to be closed');
+  });
+
+  it('delivers a large answer intact to a slow reader', async () => {
+    const received = await new Promise<number>((resolve, reject) => {
+      http
+        .get(publicUrl(proxy, '/special/big'), (res) => {
+          let n = 0;
+          res.pause();
+          // read slowly at first so that the proxy has to hold back the target
+          setTimeout(() => res.resume(), 300);
+          res.on('data', (c: Buffer) => (n += c.length));
+          res.on('end', () => resolve(n));
+          res.on('error', reject);
+        })
+        .on('error', reject);
+    });
+    assert.equal(received, big.length);
+  });
+
+  it('ends the client answer with an error when the target dies mid-answer (no hang)', async () => {
+    const outcome = await new Promise<string>((resolve) => {
+      http
+        .get(publicUrl(proxy, '/special/die'), (res) => {
+          res.on('data', () => undefined);
+          res.on('end', () => resolve(res.complete ? 'complete' : 'incomplete'));
+          res.on('error', () => resolve('error'));
+          res.on('aborted', () => resolve('aborted'));
+        })
+        .on('error', () => resolve('error'));
+    });
+    assert.notEqual(outcome, 'complete');
+  });
+
+  it('drops hop-by-hop headers and those named in Connection, both ways; keeps repeated headers', async () => {
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      http
+        .get(
+          publicUrl(proxy, '/special/plain'),
+          { headers: { Connection: 'keep-alive, X-Private', 'X-Private': 'secret', 'Keep-Alive': 'timeout=9', TE: 'trailers', 'X-Kept': 'yes' } },
+          resolve,
+        )
+        .on('error', reject);
+    });
+    res.resume();
+    const upstreamSaw = seen.lastRequest!.headers;
+    assert.equal(upstreamSaw['x-private'], undefined);
+    assert.equal(upstreamSaw['te'], undefined);
+    assert.equal(upstreamSaw['keep-alive'], undefined);
+    assert.equal(upstreamSaw['x-kept'], 'yes');
+    assert.deepEqual(res.headers['set-cookie'], ['a=1', 'b=2']);
+    assert.equal(res.headers['keep-alive'], 'timeout=5'); // node's own, not the target's
+  });
+
+  it('passes 204 and 304 answers without a body', async () => {
+    const a = await fetch(publicUrl(proxy, '/special/no-content'));
+    assert.equal(a.status, 204);
+    assert.equal(a.headers.get('x-kind'), 'none');
+    assert.equal(await a.text(), '');
+    const b = await fetch(publicUrl(proxy, '/special/not-modified'));
+    assert.equal(b.status, 304);
+    assert.equal(b.headers.get('etag'), '"v1"');
+  });
+
+  it('answers HEAD with the head only', async () => {
+    const res = await fetch(publicUrl(proxy, '/special/big'), { method: 'HEAD' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-length'), String(big.length));
+    assert.equal(await res.text(), '');
+  });
+
+  it('reuses upstream connections', async () => {
+    const ports = new Set<number>();
+    const counter = await startUpstream('counter', (req, res) => {
+      ports.add(req.socket.remotePort ?? 0);
+      res.end('ok');
+    });
+    try {
+      await api(proxy, 'POST', '/api/routes/counter', { body: { target: counter.url } });
+      for (let i = 0; i < 20; i++) await (await fetch(publicUrl(proxy, '/counter/x'))).text();
+      assert.equal(ports.size, 1, `20 sequential requests used ${ports.size} upstream connections`);
+    } finally {
+      await counter.close();
+    }
+  });
+
+  it('times out a target that stops sending mid-body when --timeout is set', async () => {
+    const stall = await startUpstream('stall', (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 100 });
+      res.write('a bit');
+    });
+    const timed = await startTestProxy({ timeoutMs: 200 });
+    try {
+      await api(timed, 'POST', '/api/routes/', { body: { target: stall.url } });
+      const t0 = Date.now();
+      const outcome = await new Promise<string>((resolve) => {
+        http
+          .get(publicUrl(timed, '/x'), (res) => {
+            res.on('data', () => undefined);
+            res.on('end', () => resolve(res.complete ? 'complete' : 'incomplete'));
+            res.on('error', () => resolve('error'));
+          })
+          .on('error', () => resolve('error'));
+      });
+      assert.notEqual(outcome, 'complete');
+      assert.ok(Date.now() - t0 < 5000);
+    } finally {
+      await timed.close();
+      await stall.close();
+    }
+  });
+});
+
+describe('UpstreamPools', () => {
+  it('keeps one pool per origin, and closes the pools of targets no route uses', async () => {
+    const pools = new UpstreamPools();
+    const a = pools.resolve('http://127.0.0.1:9001/base/');
+    const b = pools.resolve('http://127.0.0.1:9001/other');
+    const c = pools.resolve('https://[::1]:9002');
+    assert.equal(a.pool, b.pool);
+    assert.equal(a.basePath, '/base');
+    assert.equal(c.hostname, '::1');
+    assert.equal(c.secure, true);
+    assert.equal(pools.size, 2);
+    assert.throws(() => pools.resolve('ftp://x'), /unsupported target scheme 'ftp'/);
+    pools.sweep(['http://127.0.0.1:9001/base/']);
+    assert.equal(pools.size, 1);
+    assert.notEqual(pools.resolve('https://[::1]:9002').pool, c.pool);
+    await pools.destroy();
+    assert.equal(pools.size, 0);
+  });
+});
