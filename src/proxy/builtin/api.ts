@@ -18,8 +18,8 @@ export interface ApiContext {
   readonly log: Logger;
   /** When set, every `/api/` call needs `Authorization: token <authToken>`. */
   readonly authToken: string | undefined;
-  /** Called after every change to the table. */
-  readonly onChange: () => void;
+  /** Called after every change to the table, with the key of the route. */
+  readonly onChange: (key: string) => void;
   /** Renders `GET /metrics` (Prometheus text); needs the token like `/api/`. */
   readonly metrics?: (() => Promise<{ contentType: string; body: string }>) | undefined;
 }
@@ -128,7 +128,7 @@ async function handle(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
         return;
       }
       ctx.log.info({ route: path }, 'route removed');
-      ctx.onChange();
+      ctx.onChange(path);
       send(res, 204);
       return;
     default:
@@ -181,8 +181,8 @@ async function postRoute(ctx: ApiContext, req: IncomingMessage, path: string, re
     send(res, 400, "Must specify 'target' as string");
     return;
   }
-  ctx.table.set(path, data as RouteData);
+  const entry = ctx.table.set(path, data as RouteData);
   ctx.log.info({ route: path, target: data['target'] }, 'route added');
-  ctx.onChange();
+  ctx.onChange(entry.key);
   send(res, 201);
 }

@@ -14,7 +14,8 @@ import type { ProxyContext } from './forward.js';
 import { limitConnectionsPerClient, onClientError, serverLimitOptions } from './limits.js';
 import { createMetrics } from './metrics.js';
 import { RouteTable } from './route-table.js';
-import { StateFileWriter, loadStateFile } from './state-file.js';
+import { FileRouteStore } from './state-file.js';
+import type { RouteStore } from './state-file.js';
 import { readKeyPair, watchKeyPair } from './tls.js';
 import { UpstreamPools } from './upstreams.js';
 import { handleUpgrade } from './websocket.js';
@@ -39,6 +40,8 @@ export interface ProxyOptions {
   timeoutMs?: number | undefined;
   /** JSON file the routing table is saved to on every change and loaded from at start. */
   stateFile?: string | undefined;
+  /** Another store for the routing table (takes precedence over `stateFile`). */
+  routeStore?: RouteStore | undefined;
   /** Keep-alive timeout of client connections, in ms (default 5000, as CHP). */
   keepAliveTimeoutMs?: number | undefined;
   /** Add `X-Forwarded-*` headers (default true). */
@@ -122,14 +125,14 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const table = new RouteTable();
   const upstreams = new UpstreamPools({ insecure: opts.insecure === true });
 
-  if (opts.stateFile !== undefined) {
-    const loaded = await loadStateFile(opts.stateFile, table, log);
-    log.info({ file: opts.stateFile, routes: loaded }, 'loaded proxy state');
+  const store = opts.routeStore ?? (opts.stateFile === undefined ? undefined : new FileRouteStore(opts.stateFile, log));
+  if (store !== undefined) {
+    const loaded = await store.load(table);
+    log.info({ store: store.description, routes: loaded }, 'loaded proxy state');
   }
-  const writer = opts.stateFile === undefined ? undefined : new StateFileWriter(opts.stateFile, table, log);
   if (opts.defaultTarget !== undefined && opts.defaultTarget !== '') {
     table.set('/', { target: opts.defaultTarget });
-    writer?.schedule();
+    store?.schedule('/');
   }
 
   const openSockets = new Set<Duplex>();
@@ -167,7 +170,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       table,
       log,
       authToken: opts.authToken === '' ? undefined : opts.authToken,
-      onChange: () => writer?.schedule(),
+      onChange: (key) => store?.schedule(key),
       metrics: () => metrics.render(),
     }),
   );
@@ -186,7 +189,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     stopTlsWatch?.();
     publicServer.close();
     apiServer.close();
-    await writer?.flush();
+    await store?.close();
     throw err;
   }
   if (opts.authToken === undefined || opts.authToken === '') log.warn('proxy REST API is not authenticated');
@@ -205,10 +208,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       openSockets.clear();
       await Promise.all([closeServer(publicServer, drainMs), closeServer(apiServer, drainMs)]);
       await upstreams.destroy();
-      if (writer !== undefined) {
-        writer.schedule(); // save the latest last_activity values too
-        await writer.flush();
-      }
+      await store?.close(); // with the latest last_activity values
       log.info('proxy stopped');
     })();
     return closing;

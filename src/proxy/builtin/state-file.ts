@@ -63,6 +63,58 @@ export async function loadStateFile(file: string, table: RouteTable, log: Logger
   return count;
 }
 
+/**
+ * Where the proxy keeps its routing table between runs (`--state-file`, or a
+ * database: state-db.ts). The proxy loads it once at start, then tells it of
+ * every change; the store decides when to write.
+ */
+export interface RouteStore {
+  /** A name for logs (a file path, a database URL without its password). */
+  readonly description: string;
+  /** Loads the saved routes into `table`; returns how many. */
+  load(table: RouteTable): Promise<number>;
+  /** Notes that the route at `key` was added, replaced or removed (no key: anything may have changed). */
+  schedule(key?: string): void;
+  /** Writes pending changes now, with every route's latest `last_activity`, and waits until they are stored. */
+  flush(): Promise<void>;
+  /** Flushes, then releases what the store holds (connections). */
+  close(): Promise<void>;
+}
+
+/** The `--state-file` store: the whole table as one JSON file. */
+export class FileRouteStore implements RouteStore {
+  private writer: StateFileWriter | undefined;
+
+  constructor(
+    private readonly file: string,
+    private readonly log: Logger,
+  ) {}
+
+  get description(): string {
+    return this.file;
+  }
+
+  async load(table: RouteTable): Promise<number> {
+    const n = await loadStateFile(this.file, table, this.log);
+    this.writer = new StateFileWriter(this.file, table, this.log);
+    return n;
+  }
+
+  schedule(): void {
+    this.writer?.schedule();
+  }
+
+  async flush(): Promise<void> {
+    if (this.writer === undefined) return;
+    this.writer.schedule(); // the latest last_activity values too
+    await this.writer.flush();
+  }
+
+  close(): Promise<void> {
+    return this.flush();
+  }
+}
+
 /** Debounced, atomic writer of the routing table. */
 export class StateFileWriter {
   private timer: NodeJS.Timeout | undefined;
