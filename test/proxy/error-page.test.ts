@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { hubLinkFor } from '../../src/proxy/builtin/error-page.js';
 import type { RunningProxy } from '../../src/proxy/builtin/server.js';
 import type { Upstream } from './helpers.js';
 import { api, freePort, publicUrl, startTestProxy, startUpstream } from './helpers.js';
@@ -29,6 +30,17 @@ describe('error page for user servers', () => {
     const res = await fetch(publicUrl(proxy, '/services/x/'));
     assert.equal(res.status, 503);
     assert.doesNotMatch(await res.text(), /\/hub\/user\//);
+  });
+});
+
+describe('hub link of the user page', () => {
+  it("keeps the hub's base_url and the server name, and leaves out the host under host routing", () => {
+    assert.equal(hubLinkFor('/user/alice', 'alice', false), '/hub/user/alice/');
+    assert.equal(hubLinkFor('/jupyter/user/alice', 'alice', false), '/jupyter/hub/user/alice/');
+    assert.equal(hubLinkFor('/jupyter/user/alice/gpu box', 'alice', false), '/jupyter/hub/user/alice/gpu%20box/');
+    assert.equal(hubLinkFor('/alice.hub.example.org/user/alice', 'alice', true), '/hub/user/alice/');
+    assert.equal(hubLinkFor('/user/alice2', 'alice', false), '/hub/user/alice/', 'no match: the default link');
+    assert.equal(hubLinkFor('/user/a&b', 'a&b', false), '/hub/user/a%26b/');
   });
 });
 

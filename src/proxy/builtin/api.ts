@@ -20,6 +20,8 @@ export interface ApiContext {
   readonly authToken: string | undefined;
   /** Called after every change to the table, with the key of the route. */
   readonly onChange: (key: string) => void;
+  /** Host routing is on: a new route's data gets `host`, its key's first segment (as CHP). */
+  readonly hostRouting?: boolean | undefined;
   /** Renders `GET /metrics` (Prometheus text); needs the token like `/api/`. */
   readonly metrics?: (() => Promise<{ contentType: string; body: string }>) | undefined;
 }
@@ -181,6 +183,7 @@ async function postRoute(ctx: ApiContext, req: IncomingMessage, path: string, re
     send(res, 400, "Must specify 'target' as string");
     return;
   }
+  if (ctx.hostRouting === true && path !== '/') data['host'] = path.split('/')[1];
   const entry = ctx.table.set(path, data as RouteData);
   ctx.log.info({ route: path, target: data['target'] }, 'route added');
   ctx.onChange(entry.key);

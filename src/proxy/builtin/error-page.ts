@@ -24,7 +24,7 @@ export function routeUser(route: RouteEntry | undefined): string | undefined {
  * a route owned by a JupyterHub user gets a page linking to `/hub/user/<user>/`.
  */
 export function sendError(
-  ctx: Pick<ProxyContext, 'errorTarget' | 'log' | 'metrics'>,
+  ctx: Pick<ProxyContext, 'errorTarget' | 'log' | 'metrics' | 'hostRouting'>,
   req: IncomingMessage,
   res: ServerResponse,
   code: number,
@@ -33,7 +33,7 @@ export function sendError(
   ctx.metrics?.request(code);
   const user = code === 503 ? routeUser(route) : undefined;
   const fallback = (): void => {
-    if (user !== undefined) userServerPage(res, user);
+    if (user !== undefined && route !== undefined) userServerPage(res, user, hubLinkFor(route.key, user, ctx.hostRouting));
     else defaultErrorPage(res, code);
   };
   if (ctx.errorTarget === undefined) {
@@ -95,9 +95,27 @@ function defaultErrorPage(res: ServerResponse, code: number): void {
   );
 }
 
-/** 503 page for a user's server that does not answer; the link is host-relative. */
-function userServerPage(res: ServerResponse, user: string): void {
-  const href = `/hub/user/${encodeURIComponent(user)}/`;
+/**
+ * The hub page that restarts the server behind a user route, host-relative:
+ * `<base>hub/user/<name>/[<server>/]`, where `<base>` is what precedes
+ * `/user/<name>` in the route key (the hub's `base_url`; under host routing the
+ * key's first segment, the host, is left out).
+ */
+export function hubLinkFor(routeKey: string, user: string, hostRouting: boolean): string {
+  const marker = `/user/${user}`;
+  let at = routeKey.lastIndexOf(marker);
+  while (at !== -1 && at + marker.length < routeKey.length && routeKey[at + marker.length] !== '/') {
+    at = at === 0 ? -1 : routeKey.lastIndexOf(marker, at - 1);
+  }
+  if (at === -1) return `/hub/user/${encodeURIComponent(user)}/`;
+  let base = routeKey.slice(0, at);
+  if (hostRouting) base = base.replace(/^\/[^/]*/, '');
+  const rest = routeKey.slice(at).split('/').map(encodeURIComponent).join('/');
+  return `${base}/hub${rest}/`;
+}
+
+/** 503 page for a user's server that does not answer; `href` is the hub page that restarts it. */
+function userServerPage(res: ServerResponse, user: string, href: string): void {
   sendPage(
     res,
     503,

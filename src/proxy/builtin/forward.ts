@@ -30,6 +30,8 @@ export interface ProxyContext {
   /** The public port serves HTTPS (sets `X-Forwarded-Proto: https`, default port 443). */
   readonly secure: boolean;
   readonly metrics: ProxyMetrics | undefined;
+  /** Headers added to every request sent upstream, as flat `[name, value, ...]` pairs (CHP `--custom-header`). */
+  readonly customHeaders?: readonly string[] | undefined;
 }
 
 /**
@@ -83,6 +85,12 @@ export function routeFor(
   return table.match(decoded);
 }
 
+/** Whether `lowerName` is one of the `--custom-header` names (flat pairs, a handful at most). */
+function isCustom(customHeaders: readonly string[], lowerName: string): boolean {
+  for (let i = 0; i < customHeaders.length; i += 2) if ((customHeaders[i] as string).toLowerCase() === lowerName) return true;
+  return false;
+}
+
 /** The head of the request sent upstream. */
 export interface UpstreamHead {
   /** Flat `[name, value, ...]` pairs. */
@@ -95,10 +103,17 @@ export interface UpstreamHead {
  * Headers to send upstream, as flat `[name, value, ...]` pairs in the client's
  * order: hop-by-hop ones and those named in `Connection` dropped (an upgrade
  * keeps `Connection` and `Upgrade`), `X-Forwarded-For/Port/Proto` appended to
- * any value already there, `X-Forwarded-Host` kept if set. `Host` passes
- * through unchanged.
+ * any value already there, `X-Forwarded-Host` kept if set, `--custom-header`s
+ * added (replacing the client's headers of those names). `Host` passes through
+ * unchanged.
  */
-export function upstreamHead(req: IncomingMessage, xForward: boolean, upgrade: boolean, secure = false): UpstreamHead {
+export function upstreamHead(
+  req: IncomingMessage,
+  xForward: boolean,
+  upgrade: boolean,
+  secure = false,
+  customHeaders: readonly string[] = [],
+): UpstreamHead {
   const raw = req.rawHeaders;
   const out: string[] = [];
   let body = false;
@@ -118,6 +133,7 @@ export function upstreamHead(req: IncomingMessage, xForward: boolean, upgrade: b
       }
     }
     if (dropped.has(lower)) continue;
+    if (customHeaders.length > 0 && isCustom(customHeaders, lower)) continue; // ours replace the client's
     if (lower === 'host') host = value;
     if (xForward && lower.startsWith('x-forwarded-')) {
       const key = lower.slice(12);
@@ -137,6 +153,7 @@ export function upstreamHead(req: IncomingMessage, xForward: boolean, upgrade: b
     }
     out.push('x-forwarded-host', forwarded['host'] ?? host);
   }
+  for (let i = 0; i + 1 < customHeaders.length; i += 2) out.push(customHeaders[i] as string, customHeaders[i + 1] as string);
   if (named === undefined) return { headers: out, body };
   const keep: string[] = [];
   for (let i = 0; i < out.length; i += 2) {
@@ -247,7 +264,7 @@ export function handleWeb(ctx: ProxyContext, req: IncomingMessage, res: ServerRe
     sendError(ctx, req, res, 500, undefined);
     return;
   }
-  const { headers, body } = upstreamHead(req, ctx.xForward, false, ctx.secure);
+  const { headers, body } = upstreamHead(req, ctx.xForward, false, ctx.secure, ctx.customHeaders);
   const handler = new ForwardHandler(ctx, req, res, route);
   (res as ResponseWithHandler)[kHandler] = handler;
   res.on('close', onResponseClose);

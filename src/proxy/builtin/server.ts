@@ -9,10 +9,11 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { createApiHandler } from './api.js';
-import { handleWeb } from './forward.js';
+import { handleWeb, hostName } from './forward.js';
 import type { ProxyContext } from './forward.js';
 import { limitConnectionsPerClient, onClientError, serverLimitOptions } from './limits.js';
 import { createMetrics } from './metrics.js';
+import type { ProxyMetrics } from './metrics.js';
 import { RouteTable } from './route-table.js';
 import { FileRouteStore } from './state-file.js';
 import type { RouteStore } from './state-file.js';
@@ -62,6 +63,18 @@ export interface ProxyOptions {
   sslCert?: string | undefined;
   /** PEM private key file of `sslCert`. */
   sslKey?: string | undefined;
+  /** PEM file of intermediate CA certificates sent with `sslCert` (CHP `--ssl-ca`). */
+  sslCa?: string | undefined;
+  /** Headers added to every proxied request, replacing the client's of the same name (CHP `--custom-header`). */
+  customHeaders?: Record<string, string> | undefined;
+  /** A separate, unauthenticated listener for `GET /metrics` (CHP `--metrics-port`); off when undefined. */
+  metricsPort?: number | undefined;
+  /** Address of the metrics listener (CHP `--metrics-ip`; default all interfaces). */
+  metricsIp?: string | undefined;
+  /** A plain-HTTP listener that redirects every request to HTTPS (CHP `--redirect-port`); needs TLS. */
+  redirectPort?: number | undefined;
+  /** The port the redirect points to (CHP `--redirect-to`; default the public port). */
+  redirectTo?: number | undefined;
   /** How often the certificate files are checked for changes, in ms (default 2000). */
   tlsReloadIntervalMs?: number | undefined;
   /** Include prom-client's default process metrics in `/metrics` (default true). */
@@ -75,6 +88,10 @@ export interface RunningProxy {
   apiPort: number;
   /** True when the public port serves HTTPS. */
   secure: boolean;
+  /** The metrics port actually bound, when one was asked for. */
+  metricsPort?: number;
+  /** The HTTP-to-HTTPS redirect port actually bound, when one was asked for. */
+  redirectPort?: number;
   /** The live routing table (for tests and embedding). */
   table: RouteTable;
   /** Stops listening, drains in-flight requests, closes websockets and saves the state file. */
@@ -108,6 +125,42 @@ function closeServer(server: http.Server | https.Server, drainMs: number): Promi
   });
 }
 
+/** The `--metrics-port` listener: `GET /metrics` without a token (as CHP), 404 for anything else. */
+function metricsHandler(metrics: ProxyMetrics): http.RequestListener {
+  return (req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?', 1)[0] !== '/metrics') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('Not Found');
+      return;
+    }
+    metrics.render().then(
+      ({ contentType, body }) => {
+        res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
+      },
+      () => {
+        res.writeHead(500);
+        res.end();
+      },
+    );
+  };
+}
+
+/** The `--redirect-port` listener: 301 to the same host and path over HTTPS on port `to` (443 is left out of the URL). */
+function redirectHandler(to: number): http.RequestListener {
+  return (req, res) => {
+    const host = hostName(req.headers.host);
+    if (host === '') {
+      res.writeHead(400, { 'Content-Type': 'text/plain' });
+      res.end('Bad Request: no Host header');
+      return;
+    }
+    const authority = `${host.includes(':') ? `[${host}]` : host}${to === 443 ? '' : `:${to}`}`;
+    res.writeHead(301, { Location: `https://${authority}${req.url ?? '/'}`, 'Content-Length': 0 });
+    res.end();
+  };
+}
+
 /**
  * Starts the proxy. Resolves once both listeners are bound (so `publicPort`
  * and `apiPort` are the real ports even when 0 was asked for).
@@ -119,7 +172,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   if ((opts.sslCert === undefined) !== (opts.sslKey === undefined)) {
     throw new Error('TLS needs both a certificate (--ssl-cert) and a key (--ssl-key)');
   }
-  const tlsFiles = opts.sslCert !== undefined && opts.sslKey !== undefined ? { certFile: opts.sslCert, keyFile: opts.sslKey } : undefined;
+  const tlsFiles = opts.sslCert !== undefined && opts.sslKey !== undefined ? { certFile: opts.sslCert, keyFile: opts.sslKey, caFile: opts.sslCa } : undefined;
+  if (opts.redirectPort !== undefined && tlsFiles === undefined) {
+    throw new Error('--redirect-port redirects to HTTPS and needs --ssl-cert and --ssl-key');
+  }
   // Read before anything else starts: a bad pair must stop the proxy.
   const keyPair = tlsFiles === undefined ? undefined : readKeyPair(tlsFiles);
   const table = new RouteTable();
@@ -148,6 +204,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     hostRouting: opts.hostRouting === true,
     secure: keyPair !== undefined,
     metrics,
+    customHeaders: Object.entries(opts.customHeaders ?? {}).flat(),
   };
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => handleWeb(ctx, req, res);
@@ -171,6 +228,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       log,
       authToken: opts.authToken === '' ? undefined : opts.authToken,
       onChange: (key) => store?.schedule(key),
+      hostRouting: ctx.hostRouting,
       metrics: () => metrics.render(),
     }),
   );
@@ -179,22 +237,34 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const sweeper = setInterval(() => upstreams.sweep([...table.entries()].map((e) => e.data.target)), 60_000);
   sweeper.unref();
 
+  const metricsServer = opts.metricsPort === undefined ? undefined : http.createServer(metricsHandler(metrics));
+  const redirectServer = opts.redirectPort === undefined ? undefined : http.createServer();
+
   let publicPort: number;
   let apiPort: number;
+  let metricsPort: number | undefined;
+  let redirectPort: number | undefined;
   try {
     publicPort = await listen(publicServer, opts.port, opts.ip);
     apiPort = await listen(apiServer, opts.apiPort, opts.apiIp);
+    if (metricsServer !== undefined) metricsPort = await listen(metricsServer, opts.metricsPort ?? 0, opts.metricsIp ?? '');
+    if (redirectServer !== undefined) {
+      redirectServer.on('request', redirectHandler(opts.redirectTo ?? publicPort));
+      redirectPort = await listen(redirectServer, opts.redirectPort ?? 0, opts.ip);
+    }
   } catch (err) {
     clearInterval(sweeper);
     stopTlsWatch?.();
     publicServer.close();
     apiServer.close();
+    metricsServer?.close();
+    redirectServer?.close();
     await store?.close();
     throw err;
   }
   if (opts.authToken === undefined || opts.authToken === '') log.warn('proxy REST API is not authenticated');
   log.info(
-    { publicPort, apiPort, tls: ctx.secure, hostRouting: ctx.hostRouting, ip: opts.ip, apiIp: opts.apiIp, defaultTarget: opts.defaultTarget, routes: table.size },
+    { publicPort, apiPort, metricsPort, redirectPort, tls: ctx.secure, hostRouting: ctx.hostRouting, ip: opts.ip, apiIp: opts.apiIp, defaultTarget: opts.defaultTarget, routes: table.size },
     'proxy listening',
   );
 
@@ -206,12 +276,25 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       const drainMs = opts.drainTimeoutMs ?? 10_000;
       for (const socket of openSockets) socket.destroy();
       openSockets.clear();
-      await Promise.all([closeServer(publicServer, drainMs), closeServer(apiServer, drainMs)]);
+      await Promise.all([
+        closeServer(publicServer, drainMs),
+        closeServer(apiServer, drainMs),
+        ...(metricsServer ? [closeServer(metricsServer, drainMs)] : []),
+        ...(redirectServer ? [closeServer(redirectServer, drainMs)] : []),
+      ]);
       await upstreams.destroy();
       await store?.close(); // with the latest last_activity values
       log.info('proxy stopped');
     })();
     return closing;
   };
-  return { publicPort, apiPort, secure: ctx.secure, table, close };
+  return {
+    publicPort,
+    apiPort,
+    secure: ctx.secure,
+    table,
+    close,
+    ...(metricsPort !== undefined ? { metricsPort } : {}),
+    ...(redirectPort !== undefined ? { redirectPort } : {}),
+  };
 }

@@ -13,17 +13,27 @@ import type { Logger } from 'pino';
 export interface TlsFiles {
   certFile: string;
   keyFile: string;
+  /** Intermediate CA certificates sent with the certificate (CHP `--ssl-ca`). */
+  caFile?: string | undefined;
 }
 
 export interface KeyPair {
   cert: Buffer;
   key: Buffer;
+  ca?: Buffer;
 }
 
 /** Reads the pair synchronously (at start: a bad pair must stop the proxy). */
 export function readKeyPair(files: TlsFiles): KeyPair {
-  const pair = { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
+  const pair: KeyPair = { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
+  if (files.caFile !== undefined) pair.ca = readFileSync(files.caFile);
   tls.createSecureContext(pair); // throws on a bad or mismatched pair
+  return pair;
+}
+
+async function readKeyPairAsync(files: TlsFiles): Promise<KeyPair> {
+  const pair: KeyPair = { cert: await readFile(files.certFile), key: await readFile(files.keyFile) };
+  if (files.caFile !== undefined) pair.ca = await readFile(files.caFile);
   return pair;
 }
 
@@ -33,7 +43,7 @@ async function fingerprint(file: string): Promise<string> {
 }
 
 /**
- * Polls both files every `intervalMs`; when either changes, loads the new
+ * Polls the files (certificate, key and CA chain if any) every `intervalMs`; when either changes, loads the new
  * pair and installs it with `setSecureContext`. A pair that cannot be read or
  * does not fit together is logged and the old one kept (it is tried again
  * when the files change once more). Returns a function that stops the poll.
@@ -42,7 +52,8 @@ export function watchKeyPair(server: https.Server, files: TlsFiles, log: Logger,
   let last: string | undefined;
   let busy = false;
   let stopped = false;
-  const current = async (): Promise<string> => `${await fingerprint(files.certFile)}|${await fingerprint(files.keyFile)}`;
+  const current = async (): Promise<string> =>
+    `${await fingerprint(files.certFile)}|${await fingerprint(files.keyFile)}|${files.caFile === undefined ? '' : await fingerprint(files.caFile)}`;
   current().then(
     (fp) => {
       last ??= fp;
@@ -60,7 +71,7 @@ export function watchKeyPair(server: https.Server, files: TlsFiles, log: Logger,
     if (fp === last) return;
     last = fp;
     try {
-      const pair = { cert: await readFile(files.certFile), key: await readFile(files.keyFile) };
+      const pair = await readKeyPairAsync(files);
       tls.createSecureContext(pair);
       if (stopped) return;
       server.setSecureContext(pair);

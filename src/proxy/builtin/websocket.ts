@@ -22,9 +22,9 @@ function rejectUpgrade(socket: Duplex, code: number): void {
   socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`, () => socket.destroy());
 }
 
-function requestHead(req: IncomingMessage, target: ParsedTarget, xForward: boolean, secure: boolean): string {
+function requestHead(req: IncomingMessage, target: ParsedTarget, ctx: ProxyContext): string {
   let head = `${req.method ?? 'GET'} ${target.basePath}${requestPath(req.url).pathAndQuery} HTTP/1.1\r\n`;
-  const { headers } = upstreamHead(req, xForward, true, secure);
+  const { headers } = upstreamHead(req, ctx.xForward, true, ctx.secure, ctx.customHeaders);
   for (let i = 0; i + 1 < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   return head + '\r\n';
 }
@@ -90,7 +90,7 @@ export function handleUpgrade(
     connected = true;
     upstream.setNoDelay(true);
     upstream.setKeepAlive(true, 30_000);
-    upstream.write(requestHead(req, target, ctx.xForward, ctx.secure));
+    upstream.write(requestHead(req, target, ctx));
     if (head.length > 0) upstream.write(head);
     // Only now: a 'data' listener starts the flow.
     relay(socket, upstream);
