@@ -32,11 +32,16 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
+/** The digest of the expected token, kept: it is the same on every call. */
+let expectedDigest: { token: string; digest: Buffer } | undefined;
+
 /** True when the request carries `Authorization: token <expected>` (the `token` scheme only). */
 export function checkToken(header: string | undefined, expected: string): boolean {
   const match = /^token\s+(\S+)\s*$/.exec(header ?? '');
   if (match === null || match[1] === undefined) return false;
-  return timingSafeEqual(digest(match[1]), digest(expected));
+  if (expectedDigest?.token !== expected) expectedDigest = { token: expected, digest: digest(expected) };
+  // Both sides hashed: equal lengths for timingSafeEqual, and no length leak.
+  return timingSafeEqual(digest(match[1]), expectedDigest.digest);
 }
 
 function send(res: ServerResponse, status: number, body?: unknown): void {
