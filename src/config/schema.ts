@@ -104,6 +104,11 @@ export const ConfigSchema = Type.Object(
           }),
         ),
         check_interval: Seconds(30, 'Seconds between reconciliations of the proxy routing table with the database.'),
+        route_store: Type.Union([Type.Literal('file'), Type.Literal('database')], {
+          default: 'file',
+          description:
+            "Where the proxy the hub starts keeps its routing table across restarts. `file`: `<data_dir>/proxy-routes.json` (`--state-file`). `database`: the table `ganymede_proxy_routes` in the hub's own `db.url` (`--state-db`; not with `sqlite://:memory:`). Only for the hub's own proxy (empty `proxy.command`).",
+        }),
       },
       { additionalProperties: false, default: {}, description: 'The proxy that routes users to the hub and to their servers.' },
     ),

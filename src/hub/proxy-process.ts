@@ -58,11 +58,39 @@ function ownProxyCommand(): string[] {
 }
 
 /**
+ * Where the hub's own proxy keeps its routes (`proxy.route_store`): the flags
+ * to pass, plus the environment they need. With `database`, a relative SQLite
+ * path is resolved against the data dir, and a PostgreSQL password is passed
+ * as PGPASSWORD rather than on the command line (which `ps` shows).
+ */
+export function routeStoreArgs(config: Config, dataDir: string): { args: string[]; env: Record<string, string> } {
+  if (config.proxy.route_store !== 'database') return { args: ['--state-file', path.join(dataDir, 'proxy-routes.json')], env: {} };
+  const url = config.db.url;
+  if (url.startsWith('sqlite://')) {
+    const rest = url.slice('sqlite://'.length);
+    if (!rest.startsWith('/') || rest === '/:memory:') {
+      throw new ProxyError(`proxy.route_store 'database' needs a database that outlives the hub; db.url is ${JSON.stringify(url)}`);
+    }
+    return { args: ['--state-db', rest.startsWith('//') ? url : `sqlite:///${path.resolve(dataDir, rest.slice(1))}`], env: {} };
+  }
+  const withPassword = /^([a-z][a-z0-9+.-]*:\/\/[^/?#:@]*):([^/?#]*)@/i.exec(url);
+  if (withPassword === null) return { args: ['--state-db', url], env: {} };
+  let password = withPassword[2]!;
+  try {
+    password = decodeURIComponent(password);
+  } catch {
+    // not percent-encoded: use it as it is
+  }
+  return { args: ['--state-db', `${withPassword[1]!}@${url.slice(withPassword[0].length)}`], env: { PGPASSWORD: password } };
+}
+
+/**
  * Makes sure a proxy answers at `proxy.api_url` (with `proxy.api_urls`: at the
  * first of them; the others are run by the operator). When the hub starts its own
  * proxy, a proxy started by an earlier run (pid file and token in the data
  * dir) is reused, so a hub restart never interrupts users; otherwise a new one
- * is started detached, with its routes persisted in `<data_dir>/proxy-routes.json`.
+ * is started detached, with its routes persisted in `<data_dir>/proxy-routes.json`
+ * (or, with `proxy.route_store: database`, in the hub's database).
  */
 export async function ensureProxy(opts: { config: Config; dataDir: string; urls: HubUrls; token: string; log: Logger }): Promise<{ reused: boolean; pid?: number }> {
   const { config, dataDir, urls, token, log } = opts;
@@ -93,11 +121,12 @@ export async function ensureProxy(opts: { config: Config; dataDir: string; urls:
     '--error-target', `${urls.internal}${urls.hub}error`,
     '--log-level', config.log_level === 'trace' ? 'debug' : config.log_level,
   ];
-  if (!config.proxy.command.length) args.push('--state-file', path.join(dataDir, 'proxy-routes.json'), '--pid-file', pidFile);
+  const store = config.proxy.command.length ? undefined : routeStoreArgs(config, dataDir);
+  if (store !== undefined) args.push(...store.args, '--pid-file', pidFile);
   const logFd = openSync(path.join(dataDir, 'proxy.log'), 'a');
   let pid: number;
   try {
-    const child = spawn(cmd[0]!, args, { detached: true, stdio: ['ignore', logFd, logFd], env: { ...process.env, CONFIGPROXY_AUTH_TOKEN: token } });
+    const child = spawn(cmd[0]!, args, { detached: true, stdio: ['ignore', logFd, logFd], env: { ...process.env, ...store?.env, CONFIGPROXY_AUTH_TOKEN: token } });
     pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid!));
       child.once('error', (err) => reject(new ProxyError(`Cannot start the proxy (${cmd[0]}): ${err.message}`)));

@@ -73,4 +73,16 @@ describe('proxy command line', () => {
     assert.equal(opts.authToken, 'abc');
     assert.equal(proxyOptionsFromArgs(args, silentLogger(), {}).authToken, undefined);
   });
+
+  it('takes --state-db and --state-name, and refuses --state-db with --state-file', () => {
+    const a = parseProxyArgs(['--state-db', 'postgres://u:secret@127.0.0.1:5432/db', '--state-name=north']);
+    assert.equal(a.stateDb, 'postgres://u:secret@127.0.0.1:5432/db');
+    assert.equal(a.stateName, 'north');
+    assert.equal(a.stateFile, undefined);
+    const opts = proxyOptionsFromArgs(a, silentLogger(), {});
+    assert.equal(opts.routeStore?.description, 'postgres://u:***@127.0.0.1:5432/db');
+    assert.equal(proxyOptionsFromArgs(parseProxyArgs([]), silentLogger(), {}).routeStore, undefined);
+    assert.throws(() => parseProxyArgs(['--state-file', '/tmp/s.json', '--state-db', 'sqlite:////tmp/s.sqlite']), /--state-file and --state-db cannot be used together/);
+    assert.throws(() => parseProxyArgs(['--state-name', 'north']), /--state-name needs --state-db/);
+  });
 });

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { Level, Logger } from 'pino';
 import { startProxy } from './server.js';
+import { DatabaseRouteStore } from './state-db.js';
 import type { ProxyOptions } from './server.js';
 
 export interface ProxyCliArgs {
@@ -19,6 +20,10 @@ export interface ProxyCliArgs {
   logLevel: Level;
   pidFile: string | undefined;
   stateFile: string | undefined;
+  /** Database URL the routing table is kept in (`--state-db`; not with `stateFile`). */
+  stateDb: string | undefined;
+  /** This proxy's rows in `stateDb` (`--state-name`, default `default`). */
+  stateName: string | undefined;
   timeoutMs: number | undefined;
   keepAliveTimeoutMs: number | undefined;
   xForward: boolean;
@@ -42,6 +47,9 @@ export const PROXY_USAGE = `Usage: ganymede-proxy [options]
   --default-target <url>     target of the '/' route
   --error-target <url>       fetch error pages from <url>/<code>?url=<path>
   --state-file <file>        save routes to <file> and load them at start
+  --state-db <url>           keep routes in a database instead: sqlite:////abs/file,
+                             sqlite:///relative/file or postgres://user:pass@host/db
+  --state-name <name>        this proxy's rows in --state-db (default 'default')
   --timeout <ms>             upstream inactivity timeout for HTTP requests
   --keep-alive-timeout <ms>  keep-alive timeout of client connections
   --request-timeout <ms>     time to receive a whole request (0 = none; default 300000)
@@ -90,6 +98,8 @@ export function parseProxyArgs(argv: string[]): ProxyCliArgs & { help: boolean }
       'log-level': str,
       'pid-file': str,
       'state-file': str,
+      'state-db': str,
+      'state-name': str,
       timeout: str,
       'keep-alive-timeout': str,
       'request-timeout': str,
@@ -115,6 +125,10 @@ export function parseProxyArgs(argv: string[]): ProxyCliArgs & { help: boolean }
   if (!(LEVELS as readonly string[]).includes(logLevel)) {
     throw new Error(`--log-level must be one of ${LEVELS.join(', ')}, got '${logLevel}'`);
   }
+  if (get('state-file') && get('state-db')) {
+    throw new Error('--state-file and --state-db cannot be used together: the routes are kept in one place');
+  }
+  if (get('state-name') && !get('state-db')) throw new Error('--state-name needs --state-db');
   const ignored = [...IGNORED_WITH_VALUE, ...IGNORED_SWITCHES].filter(
     (name) => (values as Record<string, unknown>)[name] !== undefined,
   );
@@ -128,6 +142,8 @@ export function parseProxyArgs(argv: string[]): ProxyCliArgs & { help: boolean }
     logLevel: logLevel as Level,
     pidFile: get('pid-file') || undefined,
     stateFile: get('state-file') || undefined,
+    stateDb: get('state-db') || undefined,
+    stateName: get('state-name') || undefined,
     timeoutMs: toInt('timeout', get('timeout')),
     keepAliveTimeoutMs: toInt('keep-alive-timeout', get('keep-alive-timeout')),
     xForward: values['no-x-forward'] !== true,
@@ -157,6 +173,7 @@ export function proxyOptionsFromArgs(args: ProxyCliArgs, logger: Logger, env: No
     logger,
     timeoutMs: args.timeoutMs,
     stateFile: args.stateFile,
+    routeStore: args.stateDb === undefined ? undefined : new DatabaseRouteStore(args.stateDb, { name: args.stateName, logger }),
     keepAliveTimeoutMs: args.keepAliveTimeoutMs,
     xForward: args.xForward,
     insecure: args.insecure,
