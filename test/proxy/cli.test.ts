@@ -51,13 +51,37 @@ describe('proxy command line', () => {
   });
 
   it('accepts and reports unsupported CHP flags (Z2JH and JupyterHub pass some)', () => {
-    const a = parseProxyArgs(['--host-routing', '--ssl-key', 'k.pem', '--ssl-cert=c.pem', '--proxy-timeout', '5', '--api-port=8001', '--ip=*']);
-    assert.deepEqual(a.ignored.sort(), ['proxy-timeout']);
+    const a = parseProxyArgs(['--host-routing', '--ssl-key', 'k.pem', '--ssl-cert=c.pem', '--no-prepend-path', '--api-port=8001', '--ip=*']);
+    assert.deepEqual(a.ignored.sort(), ['no-prepend-path']);
     assert.equal(a.hostRouting, true);
     assert.equal(a.sslKey, 'k.pem');
     assert.equal(a.sslCert, 'c.pem');
     assert.equal(a.apiPort, 8001);
     assert.equal(a.ip, '', "'*' means all interfaces");
+  });
+
+  it("takes CHP's TLS, redirect, metrics, timeout and custom-header flags", () => {
+    const a = parseProxyArgs([
+      '--ssl-ca', 'ca.pem',
+      '--redirect-port', '8000',
+      '--redirect-to=443',
+      '--metrics-port', '8002',
+      '--metrics-ip', '127.0.0.1',
+      '--proxy-timeout', '5000',
+      '--custom-header', 'X-Site: north',
+      '--custom-header=X-Empty:',
+    ]);
+    assert.equal(a.sslCa, 'ca.pem');
+    assert.equal(a.redirectPort, 8000);
+    assert.equal(a.redirectTo, 443);
+    assert.equal(a.metricsPort, 8002);
+    assert.equal(a.metricsIp, '127.0.0.1');
+    assert.equal(a.timeoutMs, 5000);
+    assert.deepEqual(a.customHeaders, { 'X-Site': 'north', 'X-Empty': '' });
+    assert.deepEqual(a.ignored, []);
+    assert.equal(parseProxyArgs(['--timeout', '100', '--proxy-timeout', '5000']).timeoutMs, 100);
+    assert.throws(() => parseProxyArgs(['--custom-header', 'no colon']), /--custom-header expects 'name: value', got 'no colon'/);
+    assert.throws(() => parseProxyArgs(['--custom-header', 'bad name: 1']), /--custom-header/);
   });
 
   it('rejects unknown flags and bad values', () => {

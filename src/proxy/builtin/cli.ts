@@ -34,6 +34,13 @@ export interface ProxyCliArgs {
   requestTimeoutMs: number | undefined;
   sslCert: string | undefined;
   sslKey: string | undefined;
+  sslCa: string | undefined;
+  /** `--custom-header name:value` (repeatable). */
+  customHeaders: Record<string, string>;
+  metricsIp: string | undefined;
+  metricsPort: number | undefined;
+  redirectPort: number | undefined;
+  redirectTo: number | undefined;
   /** Flags accepted for CHP compatibility that this proxy does not implement. */
   ignored: string[];
 }
@@ -59,6 +66,13 @@ export const PROXY_USAGE = `Usage: ganymede-proxy [options]
   --host-routing             route keys start with a host name (/<host>/<path>)
   --ssl-cert <file>          PEM certificate: serve the public port over HTTPS
   --ssl-key <file>           PEM key of --ssl-cert (both files are reloaded when they change)
+  --ssl-ca <file>            PEM intermediate CA certificates sent with --ssl-cert
+  --redirect-port <n>        plain-HTTP port answering every request with a redirect to HTTPS
+  --redirect-to <n>          port the redirect points to (default: --port)
+  --custom-header <k:v>      header added to every proxied request (repeatable)
+  --proxy-timeout <ms>       same as --timeout (CHP's name for the upstream timeout)
+  --metrics-port <n>         serve GET /metrics without a token on this port
+  --metrics-ip <ip>          address of the metrics port ('' = all interfaces; default '')
   --no-x-forward             do not add X-Forwarded-For/-Port/-Proto/-Host headers
   --insecure                 skip certificate checks on https targets
   --log-level <level>        debug, info, warn or error (default info)
@@ -70,7 +84,7 @@ The API port also serves GET /metrics (Prometheus text; needs the token when one
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
 /** CHP flags taking a value that we accept and ignore (with a warning). */
-const IGNORED_WITH_VALUE = ['ssl-ca', 'proxy-timeout', 'redirect-port', 'redirect-to', 'custom-header', 'metrics-ip', 'metrics-port'];
+const IGNORED_WITH_VALUE: string[] = [];
 /** CHP switches that we accept and ignore (with a warning). */
 const IGNORED_SWITCHES = ['no-prepend-path', 'no-include-prefix', 'auto-rewrite', 'change-origin'];
 
@@ -78,6 +92,20 @@ function toInt(flag: string, value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   if (!/^\d+$/.test(value)) throw new Error(`--${flag} expects a non-negative integer, got '${value}'`);
   return Number(value);
+}
+
+/** `['X-A: 1', 'X-B:2']` -> `{ 'X-A': '1', 'X-B': '2' }`; throws on an entry without a name or a colon. */
+export function parseCustomHeaders(values: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of values ?? []) {
+    const colon = entry.indexOf(':');
+    const name = colon === -1 ? '' : entry.slice(0, colon).trim();
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      throw new Error(`--custom-header expects 'name: value', got '${entry}'`);
+    }
+    out[name] = entry.slice(colon + 1).trim();
+  }
+  return out;
 }
 
 /** Parses CHP-style arguments (`--flag value` or `--flag=value`). Throws on unknown flags or bad values. */
@@ -107,6 +135,13 @@ export function parseProxyArgs(argv: string[]): ProxyCliArgs & { help: boolean }
       'max-connections-per-client': str,
       'ssl-cert': str,
       'ssl-key': str,
+      'ssl-ca': str,
+      'custom-header': { type: 'string', multiple: true },
+      'proxy-timeout': str,
+      'metrics-ip': str,
+      'metrics-port': str,
+      'redirect-port': str,
+      'redirect-to': str,
       'host-routing': bool,
       'no-x-forward': bool,
       insecure: bool,
@@ -144,7 +179,7 @@ export function parseProxyArgs(argv: string[]): ProxyCliArgs & { help: boolean }
     stateFile: get('state-file') || undefined,
     stateDb: get('state-db') || undefined,
     stateName: get('state-name') || undefined,
-    timeoutMs: toInt('timeout', get('timeout')),
+    timeoutMs: toInt('timeout', get('timeout')) ?? toInt('proxy-timeout', get('proxy-timeout')),
     keepAliveTimeoutMs: toInt('keep-alive-timeout', get('keep-alive-timeout')),
     xForward: values['no-x-forward'] !== true,
     insecure: values.insecure === true,
@@ -154,6 +189,12 @@ export function parseProxyArgs(argv: string[]): ProxyCliArgs & { help: boolean }
     requestTimeoutMs: toInt('request-timeout', get('request-timeout')),
     sslCert: get('ssl-cert') || undefined,
     sslKey: get('ssl-key') || undefined,
+    sslCa: get('ssl-ca') || undefined,
+    customHeaders: parseCustomHeaders(values['custom-header']),
+    metricsIp: get('metrics-ip'),
+    metricsPort: toInt('metrics-port', get('metrics-port')),
+    redirectPort: toInt('redirect-port', get('redirect-port')),
+    redirectTo: toInt('redirect-to', get('redirect-to')),
     ignored,
     help: values.help === true,
   };
@@ -183,6 +224,12 @@ export function proxyOptionsFromArgs(args: ProxyCliArgs, logger: Logger, env: No
     requestTimeoutMs: args.requestTimeoutMs,
     sslCert: args.sslCert,
     sslKey: args.sslKey,
+    sslCa: args.sslCa,
+    customHeaders: args.customHeaders,
+    metricsIp: args.metricsIp,
+    metricsPort: args.metricsPort,
+    redirectPort: args.redirectPort,
+    redirectTo: args.redirectTo,
   };
 }
 
