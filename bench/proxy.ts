@@ -187,6 +187,10 @@ export async function proxyBench(opts: BenchOptions): Promise<BenchResult> {
       }
     };
 
+    // Warm-up, not counted: each target under load once, so that the first round does not
+    // measure the JIT compiling the hot paths.
+    for (const t of TARGETS) await load({ url: `${base(t)}${loadPath(false)}`, headers: {}, connections: 100, seconds: opts.quick ? 1 : 3 });
+
     for (let round = 0; round < rounds; round++) {
       await httpRound(http1, false, TARGETS, round);
       for (const t of TARGETS) {

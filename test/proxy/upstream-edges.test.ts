@@ -1,5 +1,5 @@
 /**
- * Edge cases of forwarding through the upstream connection pools: request
+ * Edge cases of forwarding through the upstream connections: request
  * bodies to dead targets, clients that leave early, slow clients, targets that
  * die mid-answer, header hygiene and bodiless answers.
  */
@@ -9,7 +9,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { RunningProxy } from '../../src/proxy/builtin/server.js';
 import type { Echo, Upstream } from './helpers.js';
-import { UpstreamPools } from '../../src/proxy/builtin/upstreams.js';
+import { OriginConnections, UpstreamPools } from '../../src/proxy/builtin/upstreams.js';
 import { api, freePort, publicUrl, startTestProxy, startUpstream, waitFor } from './helpers.js';
 
 /** One raw HTTP/1.1 exchange on an open socket: writes `request`, resolves with what came back once `done` says so. */
@@ -239,12 +239,12 @@ describe('forwarding edge cases', () => {
 });
 
 describe('UpstreamPools', () => {
-  it('keeps one pool per origin, and closes the pools of targets no route uses', async () => {
+  it('keeps one set of connections per origin, and closes those of targets no route uses', async () => {
     const pools = new UpstreamPools();
     const a = pools.resolve('http://127.0.0.1:9001/base/');
     const b = pools.resolve('http://127.0.0.1:9001/other');
     const c = pools.resolve('https://[::1]:9002');
-    assert.equal(a.pool, b.pool);
+    assert.equal(a.connections, b.connections);
     assert.equal(a.basePath, '/base');
     assert.equal(c.hostname, '::1');
     assert.equal(c.secure, true);
@@ -252,8 +252,31 @@ describe('UpstreamPools', () => {
     assert.throws(() => pools.resolve('ftp://x'), /unsupported target scheme 'ftp'/);
     pools.sweep(['http://127.0.0.1:9001/base/']);
     assert.equal(pools.size, 1);
-    assert.notEqual(pools.resolve('https://[::1]:9002').pool, c.pool);
+    assert.notEqual(pools.resolve('https://[::1]:9002').connections, c.connections);
     await pools.destroy();
     assert.equal(pools.size, 0);
   });
 });
+
+describe('OriginConnections', () => {
+  it('hands out idle connections first, at most `max` at once, and queues the rest', async () => {
+    const conns = new OriginConnections('http://127.0.0.1:9', { pipelining: 1 }, 2);
+    const got: unknown[] = [];
+    conns.acquire((c) => got.push(c));
+    conns.acquire((c) => got.push(c));
+    let third: unknown;
+    conns.acquire((c) => (third = c));
+    assert.equal(got.length, 2);
+    assert.notEqual(got[0], got[1]);
+    assert.equal(third, undefined, 'the third caller waits');
+    assert.deepEqual(conns.stats, { clients: 2, idle: 0, waiting: 1 });
+    conns.release(got[0] as never);
+    assert.equal(third, got[0], 'a released connection goes to the waiting caller');
+    conns.release(got[1] as never);
+    let fourth: unknown;
+    conns.acquire((c) => (fourth = c));
+    assert.equal(fourth, got[1], 'an idle connection is reused');
+    await conns.destroy();
+  });
+});
+

@@ -7,7 +7,7 @@
  * chunks written to the client with backpressure.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+import type { Client, Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { sendError } from './error-page.js';
 import type { ProxyMetrics } from './metrics.js';
@@ -172,13 +172,23 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   private abort: ((err?: Error) => void) | undefined;
   private resume: (() => void) | undefined;
   private status = 0;
+  /** The upstream connection, given back to `target.connections` when the request ends. */
+  client: Client | undefined;
 
   constructor(
     private readonly ctx: ProxyContext,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly route: RouteEntry,
+    private readonly target: ParsedTarget,
   ) {}
+
+  private releaseClient(): void {
+    const client = this.client;
+    if (client === undefined) return;
+    this.client = undefined;
+    this.target.connections.release(client);
+  }
 
   /** Aborts the upstream request (the client went away). */
   cancel(): void {
@@ -215,6 +225,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
+    this.releaseClient();
     this.res.end();
     // Only successful requests count as activity, as in CHP.
     if (this.status < 300) this.route.lastActivity = Date.now();
@@ -222,6 +233,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error & { code?: string }): void {
+    this.releaseClient();
     const { ctx, req, res, route } = this;
     if (res.destroyed) return; // the client went away: nothing to tell
     ctx.metrics?.upstreamError();
@@ -265,28 +277,36 @@ export function handleWeb(ctx: ProxyContext, req: IncomingMessage, res: ServerRe
     return;
   }
   const { headers, body } = upstreamHead(req, ctx.xForward, false, ctx.secure, ctx.customHeaders);
-  const handler = new ForwardHandler(ctx, req, res, route);
+  const handler = new ForwardHandler(ctx, req, res, route, target);
   (res as ResponseWithHandler)[kHandler] = handler;
   res.on('close', onResponseClose);
   const timeout = ctx.timeoutMs ?? 0;
-  try {
-    target.pool.dispatch(
-      {
-        origin: target.origin,
-        method: req.method ?? 'GET',
-        path: target.basePath + requestPath(req.url).pathAndQuery,
-        headers,
-        body: body ? req : null,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      },
-      handler,
-    );
-  } catch (err) {
-    // undici refuses what node's parser let through (a duplicate Host, an odd path).
-    ctx.log.info({ method: req.method, url: logUrl(req.url), err: String(err) }, 'request not forwardable');
-    sendError(ctx, req, res, 400, undefined);
-  }
+  const options: Dispatcher.DispatchOptions = {
+    origin: target.origin,
+    method: req.method ?? 'GET',
+    path: target.basePath + requestPath(req.url).pathAndQuery,
+    headers,
+    body: body ? req : null,
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+  };
+  target.connections.acquire((client) => {
+    if (res.destroyed) {
+      // The client left while the request waited for a free connection.
+      target.connections.release(client);
+      return;
+    }
+    handler.client = client;
+    try {
+      client.dispatch(options, handler);
+    } catch (err) {
+      // undici refuses what node's parser let through (a duplicate Host, an odd path).
+      handler.client = undefined;
+      target.connections.release(client);
+      ctx.log.info({ method: req.method, url: logUrl(req.url), err: String(err) }, 'request not forwardable');
+      sendError(ctx, req, res, 400, undefined);
+    }
+  });
 }
 
 /** A URL fit for logs: no query string (it may hold tokens). */
