@@ -1,7 +1,7 @@
 /**
  * The `--state-db` route store, on SQLite and on PostgreSQL (a throw-away
  * server from test/helpers/postgres.ts; those cases are skipped, visibly, when
- * PostgreSQL is not installed).
+ * PostgreSQL is not installed), alone and shared by two proxies.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -23,6 +23,8 @@ import { validateConfig } from '../../src/config/load.js';
 import { routeStoreArgs } from '../../src/hub/proxy-process.js';
 import { RouteTable } from '../../src/proxy/builtin/route-table.js';
 import { DatabaseRouteStore, maskDatabaseUrl } from '../../src/proxy/builtin/state-db.js';
+import type { DatabaseRouteStoreOptions } from '../../src/proxy/builtin/state-db.js';
+import type { RunningProxy } from '../../src/proxy/builtin/server.js';
 import { startPostgres } from '../helpers/postgres.js';
 import type { TestPostgres } from '../helpers/postgres.js';
 import type { Upstream } from './helpers.js';
@@ -294,6 +296,191 @@ describe('database route store (--state-db)', () => {
       });
     });
   }
+
+  describe('two proxies sharing one table', () => {
+    /** A store with test-speed timing: SQLite polled every 50 ms, activity written every 200 ms, reconnection after 100 ms. */
+    const sharedStore = (db: { url: string }, name: string, opts: Partial<DatabaseRouteStoreOptions> = {}): DatabaseRouteStore =>
+      new DatabaseRouteStore(db.url, { name, logger: silentLogger(), pollMs: 50, activityMs: 200, reconnectMinMs: 100, reconnectMaxMs: 500, ...opts });
+
+    /** Resolves when `p` answers `path` on its public port with the upstream's echo (true) or with 404 (false). */
+    const serves = async (p: RunningProxy, path: string): Promise<boolean> => {
+      const res = await fetch(publicUrl(p, path));
+      const body = await res.text();
+      if (res.status === 404) return false;
+      assert.equal(res.status, 200, body);
+      return (JSON.parse(body) as { url: string }).url === path;
+    };
+
+    const lastActivityVia = async (p: RunningProxy, route: string): Promise<string | undefined> => {
+      const res = await api(p, 'GET', `/api/routes${route}`);
+      return res.status === 200 ? ((res.json() as { last_activity: string }).last_activity) : undefined;
+    };
+
+    for (const backend of BACKENDS) {
+      describe(backend.name, () => {
+        it('a route added through one proxy is served by the other; a delete on the other reaches the first', async (t) => {
+          const db = freshOrSkip(backend, t);
+          if (db === undefined) return;
+          const { logger, records } = capturingLogger();
+          const a = await startTestProxy({ routeStore: sharedStore(db, db.name) });
+          const b = await startTestProxy({ routeStore: sharedStore(db, db.name, { logger }) });
+          try {
+            assert.equal((await api(a, 'POST', '/api/routes/user/alice', { body: { target: upstream.url, user: 'alice' } })).status, 201);
+            await waitFor(async () => b.table.get('/user/alice') !== undefined, 5000, 'the route on the second proxy');
+            assert.deepEqual(b.table.get('/user/alice')?.data, { target: upstream.url, user: 'alice' });
+            // Applying the other's change writes nothing back, not even at the activity flush (no traffic here yet).
+            await sleep(500);
+            assert.deepEqual(records.filter((r) => r['msg'] === 'proxy routes saved'), []);
+            assert.ok(await serves(b, '/user/alice/lab'));
+
+            assert.equal((await api(b, 'DELETE', '/api/routes/user/alice')).status, 204);
+            await waitFor(async () => !(await serves(a, '/user/alice/lab')), 5000, 'the delete on the first proxy');
+            assert.equal(a.table.get('/user/alice'), undefined);
+            assert.deepEqual(await rowsOf(db.url, db.name), []);
+          } finally {
+            await a.close();
+            await b.close();
+          }
+        });
+
+        it('a change made here and not yet written wins over the rows the other proxy writes', async (t) => {
+          const db = freshOrSkip(backend, t);
+          if (db === undefined) return;
+          const a = await startTestProxy({ routeStore: sharedStore(db, db.name) });
+          const b = await startTestProxy({ routeStore: sharedStore(db, db.name, { delayMs: 60_000 }) }); // writes only at close
+          try {
+            await api(b, 'POST', '/api/routes/user/bob', { body: { target: upstream.url, from: 'b' } });
+            await api(a, 'POST', '/api/routes/user/bob', { body: { target: upstream.url, from: 'a' } });
+            await api(a, 'POST', '/api/routes/marker', { body: { target: upstream.url } });
+            await waitFor(async () => b.table.get('/marker') !== undefined, 5000, 'the marker route on the second proxy');
+            assert.equal(b.table.get('/user/bob')?.data['from'], 'b');
+            await b.close(); // writes its change, which the first proxy then applies
+            await waitFor(async () => a.table.get('/user/bob')?.data['from'] === 'b', 5000, "the second proxy's change on the first");
+            assert.deepEqual((await rowsOf(db.url, db.name)).map((r) => [r.route, r.data['from']]), [['/marker', undefined], ['/user/bob', 'b']]);
+          } finally {
+            await a.close();
+            await b.close();
+          }
+        });
+
+        it("activity seen by one proxy shows in the other one's last_activity after the activity flush", async (t) => {
+          const db = freshOrSkip(backend, t);
+          if (db === undefined) return;
+          const a = await startTestProxy({ routeStore: sharedStore(db, db.name) });
+          const b = await startTestProxy({ routeStore: sharedStore(db, db.name) });
+          try {
+            await api(a, 'POST', '/api/routes/user/carol', { body: { target: upstream.url } });
+            await waitFor(() => serves(b, '/user/carol/tree'), 5000, 'the route on the second proxy');
+            const before = b.table.get('/user/carol')!.lastActivity;
+            await sleep(20);
+            // Traffic through the first proxy only.
+            assert.ok(await serves(a, '/user/carol/api/status'));
+            await waitFor(async () => a.table.get('/user/carol')!.lastActivity > before, 2000, 'activity on the first proxy');
+            const seenByA = new Date(a.table.get('/user/carol')!.lastActivity).toISOString();
+            await waitFor(async () => (await lastActivityVia(b, '/user/carol')) === seenByA, 5000, "the first proxy's activity on the second");
+            // And back: newer traffic through the second proxy is not undone by the first one's older value.
+            await sleep(20);
+            const b0 = b.table.get('/user/carol')!.lastActivity;
+            assert.ok(await serves(b, '/user/carol/lab'));
+            await waitFor(async () => b.table.get('/user/carol')!.lastActivity > b0, 2000, 'activity on the second proxy');
+            const seenByB = new Date(b.table.get('/user/carol')!.lastActivity).toISOString();
+            await waitFor(async () => (await lastActivityVia(a, '/user/carol')) === seenByB, 5000, "the second proxy's activity on the first");
+            assert.equal(await lastActivityVia(b, '/user/carol'), seenByB);
+          } finally {
+            await a.close();
+            await b.close();
+          }
+        });
+
+        it('a proxy with another --state-name on the same database does not see the changes', async (t) => {
+          const db = freshOrSkip(backend, t);
+          if (db === undefined) return;
+          const a = await startTestProxy({ routeStore: sharedStore(db, db.name) });
+          const b = await startTestProxy({ routeStore: sharedStore(db, db.name) });
+          const other = await startTestProxy({ routeStore: sharedStore(db, `${db.name}-other`) });
+          try {
+            await api(other, 'POST', '/api/routes/user/erin', { body: { target: upstream.url } });
+            await api(a, 'POST', '/api/routes/user/dave', { body: { target: upstream.url } });
+            await waitFor(() => serves(b, '/user/dave/'), 5000, 'the route on the second proxy');
+            await sleep(300); // several polls and activity flushes
+            assert.deepEqual([...other.table.entries()].map((e) => e.key), ['/user/erin']);
+            assert.equal(await serves(other, '/user/dave/'), false);
+            assert.deepEqual([...a.table.entries()].map((e) => e.key), ['/user/dave']);
+            assert.deepEqual([...b.table.entries()].map((e) => e.key), ['/user/dave']);
+          } finally {
+            await a.close();
+            await b.close();
+            await other.close();
+          }
+        });
+
+        it('a write of many routes at once reaches the other proxy (too many keys for one notice: everything is re-read)', async (t) => {
+          const db = freshOrSkip(backend, t);
+          if (db === undefined) return;
+          const notices: string[] = [];
+          const listener = backend.name === 'PostgreSQL' ? new pg.Client({ connectionString: db.url }) : undefined;
+          if (listener !== undefined) {
+            await listener.connect();
+            listener.on('notification', (msg) => void notices.push(msg.payload ?? ''));
+            await listener.query('LISTEN ganymede_proxy_routes');
+          }
+          const store = sharedStore(db, db.name);
+          const table = new RouteTable();
+          await store.load(table);
+          const b = await startTestProxy({ routeStore: sharedStore(db, db.name) });
+          try {
+            for (let i = 0; i < 300; i++) {
+              table.set(`/user/someone-with-a-long-name-${i}`, { target: upstream.url });
+              store.schedule(`/user/someone-with-a-long-name-${i}`);
+            }
+            await store.flush(); // one transaction
+            await waitFor(async () => b.table.size === 300, 5000, 'every route on the second proxy');
+            assert.ok(await serves(b, '/user/someone-with-a-long-name-299/x'));
+            if (listener !== undefined) {
+              await waitFor(async () => notices.length > 0, 2000, 'the notice');
+              const notice = JSON.parse(notices[0]!) as Record<string, unknown>;
+              assert.equal(notice['proxy'], db.name);
+              assert.equal(notice['routes'], undefined);
+            }
+          } finally {
+            await store.close();
+            await b.close();
+            await listener?.end();
+          }
+        });
+
+        if (backend.name === 'PostgreSQL') {
+          it('recovers from a lost LISTEN connection: re-reads what it missed, then hears notices again', async (t) => {
+            const db = freshOrSkip(backend, t);
+            if (db === undefined) return;
+            const { logger, records } = capturingLogger();
+            const a = await startTestProxy({ routeStore: sharedStore(db, db.name) });
+            const b = await startTestProxy({ routeStore: sharedStore(db, db.name, { logger }) });
+            const listening = async (): Promise<number> =>
+              Number((await query(db.url, "SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND application_name = 'ganymede-proxy-listen'"))[0]?.['n']);
+            try {
+              assert.equal(await listening(), 2);
+              const killed = await query(db.url, "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()");
+              assert.ok(killed.length >= 2);
+              // Added while the second proxy cannot hear: it arrives with the re-read after reconnecting.
+              await api(a, 'POST', '/api/routes/user/frank', { body: { target: upstream.url } });
+              await waitFor(() => serves(b, '/user/frank/'), 5000, 'the route missed while disconnected');
+              await waitFor(async () => (await listening()) === 2, 5000, 'both proxies listening again');
+              // Heard as a notice (the periodic re-read is a minute away).
+              await api(a, 'POST', '/api/routes/user/grace', { body: { target: upstream.url } });
+              await waitFor(() => serves(b, '/user/grace/'), 5000, 'a later route');
+              assert.ok(records.some((r) => r['msg'] === 'proxy route store notifications lost; reconnecting' && r['level'] === 40));
+              assert.ok(records.some((r) => r['msg'] === 'proxy route store notifications restored'));
+            } finally {
+              await a.close();
+              await b.close();
+            }
+            await waitFor(async () => (await listening()) === 0, 5000, 'no LISTEN connection left');
+          });
+        }
+      });
+    }
+  });
 
   describe('start-up failures', () => {
     it('an unreachable PostgreSQL fails the start, naming the masked URL and not the password', async () => {

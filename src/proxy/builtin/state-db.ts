@@ -5,23 +5,28 @@
  * name (`--state-name`) and the route key, so several proxies can keep their
  * tables in one database.
  *
+ * Proxies started with the same database and name share one routing table:
+ * each applies the others' changes to its own table (PostgreSQL: at once,
+ * through `NOTIFY`; SQLite: by polling), and writes its routes' activity
+ * every `activityMs`, so that every replica behind a load balancer serves
+ * every route and reports recent activity.
+ *
  * The drivers are loaded on first use (`load()`), so a proxy that does not use
  * this store never has them in memory.
  */
-import { mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { normalizeRouteKey } from './route-table.js';
 import type { RouteData, RouteEntry, RouteTable } from './route-table.js';
+import { describeError } from './state-db-driver.js';
+import type { Batch, RouteDb, Row, StoredRow, WatchTiming } from './state-db-driver.js';
+import { openPostgres } from './state-db-postgres.js';
+import { openSqlite } from './state-db-sqlite.js';
 import type { RouteStore } from './state-file.js';
 
-const TABLE = 'ganymede_proxy_routes';
-const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS ${TABLE} (
-  proxy TEXT NOT NULL,
-  route TEXT NOT NULL,
-  data TEXT NOT NULL,
-  last_activity BIGINT NOT NULL,
-  PRIMARY KEY (proxy, route)
-)`;
+/** PostgreSQL rejects a `NOTIFY` payload of 8000 bytes or more; past this, the notice says "re-read everything". */
+const MAX_NOTICE_BYTES = 7900;
 
 export interface DatabaseRouteStoreOptions {
   /** Instance name: the rows of this proxy (default `default`). Proxies sharing a name share rows. */
@@ -29,33 +34,27 @@ export interface DatabaseRouteStoreOptions {
   logger: Logger;
   /** Debounce of writes after a change, in ms (default 50). */
   delayMs?: number | undefined;
-  /** Delay before a failed write is tried again when nothing else triggers it, in ms (default 5000). */
+  /** Delay before a failed write (or re-read) is tried again when nothing else triggers it, in ms (default 5000). */
   retryMs?: number | undefined;
   /** PostgreSQL connect timeout, in ms (default 10000). */
   connectTimeoutMs?: number | undefined;
+  /** How often the `last_activity` of routes that saw traffic is written, in ms (default 30000). */
+  activityMs?: number | undefined;
+  /** SQLite: how often the file is checked for other processes' commits, in ms (default 500). */
+  pollMs?: number | undefined;
+  /** PostgreSQL: how often every row is re-read anyway, in case a notification was missed, in ms (default 60000). */
+  reloadMs?: number | undefined;
+  /** PostgreSQL: first wait before reconnecting a lost notification connection, doubled up to `reconnectMaxMs`, in ms (default 1000). */
+  reconnectMinMs?: number | undefined;
+  /** PostgreSQL: longest wait before reconnecting the notification connection, in ms (default 30000). */
+  reconnectMaxMs?: number | undefined;
 }
 
-interface Row {
-  route: string;
-  data: string;
-  lastActivity: number;
-}
-
-/** One flush: written in a single transaction. */
-interface Batch {
-  /** Delete every row of this proxy name first (a full sync). */
-  replaceAll: boolean;
-  upserts: Row[];
-  deletes: string[];
-  /** Newer `last_activity` values of routes whose row is otherwise unchanged. */
-  activity: Array<{ route: string; lastActivity: number }>;
-}
-
-/** The little this store needs from a driver. */
-interface RouteDb {
-  read(proxy: string): Promise<Array<{ route: string; data: string; last_activity: number | string }>>;
-  write(proxy: string, batch: Batch): Promise<void>;
-  close(): Promise<void>;
+/** What one write tells the other processes: whose rows, who wrote them, and which (undefined: any). */
+interface Notice {
+  proxy: string;
+  sender: string;
+  routes?: string[] | undefined;
 }
 
 /** `postgres://user:secret@host/db?password=x` -> `postgres://user:***@host/db?password=***`. */
@@ -63,13 +62,11 @@ export function maskDatabaseUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#:@]*):[^/?#]*@/i, '$1:***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
 }
 
-function describeError(err: unknown): string {
-  if (err instanceof AggregateError && err.errors.length > 0) return err.errors.map(describeError).join('; ');
-  if (err instanceof Error) return err.message || (err as NodeJS.ErrnoException).code || err.name;
-  return String(err);
-}
-
-/** The `--state-db` store. Nothing is opened before `load()`. */
+/**
+ * The `--state-db` store. Nothing is opened before `load()`; after it, the
+ * store changes the loaded table itself when other processes change the rows
+ * of its name.
+ */
 export class DatabaseRouteStore implements RouteStore {
   readonly description: string;
   private readonly name: string;
@@ -77,13 +74,27 @@ export class DatabaseRouteStore implements RouteStore {
   private readonly delayMs: number;
   private readonly retryMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly activityMs: number;
+  private readonly timing: WatchTiming;
   private readonly secrets: string[];
+  /** Tells this store's notices from the others'. */
+  private readonly sender = randomUUID();
   private db: RouteDb | undefined;
   private table: RouteTable | undefined;
+  /** Keys changed here and not yet written: they win over the database until written. */
   private pending = new Set<string>();
   private full = false;
+  /** The `last_activity` the database holds for each route, as far as this store knows. */
+  private readonly stored = new Map<string, number>();
+  /** Rows other processes changed, to re-read (`remoteAll`: every row). */
+  private remoteKeys = new Set<string>();
+  private remoteAll = false;
+  private reloadQueued = false;
+  /** Writes and re-reads run one at a time, in order: a re-read never sees a half-applied write. */
+  private lock: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> | undefined;
+  private reloadRetry: NodeJS.Timeout | undefined;
+  private activityTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -96,19 +107,29 @@ export class DatabaseRouteStore implements RouteStore {
     this.delayMs = opts.delayMs ?? 50;
     this.retryMs = opts.retryMs ?? 5000;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
+    this.activityMs = opts.activityMs ?? 30_000;
+    this.timing = {
+      pollMs: opts.pollMs ?? 500,
+      reloadMs: opts.reloadMs ?? 60_000,
+      reconnectMinMs: opts.reconnectMinMs ?? 1000,
+      reconnectMaxMs: opts.reconnectMaxMs ?? 30_000,
+    };
     this.secrets = passwordsIn(url);
   }
 
   /**
-   * Opens the database, creates the table if missing and reads this proxy
-   * name's rows into `table`. Rejects, naming the store and the cause, when
-   * the URL is not understood or the database cannot be reached.
+   * Opens the database, creates the table if missing, starts watching for
+   * other processes' changes and reads this proxy name's rows into `table`,
+   * which the store keeps. Rejects, naming the store and the cause, when the
+   * URL is not understood or the database cannot be reached.
    */
   async load(table: RouteTable): Promise<number> {
     let db: RouteDb | undefined;
-    let rows: Awaited<ReturnType<RouteDb['read']>>;
+    let rows: StoredRow[];
     try {
       db = await this.open();
+      // Watch first: a change committed after the read below is then heard of.
+      await db.watch({ notice: (payload) => this.onNotice(payload), changed: () => this.remoteChanged(undefined) }, this.timing);
       rows = await db.read(this.name);
     } catch (err) {
       await db?.close().catch(() => undefined);
@@ -116,22 +137,17 @@ export class DatabaseRouteStore implements RouteStore {
     }
     let count = 0;
     for (const row of rows) {
-      let data: unknown;
-      try {
-        data = JSON.parse(row.data);
-      } catch {
-        data = undefined;
-      }
-      if (typeof data !== 'object' || data === null || Array.isArray(data) || typeof (data as Record<string, unknown>)['target'] !== 'string') {
-        this.log.warn({ store: this.description, name: this.name, route: row.route }, 'skipping malformed route in the proxy route store');
-        continue;
-      }
-      const when = Number(row.last_activity);
-      table.set(row.route, data as RouteData, Number.isFinite(when) ? when : Date.now());
+      const parsed = this.parse(row, 'warn');
+      if (parsed === undefined) continue;
+      table.set(row.route, parsed.data, parsed.lastActivity);
+      this.stored.set(normalizeRouteKey(row.route), parsed.lastActivity);
       count++;
     }
     this.db = db;
     this.table = table;
+    this.activityTimer = setInterval(() => void this.write('changed'), this.activityMs);
+    this.activityTimer.unref();
+    this.kick(); // changes heard of while loading
     return count;
   }
 
@@ -141,17 +157,19 @@ export class DatabaseRouteStore implements RouteStore {
     if (this.timer !== undefined || this.db === undefined || this.closing !== undefined) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.write(false);
+      void this.write('none');
     }, this.delayMs);
   }
 
   flush(): Promise<void> {
-    return this.write(true);
+    return this.write('all');
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await this.write(true);
+      clearInterval(this.activityTimer);
+      clearTimeout(this.reloadRetry);
+      await this.write('all');
       const db = this.db;
       this.db = undefined;
       await db?.close().catch((err: unknown) => this.log.warn({ store: this.description, err: this.mask(describeError(err)) }, 'error closing the proxy route store'));
@@ -161,55 +179,177 @@ export class DatabaseRouteStore implements RouteStore {
 
   private async open(): Promise<RouteDb> {
     const url = this.url;
-    if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgres(url, this.connectTimeoutMs, this.log, this.description);
+    const ctx = { log: this.log, description: this.description, mask: (text: string) => this.mask(text) };
+    if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgres(url, this.connectTimeoutMs, ctx);
     if (url.startsWith('sqlite://')) {
       const rest = url.slice('sqlite://'.length);
       if (rest === ':memory:' || rest === '/:memory:') throw new Error('an in-memory SQLite database keeps nothing across restarts; use a file');
       if (!rest.startsWith('/') || rest.length < 2) throw new Error('expected sqlite:///relative/file or sqlite:////absolute/file');
       // sqlite:////abs -> /abs; sqlite:///rel -> relative to the current directory
-      return openSqlite(rest.startsWith('//') ? rest.slice(1) : path.resolve(rest.slice(1)));
+      return openSqlite(rest.startsWith('//') ? rest.slice(1) : path.resolve(rest.slice(1)), ctx);
     }
     throw new Error('expected a sqlite:// or postgres:// URL');
   }
 
-  /** Writes what changed since the last write (and, with `activity`, every route's last_activity). */
-  private async write(activity: boolean): Promise<void> {
+  /** Runs `fn` after every write and re-read started before it. */
+  private exclusive(fn: () => Promise<void>): Promise<void> {
+    const run = this.lock.then(fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Writes what changed since the last write, plus `last_activity` values:
+   * `changed` those newer than the stored ones, `all` every route's.
+   */
+  private async write(activity: 'none' | 'changed' | 'all'): Promise<void> {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    while (this.writing !== undefined) await this.writing;
+    await this.exclusive(() => this.writeNow(activity));
+  }
+
+  private async writeNow(activity: 'none' | 'changed' | 'all'): Promise<void> {
     const { db, table } = this;
     if (db === undefined || table === undefined) return;
     const full = this.full;
     const keys = this.pending;
-    if (!full && keys.size === 0 && !activity) return;
+    if (!full && keys.size === 0 && activity === 'none') return;
     this.full = false;
     this.pending = new Set();
-    const batch = buildBatch(table, full, keys, activity);
+    const batch = buildBatch(table, full, keys, activity === 'none' ? undefined : activity === 'all' ? 'all' : this.stored);
     if (!full && batch.upserts.length + batch.deletes.length + batch.activity.length === 0) return;
-    this.writing = db
-      .write(this.name, batch)
-      .then(
-        () => this.log.debug({ store: this.description, upserts: batch.upserts.length, deletes: batch.deletes.length }, 'proxy routes saved'),
-        (err: unknown) => {
-          // Keep what was not written; the next write (or a retry) sends it again.
-          if (full) this.full = true;
-          for (const key of keys) this.pending.add(key);
-          this.log.error({ store: this.description, name: this.name, err: this.mask(describeError(err)) }, 'could not save proxy routes to the database; will retry');
-          if (this.closing === undefined && this.timer === undefined) {
-            this.timer = setTimeout(() => {
-              this.timer = undefined;
-              void this.write(false);
-            }, this.retryMs);
-            this.timer.unref();
-          }
-        },
-      )
-      .finally(() => {
-        this.writing = undefined;
-      });
-    await this.writing;
+    batch.notice = this.notice(batch);
+    try {
+      await db.write(this.name, batch);
+    } catch (err) {
+      // Keep what was not written; the next write (or a retry) sends it again.
+      if (full) this.full = true;
+      for (const key of keys) this.pending.add(key);
+      this.log.error({ store: this.description, name: this.name, err: this.mask(describeError(err)) }, 'could not save proxy routes to the database; will retry');
+      if (this.closing === undefined && this.timer === undefined) {
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          void this.write('none');
+        }, this.retryMs);
+        this.timer.unref();
+      }
+      return;
+    }
+    if (full) this.stored.clear();
+    for (const route of batch.deletes) this.stored.delete(route);
+    for (const r of [...batch.upserts, ...batch.activity]) this.stored.set(r.route, Math.max(r.lastActivity, this.stored.get(r.route) ?? 0));
+    this.log.debug({ store: this.description, upserts: batch.upserts.length, deletes: batch.deletes.length, activity: batch.activity.length }, 'proxy routes saved');
+  }
+
+  /** The notice of `batch` for the other processes: its routes, or "any" when they would not fit. */
+  private notice(batch: Batch): string {
+    const base: Notice = { proxy: this.name, sender: this.sender };
+    if (batch.replaceAll) return JSON.stringify(base);
+    const routes = [...new Set([...batch.upserts.map((r) => r.route), ...batch.deletes, ...batch.activity.map((a) => a.route)])];
+    const text = JSON.stringify({ ...base, routes });
+    return Buffer.byteLength(text) < MAX_NOTICE_BYTES ? text : JSON.stringify(base);
+  }
+
+  private onNotice(payload: string): void {
+    let notice: Partial<Notice>;
+    try {
+      notice = JSON.parse(payload) as Partial<Notice>;
+    } catch {
+      this.log.debug({ store: this.description, payload }, 'ignoring a proxy route store notification that is not JSON');
+      return;
+    }
+    if (notice.proxy !== this.name || notice.sender === this.sender) return;
+    const routes = Array.isArray(notice.routes) && notice.routes.every((r) => typeof r === 'string') ? notice.routes : undefined;
+    this.remoteChanged(routes);
+  }
+
+  /** Other processes changed `routes` (undefined: maybe any): re-read them soon. */
+  private remoteChanged(routes: readonly string[] | undefined): void {
+    if (routes === undefined) this.remoteAll = true;
+    else for (const route of routes) this.remoteKeys.add(route);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.reloadQueued || this.table === undefined || this.closing !== undefined) return;
+    if (!this.remoteAll && this.remoteKeys.size === 0) return;
+    this.reloadQueued = true;
+    void this.exclusive(() => this.reload());
+  }
+
+  /** Re-reads the rows other processes changed and applies them to the table. */
+  private async reload(): Promise<void> {
+    this.reloadQueued = false;
+    const all = this.remoteAll;
+    const keys = [...this.remoteKeys];
+    this.remoteAll = false;
+    this.remoteKeys = new Set();
+    const { db, table } = this;
+    if (db === undefined || table === undefined || this.closing !== undefined || (!all && keys.length === 0)) return;
+    let rows: StoredRow[];
+    try {
+      rows = await db.read(this.name, all ? undefined : keys);
+    } catch (err) {
+      this.remoteAll = true;
+      this.log.warn({ store: this.description, name: this.name, err: this.mask(describeError(err)) }, 'could not read proxy routes changed by other proxies; will retry');
+      clearTimeout(this.reloadRetry);
+      this.reloadRetry = setTimeout(() => this.kick(), this.retryMs);
+      this.reloadRetry.unref();
+      return;
+    }
+    const changed = this.apply(table, rows, all ? undefined : keys);
+    if (changed > 0) this.log.info({ store: this.description, name: this.name, changed, routes: table.size }, 'applied route changes of other proxies');
+  }
+
+  /**
+   * Makes `table` match `rows` (all rows of this name, or those of `keys`),
+   * except for routes changed here and not yet written. Keeps the newer
+   * `last_activity`. Schedules no write. Returns how many routes changed.
+   */
+  private apply(table: RouteTable, rows: StoredRow[], keys: readonly string[] | undefined): number {
+    if (this.full) return 0; // a full sync from here is pending: it replaces the rows anyway
+    const seen = new Set<string>();
+    let changed = 0;
+    for (const row of rows) {
+      const key = normalizeRouteKey(row.route);
+      seen.add(key);
+      if (this.pending.has(key)) continue;
+      const parsed = this.parse(row, 'debug');
+      if (parsed === undefined) continue;
+      this.stored.set(key, parsed.lastActivity);
+      const local = table.get(key);
+      if (local !== undefined && JSON.stringify(local.data) === row.data) {
+        local.lastActivity = Math.max(local.lastActivity, parsed.lastActivity);
+        continue;
+      }
+      table.set(key, parsed.data, Math.max(local?.lastActivity ?? 0, parsed.lastActivity));
+      changed++;
+    }
+    for (const key of keys ?? [...table.entries()].map((e) => e.key)) {
+      const k = normalizeRouteKey(key);
+      if (seen.has(k) || this.pending.has(k)) continue;
+      if (table.delete(k)) changed++;
+      this.stored.delete(k);
+    }
+    return changed;
+  }
+
+  /** The route data and `last_activity` of a row, or undefined (logged at `level`) when its data is not usable. */
+  private parse(row: StoredRow, level: 'warn' | 'debug'): { data: RouteData; lastActivity: number } | undefined {
+    let data: unknown;
+    try {
+      data = JSON.parse(row.data);
+    } catch {
+      data = undefined;
+    }
+    if (typeof data !== 'object' || data === null || Array.isArray(data) || typeof (data as Record<string, unknown>)['target'] !== 'string') {
+      this.log[level]({ store: this.description, name: this.name, route: row.route }, 'skipping malformed route in the proxy route store');
+      return undefined;
+    }
+    const when = Number(row.last_activity);
+    return { data: data as RouteData, lastActivity: Number.isFinite(when) ? when : Date.now() };
   }
 
   private mask(text: string): string {
@@ -219,7 +359,12 @@ export class DatabaseRouteStore implements RouteStore {
   }
 }
 
-function buildBatch(table: RouteTable, full: boolean, keys: Set<string>, activity: boolean): Batch {
+/**
+ * The batch for the routes in `keys` (every route when `full`), plus the
+ * `last_activity` of the other routes: every one (`all`), or those newer
+ * than in `stored`.
+ */
+function buildBatch(table: RouteTable, full: boolean, keys: Set<string>, activity: 'all' | ReadonlyMap<string, number> | undefined): Batch {
   const row = (e: RouteEntry): Row => ({ route: e.key, data: JSON.stringify(e.data), lastActivity: Math.round(e.lastActivity) });
   const upserts: Row[] = [];
   const deletes: string[] = [];
@@ -234,9 +379,11 @@ function buildBatch(table: RouteTable, full: boolean, keys: Set<string>, activit
   }
   const written = new Set(upserts.map((r) => r.route));
   const touched: Batch['activity'] = [];
-  if (activity) {
+  if (activity !== undefined) {
     for (const entry of table.entries()) {
-      if (!written.has(entry.key)) touched.push({ route: entry.key, lastActivity: Math.round(entry.lastActivity) });
+      const when = Math.round(entry.lastActivity);
+      if (written.has(entry.key) || (activity !== 'all' && when <= (activity.get(entry.key) ?? -1))) continue;
+      touched.push({ route: entry.key, lastActivity: when });
     }
   }
   return { replaceAll: full, upserts, deletes, activity: touched };
@@ -254,103 +401,4 @@ function passwordsIn(url: string): string[] {
     // not a URL: nothing to scrub beyond the URL masking
   }
   return [...new Set(found)].filter((s) => s.length >= 4);
-}
-
-async function openSqlite(file: string): Promise<RouteDb> {
-  const { default: SQLite } = await import('better-sqlite3');
-  mkdirSync(path.dirname(file), { recursive: true });
-  const db = new SQLite(file);
-  try {
-    db.pragma('busy_timeout = 5000'); // the hub may have the same file open
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.exec(CREATE_TABLE);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  const select = db.prepare<[string], { route: string; data: string; last_activity: number }>(`SELECT route, data, last_activity FROM ${TABLE} WHERE proxy = ?`);
-  const upsert = db.prepare<[string, string, string, number]>(
-    `INSERT INTO ${TABLE} (proxy, route, data, last_activity) VALUES (?, ?, ?, ?)
-     ON CONFLICT (proxy, route) DO UPDATE SET data = excluded.data, last_activity = excluded.last_activity`,
-  );
-  const remove = db.prepare<[string, string]>(`DELETE FROM ${TABLE} WHERE proxy = ? AND route = ?`);
-  const removeAll = db.prepare<[string]>(`DELETE FROM ${TABLE} WHERE proxy = ?`);
-  const touch = db.prepare<[number, string, string]>(`UPDATE ${TABLE} SET last_activity = MAX(last_activity, ?) WHERE proxy = ? AND route = ?`);
-  const apply = db.transaction((proxy: string, batch: Batch) => {
-    if (batch.replaceAll) removeAll.run(proxy);
-    for (const route of batch.deletes) remove.run(proxy, route);
-    for (const r of batch.upserts) upsert.run(proxy, r.route, r.data, r.lastActivity);
-    for (const a of batch.activity) touch.run(a.lastActivity, proxy, a.route);
-  });
-  return {
-    read: async (proxy) => select.all(proxy),
-    write: async (proxy, batch) => {
-      apply.immediate(proxy, batch); // take the write lock at BEGIN: waits (busy_timeout) rather than failing midway
-    },
-    close: async () => {
-      db.close();
-    },
-  };
-}
-
-async function openPostgres(url: string, connectTimeoutMs: number, log: Logger, description: string): Promise<RouteDb> {
-  const { default: pg } = await import('pg');
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: 1,
-    connectionTimeoutMillis: connectTimeoutMs,
-    query_timeout: 30_000,
-    idleTimeoutMillis: 60_000,
-    application_name: 'ganymede-proxy',
-  });
-  // An idle connection that breaks is replaced at the next query; it must not crash the proxy.
-  pool.on('error', (err) => log.warn({ store: description, err: maskDatabaseUrl(describeError(err)) }, 'proxy route store connection lost'));
-  try {
-    await pool.query(CREATE_TABLE);
-  } catch (err) {
-    // Two proxies creating the table at once: one of them gets a duplicate error, and the table exists.
-    const code = (err as { code?: string }).code;
-    if (code !== '23505' && code !== '42P07') {
-      await pool.end().catch(() => undefined);
-      throw err;
-    }
-  }
-  return {
-    read: async (proxy) => (await pool.query<{ route: string; data: string; last_activity: string }>(`SELECT route, data, last_activity FROM ${TABLE} WHERE proxy = $1`, [proxy])).rows,
-    write: async (proxy, batch) => {
-      const client = await pool.connect();
-      let broken = false;
-      try {
-        await client.query('BEGIN');
-        if (batch.replaceAll) await client.query(`DELETE FROM ${TABLE} WHERE proxy = $1`, [proxy]);
-        else if (batch.deletes.length > 0) await client.query(`DELETE FROM ${TABLE} WHERE proxy = $1 AND route = ANY($2::text[])`, [proxy, batch.deletes]);
-        if (batch.upserts.length > 0) {
-          await client.query(
-            `INSERT INTO ${TABLE} (proxy, route, data, last_activity)
-             SELECT $1, u.route, u.data, u.last_activity FROM unnest($2::text[], $3::text[], $4::bigint[]) AS u(route, data, last_activity)
-             ON CONFLICT (proxy, route) DO UPDATE SET data = EXCLUDED.data, last_activity = EXCLUDED.last_activity`,
-            [proxy, batch.upserts.map((r) => r.route), batch.upserts.map((r) => r.data), batch.upserts.map((r) => r.lastActivity)],
-          );
-        }
-        if (batch.activity.length > 0) {
-          await client.query(
-            `UPDATE ${TABLE} AS t SET last_activity = GREATEST(t.last_activity, u.last_activity)
-             FROM unnest($2::text[], $3::bigint[]) AS u(route, last_activity)
-             WHERE t.proxy = $1 AND t.route = u.route`,
-            [proxy, batch.activity.map((a) => a.route), batch.activity.map((a) => a.lastActivity)],
-          );
-        }
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {
-          broken = true;
-        });
-        throw err;
-      } finally {
-        client.release(broken);
-      }
-    },
-    close: () => pool.end(),
-  };
 }

@@ -66,12 +66,14 @@ export async function loadStateFile(file: string, table: RouteTable, log: Logger
 /**
  * Where the proxy keeps its routing table between runs (`--state-file`, or a
  * database: state-db.ts). The proxy loads it once at start, then tells it of
- * every change; the store decides when to write.
+ * every change; the store decides when to write. A store shared by several
+ * proxies (state-db.ts) also changes the loaded table itself when the others
+ * change routes, without calling `schedule()`.
  */
 export interface RouteStore {
   /** A name for logs (a file path, a database URL without its password). */
   readonly description: string;
-  /** Loads the saved routes into `table`; returns how many. */
+  /** Loads the saved routes into `table`; returns how many. The store may keep `table` and change it later (see above). */
   load(table: RouteTable): Promise<number>;
   /** Notes that the route at `key` was added, replaced or removed (no key: anything may have changed). */
   schedule(key?: string): void;
