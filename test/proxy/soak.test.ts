@@ -8,16 +8,31 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import autocannon from 'autocannon';
 import { WebSocket, WebSocketServer } from 'ws';
+import { PROXY_NODE_FLAGS } from '../../src/hub/proxy-process.js';
 import { freePort, sleep, waitFor } from './helpers.js';
 
 const MAIN = fileURLToPath(new URL('../../src/proxy/builtin/main.ts', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/ganymede.js', import.meta.url));
+const BUNDLE = fileURLToPath(new URL('../../dist/ganymede-proxy.mjs', import.meta.url));
+const PROXY_SRC = fileURLToPath(new URL('../../src/proxy/builtin/', import.meta.url));
+
+/**
+ * How to run the proxy: the built bundle as the hub runs it (`npm test` builds
+ * first), or from source with tsx when the bundle is missing or older than the
+ * proxy's sources (tsx adds memory of its own, so the RSS figures are higher).
+ */
+function proxyCommand(): { args: string[]; from: string } {
+  const newestSource = Math.max(...readdirSync(PROXY_SRC).map((f) => statSync(PROXY_SRC + f).mtimeMs));
+  if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= newestSource) return { args: [...PROXY_NODE_FLAGS, BIN, 'proxy'], from: 'dist/ (the build)' };
+  return { args: [...PROXY_NODE_FLAGS, '--import', 'tsx', MAIN], from: 'source, with tsx (dist/ is missing or stale)' };
+}
 const TOKEN = 'soak-token';
 const HTTP_REQUESTS = 100_000;
 const HTTP_CONNECTIONS = 50;
@@ -131,6 +146,7 @@ describe('proxy soak (child process)', () => {
   let wsBackend: http.Server;
   let wss: WebSocketServer;
   let stderr = '';
+  let runFrom = '';
   let inspectorUrl: string | undefined;
 
   before(async () => {
@@ -151,9 +167,11 @@ describe('proxy soak (child process)', () => {
 
     publicPort = await freePort();
     const apiPort = await freePort();
+    const command = proxyCommand();
+    runFrom = command.from;
     const proc = spawn(
       process.execPath,
-      ['--inspect=127.0.0.1:0', '--import', 'tsx', MAIN, '--ip', '127.0.0.1', '--port', String(publicPort), '--api-ip', '127.0.0.1', '--api-port', String(apiPort), '--log-level', 'warn'],
+      ['--inspect=127.0.0.1:0', ...command.args, '--ip', '127.0.0.1', '--port', String(publicPort), '--api-ip', '127.0.0.1', '--api-port', String(apiPort), '--log-level', 'warn'],
       { env: { ...process.env, CONFIGPROXY_AUTH_TOKEN: TOKEN }, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     child = proc;
@@ -205,7 +223,7 @@ describe('proxy soak (child process)', () => {
     }
     const rss: number[] = [];
     await collectGarbage(inspectorUrl!);
-    const figures: string[] = [`proxy pid ${pid}: ${fdsBefore} fds, VmRSS ${rssKiB(pid)} kB (after a full GC) before the load`];
+    const figures: string[] = [`proxy pid ${pid} (from ${runFrom}): ${fdsBefore} fds, VmRSS ${rssKiB(pid)} kB (after a full GC) before the load`];
     for (let round = 1; round <= ROUNDS; round++) {
       const tRound = Date.now();
       const result = await withTimeout(
