@@ -1,8 +1,12 @@
 /** Shared fixtures of the proxy tests: upstream servers, a proxy on free ports, API calls. */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { startProxy } from '../../src/proxy/builtin/server.js';
@@ -115,3 +119,75 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000,
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const PROXY_MAIN = fileURLToPath(new URL('../../src/proxy/builtin/main.ts', import.meta.url));
+
+/** A proxy CLI running in a child process. */
+export interface ProxyChild {
+  proc: ChildProcess;
+  publicPort: number;
+  apiPort: number;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+}
+
+/** Runs the proxy CLI (from source) in a child process and waits for its "proxy listening" log line. */
+export async function spawnProxy(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ProxyChild> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', PROXY_MAIN, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const lines = createInterface({ input: proc.stdout! });
+  const ports = await new Promise<{ publicPort: number; apiPort: number }>((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`proxy exited early with ${code}`)));
+    lines.on('line', (line) => {
+      const rec = JSON.parse(line) as { msg?: string; publicPort?: number; apiPort?: number };
+      if (rec.msg === 'proxy listening' && rec.publicPort !== undefined && rec.apiPort !== undefined) resolve({ publicPort: rec.publicPort, apiPort: rec.apiPort });
+    });
+  });
+  return { proc, exited, ...ports };
+}
+
+/**
+ * The restart check: runs the proxy CLI with `args` (which name its route
+ * store), adds `/user/alice` -> `target` through its API, waits until
+ * `persisted()` says the route is stored, kills the process with SIGKILL,
+ * starts it again with the same `args` and checks that it serves
+ * `/user/alice/lab` before any API call; then SIGTERM must exit 0.
+ * `whileFirst` runs checks of its own while the first process is up.
+ */
+export async function checkRoutesSurviveSigkill(opts: {
+  args: string[];
+  target: string;
+  persisted: () => Promise<boolean>;
+  whileFirst?: (child: ProxyChild) => void | Promise<void>;
+}): Promise<void> {
+  const token = 'tok-' + String(Math.random()).slice(2);
+  const env = { CONFIGPROXY_AUTH_TOKEN: token };
+  const first = await spawnProxy(opts.args, env);
+  try {
+    await opts.whileFirst?.(first);
+    const res = await fetch(`http://127.0.0.1:${first.apiPort}/api/routes/user/alice`, {
+      method: 'POST',
+      headers: { Authorization: `token ${token}` },
+      body: JSON.stringify({ target: opts.target }),
+    });
+    if (res.status !== 201) throw new Error(`POST /api/routes/user/alice: HTTP ${res.status}`);
+    // Writes are debounced: wait until the route is stored, then kill hard.
+    await waitFor(opts.persisted, 5000, 'the route to be stored');
+  } finally {
+    first.proc.kill('SIGKILL');
+    await first.exited;
+  }
+  const second = await spawnProxy(opts.args, env);
+  try {
+    const res = await fetch(`http://127.0.0.1:${second.publicPort}/user/alice/lab`);
+    if (res.status !== 200) throw new Error(`the restarted proxy answered /user/alice/lab with HTTP ${res.status}`);
+    const echo = (await res.json()) as { url: string };
+    if (echo.url !== '/user/alice/lab') throw new Error(`the restarted proxy forwarded ${echo.url}`);
+  } finally {
+    second.proc.kill('SIGTERM');
+    const code = await second.exited;
+    if (code !== 0) throw new Error(`the restarted proxy exited with ${code} on SIGTERM`);
+  }
+}
+

@@ -4,17 +4,13 @@
  * PostgreSQL is not installed), alone and shared by two proxies.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -28,10 +24,8 @@ import type { RunningProxy } from '../../src/proxy/builtin/server.js';
 import { startPostgres } from '../helpers/postgres.js';
 import type { TestPostgres } from '../helpers/postgres.js';
 import type { Upstream } from './helpers.js';
-import { api, freePort, publicUrl, silentLogger, sleep, startTestProxy, startUpstream, waitFor } from './helpers.js';
+import { api, checkRoutesSurviveSigkill, freePort, publicUrl, silentLogger, sleep, startTestProxy, startUpstream, waitFor } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'src/proxy/builtin/main.ts');
 
 interface DbRow {
   route: string;
@@ -69,21 +63,6 @@ async function query(url: string, text: string, params: unknown[] = []): Promise
 async function rowsOf(url: string, proxy: string): Promise<DbRow[]> {
   const rows = await query(url, 'SELECT route, data, last_activity FROM ganymede_proxy_routes WHERE proxy = $1 ORDER BY route', [proxy]);
   return rows.map((r) => ({ route: String(r['route']), data: JSON.parse(String(r['data'])) as Record<string, unknown>, lastActivity: Number(r['last_activity']) }));
-}
-
-/** Runs the proxy CLI in a child process and waits for its "proxy listening" log line. */
-async function spawnProxy(args: string[], env: NodeJS.ProcessEnv): Promise<{ proc: ChildProcess; publicPort: number; apiPort: number; exited: Promise<number | null> }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const lines = createInterface({ input: proc.stdout! });
-  const ports = await new Promise<{ publicPort: number; apiPort: number }>((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`proxy exited early with ${code}`)));
-    lines.on('line', (line) => {
-      const rec = JSON.parse(line) as { msg?: string; publicPort?: number; apiPort?: number };
-      if (rec.msg === 'proxy listening' && rec.publicPort !== undefined && rec.apiPort !== undefined) resolve({ publicPort: rec.publicPort, apiPort: rec.apiPort });
-    });
-  });
-  return { proc, exited, ...ports };
 }
 
 let dir: string;
@@ -269,30 +248,11 @@ describe('database route store (--state-db)', () => {
       it('survives SIGKILL of the proxy process (CLI with --state-db and --state-name)', async (t) => {
         const db = freshOrSkip(backend, t);
         if (db === undefined) return;
-        const token = 'tok-' + String(Math.random()).slice(2);
-        const args = ['--ip', '127.0.0.1', '--port=0', '--api-ip=127.0.0.1', '--api-port', '0', '--state-db', db.url, '--state-name', db.name];
-        const first = await spawnProxy(args, { CONFIGPROXY_AUTH_TOKEN: token });
-        try {
-          const res = await fetch(`http://127.0.0.1:${first.apiPort}/api/routes/user/alice`, {
-            method: 'POST',
-            headers: { Authorization: `token ${token}` },
-            body: JSON.stringify({ target: upstream.url }),
-          });
-          assert.equal(res.status, 201);
-          await waitFor(async () => (await rowsOf(db.url, db.name)).some((r) => r.route === '/user/alice'), 5000, 'row');
-        } finally {
-          first.proc.kill('SIGKILL');
-          await first.exited;
-        }
-        const second = await spawnProxy(args, { CONFIGPROXY_AUTH_TOKEN: token });
-        try {
-          const res = await fetch(`http://127.0.0.1:${second.publicPort}/user/alice/lab`);
-          assert.equal(res.status, 200);
-          assert.equal(((await res.json()) as { url: string }).url, '/user/alice/lab');
-        } finally {
-          second.proc.kill('SIGTERM');
-          assert.equal(await second.exited, 0);
-        }
+        await checkRoutesSurviveSigkill({
+          args: ['--ip', '127.0.0.1', '--port=0', '--api-ip=127.0.0.1', '--api-port', '0', '--state-db', db.url, '--state-name', db.name],
+          target: upstream.url,
+          persisted: async () => (await rowsOf(db.url, db.name)).some((r) => r.route === '/user/alice'),
+        });
       });
     });
   }
