@@ -179,15 +179,18 @@ export async function checkRoutesSurviveSigkill(opts: {
     await first.exited;
   }
   const second = await spawnProxy(opts.args, env);
+  let failure: unknown;
   try {
     const res = await fetch(`http://127.0.0.1:${second.publicPort}/user/alice/lab`);
     if (res.status !== 200) throw new Error(`the restarted proxy answered /user/alice/lab with HTTP ${res.status}`);
     const echo = (await res.json()) as { url: string };
     if (echo.url !== '/user/alice/lab') throw new Error(`the restarted proxy forwarded ${echo.url}`);
-  } finally {
-    second.proc.kill('SIGTERM');
-    const code = await second.exited;
-    if (code !== 0) throw new Error(`the restarted proxy exited with ${code} on SIGTERM`);
+  } catch (err) {
+    failure = err;
   }
+  second.proc.kill('SIGTERM');
+  const code = await second.exited;
+  if (failure !== undefined) throw failure;
+  if (code !== 0) throw new Error(`the restarted proxy exited with ${code} on SIGTERM`);
 }
 
