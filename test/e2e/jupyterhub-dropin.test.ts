@@ -1,14 +1,15 @@
 /**
  * Ganymede's proxy as a drop-in for configurable-http-proxy under Debian's
- * JupyterHub 3.0: `c.ConfigurableHTTPProxy.command` runs `node
- * bin/ganymede.js proxy` (JupyterHub passes CHP's flags and the
+ * JupyterHub 3.0: `c.ConfigurableHTTPProxy.command` runs
+ * `bin/ganymede-proxy.js`, the documented drop-in command, through its own
+ * shebang and node flags (JupyterHub passes CHP's flags and the
  * CONFIGPROXY_AUTH_TOKEN environment variable). Through the proxy's public
  * port, a browser-like client logs in (DummyAuthenticator), spawns a server,
  * follows the OAuth redirects into /user/<name>/, creates a kernel, runs 1+1
  * over the kernel websocket, and the server is stopped with the hub's REST
  * API; the proxy's route must then be gone.
  *
- * Needs `npm run build` first (the proxy runs from dist/ganymede.mjs).
+ * Needs `npm run build` first (the proxy runs from dist/ganymede-proxy.mjs).
  * GANYMEDE_E2E_KEEP=1 keeps the temporary directory (jupyterhub.log is there).
  */
 import assert from 'node:assert/strict';
@@ -18,9 +19,11 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSyn
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Browser, createKernel, deleteKernel, executeOverWebsocket, findProcesses, freePorts, GANYMEDE_BIN, parseForm, pidAlive, REPO, sleep, stepper, waitFor } from '../helpers/e2e.js';
+import { Browser, createKernel, deleteKernel, executeOverWebsocket, findProcesses, freePorts, parseForm, pidAlive, REPO, sleep, stepper, waitFor } from '../helpers/e2e.js';
 
 const JUPYTERHUB = process.env['GANYMEDE_E2E_JUPYTERHUB'] ?? 'jupyterhub';
+/** The drop-in command, run through its shebang (`node` from PATH, with the proxy's node flags). */
+const PROXY_BIN = path.join(REPO, 'bin', 'ganymede-proxy.js');
 const USER = 'alice';
 const PASSWORD = 'dropin-password';
 
@@ -78,7 +81,7 @@ describe('e2e: JupyterHub 3.0 with Ganymede proxy as its configurable-http-proxy
   }
 
   before(async () => {
-    const bundle = path.join(REPO, 'dist', 'ganymede.mjs');
+    const bundle = path.join(REPO, 'dist', 'ganymede-proxy.mjs');
     if (!existsSync(bundle)) throw new Error(`This test runs the built proxy, and ${bundle} is missing: run \`npm run build\` first.`);
     dir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-e2e-dropin-'));
     logFile = path.join(dir, 'jupyterhub.log');
@@ -92,7 +95,7 @@ describe('e2e: JupyterHub 3.0 with Ganymede proxy as its configurable-http-proxy
       `c.JupyterHub.hub_ip = '127.0.0.1'`,
       `c.JupyterHub.hub_port = ${hubPort}`,
       `c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:${apiPort}'`,
-      `c.ConfigurableHTTPProxy.command = [${py(process.execPath)}, ${py(GANYMEDE_BIN)}, 'proxy']`,
+      `c.ConfigurableHTTPProxy.command = [${py(PROXY_BIN)}]`,
       `c.ConfigurableHTTPProxy.debug = True`,
       `c.JupyterHub.authenticator_class = 'dummy'`,
       `c.DummyAuthenticator.password = ${py(PASSWORD)}`,
@@ -166,7 +169,7 @@ describe('e2e: JupyterHub 3.0 with Ganymede proxy as its configurable-http-proxy
     await step('the proxy is Ganymede and serves the routes JupyterHub added', async () => {
       const routes = await proxyRoutes();
       assert.ok('/' in routes, `JupyterHub added its default route: ${JSON.stringify(routes)}`);
-      const proxies = findProcesses((argv) => argv.includes(GANYMEDE_BIN) && argv.includes('proxy')).filter((pid) => ours().includes(pid));
+      const proxies = findProcesses((argv) => argv.includes(PROXY_BIN)).filter((pid) => ours().includes(pid));
       assert.equal(proxies.length, 1, `JupyterHub started one Ganymede proxy: ${proxies.join(' ')}`);
     });
 
@@ -235,7 +238,7 @@ describe('e2e: JupyterHub 3.0 with Ganymede proxy as its configurable-http-proxy
       assert.ok('/' in routes, 'the default route stays');
       await waitFor(
         'the single-user server and its kernel to exit',
-        async () => ours().every((pid) => pid === hub?.pid || findProcesses((argv) => argv.includes(GANYMEDE_BIN)).includes(pid)),
+        async () => ours().every((pid) => pid === hub?.pid || findProcesses((argv) => argv.includes(PROXY_BIN)).includes(pid)),
         { timeoutMs: 15_000, detail: () => `left: ${ours().join(' ')}` },
       );
     });
