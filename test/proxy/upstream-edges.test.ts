@@ -63,7 +63,7 @@ describe('forwarding edge cases', () => {
         res.end();
       } else {
         req.resume();
-        res.writeHead(200, { 'Content-Type': 'text/plain', 'Set-Cookie': ['a=1', 'b=2'], Connection: 'keep-alive', 'Keep-Alive': 'timeout=5' });
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Set-Cookie': ['a=1', 'b=2'], Connection: 'keep-alive, X-Hop', 'X-Hop': 'upstream only', 'Keep-Alive': 'timeout=5' });
         res.end('ok');
       }
     });
@@ -177,6 +177,7 @@ describe('forwarding edge cases', () => {
     assert.equal(upstreamSaw['x-kept'], 'yes');
     assert.deepEqual(res.headers['set-cookie'], ['a=1', 'b=2']);
     assert.equal(res.headers['keep-alive'], 'timeout=5'); // node's own, not the target's
+    assert.equal(res.headers['x-hop'], undefined, 'a header the target named in Connection is not passed on');
   });
 
   it('passes 204 and 304 answers without a body', async () => {

@@ -126,12 +126,7 @@ export function upstreamHead(
     const value = raw[i + 1] as string;
     const lower = name.toLowerCase();
     if (lower === 'transfer-encoding' || (lower === 'content-length' && value !== '0')) body = true;
-    if (lower === 'connection' && !upgrade) {
-      for (const token of value.split(',')) {
-        const t = token.trim().toLowerCase();
-        if (t !== '' && t !== 'close' && t !== 'keep-alive') (named ??= new Set()).add(t);
-      }
-    }
+    if (lower === 'connection' && !upgrade) named = connectionTokens(value, named);
     if (dropped.has(lower)) continue;
     if (customHeaders.length > 0 && isCustom(customHeaders, lower)) continue; // ours replace the client's
     if (lower === 'host') host = value;
@@ -154,12 +149,25 @@ export function upstreamHead(
     out.push('x-forwarded-host', forwarded['host'] ?? host);
   }
   for (let i = 0; i + 1 < customHeaders.length; i += 2) out.push(customHeaders[i] as string, customHeaders[i + 1] as string);
-  if (named === undefined) return { headers: out, body };
-  const keep: string[] = [];
-  for (let i = 0; i < out.length; i += 2) {
-    if (!named.has((out[i] as string).toLowerCase())) keep.push(out[i] as string, out[i + 1] as string);
+  return { headers: named === undefined ? out : withoutNamed(out, named), body };
+}
+
+/** Adds the header names a `Connection` value lists (other than `close` and `keep-alive`) to `into`; undefined when there are none. */
+function connectionTokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
+  for (const token of value.split(',')) {
+    const t = token.trim().toLowerCase();
+    if (t !== '' && t !== 'close' && t !== 'keep-alive') (into ??= new Set()).add(t);
   }
-  return { headers: keep, body };
+  return into;
+}
+
+/** Flat header pairs without those whose (lower-case) name is in `named`. */
+function withoutNamed(headers: readonly string[], named: ReadonlySet<string>): string[] {
+  const keep: string[] = [];
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    if (!named.has((headers[i] as string).toLowerCase())) keep.push(headers[i] as string, headers[i + 1] as string);
+  }
+  return keep;
 }
 
 /**
@@ -204,13 +212,18 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     // Interim answers (100 Continue, 103 Early Hints) are not passed on.
     if (statusCode < 200) return true;
     const res = this.res;
-    const headers: string[] = [];
+    let headers: string[] = [];
+    let named: Set<string> | undefined;
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
       const name = (rawHeaders[i] as Buffer).toString('latin1');
       // Every hop-by-hop name is 10, 16 or 17 characters long: lower-case only those.
-      if ((name.length === 10 || name.length >= 16) && RESPONSE_HOP_BY_HOP.has(name.toLowerCase())) continue;
+      if ((name.length === 10 || name.length >= 16) && RESPONSE_HOP_BY_HOP.has(name.toLowerCase())) {
+        if (name.length === 10 && name.toLowerCase() === 'connection') named = connectionTokens((rawHeaders[i + 1] as Buffer).toString('latin1'), named);
+        continue;
+      }
       headers.push(name, (rawHeaders[i + 1] as Buffer).toString('latin1'));
     }
+    if (named !== undefined) headers = withoutNamed(headers, named);
     this.status = statusCode;
     this.resume = resume;
     res.writeHead(statusCode, statusText, headers);
