@@ -271,6 +271,22 @@ describe('database route store (--state-db)', () => {
       return (JSON.parse(body) as { url: string }).url === path;
     };
 
+    /** Runs `use` with two proxies on `db`'s table (the second one's store with `bOpts`), and closes both. */
+    const withPair = async (
+      db: { url: string; name: string },
+      bOpts: Partial<DatabaseRouteStoreOptions>,
+      use: (a: RunningProxy, b: RunningProxy) => Promise<void>,
+    ): Promise<void> => {
+      const a = await startTestProxy({ routeStore: sharedStore(db, db.name) });
+      const b = await startTestProxy({ routeStore: sharedStore(db, db.name, bOpts) });
+      try {
+        await use(a, b);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    };
+
     const lastActivityVia = async (p: RunningProxy, route: string): Promise<string | undefined> => {
       const res = await api(p, 'GET', `/api/routes${route}`);
       return res.status === 200 ? ((res.json() as { last_activity: string }).last_activity) : undefined;
@@ -282,9 +298,7 @@ describe('database route store (--state-db)', () => {
           const db = freshOrSkip(backend, t);
           if (db === undefined) return;
           const { logger, records } = capturingLogger();
-          const a = await startTestProxy({ routeStore: sharedStore(db, db.name) });
-          const b = await startTestProxy({ routeStore: sharedStore(db, db.name, { logger }) });
-          try {
+          await withPair(db, { logger }, async (a, b) => {
             assert.equal((await api(a, 'POST', '/api/routes/user/alice', { body: { target: upstream.url, user: 'alice' } })).status, 201);
             await waitFor(async () => b.table.get('/user/alice') !== undefined, 5000, 'the route on the second proxy');
             assert.deepEqual(b.table.get('/user/alice')?.data, { target: upstream.url, user: 'alice' });
@@ -297,18 +311,13 @@ describe('database route store (--state-db)', () => {
             await waitFor(async () => !(await serves(a, '/user/alice/lab')), 5000, 'the delete on the first proxy');
             assert.equal(a.table.get('/user/alice'), undefined);
             assert.deepEqual(await rowsOf(db.url, db.name), []);
-          } finally {
-            await a.close();
-            await b.close();
-          }
+          });
         });
 
         it('a change made here and not yet written wins over the rows the other proxy writes', async (t) => {
           const db = freshOrSkip(backend, t);
           if (db === undefined) return;
-          const a = await startTestProxy({ routeStore: sharedStore(db, db.name) });
-          const b = await startTestProxy({ routeStore: sharedStore(db, db.name, { delayMs: 60_000 }) }); // writes only at close
-          try {
+          await withPair(db, { delayMs: 60_000 }, async (a, b) => { // writes only at close
             await api(b, 'POST', '/api/routes/user/bob', { body: { target: upstream.url, from: 'b' } });
             await api(a, 'POST', '/api/routes/user/bob', { body: { target: upstream.url, from: 'a' } });
             await api(a, 'POST', '/api/routes/marker', { body: { target: upstream.url } });
@@ -317,18 +326,13 @@ describe('database route store (--state-db)', () => {
             await b.close(); // writes its change, which the first proxy then applies
             await waitFor(async () => a.table.get('/user/bob')?.data['from'] === 'b', 5000, "the second proxy's change on the first");
             assert.deepEqual((await rowsOf(db.url, db.name)).map((r) => [r.route, r.data['from']]), [['/marker', undefined], ['/user/bob', 'b']]);
-          } finally {
-            await a.close();
-            await b.close();
-          }
+          });
         });
 
         it("activity seen by one proxy shows in the other one's last_activity after the activity flush", async (t) => {
           const db = freshOrSkip(backend, t);
           if (db === undefined) return;
-          const a = await startTestProxy({ routeStore: sharedStore(db, db.name) });
-          const b = await startTestProxy({ routeStore: sharedStore(db, db.name) });
-          try {
+          await withPair(db, {}, async (a, b) => {
             await api(a, 'POST', '/api/routes/user/carol', { body: { target: upstream.url } });
             await waitFor(() => serves(b, '/user/carol/tree'), 5000, 'the route on the second proxy');
             const before = b.table.get('/user/carol')!.lastActivity;
@@ -346,10 +350,7 @@ describe('database route store (--state-db)', () => {
             const seenByB = new Date(b.table.get('/user/carol')!.lastActivity).toISOString();
             await waitFor(async () => (await lastActivityVia(a, '/user/carol')) === seenByB, 5000, "the second proxy's activity on the first");
             assert.equal(await lastActivityVia(b, '/user/carol'), seenByB);
-          } finally {
-            await a.close();
-            await b.close();
-          }
+          });
         });
 
         it('a proxy with another --state-name on the same database does not see the changes', async (t) => {
@@ -414,11 +415,9 @@ describe('database route store (--state-db)', () => {
             const db = freshOrSkip(backend, t);
             if (db === undefined) return;
             const { logger, records } = capturingLogger();
-            const a = await startTestProxy({ routeStore: sharedStore(db, db.name) });
-            const b = await startTestProxy({ routeStore: sharedStore(db, db.name, { logger }) });
             const listening = async (): Promise<number> =>
               Number((await query(db.url, "SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND application_name = 'ganymede-proxy-listen'"))[0]?.['n']);
-            try {
+            await withPair(db, { logger }, async (a, b) => {
               assert.equal(await listening(), 2);
               const killed = await query(db.url, "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()");
               assert.ok(killed.length >= 2);
@@ -431,10 +430,7 @@ describe('database route store (--state-db)', () => {
               await waitFor(() => serves(b, '/user/grace/'), 5000, 'a later route');
               assert.ok(records.some((r) => r['msg'] === 'proxy route store notifications lost; reconnecting' && r['level'] === 40));
               assert.ok(records.some((r) => r['msg'] === 'proxy route store notifications restored'));
-            } finally {
-              await a.close();
-              await b.close();
-            }
+            });
             await waitFor(async () => (await listening()) === 0, 5000, 'no LISTEN connection left');
           });
         }

@@ -29,6 +29,20 @@ function exchange(socket: net.Socket, request: string, done: (text: string) => b
   });
 }
 
+/** How a GET answer ends: 'complete', 'incomplete' (ended short), 'aborted' or 'error'. */
+function answerOutcome(url: string): Promise<string> {
+  return new Promise((resolve) => {
+    http
+      .get(url, (res) => {
+        res.on('data', () => undefined);
+        res.on('end', () => resolve(res.complete ? 'complete' : 'incomplete'));
+        res.on('error', () => resolve('error'));
+        res.on('aborted', () => resolve('aborted'));
+      })
+      .on('error', () => resolve('error'));
+  });
+}
+
 describe('forwarding edge cases', () => {
   let proxy: RunningProxy;
   let echo: Upstream;
@@ -146,16 +160,7 @@ describe('forwarding edge cases', () => {
   });
 
   it('ends the client answer with an error when the target dies mid-answer (no hang)', async () => {
-    const outcome = await new Promise<string>((resolve) => {
-      http
-        .get(publicUrl(proxy, '/special/die'), (res) => {
-          res.on('data', () => undefined);
-          res.on('end', () => resolve(res.complete ? 'complete' : 'incomplete'));
-          res.on('error', () => resolve('error'));
-          res.on('aborted', () => resolve('aborted'));
-        })
-        .on('error', () => resolve('error'));
-    });
+    const outcome = await answerOutcome(publicUrl(proxy, '/special/die'));
     assert.notEqual(outcome, 'complete');
   });
 
@@ -221,15 +226,7 @@ describe('forwarding edge cases', () => {
     try {
       await api(timed, 'POST', '/api/routes/', { body: { target: stall.url } });
       const t0 = Date.now();
-      const outcome = await new Promise<string>((resolve) => {
-        http
-          .get(publicUrl(timed, '/x'), (res) => {
-            res.on('data', () => undefined);
-            res.on('end', () => resolve(res.complete ? 'complete' : 'incomplete'));
-            res.on('error', () => resolve('error'));
-          })
-          .on('error', () => resolve('error'));
-      });
+      const outcome = await answerOutcome(publicUrl(timed, '/x'));
       assert.notEqual(outcome, 'complete');
       assert.ok(Date.now() - t0 < 5000);
     } finally {
