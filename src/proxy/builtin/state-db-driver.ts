@@ -4,6 +4,7 @@
  * (state-db-sqlite.ts) and PostgreSQL (state-db-postgres.ts) implement.
  */
 import type { Logger } from 'pino';
+import type { RouteEntry, RouteTable } from './route-table.js';
 
 export const TABLE = 'ganymede_proxy_routes';
 export const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS ${TABLE} (
@@ -88,4 +89,34 @@ export function describeError(err: unknown): string {
   if (err instanceof AggregateError && err.errors.length > 0) return err.errors.map(describeError).join('; ');
   if (err instanceof Error) return err.message || (err as NodeJS.ErrnoException).code || err.name;
   return String(err);
+}
+
+/**
+ * The batch for the routes in `keys` (every route when `full`), plus the
+ * `last_activity` of the other routes: every one (`all`), or those newer
+ * than in `stored`.
+ */
+export function buildBatch(table: RouteTable, full: boolean, keys: Set<string>, activity: 'all' | ReadonlyMap<string, number> | undefined): Batch {
+  const row = (e: RouteEntry): Row => ({ route: e.key, data: JSON.stringify(e.data), lastActivity: Math.round(e.lastActivity) });
+  const upserts: Row[] = [];
+  const deletes: string[] = [];
+  if (full) {
+    for (const entry of table.entries()) upserts.push(row(entry));
+  } else {
+    for (const key of keys) {
+      const entry = table.get(key);
+      if (entry === undefined) deletes.push(key);
+      else upserts.push(row(entry));
+    }
+  }
+  const written = new Set(upserts.map((r) => r.route));
+  const touched: Batch['activity'] = [];
+  if (activity !== undefined) {
+    for (const entry of table.entries()) {
+      const when = Math.round(entry.lastActivity);
+      if (written.has(entry.key) || (activity !== 'all' && when <= (activity.get(entry.key) ?? -1))) continue;
+      touched.push({ route: entry.key, lastActivity: when });
+    }
+  }
+  return { replaceAll: full, upserts, deletes, activity: touched };
 }

@@ -18,9 +18,9 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { normalizeRouteKey } from './route-table.js';
-import type { RouteData, RouteEntry, RouteTable } from './route-table.js';
-import { describeError } from './state-db-driver.js';
-import type { Batch, RouteDb, Row, StoredRow, WatchTiming } from './state-db-driver.js';
+import type { RouteData, RouteTable } from './route-table.js';
+import { buildBatch, describeError } from './state-db-driver.js';
+import type { Batch, RouteDb, StoredRow, WatchTiming } from './state-db-driver.js';
 import { openPostgres } from './state-db-postgres.js';
 import { openSqlite } from './state-db-sqlite.js';
 import type { RouteStore } from './state-file.js';
@@ -357,36 +357,6 @@ export class DatabaseRouteStore implements RouteStore {
     for (const secret of this.secrets) out = out.split(secret).join('***');
     return out;
   }
-}
-
-/**
- * The batch for the routes in `keys` (every route when `full`), plus the
- * `last_activity` of the other routes: every one (`all`), or those newer
- * than in `stored`.
- */
-function buildBatch(table: RouteTable, full: boolean, keys: Set<string>, activity: 'all' | ReadonlyMap<string, number> | undefined): Batch {
-  const row = (e: RouteEntry): Row => ({ route: e.key, data: JSON.stringify(e.data), lastActivity: Math.round(e.lastActivity) });
-  const upserts: Row[] = [];
-  const deletes: string[] = [];
-  if (full) {
-    for (const entry of table.entries()) upserts.push(row(entry));
-  } else {
-    for (const key of keys) {
-      const entry = table.get(key);
-      if (entry === undefined) deletes.push(key);
-      else upserts.push(row(entry));
-    }
-  }
-  const written = new Set(upserts.map((r) => r.route));
-  const touched: Batch['activity'] = [];
-  if (activity !== undefined) {
-    for (const entry of table.entries()) {
-      const when = Math.round(entry.lastActivity);
-      if (written.has(entry.key) || (activity !== 'all' && when <= (activity.get(entry.key) ?? -1))) continue;
-      touched.push({ route: entry.key, lastActivity: when });
-    }
-  }
-  return { replaceAll: full, upserts, deletes, activity: touched };
 }
 
 /** The password of a URL, raw and decoded, for scrubbing error messages (too short ones would mangle them). */
