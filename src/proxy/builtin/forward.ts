@@ -71,8 +71,8 @@ export function routeFor(
   table: RouteTable,
   req: Pick<IncomingMessage, 'url' | 'headers'>,
   hostRouting = false,
+  { pathname } = requestPath(req.url),
 ): RouteEntry | undefined {
-  const { pathname } = requestPath(req.url);
   let decoded = pathname;
   if (pathname.includes('%')) {
     try {
@@ -275,7 +275,8 @@ export function handleWeb(ctx: ProxyContext, req: IncomingMessage, res: ServerRe
     ctx.metrics?.request(200);
     return;
   }
-  const route = routeFor(ctx.table, req, ctx.hostRouting);
+  const path = requestPath(req.url);
+  const route = routeFor(ctx.table, req, ctx.hostRouting, path);
   if (route === undefined) {
     ctx.log.debug({ method: req.method, url: logUrl(req.url) }, 'no route');
     sendError(ctx, req, res, 404, undefined);
@@ -297,7 +298,7 @@ export function handleWeb(ctx: ProxyContext, req: IncomingMessage, res: ServerRe
   const options: Dispatcher.DispatchOptions = {
     origin: target.origin,
     method: req.method ?? 'GET',
-    path: target.basePath + requestPath(req.url).pathAndQuery,
+    path: target.basePath + path.pathAndQuery,
     headers,
     body: body ? req : null,
     headersTimeout: timeout,
