@@ -1,0 +1,400 @@
+/**
+ * A strict, incremental parser of HTTP/1.1 responses (RFC 9112), for the
+ * answers of proxy targets. It finds where each response ends (so that the
+ * connection can carry the next request), decodes chunked bodies, and
+ * refuses what could make the proxy and the target disagree on that:
+ * obs-folded or malformed header lines, bare CR or LF, conflicting or
+ * non-numeric `Content-Length`, `chunked` applied twice, oversized heads.
+ *
+ * The parser only frames; what to forward is the caller's business. Headers
+ * come out as flat `[name, value, ...]` pairs in the target's order, without
+ * the hop-by-hop ones (`Connection`, `Keep-Alive`, `Proxy-Connection`,
+ * `Transfer-Encoding`, and the headers `Connection` names).
+ */
+
+/** How the end of a response body is found (RFC 9112 §6.3). */
+export type Framing = 'none' | 'length' | 'chunked' | 'close';
+
+export interface ResponseHead {
+  readonly statusCode: number;
+  readonly statusText: string;
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  readonly httpMinor: number;
+  /** End-to-end headers, flat `[name, value, ...]`, names as the target spelled them. */
+  readonly headers: string[];
+  readonly framing: Framing;
+  /** The body length when `framing` is `length`. */
+  readonly contentLength: number;
+  /** The target lets the connection carry another request after this response. */
+  readonly keepAlive: boolean;
+  /** The target's `Keep-Alive: timeout=<s>` hint, in ms. */
+  readonly keepAliveTimeoutMs: number | undefined;
+}
+
+/** What the parser calls, synchronously from `push` and `end`. */
+export interface ResponseSink {
+  onHead(head: ResponseHead): void;
+  onBody(chunk: Buffer): void;
+  /** The response is complete; `reusable` when the connection may carry another request. */
+  onEnd(reusable: boolean): void;
+}
+
+/** A response the proxy cannot forward safely; `message` names the problem. */
+export class ResponseParseError extends Error {
+  override readonly name = 'ResponseParseError';
+  readonly code = 'ERR_INVALID_RESPONSE';
+}
+
+const enum State {
+  /** No request in flight: any byte is an error. */
+  Idle,
+  Head,
+  Length,
+  ChunkSize,
+  ChunkData,
+  ChunkDataEnd,
+  Trailers,
+  Close,
+}
+
+/** Longest chunk-size line (size and extensions) and trailer line accepted. */
+const MAX_LINE = 4096;
+/** Interim (1xx) responses accepted before the final one. */
+const MAX_INTERIM = 16;
+/** Largest Content-Length or chunk size: exact in a double. */
+const MAX_LENGTH_DIGITS = 15;
+const MAX_CHUNK_HEX_DIGITS = 12;
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Control characters other than HTAB (CR and LF included): never in a status line or field value. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([^]*))?$/;
+const DIGITS = /^\d+$/;
+const HEX = /^[0-9A-Fa-f]+/;
+const CRLF_CRLF = Buffer.from('\r\n\r\n', 'latin1');
+const LF = 0x0a;
+const CR = 0x0d;
+
+function fail(message: string): never {
+  throw new ResponseParseError(message);
+}
+
+/** `value` without leading and trailing spaces and tabs (OWS). */
+function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value.charCodeAt(start) === 32 || value.charCodeAt(start) === 9)) start++;
+  while (end > start && (value.charCodeAt(end - 1) === 32 || value.charCodeAt(end - 1) === 9)) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+/** Lower-case, trimmed, non-empty members of a comma-separated list. */
+function listMembers(value: string): string[] {
+  const out: string[] = [];
+  for (const part of value.split(',')) {
+    const t = trimOws(part).toLowerCase();
+    if (t !== '') out.push(t);
+  }
+  return out;
+}
+
+export class ResponseParser {
+  private state = State.Idle;
+  private headRequest = false;
+  private interim = 0;
+  /** Bytes of a head (or line) not yet complete. */
+  private pending: Buffer | undefined;
+  private line = '';
+  private remaining = 0;
+  private keepAlive = false;
+  private trailerBytes = 0;
+  /** Set by `head` when the response has no body. */
+  private headDone = false;
+
+  constructor(
+    private readonly sink: ResponseSink,
+    private readonly maxHeadBytes = 16 * 1024,
+  ) {}
+
+  /** Whether a response is being parsed (begun and not yet ended). */
+  get busy(): boolean {
+    return this.state !== State.Idle;
+  }
+
+  /** Expects the response to a request; `head` for a HEAD request (no body, whatever the headers say). */
+  begin(head: boolean): void {
+    if (this.state !== State.Idle) fail('a response is already being parsed');
+    this.state = State.Head;
+    this.headRequest = head;
+    this.interim = 0;
+    this.pending = undefined;
+  }
+
+  /** Feeds bytes from the target. Throws `ResponseParseError`; the connection is then unusable. */
+  push(chunk: Buffer): void {
+    let pos = 0;
+    while (pos < chunk.length) {
+      switch (this.state) {
+        case State.Idle:
+          fail('the target sent bytes with no request in flight');
+        // eslint-disable-next-line no-fallthrough
+        case State.Head:
+          pos = this.pushHead(chunk, pos);
+          if ((this.state as State) === State.Idle) return; // the sink reset the parser from onHead
+          if (this.headDone) {
+            // A response without a body (HEAD, 204, 304, Content-Length: 0) ended with its head.
+            this.headDone = false;
+            return this.complete(chunk, pos);
+          }
+          break;
+        case State.Length: {
+          const n = Math.min(this.remaining, chunk.length - pos);
+          this.remaining -= n;
+          const end = pos + n;
+          this.sink.onBody(pos === 0 && end === chunk.length ? chunk : chunk.subarray(pos, end));
+          pos = end;
+          if (this.remaining === 0) return this.complete(chunk, pos);
+          break;
+        }
+        case State.ChunkData: {
+          const n = Math.min(this.remaining, chunk.length - pos);
+          this.remaining -= n;
+          this.sink.onBody(chunk.subarray(pos, pos + n));
+          pos += n;
+          if (this.remaining === 0) {
+            this.state = State.ChunkDataEnd;
+            this.remaining = 2;
+          }
+          break;
+        }
+        case State.ChunkDataEnd:
+          // The CRLF after a chunk's data, possibly split across reads.
+          if (chunk[pos] !== (this.remaining === 2 ? CR : LF)) fail('chunk data not followed by CRLF');
+          pos++;
+          if (--this.remaining === 0) {
+            this.state = State.ChunkSize;
+            this.line = '';
+          }
+          break;
+        case State.ChunkSize:
+        case State.Trailers: {
+          const lf = chunk.indexOf(LF, pos);
+          const end = lf === -1 ? chunk.length : lf + 1;
+          this.line += chunk.toString('latin1', pos, end);
+          if (this.state === State.Trailers) this.trailerBytes += end - pos;
+          pos = end;
+          if (lf === -1) {
+            if (this.line.length > MAX_LINE) fail(this.state === State.ChunkSize ? 'chunk-size line too long' : 'trailer line too long');
+            break;
+          }
+          const line = this.line;
+          this.line = '';
+          if (line.length < 2 || line.charCodeAt(line.length - 2) !== CR) fail('line not ended by CRLF in a chunked body');
+          if (this.state === State.ChunkSize) this.chunkSize(line.slice(0, -2));
+          else if (line.length === 2) return this.complete(chunk, pos);
+          else if (this.trailerBytes > this.maxHeadBytes) fail(`trailers larger than ${this.maxHeadBytes} bytes`);
+          else if (CTL.test(line.slice(0, -2)) || /^[ \t]/.test(line)) fail('malformed trailer line');
+          break;
+        }
+        case State.Close:
+          this.sink.onBody(pos === 0 ? chunk : chunk.subarray(pos));
+          return;
+      }
+    }
+  }
+
+  /**
+   * The target closed its side. Ends a body that runs to the close; throws if
+   * a response was begun and is incomplete.
+   */
+  end(): void {
+    switch (this.state) {
+      case State.Idle:
+        return;
+      case State.Close:
+        this.state = State.Idle;
+        this.sink.onEnd(false);
+        return;
+      case State.Head:
+        fail('the target closed the connection before a complete response head');
+      // eslint-disable-next-line no-fallthrough
+      default:
+        fail('the target closed the connection in the middle of the response body');
+    }
+  }
+
+  /** Abandons the response in progress (the request was cut); the parser is idle again. */
+  reset(): void {
+    this.state = State.Idle;
+    this.headDone = false;
+    this.pending = undefined;
+    this.line = '';
+  }
+
+  private complete(chunk: Buffer, pos: number): void {
+    this.state = State.Idle;
+    // Bytes past the end of the response (nothing was pipelined): the connection is not reusable.
+    this.sink.onEnd(this.keepAlive && pos === chunk.length);
+  }
+
+  /** Consumes head bytes from `chunk[pos..]`; returns the position after the head, or the chunk's end. */
+  private pushHead(chunk: Buffer, pos: number): number {
+    let buf = chunk;
+    let from = pos;
+    let searchFrom = pos;
+    if (this.pending !== undefined) {
+      const before = this.pending.length;
+      buf = Buffer.concat([this.pending, chunk.subarray(pos)]);
+      this.pending = undefined;
+      from = 0;
+      searchFrom = Math.max(0, before - 3);
+    }
+    const end = buf.indexOf(CRLF_CRLF, searchFrom);
+    if (end === -1) {
+      if (buf.length - from > this.maxHeadBytes) fail(`response head larger than ${this.maxHeadBytes} bytes`);
+      this.pending = from === 0 && buf !== chunk ? buf : Buffer.from(buf.subarray(from));
+      return chunk.length;
+    }
+    if (end - from > this.maxHeadBytes) fail(`response head larger than ${this.maxHeadBytes} bytes`);
+    this.head(buf.toString('latin1', from, end));
+    // Where the head ended, in `chunk`'s positions.
+    return chunk.length - (buf.length - (end + 4));
+  }
+
+  private head(text: string): void {
+    const lines = text.split('\r\n');
+    const statusLine = lines[0] as string;
+    const m = STATUS_LINE.exec(statusLine);
+    if (m === null || CTL.test(statusLine)) fail(`invalid status line '${statusLine.slice(0, 64)}'`);
+    const httpMinor = Number(m[1]);
+    const statusCode = Number(m[2]);
+    let headers: string[] = [];
+    let lengths: string[] | undefined;
+    let codings: string[] | undefined;
+    let connection: string[] | undefined;
+    let keepAliveTimeoutMs: number | undefined;
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i] as string;
+      const colon = line.indexOf(':');
+      if (colon <= 0) fail(line.charCodeAt(0) === 32 || line.charCodeAt(0) === 9 ? 'obsolete line folding in a response header' : `malformed response header line '${line.slice(0, 64)}'`);
+      const name = line.slice(0, colon);
+      if (!TOKEN.test(name)) fail(`invalid response header name '${name.slice(0, 64)}'`);
+      const value = trimOws(line.slice(colon + 1));
+      if (CTL.test(value)) fail(`invalid character in response header '${name}'`);
+      // Only names of these lengths can be framing or hop-by-hop headers.
+      const len = name.length;
+      if (len === 10 || len === 14 || len === 16 || len === 17) {
+        const lower = name.toLowerCase();
+        if (lower === 'content-length') {
+          (lengths ??= []).push(...value.split(',').map(trimOws));
+        } else if (lower === 'transfer-encoding') {
+          (codings ??= []).push(...listMembers(value));
+          continue;
+        } else if (lower === 'connection') {
+          (connection ??= []).push(...listMembers(value));
+          continue;
+        } else if (lower === 'keep-alive') {
+          const t = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i.exec(value);
+          if (t !== null) keepAliveTimeoutMs = Number(t[1]) * 1000;
+          continue;
+        } else if (lower === 'proxy-connection') {
+          continue;
+        }
+      }
+      headers.push(name, value);
+    }
+
+    if (statusCode < 200) {
+      if (statusCode === 101) fail('101 Switching Protocols answer to a request that asked for no upgrade');
+      // Interim answer (100 Continue, 103 Early Hints): the final one follows.
+      if (++this.interim > MAX_INTERIM) fail(`more than ${MAX_INTERIM} interim (1xx) responses`);
+      return;
+    }
+
+    let keepAlive = httpMinor === 1 ? !connection?.includes('close') : connection?.includes('keep-alive') === true;
+    let framing: Framing;
+    let contentLength = 0;
+    if (this.headRequest || statusCode === 204 || statusCode === 304) {
+      framing = 'none';
+    } else if (codings !== undefined) {
+      const chunkedAt = codings.indexOf('chunked');
+      if (chunkedAt !== -1 && chunkedAt !== codings.length - 1) fail('Transfer-Encoding with chunked not applied last');
+      framing = chunkedAt === -1 ? 'close' : 'chunked';
+      if (framing === 'close') keepAlive = false;
+      if (lengths !== undefined) {
+        // Both: Transfer-Encoding wins, and the connection is not trusted afterwards (RFC 9112 §6.3).
+        keepAlive = false;
+        headers = withoutName(headers, 'content-length');
+      }
+    } else if (lengths !== undefined) {
+      const first = lengths[0] as string;
+      if (!lengths.every((l) => l === first) || !DIGITS.test(first)) fail(`invalid Content-Length '${lengths.join(', ').slice(0, 64)}'`);
+      if (first.length > MAX_LENGTH_DIGITS) fail('Content-Length too large');
+      contentLength = Number(first);
+      framing = 'length';
+      if (lengths.length > 1) {
+        // Repeated identical values: forward one.
+        headers = withoutName(headers, 'content-length');
+        headers.push('Content-Length', first);
+      }
+    } else {
+      framing = 'close';
+      keepAlive = false;
+    }
+    if (connection !== undefined) {
+      const named = connection.filter((t) => t !== 'close' && t !== 'keep-alive');
+      for (const t of named) headers = withoutName(headers, t);
+    }
+    this.keepAlive = keepAlive;
+    this.sink.onHead({ statusCode, statusText: m[3] ?? '', httpMinor, headers, framing, contentLength, keepAlive, keepAliveTimeoutMs });
+    if (this.state !== State.Head) return; // the sink reset the parser (the client went away)
+    switch (framing) {
+      case 'none':
+        this.headDone = true;
+        break;
+      case 'length':
+        if (contentLength === 0) {
+          this.headDone = true;
+        } else {
+          this.state = State.Length;
+          this.remaining = contentLength;
+        }
+        break;
+      case 'chunked':
+        this.state = State.ChunkSize;
+        this.line = '';
+        this.trailerBytes = 0;
+        break;
+      case 'close':
+        this.state = State.Close;
+        break;
+    }
+  }
+
+  private chunkSize(line: string): void {
+    const hex = HEX.exec(line)?.[0];
+    if (hex === undefined) fail(`invalid chunk size '${line.slice(0, 32)}'`);
+    if (hex.length > MAX_CHUNK_HEX_DIGITS) fail('chunk size too large');
+    const rest = line.slice(hex.length);
+    // Chunk extensions (ignored): optional whitespace, then ';'.
+    if (rest !== '' && (!/^[ \t]*;/.test(rest) || CTL.test(rest))) fail(`invalid chunk size '${line.slice(0, 32)}'`);
+    const size = parseInt(hex, 16);
+    if (size === 0) {
+      this.state = State.Trailers;
+      this.trailerBytes = 0;
+    } else {
+      this.state = State.ChunkData;
+      this.remaining = size;
+    }
+  }
+}
+
+/** Flat header pairs without those named `lowerName` (case-insensitive). */
+function withoutName(headers: string[], lowerName: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    if ((headers[i] as string).toLowerCase() !== lowerName) out.push(headers[i] as string, headers[i + 1] as string);
+  }
+  return out;
+}
