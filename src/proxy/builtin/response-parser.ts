@@ -312,7 +312,8 @@ export class ResponseParser {
       return;
     }
 
-    let keepAlive = httpMinor === 1 ? !connection?.includes('close') : connection?.includes('keep-alive') === true;
+    // `close` wins over `keep-alive`, in HTTP/1.0 too.
+    let keepAlive = connection?.includes('close') !== true && (httpMinor === 1 || connection?.includes('keep-alive') === true);
     let framing: Framing;
     let contentLength = 0;
     if (this.headRequest || statusCode === 204 || statusCode === 304) {
