@@ -322,7 +322,8 @@ export class ResponseParser {
       const chunkedAt = codings.indexOf('chunked');
       if (chunkedAt !== -1 && chunkedAt !== codings.length - 1) fail('Transfer-Encoding with chunked not applied last');
       framing = chunkedAt === -1 ? 'close' : 'chunked';
-      if (framing === 'close') keepAlive = false;
+      // Transfer-Encoding in an HTTP/1.0 response: faulty framing, close after it (RFC 9112 §6.1).
+      if (framing === 'close' || httpMinor === 0) keepAlive = false;
       if (lengths !== undefined) {
         // Both: Transfer-Encoding wins, and the connection is not trusted afterwards (RFC 9112 §6.3).
         keepAlive = false;
