@@ -335,11 +335,8 @@ export class ResponseParser {
       if (first.length > MAX_LENGTH_DIGITS) fail('Content-Length too large');
       contentLength = Number(first);
       framing = 'length';
-      if (lengths.length > 1) {
-        // Repeated identical values: forward one.
-        headers = withoutName(headers, 'content-length');
-        headers.push('Content-Length', first);
-      }
+      // Repeated identical values: forward one, where the first was.
+      if (lengths.length > 1) headers = withOneLength(headers, first);
     } else {
       framing = 'close';
       keepAlive = false;
@@ -390,6 +387,22 @@ export class ResponseParser {
       this.remaining = size;
     }
   }
+}
+
+/** Flat header pairs with only the first `Content-Length`, set to `value`, its name as spelled. */
+function withOneLength(headers: string[], value: string): string[] {
+  const out: string[] = [];
+  let seen = false;
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    const name = headers[i] as string;
+    if (name.toLowerCase() !== 'content-length') {
+      out.push(name, headers[i + 1] as string);
+    } else if (!seen) {
+      seen = true;
+      out.push(name, value);
+    }
+  }
+  return out;
 }
 
 /** Flat header pairs without those named `lowerName` (case-insensitive). */
