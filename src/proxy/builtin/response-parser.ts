@@ -252,7 +252,8 @@ export class ResponseParser {
     }
     const end = buf.indexOf(CRLF_CRLF, searchFrom);
     if (end === -1) {
-      if (buf.length - from > this.maxHeadBytes) fail(`response head larger than ${this.maxHeadBytes} bytes`);
+      // The last 3 bytes may begin the CRLF CRLF, which the limit does not count.
+      if (buf.length - from > this.maxHeadBytes + 3) fail(`response head larger than ${this.maxHeadBytes} bytes`);
       this.pending = from === 0 && buf !== chunk ? buf : Buffer.from(buf.subarray(from));
       return chunk.length;
     }
