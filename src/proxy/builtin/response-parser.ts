@@ -184,10 +184,9 @@ export class ResponseParser {
           this.line += chunk.toString('latin1', pos, end);
           if (this.state === State.Trailers) this.trailerBytes += end - pos;
           pos = end;
-          if (lf === -1) {
-            if (this.line.length > MAX_LINE) fail(this.state === State.ChunkSize ? 'chunk-size line too long' : 'trailer line too long');
-            break;
-          }
+          // The line without its CRLF (a line still incomplete may end with the CR), whole or in pieces.
+          if (this.line.length > MAX_LINE + (lf === -1 ? 1 : 2)) fail(this.state === State.ChunkSize ? 'chunk-size line too long' : 'trailer line too long');
+          if (lf === -1) break;
           const line = this.line;
           this.line = '';
           if (line.length < 2 || line.charCodeAt(line.length - 2) !== CR) fail('line not ended by CRLF in a chunked body');
