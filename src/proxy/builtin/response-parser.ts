@@ -250,6 +250,10 @@ export class ResponseParser {
       searchFrom = Math.max(0, before - 3);
     }
     const end = buf.indexOf(CRLF_CRLF, searchFrom);
+    // A bare LF is refused as soon as it comes (a head of LF-ended lines would never end),
+    // unless it comes after the head is already too large: the same error however the bytes are split.
+    const lf = bareLf(buf, from, searchFrom, end === -1 ? buf.length : end);
+    if (lf !== -1 && lf - from <= this.maxHeadBytes + 3) fail('bare LF in the response head');
     if (end === -1) {
       // The last 3 bytes may begin the CRLF CRLF, which the limit does not count.
       if (buf.length - from > this.maxHeadBytes + 3) fail(`response head larger than ${this.maxHeadBytes} bytes`);
@@ -387,6 +391,15 @@ export class ResponseParser {
       this.remaining = size;
     }
   }
+}
+
+/** Where the first LF not preceded by CR is in `buf[from..to)`, or -1; the head begins at `start`. */
+function bareLf(buf: Buffer, start: number, from: number, to: number): number {
+  // Bounded: past `to` is the CRLF CRLF that ends the head, or the end of `buf`.
+  for (let i = buf.indexOf(LF, from); i !== -1 && i < to; i = buf.indexOf(LF, i + 1)) {
+    if (i === start || buf[i - 1] !== CR) return i;
+  }
+  return -1;
 }
 
 /** Flat header pairs with only the first `Content-Length`, set to `value`, its name as spelled. */
