@@ -280,8 +280,11 @@ export class ResponseParser {
     let keepAliveTimeoutMs: number | undefined;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i] as string;
+      const c = line.charCodeAt(0);
+      // Folded whether or not the continuation holds a colon.
+      if (c === 32 || c === 9) fail('obsolete line folding in a response header');
       const colon = line.indexOf(':');
-      if (colon <= 0) fail(line.charCodeAt(0) === 32 || line.charCodeAt(0) === 9 ? 'obsolete line folding in a response header' : `malformed response header line '${line.slice(0, 64)}'`);
+      if (colon <= 0) fail(`malformed response header line '${line.slice(0, 64)}'`);
       const name = line.slice(0, colon);
       if (!TOKEN.test(name)) fail(`invalid response header name '${name.slice(0, 64)}'`);
       const value = trimOws(line.slice(colon + 1));
