@@ -193,7 +193,7 @@ export class ResponseParser {
           if (this.state === State.ChunkSize) this.chunkSize(line.slice(0, -2));
           else if (line.length === 2) return this.complete(chunk, pos);
           else if (this.trailerBytes > this.maxHeadBytes) fail(`trailers larger than ${this.maxHeadBytes} bytes`);
-          else if (CTL.test(line.slice(0, -2)) || /^[ \t]/.test(line)) fail('malformed trailer line');
+          else if (!isField(line.slice(0, -2))) fail('malformed trailer line');
           break;
         }
         case State.Close:
@@ -394,6 +394,12 @@ export class ResponseParser {
       this.remaining = size;
     }
   }
+}
+
+/** Whether `line` is `name: value`, as a header line must be (no obs-fold, which starts with a space). */
+function isField(line: string): boolean {
+  const colon = line.indexOf(':');
+  return colon > 0 && TOKEN.test(line.slice(0, colon)) && !CTL.test(line);
 }
 
 /** Where the first LF not preceded by CR is in `buf[from..to)`, or -1; the head begins at `start`. */
