@@ -153,6 +153,7 @@ export class ResponseParser {
           this.remaining -= n;
           const end = pos + n;
           this.sink.onBody(pos === 0 && end === chunk.length ? chunk : chunk.subarray(pos, end));
+          if ((this.state as State) === State.Idle) return; // the sink reset the parser
           pos = end;
           if (this.remaining === 0) return this.complete(chunk, pos);
           break;
@@ -161,6 +162,7 @@ export class ResponseParser {
           const n = Math.min(this.remaining, chunk.length - pos);
           this.remaining -= n;
           this.sink.onBody(chunk.subarray(pos, pos + n));
+          if ((this.state as State) === State.Idle) return; // the sink reset the parser
           pos += n;
           if (this.remaining === 0) {
             this.state = State.ChunkDataEnd;
