@@ -251,14 +251,14 @@ describe('UpstreamPools', () => {
     pools.sweep(['http://127.0.0.1:9001/base/']);
     assert.equal(pools.size, 1);
     assert.notEqual(pools.resolve('https://[::1]:9002').connections, c.connections);
-    await pools.destroy();
+    pools.destroy();
     assert.equal(pools.size, 0);
   });
 });
 
 describe('OriginConnections', () => {
   it('hands out idle connections first, at most `max` at once, and queues the rest', async () => {
-    const conns = new OriginConnections('http://127.0.0.1:9', { pipelining: 1 }, 2);
+    const conns = new OriginConnections({ hostname: '127.0.0.1', port: 9, secure: false, rejectUnauthorized: true, host: '127.0.0.1:9' }, 2);
     const got: unknown[] = [];
     conns.acquire((c) => got.push(c));
     conns.acquire((c) => got.push(c));
@@ -274,7 +274,7 @@ describe('OriginConnections', () => {
     let fourth: unknown;
     conns.acquire((c) => (fourth = c));
     assert.equal(fourth, got[1], 'an idle connection is reused');
-    await conns.destroy();
+    conns.destroy();
   });
 });
 

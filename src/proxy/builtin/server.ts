@@ -179,7 +179,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   // Read before anything else starts: a bad pair must stop the proxy.
   const keyPair = tlsFiles === undefined ? undefined : readKeyPair(tlsFiles);
   const table = new RouteTable();
-  const upstreams = new UpstreamPools({ insecure: opts.insecure === true });
+  // Response heads from targets get the same size limit as request heads from clients.
+  const upstreams = new UpstreamPools({ insecure: opts.insecure === true, maxResponseHeadBytes: opts.maxHeaderSize });
 
   const store = opts.routeStore ?? (opts.stateFile === undefined ? undefined : new FileRouteStore(opts.stateFile, log));
   if (store !== undefined) {
@@ -282,7 +283,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         ...(metricsServer ? [closeServer(metricsServer, drainMs)] : []),
         ...(redirectServer ? [closeServer(redirectServer, drainMs)] : []),
       ]);
-      await upstreams.destroy();
+      upstreams.destroy();
       await store?.close(); // with the latest last_activity values
       log.info('proxy stopped');
     })();

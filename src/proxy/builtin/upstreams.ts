@@ -1,100 +1,124 @@
 /**
- * Parsed route targets and, per target origin, a set of keep-alive upstream
- * connections (undici `Client`s, one connection each) kept on a free list, so
- * that requests to the same single-user server reuse connections.
- *
- * A free list rather than undici's `Pool`: the pool looks for a free client
- * by scanning all of them, twice per request, which at 100 requests in flight
- * is a tenth of the proxy's CPU; popping a free list costs nothing.
+ * Parsed route targets and, per target origin, a free list of keep-alive
+ * upstream connections (`UpstreamConnection`, one socket each), so that
+ * requests to the same single-user server reuse connections. Idle connections
+ * are closed before the target would close them (its `Keep-Alive: timeout`
+ * hint less a second, else 4 s), by a sweep once a second.
  */
-import type { Client } from 'undici';
-// Only undici's client: the package's entry module also loads fetch,
-// WebSocket, caches and mocks, about 8 MB of memory the proxy would never use.
-import UndiciClient from 'undici/lib/dispatcher/client.js';
+import { UpstreamConnection, type ConnectTarget, type ConnectionOwner } from './upstream-connection.js';
 
 /** Upper bound on concurrent upstream connections per target origin. */
 export const MAX_CONNECTIONS_PER_TARGET = 256;
+/** How long an idle connection is kept when the target gives no `Keep-Alive: timeout` hint. */
+export const IDLE_CONNECTION_MS = 4000;
+/** Largest response head accepted from a target (node's default header limit). */
+export const MAX_RESPONSE_HEAD_BYTES = 16 * 1024;
 
 /**
- * The upstream connections of one origin. `acquire` hands out a client with
- * no request in flight (or queues the caller when all are busy); the caller
- * gives it back with `release` once its request has ended.
+ * The upstream connections of one origin. `acquire` hands out a connection
+ * with no request in flight (or queues the caller when all are busy); the
+ * connection gives itself back (`release`) or drops out (`forget`) when its
+ * request ends.
  */
-export class OriginConnections {
-  private readonly idle: Client[] = [];
-  private readonly all = new Set<Client>();
-  private readonly waiting: ((client: Client) => void)[] = [];
+export class OriginConnections implements ConnectionOwner {
+  private readonly idle: UpstreamConnection[] = [];
+  private readonly all = new Set<UpstreamConnection>();
+  private readonly waiting: ((conn: UpstreamConnection) => void)[] = [];
   private closed = false;
 
   constructor(
-    readonly origin: string,
-    private readonly options: Client.Options,
+    private readonly target: ConnectTarget,
     private readonly max = MAX_CONNECTIONS_PER_TARGET,
+    private readonly maxHeadBytes = MAX_RESPONSE_HEAD_BYTES,
   ) {}
 
-  /** Calls `use` with a free client: now, or when one is released. */
-  acquire(use: (client: Client) => void): void {
-    const client = this.idle.pop() ?? this.create();
-    if (client !== undefined) use(client);
+  /** Calls `use` with a free connection: now, or when one is released. `fresh` skips idle ones. */
+  acquire(use: (conn: UpstreamConnection) => void, fresh = false): void {
+    const conn = (fresh ? undefined : this.idle.pop()) ?? this.create();
+    if (conn !== undefined) use(conn);
     else this.waiting.push(use);
   }
 
-  /** Gives back a client whose request has ended (completed or failed). */
-  release(client: Client): void {
-    if (this.closed) return;
+  release(conn: UpstreamConnection): void {
+    if (this.closed) {
+      conn.close();
+      return;
+    }
     const next = this.waiting.shift();
-    if (next !== undefined) next(client);
-    else this.idle.push(client);
+    if (next !== undefined) next(conn);
+    else this.idle.push(conn);
   }
 
-  /** Clients (connections, open or not) and callers waiting for one. */
+  forget(conn: UpstreamConnection): void {
+    if (!this.all.delete(conn)) return;
+    const i = this.idle.indexOf(conn);
+    if (i !== -1) this.idle.splice(i, 1);
+    // A caller waiting for a connection gets a new one in its place.
+    if (this.waiting.length > 0 && !this.closed) {
+      const fresh = this.create();
+      if (fresh !== undefined) (this.waiting.shift() as (c: UpstreamConnection) => void)(fresh);
+    }
+  }
+
+  /** Closes connections idle for longer than their target keeps them. */
+  sweep(now: number): void {
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const conn = this.idle[i] as UpstreamConnection;
+      if (now - conn.idleSince >= conn.idleLimitMs) conn.close();
+    }
+  }
+
+  /** Connections (open or opening), idle ones, callers waiting for one. */
   get stats(): { clients: number; idle: number; waiting: number } {
     return { clients: this.all.size, idle: this.idle.length, waiting: this.waiting.length };
   }
 
-  /** Lets requests in flight end, then closes every connection. */
-  async close(): Promise<void> {
+  /** Closes idle connections now and the others as their requests end. */
+  close(): void {
     this.closed = true;
-    this.idle.length = 0;
-    await Promise.all([...this.all].map((c) => c.close().catch(() => undefined)));
+    this.waiting.length = 0;
+    for (const conn of [...this.idle]) conn.close();
   }
 
   /** Closes every connection now, cutting requests in flight. */
-  async destroy(): Promise<void> {
+  destroy(): void {
     this.closed = true;
-    this.idle.length = 0;
     this.waiting.length = 0;
-    await Promise.all([...this.all].map((c) => c.destroy().catch(() => undefined)));
+    for (const conn of [...this.all]) conn.close();
   }
 
-  private create(): Client | undefined {
+  private create(): UpstreamConnection | undefined {
     if (this.closed || this.all.size >= this.max) return undefined;
-    const client = new UndiciClient(this.origin, this.options);
-    this.all.add(client);
-    return client;
+    const conn = new UpstreamConnection(this, this.target, this.maxHeadBytes, IDLE_CONNECTION_MS);
+    this.all.add(conn);
+    return conn;
   }
 }
 
-export interface ParsedTarget {
+export interface ParsedTarget extends ConnectTarget {
   readonly url: URL;
-  readonly secure: boolean;
-  readonly hostname: string;
-  readonly port: number;
   /** The target's path without trailing `/`; the request path is appended to it. */
   readonly basePath: string;
   /** `http://host:port` or `https://host:port`. */
   readonly origin: string;
   /** The keep-alive connections to `origin`. */
   readonly connections: OriginConnections;
-  /** False when `--insecure` turned off certificate checks for https targets. */
-  readonly rejectUnauthorized: boolean;
 }
 
 export class UpstreamPools {
   private readonly targets = new Map<string, ParsedTarget>();
   private readonly origins = new Map<string, OriginConnections>();
 
-  constructor(private readonly opts: { insecure?: boolean } = {}) {}
+  /** Closes idle connections past their limit, once a second. */
+  private readonly idleSweep: NodeJS.Timeout;
+
+  constructor(private readonly opts: { insecure?: boolean; maxResponseHeadBytes?: number } = {}) {
+    this.idleSweep = setInterval(() => {
+      const now = Date.now();
+      for (const connections of this.origins.values()) connections.sweep(now);
+    }, 1000);
+    this.idleSweep.unref();
+  }
 
   /** Parses (and caches) a target URL. Throws on a malformed URL or an unsupported scheme. */
   resolve(target: string): ParsedTarget {
@@ -107,15 +131,19 @@ export class UpstreamPools {
       throw new Error(`unsupported target scheme '${scheme}'`);
     }
     const origin = `${secure ? 'https' : 'http'}://${url.host}`;
-    const parsed: ParsedTarget = {
-      url,
-      secure,
+    const endpoint: ConnectTarget = {
       hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+      secure,
+      rejectUnauthorized: this.opts.insecure !== true,
+      host: url.host,
+    };
+    const parsed: ParsedTarget = {
+      ...endpoint,
+      url,
       basePath: url.pathname.replace(/\/+$/, ''),
       origin,
-      connections: this.connectionsTo(origin, secure),
-      rejectUnauthorized: this.opts.insecure !== true,
+      connections: this.connectionsTo(origin, endpoint),
     };
     this.targets.set(target, parsed);
     return parsed;
@@ -132,7 +160,7 @@ export class UpstreamPools {
     for (const [origin, connections] of this.origins) {
       if (liveOrigins.has(origin)) continue;
       this.origins.delete(origin);
-      connections.close().catch(() => undefined);
+      connections.close();
     }
   }
 
@@ -142,24 +170,18 @@ export class UpstreamPools {
   }
 
   /** Closes every connection, cutting requests still in flight. */
-  async destroy(): Promise<void> {
+  destroy(): void {
+    clearInterval(this.idleSweep);
     const all = [...this.origins.values()];
     this.origins.clear();
     this.targets.clear();
-    await Promise.all(all.map((c) => c.destroy()));
+    for (const c of all) c.destroy();
   }
 
-  private connectionsTo(origin: string, secure: boolean): OriginConnections {
+  private connectionsTo(origin: string, target: ConnectTarget): OriginConnections {
     let connections = this.origins.get(origin);
     if (connections === undefined) {
-      connections = new OriginConnections(origin, {
-        pipelining: 1,
-        // Idle connections: undici's defaults (4 s, or the server's Keep-Alive hint less 2 s).
-        // Timeouts are set per request (--timeout); none by default, as CHP.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        ...(secure ? { connect: { rejectUnauthorized: this.opts.insecure !== true } } : {}),
-      });
+      connections = new OriginConnections(target, MAX_CONNECTIONS_PER_TARGET, this.opts.maxResponseHeadBytes);
       this.origins.set(origin, connections);
     }
     return connections;
