@@ -7,6 +7,13 @@ import type { Hub } from './context.js';
 import { serverPrefix } from './spawn-env.js';
 
 type Wanted = Map<string, { target: string; data: Record<string, unknown> }>;
+
+/**
+ * Route changes one reconciliation keeps in flight per proxy: a proxy that
+ * restarted empty gets thousands of routes back in a fraction of the time one
+ * at a time would take, without opening thousands of connections.
+ */
+export const RECONCILE_CONCURRENCY = 16;
 type Table = Map<string, Route & { lastActivity?: Date }>;
 
 /**
@@ -72,20 +79,34 @@ export async function reconcileRoutes(hub: Hub): Promise<{ added: number; remove
 async function reconcileOne(proxy: Proxy, wanted: Wanted, tables: Table[]): Promise<{ added: number; removed: number }> {
   const routes = await proxy.getAllRoutes();
   tables.push(routes);
-  let added = 0;
-  let removed = 0;
+  const additions: (() => Promise<void>)[] = [];
   for (const [spec, want] of wanted) {
     const have = routes.get(spec);
-    if (!have || have.target !== want.target) {
-      await proxy.addRoute(spec, want.target, want.data);
-      added++;
-    }
+    if (!have || have.target !== want.target) additions.push(() => proxy.addRoute(spec, want.target, want.data));
   }
+  const removals: (() => Promise<void>)[] = [];
   for (const [spec, have] of routes) {
-    if (!wanted.has(spec) && (have.data['jupyterhub'] === true || have.data['hub'] === true)) {
-      await proxy.deleteRoute(spec);
-      removed++;
-    }
+    if (!wanted.has(spec) && (have.data['jupyterhub'] === true || have.data['hub'] === true)) removals.push(() => proxy.deleteRoute(spec));
   }
-  return { added, removed };
+  await inParallel(additions, RECONCILE_CONCURRENCY);
+  await inParallel(removals, RECONCILE_CONCURRENCY);
+  return { added: additions.length, removed: removals.length };
+}
+
+/** Runs `tasks` with at most `limit` in flight; rejects with the first failure once the running ones have settled. */
+async function inParallel(tasks: readonly (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < tasks.length) {
+      const task = tasks[next++] as () => Promise<void>;
+      try {
+        await task();
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  if (failure !== undefined) throw failure.err;
 }

@@ -12,7 +12,9 @@ import { createToken } from '../../src/db/repos/tokens.js';
 import { ensureUser } from '../../src/db/repos/users.js';
 import { buildHub, type BuiltHub } from '../../src/hub/app.js';
 import { proxyApiUrls } from '../../src/hub/proxy-process.js';
-import { reconcileRoutes } from '../../src/hub/reconcile.js';
+import { RECONCILE_CONCURRENCY, reconcileRoutes } from '../../src/hub/reconcile.js';
+import { createServer, deleteServer, updateServer } from '../../src/db/repos/servers.js';
+import type { Proxy } from '../../src/proxy/proxy.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/builtin/server.js';
 import { ChpClient } from '../../src/proxy/chp-client.js';
 import { MultiProxy } from '../../src/proxy/multi-proxy.js';
@@ -131,5 +133,38 @@ describe('several proxies (MultiProxy)', () => {
     assert.equal((await reversed.getAllRoutes()).has('/probe/'), true);
     await assert.rejects(reversed.deleteRoute('/probe/'), /proxy 1: /);
     assert.equal((await clients[0]!.getAllRoutes()).has('/probe/'), false);
+  });
+
+  it('gives an emptied proxy its routes back, several changes in flight at once', async () => {
+    const ids: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const user = await ensureUser(built.hub.db, `many${i}`, false);
+      const row = await createServer(built.hub.db, user.id, '', 'local-process');
+      await updateServer(built.hub.db, row.id, { ready: 1, url: `http://127.0.0.1:9/${i}` });
+      ids.push(row.id);
+    }
+    try {
+      // Count the additions in flight on the way to the first proxy.
+      let inFlight = 0;
+      let most = 0;
+      const counting: Proxy = Object.assign(Object.create(clients[0]!) as ChpClient, {
+        addRoute: async (spec: string, target: string, data: Record<string, unknown>) => {
+          most = Math.max(most, ++inFlight);
+          try {
+            await clients[0]!.addRoute(spec, target, data);
+          } finally {
+            inFlight--;
+          }
+        },
+      });
+      const { added } = await reconcileRoutes(Object.assign(Object.create(built.hub) as typeof built.hub, { proxy: counting }));
+      assert.equal(added, 200);
+      assert.ok(most > 1 && most <= RECONCILE_CONCURRENCY, `additions in flight: ${most}`);
+      const table = await clients[0]!.getAllRoutes();
+      for (let i = 0; i < 200; i++) assert.equal(table.get(`/user/many${i}/`)?.target, `http://127.0.0.1:9/${i}`);
+    } finally {
+      for (const id of ids) await deleteServer(built.hub.db, id);
+      await reconcileRoutes(built.hub);
+    }
   });
 });
