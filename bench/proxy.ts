@@ -10,9 +10,11 @@
  *   connections, with 1 route and with 10,000 routes in the table: req/s, p50, p99
  *   (medians of the rounds; Ganymede/CHP ratios are medians of per-round ratios);
  * - websocket echo round trip, one message in flight: p50, p99 of 2,000
- *   messages after 200 warm-up;
- * - time to add 10,000 routes through the proxy's REST API (sequential POSTs with undici on
- *   one keep-alive connection);
+ *   messages after 200 warm-up; also through socat (Debian `socat`, when
+ *   installed), a byte relay written in C, as the floor of any relay process;
+ * - time to add 10,000 routes through the proxy's REST API: sequential POSTs with undici on
+ *   one keep-alive connection, then the same routes posted again 16 at a time on 16
+ *   connections, as the hub's reconciliation sends them (RECONCILE_CONCURRENCY);
  * - the proxies' RSS after the run.
  *
  *   node --import tsx bench/run.ts proxy [--quick] [--profile]
@@ -26,8 +28,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
-import { Client } from 'undici';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { Client, Pool } from 'undici';
+import { RECONCILE_CONCURRENCY } from '../src/hub/reconcile.js';
 import { WebSocket } from 'ws';
 import { profiler, runIfMain, type BenchOptions } from './lib/common.js';
 import { freePorts, waitAnswer } from './lib/http.js';
@@ -58,13 +61,24 @@ interface Proxy {
  */
 class RouteClient {
   private client: Client;
+  private pool: Pool;
   constructor(private proxy: Proxy) {
     this.client = new Client(proxy.apiUrl, { pipelining: 1 });
+    this.pool = new Pool(proxy.apiUrl, { pipelining: 1, connections: RECONCILE_CONCURRENCY });
   }
 
-  async add(routePath: string, target: string): Promise<void> {
+  /** Adds `/user/u1` ... `/user/u<n-1>`, `inFlight` POSTs at a time (1: on the one connection). */
+  async addAll(n: number, target: string, inFlight: number): Promise<void> {
+    let next = 1;
+    const worker = async (): Promise<void> => {
+      while (next < n) await this.add(`/user/u${next++}`, target, inFlight > 1);
+    };
+    await Promise.all(Array.from({ length: inFlight }, worker));
+  }
+
+  async add(routePath: string, target: string, pooled = false): Promise<void> {
     const path = `/api/routes${routePath}`;
-    const res = await this.client.request({
+    const res = await (pooled ? this.pool : this.client).request({
       method: 'POST',
       path,
       headers: { authorization: `token ${this.proxy.token}`, 'content-type': 'application/json' },
@@ -84,7 +98,26 @@ class RouteClient {
 
   close(): void {
     this.client.destroy().catch(() => undefined);
+    this.pool.destroy().catch(() => undefined);
   }
+}
+
+/** socat's path, if installed. */
+function socatPath(): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', 'command -v socat'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A socat TCP relay to `backendPort` (one child per connection), as the floor of any relay process. */
+async function startSocat(bin: string, backendPort: number, dir: string): Promise<{ child: ChildProcess; url: string }> {
+  const [port] = (await freePorts(1)) as [number];
+  const child = await startProcess(bin, [`TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr,nodelay`, `TCP:127.0.0.1:${backendPort},nodelay`], { cwd: dir, logFile: path.join(dir, 'socat.log') });
+  const url = `http://127.0.0.1:${port}`;
+  await waitAnswer(`${url}/`, { timeoutMs: 10_000, ok: (s) => s === 200, alive: () => child.exitCode === null });
+  return { child, url };
 }
 
 async function startProxy(kind: 'chp' | 'ganymede', dir: string, nodeArgs: string[]): Promise<Proxy> {
@@ -158,6 +191,9 @@ export async function proxyBench(opts: BenchOptions): Promise<BenchResult> {
     ganymede: await startProxy('ganymede', dir, prof.nodeArgs),
   };
   const clients = { chp: new RouteClient(proxies.chp), ganymede: new RouteClient(proxies.ganymede) };
+  const socatBin = socatPath();
+  const socat = socatBin === undefined ? undefined : await startSocat(socatBin, backendPort, dir);
+  const wsSocat: number[] = [];
   const base = (t: Target) => (t === 'direct' ? backend : proxies[t].url);
   // The path under load: /user/u0/... with 1 route, /user/u<middle>/... with the full table.
   const loadPath = (full: boolean) => `/user/u${full ? Math.floor(routes / 2) : 0}/api/ping`;
@@ -166,6 +202,7 @@ export async function proxyBench(opts: BenchOptions): Promise<BenchResult> {
   const httpFull: Record<Target, Record<number, LoadResult[]>> = { direct: { 10: [], 100: [] }, chp: { 10: [], 100: [] }, ganymede: { 10: [], 100: [] } };
   const ws: Record<Target, number[]> = { direct: [], chp: [], ganymede: [] };
   const addMs: Record<'chp' | 'ganymede', number> = { chp: NaN, ganymede: NaN };
+  const addParallelMs: Record<'chp' | 'ganymede', number> = { chp: NaN, ganymede: NaN };
   const rss: Record<'chp' | 'ganymede', number> = { chp: NaN, ganymede: NaN };
   let tool = '';
 
@@ -199,14 +236,23 @@ export async function proxyBench(opts: BenchOptions): Promise<BenchResult> {
         ws[t].push(...times);
         log(`round ${round + 1}, websocket echo, ${LABELS[t]}: p50 ${fmtMs(quantile(times, 0.5))}, p99 ${fmtMs(quantile(times, 0.99))}`);
       }
+      if (socat !== undefined) {
+        const times = await wsEcho(`${socat.url.replace(/^http/, 'ws')}/user/u0/api/ws`, warmup, messages);
+        wsSocat.push(...times);
+        log(`round ${round + 1}, websocket echo, socat: p50 ${fmtMs(quantile(times, 0.5))}, p99 ${fmtMs(quantile(times, 0.99))}`);
+      }
     }
 
     for (const k of ['chp', 'ganymede'] as const) {
-      const start = performance.now();
-      for (let i = 1; i < routes; i++) await clients[k].add(`/user/u${i}`, backend);
+      let start = performance.now();
+      await clients[k].addAll(routes, backend, 1);
       addMs[k] = performance.now() - start;
+      // The same routes again, as the hub's reconciliation sends them (replacing each).
+      start = performance.now();
+      await clients[k].addAll(routes, backend, RECONCILE_CONCURRENCY);
+      addParallelMs[k] = performance.now() - start;
       const n = await clients[k].count();
-      log(`${LABELS[k]}: ${routes - 1} routes added in ${fmtMs(addMs[k])}; the table has ${n} routes`);
+      log(`${LABELS[k]}: ${routes - 1} routes added in ${fmtMs(addMs[k])} one at a time, in ${fmtMs(addParallelMs[k])} ${RECONCILE_CONCURRENCY} at a time; the table has ${n} routes`);
       if (n < routes) throw new Error(`${LABELS[k]} has ${n} routes, expected ${routes}`);
     }
 
@@ -219,6 +265,7 @@ export async function proxyBench(opts: BenchOptions): Promise<BenchResult> {
     // SIGTERM lets a profiled proxy write its profile.
     await stopProcess(proxies.ganymede.child, 10_000);
     await stopProcess(proxies.chp.child, 5000);
+    if (socat !== undefined) await stopProcess(socat.child, 5000);
     await stopProcess(backendChild, 5000);
   }
   prof.report();
@@ -269,7 +316,21 @@ export async function proxyBench(opts: BenchOptions): Promise<BenchResult> {
   const wq = (t: Target, q: number) => quantile(ws[t], q);
   fig('websocket echo p50', fmtMs(wq('direct', 0.5)), fmtMs(wq('chp', 0.5)), `${fmtMs(wq('ganymede', 0.5))} (${fmtRatio(wq('ganymede', 0.5), wq('direct', 0.5))} direct)`, '<= 1.5x direct', wq('ganymede', 0.5) <= 1.5 * wq('direct', 0.5));
   fig('websocket echo p99', fmtMs(wq('direct', 0.99)), fmtMs(wq('chp', 0.99)), fmtMs(wq('ganymede', 0.99)), '', undefined);
-  fig(`add ${fmtNum(routes)} routes (REST, sequential)`, '', fmtMs(addMs.chp), fmtMs(addMs.ganymede), '< 1 s', addMs.ganymede < 1000 * (routes / ROUTES));
+  if (wsSocat.length > 0) {
+    const s50 = quantile(wsSocat, 0.5);
+    fig('websocket echo through socat (a C byte relay: the floor of a relay process), p50 / p99', '', '', `${fmtMs(s50)} (${fmtRatio(s50, wq('direct', 0.5))} direct) / ${fmtMs(quantile(wsSocat, 0.99))}`, '', undefined);
+  } else {
+    notes.push('socat is not installed: no websocket figure for a minimal C relay (apt-get install socat)');
+  }
+  fig(`add ${fmtNum(routes)} routes (REST, one at a time)`, '', fmtMs(addMs.chp), fmtMs(addMs.ganymede), '< 1 s', addMs.ganymede < 1000 * (routes / ROUTES));
+  fig(
+    `add ${fmtNum(routes)} routes (REST, ${RECONCILE_CONCURRENCY} at a time, as the hub's reconciliation)`,
+    '',
+    fmtMs(addParallelMs.chp),
+    fmtMs(addParallelMs.ganymede),
+    '< 1 s',
+    addParallelMs.ganymede < 1000 * (routes / ROUTES),
+  );
   fig('proxy RSS after the run', '', `${rss.chp.toFixed(0)} MB`, `${rss.ganymede.toFixed(0)} MB`, '< 80 MB', rss.ganymede < 80);
 
   process.stdout.write(
