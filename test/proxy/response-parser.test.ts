@@ -223,7 +223,7 @@ describe('response parser: valid responses', () => {
 
   it('chunked body with trailers (read and dropped)', () => {
     const r = parse('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n4\r\ndata\r\n0\r\nX-Sum: 1234\r\nX-Other:  v \r\n\r\n');
-    assert.deepEqual(r.head.headers, ['Trailer', 'X-Sum']);
+    assert.deepEqual(r.head.headers, [], 'the Trailer header goes with the trailers');
     assert.equal(r.body.toString(), 'data');
     assert.equal(r.reusable, true);
   });
@@ -604,7 +604,7 @@ describe('response parser: invalid responses', () => {
     rejects('HTTP/1.1 200 OK\nContent-Length: 0\n\n', /LF/);
     rejects(`${ok}Content-Length: 0\n\r\n`, /LF/);
     rejects(`${ok}X-A: 1\nContent-Length: 0\r\n\r\n`, /LF/);
-    rejects('\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', /LF/);
+    rejects('\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', /does not begin with 'HTTP\/1\.'/);
     // Not waiting for a CRLF CRLF that may never come.
     const out = run([{ bytes: bytes('HTTP/1.1 200 OK\nContent-Length: 0\n\n') }], whole);
     assert.match(out.error ?? '', /bare LF/);

@@ -522,7 +522,7 @@ describe('upstream connections', () => {
 
     it(
       'does not retry a bodiless POST either (RFC 9110 §9.2.2: a proxy must not retry non-idempotent requests)',
-      { timeout: 10_000, todo: 'isRetryable() looks only at the body: a POST with Content-Length: 0 (a kernel restart or interrupt) is sent twice' },
+      { timeout: 10_000 },
       async () => {
         const t = await raw((req, s) => {
           if (req.index === 1) s.destroy();
@@ -672,7 +672,7 @@ describe('upstream connections', () => {
 
     it(
       'garbage then close gets a 502, like garbage with an end of head',
-      { timeout: 10_000, todo: 'a partial head followed by a close is reported as ECONNRESET: 503 (target unreachable), not 502' },
+      { timeout: 10_000 },
       async () => {
         const t = await raw(
           () => undefined,
@@ -954,7 +954,7 @@ describe('upstream connections', () => {
   describe('backpressure', () => {
     it(
       'a slow client of an answer made of many small chunks adds one drain listener, not one per chunk',
-      { timeout: 15_000, todo: "ForwardExchange.onResponseData adds res.once('drain') for every chunk parsed after the client's buffer filled" },
+      { timeout: 15_000 },
       async () => {
         // Count MaxListenersExceededWarning quietly (node's events module reports them with process.emitWarning).
         const warnings: string[] = [];

@@ -222,12 +222,18 @@ class ForwardExchange implements Exchange {
 
   onResponseData(chunk: Buffer): boolean {
     if (this.res.write(chunk)) return true;
-    // The client is slower than the target: stop reading from the target until 'drain'.
-    this.res.once('drain', this.onDrain);
+    // The client is slower than the target: stop reading from the target until 'drain'
+    // (the rest of the chunk already read still comes: one listener per pause).
+    if (!this.waitingDrain) {
+      this.waitingDrain = true;
+      this.res.once('drain', this.onDrain);
+    }
     return false;
   }
 
+  private waitingDrain = false;
   private readonly onDrain = (): void => {
+    this.waitingDrain = false;
     this.conn?.resume();
   };
 

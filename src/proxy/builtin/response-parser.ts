@@ -73,6 +73,7 @@ const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([^]*))?$/;
 const DIGITS = /^\d+$/;
 const HEX = /^[0-9A-Fa-f]+/;
 const CRLF_CRLF = Buffer.from('\r\n\r\n', 'latin1');
+const HTTP1_PREFIX = Buffer.from('HTTP/1.', 'latin1');
 const LF = 0x0a;
 const CR = 0x0d;
 
@@ -251,6 +252,10 @@ export class ResponseParser {
       from = 0;
       searchFrom = Math.max(0, before - 3);
     }
+    // Not an HTTP/1.x answer: said as soon as the first bytes show it, not after 16 KiB
+    // or the close (checked first: a bare LF among those bytes is a mismatch too).
+    const n = Math.min(HTTP1_PREFIX.length, buf.length - from);
+    if (buf.compare(HTTP1_PREFIX, 0, n, from, from + n) !== 0) fail("invalid status line: the answer does not begin with 'HTTP/1.'");
     const end = buf.indexOf(CRLF_CRLF, searchFrom);
     // A bare LF is refused as soon as it comes (a head of LF-ended lines would never end),
     // unless it comes after the head is already too large: the same error however the bytes are split.
@@ -293,6 +298,7 @@ export class ResponseParser {
       if (CTL.test(value)) fail(`invalid character in response header '${name}'`);
       // Only names of these lengths can be framing or hop-by-hop headers.
       const len = name.length;
+      if (len === 7 && name.toLowerCase() === 'trailer') continue; // trailers are not forwarded
       if (len === 10 || len === 14 || len === 16 || len === 17) {
         const lower = name.toLowerCase();
         if (lower === 'content-length') {

@@ -13,6 +13,9 @@ import tls from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import { ResponseParser, type ResponseHead, type ResponseSink } from './response-parser.js';
 
+/** Methods a request may be sent again with when a reused connection turns out closed (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
 /** How long connecting to a target may take. */
 export const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -76,8 +79,8 @@ export class UpstreamConnection implements ResponseSink {
   /** The request body has been written in full (or there was none). */
   private bodySent = true;
   private body: IncomingMessage | null = null;
-  /** The request in flight has (or had) a body: never sent twice. */
-  private hasBody = false;
+  /** The request in flight may be sent again: idempotent (RFC 9110 §9.2.2) and without a body. */
+  private resendable = false;
   /** Bytes of the current answer received so far. */
   private received = 0;
   /** Requests completed on this connection. */
@@ -152,7 +155,7 @@ export class UpstreamConnection implements ResponseSink {
     }
     if (!hasHost) head += `Host: ${this.target.host}\r\n`;
     const body = req.body;
-    this.hasBody = body !== null;
+    this.resendable = body === null && IDEMPOTENT.has(req.method);
     if (body === null) {
       this.bodySent = true;
       this.socket.write(head + '\r\n', 'latin1');
@@ -215,7 +218,7 @@ export class UpstreamConnection implements ResponseSink {
   // ---------------------------------------------------------------- private
 
   private isRetryable(): boolean {
-    return this.served > 0 && this.received === 0 && !this.hasBody;
+    return this.served > 0 && this.received === 0 && this.resendable;
   }
 
   private onSocketData(chunk: Buffer): void {
@@ -240,7 +243,8 @@ export class UpstreamConnection implements ResponseSink {
     try {
       this.parser.end();
     } catch (err) {
-      this.fail(new UpstreamError((err as Error).message, 'ECONNRESET', this.isRetryable()));
+      // Part of an answer, then the close: an invalid answer (502); nothing at all: the connection was cut (503).
+      this.fail(this.received > 0 ? (err as Error) : new UpstreamError((err as Error).message, 'ECONNRESET', this.isRetryable()));
       return;
     }
     this.close();
