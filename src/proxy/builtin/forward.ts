@@ -220,7 +220,13 @@ class ForwardExchange implements Exchange {
     }
   }
 
-  onResponseData(chunk: Buffer): boolean {
+  onResponseData(chunk: Buffer, last: boolean): boolean {
+    if (last) {
+      // The whole answer in one write (head and body), without the cork until next tick that write() sets up.
+      this.ended = true;
+      this.res.end(chunk);
+      return true;
+    }
     if (this.res.write(chunk)) return true;
     // The client is slower than the target: stop reading from the target until 'drain'
     // (the rest of the chunk already read still comes: one listener per pause).
@@ -232,6 +238,8 @@ class ForwardExchange implements Exchange {
   }
 
   private waitingDrain = false;
+  /** `res.end()` has been called with the last chunk. */
+  private ended = false;
   private readonly onDrain = (): void => {
     this.waitingDrain = false;
     this.conn?.resume();
@@ -239,7 +247,7 @@ class ForwardExchange implements Exchange {
 
   onResponseEnd(): void {
     this.conn = undefined;
-    this.res.end();
+    if (!this.ended) this.res.end();
     // Only successful requests count as activity, as in CHP.
     if (this.status < 300) this.route.lastActivity = Date.now();
     this.ctx.metrics?.request(this.status);

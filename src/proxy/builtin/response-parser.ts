@@ -34,7 +34,8 @@ export interface ResponseHead {
 /** What the parser calls, synchronously from `push` and `end`. */
 export interface ResponseSink {
   onHead(head: ResponseHead): void;
-  onBody(chunk: Buffer): void;
+  /** `last`: this chunk ends a body of known length (the `onEnd` call follows at once). */
+  onBody(chunk: Buffer, last: boolean): void;
   /** The response is complete; `reusable` when the connection may carry another request. */
   onEnd(reusable: boolean): void;
 }
@@ -69,6 +70,9 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Control characters other than HTAB (CR and LF included): never in a status line or field value. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** A control character other than HTAB anywhere in a head, CR and LF allowed only as CRLF pairs. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const HEAD_CTL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([^]*))?$/;
 const DIGITS = /^\d+$/;
 const HEX = /^[0-9A-Fa-f]+/;
@@ -153,7 +157,7 @@ export class ResponseParser {
           const n = Math.min(this.remaining, chunk.length - pos);
           this.remaining -= n;
           const end = pos + n;
-          this.sink.onBody(pos === 0 && end === chunk.length ? chunk : chunk.subarray(pos, end));
+          this.sink.onBody(pos === 0 && end === chunk.length ? chunk : chunk.subarray(pos, end), this.remaining === 0);
           if ((this.state as State) === State.Idle) return; // the sink reset the parser
           pos = end;
           if (this.remaining === 0) return this.complete(chunk, pos);
@@ -162,7 +166,7 @@ export class ResponseParser {
         case State.ChunkData: {
           const n = Math.min(this.remaining, chunk.length - pos);
           this.remaining -= n;
-          this.sink.onBody(chunk.subarray(pos, pos + n));
+          this.sink.onBody(chunk.subarray(pos, pos + n), false);
           if ((this.state as State) === State.Idle) return; // the sink reset the parser
           pos += n;
           if (this.remaining === 0) {
@@ -200,7 +204,7 @@ export class ResponseParser {
           break;
         }
         case State.Close:
-          this.sink.onBody(pos === 0 ? chunk : chunk.subarray(pos));
+          this.sink.onBody(pos === 0 ? chunk : chunk.subarray(pos), false);
           return;
       }
     }
@@ -277,7 +281,9 @@ export class ResponseParser {
     const lines = text.split('\r\n');
     const statusLine = lines[0] as string;
     const m = STATUS_LINE.exec(statusLine);
-    if (m === null || CTL.test(statusLine)) fail(`invalid status line '${statusLine.slice(0, 64)}'`);
+    // One scan of the whole head; the line-by-line checks below only run to name the culprit.
+    const suspect = HEAD_CTL.test(text);
+    if (m === null || (suspect && CTL.test(statusLine))) fail(`invalid status line '${statusLine.slice(0, 64)}'`);
     const httpMinor = Number(m[1]);
     const statusCode = Number(m[2]);
     let headers: string[] = [];
@@ -295,19 +301,22 @@ export class ResponseParser {
       const name = line.slice(0, colon);
       if (!TOKEN.test(name)) fail(`invalid response header name '${name.slice(0, 64)}'`);
       const value = trimOws(line.slice(colon + 1));
-      if (CTL.test(value)) fail(`invalid character in response header '${name}'`);
+      if (suspect && CTL.test(value)) fail(`invalid character in response header '${name}'`);
       // Only names of these lengths can be framing or hop-by-hop headers.
       const len = name.length;
       if (len === 7 && name.toLowerCase() === 'trailer') continue; // trailers are not forwarded
       if (len === 10 || len === 14 || len === 16 || len === 17) {
         const lower = name.toLowerCase();
         if (lower === 'content-length') {
-          (lengths ??= []).push(...value.split(',').map(trimOws));
+          if (value.includes(',')) (lengths ??= []).push(...value.split(',').map(trimOws));
+          else (lengths ??= []).push(value);
         } else if (lower === 'transfer-encoding') {
           (codings ??= []).push(...listMembers(value));
           continue;
         } else if (lower === 'connection') {
-          (connection ??= []).push(...listMembers(value));
+          const lv = value.toLowerCase();
+          if (lv === 'keep-alive' || lv === 'close') (connection ??= []).push(lv);
+          else (connection ??= []).push(...listMembers(value));
           continue;
         } else if (lower === 'keep-alive') {
           const t = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i.exec(value);

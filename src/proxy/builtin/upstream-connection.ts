@@ -35,8 +35,11 @@ export class UpstreamError extends Error {
 /** What one proxied request does with the answer. */
 export interface Exchange {
   onResponseHead(head: ResponseHead): void;
-  /** Returns false to pause reading from the target until `resume()` of the connection. */
-  onResponseData(chunk: Buffer): boolean;
+  /**
+   * Returns false to pause reading from the target until `resume()` of the
+   * connection. `last`: the chunk ends a body of known length (`onResponseEnd` follows at once).
+   */
+  onResponseData(chunk: Buffer, last: boolean): boolean;
   onResponseEnd(): void;
   /** The request failed; no further call follows. */
   onResponseError(err: Error & { code?: string }): void;
@@ -191,8 +194,8 @@ export class UpstreamConnection implements ResponseSink {
     this.exchange?.onResponseHead(head);
   }
 
-  onBody(chunk: Buffer): void {
-    if (this.exchange?.onResponseData(chunk) === false) this.socket.pause();
+  onBody(chunk: Buffer, last: boolean): void {
+    if (this.exchange?.onResponseData(chunk, last) === false) this.socket.pause();
   }
 
   onEnd(reusable: boolean): void {
