@@ -17,7 +17,9 @@
  * - time to add 10,000 routes through the proxy's REST API: sequential POSTs with undici on
  *   one keep-alive connection, then the same routes posted again 16 at a time on 16
  *   connections, as the hub's reconciliation sends them (RECONCILE_CONCURRENCY);
- * - the proxies' RSS after the run.
+ * - the proxies' RSS after the run;
+ * - then (with `taskset` and 2 CPUs or more) 100-connection rounds with each proxy
+ *   alone on CPU 1 and wrk and the backend on CPU 0, reported apart (no verdict).
  *
  *   node --import tsx bench/run.ts proxy [--quick] [--profile]
  *   node --import tsx bench/proxy.ts [--quick] [--profile]
@@ -103,6 +105,21 @@ class RouteClient {
     this.client.destroy().catch(() => undefined);
     this.pool.destroy().catch(() => undefined);
   }
+}
+
+/** Whether processes can be pinned to CPUs here (util-linux `taskset`, two CPUs or more). */
+function canPin(): boolean {
+  if (os.availableParallelism() < 2) return false;
+  try {
+    return execFileSync('sh', ['-c', 'command -v taskset'], { encoding: 'utf8' }).trim() !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Sets the CPU affinity of every thread of `pid`. */
+function pin(pid: number, cpus: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 }
 
 /** socat's path, if installed. */
@@ -209,6 +226,7 @@ export async function proxyBench(opts: BenchOptions): Promise<BenchResult> {
   const addMs: Record<'chp' | 'ganymede', number> = { chp: NaN, ganymede: NaN };
   const addParallelMs: Record<'chp' | 'ganymede', number> = { chp: NaN, ganymede: NaN };
   const rss: Record<'chp' | 'ganymede', number> = { chp: NaN, ganymede: NaN };
+  const pinned: Record<'chp' | 'ganymede', LoadResult[]> = { chp: [], ganymede: [] };
   let tool = '';
 
   try {
@@ -270,6 +288,29 @@ export async function proxyBench(opts: BenchOptions): Promise<BenchResult> {
     for (let round = 0; round < rounds; round++) await httpRound(httpFull, true, [...TARGETS, 'ganymede1'], round);
 
     for (const k of ['chp', 'ganymede'] as const) rss[k] = rssMB(proxies[k].child.pid!);
+
+    // The same load with the proxy alone on CPU 1 and wrk and the backend on CPU 0: what each
+    // proxy does with one core of its own, without the scheduler's placement of the three.
+    if (canPin()) {
+      const pins = [
+        [process.pid, '0'],
+        [backendChild.pid!, '0'],
+        [proxies.chp.child.pid!, '1'],
+        [proxies.ganymede.child.pid!, '1'],
+      ] as const;
+      for (const [pid, cpu] of pins) pin(pid, cpu);
+      try {
+        for (let round = 0; round < rounds; round++) {
+          for (const k of ['chp', 'ganymede'] as const) {
+            const r = await load({ url: `${base(k)}${loadPath(true)}`, headers: {}, connections: 100, seconds });
+            pinned[k].push(r);
+            log(`round ${round + 1}, ${routes} routes, pinned, ${LABELS[k]}, 100 connections: ${fmtNum(r.rps)} req/s, p50 ${fmtMs(r.p50)}, p99 ${fmtMs(r.p99)}`);
+          }
+        }
+      } finally {
+        for (const [pid] of pins) pin(pid, `0-${os.availableParallelism() - 1}`);
+      }
+    }
   } finally {
     clients.chp.close();
     clients.ganymede.close();
@@ -333,6 +374,14 @@ export async function proxyBench(opts: BenchOptions): Promise<BenchResult> {
       'no slowdown (>= 0.90)',
       paired >= 0.9,
     );
+  }
+  if (pinned.ganymede.length > 0) {
+    const [chp, gan] = [combine(pinned.chp), combine(pinned.ganymede)];
+    const ratio = pairedRatio(pinned.ganymede, pinned.chp, (r) => r.rps);
+    fig(`req/s, 100 conns, ${fmtNum(routes)} routes, each proxy alone on CPU 1 (wrk and backend on CPU 0)`, '', fmtNum(chp.rps), `${fmtNum(gan.rps)} (${ratio.toFixed(1)}x CHP)`, '', undefined);
+    fig(`p99, 100 conns, ${fmtNum(routes)} routes, each proxy alone on CPU 1`, '', fmtMs(chp.p99), `${fmtMs(gan.p99)} (${pairedRatio(pinned.ganymede, pinned.chp, (r) => r.p99).toFixed(2)} of CHP)`, '', undefined);
+  } else {
+    notes.push('no pinned rounds: taskset missing or a single CPU');
   }
   const wq = (t: Target, q: number) => quantile(ws[t], q);
   fig('websocket echo p50', fmtMs(wq('direct', 0.5)), fmtMs(wq('chp', 0.5)), `${fmtMs(wq('ganymede', 0.5))} (${fmtRatio(wq('ganymede', 0.5), wq('direct', 0.5))} direct)`, '<= 1.5x direct', wq('ganymede', 0.5) <= 1.5 * wq('direct', 0.5));
