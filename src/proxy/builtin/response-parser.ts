@@ -6,30 +6,16 @@
  * obs-folded or malformed header lines, bare CR or LF, conflicting or
  * non-numeric `Content-Length`, `chunked` applied twice, oversized heads.
  *
- * The parser only frames; what to forward is the caller's business. Headers
- * come out as flat `[name, value, ...]` pairs in the target's order, without
- * the hop-by-hop ones (`Connection`, `Keep-Alive`, `Proxy-Connection`,
- * `Transfer-Encoding`, and the headers `Connection` names).
+ * The parser only frames; what to forward is the caller's business. Heads are
+ * parsed by `response-head.ts`: headers come out as flat `[name, value, ...]`
+ * pairs in the target's order, without the hop-by-hop ones (`Connection`,
+ * `Keep-Alive`, `Proxy-Connection`, `Transfer-Encoding`, `Trailer`, and the
+ * headers `Connection` names).
  */
 
-/** How the end of a response body is found (RFC 9112 §6.3). */
-export type Framing = 'none' | 'length' | 'chunked' | 'close';
+import { CTL, fail, isField, parseResponseHead, type ResponseHead } from './response-head.js';
 
-export interface ResponseHead {
-  readonly statusCode: number;
-  readonly statusText: string;
-  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
-  readonly httpMinor: number;
-  /** End-to-end headers, flat `[name, value, ...]`, names as the target spelled them. */
-  readonly headers: string[];
-  readonly framing: Framing;
-  /** The body length when `framing` is `length`. */
-  readonly contentLength: number;
-  /** The target lets the connection carry another request after this response. */
-  readonly keepAlive: boolean;
-  /** The target's `Keep-Alive: timeout=<s>` hint, in ms. */
-  readonly keepAliveTimeoutMs: number | undefined;
-}
+export { ResponseParseError, type Framing, type ResponseHead } from './response-head.js';
 
 /** What the parser calls, synchronously from `push` and `end`. */
 export interface ResponseSink {
@@ -38,12 +24,6 @@ export interface ResponseSink {
   onBody(chunk: Buffer, last: boolean): void;
   /** The response is complete; `reusable` when the connection may carry another request. */
   onEnd(reusable: boolean): void;
-}
-
-/** A response the proxy cannot forward safely; `message` names the problem. */
-export class ResponseParseError extends Error {
-  override readonly name = 'ResponseParseError';
-  readonly code = 'ERR_INVALID_RESPONSE';
 }
 
 const enum State {
@@ -62,47 +42,14 @@ const enum State {
 const MAX_LINE = 4096;
 /** Interim (1xx) responses accepted before the final one. */
 const MAX_INTERIM = 16;
-/** Largest Content-Length or chunk size: exact in a double. */
-const MAX_LENGTH_DIGITS = 15;
+/** Largest chunk size: exact in a double. */
 const MAX_CHUNK_HEX_DIGITS = 12;
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Control characters other than HTAB (CR and LF included): never in a status line or field value. */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
-/** A control character other than HTAB anywhere in a head, CR and LF allowed only as CRLF pairs. */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const HEAD_CTL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([^]*))?$/;
-const DIGITS = /^\d+$/;
 const HEX = /^[0-9A-Fa-f]+/;
 const CRLF_CRLF = Buffer.from('\r\n\r\n', 'latin1');
 const HTTP1_PREFIX = Buffer.from('HTTP/1.', 'latin1');
 const LF = 0x0a;
 const CR = 0x0d;
-
-function fail(message: string): never {
-  throw new ResponseParseError(message);
-}
-
-/** `value` without leading and trailing spaces and tabs (OWS). */
-function trimOws(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && (value.charCodeAt(start) === 32 || value.charCodeAt(start) === 9)) start++;
-  while (end > start && (value.charCodeAt(end - 1) === 32 || value.charCodeAt(end - 1) === 9)) end--;
-  return start === 0 && end === value.length ? value : value.slice(start, end);
-}
-
-/** Lower-case, trimmed, non-empty members of a comma-separated list. */
-function listMembers(value: string): string[] {
-  const out: string[] = [];
-  for (const part of value.split(',')) {
-    const t = trimOws(part).toLowerCase();
-    if (t !== '') out.push(t);
-  }
-  return out;
-}
 
 export class ResponseParser {
   private state = State.Idle;
@@ -278,110 +225,24 @@ export class ResponseParser {
   }
 
   private head(text: string): void {
-    const lines = text.split('\r\n');
-    const statusLine = lines[0] as string;
-    const m = STATUS_LINE.exec(statusLine);
-    // One scan of the whole head; the line-by-line checks below only run to name the culprit.
-    const suspect = HEAD_CTL.test(text);
-    if (m === null || (suspect && CTL.test(statusLine))) fail(`invalid status line '${statusLine.slice(0, 64)}'`);
-    const httpMinor = Number(m[1]);
-    const statusCode = Number(m[2]);
-    let headers: string[] = [];
-    let lengths: string[] | undefined;
-    let codings: string[] | undefined;
-    let connection: string[] | undefined;
-    let keepAliveTimeoutMs: number | undefined;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i] as string;
-      const c = line.charCodeAt(0);
-      // Folded whether or not the continuation holds a colon.
-      if (c === 32 || c === 9) fail('obsolete line folding in a response header');
-      const colon = line.indexOf(':');
-      if (colon <= 0) fail(`malformed response header line '${line.slice(0, 64)}'`);
-      const name = line.slice(0, colon);
-      if (!TOKEN.test(name)) fail(`invalid response header name '${name.slice(0, 64)}'`);
-      const value = trimOws(line.slice(colon + 1));
-      if (suspect && CTL.test(value)) fail(`invalid character in response header '${name}'`);
-      // Only names of these lengths can be framing or hop-by-hop headers.
-      const len = name.length;
-      if (len === 7 && name.toLowerCase() === 'trailer') continue; // trailers are not forwarded
-      if (len === 10 || len === 14 || len === 16 || len === 17) {
-        const lower = name.toLowerCase();
-        if (lower === 'content-length') {
-          if (value.includes(',')) (lengths ??= []).push(...value.split(',').map(trimOws));
-          else (lengths ??= []).push(value);
-        } else if (lower === 'transfer-encoding') {
-          (codings ??= []).push(...listMembers(value));
-          continue;
-        } else if (lower === 'connection') {
-          const lv = value.toLowerCase();
-          if (lv === 'keep-alive' || lv === 'close') (connection ??= []).push(lv);
-          else (connection ??= []).push(...listMembers(value));
-          continue;
-        } else if (lower === 'keep-alive') {
-          const t = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i.exec(value);
-          if (t !== null) keepAliveTimeoutMs = Number(t[1]) * 1000;
-          continue;
-        } else if (lower === 'proxy-connection') {
-          continue;
-        }
-      }
-      headers.push(name, value);
-    }
-
-    if (statusCode < 200) {
-      if (statusCode === 101) fail('101 Switching Protocols answer to a request that asked for no upgrade');
-      // Interim answer (100 Continue, 103 Early Hints): the final one follows.
+    const head = parseResponseHead(text, this.headRequest);
+    if (head === undefined) {
       if (++this.interim > MAX_INTERIM) fail(`more than ${MAX_INTERIM} interim (1xx) responses`);
       return;
     }
-
-    // `close` wins over `keep-alive`, in HTTP/1.0 too.
-    let keepAlive = connection?.includes('close') !== true && (httpMinor === 1 || connection?.includes('keep-alive') === true);
-    let framing: Framing;
-    let contentLength = 0;
-    if (this.headRequest || statusCode === 204 || statusCode === 304) {
-      framing = 'none';
-    } else if (codings !== undefined) {
-      const chunkedAt = codings.indexOf('chunked');
-      if (chunkedAt !== -1 && chunkedAt !== codings.length - 1) fail('Transfer-Encoding with chunked not applied last');
-      framing = chunkedAt === -1 ? 'close' : 'chunked';
-      // Transfer-Encoding in an HTTP/1.0 response: faulty framing, close after it (RFC 9112 §6.1).
-      if (framing === 'close' || httpMinor === 0) keepAlive = false;
-      if (lengths !== undefined) {
-        // Both: Transfer-Encoding wins, and the connection is not trusted afterwards (RFC 9112 §6.3).
-        keepAlive = false;
-        headers = withoutName(headers, 'content-length');
-      }
-    } else if (lengths !== undefined) {
-      const first = lengths[0] as string;
-      if (!lengths.every((l) => l === first) || !DIGITS.test(first)) fail(`invalid Content-Length '${lengths.join(', ').slice(0, 64)}'`);
-      if (first.length > MAX_LENGTH_DIGITS) fail('Content-Length too large');
-      contentLength = Number(first);
-      framing = 'length';
-      // Repeated identical values: forward one, where the first was.
-      if (lengths.length > 1) headers = withOneLength(headers, first);
-    } else {
-      framing = 'close';
-      keepAlive = false;
-    }
-    if (connection !== undefined) {
-      const named = connection.filter((t) => t !== 'close' && t !== 'keep-alive');
-      for (const t of named) headers = withoutName(headers, t);
-    }
-    this.keepAlive = keepAlive;
-    this.sink.onHead({ statusCode, statusText: m[3] ?? '', httpMinor, headers, framing, contentLength, keepAlive, keepAliveTimeoutMs });
+    this.keepAlive = head.keepAlive;
+    this.sink.onHead(head);
     if (this.state !== State.Head) return; // the sink reset the parser (the client went away)
-    switch (framing) {
+    switch (head.framing) {
       case 'none':
         this.headDone = true;
         break;
       case 'length':
-        if (contentLength === 0) {
+        if (head.contentLength === 0) {
           this.headDone = true;
         } else {
           this.state = State.Length;
-          this.remaining = contentLength;
+          this.remaining = head.contentLength;
         }
         break;
       case 'chunked':
@@ -413,12 +274,6 @@ export class ResponseParser {
   }
 }
 
-/** Whether `line` is `name: value`, as a header line must be (no obs-fold, which starts with a space). */
-function isField(line: string): boolean {
-  const colon = line.indexOf(':');
-  return colon > 0 && TOKEN.test(line.slice(0, colon)) && !CTL.test(line);
-}
-
 /** Where the first LF not preceded by CR is in `buf[from..to)`, or -1; the head begins at `start`. */
 function bareLf(buf: Buffer, start: number, from: number, to: number): number {
   // Bounded: past `to` is the CRLF CRLF that ends the head, or the end of `buf`.
@@ -428,27 +283,3 @@ function bareLf(buf: Buffer, start: number, from: number, to: number): number {
   return -1;
 }
 
-/** Flat header pairs with only the first `Content-Length`, set to `value`, its name as spelled. */
-function withOneLength(headers: string[], value: string): string[] {
-  const out: string[] = [];
-  let seen = false;
-  for (let i = 0; i + 1 < headers.length; i += 2) {
-    const name = headers[i] as string;
-    if (name.toLowerCase() !== 'content-length') {
-      out.push(name, headers[i + 1] as string);
-    } else if (!seen) {
-      seen = true;
-      out.push(name, value);
-    }
-  }
-  return out;
-}
-
-/** Flat header pairs without those named `lowerName` (case-insensitive). */
-function withoutName(headers: string[], lowerName: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < headers.length; i += 2) {
-    if ((headers[i] as string).toLowerCase() !== lowerName) out.push(headers[i] as string, headers[i + 1] as string);
-  }
-  return out;
-}
