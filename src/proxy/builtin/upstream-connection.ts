@@ -75,6 +75,23 @@ export interface ConnectTarget {
   readonly host: string;
 }
 
+/**
+ * Opens a TCP connection to a target, or TLS (HTTP/1.1 by ALPN, the certificate
+ * checked against the host name unless `--insecure`) for an https/wss target.
+ * Writes before the connection is up are buffered by node.
+ */
+export function connectTo(target: ConnectTarget): net.Socket {
+  return target.secure
+    ? tls.connect({
+        host: target.hostname,
+        port: target.port,
+        servername: net.isIP(target.hostname) === 0 ? target.hostname : undefined,
+        rejectUnauthorized: target.rejectUnauthorized,
+        ALPNProtocols: ['http/1.1'],
+      })
+    : net.connect({ host: target.hostname, port: target.port });
+}
+
 export class UpstreamConnection implements ResponseSink {
   private readonly socket: net.Socket;
   private readonly parser: ResponseParser;
@@ -107,15 +124,7 @@ export class UpstreamConnection implements ResponseSink {
   ) {
     this.idleLimitMs = defaultIdleMs;
     this.parser = new ResponseParser(this, maxHeadBytes);
-    const socket = target.secure
-      ? tls.connect({
-          host: target.hostname,
-          port: target.port,
-          servername: net.isIP(target.hostname) === 0 ? target.hostname : undefined,
-          rejectUnauthorized: target.rejectUnauthorized,
-          ALPNProtocols: ['http/1.1'],
-        })
-      : net.connect({ host: target.hostname, port: target.port });
+    const socket = connectTo(target);
     this.socket = socket;
     socket.setNoDelay(true);
     const connectTimer = setTimeout(() => this.fail(new UpstreamError(`no connection to ${target.hostname}:${target.port} within ${CONNECT_TIMEOUT_MS} ms`, 'ECONNTIMEOUT')), CONNECT_TIMEOUT_MS);

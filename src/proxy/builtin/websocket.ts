@@ -4,12 +4,12 @@
  * relayed both ways. Either side closing or failing tears down both.
  */
 import net from 'node:net';
-import tls from 'node:tls';
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { logUrl, requestPath, routeFor, upstreamHead } from './forward.js';
 import type { ProxyContext } from './forward.js';
+import { connectTo } from './upstream-connection.js';
 import type { ParsedTarget } from './upstreams.js';
 
 /** Writes a bodyless HTTP error answer on a raw socket and closes it. */
@@ -56,14 +56,7 @@ export function handleUpgrade(
     return;
   }
 
-  const upstream = target.secure
-    ? tls.connect({
-        host: target.hostname,
-        port: target.port,
-        servername: net.isIP(target.hostname) === 0 ? target.hostname : undefined,
-        rejectUnauthorized: target.rejectUnauthorized,
-      })
-    : net.connect({ host: target.hostname, port: target.port });
+  const upstream = connectTo(target);
   open.add(socket);
   let connected = false;
   let closed = false;
