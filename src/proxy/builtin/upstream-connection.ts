@@ -139,11 +139,6 @@ export class UpstreamConnection implements ResponseSink {
     socket.on('timeout', () => this.fail(new UpstreamError(`no answer from the target within ${this.timeoutMs} ms`, 'ETIMEDOUT')));
   }
 
-  /** Whether the connection is still open (it may be handed another request). */
-  get alive(): boolean {
-    return !this.closed;
-  }
-
   /** Sends a request; the answer goes to `exchange`. */
   send(req: UpstreamRequest, exchange: Exchange): void {
     if (this.closed) {
