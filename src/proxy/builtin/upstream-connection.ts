@@ -107,8 +107,8 @@ export class UpstreamConnection implements ResponseSink {
   private served = 0;
   private closed = false;
   private timeoutMs = 0;
-  /** When the connection was last released, for the idle sweep (ms). */
-  idleSince = 0;
+  /** When the connection was opened or last released, for the idle sweep (ms). */
+  idleSince = Date.now();
   /** How long the target keeps an idle connection, less a margin (ms). */
   idleLimitMs: number;
   /** Resumes reading after `onResponseData` returned false. */
