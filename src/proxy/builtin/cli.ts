@@ -9,6 +9,7 @@ import type { Level, Logger } from 'pino';
 import { startProxy } from './server.js';
 import { DatabaseRouteStore } from './state-db.js';
 import type { ProxyOptions } from './server.js';
+import type { ApiTlsFiles, ClientTlsFiles } from './tls.js';
 
 export interface ProxyCliArgs {
   ip: string;
@@ -41,6 +42,10 @@ export interface ProxyCliArgs {
   metricsPort: number | undefined;
   redirectPort: number | undefined;
   redirectTo: number | undefined;
+  /** `--api-ssl-*`: the API port over HTTPS, optionally asking clients for certificates (JupyterHub's `internal_ssl`). */
+  apiTls: ApiTlsFiles | undefined;
+  /** `--client-ssl-*`: the certificate this proxy presents to https targets, and the CA it checks them against. */
+  clientTls: ClientTlsFiles | undefined;
   /** Flags accepted for CHP compatibility that this proxy does not implement. */
   ignored: string[];
 }
@@ -75,6 +80,17 @@ export const PROXY_USAGE = `Usage: ganymede-proxy [options]
   --metrics-ip <ip>          address of the metrics port ('' = all interfaces; default '')
   --no-x-forward             do not add X-Forwarded-For/-Port/-Proto/-Host headers
   --insecure                 skip certificate checks on https targets
+  --api-ssl-cert <file>      PEM certificate: serve the API port over HTTPS (with --api-ssl-key)
+  --api-ssl-key <file>       PEM key of --api-ssl-cert
+  --api-ssl-ca <file>        PEM CA certificates that API client certificates are checked against
+  --api-ssl-request-cert     ask API clients for a certificate
+  --api-ssl-reject-unauthorized
+                             refuse API clients without a valid certificate (with --api-ssl-request-cert)
+  --client-ssl-cert <file>   PEM certificate presented to https targets (with --client-ssl-key)
+  --client-ssl-key <file>    PEM key of --client-ssl-cert
+  --client-ssl-ca <file>     PEM CA certificates https targets are checked against (instead of the system's)
+  --client-ssl-request-cert, --client-ssl-reject-unauthorized
+                             accepted for CHP; https targets are always checked unless --insecure
   --log-level <level>        debug, info, warn or error (default info)
   --pid-file <file>          write the process id to <file>
 The API token is read from the CONFIGPROXY_AUTH_TOKEN environment variable.
@@ -145,6 +161,16 @@ export function parseProxyArgs(argv: string[]): ProxyCliArgs & { help: boolean }
       'host-routing': bool,
       'no-x-forward': bool,
       insecure: bool,
+      'api-ssl-cert': str,
+      'api-ssl-key': str,
+      'api-ssl-ca': str,
+      'api-ssl-request-cert': bool,
+      'api-ssl-reject-unauthorized': bool,
+      'client-ssl-cert': str,
+      'client-ssl-key': str,
+      'client-ssl-ca': str,
+      'client-ssl-request-cert': bool,
+      'client-ssl-reject-unauthorized': bool,
       help: { type: 'boolean', short: 'h' },
       ...Object.fromEntries(IGNORED_WITH_VALUE.map((name) => [name, { type: 'string', multiple: true } as const])),
       ...Object.fromEntries(IGNORED_SWITCHES.map((name) => [name, bool])),
@@ -164,6 +190,19 @@ export function parseProxyArgs(argv: string[]): ProxyCliArgs & { help: boolean }
     throw new Error('--state-file and --state-db cannot be used together: the routes are kept in one place');
   }
   if (get('state-name') && !get('state-db')) throw new Error('--state-name needs --state-db');
+  const pair = (prefix: string): { certFile: string; keyFile: string } | undefined => {
+    const [certFile, keyFile] = [get(`${prefix}-cert`) || undefined, get(`${prefix}-key`) || undefined];
+    if ((certFile === undefined) !== (keyFile === undefined)) throw new Error(`--${prefix}-cert and --${prefix}-key go together`);
+    return certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile };
+  };
+  const apiPair = pair('api-ssl');
+  const apiCa = get('api-ssl-ca') || undefined;
+  const requestCert = values['api-ssl-request-cert'] === true;
+  if (apiPair === undefined && (apiCa !== undefined || requestCert || values['api-ssl-reject-unauthorized'] === true)) {
+    throw new Error('--api-ssl-ca, --api-ssl-request-cert and --api-ssl-reject-unauthorized need --api-ssl-cert and --api-ssl-key');
+  }
+  const clientPair = pair('client-ssl');
+  const clientCa = get('client-ssl-ca') || undefined;
   const ignored = [...IGNORED_WITH_VALUE, ...IGNORED_SWITCHES].filter(
     (name) => (values as Record<string, unknown>)[name] !== undefined,
   );
@@ -195,6 +234,8 @@ export function parseProxyArgs(argv: string[]): ProxyCliArgs & { help: boolean }
     metricsPort: toInt('metrics-port', get('metrics-port')),
     redirectPort: toInt('redirect-port', get('redirect-port')),
     redirectTo: toInt('redirect-to', get('redirect-to')),
+    apiTls: apiPair === undefined ? undefined : { ...apiPair, caFile: apiCa, requestCert, rejectUnauthorized: values['api-ssl-reject-unauthorized'] === true },
+    clientTls: clientPair === undefined && clientCa === undefined ? undefined : { ...clientPair, caFile: clientCa },
     ignored,
     help: values.help === true,
   };
@@ -230,6 +271,8 @@ export function proxyOptionsFromArgs(args: ProxyCliArgs, logger: Logger, env: No
     metricsPort: args.metricsPort,
     redirectPort: args.redirectPort,
     redirectTo: args.redirectTo,
+    apiTls: args.apiTls,
+    clientTls: args.clientTls,
   };
 }
 

@@ -17,7 +17,8 @@ import type { ProxyMetrics } from './metrics.js';
 import { RouteTable } from './route-table.js';
 import { FileRouteStore } from './state-file.js';
 import type { RouteStore } from './state-file.js';
-import { readKeyPair, watchKeyPair } from './tls.js';
+import { apiServerOptions, readClientTls, readKeyPair, watchKeyPair } from './tls.js';
+import type { ApiTlsFiles, ClientTlsFiles } from './tls.js';
 import { UpstreamPools } from './upstreams.js';
 import { handleUpgrade } from './websocket.js';
 
@@ -75,6 +76,10 @@ export interface ProxyOptions {
   redirectPort?: number | undefined;
   /** The port the redirect points to (CHP `--redirect-to`; default the public port). */
   redirectTo?: number | undefined;
+  /** The API port over HTTPS (CHP `--api-ssl-*`, JupyterHub's `internal_ssl`). */
+  apiTls?: ApiTlsFiles | undefined;
+  /** Client certificate and CA for https targets (CHP `--client-ssl-*`). */
+  clientTls?: ClientTlsFiles | undefined;
   /** How often the certificate files are checked for changes, in ms (default 2000). */
   tlsReloadIntervalMs?: number | undefined;
   /** Include prom-client's default process metrics in `/metrics` (default true). */
@@ -178,9 +183,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   }
   // Read before anything else starts: a bad pair must stop the proxy.
   const keyPair = tlsFiles === undefined ? undefined : readKeyPair(tlsFiles);
+  const apiTls = opts.apiTls === undefined ? undefined : apiServerOptions(opts.apiTls);
+  const clientTls = opts.clientTls === undefined ? undefined : readClientTls(opts.clientTls);
   const table = new RouteTable();
   // Response heads from targets get the same size limit as request heads from clients.
-  const upstreams = new UpstreamPools({ insecure: opts.insecure === true, maxResponseHeadBytes: opts.maxHeaderSize });
+  const upstreams = new UpstreamPools({ insecure: opts.insecure === true, maxResponseHeadBytes: opts.maxHeaderSize, clientTls });
 
   const store = opts.routeStore ?? (opts.stateFile === undefined ? undefined : new FileRouteStore(opts.stateFile, log));
   if (store !== undefined) {
@@ -223,16 +230,15 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   });
   publicServer.on('clientError', onClientError(log));
 
-  const apiServer = http.createServer(
-    createApiHandler({
-      table,
-      log,
-      authToken: opts.authToken === '' ? undefined : opts.authToken,
-      onChange: (key) => store?.schedule(key),
-      hostRouting: ctx.hostRouting,
-      metrics: () => metrics.render(),
-    }),
-  );
+  const onApiRequest = createApiHandler({
+    table,
+    log,
+    authToken: opts.authToken === '' ? undefined : opts.authToken,
+    onChange: (key) => store?.schedule(key),
+    hostRouting: ctx.hostRouting,
+    metrics: () => metrics.render(),
+  });
+  const apiServer = apiTls === undefined ? http.createServer(onApiRequest) : https.createServer(apiTls, onApiRequest);
 
   // Close the connection pools of targets that no longer have a route.
   const sweeper = setInterval(() => upstreams.sweep([...table.entries()].map((e) => e.data.target)), 60_000);

@@ -1,6 +1,8 @@
 /**
  * TLS termination on the public port: an HTTPS (HTTP/1.1) server from PEM
- * files, and a poll that reloads the certificate when the files change.
+ * files, and a poll that reloads the certificate when the files change. Also
+ * the API port's HTTPS options and the client certificate for https targets
+ * (CHP's `--api-ssl-*` and `--client-ssl-*`, read once at start as CHP does).
  * Polling `stat` (which follows symlinks) copes with cert-manager's and
  * Kubernetes' symlink swaps, which `fs.watch` can miss.
  */
@@ -92,4 +94,53 @@ export function watchKeyPair(server: https.Server, files: TlsFiles, log: Logger,
     stopped = true;
     clearInterval(timer);
   };
+}
+
+/** `--api-ssl-*`: the API port over HTTPS (JupyterHub's `internal_ssl` passes these). */
+export interface ApiTlsFiles {
+  certFile: string;
+  keyFile: string;
+  /** CA certificates API client certificates are checked against. */
+  caFile?: string | undefined;
+  /** Ask clients for a certificate. */
+  requestCert: boolean;
+  /** Refuse clients without a valid one (with `requestCert`). */
+  rejectUnauthorized: boolean;
+}
+
+/** The HTTPS server options of the API port, read at start (a bad file stops the proxy). */
+export function apiServerOptions(files: ApiTlsFiles): https.ServerOptions {
+  const options: https.ServerOptions = {
+    cert: readFileSync(files.certFile),
+    key: readFileSync(files.keyFile),
+    requestCert: files.requestCert,
+    rejectUnauthorized: files.requestCert && files.rejectUnauthorized,
+  };
+  if (files.caFile !== undefined) options.ca = readFileSync(files.caFile);
+  tls.createSecureContext(options); // throws on a bad or mismatched pair
+  return options;
+}
+
+/** `--client-ssl-*`: what this proxy presents to https targets, and what it checks them against. */
+export interface ClientTlsFiles {
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  /** CA certificates targets are checked against, in place of the system's. */
+  caFile?: string | undefined;
+}
+
+/** The TLS material of `files`, read at start. */
+export interface ClientTls {
+  cert?: Buffer;
+  key?: Buffer;
+  ca?: Buffer;
+}
+
+export function readClientTls(files: ClientTlsFiles): ClientTls {
+  const out: ClientTls = {};
+  if (files.certFile !== undefined) out.cert = readFileSync(files.certFile);
+  if (files.keyFile !== undefined) out.key = readFileSync(files.keyFile);
+  if (files.caFile !== undefined) out.ca = readFileSync(files.caFile);
+  tls.createSecureContext(out); // throws on a bad or mismatched pair
+  return out;
 }

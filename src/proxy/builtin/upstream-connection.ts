@@ -12,6 +12,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import { ResponseParser, type ResponseHead, type ResponseSink } from './response-parser.js';
+import type { ClientTls } from './tls.js';
 
 /** Methods a request may be sent again with when a reused connection turns out closed (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -73,6 +74,8 @@ export interface ConnectTarget {
   readonly rejectUnauthorized: boolean;
   /** `Host` to send when the client sent none. */
   readonly host: string;
+  /** Client certificate and CA for an https target (`--client-ssl-*`). */
+  readonly clientTls?: ClientTls | undefined;
 }
 
 /**
@@ -88,6 +91,7 @@ export function connectTo(target: ConnectTarget): net.Socket {
         servername: net.isIP(target.hostname) === 0 ? target.hostname : undefined,
         rejectUnauthorized: target.rejectUnauthorized,
         ALPNProtocols: ['http/1.1'],
+        ...target.clientTls,
       })
     : net.connect({ host: target.hostname, port: target.port });
 }

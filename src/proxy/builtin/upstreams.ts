@@ -5,6 +5,7 @@
  * are closed before the target would close them (its `Keep-Alive: timeout`
  * hint less a second, else 4 s), by a sweep once a second.
  */
+import type { ClientTls } from './tls.js';
 import { UpstreamConnection, type ConnectTarget, type ConnectionOwner } from './upstream-connection.js';
 
 /** Upper bound on concurrent upstream connections per target origin. */
@@ -112,7 +113,7 @@ export class UpstreamPools {
   /** Closes idle connections past their limit, once a second. */
   private readonly idleSweep: NodeJS.Timeout;
 
-  constructor(private readonly opts: { insecure?: boolean; maxResponseHeadBytes?: number } = {}) {
+  constructor(private readonly opts: { insecure?: boolean; maxResponseHeadBytes?: number | undefined; clientTls?: ClientTls | undefined } = {}) {
     this.idleSweep = setInterval(() => {
       const now = Date.now();
       for (const connections of this.origins.values()) connections.sweep(now);
@@ -137,6 +138,7 @@ export class UpstreamPools {
       secure,
       rejectUnauthorized: this.opts.insecure !== true,
       host: url.host,
+      clientTls: this.opts.clientTls,
     };
     const parsed: ParsedTarget = {
       ...endpoint,
