@@ -8,6 +8,7 @@ import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { startProxy } from '../../src/proxy/builtin/server.js';
 import type { ProxyOptions, RunningProxy } from '../../src/proxy/builtin/server.js';
@@ -119,6 +120,27 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000,
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Opens a websocket through the proxy's public port, sends `message`, and returns the first answer (5 s limits). */
+export async function websocketRoundTrip(proxy: RunningProxy, path: string, message: string): Promise<string> {
+  const ws = new WebSocket(publicUrl(proxy, path).replace(/^http/, 'ws'), { handshakeTimeout: 5000 });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer on ${path} within 5 s`)), 5000);
+      ws.once('message', (data: Buffer) => {
+        clearTimeout(timer);
+        resolve(String(data));
+      });
+      ws.send(message);
+    });
+  } finally {
+    ws.terminate();
+  }
+}
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const PROXY_MAIN = fileURLToPath(new URL('../../src/proxy/builtin/main.ts', import.meta.url));

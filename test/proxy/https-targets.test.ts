@@ -11,9 +11,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { RunningProxy } from '../../src/proxy/builtin/server.js';
-import { publicUrl, startTestProxy } from './helpers.js';
+import { publicUrl, startTestProxy, websocketRoundTrip } from './helpers.js';
 
 describe('https targets', () => {
   let dir: string;
@@ -68,23 +68,6 @@ describe('https targets', () => {
   });
 
   it('upgrades a websocket over TLS to the target', async () => {
-    const ws = new WebSocket(publicUrl(insecure, '/user/tls/ws').replace(/^http/, 'ws'), { handshakeTimeout: 5000 });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
-      });
-      const answer = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no echo within 5 s')), 5000);
-        ws.once('message', (data) => {
-          clearTimeout(timer);
-          resolve(String(data));
-        });
-        ws.send('over tls');
-      });
-      assert.equal(answer, 'echo over tls');
-    } finally {
-      ws.terminate();
-    }
+    assert.equal(await websocketRoundTrip(insecure, '/user/tls/ws', 'over tls'), 'echo over tls');
   });
 });

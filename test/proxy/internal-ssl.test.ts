@@ -13,10 +13,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import { parseProxyArgs } from '../../src/proxy/builtin/cli.js';
 import type { RunningProxy } from '../../src/proxy/builtin/server.js';
-import { publicUrl, startTestProxy } from './helpers.js';
+import { publicUrl, startTestProxy, websocketRoundTrip } from './helpers.js';
 
 const TOKEN = 'internal-ssl-token';
 
@@ -151,23 +151,6 @@ describe('internal_ssl (--api-ssl-*, --client-ssl-*)', () => {
   });
 
   it('opens websockets to the https target with the client certificate', async () => {
-    const ws = new WebSocket(publicUrl(proxy, '/user/alice/api/kernels/k/channels').replace(/^http/, 'ws'), { handshakeTimeout: 5000 });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
-      });
-      const answer = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no echo within 5 s')), 5000);
-        ws.once('message', (data) => {
-          clearTimeout(timer);
-          resolve(String(data));
-        });
-        ws.send('over mTLS');
-      });
-      assert.equal(answer, 'echo over mTLS');
-    } finally {
-      ws.terminate();
-    }
+    assert.equal(await websocketRoundTrip(proxy, '/user/alice/api/kernels/k/channels', 'over mTLS'), 'echo over mTLS');
   });
 });
