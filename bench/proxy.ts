@@ -32,12 +32,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Client, Pool } from 'undici';
 import { RECONCILE_CONCURRENCY } from '../src/hub/reconcile.js';
 import { WebSocket } from 'ws';
 import { profiler, runIfMain, type BenchOptions } from './lib/common.js';
 import { freePorts, waitAnswer } from './lib/http.js';
+import { canPin, commandPath, pin } from './lib/host-tools.js';
 import { PROXY_NODE_FLAGS } from '../src/hub/proxy-process.js';
 import { CHP_BIN, GANYMEDE_BIN, ROOT, rssMB } from './lib/hubs.js';
 import { load, type LoadResult } from './lib/load.js';
@@ -104,30 +105,6 @@ class RouteClient {
   close(): void {
     this.client.destroy().catch(() => undefined);
     this.pool.destroy().catch(() => undefined);
-  }
-}
-
-/** Whether processes can be pinned to CPUs here (util-linux `taskset`, two CPUs or more). */
-function canPin(): boolean {
-  if (os.availableParallelism() < 2) return false;
-  try {
-    return execFileSync('sh', ['-c', 'command -v taskset'], { encoding: 'utf8' }).trim() !== '';
-  } catch {
-    return false;
-  }
-}
-
-/** Sets the CPU affinity of every thread of `pid`. */
-function pin(pid: number, cpus: string): void {
-  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
-}
-
-/** socat's path, if installed. */
-function socatPath(): string | undefined {
-  try {
-    return execFileSync('sh', ['-c', 'command -v socat'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
   }
 }
 
@@ -212,7 +189,7 @@ export async function proxyBench(opts: BenchOptions): Promise<BenchResult> {
   };
   const oneRoute = await startProxy('ganymede', dir, []);
   const clients = { chp: new RouteClient(proxies.chp), ganymede: new RouteClient(proxies.ganymede) };
-  const socatBin = socatPath();
+  const socatBin = commandPath('socat');
   const socat = socatBin === undefined ? undefined : await startSocat(socatBin, backendPort, dir);
   const wsSocat: number[] = [];
   const base = (t: Target) => (t === 'direct' ? backend : t === 'ganymede1' ? oneRoute.url : proxies[t].url);

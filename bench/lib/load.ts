@@ -2,7 +2,8 @@
  * HTTP load: wrk when installed (`wrk -t1 -c N -d Ds --latency --timeout 30s`,
  * its output parsed), else autocannon (in this process).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { commandPath } from './host-tools.js';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { markedEnv } from './procs.js';
@@ -24,11 +25,7 @@ let wrkPath: string | null | undefined;
 export function wrkAvailable(): string | null {
   if (wrkPath !== undefined) return wrkPath;
   if (process.env['BENCH_LOAD_TOOL'] === 'autocannon') return (wrkPath = null);
-  try {
-    wrkPath = execFileSync('sh', ['-c', 'command -v wrk'], { encoding: 'utf8' }).trim() || null;
-  } catch {
-    wrkPath = null;
-  }
+  wrkPath = commandPath('wrk') ?? null;
   return wrkPath;
 }
 
