@@ -60,12 +60,16 @@ export async function startUpstream(
     url: `http://127.0.0.1:${port}`,
     port,
     server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
+}
+
+/** Closes an HTTP(S) server now, its open connections included. */
+export function closeServer(server: http.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
 }
 
 /** Starts the built-in proxy on 127.0.0.1 with free ports. */

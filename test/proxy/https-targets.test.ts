@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
 import type { RunningProxy } from '../../src/proxy/builtin/server.js';
-import { publicUrl, startTestProxy, websocketRoundTrip } from './helpers.js';
+import { closeServer, publicUrl, startTestProxy, websocketRoundTrip } from './helpers.js';
 
 describe('https targets', () => {
   let dir: string;
@@ -43,9 +43,7 @@ describe('https targets', () => {
   });
 
   after(async () => {
-    await Promise.all([checked.close(), insecure.close()]);
-    target.closeAllConnections();
-    await new Promise<void>((resolve) => target.close(() => resolve()));
+    await Promise.all([checked.close(), insecure.close(), closeServer(target)]);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { parseProxyArgs } from '../../src/proxy/builtin/cli.js';
 import type { RunningProxy } from '../../src/proxy/builtin/server.js';
-import { publicUrl, startTestProxy, websocketRoundTrip } from './helpers.js';
+import { closeServer, publicUrl, startTestProxy, websocketRoundTrip } from './helpers.js';
 
 const TOKEN = 'internal-ssl-token';
 
@@ -110,9 +110,7 @@ describe('internal_ssl (--api-ssl-*, --client-ssl-*)', () => {
   });
 
   after(async () => {
-    await Promise.all([proxy.close(), noClientCert.close()]);
-    target.closeAllConnections();
-    await new Promise<void>((resolve) => target.close(() => resolve()));
+    await Promise.all([proxy.close(), noClientCert.close(), closeServer(target)]);
     rmSync(dir, { recursive: true, force: true });
   });
 

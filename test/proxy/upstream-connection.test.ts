@@ -489,14 +489,23 @@ describe('upstream connections', () => {
       assert.equal(t.requests.filter((r) => r.method === 'POST').length, 1, 'the POST reached the target once');
     });
 
-    it('retries a GET once on a new connection when the reused one closes on receiving it', { timeout: 10_000 }, async () => {
-      // The second request on a connection meets a close without an answer (the target timed it out as it came).
+    /**
+     * A target whose connections each serve one request and close on the second
+     * (as if it had timed them out as the request came), with that first request
+     * already served on connection 0.
+     */
+    const closesSecondRequest = async (): Promise<{ t: RawTarget; prefix: string }> => {
       const t = await raw((req, s) => {
         if (req.index === 1) s.destroy();
         else s.write(ok(`served on ${req.conn.id}`));
       });
       const prefix = route(t);
       assert.equal((await request(publicUrl(proxy, `${prefix}/1`))).text, 'served on 0');
+      return { t, prefix };
+    };
+
+    it('retries a GET once on a new connection when the reused one closes on receiving it', { timeout: 10_000 }, async () => {
+      const { t, prefix } = await closesSecondRequest();
       const res = await request(publicUrl(proxy, `${prefix}/2`));
       assert.equal(res.status, 200);
       assert.equal(res.text, 'served on 1', 'answered on a new connection');
@@ -524,12 +533,7 @@ describe('upstream connections', () => {
       'does not retry a bodiless POST either (RFC 9110 §9.2.2: a proxy must not retry non-idempotent requests)',
       { timeout: 10_000 },
       async () => {
-        const t = await raw((req, s) => {
-          if (req.index === 1) s.destroy();
-          else s.write(ok(`served on ${req.conn.id}`));
-        });
-        const prefix = route(t);
-        assert.equal((await request(publicUrl(proxy, `${prefix}/1`))).text, 'served on 0');
+        const { t, prefix } = await closesSecondRequest();
         const res = await request(publicUrl(proxy, `${prefix}/api/kernels/k1/restart`), { method: 'POST', headers: { 'Content-Length': '0' } });
         assert.equal(t.requests.filter((r) => r.method === 'POST').length, 1, `the POST reached the target ${t.requests.filter((r) => r.method === 'POST').length} times`);
         assert.equal(res.status, 503);
@@ -537,12 +541,7 @@ describe('upstream connections', () => {
     );
 
     it('never sends a POST twice: the same race gets the client a 503', { timeout: 10_000 }, async () => {
-      const t = await raw((req, s) => {
-        if (req.index === 1) s.destroy();
-        else s.write(ok(`served on ${req.conn.id}`));
-      });
-      const prefix = route(t);
-      assert.equal((await request(publicUrl(proxy, `${prefix}/1`))).text, 'served on 0');
+      const { t, prefix } = await closesSecondRequest();
       const res = await request(publicUrl(proxy, `${prefix}/2`), { method: 'POST', body: 'once only' });
       assert.equal(res.status, 503);
       const posts = t.requests.filter((r) => r.method === 'POST');
