@@ -20,6 +20,13 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 /** How long connecting to a target may take. */
 export const CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * The one buffer every upstream connection reads into (net's `onread`): no
+ * allocation per read. Reads are handed to the parser synchronously, and the
+ * body bytes passed on are copied (`onBody`), so the next read may overwrite it.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 /** An upstream failure, with a `code` the forwarder maps to an answer. */
 export class UpstreamError extends Error {
   override readonly name = 'UpstreamError';
@@ -81,19 +88,22 @@ export interface ConnectTarget {
 /**
  * Opens a TCP connection to a target, or TLS (HTTP/1.1 by ALPN, the certificate
  * checked against the host name unless `--insecure`) for an https/wss target.
- * Writes before the connection is up are buffered by node.
+ * Writes before the connection is up are buffered by node. With `onread`, the
+ * bytes read go to its callback (false pauses reading) and no 'data' event is
+ * emitted; node's TLS socket takes the option too, though its types omit it.
  */
-export function connectTo(target: ConnectTarget): net.Socket {
-  return target.secure
-    ? tls.connect({
-        host: target.hostname,
-        port: target.port,
-        servername: net.isIP(target.hostname) === 0 ? target.hostname : undefined,
-        rejectUnauthorized: target.rejectUnauthorized,
-        ALPNProtocols: ['http/1.1'],
-        ...target.clientTls,
-      })
-    : net.connect({ host: target.hostname, port: target.port });
+export function connectTo(target: ConnectTarget, onread?: net.OnReadOpts): net.Socket {
+  if (!target.secure) return net.connect({ host: target.hostname, port: target.port, onread });
+  const options: tls.ConnectionOptions & { onread?: net.OnReadOpts | undefined } = {
+    host: target.hostname,
+    port: target.port,
+    servername: net.isIP(target.hostname) === 0 ? target.hostname : undefined,
+    rejectUnauthorized: target.rejectUnauthorized,
+    ALPNProtocols: ['http/1.1'],
+    ...target.clientTls,
+    onread,
+  };
+  return tls.connect(options);
 }
 
 export class UpstreamConnection implements ResponseSink {
@@ -128,12 +138,17 @@ export class UpstreamConnection implements ResponseSink {
   ) {
     this.idleLimitMs = defaultIdleMs;
     this.parser = new ResponseParser(this, maxHeadBytes);
-    const socket = connectTo(target);
+    const socket = connectTo(target, {
+      buffer: READ_BUFFER,
+      callback: (bytes) => {
+        this.onSocketData(READ_BUFFER.subarray(0, bytes));
+        return true;
+      },
+    });
     this.socket = socket;
     socket.setNoDelay(true);
     const connectTimer = setTimeout(() => this.fail(new UpstreamError(`no connection to ${target.hostname}:${target.port} within ${CONNECT_TIMEOUT_MS} ms`, 'ECONNTIMEOUT')), CONNECT_TIMEOUT_MS);
     socket.once(target.secure ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
-    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     socket.on('end', () => this.onSocketEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => this.fail(new UpstreamError(err.message, err.code ?? 'ECONNRESET', this.isRetryable())));
     socket.on('close', () => {
@@ -203,7 +218,8 @@ export class UpstreamConnection implements ResponseSink {
   }
 
   onBody(chunk: Buffer, last: boolean): void {
-    if (this.exchange?.onResponseData(chunk, last) === false) this.socket.pause();
+    // A copy: `chunk` is part of READ_BUFFER, and the client's socket may keep it queued.
+    if (this.exchange?.onResponseData(Buffer.from(chunk), last) === false) this.socket.pause();
   }
 
   onEnd(reusable: boolean): void {
