@@ -2,7 +2,7 @@
  * Proxy benchmark: a keep-alive node HTTP + websocket echo backend
  * (bench/lib/echo-backend.ts), reached directly, through the npm
  * configurable-http-proxy 5 and through Ganymede's built-in proxy
- * (`node --max-semi-space-size=2 --initial-old-space-size=16 --no-maglev bin/ganymede.js proxy`, from dist/, as the hub
+ * (`node --max-semi-space-size=2 --initial-old-space-size=16 --heap-growing-percent=50 --no-maglev bin/ganymede.js proxy`, from dist/, as the hub
  * starts it). Measurements are interleaved (direct, CHP, Ganymede, four rounds)
  * so that drift of the machine hits all three:
  *
