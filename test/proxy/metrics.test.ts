@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { METRIC_NAMES } from '../../src/proxy/builtin/metrics.js';
+import { PROCESS_METRIC_NAMES } from '../../src/proxy/builtin/process-metrics.js';
 import type { RunningProxy } from '../../src/proxy/builtin/server.js';
 import type { Upstream } from './helpers.js';
 import { api, freePort, publicUrl, startTestProxy, startUpstream, waitFor } from './helpers.js';
@@ -59,7 +60,11 @@ describe('GET /metrics', () => {
     assert.equal(sample(text, METRIC_NAMES.websocketUpgrades), 1);
     assert.equal(sample(text, METRIC_NAMES.websocketsOpen), 1);
     assert.equal(sample(text, METRIC_NAMES.routes), 2);
-    assert.ok(sample(text, 'process_resident_memory_bytes') !== undefined, 'default process metrics');
+    for (const name of PROCESS_METRIC_NAMES) assert.ok(sample(text, name) !== undefined, `process metric ${name}`);
+    assert.ok((sample(text, 'process_open_fds') ?? 0) > 0);
+    assert.ok((sample(text, 'process_resident_memory_bytes') ?? 0) > 1e6);
+    // Not observed: the GC histogram costs CPU on every collection.
+    assert.doesNotMatch(text, /nodejs_gc_duration_seconds/);
     assert.match(text, /# TYPE ganymede_proxy_requests_total counter/);
 
     ws.close();

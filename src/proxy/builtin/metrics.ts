@@ -3,7 +3,8 @@
  * Each proxy gets its own prom-client Registry, so several proxies in one
  * process (tests, embedding) do not share counters.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { registerProcessMetrics } from './process-metrics.js';
 
 export interface MetricsSources {
   /** Number of routes in the table. */
@@ -21,6 +22,8 @@ export interface ProxyMetrics {
   websocketUpgrade(): void;
   /** The exposition text and its content type. */
   render(): Promise<{ contentType: string; body: string }>;
+  /** Stops what the process metrics sample in the background. */
+  close(): void;
 }
 
 /** Names of the metrics, for docs and tests. */
@@ -40,7 +43,7 @@ function statusClassIndex(status: number): number {
   return c >= 2 && c <= 5 ? c : 0;
 }
 
-export function createMetrics(sources: MetricsSources, defaultMetrics = true): ProxyMetrics {
+export function createMetrics(sources: MetricsSources, processMetrics = true): ProxyMetrics {
   const registry = new Registry();
   const registers = [registry];
   // Counted in a plain array on the hot path; handed to prom-client when scraped.
@@ -86,7 +89,7 @@ export function createMetrics(sources: MetricsSources, defaultMetrics = true): P
       this.set(sources.routes());
     },
   });
-  if (defaultMetrics) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
+  const stopProcessMetrics = processMetrics ? registerProcessMetrics(registry) : undefined;
   return {
     request: (status) => {
       const i = statusClassIndex(status);
@@ -95,5 +98,6 @@ export function createMetrics(sources: MetricsSources, defaultMetrics = true): P
     upstreamError: () => upstreamErrors.inc(),
     websocketUpgrade: () => upgrades.inc(),
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+    close: () => stopProcessMetrics?.(),
   };
 }

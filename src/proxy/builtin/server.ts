@@ -82,7 +82,7 @@ export interface ProxyOptions {
   clientTls?: ClientTlsFiles | undefined;
   /** How often the certificate files are checked for changes, in ms (default 2000). */
   tlsReloadIntervalMs?: number | undefined;
-  /** Include prom-client's default process metrics in `/metrics` (default true). */
+  /** Include the process metrics (`process-metrics.ts`) in `/metrics` (default true). */
   processMetrics?: boolean | undefined;
 }
 
@@ -262,6 +262,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   } catch (err) {
     clearInterval(sweeper);
     stopTlsWatch?.();
+    metrics.close();
     publicServer.close();
     apiServer.close();
     metricsServer?.close();
@@ -290,6 +291,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         ...(redirectServer ? [closeServer(redirectServer, drainMs)] : []),
       ]);
       upstreams.destroy();
+      metrics.close();
       await store?.close(); // with the latest last_activity values
       log.info('proxy stopped');
     })();
