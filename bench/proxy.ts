@@ -7,7 +7,8 @@
  * so that drift of the machine hits all three:
  *
  * - HTTP load (wrk -t1 -c N -d 5s --latency, else autocannon) at 10 and 100
- *   connections, with 1 route and with 10,000 routes in the table: req/s, p50, p99
+ *   connections, with 1 route and with 10,000 routes in the table, the targets in
+ *   reverse order every other round: req/s, p50, p99
  *   (medians of the rounds; Ganymede/CHP ratios are medians of per-round ratios);
  *   in the 10,000-route rounds a second Ganymede proxy with 1 route is loaded
  *   right after the first, for the "no slowdown from 1 to 10,000 routes" ratio;
@@ -217,8 +218,11 @@ export async function proxyBench(opts: BenchOptions): Promise<BenchResult> {
     oneRouteClient.close();
 
     const httpRound = async (into: typeof http1, full: boolean, targets: Target[], round: number) => {
+      // The order is reversed every other round: drift within a round favours no target
+      // (paired targets stay next to each other either way).
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const c of [10, 100]) {
-        for (const t of targets) {
+        for (const t of order) {
           const r = await load({ url: `${base(t)}${loadPath(full && t !== 'ganymede1')}`, headers: {}, connections: c, seconds });
           tool = r.tool;
           into[t][c]!.push(r);
