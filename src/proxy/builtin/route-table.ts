@@ -19,11 +19,12 @@ export interface RouteEntry {
 }
 
 interface TrieNode {
-  children: Map<string, TrieNode>;
+  /** Created with the first child: most nodes are leaves (one per user server), and an empty Map costs about 130 bytes. */
+  children: Map<string, TrieNode> | undefined;
   entry: RouteEntry | undefined;
 }
 
-const newNode = (): TrieNode => ({ children: new Map(), entry: undefined });
+const newNode = (): TrieNode => ({ children: undefined, entry: undefined });
 
 /** `/user/alice/` -> `['user', 'alice']`; `/` and `` -> `[]`. Inner empty segments are kept. */
 export function pathSegments(path: string): string[] {
@@ -52,10 +53,10 @@ export class RouteTable {
     const segments = pathSegments(path);
     let node = this.root;
     for (const segment of segments) {
-      let child = node.children.get(segment);
+      let child = node.children?.get(segment);
       if (child === undefined) {
         child = newNode();
-        node.children.set(segment, child);
+        (node.children ??= new Map()).set(segment, child);
       }
       node = child;
     }
@@ -76,7 +77,7 @@ export class RouteTable {
     const trail: TrieNode[] = [this.root];
     let node = this.root;
     for (const segment of segments) {
-      const child = node.children.get(segment);
+      const child = node.children?.get(segment);
       if (child === undefined) return false;
       trail.push(child);
       node = child;
@@ -90,8 +91,9 @@ export class RouteTable {
       const parent = trail[i - 1];
       const segment = segments[i - 1];
       if (current === undefined || parent === undefined || segment === undefined) break;
-      if (current.entry !== undefined || current.children.size > 0) break;
-      parent.children.delete(segment);
+      if (current.entry !== undefined || (current.children?.size ?? 0) > 0) break;
+      parent.children?.delete(segment);
+      if (parent.children?.size === 0) parent.children = undefined;
     }
     return true;
   }
@@ -111,7 +113,7 @@ export class RouteTable {
     while (start < end) {
       let stop = path.indexOf('/', start);
       if (stop === -1 || stop > end) stop = end;
-      const child = node.children.get(path.slice(start, stop));
+      const child = node.children?.get(path.slice(start, stop));
       if (child === undefined) break;
       node = child;
       if (node.entry !== undefined) best = node.entry;
@@ -126,7 +128,7 @@ export class RouteTable {
   }
 
   clear(): void {
-    this.root.children.clear();
+    this.root.children = undefined;
     this.root.entry = undefined;
     this.byKey.clear();
   }
