@@ -5,12 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { RunningProxy } from '../../src/proxy/builtin/server.js';
 import type { Echo, Upstream } from './helpers.js';
 import { OriginConnections, UpstreamPools } from '../../src/proxy/builtin/upstreams.js';
-import { api, freePort, publicUrl, startTestProxy, startUpstream, waitFor } from './helpers.js';
+import { UpstreamConnection } from '../../src/proxy/builtin/upstream-connection.js';
+import { api, freePort, publicUrl, sleep, startTestProxy, startUpstream, waitFor } from './helpers.js';
 
 /** One raw HTTP/1.1 exchange on an open socket: writes `request`, resolves with what came back once `done` says so. */
 function exchange(socket: net.Socket, request: string, done: (text: string) => boolean): Promise<string> {
@@ -49,7 +51,8 @@ describe('forwarding edge cases', () => {
   let special: Upstream;
   let deadPort: number;
   const seen: { closedEarly: number; lastRequest?: http.IncomingMessage } = { closedEarly: 0 };
-  const big = Buffer.alloc(8 * 1024 * 1024, 'a');
+  // Random bytes: a chunk overwritten or sent twice on the way shows in the digest, not only in the length.
+  const big = randomBytes(8 * 1024 * 1024);
 
   before(async () => {
     echo = await startUpstream('echo');
@@ -143,20 +146,21 @@ describe('forwarding edge cases', () => {
   });
 
   it('delivers a large answer intact to a slow reader', async () => {
-    const received = await new Promise<number>((resolve, reject) => {
+    const received = await new Promise<Buffer>((resolve, reject) => {
       http
         .get(publicUrl(proxy, '/special/big'), (res) => {
-          let n = 0;
+          const chunks: Buffer[] = [];
           res.pause();
           // read slowly at first so that the proxy has to hold back the target
           setTimeout(() => res.resume(), 300);
-          res.on('data', (c: Buffer) => (n += c.length));
-          res.on('end', () => resolve(n));
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks)));
           res.on('error', reject);
         })
         .on('error', reject);
     });
-    assert.equal(received, big.length);
+    assert.equal(received.length, big.length);
+    assert.ok(received.equals(big), 'the bytes as the target sent them');
   });
 
   it('ends the client answer with an error when the target dies mid-answer (no hang)', async () => {
@@ -278,3 +282,44 @@ describe('OriginConnections', () => {
   });
 });
 
+
+describe('UpstreamConnection', () => {
+  it('hands the exchange body chunks that stay intact after later reads (they are copies of the shared read buffer)', { timeout: 10_000 }, async () => {
+    const parts = ['a', 'b', 'c', 'd'].map((ch) => Buffer.alloc(1000, ch));
+    const body = Buffer.concat(parts);
+    // A target that sends the body in four writes far enough apart to arrive as four reads.
+    const target = net.createServer((socket) => {
+      socket.once('data', async () => {
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+        for (const part of parts) {
+          await sleep(30);
+          socket.write(part);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const { port } = target.address() as net.AddressInfo;
+    const kept: Buffer[] = [];
+    let conn: UpstreamConnection | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        conn = new UpstreamConnection({ release: () => {}, forget: () => {} }, { hostname: '127.0.0.1', port, secure: false, rejectUnauthorized: true, host: `127.0.0.1:${port}` }, 16 * 1024, 4000);
+        conn.send(
+          { method: 'GET', path: '/', headers: [], body: null, timeoutMs: 0 },
+          {
+            onResponseHead: () => {},
+            // Kept as given, the way a client socket keeps a chunk it could not write at once.
+            onResponseData: (chunk) => kept.push(chunk) > 0,
+            onResponseEnd: resolve,
+            onResponseError: reject,
+          },
+        );
+      });
+      assert.ok(kept.length >= 2, `the body came in ${kept.length} read(s)`);
+      assert.ok(Buffer.concat(kept).equals(body), 'every chunk still holds the bytes it was given with');
+    } finally {
+      conn?.close();
+      await new Promise<void>((resolve) => target.close(() => resolve()));
+    }
+  });
+});
