@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { LocalProcessSpawnerSchema } from '../spawners/local-process-config.js';
 
 /**
  * The one declaration of every configuration option: its type, default and
@@ -6,31 +7,11 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
  * docs/reference/config.md (`npm run docs:gen`) all come from here.
  */
 
+export { LocalProcessSpawnerSchema };
+
 const StrList = (description: string) => Type.Array(Type.String(), { default: [], description });
 
 const Seconds = (def: number, description: string) => Type.Number({ minimum: 0, default: def, description });
-
-export const LocalProcessSpawnerSchema = Type.Object(
-  {
-    kind: Type.Literal('local-process', { default: 'local-process', description: 'Which spawner runs servers.' }),
-    cmd: Type.Array(Type.String(), {
-      default: ['jupyterhub-singleuser'],
-      minItems: 1,
-      description: 'The command that starts a single-user server (program and leading arguments).',
-    }),
-    args: StrList('Extra arguments appended to `cmd`.'),
-    allow_root: Type.Union([Type.Literal('auto'), Type.Boolean()], {
-      default: 'auto',
-      description:
-        'Pass `--allow-root` to the server. `auto` passes it when the hub runs as root (Jupyter refuses to start as root without it).',
-    }),
-    ip: Type.String({ default: '127.0.0.1', description: 'The address single-user servers bind to.' }),
-    notebook_dir: Type.Optional(
-      Type.String({ description: 'The working directory of single-user servers (`{username}` is replaced). Default: the data dir.' }),
-    ),
-  },
-  { additionalProperties: false },
-);
 
 export const SharedPasswordAuthSchema = Type.Object(
   {
