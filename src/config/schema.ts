@@ -37,7 +37,8 @@ export const ConfigSchema = Type.Object(
     base_url: Type.String({ default: '/', pattern: '^/(.*/)?$', description: 'The URL prefix of the whole hub; starts and ends with `/`.' }),
     data_dir: Type.String({
       default: './.ganymede',
-      description: 'Where the SQLite database, the cookie secret, the proxy token and pid file, and server logs live.',
+      description:
+        "Where the SQLite database, the cookie secret, the proxy token and pid file, and server logs live. Readable by the hub alone: created 0700 (a wider mode is narrowed at start), its secrets and database 0600.",
     }),
     log_level: Type.Union(
       [Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')],
@@ -113,7 +114,8 @@ export const ConfigSchema = Type.Object(
     spawner: Type.Union([LocalProcessSpawnerSchema], { default: { kind: 'local-process' }, description: 'The spawner.' }),
     environment: Type.Record(Type.String(), Type.String(), {
       default: {},
-      description: 'Extra environment variables for single-user servers; set last, so they win.',
+      description:
+        'Extra environment variables for single-user servers; set last, so they win, except HOME, USER, LOGNAME and SHELL, which a server run as its system account (`spawner.run_as: user`) takes from that account.',
     }),
     start_timeout: Seconds(60, 'Seconds the spawner may take to start a server (not counting the HTTP check).'),
     http_timeout: Seconds(30, 'Seconds a started server may take to answer HTTP before the spawn fails.'),
