@@ -25,6 +25,12 @@ export const LocalProcessSpawnerSchema = Type.Object(
       description:
         'With `run_as: user`: the system account of a hub user; `{username}` is replaced by the hub user name (e.g. `jupyter-{username}`, as The Littlest JupyterHub names them). The result must be a valid POSIX account name; an account that is root (uid or gid 0) is refused.',
     }),
+    system_user_min_uid: Type.Integer({
+      minimum: 1,
+      default: 1000,
+      description:
+        "With `run_as: user`: the lowest uid a server may run as. System and service accounts below it (`daemon`, `www-data`, `postgres`) are refused, so that a hub user named like one cannot run code as it; so is `nobody` (65534). Root (uid or gid 0) is always refused.",
+    }),
     create_system_users: Type.Boolean({
       default: false,
       description:

@@ -24,6 +24,8 @@ export interface LocalProcessOptions {
   systemUserName?: string | undefined;
   /** Create missing accounts with useradd; default false. */
   createSystemUsers?: boolean | undefined;
+  /** Lowest uid a server may run as with run_as user; default 1000. */
+  minUid?: number | undefined;
   /** Where the warnings at construction go (running users' code as root). */
   log?: Logger | undefined;
   /** The hub's uid (default `process.getuid()`); tests pass another. */
@@ -34,6 +36,9 @@ export interface LocalProcessOptions {
 export function effectiveRunAs(runAs: RunAs, hubUid: number): 'user' | 'hub' {
   return runAs === 'auto' ? (hubUid === 0 ? 'user' : 'hub') : runAs;
 }
+
+/** The kernel's overflow uid (`nobody`). */
+const NOBODY = 65534;
 
 /** State of a local server: enough to find the process again after a hub restart. */
 interface LocalState extends SpawnerState {
@@ -126,12 +131,14 @@ export class LocalProcessSpawner implements Spawner {
       req.progress({ progress: 15, message: `Creating system account ${name}` });
       account = await createAccount(name, req.log);
     }
+    const refuse = (why: string) =>
+      new SpawnError(`Refusing to run the server of ${JSON.stringify(req.user.name)} as ${JSON.stringify(name)}: ${why}`, 'forbidden-account');
     if (account.uid === 0 || account.gid === 0) {
-      throw new SpawnError(
-        `Refusing to run the server of ${JSON.stringify(req.user.name)} as ${JSON.stringify(name)}: that account is root (uid ${account.uid}, gid ${account.gid}); a user's code never runs as root with run_as: user`,
-        'root-account',
-      );
+      throw refuse(`that account is root (uid ${account.uid}, gid ${account.gid}); a user's code never runs as root with run_as: user`);
     }
+    const minUid = this.opts.minUid ?? 1000;
+    if (account.uid < minUid) throw refuse(`uid ${account.uid} is a system account's (below spawner.system_user_min_uid ${minUid})`);
+    if (account.uid === NOBODY) throw refuse(`uid ${NOBODY} is the overflow account (nobody), which owns what no one else does`);
     return account;
   }
 

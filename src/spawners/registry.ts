@@ -17,6 +17,7 @@ export function createSpawner(config: Config, log?: Logger): Spawner {
         runAs: s.run_as,
         systemUserName: s.system_user_name,
         createSystemUsers: s.create_system_users,
+        minUid: s.system_user_min_uid,
         log,
       });
   }

@@ -275,13 +275,17 @@ describe('users\' servers run as their own system accounts', { skip: ROOT_ONLY, 
     assert.equal(await lookupAccount(`${PREFIX}carol`), undefined, 'no account was created');
   });
 
-  it('refuses an account that is root (run_as user or auto), an invalid account name, and a missing notebook_dir', async () => {
+  it('refuses an account that is root (run_as user or auto), a system account, nobody, an invalid account name, and a missing notebook_dir', async () => {
     const work = mkdtempSync(path.join(dir, 'work-'));
     const base: LocalProcessOptions = { cmd, args: [], allowRoot: 'auto', ip: '127.0.0.1' };
     for (const runAs of ['auto', 'user'] as const) {
       const s = new LocalProcessSpawner({ ...base, runAs, systemUserName: 'root' });
       await assert.rejects(s.start(spawnRequest('mallory', work)), /Refusing to run the server of "mallory" as "root": that account is root \(uid 0, gid 0\)/);
     }
+    const daemon = new LocalProcessSpawner({ ...base, systemUserName: 'daemon' });
+    await assert.rejects(daemon.start(spawnRequest('daemon', work)), /Refusing to run the server of "daemon" as "daemon": uid 1 is a system account's \(below spawner\.system_user_min_uid 1000\)/);
+    const nobody = new LocalProcessSpawner({ ...base, systemUserName: 'nobody', minUid: 1 });
+    await assert.rejects(nobody.start(spawnRequest('nobody', work)), /uid 65534 is the overflow account/);
     const invalid = new LocalProcessSpawner({ ...base, systemUserName: '-{username}' });
     await assert.rejects(invalid.start(spawnRequest('mallory', work)), /system account name "-mallory" .* is not a valid account name: it must start with a letter/);
     const noDir = new LocalProcessSpawner({ ...base, runAs: 'hub', notebookDir: '/nonexistent/{username}' });
