@@ -34,7 +34,7 @@ export async function openDatabase(url: string, dataDir: string): Promise<Databa
     else if (rest.startsWith('/')) file = path.resolve(dataDir, rest.slice(1));
     else throw new ConfigError(`config: db.url: expected sqlite:///file or sqlite:////abs/file, got ${JSON.stringify(url)}`);
     if (file !== ':memory:') {
-      mkdirSync(path.dirname(file), { recursive: true });
+      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       // The database holds token hashes and OAuth secrets: the hub's alone (SQLite gives -wal and -shm the same mode).
       closeSync(openSync(file, 'a', 0o600));
       if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import pino, { type Logger } from 'pino';
+import { openDatabase } from '../../src/db/database.js';
 import { prepareDataDir } from '../../src/hub/data-dir.js';
 import { persistentSecret } from '../../src/lib/secrets.js';
 import { effectiveRunAs, LocalProcessSpawner, type LocalProcessOptions } from '../../src/spawners/local-process.js';
@@ -167,6 +168,20 @@ describe('the data dir is the hub\'s alone', () => {
       chmodSync(secretFile, 0o644);
       assert.equal(persistentSecret(secretFile), 'abc');
       assert.equal(mode(secretFile), 0o600);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('a database opened before the hub ever ran (`ganymede token` on a fresh data dir) creates the dir 0700 and the file 0600', async () => {
+    const parent = mkdtempSync(path.join(os.tmpdir(), 'ganymede-datadir-'));
+    try {
+      const dataDir = path.join(parent, 'data');
+      const database = await openDatabase('sqlite:///ganymede.sqlite', dataDir);
+      await database.db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
+      await database.close();
+      assert.equal(mode(dataDir), 0o700);
+      assert.equal(mode(path.join(dataDir, 'ganymede.sqlite')), 0o600);
     } finally {
       rmSync(parent, { recursive: true, force: true });
     }
