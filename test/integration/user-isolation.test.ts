@@ -255,12 +255,14 @@ describe('users\' servers run as their own system accounts', { skip: ROOT_ONLY, 
     assert.ok(!(me['argv'] as string[]).includes('--allow-root'), 'no --allow-root for a server that is not root');
   });
 
-  it('the server cannot read the hub\'s cookie secret, database or server logs; its log file is the hub\'s', async () => {
+  it('the server cannot read the hub\'s cookie secret, database, server logs or environment; its log file is the hub\'s', async () => {
     const dataDir = t!.dataDir;
     assert.deepEqual(await canRead('alice', '/proc/self/environ'), { readable: true }, 'the probe can read what it may');
     for (const file of ['cookie_secret', 'ganymede.sqlite', 'servers/alice/server.log']) {
       assert.deepEqual(await canRead('alice', path.join(dataDir, file)), { readable: false, code: 'EACCES' }, file);
     }
+    // The hub's own environment (GANYMEDE_SHARED_PASSWORD, CONFIGPROXY_AUTH_TOKEN when set there) is the hub's too.
+    assert.deepEqual(await canRead('alice', `/proc/${process.pid}/environ`), { readable: false, code: 'EACCES' }, "the hub's environ");
     const log = statSync(path.join(dataDir, 'servers', 'alice', 'server.log'));
     assert.equal(log.uid, process.getuid!(), 'the hub opened the log file');
     assert.equal(log.mode & 0o777, 0o600);
