@@ -18,6 +18,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import pino, { type Logger } from 'pino';
+import { validateConfig } from '../../src/config/load.js';
 import { openDatabase } from '../../src/db/database.js';
 import { prepareDataDir } from '../../src/hub/data-dir.js';
 import { persistentSecret } from '../../src/lib/secrets.js';
@@ -131,6 +132,15 @@ describe('system account names (spawner.system_user_name)', () => {
     });
   });
 
+  it('the defaults: run_as auto, the account named as the user, never created, uid 1000 and up', () => {
+    const spawner = validateConfig({}).spawner;
+    assert.equal(spawner.run_as, 'auto');
+    assert.equal(spawner.system_user_name, '{username}');
+    assert.equal(spawner.create_system_users, false);
+    assert.equal(spawner.system_user_min_uid, 1000);
+    assert.throws(() => validateConfig({ spawner: { kind: 'local-process', run_as: 'root' } }), /spawner\.run_as/);
+  });
+
   it('run_as auto is user when the hub is root, hub otherwise; explicit values stay', () => {
     assert.equal(effectiveRunAs('auto', 0), 'user');
     assert.equal(effectiveRunAs('auto', 1000), 'hub');
@@ -198,8 +208,8 @@ describe('users\' servers run as their own system accounts', { skip: ROOT_ONLY, 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-isolation-'));
     cmd = publicFixture(dir);
-    // run_as is left at its default (auto): as root, that is `user`. allow_root true must not matter for non-root servers.
-    t = await startTestHub({ spawner: { kind: 'local-process', cmd, system_user_name: `${PREFIX}{username}`, create_system_users: true, allow_root: true } });
+    // run_as auto (the default): as root, that is `user`. allow_root true must not matter for non-root servers.
+    t = await startTestHub({ spawner: { kind: 'local-process', cmd, run_as: 'auto', system_user_name: `${PREFIX}{username}`, create_system_users: true, allow_root: true } });
     adminToken = await t.tokenFor('isolation-admin', { admin: true });
   });
 
