@@ -7,7 +7,7 @@
  *   hub restarts);
  * - JupyterHub 3.0 (Debian's `/usr/bin/jupyterhub`) with DummyAuthenticator,
  *   SimpleLocalProcessSpawner (runs servers as the hub's user, as Ganymede's
- *   local-process spawner does) and configurable-http-proxy from node_modules.
+ *   local-process spawner does with `run_as: hub`) and configurable-http-proxy from node_modules.
  *
  * Both get an admin *user* API token (`api`); JupyterHub also has an admin
  * service token (`serviceApi`), which it serves about half as fast.
@@ -130,7 +130,8 @@ export async function createGanymede(opts: HubOptions = {}): Promise<BenchHub> {
     hub: { ip: '127.0.0.1', port: hubPort },
     proxy: { api_url: `http://127.0.0.1:${apiPort}` },
     auth: { kind: 'shared-password', shared_password: randomBytes(12).toString('hex') },
-    spawner: { kind: 'local-process', cmd: opts.serverCmd ?? [SINGLEUSER_BIN] },
+    // As JupyterHub's SimpleLocalProcessSpawner below: servers run as the hub's own account.
+    spawner: { kind: 'local-process', cmd: opts.serverCmd ?? [SINGLEUSER_BIN], run_as: 'hub' },
     environment: { [MARK]: RUN_ID },
     concurrent_spawn_limit: opts.concurrentSpawnLimit ?? 100,
   };

@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { LocalProcessSpawnerSchema } from '../spawners/local-process-config.js';
 
 /**
  * The one declaration of every configuration option: its type, default and
@@ -6,31 +7,11 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
  * docs/reference/config.md (`npm run docs:gen`) all come from here.
  */
 
+export { LocalProcessSpawnerSchema };
+
 const StrList = (description: string) => Type.Array(Type.String(), { default: [], description });
 
 const Seconds = (def: number, description: string) => Type.Number({ minimum: 0, default: def, description });
-
-export const LocalProcessSpawnerSchema = Type.Object(
-  {
-    kind: Type.Literal('local-process', { default: 'local-process', description: 'Which spawner runs servers.' }),
-    cmd: Type.Array(Type.String(), {
-      default: ['jupyterhub-singleuser'],
-      minItems: 1,
-      description: 'The command that starts a single-user server (program and leading arguments).',
-    }),
-    args: StrList('Extra arguments appended to `cmd`.'),
-    allow_root: Type.Union([Type.Literal('auto'), Type.Boolean()], {
-      default: 'auto',
-      description:
-        'Pass `--allow-root` to the server. `auto` passes it when the hub runs as root (Jupyter refuses to start as root without it).',
-    }),
-    ip: Type.String({ default: '127.0.0.1', description: 'The address single-user servers bind to.' }),
-    notebook_dir: Type.Optional(
-      Type.String({ description: 'The working directory of single-user servers (`{username}` is replaced). Default: the data dir.' }),
-    ),
-  },
-  { additionalProperties: false },
-);
 
 export const SharedPasswordAuthSchema = Type.Object(
   {
@@ -56,7 +37,8 @@ export const ConfigSchema = Type.Object(
     base_url: Type.String({ default: '/', pattern: '^/(.*/)?$', description: 'The URL prefix of the whole hub; starts and ends with `/`.' }),
     data_dir: Type.String({
       default: './.ganymede',
-      description: 'Where the SQLite database, the cookie secret, the proxy token and pid file, and server logs live.',
+      description:
+        "Where the SQLite database, the cookie secret, the proxy token and pid file, and server logs live. Readable by the hub alone: created 0700 (a wider mode is narrowed at start), its secrets and database 0600.",
     }),
     log_level: Type.Union(
       [Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')],
@@ -132,7 +114,8 @@ export const ConfigSchema = Type.Object(
     spawner: Type.Union([LocalProcessSpawnerSchema], { default: { kind: 'local-process' }, description: 'The spawner.' }),
     environment: Type.Record(Type.String(), Type.String(), {
       default: {},
-      description: 'Extra environment variables for single-user servers; set last, so they win.',
+      description:
+        'Extra environment variables for single-user servers; set last, so they win, except HOME, USER, LOGNAME and SHELL, which a server run as its system account (`spawner.run_as: user`) takes from that account.',
     }),
     start_timeout: Seconds(60, 'Seconds the spawner may take to start a server (not counting the HTTP check).'),
     http_timeout: Seconds(30, 'Seconds a started server may take to answer HTTP before the spawn fails.'),

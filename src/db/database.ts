@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider, type SqliteDatabase } from 'kysely';
 import SQLite from 'better-sqlite3';
 import { ConfigError } from '../lib/errors.js';
@@ -33,7 +33,12 @@ export async function openDatabase(url: string, dataDir: string): Promise<Databa
     else if (rest.startsWith('//')) file = rest.slice(1);
     else if (rest.startsWith('/')) file = path.resolve(dataDir, rest.slice(1));
     else throw new ConfigError(`config: db.url: expected sqlite:///file or sqlite:////abs/file, got ${JSON.stringify(url)}`);
-    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    if (file !== ':memory:') {
+      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      // The database holds token hashes and OAuth secrets: the hub's alone (SQLite gives -wal and -shm the same mode).
+      closeSync(openSync(file, 'a', 0o600));
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+    }
     const sqlite = new SQLite(file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
@@ -35,6 +34,7 @@ import { ServerManager } from './server-manager.js';
 import { identify } from './identity.js';
 import { IdentityCache } from './identity-cache.js';
 import { proxyApiUrls } from './proxy-process.js';
+import { prepareDataDir } from './data-dir.js';
 
 export interface BuildOptions {
   config: Config;
@@ -81,7 +81,7 @@ export function cookieSecret(dataDir: string): string {
 export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
   const { config, log } = opts;
   const dataDir = path.resolve(config.data_dir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  prepareDataDir(dataDir, log);
   const database = await openDatabase(config.db.url, dataDir);
   await migrate(database);
   const urls = hubUrls(config);
@@ -95,7 +95,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     dialect: database.dialect,
     log,
     proxy: opts.proxy ?? defaultProxy(config, opts.proxyToken ?? config.proxy.auth_token ?? process.env['CONFIGPROXY_AUTH_TOKEN'] ?? '', log),
-    spawner: opts.spawner ?? createSpawner(config),
+    spawner: opts.spawner ?? createSpawner(config, log),
     authenticator: opts.authenticator ?? createAuthenticator(config, database.db, log),
     crypt: CryptKeeper.fromEnv(),
     servers,

@@ -7,7 +7,7 @@ import { ensureProxy, proxyApiUrls, proxyToken } from './proxy-process.js';
 import { reconcileRoutes } from './reconcile.js';
 import { loadRoles } from './roles-loader.js';
 import path from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { prepareDataDir } from './data-dir.js';
 
 export interface RunningHub extends BuiltHub {
   /** The address the hub listens on. */
@@ -23,7 +23,7 @@ export interface RunningHub extends BuiltHub {
 export async function startHub(config: Config, hooks: ConfigHooks, log: Logger): Promise<RunningHub> {
   const t0 = Date.now();
   const dataDir = path.resolve(config.data_dir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  prepareDataDir(dataDir, log);
   const token = proxyToken(config, dataDir);
   // The proxy starts (or is found) while the store opens and the app is built.
   const proxyReady = ensureProxy({ config, dataDir, urls: hubUrls(config), token, log });

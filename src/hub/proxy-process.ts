@@ -131,7 +131,7 @@ export async function ensureProxy(opts: { config: Config; dataDir: string; urls:
   ];
   const store = config.proxy.command.length ? undefined : routeStoreArgs(config, dataDir);
   if (store !== undefined) args.push(...store.args, '--pid-file', pidFile);
-  const logFd = openSync(path.join(dataDir, 'proxy.log'), 'a');
+  const logFd = openSync(path.join(dataDir, 'proxy.log'), 'a', 0o600);
   let pid: number;
   try {
     const child = spawn(cmd[0]!, args, { detached: true, stdio: ['ignore', logFd, logFd], env: { ...process.env, ...store?.env, CONFIGPROXY_AUTH_TOKEN: token } });
@@ -143,7 +143,7 @@ export async function ensureProxy(opts: { config: Config; dataDir: string; urls:
   } finally {
     closeSync(logFd);
   }
-  if (config.proxy.command.length) writeFileSync(pidFile, `${pid}\n`);
+  if (config.proxy.command.length) writeFileSync(pidFile, `${pid}\n`, { mode: 0o600 });
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if ((await apiAnswers(apiUrl, token)) === 'ok') {

@@ -1,11 +1,16 @@
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { SpawnError } from '../lib/errors.js';
 import { sleep } from '../lib/time.js';
 import type { PollResult, SpawnRequest, Spawner, SpawnerState, StartResult } from './spawner.js';
+import { createAccount, lookupAccount, systemAccountName, type SystemAccount } from './system-account.js';
+
+/** Which account servers run as (`spawner.run_as`); see local-process-config.ts. */
+export type RunAs = 'auto' | 'user' | 'hub';
 
 export interface LocalProcessOptions {
   cmd: string[];
@@ -13,7 +18,27 @@ export interface LocalProcessOptions {
   allowRoot: 'auto' | boolean;
   ip: string;
   notebookDir?: string | undefined;
+  /** Default `auto`: `user` when the hub runs as root, `hub` otherwise. */
+  runAs?: RunAs | undefined;
+  /** Template of the system account name; default `{username}`. */
+  systemUserName?: string | undefined;
+  /** Create missing accounts with useradd; default false. */
+  createSystemUsers?: boolean | undefined;
+  /** Lowest uid a server may run as with run_as user; default 1000. */
+  minUid?: number | undefined;
+  /** Where the warnings at construction go (running users' code as root). */
+  log?: Logger | undefined;
+  /** The hub's uid (default `process.getuid()`); tests pass another. */
+  hubUid?: number | undefined;
 }
+
+/** What `run_as` means for a hub running as `hubUid`. */
+export function effectiveRunAs(runAs: RunAs, hubUid: number): 'user' | 'hub' {
+  return runAs === 'auto' ? (hubUid === 0 ? 'user' : 'hub') : runAs;
+}
+
+/** The kernel's overflow uid (`nobody`). */
+const NOBODY = 65534;
 
 /** State of a local server: enough to find the process again after a hub restart. */
 interface LocalState extends SpawnerState {
@@ -24,43 +49,109 @@ interface LocalState extends SpawnerState {
   ip: string;
   port: number;
   logFile: string;
+  /** The system account the server runs as (absent: the hub's own). */
+  account?: string;
+  uid?: number;
 }
 
 /**
  * Runs each single-user server as a child process of the hub's machine, in its
- * own process group so it outlives a hub restart. One log file per server.
+ * own process group so it outlives a hub restart. With `run_as: user` (the
+ * default when the hub is root) each server runs as its user's system account:
+ * that account's uid and gid (libuv drops every supplementary group when it
+ * sets them), HOME, USER, LOGNAME and SHELL, in its home. The log file is
+ * opened by the hub in its data dir and handed over as stdout and stderr.
  */
 export class LocalProcessSpawner implements Spawner {
   readonly kind = 'local-process';
+  private readonly hubUid: number;
+  private readonly mode: 'user' | 'hub';
 
-  constructor(private readonly opts: LocalProcessOptions) {}
+  constructor(private readonly opts: LocalProcessOptions) {
+    this.hubUid = opts.hubUid ?? (typeof process.getuid === 'function' ? process.getuid() : -1);
+    this.mode = effectiveRunAs(opts.runAs ?? 'auto', this.hubUid);
+    if (this.mode === 'hub' && this.hubUid === 0) {
+      opts.log?.warn(
+        { run_as: opts.runAs },
+        "spawner.run_as is 'hub' and the hub runs as root: every user's server and code runs as root, with the hub's power over the whole machine (see docs/security.md)",
+      );
+    } else if (this.mode === 'user' && this.hubUid !== 0) {
+      opts.log?.warn({ uid: this.hubUid }, "spawner.run_as is 'user' but the hub does not run as root: spawns will fail unless the hub may change uid");
+    }
+  }
 
   async start(req: SpawnRequest): Promise<StartResult> {
+    const account = this.mode === 'user' ? await this.account(req) : undefined;
+    const home = account ? account.home : os.userInfo().homedir;
     const port = await freePort(this.opts.ip);
     const prefix = req.env['JUPYTERHUB_SERVICE_PREFIX'] ?? '/';
-    const env = { ...req.env, JUPYTERHUB_SERVICE_URL: `http://${this.opts.ip}:${port}${prefix}` };
+    const env: Record<string, string> = { ...req.env, JUPYTERHUB_SERVICE_URL: `http://${this.opts.ip}:${port}${prefix}` };
+    if (account) Object.assign(env, { HOME: account.home, USER: account.name, LOGNAME: account.name, SHELL: account.shell || '/bin/sh' });
     const args = [...this.opts.cmd.slice(1), ...this.opts.args];
-    const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-    if ((this.opts.allowRoot === true || (this.opts.allowRoot === 'auto' && asRoot)) && !args.includes('--allow-root')) args.push('--allow-root');
-    const cwd = this.opts.notebookDir ? this.opts.notebookDir.replaceAll('{username}', req.user.name) : req.workDir;
+    const asRoot = account ? account.uid === 0 : this.hubUid === 0;
+    if (asRoot && this.opts.allowRoot !== false && !args.includes('--allow-root')) args.push('--allow-root');
+    const cwd = this.workingDir(req.user.name, home);
+    const who = account ? ` as ${account.name} (uid ${account.uid})` : '';
     const logFile = path.join(req.workDir, 'server.log');
-    const fd = openSync(logFile, 'a');
+    const fd = openSync(logFile, 'a', 0o600);
     let pid: number;
     try {
-      const child = spawn(this.opts.cmd[0]!, args, { env, cwd, detached: true, stdio: ['ignore', fd, fd] });
+      const ids = account ? { uid: account.uid, gid: account.gid } : {};
+      const child = spawn(this.opts.cmd[0]!, args, { env, cwd, detached: true, stdio: ['ignore', fd, fd], ...ids });
       pid = await new Promise<number>((resolve, reject) => {
         child.once('spawn', () => resolve(child.pid!));
-        child.once('error', (err) => reject(new SpawnError(`Cannot run ${this.opts.cmd[0]}: ${err.message}`, 'exec-failed')));
+        child.once('error', (err: NodeJS.ErrnoException) => {
+          const hint = err.code === 'EPERM' && account ? ': run_as user needs the hub to run as root' : '';
+          reject(new SpawnError(`Cannot run ${this.opts.cmd[0]}${who} in ${cwd}: ${err.message}${hint}`, 'exec-failed'));
+        });
       });
       child.unref();
     } finally {
       closeSync(fd);
     }
-    const state: LocalState = { v: 1, pid, startTicks: startTicks(pid), ip: this.opts.ip, port, logFile };
+    const state: LocalState = { v: 1, pid, startTicks: startTicks(pid), ip: this.opts.ip, port, logFile, ...(account ? { account: account.name, uid: account.uid } : {}) };
     await req.saveState(state);
-    req.log.info({ pid, port, logFile }, 'started local server process');
-    req.progress({ progress: 30, message: `Server process ${pid} started on port ${port}` });
+    req.log.info({ pid, port, logFile, account: account?.name, uid: account?.uid }, 'started local server process');
+    req.progress({ progress: 30, message: `Server process ${pid} started${who} on port ${port}` });
     return { url: `http://${this.opts.ip}:${port}`, state };
+  }
+
+  /** The system account of the server's user: looked up, created when allowed, never root. */
+  private async account(req: SpawnRequest): Promise<SystemAccount> {
+    const template = this.opts.systemUserName ?? '{username}';
+    const name = systemAccountName(template, req.user.name);
+    let account = await lookupAccount(name);
+    if (!account) {
+      if (!this.opts.createSystemUsers) {
+        throw new SpawnError(
+          `No system account ${JSON.stringify(name)} for user ${JSON.stringify(req.user.name)}: create it (useradd --create-home ${name}) or set spawner.create_system_users`,
+          'no-account',
+        );
+      }
+      req.progress({ progress: 15, message: `Creating system account ${name}` });
+      account = await createAccount(name, req.log);
+    }
+    const refuse = (why: string) =>
+      new SpawnError(`Refusing to run the server of ${JSON.stringify(req.user.name)} as ${JSON.stringify(name)}: ${why}`, 'forbidden-account');
+    if (account.uid === 0 || account.gid === 0) {
+      throw refuse(`that account is root (uid ${account.uid}, gid ${account.gid}); a user's code never runs as root with run_as: user`);
+    }
+    const minUid = this.opts.minUid ?? 1000;
+    if (account.uid < minUid) throw refuse(`uid ${account.uid} is a system account's (below spawner.system_user_min_uid ${minUid})`);
+    if (account.uid === NOBODY) throw refuse(`uid ${NOBODY} is the overflow account (nobody), which owns what no one else does`);
+    return account;
+  }
+
+  /** `notebook_dir` with `{username}` and a leading `~` expanded, else the account's home; must exist. */
+  private workingDir(username: string, home: string): string {
+    let dir = home;
+    if (this.opts.notebookDir) {
+      dir = this.opts.notebookDir.replaceAll('{username}', username);
+      if (dir === '~' || dir.startsWith('~/')) dir = home + dir.slice(1);
+      dir = path.resolve(home, dir);
+    }
+    if (!isDirectory(dir)) throw new SpawnError(`The working directory ${dir} of ${JSON.stringify(username)}'s server does not exist or is not a directory (spawner.notebook_dir)`, 'no-working-dir');
+    return dir;
   }
 
   async poll(state: SpawnerState): Promise<PollResult> {
@@ -79,6 +170,14 @@ export class LocalProcessSpawner implements Spawner {
     }
     opts.log.warn({ pid: s.pid }, 'server did not stop within 5 s of SIGTERM; sending SIGKILL');
     signalGroup(s.pid, 'SIGKILL');
+  }
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
   }
 }
 

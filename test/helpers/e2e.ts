@@ -9,10 +9,15 @@
  *
  * Set GANYMEDE_E2E_KEEP=1 to keep the data dirs (hub.log, proxy.log and the
  * server logs are there) instead of removing them.
+ *
+ * As root (CI), servers run as what a site uses: system accounts the hub creates
+ * (`spawner.create_system_users`), throw-away ones with a unique prefix per hub,
+ * removed with `userdel -r` at teardown. Otherwise they run as the test's own
+ * account (`run_as: hub`), with a notice.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -302,6 +307,32 @@ export function parseForm(html: string): { action: string | undefined; fields: R
 
 // ---------------------------------------------------------------- the hub
 
+export interface SystemAccountInfo {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+/** The real uid of `pid`, from /proc (undefined when it is gone). */
+export function uidOf(pid: number): number | undefined {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'));
+    return line ? Number(line.split(/\s+/)[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pids of live processes whose real uid is in `uids`. */
+function pidsOfUids(uids: Set<number>): number[] {
+  if (uids.size === 0) return [];
+  return findProcesses(() => true).filter((pid) => {
+    const uid = uidOf(pid);
+    return uid !== undefined && uids.has(uid);
+  });
+}
+
 export type ProxyKind = 'builtin' | 'chp';
 
 export interface ServerState {
@@ -337,6 +368,8 @@ export class E2eHub {
   adminToken = '';
 
   private constructor(
+    /** The system account name prefix of this hub's users (`<prefix><user>`), or undefined when servers run as the test's account. */
+    readonly accountPrefix: string | undefined,
     readonly proxyKind: ProxyKind,
     readonly dataDir: string,
     readonly configFile: string,
@@ -349,6 +382,9 @@ export class E2eHub {
     requireBuiltHub();
     const dataDir = mkdtempSync(path.join(os.tmpdir(), `ganymede-e2e-${proxyKind}-`));
     const [publicPort, proxyApiPort, hubPort] = (await freePorts(3)) as [number, number, number];
+    const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+    const accountPrefix = asRoot ? `gye${randomBytes(3).toString('hex')}-` : undefined;
+    if (!asRoot) process.stderr.write('NOTICE: not root: the e2e servers run as the test\'s own account (spawner.run_as: hub), not as system accounts\n');
     const config = {
       ip: '127.0.0.1',
       port: publicPort,
@@ -358,15 +394,18 @@ export class E2eHub {
         api_url: `http://127.0.0.1:${proxyApiPort}`,
         ...(proxyKind === 'chp' ? { command: [CHP_BIN] } : {}),
       },
-      spawner: { kind: 'local-process', cmd: [SINGLEUSER] },
+      spawner: accountPrefix
+        ? { kind: 'local-process', cmd: [SINGLEUSER], run_as: 'user', system_user_name: `${accountPrefix}{username}`, create_system_users: true }
+        : { kind: 'local-process', cmd: [SINGLEUSER], run_as: 'hub' },
       auth: { kind: 'shared-password', shared_password: PASSWORD },
-      // Jupyter's runtime files (kernel connection files) and IPython's profile stay in the data dir.
-      environment: { JUPYTER_RUNTIME_DIR: path.join(dataDir, 'jupyter-runtime'), IPYTHONDIR: path.join(dataDir, 'ipython') },
+      // As the test's account, Jupyter's runtime files (kernel connection files) and IPython's profile stay in
+      // the data dir; system accounts keep them in their homes (they cannot enter the data dir).
+      environment: accountPrefix ? {} : { JUPYTER_RUNTIME_DIR: path.join(dataDir, 'jupyter-runtime'), IPYTHONDIR: path.join(dataDir, 'ipython') },
       slow_spawn_timeout: 10,
     };
     const configFile = path.join(dataDir, 'e2e-config.yaml');
     writeFileSync(configFile, YAML.stringify(config));
-    const hub = new E2eHub(proxyKind, dataDir, configFile, publicPort, proxyApiPort, hubPort);
+    const hub = new E2eHub(accountPrefix, proxyKind, dataDir, configFile, publicPort, proxyApiPort, hubPort);
     try {
       hub.adminToken = await hub.cliToken('e2e-admin', true);
     } catch (err) {
@@ -584,15 +623,40 @@ export class E2eHub {
         await terminate(pid, { group: true });
       }),
     );
-    // Kernels outliving their server (each runs in its own session); their connection files are in our data dir.
+    // Kernels outliving their server (each runs in its own session): their connection files are in our data dir,
+    // or they run as our throw-away accounts.
     const runtime = path.join(this.dataDir, 'jupyter-runtime');
     await Promise.all(findProcesses((argv) => argv.some((a) => a.startsWith(runtime))).map((pid) => terminate(pid, { graceMs: 2000 })));
+    const accounts = this.accounts();
+    const uids = new Set(accounts.map((a) => a.uid));
+    await Promise.all(pidsOfUids(uids).map((pid) => terminate(pid, { graceMs: 2000 })));
     const proxyPid = this.proxyPidFromFile();
     const proxies = new Set(this.proxyProcesses());
     if (proxyPid && proxies.has(proxyPid)) await terminate(proxyPid);
     for (const pid of proxies) await terminate(pid);
+    for (const account of accounts) {
+      await execFileP('userdel', ['-r', account.name]).catch(() => undefined);
+      rmSync(account.home, { recursive: true, force: true });
+    }
     if (process.env['GANYMEDE_E2E_KEEP']) process.stderr.write(`kept ${this.dataDir}\n`);
     else rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** The system account of hub user `user` (from `getent passwd`), when servers run as system accounts. */
+  account(user: string): SystemAccountInfo | undefined {
+    return this.accounts().find((a) => a.name === `${this.accountPrefix}${user}`);
+  }
+
+  /** The system accounts this hub created (their names start with {@link accountPrefix}). */
+  accounts(): SystemAccountInfo[] {
+    const prefix = this.accountPrefix;
+    if (!prefix) return [];
+    const passwd = spawnSync('getent', ['passwd'], { encoding: 'utf8' }).stdout ?? '';
+    return passwd
+      .split('\n')
+      .map((line) => line.split(':'))
+      .filter((f) => f.length >= 7 && f[0]!.startsWith(prefix))
+      .map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! }));
   }
 }
 
@@ -852,6 +916,12 @@ export async function singleUserFlow(hub: E2eHub, step: Step): Promise<void> {
     const state = await hub.waitReady(user);
     serverPid = state.pid;
     assert.ok(pidAlive(serverPid), `the server process ${serverPid} runs`);
+    if (hub.accountPrefix) {
+      const account = hub.account(user);
+      assert.ok(account, `the hub created the system account ${hub.accountPrefix}${user}`);
+      assert.notEqual(account.uid, 0);
+      assert.equal(uidOf(serverPid), account.uid, `the server runs as ${account.name}`);
+    }
     const routes = await hub.proxyRoutes();
     assert.ok(Object.keys(routes).some((k) => k.replace(/\/$/, '') === `/user/${user}`), `the proxy routes /user/${user}: ${JSON.stringify(routes)}`);
   });
@@ -865,6 +935,8 @@ export async function singleUserFlow(hub: E2eHub, step: Step): Promise<void> {
     kernelId = await createKernel(browser, user);
     const result = await executeOverWebsocket(browser, user, kernelId, '1+1');
     assert.equal(result, '2');
+    const account = hub.account(user);
+    if (account) assert.equal(await executeOverWebsocket(browser, user, kernelId, '__import__("os").getuid()'), String(account.uid), `the kernel runs as ${account.name}`);
     await deleteKernel(browser, user, kernelId);
   });
 

@@ -40,17 +40,23 @@ export interface ApiResult {
   text: string;
 }
 
-/** The config of a test hub: the trivial server, a known password, no background loops. */
+/**
+ * The config of a test hub: the trivial server, a known password, no background
+ * loops. Servers run as the test's own account (`run_as: hub`, explicitly: as
+ * root that is what docs/security.md warns about; test/integration/user-isolation.test.ts
+ * covers `run_as: user` and `auto`). A `spawner` in `raw` is merged into this one.
+ */
 export function testHubConfig(dataDir: string, hubPort: number, raw: Record<string, unknown> = {}): Config {
   return validateConfig({
     data_dir: dataDir,
     hub: { ip: '127.0.0.1', port: hubPort },
-    spawner: { kind: 'local-process', cmd: [process.execPath, TRIVIAL_SERVER] },
     auth: { kind: 'shared-password', shared_password: 'test-password' },
     slow_spawn_timeout: 5,
     poll_interval: 0,
     proxy: { check_interval: 0 },
     ...raw,
+    // `raw.spawner` is merged in: a test giving only `cmd` still runs servers as its own account.
+    spawner: { kind: 'local-process', cmd: [process.execPath, TRIVIAL_SERVER], run_as: 'hub', ...(raw['spawner'] as Record<string, unknown> | undefined) },
   });
 }
 
