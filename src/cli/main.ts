@@ -164,7 +164,7 @@ async function token(values: Values, name: string | undefined): Promise<void> {
 async function configCommand(values: Values, sub: string | undefined): Promise<void> {
   switch (sub) {
     case 'generate':
-      process.stdout.write((await import('../config/docs.js')).configTemplate());
+      process.stdout.write((await import('../config/template.js')).configTemplate());
       return;
     case 'check': {
       const { source } = await config(values);
