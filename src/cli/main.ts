@@ -110,7 +110,7 @@ export async function main(argv: string[]): Promise<void> {
 
 async function serve(values: Values): Promise<void> {
   const { config: cfg, hooks } = await config(values);
-  const log = createLogger(cfg.log_level);
+  const log = createLogger(cfg.log_level, { format: cfg.log_format });
   const { startHub } = await import('../hub/lifecycle.js');
   const running = await startHub(cfg, hooks, log);
   process.stderr.write(`Ganymede is running at http://${cfg.ip === '' ? '0.0.0.0' : cfg.ip}:${cfg.port}${cfg.base_url} (hub at ${running.address})\n`);
