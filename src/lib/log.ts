@@ -10,6 +10,8 @@ export interface LoggerOptions {
   format?: LogFormat;
   /** Where lines go (default: stdout). */
   destination?: pino.DestinationStream;
+  /** Fields on every line (default: `{pid}`). */
+  base?: Record<string, unknown>;
 }
 
 /**
@@ -20,14 +22,14 @@ export interface LoggerOptions {
  * the pretty form.
  */
 export function createLogger(level: string, opts: LoggerOptions | pino.DestinationStream = {}): Logger {
-  const { format = 'auto', destination } = 'write' in opts ? { destination: opts as pino.DestinationStream } : (opts as LoggerOptions);
+  const { format = 'auto', destination, base = { pid: process.pid } } = 'write' in opts ? { destination: opts as pino.DestinationStream } : (opts as LoggerOptions);
   const out = (destination ?? process.stdout) as NodeJS.WritableStream & { isTTY?: boolean };
   const pretty = format === 'pretty' || (format === 'auto' && out.isTTY === true);
   const stream = pretty ? prettyLogStream(out, { color: out.isTTY === true && !process.env['NO_COLOR'] }) : destination;
   const logger = pino(
     {
       level,
-      base: { pid: process.pid },
+      base,
       formatters: {
         bindings: (bindings) => sanitizeLogFields(bindings),
         log: (fields) => sanitizeLogFields(fields),

@@ -293,4 +293,27 @@ describe('the command line (issue 9 §3)', () => {
     assert.equal(await hub2.exited, 0);
     await waitFor('every process gone after the API shutdown', async () => serverPids().length === 0 && !pidAlive(proxyPid2), { timeoutMs: 15_000 });
   });
+
+  it('the proxy command logs request paths clipped, like the hub', async () => {
+    const [pub, api] = (await freePorts(2)) as [number, number];
+    const proxy = spawn(process.execPath, [GANYMEDE_BIN, 'proxy', '--ip', '127.0.0.1', '--port', String(pub), '--api-port', String(api), '--log-level', 'debug'], {
+      env: { ...cleanEnv(), CONFIGPROXY_AUTH_TOKEN: 'proxy-log-test' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    proxy.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise((resolve) => proxy.once('exit', resolve));
+    try {
+      await waitFor('the proxy to listen', async () => out.includes('"api"') || out.includes('listening') || out.includes(`${pub}`), { timeoutMs: 15_000, detail: () => out });
+      const res = await fetch(`http://127.0.0.1:${pub}/${'a'.repeat(6000)}`);
+      await res.body?.cancel();
+      await waitFor('the "no route" line', async () => out.includes('"msg":"no route"'), { timeoutMs: 5000, detail: () => out });
+      const line = out.split('\n').find((l) => l.includes('"msg":"no route"'))!;
+      assert.match((JSON.parse(line) as { url: string }).url, /^\/a+…\[clipped \d+ chars\]$/);
+      assert.ok(line.length < 2000, `${line.length} chars`);
+    } finally {
+      proxy.kill('SIGTERM');
+      await exited;
+    }
+  });
 });
