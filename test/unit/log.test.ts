@@ -89,4 +89,24 @@ describe('log sanitizing (issue 9, 1.10)', () => {
     assert.match(lines[0]!, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}hub ready user=alice\\x1b\[31m n=3$/);
     assert.equal(formatLogLine('not json', false), 'not json\n');
   });
+
+  it('log_format auto: pretty on a terminal, JSON lines otherwise', () => {
+    for (const tty of [true, false]) {
+      const lines: string[] = [];
+      const destination = Object.assign(
+        new Writable({
+          write(chunk: Buffer, _enc, done) {
+            lines.push(chunk.toString());
+            done();
+          },
+        }),
+        { isTTY: tty },
+      );
+      createLogger('info', { format: 'auto', destination }).info({ n: 1 }, 'hello');
+      // eslint-disable-next-line no-control-regex
+      const text = lines.join('').replace(/\u001b\[[0-9;]*m/g, '');
+      if (tty) assert.match(text, /INFO .*hello.*n=1/);
+      else assert.equal((JSON.parse(text) as { msg: string }).msg, 'hello');
+    }
+  });
 });
