@@ -177,6 +177,9 @@ async function serve(values: Values): Promise<void> {
   process.stderr.write(`\nGanymede is running at ${publicUrl} (hub at ${running.address}).\n`);
   process.stderr.write(`Ctrl-C stops the hub only; the proxy and servers keep running. 'ganymede stop' stops everything.\n`);
   if (running.notice) process.stderr.write(`${running.notice}\n`);
+  else if (cfg.auth.kind === 'shared-password' && cfg.auth.shared_password === undefined && !process.env['GANYMEDE_SHARED_PASSWORD']) {
+    process.stderr.write(`Log in with the shared password generated at first start (lost it? 'ganymede password reset' makes a new one).\n`);
+  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
