@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Hub } from '../hub/context.js';
 import { reconcileRoutes } from '../hub/reconcile.js';
+import { stopEverything } from '../hub/shutdown.js';
+import { HubError } from '../lib/errors.js';
 import { jsonObjectBody, requireScope, sendStatus } from './common.js';
 import { paginated, readPage } from './pagination.js';
 
@@ -53,5 +55,28 @@ export function hubRoutes(app: FastifyInstance, hub: Hub): void {
     jsonObjectBody(req, false);
     await reconcileRoutes(hub);
     return sendStatus(reply, 200);
+  });
+
+  /**
+   * JupyterHub's shutdown: 202 at once, then stops the servers and the proxy when
+   * asked (`{"servers": true, "proxy": true}`; both default to false, Ganymede's
+   * design being that they outlive the hub), then the hub process.
+   */
+  app.post('/shutdown', async (req, reply) => {
+    await requireScope(hub, req, ['shutdown']);
+    const body = jsonObjectBody(req, true);
+    const flag = (name: 'servers' | 'proxy'): boolean => {
+      const v = body[name];
+      if (v === undefined) return false;
+      if (typeof v !== 'boolean') throw new HubError(400, `${name} must be true or false, got ${JSON.stringify(v)?.slice(0, 40)}`);
+      return v;
+    };
+    const opts = { servers: flag('servers'), proxy: flag('proxy') };
+    hub.log.warn(opts, 'shutdown requested through the API');
+    await reply.code(202).send({ message: 'Shutting down Hub' });
+    void stopEverything(hub, opts)
+      .catch((err: Error) => hub.log.error({ err }, 'shutdown: could not stop everything'))
+      .finally(() => hub.exit?.());
+    return reply;
   });
 }

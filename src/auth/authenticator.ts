@@ -19,6 +19,12 @@ export interface Authenticator {
   readonly kind: string;
   /** Called once before the hub serves requests. */
   init?(): Promise<void>;
+  /**
+   * Called once when the hub's start-up is complete (listening, proxy and
+   * routes ready). May return a notice for the operator's terminal, printed
+   * once after the start-up lines (e.g. a generated password).
+   */
+  completeStartup?(): Promise<string | undefined>;
   /** Returns who logged in, or null when the credentials are wrong. */
   authenticate(req: FastifyRequest, form: Record<string, string>): Promise<AuthResult | null>;
   /** Fields the login form shows, in order (default: username, password). */

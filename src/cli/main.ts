@@ -13,24 +13,36 @@ const USAGE = `Usage: ganymede [command] [options]
 
 Commands:
   serve                 start the hub and, unless configured otherwise, its proxy (default)
+  stop                  stop everything the hub started: its servers, its proxy, the hub
   proxy [flags]         run the proxy alone (configurable-http-proxy's flags; see 'ganymede proxy --help')
   db upgrade            bring the database schema up to date
   token NAME            print a new API token for user NAME (created if missing)
+  password reset        make and print a new shared login password
   config check          validate the configuration and exit
   config show           print the effective configuration (secrets hidden)
   config generate       print a commented configuration file with every option
+  help [COMMAND]        show this help, or a command's
+  version               print the version (also --version)
 
 Common options:
   --config FILE         YAML or JS config file (also GANYMEDE_CONFIG)
   --ip IP               public address of the proxy (config: ip)
   --port N              public port of the proxy (config: port)
   --data-dir DIR        where the database, secrets and logs live (default ./.ganymede)
-  --help                show help
+  -h, --help            show help (of a command: ganymede COMMAND --help)
+  --version             print the version
 
 token options:
   --scopes a,b          scopes of the token (default: inherit, all of the user's permissions)
   --admin               make the user an admin
   --note TEXT           a note stored with the token
+
+stop options:
+  --keep-servers        leave the users' servers running
+  --keep-proxy          leave the proxy running
+
+In a clone of the repository, 'ganymede' is 'node bin/ganymede.js' (after 'npm run build'),
+or 'npx ganymede'.
 `;
 
 const COMMON = {
@@ -42,9 +54,24 @@ const COMMON = {
   scopes: { type: 'string' },
   admin: { type: 'boolean' },
   note: { type: 'string' },
+  version: { type: 'boolean' },
+  'keep-servers': { type: 'boolean' },
+  'keep-proxy': { type: 'boolean' },
 } as const;
 
-type Values = { config?: string; ip?: string; port?: string; 'data-dir'?: string; help?: boolean; scopes?: string; admin?: boolean; note?: string };
+type Values = {
+  config?: string;
+  ip?: string;
+  port?: string;
+  'data-dir'?: string;
+  help?: boolean;
+  scopes?: string;
+  admin?: boolean;
+  note?: string;
+  version?: boolean;
+  'keep-servers'?: boolean;
+  'keep-proxy'?: boolean;
+};
 
 async function config(values: Values) {
   const overrides: Record<string, unknown> = {};
@@ -84,14 +111,23 @@ export async function main(argv: string[]): Promise<void> {
   const values = parsed.values as Values;
   const positionals = parsed.positionals;
   const command = positionals[0] ?? 'serve';
-  if (values.help) {
-    process.stdout.write(USAGE);
+  if (values.version || command === 'version') {
+    process.stdout.write(await versionText());
     return;
+  }
+  if (values.help || command === 'help') {
+    const topic = command === 'help' ? positionals[1] : positionals[0];
+    return help(topic);
   }
   try {
     switch (command) {
       case 'serve':
         return await serve(values);
+      case 'stop':
+        return await stopCommand(values);
+      case 'password':
+        if (positionals[1] !== 'reset') fail(`unknown password command ${JSON.stringify(positionals[1] ?? '')}; expected 'password reset'`);
+        return await passwordReset(values);
       case 'db':
         if (positionals[1] !== 'upgrade') fail(`unknown db command ${JSON.stringify(positionals[1] ?? '')}; expected 'db upgrade'`);
         return await dbUpgrade(values);
@@ -108,22 +144,53 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
+/** `ganymede --version`: Ganymede's version and the JupyterHub API version it implements. */
+async function versionText(): Promise<string> {
+  const { GANYMEDE_VERSION, JUPYTERHUB_API_VERSION } = await import('../api/hub.js');
+  return `ganymede ${GANYMEDE_VERSION} (JupyterHub REST API ${JUPYTERHUB_API_VERSION}, Node.js ${process.version})\n`;
+}
+
+/** `ganymede help [COMMAND]`, `ganymede [COMMAND] --help`. */
+async function help(topic: string | undefined): Promise<void> {
+  if (topic === undefined || topic === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (topic === 'proxy') {
+    process.stdout.write((await import('../proxy/builtin/cli.js')).PROXY_USAGE);
+    return;
+  }
+  const { COMMAND_HELP } = await import('./help.js');
+  const text = COMMAND_HELP[topic];
+  if (text === undefined) fail(`no help for ${JSON.stringify(topic)}: not a command\n\n${USAGE}`);
+  process.stdout.write(text);
+}
+
 async function serve(values: Values): Promise<void> {
   const { config: cfg, hooks } = await config(values);
-  const log = createLogger(cfg.log_level);
+  const log = createLogger(cfg.log_level, { format: cfg.log_format });
   const { startHub } = await import('../hub/lifecycle.js');
+  const { writeHubPid } = await import('../hub/shutdown.js');
   const running = await startHub(cfg, hooks, log);
-  process.stderr.write(`Ganymede is running at http://${cfg.ip === '' ? '0.0.0.0' : cfg.ip}:${cfg.port}${cfg.base_url} (hub at ${running.address})\n`);
+  writeHubPid(running.hub.dataDir);
+  const publicUrl = `http://${cfg.ip === '' ? '0.0.0.0' : cfg.ip}:${cfg.port}${cfg.base_url}`;
+  process.stderr.write(`\nGanymede is running at ${publicUrl} (hub at ${running.address}).\n`);
+  process.stderr.write(`Ctrl-C stops the hub only; the proxy and servers keep running. 'ganymede stop' stops everything.\n`);
+  if (running.notice) process.stderr.write(`${running.notice}\n`);
+  else if (cfg.auth.kind === 'shared-password' && cfg.auth.shared_password === undefined && !process.env['GANYMEDE_SHARED_PASSWORD']) {
+    process.stderr.write(`Log in with the shared password generated at first start (lost it? 'ganymede password reset' makes a new one).\n`);
+  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping the hub; the proxy and servers keep running');
+    log.info({ signal }, 'stopping the hub; the proxy and servers keep running unless a shutdown asked otherwise');
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
     await running.stop();
     process.exit(0);
   };
+  running.hub.exit = () => void stop('POST /hub/api/shutdown');
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 }
@@ -161,10 +228,35 @@ async function token(values: Values, name: string | undefined): Promise<void> {
   }
 }
 
+async function stopCommand(values: Values): Promise<void> {
+  const { config: cfg } = await config(values);
+  const log = createLogger('warn', { format: cfg.log_format, destination: process.stderr });
+  const { stopEverythingOffline } = await import('./stop.js');
+  const said = await stopEverythingOffline(cfg, { servers: values['keep-servers'] !== true, proxy: values['keep-proxy'] !== true }, log);
+  process.stdout.write(`${said.join('\n')}\n`);
+}
+
+async function passwordReset(values: Values): Promise<void> {
+  const { config: cfg } = await config(values);
+  if (cfg.auth.kind !== 'shared-password') fail(`password reset: only for the shared-password login; auth.kind is ${JSON.stringify(cfg.auth.kind)}`);
+  if (cfg.auth.shared_password !== undefined || process.env['GANYMEDE_SHARED_PASSWORD']) {
+    fail('password reset: the password is set by auth.shared_password or GANYMEDE_SHARED_PASSWORD; change it there');
+  }
+  const { resetSharedPassword, sharedPasswordNotice } = await import('../auth/shared-password-reset.js');
+  const database = await openDatabase(cfg.db.url, path.resolve(cfg.data_dir));
+  try {
+    await migrate(database);
+    const password = await resetSharedPassword(database.db);
+    process.stdout.write(`${sharedPasswordNotice(password, 'New shared login password (restart the hub to use it):')}\n`);
+  } finally {
+    await database.close();
+  }
+}
+
 async function configCommand(values: Values, sub: string | undefined): Promise<void> {
   switch (sub) {
     case 'generate':
-      process.stdout.write((await import('../config/docs.js')).configTemplate());
+      process.stdout.write((await import('../config/template.js')).configTemplate());
       return;
     case 'check': {
       const { source } = await config(values);

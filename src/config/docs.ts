@@ -57,14 +57,3 @@ An unknown key, a wrong type or a value out of range stops the hub with a messag
 ${rows.join('\n')}
 `;
 }
-
-/** A commented YAML config with every option at its default (`ganymede config generate`). */
-export function configTemplate(): string {
-  const lines = ['# Ganymede configuration. Every option is shown at its default, commented out.', '# Reference: docs/reference/config.md', ''];
-  for (const o of optionDocs()) {
-    lines.push(`# ${o.description}`);
-    lines.push(`# ${o.key}: ${o.default === undefined ? '' : JSON.stringify(o.default)}`);
-    lines.push('');
-  }
-  return lines.join('\n');
-}

@@ -70,25 +70,47 @@ async function readConfigFile(file: string): Promise<{ raw: Record<string, unkno
   return { raw: parsed, hooks: {} };
 }
 
-/** Validates a raw config object; throws ConfigError naming the key, the value and what was expected. */
+/**
+ * Validates a raw config object and fills defaults. Throws one ConfigError
+ * listing every problem found (unknown keys, wrong types, values out of
+ * range), each naming the key, the value and what was expected.
+ */
 export function validateConfig(raw: Record<string, unknown>): Config {
-  checkUnknownKeys(ConfigSchema, raw, '');
+  const problems: Problem[] = [];
+  checkUnknownKeys(ConfigSchema, raw, '', problems);
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw)) as Record<string, unknown>;
-  const first = Value.Errors(ConfigSchema, withDefaults).First();
-  if (first) {
-    const key = first.path.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
-    throw new ConfigError(`config: ${key}: ${first.message.toLowerCase()}, got ${describe(first.value)}`);
+  for (const err of Value.Errors(ConfigSchema, withDefaults)) {
+    const key = err.path.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
+    // a union or an unknown key already reported at a parent covers what lies below it
+    if (problems.some((p) => key === p.key || key.startsWith(`${p.key}.`) || p.key.startsWith(`${key}.`))) continue;
+    problems.push({ key, message: `${err.message.toLowerCase()}, got ${describe(err.value)}` });
   }
-  const config = withDefaults as Config;
-  if (config.api_page_default_limit > config.api_page_max_limit) {
-    throw new ConfigError(
-      `config: api_page_default_limit (${config.api_page_default_limit}) must not exceed api_page_max_limit (${config.api_page_max_limit})`,
-    );
+  if (problems.length === 0) {
+    const config = withDefaults as Config;
+    if (config.api_page_default_limit > config.api_page_max_limit) {
+      problems.push({
+        key: 'api_page_default_limit',
+        message: `${config.api_page_default_limit} must not exceed api_page_max_limit (${config.api_page_max_limit})`,
+      });
+    } else {
+      return config;
+    }
   }
-  return config;
+  throw new ConfigError(formatProblems(problems));
 }
 
-function checkUnknownKeys(schema: TSchema, value: unknown, at: string): void {
+/** One thing wrong in a config: the dotted key and what is wrong with it. */
+interface Problem {
+  key: string;
+  message: string;
+}
+
+function formatProblems(problems: Problem[]): string {
+  if (problems.length === 1) return `config: ${problems[0]!.key}: ${problems[0]!.message}`;
+  return `config: ${problems.length} problems:\n${problems.map((p) => `  ${p.key}: ${p.message}`).join('\n')}`;
+}
+
+function checkUnknownKeys(schema: TSchema, value: unknown, at: string, problems: Problem[]): void {
   if (!isPlainObject(value)) return;
   if (schema[Kind] === 'Union') {
     const members = (schema as unknown as { anyOf: TSchema[] }).anyOf;
@@ -96,9 +118,10 @@ function checkUnknownKeys(schema: TSchema, value: unknown, at: string): void {
     const kind = value['kind'] ?? (members[0] as TObject).properties?.['kind']?.['default'];
     const member = members.find((m) => (m as TObject).properties?.['kind']?.['const'] === kind);
     if (!member) {
-      throw new ConfigError(`config: ${at}.kind: unknown kind ${describe(kind)}; expected one of ${kinds.join(', ')}`);
+      problems.push({ key: `${at}.kind`, message: `unknown kind ${describe(kind)}; expected one of ${kinds.join(', ')}` });
+      return;
     }
-    checkUnknownKeys(member, value, at);
+    checkUnknownKeys(member, value, at, problems);
     return;
   }
   if (schema[Kind] !== 'Object') return;
@@ -108,11 +131,11 @@ function checkUnknownKeys(schema: TSchema, value: unknown, at: string): void {
     const propSchema = props[key];
     if (!propSchema) {
       if ((schema as TObject).additionalProperties === false) {
-        throw new ConfigError(`config: ${where}: unknown option${didYouMean(key, Object.keys(props))}`);
+        problems.push({ key: where, message: `unknown option${didYouMean(key, Object.keys(props))}` });
       }
       continue;
     }
-    checkUnknownKeys(propSchema, sub, where);
+    checkUnknownKeys(propSchema, sub, where, problems);
   }
 }
 

@@ -44,6 +44,11 @@ export const ConfigSchema = Type.Object(
       [Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')],
       { default: 'info', description: 'Minimum level of log lines.' },
     ),
+    log_format: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], {
+      default: 'auto',
+      description:
+        'How the hub writes log lines to stdout: `json` (one JSON object a line, for log collectors), `pretty` (time, level, message, fields), `auto` (pretty on a terminal, JSON otherwise).',
+    }),
     hub: Type.Object(
       {
         ip: Type.String({ default: '127.0.0.1', description: 'The address the hub process binds to (the proxy forwards `/hub/` there).' }),

@@ -44,4 +44,6 @@ export interface Hub {
   cookieSecret: string;
   /** Identifies this hub process in `servers.owner` (pid@host:start). */
   processId: string;
+  /** Stops the hub process after `POST /hub/api/shutdown` (set by `ganymede serve`; tests leave it unset). */
+  exit?: () => void;
 }

@@ -6,12 +6,15 @@ import { buildHub, hubUrls, type BuiltHub } from './app.js';
 import { ensureProxy, proxyApiUrls, proxyToken } from './proxy-process.js';
 import { reconcileRoutes } from './reconcile.js';
 import { loadRoles } from './roles-loader.js';
+import { listenError } from '../lib/listen-error.js';
 import path from 'node:path';
 import { prepareDataDir } from './data-dir.js';
 
 export interface RunningHub extends BuiltHub {
   /** The address the hub listens on. */
   address: string;
+  /** What to show the operator once, after the start-up lines (a generated password). */
+  notice?: string;
   stop(): Promise<void>;
 }
 
@@ -33,7 +36,13 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
   for (const name of config.admin_users) await ensureUser(hub.db, normalizeUsername(name), true);
   await loadRoles(hub.db, config.roles);
   // Serve the API at once; routes need the proxy, so re-attaching waits for it.
-  const address = await app.listen({ host: config.hub.ip, port: config.hub.port });
+  let address: string;
+  try {
+    address = await app.listen({ host: config.hub.ip, port: config.hub.port });
+  } catch (err) {
+    await built.close().catch(() => undefined);
+    throw listenError(err, { what: 'The hub', host: config.hub.ip, port: config.hub.port, option: 'hub.port (or hub.ip)' });
+  }
   try {
     await proxyReady;
   } catch (err) {
@@ -63,9 +72,11 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
     timer.unref();
   }
   log.info({ address, public: `http://${config.ip}:${config.port}${config.base_url}`, kept, cleared, ms: Date.now() - t0 }, 'hub ready');
+  const notice = await hub.authenticator.completeStartup?.();
   return {
     ...built,
     address,
+    ...(notice ? { notice } : {}),
     stop: async () => {
       if (timer) clearTimeout(timer);
       await built.close();

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { ProxyError } from '../lib/errors.js';
+import { assertCanListen } from '../lib/listen-error.js';
 import { sleep } from '../lib/time.js';
 import type { HubUrls } from './context.js';
 
@@ -115,9 +116,17 @@ export async function ensureProxy(opts: { config: Config; dataDir: string; urls:
     log.info({ apiUrl, proxyPid: pid }, 'reusing the proxy that is already running');
     return { reused: true, ...(pid ? { pid } : {}) };
   }
-  if (state === 'forbidden') throw new ProxyError(`A proxy answers at ${apiUrl} but refuses our token; set proxy.auth_token (or CONFIGPROXY_AUTH_TOKEN) to its token, or stop it`);
+  if (state === 'forbidden') {
+    throw new ProxyError(
+      `A proxy answers at ${apiUrl} but refuses our token (another hub's proxy?). To run a second hub, give it its own ports: set proxy.api_url and port (--port) in its config; ` +
+        'to share that proxy, set proxy.auth_token (or CONFIGPROXY_AUTH_TOKEN) to its token; or stop it.',
+    );
+  }
   if (!config.proxy.should_start) throw new ProxyError(`The proxy at ${apiUrl} does not answer, and proxy.should_start is false`);
   const api = new URL(apiUrl);
+  // The proxy's own failure to listen would only show in proxy.log: check its ports first.
+  await assertCanListen({ what: 'The proxy', host: config.ip, port: config.port, option: 'port (--port) or ip (--ip)' });
+  await assertCanListen({ what: "The proxy's REST API", host: api.hostname.replace(/^\[|\]$/g, ''), port: Number(api.port || 80), option: 'proxy.api_url' });
   const cmd = config.proxy.command.length ? config.proxy.command : ownProxyCommand();
   const args = [
     ...cmd.slice(1),

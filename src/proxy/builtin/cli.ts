@@ -4,7 +4,7 @@
  */
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { createLogger } from '../../lib/log.js';
 import type { Level, Logger } from 'pino';
 import { startProxy } from './server.js';
 import { DatabaseRouteStore } from './state-db.js';
@@ -288,7 +288,8 @@ export async function runProxyCli(argv: string[]): Promise<void> {
     process.stdout.write(PROXY_USAGE);
     return;
   }
-  const logger = pino({ level: args.logLevel, base: { name: 'ganymede-proxy', pid: process.pid } });
+  // the hub's logger: strings from requests clipped and escaped, secrets redacted
+  const logger = createLogger(args.logLevel, { base: { name: 'ganymede-proxy', pid: process.pid } });
   for (const flag of args.ignored) logger.warn({ flag: `--${flag}` }, 'flag not supported by the built-in proxy; ignored');
 
   const proxy = await startProxy(proxyOptionsFromArgs(args, logger));
