@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { Kind, type TObject, type TSchema } from '@sinclair/typebox';
 import { ConfigError } from '../lib/errors.js';
+import { configNameProblems } from './names-check.js';
 import { ConfigSchema, HOOK_NAMES, type Config, type ConfigHooks } from './schema.js';
 
 export interface LoadedConfig {
@@ -85,6 +86,8 @@ export function validateConfig(raw: Record<string, unknown>): Config {
       `config: api_page_default_limit (${config.api_page_default_limit}) must not exceed api_page_max_limit (${config.api_page_max_limit})`,
     );
   }
+  const badNames = configNameProblems(config);
+  if (badNames.length) throw new ConfigError(badNames.join('\n'));
   return config;
 }
 

@@ -5,6 +5,7 @@ import { serverPrefix } from '../hub/spawn-env.js';
 import { sessionFromCookie } from '../hub/identity.js';
 import { getUser } from '../db/repos/users.js';
 import { quotePath, urlJoin } from '../lib/names.js';
+import { quoteName } from '../lib/quote-name.js';
 import { html, page } from './layout.js';
 import { pageUser, requireXsrf, xsrfField } from './session.js';
 import { HubError } from '../lib/errors.js';
@@ -71,7 +72,7 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
     const [rawName = '', rawServer = ''] = rest.split('/');
     const name = decodeURIComponent(rawName);
     const owner = await getUser(hub.db, name);
-    if (!owner) throw new HubError(404, `No such user: ${name}`);
+    if (!owner) throw new HubError(404, `No such user: ${quoteName(name)}`);
     const servers = (await serversOfUsers(hub.db, [owner.id])).get(owner.id) ?? [];
     const serverName = hub.config.allow_named_servers && servers.some((s) => s.name === decodeURIComponent(rawServer) && s.name !== '') ? decodeURIComponent(rawServer) : '';
     const row = servers.find((s) => s.name === serverName);
