@@ -58,7 +58,8 @@ function pathSyntaxProblem(name: string): string | null {
   for (const form of new Set([name, name.normalize('NFKC')])) {
     const raw = form === name ? '' : ` (its compatibility form is ${quoteName(form)})`;
     if (/^\.+$/.test(form)) return `a name made only of dots is refused ("." and ".." are path segments with special meaning)${raw}`;
-    if (SEPARATOR.test(form)) return `"/" and "\\" are path separators${raw}`;
+    const sep = SEPARATOR.exec(form)?.[0];
+    if (sep) return `${JSON.stringify(sep)} is not allowed: it is a path separator${raw}`;
     if (form.includes('%')) return `"%" is not allowed: percent-encoded forms of "." and "/" would be decoded into path syntax${raw}`;
   }
   return null;

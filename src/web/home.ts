@@ -4,7 +4,7 @@ import { serversOfUsers } from '../db/repos/servers.js';
 import { serverPrefix } from '../hub/spawn-env.js';
 import { sessionFromCookie } from '../hub/identity.js';
 import { getUser } from '../db/repos/users.js';
-import { quotePath, urlJoin } from '../lib/names.js';
+import { quotePath, urlJoin, usernameProblem } from '../lib/names.js';
 import { quoteName } from '../lib/quote-name.js';
 import { html, page } from './layout.js';
 import { pageUser, requireXsrf, xsrfField } from './session.js';
@@ -76,7 +76,7 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
     const servers = (await serversOfUsers(hub.db, [owner.id])).get(owner.id) ?? [];
     const serverName = hub.config.allow_named_servers && servers.some((s) => s.name === decodeURIComponent(rawServer) && s.name !== '') ? decodeURIComponent(rawServer) : '';
     const row = servers.find((s) => s.name === serverName);
-    if (row?.ready && !row.pending) {
+    if (row?.ready && !row.pending && !usernameProblem(name)) {
       // the route may be missing; restore it and send the browser back
       await hub.proxy.addRoute(serverPrefix(hub.urls, name, serverName), row.url!, { jupyterhub: true, user: name, server_name: serverName });
       return reply.redirect(req.url.replace(/^\/hub\//, '/'), 302);

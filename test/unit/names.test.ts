@@ -70,7 +70,7 @@ const REFUSED: [string, RegExp][] = [
   ['a／b', /separator.*compatibility form/],
   ['a＼b', /separator/],
   ['a\ufe68b', /separator/],
-  ['\u2100', /separator.*"a\/c"/],
+  ['\u2100', /path separator.*"a\/c"/],
   ['a％2e', /"%"/],
   ['\ufe6a2e', /"%"/],
   // characters URL parsers delete, logs split on, or that reorder displayed text
@@ -140,10 +140,10 @@ describe('name rules (issue 9, 1.1)', () => {
     const problem = usernameProblem(huge)!;
     assert.ok(problem.length < 200, problem.slice(0, 300));
     const withNewline = usernameProblem(`a\nb${'y'.repeat(100)}`)!;
-    assert.ok(!/[\n\r\u001b]/.test(withNewline), withNewline);
+    assert.ok(!/\p{Cc}/u.test(withNewline), withNewline);
     assert.ok(withNewline.length < 250, withNewline);
     const q = quoteName(huge);
-    assert.ok(!/[\n\u001b]/.test(q));
+    assert.ok(!/\p{Cc}/u.test(q));
     assert.match(q, /^"evil\\u\{a\}\\u\{1b\}\[2Jx+…" \(1048585 characters\)$/);
     assert.equal([...q.slice(1, q.indexOf('…'))].filter((c) => c === 'x').length, QUOTED_NAME_MAX - 9, "64 code points: evil, two escapes, [2J and x");
     assert.equal(quoteName('a"b\\c'), '"a\\"b\\\\c"');
