@@ -7,7 +7,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { createServer, updateServer } from '../../src/db/repos/servers.js';
@@ -177,6 +180,24 @@ describe('dot-segment and colliding names (issue 9, 1.1 and 1.2)', () => {
     if (existsSync(path.join(t.dataDir, 'servers'))) {
       for (const entry of readdirSync(path.join(t.dataDir, 'servers'))) assert.match(entry, /^[a-z0-9_-][a-z0-9_.-]*$/);
     }
+  });
+});
+
+describe('ganymede token NAME (issue 9, 1.1)', () => {
+  it('refuses dot-segment names before opening any database', () => {
+    const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'ganymede-token-')); // where a database would go if the name passed
+    for (const name of ['..', '%2e%2e', '．．']) {
+      const run = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), '-e', `import(${JSON.stringify(main)}).then((m) => m.main(['token', ${JSON.stringify(name)}]))`], {
+        encoding: 'utf8',
+        cwd,
+        timeout: 60_000,
+      });
+      assert.equal(run.status, 2, `${name}: ${run.stderr}`);
+      assert.match(run.stderr, /token: invalid user name/);
+    }
+    assert.deepEqual(readdirSync(cwd), [], 'no database was created');
+    rmSync(cwd, { recursive: true, force: true });
   });
 });
 
