@@ -16,6 +16,7 @@ import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { createServer, updateServer } from '../../src/db/repos/servers.js';
 import { createUser } from '../../src/db/repos/users.js';
 import { reconcileRoutes } from '../../src/hub/reconcile.js';
+import { SERVER_DIRS } from '../../src/hub/work-dir.js';
 
 interface RawResult {
   status: number;
@@ -174,11 +175,11 @@ describe('dot-segment and colliding names (issue 9, 1.1 and 1.2)', () => {
     await t.hub.db.deleteFrom('users').where('id', '=', legacy.id).execute();
   });
 
-  it('no entry point leaves a file or directory outside servers/ in the data dir', () => {
+  it('no entry point leaves a file or directory outside server-dirs/ in the data dir', () => {
     const top = readdirSync(t.dataDir).sort();
-    for (const entry of top) assert.ok(!entry.startsWith('.') && !entry.includes('%'), entry);
-    if (existsSync(path.join(t.dataDir, 'servers'))) {
-      for (const entry of readdirSync(path.join(t.dataDir, 'servers'))) assert.match(entry, /^[a-z0-9_-][a-z0-9_.-]*$/);
+    for (const entry of top) assert.ok(!entry.startsWith('.') && !entry.includes('%') && entry !== 'server.log', entry);
+    if (existsSync(path.join(t.dataDir, SERVER_DIRS))) {
+      for (const entry of readdirSync(path.join(t.dataDir, SERVER_DIRS))) assert.match(entry, /^[a-z0-9_-][a-z0-9_.-]*$/);
     }
   });
 });
@@ -250,7 +251,7 @@ describe('servers that naive joins confuse (issue 9, 1.2)', () => {
     for (const id of [first, second, third]) assert.match(id, /^jupyterhub-user-[a-z0-9_.-]+$/);
     // the first server's login still works after the others started
     await oauthLogin('ka-b', '');
-    const dirs = readdirSync(path.join(t.dataDir, 'servers')).sort();
+    const dirs = readdirSync(path.join(t.dataDir, SERVER_DIRS)).sort();
     assert.deepEqual(dirs, ['ka--b', 'ka-2d-2db', 'ka-2db']);
     // each server answers on its own route
     for (const [p, user] of [['/user/ka-b/', 'ka-b'], ['/user/ka/b/', 'ka'], ['/user/ka--b/', 'ka--b']] as const) {
