@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { createServer, updateServer } from '../../src/db/repos/servers.js';
-import { createUser } from '../../src/db/repos/users.js';
+import { createUser, getUser } from '../../src/db/repos/users.js';
+import { createGroup } from '../../src/db/repos/groups.js';
 import { reconcileRoutes } from '../../src/hub/reconcile.js';
 import { SERVER_DIRS } from '../../src/hub/work-dir.js';
 
@@ -151,7 +152,16 @@ describe('dot-segment and colliding names (issue 9, 1.1 and 1.2)', () => {
 
   it('a name stored before the rules is never spawned or routed, and the hub and its data dir stay out of reach', async () => {
     // an old database: user ".." with a server that claims to run
-    const legacy = await createUser(t.hub.db, '..');
+    // the repositories refuse such names too: the last lock behind every entry point
+    await assert.rejects(createUser(t.hub.db, '..'), /invalid user name/);
+    await assert.rejects(createGroup(t.hub.db, '%2e%2e'), /invalid group name/);
+    const alice = (await getUser(t.hub.db, 'alice'))!;
+    await assert.rejects(createServer(t.hub.db, alice.id, '..', 'local-process'), /invalid server name/);
+    const legacy = await t.hub.db
+      .insertInto('users')
+      .values({ name: '..', admin: 0, created: new Date().toISOString(), last_activity: null, auth_state: null })
+      .returningAll()
+      .executeTakeFirstOrThrow();
     const row = await createServer(t.hub.db, legacy.id, '', 'local-process');
     await updateServer(t.hub.db, row.id, { ready: 1, url: 'http://127.0.0.1:9' });
     const spawn = await t.hub.servers.spawn(legacy, '', undefined).then(
