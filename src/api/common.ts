@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HubError } from '../lib/errors.js';
+import { quoteName } from '../lib/quote-name.js';
 import { authorize, type Target } from '../rbac/check.js';
 import type { Hub } from '../hub/context.js';
 import { identify, tokenFromHeader, type Identity } from '../hub/identity.js';
@@ -78,7 +79,7 @@ function hasGroupFilter(who: Identity): boolean {
 /** Looks a user up after the scope check; 404 with JupyterHub's wording when missing. */
 export async function findUserOr404(hub: Hub, name: string): Promise<UserRow> {
   const user = await getUser(hub.db, name);
-  if (!user) throw new HubError(404, `No such user: ${name}`);
+  if (!user) throw new HubError(404, `No such user: ${quoteName(name)}`);
   return user;
 }
 

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Hub } from '../hub/context.js';
 import { HubError } from '../lib/errors.js';
 import { groupNameProblem } from '../lib/names.js';
+import { quoteName } from '../lib/quote-name.js';
 import { filterFor } from '../rbac/check.js';
 import { addMembers, createGroup, deleteGroup, getGroup, listGroups, membersOfGroups, removeMembers, rolesOfGroups, setGroupProperties, type GroupRow } from '../db/repos/groups.js';
 import type { Identity } from '../hub/identity.js';
@@ -30,7 +31,7 @@ async function userIds(hub: Hub, body: Record<string, unknown>): Promise<number[
   if (!Array.isArray(users) || users.some((u) => typeof u !== 'string')) throw new HubError(400, 'field "users" must be a list of user names');
   const rows = users.length ? await hub.db.selectFrom('users').select(['id', 'name']).where('name', 'in', users as string[]).execute() : [];
   const missing = (users as string[]).filter((u) => !rows.some((r) => r.name === u));
-  if (missing.length) throw new HubError(400, `No such users: ${missing.join(', ')}`);
+  if (missing.length) throw new HubError(400, `No such users: ${missing.slice(0, 10).map(quoteName).join(', ')}${missing.length > 10 ? ` and ${missing.length - 10} more` : ''}`);
   return rows.map((r) => r.id);
 }
 

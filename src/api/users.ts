@@ -3,6 +3,7 @@ import type { Hub } from '../hub/context.js';
 import type { Identity } from '../hub/identity.js';
 import { HubError } from '../lib/errors.js';
 import { normalizeUsername, usernameProblem } from '../lib/names.js';
+import { quoteName } from '../lib/quote-name.js';
 import { parseIso } from '../lib/time.js';
 import { filterFor } from '../rbac/check.js';
 import {
@@ -50,7 +51,7 @@ function userName(req: FastifyRequest): string {
 function checkNewName(name: string): string {
   const problem = usernameProblem(name);
   if (problem) throw new HubError(400, problem);
-  if (normalizeUsername(name) !== name) throw new HubError(400, `invalid user name ${JSON.stringify(name)}: user names are lower case`);
+  if (normalizeUsername(name) !== name) throw new HubError(400, `invalid user name ${quoteName(name)}: user names are lower case`);
   return name;
 }
 

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { Kind, type TObject, type TSchema } from '@sinclair/typebox';
 import { ConfigError } from '../lib/errors.js';
+import { configNameProblems } from './names-check.js';
 import { ConfigSchema, HOOK_NAMES, type Config, type ConfigHooks } from './schema.js';
 
 export interface LoadedConfig {
@@ -92,9 +93,9 @@ export function validateConfig(raw: Record<string, unknown>): Config {
         key: 'api_page_default_limit',
         message: `${config.api_page_default_limit} must not exceed api_page_max_limit (${config.api_page_max_limit})`,
       });
-    } else {
-      return config;
     }
+    problems.push(...configNameProblems(config));
+    if (problems.length === 0) return config;
   }
   throw new ConfigError(formatProblems(problems));
 }

@@ -1,6 +1,7 @@
 import { activeServers, touchServerActivity } from '../db/repos/servers.js';
 import { touchUserActivity } from '../db/repos/users.js';
 import { ProxyError } from '../lib/errors.js';
+import { dotSegmentIn } from '../lib/route-path.js';
 import { proxyMembers } from '../proxy/multi-proxy.js';
 import type { Proxy, Route } from '../proxy/proxy.js';
 import type { Hub } from './context.js';
@@ -33,6 +34,7 @@ export async function reconcileRoutes(hub: Hub): Promise<{ added: number; remove
   wanted.set(hub.urls.base, { target: hub.urls.internal, data: { hub: true } });
   for (const s of servers) {
     if (!s.ready || !s.url) continue;
+    if (dotSegmentIn(serverPrefix(hub.urls, s.user_name, s.name)) !== undefined) continue; // a name stored before the name rules: never routed
     wanted.set(serverPrefix(hub.urls, s.user_name, s.name), { target: s.url, data: { jupyterhub: true, user: s.user_name, server_name: s.name } });
   }
   let added = 0;

@@ -1,8 +1,7 @@
-import path from 'node:path';
-import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { HubError, SpawnError } from '../lib/errors.js';
 import { isoNow, sleep } from '../lib/time.js';
+import { serverNameProblem, usernameProblem } from '../lib/names.js';
 import type { UserRow } from '../db/repos/users.js';
 import { activeServers, claimSpawn, countActive, createServer, deleteServer, getServer, updateServer, type ServerRow } from '../db/repos/servers.js';
 import { createToken, deleteServerTokens } from '../db/repos/tokens.js';
@@ -12,6 +11,7 @@ import type { Hub } from './context.js';
 import { accessScopes, buildServerEnv, oauthClientId, serverPrefix } from './spawn-env.js';
 import { ProgressLog, type ProgressRecord } from './progress.js';
 import { waitForHttp } from './wait-up.js';
+import { serverWorkDir } from './work-dir.js';
 
 export type SpawnOutcome = 'started' | 'pending';
 export type StopOutcome = 'stopped' | 'pending';
@@ -54,6 +54,8 @@ export class ServerManager {
    */
   async requestSpawn(user: UserRow, serverName: string, userOptions: Record<string, unknown> | undefined): Promise<{ server: ServerRow; done?: Promise<void> }> {
     const { config, db } = this.h;
+    const badName = usernameProblem(user.name) ?? serverNameProblem(serverName); // e.g. a name stored before the rules
+    if (badName) throw new HubError(400, badName);
     let row = await getServer(db, user.id, serverName);
     if (serverName && !config.allow_named_servers) throw new HubError(400, 'Named servers are not enabled.');
     if (!row) {
@@ -140,8 +142,7 @@ export class ServerManager {
         .where('user_groups.user_id', '=', user.id)
         .execute();
       if (hooks.preSpawnStart) await hooks.preSpawnStart({ user: user.name, serverName: row.name, env, userOptions });
-      const workDir = path.join(this.h.dataDir, 'servers', row.name ? `${user.name}--${row.name}` : user.name);
-      await mkdir(workDir, { recursive: true });
+      const workDir = await serverWorkDir(this.h.dataDir, user.name, row.name, log);
       const timeout = AbortSignal.timeout(config.start_timeout * 1000);
       const startSignal = AbortSignal.any([signal, timeout]);
       emit(10, 'Starting the server');

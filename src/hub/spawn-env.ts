@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import { quotePath, urlJoin } from '../lib/names.js';
+import { serverKey } from '../lib/server-key.js';
 import type { HubUrls } from './context.js';
 
 /** Variables passed through from the hub's own environment (as JupyterHub's `env_keep`). */
@@ -11,9 +12,14 @@ export function serverPrefix(urls: HubUrls, user: string, serverName: string): s
   return p.endsWith('/') ? p : `${p}/`;
 }
 
-/** The OAuth client id of a server, which is also the name of its auth cookie. */
+/**
+ * The OAuth client id of a server, which is also the name of its auth cookie:
+ * `jupyterhub-user-` and the pair's {@link serverKey}, so distinct (user, server)
+ * pairs never share a client (`ka-b` gives `jupyterhub-user-ka-2db`, `ka`/`b`
+ * gives `jupyterhub-user-ka--b`).
+ */
 export function oauthClientId(user: string, serverName: string): string {
-  return serverName ? `jupyterhub-user-${quotePath(user)}-${quotePath(serverName)}` : `jupyterhub-user-${quotePath(user)}`;
+  return `jupyterhub-user-${serverKey(user, serverName)}`;
 }
 
 export function accessScopes(user: string, serverName: string): string[] {

@@ -7,6 +7,7 @@
  * this client converts both ways, so a spec read back equals the spec added.
  */
 import { ProxyError } from '../lib/errors.js';
+import { dotSegmentIn } from '../lib/route-path.js';
 import type { Proxy, Route, RouteData } from './proxy.js';
 
 export interface ChpClientOptions {
@@ -104,6 +105,7 @@ export class ChpClient implements Proxy {
   }
 
   private async request(method: string, path: string, body: string | undefined, ok: number[]): Promise<Response> {
+    if (dotSegmentIn(path) !== undefined) throw new ProxyError(`Refusing the route ${JSON.stringify(path.slice(0, 200))}: it has a dot segment or a hidden separator`);
     const url = `${this.apiUrl}/api/routes${quoteRequestPath(path)}`;
     const what = `proxy API ${method} /api/routes${path}`;
     const headers: Record<string, string> = { Accept: 'application/json' };

@@ -4,7 +4,8 @@ import { serversOfUsers } from '../db/repos/servers.js';
 import { serverPrefix } from '../hub/spawn-env.js';
 import { sessionFromCookie } from '../hub/identity.js';
 import { getUser } from '../db/repos/users.js';
-import { quotePath, urlJoin } from '../lib/names.js';
+import { quotePath, urlJoin, usernameProblem } from '../lib/names.js';
+import { quoteName } from '../lib/quote-name.js';
 import { html, page } from './layout.js';
 import { pageUser, requireXsrf, xsrfField } from './session.js';
 import { HubError } from '../lib/errors.js';
@@ -71,11 +72,11 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
     const [rawName = '', rawServer = ''] = rest.split('/');
     const name = decodeURIComponent(rawName);
     const owner = await getUser(hub.db, name);
-    if (!owner) throw new HubError(404, `No such user: ${name}`);
+    if (!owner) throw new HubError(404, `No such user: ${quoteName(name)}`);
     const servers = (await serversOfUsers(hub.db, [owner.id])).get(owner.id) ?? [];
     const serverName = hub.config.allow_named_servers && servers.some((s) => s.name === decodeURIComponent(rawServer) && s.name !== '') ? decodeURIComponent(rawServer) : '';
     const row = servers.find((s) => s.name === serverName);
-    if (row?.ready && !row.pending) {
+    if (row?.ready && !row.pending && !usernameProblem(name)) {
       // the route may be missing; restore it and send the browser back
       await hub.proxy.addRoute(serverPrefix(hub.urls, name, serverName), row.url!, { jupyterhub: true, user: name, server_name: serverName });
       return reply.redirect(req.url.replace(/^\/hub\//, '/'), 302);

@@ -6,7 +6,7 @@ import { deleteTokensOfSession } from '../db/repos/tokens.js';
 import { ensureUser, updateUser } from '../db/repos/users.js';
 import { clearLoginCookies, setLoginCookies } from '../hub/cookies.js';
 import { sessionFromCookie } from '../hub/identity.js';
-import { urlJoin } from '../lib/names.js';
+import { NAME_MAX_LENGTH, urlJoin } from '../lib/names.js';
 import { html, page } from './layout.js';
 import { requireXsrfOrSameOrigin, safeNext, xsrfField } from './session.js';
 
@@ -41,12 +41,17 @@ export function loginRoutes(app: FastifyInstance, hub: Hub): void {
   app.post('/login', async (req, reply) => {
     const form = requireXsrfOrSameOrigin(req);
     const result = await hub.authenticator.authenticate(req, form);
-    const username = form['username'] ?? '';
+    const typed = form['username'] ?? '';
+    const username = typed.length <= NAME_MAX_LENGTH ? typed : ''; // echoed in the form: never a huge one
     if (!result) {
       req.log.warn({ username }, 'failed login');
       return loginPage(hub, req, reply, { error: 'Invalid username or password.', username, status: 403 });
     }
     const decision = applyLoginPolicy(result, hub.config);
+    if (!decision.ok && decision.badName) {
+      req.log.warn({ username, reason: decision.reason }, 'login refused: invalid user name');
+      return loginPage(hub, req, reply, { error: `This user name cannot be used: ${decision.reason}.`, username, status: 400 });
+    }
     if (!decision.ok) {
       req.log.warn({ username, reason: decision.reason }, 'login refused by policy');
       return loginPage(hub, req, reply, { error: 'You are not allowed to use this hub.', username, status: 403 });

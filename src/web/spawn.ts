@@ -4,7 +4,8 @@ import type { Identity } from '../hub/identity.js';
 import { HubError } from '../lib/errors.js';
 import { getUser, type UserRow } from '../db/repos/users.js';
 import { getServer } from '../db/repos/servers.js';
-import { serverNameProblem, quotePath, urlJoin } from '../lib/names.js';
+import { serverNameProblem, quotePath, urlJoin, usernameProblem } from '../lib/names.js';
+import { quoteName } from '../lib/quote-name.js';
 import { hasScope } from '../rbac/check.js';
 import { serverPrefix } from '../hub/spawn-env.js';
 import { html, page, Html } from './layout.js';
@@ -19,14 +20,14 @@ async function target(hub: Hub, who: Identity, req: FastifyRequest): Promise<Spa
   const p = req.params as { user?: string; server?: string };
   const name = p.user ?? who.user.name;
   const server = p.server ?? '';
-  const problem = serverNameProblem(server);
+  const problem = (p.user === undefined ? null : usernameProblem(p.user)) ?? serverNameProblem(server);
   if (problem) throw new HubError(400, problem);
   if (server && !hub.config.allow_named_servers) throw new HubError(400, 'Named servers are not enabled.');
   if (!hasScope(who.scopes, 'servers', { server: `${name}/${server}`, userGroups: who.user.name === name ? who.groups : [] })) {
-    throw new HubError(403, `You may not start ${name}'s servers`);
+    throw new HubError(403, `You may not start the servers of ${quoteName(name)}`);
   }
   const owner = name === who.user.name ? who.user : await getUser(hub.db, name);
-  if (!owner) throw new HubError(404, `No such user: ${name}`);
+  if (!owner) throw new HubError(404, `No such user: ${quoteName(name)}`);
   return { owner, server };
 }
 

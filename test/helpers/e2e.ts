@@ -578,7 +578,7 @@ export class E2eHub {
       }
     };
     const parts = [tail(path.join(this.dataDir, 'hub.log')), tail(path.join(this.dataDir, 'proxy.log'), 10)];
-    if (user) parts.push(tail(path.join(this.dataDir, 'servers', user, 'server.log')));
+    if (user) parts.push(tail(path.join(this.dataDir, 'server-dirs', user, 'server.log'))); // a plain name is its own key (src/lib/server-key.ts)
     return parts.join('\n');
   }
 

@@ -273,7 +273,7 @@ describe('users\' servers run as their own system accounts', { skip: ROOT_ONLY, 
     }
     // The hub's own environment (GANYMEDE_SHARED_PASSWORD, CONFIGPROXY_AUTH_TOKEN when set there) is the hub's too.
     assert.deepEqual(await canRead('alice', `/proc/${process.pid}/environ`), { readable: false, code: 'EACCES' }, "the hub's environ");
-    const log = statSync(path.join(dataDir, 'servers', 'alice', 'server.log'));
+    const log = statSync(path.join(dataDir, 'server-dirs', 'alice', 'server.log'));
     assert.equal(log.uid, process.getuid!(), 'the hub opened the log file');
     assert.equal(log.mode & 0o777, 0o600);
   });

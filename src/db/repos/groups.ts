@@ -1,5 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DB, GroupsTable } from '../schema.js';
+import { HubError } from '../../lib/errors.js';
+import { groupNameProblem } from '../../lib/names.js';
 
 export type GroupRow = Selectable<GroupsTable>;
 
@@ -7,7 +9,10 @@ export async function getGroup(db: Kysely<DB>, name: string): Promise<GroupRow |
   return db.selectFrom('groups').selectAll().where('name', '=', name).executeTakeFirst();
 }
 
+/** Creates a group; throws HubError (400) for a name the name rules refuse. */
 export async function createGroup(db: Kysely<DB>, name: string, properties: Record<string, unknown> = {}): Promise<GroupRow> {
+  const problem = groupNameProblem(name);
+  if (problem) throw new HubError(400, problem);
   return db.insertInto('groups').values({ name, properties: JSON.stringify(properties) }).returningAll().executeTakeFirstOrThrow();
 }
 

@@ -1,5 +1,7 @@
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { DB, ServersTable } from '../schema.js';
+import { HubError } from '../../lib/errors.js';
+import { serverNameProblem } from '../../lib/names.js';
 
 export type ServerRow = Selectable<ServersTable>;
 
@@ -43,6 +45,8 @@ export async function countActive(db: Kysely<DB>): Promise<{ active: number; pen
 }
 
 export async function createServer(db: Kysely<DB>, userId: number, name: string, spawner: string): Promise<ServerRow> {
+  const problem = serverNameProblem(name); // the last lock behind every entry point
+  if (problem) throw new HubError(400, problem);
   return db
     .insertInto('servers')
     .values({ user_id: userId, name, state: '{}', url: null, spawner, started: null, last_activity: null, user_options: '{}', pending: null, ready: 0, owner: null })

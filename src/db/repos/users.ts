@@ -1,6 +1,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DB, UsersTable } from '../schema.js';
 import { isoNow } from '../../lib/time.js';
+import { HubError } from '../../lib/errors.js';
+import { usernameProblem } from '../../lib/names.js';
 
 export type UserRow = Selectable<UsersTable>;
 
@@ -15,7 +17,10 @@ export async function getUserById(db: Kysely<DB>, id: number): Promise<UserRow |
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** Creates a user; throws HubError (400) for a name the name rules refuse (the last lock behind every entry point). */
 export async function createUser(db: Kysely<DB>, name: string, admin = false): Promise<UserRow> {
+  const problem = usernameProblem(name);
+  if (problem) throw new HubError(400, problem);
   return db
     .insertInto('users')
     .values({ name, admin: admin ? 1 : 0, created: isoNow(), last_activity: null, auth_state: null })
