@@ -268,7 +268,7 @@ describe('users\' servers run as their own system accounts', { skip: ROOT_ONLY, 
   it('the server cannot read the hub\'s cookie secret, database, server logs or environment; its log file is the hub\'s', async () => {
     const dataDir = t!.dataDir;
     assert.deepEqual(await canRead('alice', '/proc/self/environ'), { readable: true }, 'the probe can read what it may');
-    for (const file of ['cookie_secret', 'ganymede.sqlite', 'servers/alice/server.log']) {
+    for (const file of ['cookie_secret', 'ganymede.sqlite', 'server-dirs/alice/server.log']) {
       assert.deepEqual(await canRead('alice', path.join(dataDir, file)), { readable: false, code: 'EACCES' }, file);
     }
     // The hub's own environment (GANYMEDE_SHARED_PASSWORD, CONFIGPROXY_AUTH_TOKEN when set there) is the hub's too.
