@@ -10,7 +10,7 @@ import { migrate, openDatabase, type Database } from '../db/database.js';
 import { CryptKeeper } from '../lib/crypto.js';
 import { persistentSecret } from '../lib/secrets.js';
 import { HubError } from '../lib/errors.js';
-import { urlJoin } from '../lib/names.js';
+import { quotePath, urlJoin } from '../lib/names.js';
 import type { Proxy } from '../proxy/proxy.js';
 import { ChpClient } from '../proxy/chp-client.js';
 import { MultiProxy } from '../proxy/multi-proxy.js';
@@ -30,6 +30,7 @@ import { spawnRoutes } from '../web/spawn.js';
 import { tokenRoutes } from '../web/token.js';
 import { adminRoutes } from '../web/admin.js';
 import { html, page } from '../web/layout.js';
+import { redirectLocal, urlAfterPrefix } from '../web/redirect.js';
 import type { Hub, HubUrls } from './context.js';
 import { ServerManager } from './server-manager.js';
 import { identify } from './identity.js';
@@ -196,11 +197,12 @@ function buildApp(hub: Hub): FastifyInstance {
   // Requests the proxy sends to the hub because no route matched.
   const root = hub.urls.base;
   app.get(root === '/' ? '/' : root.replace(/\/$/, ''), async (_req, reply) => reply.redirect(hub.urls.hub, 302));
-  app.get(`${root}user/*`, async (req, reply) => reply.redirect(`${hub.urls.hub}user/${(req.params as { '*': string })['*']}${req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''}`, 302));
+  app.get(`${root}user/*`, async (req, reply) => redirectLocal(reply, `${hub.urls.hub}user/${urlAfterPrefix(req, `${root}user/`)}`, hub.urls.hub));
   app.get(`${root}user-redirect/*`, async (req, reply) => {
     const who = await identify(hub.db, req, true);
-    if (!who) return reply.redirect(`${hub.urls.hub}login?next=${encodeURIComponent(req.url)}`, 302);
-    return reply.redirect(`${root}user/${encodeURIComponent(who.user.name)}/${(req.params as { '*': string })['*']}`, 302);
+    const login = `${hub.urls.hub}login`;
+    if (!who) return redirectLocal(reply, `${login}?next=${encodeURIComponent(req.url)}`, login);
+    return redirectLocal(reply, `${root}user/${quotePath(who.user.name)}/${urlAfterPrefix(req, `${root}user-redirect/`)}`, `${hub.urls.hub}home`);
   });
   return app;
 }

@@ -4,12 +4,14 @@ import { identify, type Identity } from '../hub/identity.js';
 import { checkXsrf, ensureXsrf } from '../hub/cookies.js';
 import { HubError } from '../lib/errors.js';
 import { urlJoin } from '../lib/names.js';
+import { localRedirectTarget, redirectLocal } from './redirect.js';
 
 /** The logged-in browser user of a page, or a redirect to the login page. */
 export async function pageUser(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<Identity | null> {
   const who = await identify(hub.db, req, true);
   if (who) return who;
-  await reply.redirect(`${urlJoin(hub.urls.hub, 'login')}?next=${encodeURIComponent(req.url)}`, 302);
+  const login = urlJoin(hub.urls.hub, 'login');
+  await redirectLocal(reply, `${login}?next=${encodeURIComponent(req.url)}`, login);
   return null;
 }
 
@@ -57,8 +59,8 @@ export function xsrfField(hub: Hub, req: FastifyRequest, reply: FastifyReply): s
   return ensureXsrf(req, reply, hub.urls.hub);
 }
 
-/** A `next` URL that stays on this site (a path, not `//host`), or undefined. */
-export function safeNext(next: unknown): string | undefined {
-  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) return undefined;
-  return next;
-}
+/**
+ * A `next` URL that stays on this site as a browser reads it, normalised to a
+ * valid `Location` value, or undefined (see {@link localRedirectTarget}).
+ */
+export const safeNext: (next: unknown) => string | undefined = localRedirectTarget;
