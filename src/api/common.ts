@@ -4,7 +4,7 @@ import { authorize, type Target } from '../rbac/check.js';
 import type { Hub } from '../hub/context.js';
 import { identify, tokenFromHeader, type Identity } from '../hub/identity.js';
 import { IdentityCache } from '../hub/identity-cache.js';
-import { checkXsrf, LOGIN_COOKIE } from '../hub/cookies.js';
+import { checkXsrf, LOGIN_COOKIE, xsrfHeader } from '../hub/cookies.js';
 import { getUser, type UserRow } from '../db/repos/users.js';
 import { isPlainObject } from '../config/load.js';
 
@@ -28,8 +28,7 @@ export async function apiIdentity(hub: Hub, req: FastifyRequest): Promise<Identi
     if (who && key) hub.identities.set(key, who);
   }
   if (who && who.via === 'cookie' && req.method !== 'GET' && req.method !== 'HEAD') {
-    const header = req.headers['x-xsrftoken'];
-    if (!checkXsrf(req, typeof header === 'string' ? header : undefined)) who = null;
+    if (!checkXsrf(req, xsrfHeader(req), who.sessionId)) who = null;
   }
   r[IDENTITY] = who;
   return who;

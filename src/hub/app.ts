@@ -36,6 +36,7 @@ import { ServerManager } from './server-manager.js';
 import { identify } from './identity.js';
 import { IdentityCache } from './identity-cache.js';
 import { proxyApiUrls } from './proxy-process.js';
+import { securityHeaders } from './security-headers.js';
 
 export interface BuildOptions {
   config: Config;
@@ -137,8 +138,10 @@ function buildApp(hub: Hub): FastifyInstance {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonParser(() => new HubError(400, 'Request body is not valid JSON')));
   // Other types: JSON sent without its Content-Type is still read.
   app.addContentTypeParser('*', { parseAs: 'string' }, jsonParser(() => new HubError(415, 'Unsupported request body: send JSON (Content-Type: application/json)')));
+  const extraHeaders = securityHeaders(hub.config.headers);
   app.addHook('onRequest', async (_req, reply) => {
     reply.header('X-JupyterHub-Version', JUPYTERHUB_API_VERSION);
+    reply.headers(extraHeaders);
   });
   // Any successful change may revoke or change permissions: drop cached identities.
   app.addHook('onResponse', async (req, reply) => {

@@ -1,28 +1,54 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Hub } from '../hub/context.js';
 import { identify, type Identity } from '../hub/identity.js';
-import { checkXsrf, ensureXsrf } from '../hub/cookies.js';
+import { checkXsrf, ensureXsrf, xsrfHeader } from '../hub/cookies.js';
 import { HubError } from '../lib/errors.js';
 import { urlJoin } from '../lib/names.js';
 import { localRedirectTarget, redirectLocal } from './redirect.js';
 
-/** The logged-in browser user of a page, or a redirect to the login page. */
+/** The login session a page request was identified by (set by {@link pageUser}); XSRF tokens are bound to it. */
+const PAGE_SESSION = Symbol('pageSession');
+type WithSession = FastifyRequest & { [PAGE_SESSION]?: string | null };
+
+function pageSession(req: FastifyRequest): string | null {
+  return (req as WithSession)[PAGE_SESSION] ?? null;
+}
+
+/**
+ * The logged-in browser user of a page, or a redirect to the login page. It
+ * records the request's login session, against which {@link requireXsrf}
+ * checks and {@link xsrfField} issues XSRF tokens (a page that skipped it is
+ * checked as logged out, which a logged-in browser's token fails: closed).
+ */
 export async function pageUser(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<Identity | null> {
   const who = await identify(hub.db, req, true);
-  if (who) return who;
+  if (who) {
+    (req as WithSession)[PAGE_SESSION] = who.via === 'cookie' ? who.sessionId : null;
+    return who;
+  }
   const login = urlJoin(hub.urls.hub, 'login');
   await redirectLocal(reply, `${login}?next=${encodeURIComponent(req.url)}`, login);
   return null;
 }
 
-/** Checks the `_xsrf` field of a posted form; 403 naming the problem otherwise. */
+/**
+ * Checks the XSRF token of a posted form (its `_xsrf` field, else the
+ * `X-XSRFToken` header) against the request's login session; 403 naming the
+ * problem otherwise. Returns the form's fields.
+ */
 export function requireXsrf(req: FastifyRequest): Record<string, string> {
-  const body = (req.body ?? {}) as Record<string, unknown>;
-  const form: Record<string, string> = {};
-  for (const [k, v] of Object.entries(body)) form[k] = Array.isArray(v) ? String(v[0] ?? '') : String(v ?? '');
-  if (!checkXsrf(req, form['_xsrf'])) {
-    throw new HubError(403, "'_xsrf' argument missing or not matching the XSRF cookie; reload the page and try again");
+  const form = formFields(req);
+  if (!checkXsrf(req, form['_xsrf'] ?? xsrfHeader(req), pageSession(req))) {
+    throw new HubError(403, "'_xsrf' argument missing or not valid for this login session; reload the page and try again");
   }
+  return form;
+}
+
+function formFields(req: FastifyRequest): Record<string, string> {
+  const body = req.body;
+  const form: Record<string, string> = {};
+  if (body === null || typeof body !== 'object') return form;
+  for (const [k, v] of Object.entries(body)) form[k] = Array.isArray(v) ? String(v[0] ?? '') : String(v ?? '');
   return form;
 }
 
@@ -35,7 +61,7 @@ export function requireXsrf(req: FastifyRequest): Record<string, string> {
  */
 export function requireXsrfOrSameOrigin(req: FastifyRequest): Record<string, string> {
   const body = (req.body ?? {}) as Record<string, unknown>;
-  if (body['_xsrf'] !== undefined) return requireXsrf(req);
+  if (body['_xsrf'] !== undefined || xsrfHeader(req) !== undefined) return requireXsrf(req);
   const origin = req.headers.origin;
   const site = req.headers['sec-fetch-site'];
   const host = req.headers['x-forwarded-host'] ?? req.headers.host;
@@ -50,13 +76,12 @@ export function requireXsrfOrSameOrigin(req: FastifyRequest): Record<string, str
   if (crossSite) {
     throw new HubError(403, "'_xsrf' argument missing from a cross-site login form; reload the login page and try again");
   }
-  const form: Record<string, string> = {};
-  for (const [k, v] of Object.entries(body)) form[k] = Array.isArray(v) ? String(v[0] ?? '') : String(v ?? '');
-  return form;
+  return formFields(req);
 }
 
+/** The XSRF token for a page's forms, bound to the session {@link pageUser} found (none on the login page). */
 export function xsrfField(hub: Hub, req: FastifyRequest, reply: FastifyReply): string {
-  return ensureXsrf(req, reply, hub.urls.hub);
+  return ensureXsrf(req, reply, hub.urls.hub, pageSession(req));
 }
 
 /**

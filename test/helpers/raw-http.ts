@@ -53,7 +53,7 @@ export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 300
       resolve(parseAnswer(Buffer.concat(chunks).toString('latin1')));
     };
     const timer = setTimeout(done, timeoutMs);
-    socket.on('data', (d) => chunks.push(d));
+    socket.on('data', (d: Buffer) => chunks.push(d));
     socket.on('error', () => undefined);
     socket.on('close', done);
   });
