@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import type { Logger } from 'pino';
@@ -29,7 +29,6 @@ import { homeRoutes } from '../web/home.js';
 import { spawnRoutes } from '../web/spawn.js';
 import { tokenRoutes } from '../web/token.js';
 import { adminRoutes } from '../web/admin.js';
-import { html, page } from '../web/layout.js';
 import { redirectLocal, urlAfterPrefix } from '../web/redirect.js';
 import type { Hub, HubUrls } from './context.js';
 import { ServerManager } from './server-manager.js';
@@ -37,6 +36,7 @@ import { identify } from './identity.js';
 import { IdentityCache } from './identity-cache.js';
 import { proxyApiUrls } from './proxy-process.js';
 import { securityHeaders } from './security-headers.js';
+import { clientErrorHandler, errorHandler, frameworkErrorHandler, notFoundHandler } from './error-replies.js';
 
 export interface BuildOptions {
   config: Config;
@@ -123,6 +123,8 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
 }
 
 function buildApp(hub: Hub): FastifyInstance {
+  const apiPrefix = urlJoin(hub.urls.hub, 'api/');
+  const errorShape = { apiPrefix, hubPrefix: hub.urls.hub, headers: hub.config.headers };
   const app = Fastify({
     loggerInstance: hub.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -130,6 +132,9 @@ function buildApp(hub: Hub): FastifyInstance {
     trustProxy: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     return503OnClosing: true,
+    // errors before routing, and requests node's parser refuses: the same {status, message} / HTML shape
+    frameworkErrors: frameworkErrorHandler(errorShape),
+    clientErrorHandler: clientErrorHandler(errorShape, hub.log),
   });
   app.register(fastifyCookie, { secret: hub.cookieSecret });
   app.register(fastifyFormbody);
@@ -147,34 +152,8 @@ function buildApp(hub: Hub): FastifyInstance {
   app.addHook('onResponse', async (req, reply) => {
     if (req.method !== 'GET' && req.method !== 'HEAD' && reply.statusCode < 400) hub.identities.clear();
   });
-  const apiPrefix = urlJoin(hub.urls.hub, 'api');
-  app.setErrorHandler((err: FastifyError | HubError, req, reply) => {
-    let status: number;
-    let message: string;
-    if (err instanceof HubError) {
-      status = err.status;
-      message = err.message;
-      for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
-    } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      status = err.statusCode;
-      message = err.message;
-    } else {
-      status = 500;
-      message = 'Internal server error; the hub log has the details';
-    }
-    if (status >= 500) req.log.error({ err, url: req.url.split('?')[0] }, 'request failed');
-    else req.log.info({ status, message, url: req.url.split('?')[0] }, 'request refused');
-    if (req.url.startsWith(apiPrefix)) return reply.code(status).send({ status, message });
-    return reply
-      .code(status)
-      .type('text/html')
-      .send(page({ title: `Error ${status}`, hubPrefix: hub.urls.hub }, html`<div class="card"><h1>${status} ${statusText(status)}</h1><p>${message}</p><p><a class="button" href="${hub.urls.hub}home">Back to the hub</a></p></div>`));
-  });
-  app.setNotFoundHandler((req, reply) => {
-    const message = `Not found: ${req.method} ${req.url.split('?')[0]}`;
-    if (req.url.startsWith(apiPrefix)) return reply.code(404).send({ status: 404, message });
-    return reply.code(404).type('text/html').send(page({ title: 'Not found', hubPrefix: hub.urls.hub }, html`<div class="card"><h1>404 Not Found</h1><p>${message}</p></div>`));
-  });
+  app.setErrorHandler(errorHandler(errorShape));
+  app.setNotFoundHandler(notFoundHandler(errorShape));
 
   app.register(
     async (api) => {
@@ -185,7 +164,7 @@ function buildApp(hub: Hub): FastifyInstance {
       groupsRoutes(api, hub);
       oauthRoutes(api, hub);
     },
-    { prefix: apiPrefix.replace(/\/$/, '') },
+    { prefix: apiPrefix.replace(/\/+$/, '') },
   );
   app.register(
     async (pages) => {
@@ -221,10 +200,4 @@ function jsonParser(onError: () => HubError) {
       done(onError(), undefined);
     }
   };
-}
-
-function statusText(status: number): string {
-  return (
-    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' } as Record<number, string>
-  )[status] ?? 'Error';
 }
