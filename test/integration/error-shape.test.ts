@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
-import { rawRequest, type RawAnswer } from '../helpers/raw-http.js';
+import { cookieHeader, httpRequest, rawRequest, storeCookies, type RawAnswer } from '../helpers/raw-http.js';
 
 /**
  * Every error is JSON `{status, message}` under /hub/api/ and an HTML page
@@ -109,6 +109,40 @@ describe('error shape: JSON on the API, HTML elsewhere, never a 5xx for client i
 
   it('a page method without a route: 404 HTML', async () => {
     assertPageError(await rawRequest(port, 'PROPFIND /hub/home HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), 404, 'PROPFIND page');
+  });
+
+  describe('numbers in bodies and forms', () => {
+    for (const expires of [1e300, 1e15, Number.MAX_VALUE]) {
+      it(`API token with expires_in ${expires}: 400 naming expires_in`, async () => {
+        const res = await t.api('POST', '/users/admin/tokens', { token: admin, body: { expires_in: expires } });
+        assert.equal(res.status, 400, res.text);
+        assert.match((res.body as { message: string }).message, /expires_in/);
+      });
+    }
+
+    it('token page: a huge expires_in is a 400 page, a non-numeric or huge id to revoke a 404 page', async () => {
+      const jar = new Map<string, string>();
+      const login = await httpRequest(t.hubUrl, '/hub/login', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ username: 'frank', password: 'test-password' }).toString(),
+      });
+      storeCookies(jar, login.headers['set-cookie']);
+      const post = (target: string, form: Record<string, string>) =>
+        httpRequest(t.hubUrl, target, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: cookieHeader(jar) },
+          body: new URLSearchParams({ _xsrf: jar.get('_xsrf')!, ...form }).toString(),
+        });
+      const created = await post('/hub/token', { expires_in: '1e300' });
+      assert.equal(created.status, 400, created.body.slice(0, 300));
+      assert.match(created.body, /expires_in/);
+      for (const id of ['1e21', '99999999999999999999', 'abc', '-1', '']) {
+        const revoked = await post('/hub/token/revoke', { id });
+        assert.equal(revoked.status, 404, `${id}: ${revoked.body.slice(0, 300)}`);
+        assert.match(revoked.headers['content-type'] ?? '', /^text\/html/);
+      }
+    });
   });
 
   it('the hub still serves after all of the above', async () => {
