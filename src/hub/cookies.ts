@@ -39,6 +39,18 @@ export function setLoginCookies(req: FastifyRequest, reply: FastifyReply, sessio
   setXsrfCookie(req, reply, hubPrefix, sessionId);
 }
 
+/**
+ * The session id in the request's login cookie when its signature is valid,
+ * else null. Whether the session still exists is the store's question
+ * (identity.ts); XSRF tokens only need the id the browser holds.
+ */
+export function loginCookieSession(req: FastifyRequest): string | null {
+  const raw = req.cookies[LOGIN_COOKIE];
+  if (!raw) return null;
+  const unsigned = req.unsignCookie(raw);
+  return unsigned.valid && unsigned.value ? unsigned.value : null;
+}
+
 export function clearLoginCookies(reply: FastifyReply, hubPrefix: string): void {
   reply.clearCookie(LOGIN_COOKIE, { path: hubPrefix });
   reply.clearCookie(SESSION_COOKIE, { path: '/' });

@@ -1,31 +1,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Hub } from '../hub/context.js';
 import { identify, type Identity } from '../hub/identity.js';
-import { checkXsrf, ensureXsrf, xsrfHeader } from '../hub/cookies.js';
+import { checkXsrf, ensureXsrf, loginCookieSession, xsrfHeader } from '../hub/cookies.js';
 import { HubError } from '../lib/errors.js';
 import { urlJoin } from '../lib/names.js';
 import { localRedirectTarget, redirectLocal } from './redirect.js';
 
-/** The login session a page request was identified by (set by {@link pageUser}); XSRF tokens are bound to it. */
-const PAGE_SESSION = Symbol('pageSession');
-type WithSession = FastifyRequest & { [PAGE_SESSION]?: string | null };
-
-function pageSession(req: FastifyRequest): string | null {
-  return (req as WithSession)[PAGE_SESSION] ?? null;
-}
-
-/**
- * The logged-in browser user of a page, or a redirect to the login page. It
- * records the request's login session, against which {@link requireXsrf}
- * checks and {@link xsrfField} issues XSRF tokens (a page that skipped it is
- * checked as logged out, which a logged-in browser's token fails: closed).
- */
+/** The logged-in browser user of a page, or a redirect to the login page. */
 export async function pageUser(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<Identity | null> {
   const who = await identify(hub.db, req, true);
-  if (who) {
-    (req as WithSession)[PAGE_SESSION] = who.via === 'cookie' ? who.sessionId : null;
-    return who;
-  }
+  if (who) return who;
   const login = urlJoin(hub.urls.hub, 'login');
   await redirectLocal(reply, `${login}?next=${encodeURIComponent(req.url)}`, login);
   return null;
@@ -33,12 +17,13 @@ export async function pageUser(hub: Hub, req: FastifyRequest, reply: FastifyRepl
 
 /**
  * Checks the XSRF token of a posted form (its `_xsrf` field, else the
- * `X-XSRFToken` header) against the request's login session; 403 naming the
+ * `X-XSRFToken` header) against the session id of the request's login cookie
+ * (or, logged out, against the browser's own `_xsrf` cookie); 403 naming the
  * problem otherwise. Returns the form's fields.
  */
 export function requireXsrf(req: FastifyRequest): Record<string, string> {
   const form = formFields(req);
-  if (!checkXsrf(req, form['_xsrf'] ?? xsrfHeader(req), pageSession(req))) {
+  if (!checkXsrf(req, form['_xsrf'] ?? xsrfHeader(req), loginCookieSession(req))) {
     throw new HubError(403, "'_xsrf' argument missing or not valid for this login session; reload the page and try again");
   }
   return form;
@@ -79,9 +64,9 @@ export function requireXsrfOrSameOrigin(req: FastifyRequest): Record<string, str
   return formFields(req);
 }
 
-/** The XSRF token for a page's forms, bound to the session {@link pageUser} found (none on the login page). */
+/** The XSRF token for a page's forms, bound to the session id of the request's login cookie (if any). */
 export function xsrfField(hub: Hub, req: FastifyRequest, reply: FastifyReply): string {
-  return ensureXsrf(req, reply, hub.urls.hub, pageSession(req));
+  return ensureXsrf(req, reply, hub.urls.hub, loginCookieSession(req));
 }
 
 /**

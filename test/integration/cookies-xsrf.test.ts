@@ -104,6 +104,13 @@ describe('cookies: Secure behind TLS proxies, XSRF bound to the login session, s
       assert.equal(await c.field('/hub/token'), c.jar.get('_xsrf'));
     });
 
+    it('a logged-in client that logs in again posts its current _xsrf cookie: accepted', async () => {
+      const c = new Client(t.publicUrl);
+      await c.login('gina');
+      const again = await c.send('POST', '/hub/login', { form: { _xsrf: c.jar.get('_xsrf')!, username: 'gina', password: 'test-password' } });
+      assert.equal(again.status, 302, again.body);
+    });
+
     it("one user's token does not validate another user's request (forms and API)", async () => {
       const alice = new Client(t.publicUrl);
       const bob = new Client(t.publicUrl);
