@@ -132,6 +132,8 @@ describe('redirects stay on the hub', () => {
           body: new URLSearchParams({ username: 'bob', password: 'test-password' }).toString(),
         }),
     },
+    { name: 'GET /hub/logout (logged out)', send: (next) => httpRequest(origin, `/hub/logout?next=${enc(next)}`) },
+    { name: 'GET /hub/spawn (logged out)', send: (next) => httpRequest(origin, `/hub/spawn?next=${enc(next)}`) },
     { name: 'GET /hub/home (logged out, next from the URL)', send: (next) => httpRequest(origin, `/hub/home?x=${enc(next)}`) },
     { name: 'GET /hub/oauth2/authorize (logged out)', send: (next) => httpRequest(origin, `/hub/api/oauth2/authorize?client_id=test-client&response_type=code&redirect_uri=%2Fuser%2Falice%2Foauth_callback&state=${enc(next)}`) },
   ];
