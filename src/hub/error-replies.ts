@@ -132,11 +132,14 @@ function clientErrorStatus(code: string): { status: number; message: string } {
   }
 }
 
+/** A request target longer than this in a head too large for node's parser makes the answer 414, not 431. */
+const LONG_URL = 8192;
+
 /** The request target at the start of what the parser had read, when there is one. */
 function targetOf(rawPacket: unknown): string {
   const bytes = Buffer.isBuffer(rawPacket) ? rawPacket : undefined;
   if (!bytes) return '';
-  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ (\S+)/.exec(bytes.subarray(0, 4096).toString('latin1'))?.[1] ?? '';
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ (\S+)/.exec(bytes.subarray(0, 65536).toString('latin1'))?.[1] ?? '';
 }
 
 type SocketWithResponse = Socket & { _httpMessage?: { headersSent?: boolean } | null };
@@ -150,11 +153,12 @@ export function clientErrorHandler(ctx: ErrorShapeContext, log: { debug(obj: obj
   const extra = securityHeaders(ctx.headers);
   return (err: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
-    const { status, message } = clientErrorStatus(err.code ?? '');
+    const target = targetOf(err.rawPacket);
+    const { status, message } = err.code === 'HPE_HEADER_OVERFLOW' && target.length > LONG_URL ? { status: 414, message: 'URL too long' } : clientErrorStatus(err.code ?? '');
     log.debug({ code: err.code, status }, 'malformed request refused');
     const inFlight = (socket as SocketWithResponse)._httpMessage;
     if (socket.writable && !inFlight?.headersSent) {
-      const api = isApi(ctx, targetOf(err.rawPacket));
+      const api = isApi(ctx, target);
       const body = api ? JSON.stringify({ status, message }) : errorPage(ctx, status, message);
       const head = [
         `HTTP/1.1 ${status} ${statusText(status)}`,

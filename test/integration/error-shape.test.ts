@@ -82,7 +82,7 @@ describe('error shape: JSON on the API, HTML elsewhere, never a 5xx for client i
     { name: 'unknown method', request: 'FOO /hub/api/users HTTP/1.1\r\nHost: x\r\n\r\n', status: 405, message: /method/i },
     { name: 'method without a route', request: 'PROPFIND /hub/api/users HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', status: 404, message: /Not found/ },
     { name: 'header too large', request: get('/hub/api/users', { 'X-Big': 'b'.repeat(20000) }), status: 431, message: /too large/ },
-    { name: 'URL too large', request: get(`/hub/api/users?x=${'u'.repeat(20000)}`), status: 431, message: /too large/ },
+    { name: 'URL too long', request: get(`/hub/api/users?x=${'u'.repeat(20000)}`), status: 414, message: /too long/ },
     { name: 'non-numeric Content-Length', request: 'POST /hub/api/users HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n', status: 400, message: /Content-Length/ },
     { name: 'two different Content-Lengths', request: 'POST /hub/api/users HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}', status: 400, message: /Content-Length/ },
     { name: 'Transfer-Encoding with Content-Length', request: 'POST /hub/api/users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n', status: 400, message: /./ },
