@@ -91,8 +91,10 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/user/*', notRunning);
 
   app.get('/error/:code', async (req, reply) => {
-    const code = Number((req.params as { code: string }).code);
-    const status = code >= 400 && code < 600 ? code : 500;
+    // the proxy's error target (`/hub/error/503?url=…`): only an error status makes a page
+    const raw = (req.params as { code: string }).code;
+    const status = /^[45]\d\d$/.test(raw) ? Number(raw) : 0;
+    if (!status) throw new HubError(404, `No error page for ${JSON.stringify(raw.slice(0, 20))}: expected an HTTP error status (400 to 599)`);
     const url = String((req.query as Record<string, unknown>)['url'] ?? '');
     const body = html`<div class="card"><h1>${status === 503 ? 'Service unavailable' : `Error ${status}`}</h1>
       <p>${status === 503 ? 'The server behind this address is not answering.' : 'The proxy could not serve this address.'} ${url ? html`(<code>${url}</code>)` : ''}</p>

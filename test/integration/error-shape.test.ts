@@ -107,6 +107,15 @@ describe('error shape: JSON on the API, HTML elsewhere, never a 5xx for client i
     }
   }
 
+  it("the proxy's error page: an error status renders, anything else is a 404 page, not a 500", async () => {
+    assertPageError(await rawRequest(port, get('/hub/error/abc')), 404, 'error/abc');
+    assertPageError(await rawRequest(port, get('/hub/error/1e3')), 404, 'error/1e3');
+    assertPageError(await rawRequest(port, get('/hub/error/200')), 404, 'error/200');
+    const page = await rawRequest(port, get('/hub/error/503?url=/user/x/'));
+    assert.equal(page.status, 503);
+    assert.match(page.body, /not answering/);
+  });
+
   it('a page method without a route: 404 HTML', async () => {
     assertPageError(await rawRequest(port, 'PROPFIND /hub/home HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), 404, 'PROPFIND page');
   });
