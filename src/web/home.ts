@@ -69,12 +69,12 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
     const who = await pageUser(hub, req, reply);
     if (!who) return reply;
     const rest = (req.params as { '*': string })['*'] ?? '';
-    const [rawName = '', rawServer = ''] = rest.split('/');
-    const name = decodeURIComponent(rawName);
+    // the router has decoded the wildcard already (decoding again turned `%25` into a URIError: a 500)
+    const [name = '', requestedServer = ''] = rest.split('/');
     const owner = await getUser(hub.db, name);
     if (!owner) throw new HubError(404, `No such user: ${name}`);
     const servers = (await serversOfUsers(hub.db, [owner.id])).get(owner.id) ?? [];
-    const serverName = hub.config.allow_named_servers && servers.some((s) => s.name === decodeURIComponent(rawServer) && s.name !== '') ? decodeURIComponent(rawServer) : '';
+    const serverName = hub.config.allow_named_servers && servers.some((s) => s.name === requestedServer && s.name !== '') ? requestedServer : '';
     const row = servers.find((s) => s.name === serverName);
     if (row?.ready && !row.pending) {
       // the route may be missing; restore it and send the browser back

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
+import { ensureUser } from '../../src/db/repos/users.js';
 import { cookieHeader, httpRequest, rawRequest, storeCookies, type RawAnswer } from '../helpers/raw-http.js';
 
 /**
@@ -114,6 +115,14 @@ describe('error shape: JSON on the API, HTML elsewhere, never a 5xx for client i
     const page = await rawRequest(port, get('/hub/error/503?url=/user/x/'));
     assert.equal(page.status, 503);
     assert.match(page.body, /not answering/);
+  });
+
+  it('the not-running page takes the user name from the path once decoded (%25 was a 500)', async () => {
+    await ensureUser(t.hub.db, 'pct%41');
+    for (const [target, status] of [['/hub/user/%25/', 404], ['/hub/user/%25%25/x', 404], ['/hub/user/pct%2541/', 503]] as const) {
+      const res = await rawRequest(port, get(target, { Authorization: `token ${admin}` }));
+      assert.ok(res.status === status || (status === 503 && res.status === 424), `${target}: ${res.status} ${res.body.slice(0, 200)}`);
+    }
   });
 
   it('a page method without a route: 404 HTML', async () => {
