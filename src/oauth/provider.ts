@@ -84,8 +84,13 @@ async function token(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promis
   const basic = /^basic\s+(\S+)$/i.exec(req.headers.authorization ?? '');
   if (basic) {
     const [id, secret] = Buffer.from(basic[1]!, 'base64').toString('utf8').split(':');
-    clientId ??= decodeURIComponent(id ?? '');
-    clientSecret ??= decodeURIComponent(secret ?? '');
+    // RFC 6749 §2.3.1: both parts are form-encoded; a bad %-escape is the client's error (it was a 500)
+    try {
+      clientId ??= decodeURIComponent((id ?? '').replaceAll('+', ' '));
+      clientSecret ??= decodeURIComponent((secret ?? '').replaceAll('+', ' '));
+    } catch {
+      return oauthError(reply, 401, 'invalid_client', 'malformed Basic credentials: bad percent-encoding in the client id or secret');
+    }
   }
   const grant = str(body, 'grant_type');
   const code = str(body, 'code');

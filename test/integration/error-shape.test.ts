@@ -125,6 +125,19 @@ describe('error shape: JSON on the API, HTML elsewhere, never a 5xx for client i
     }
   });
 
+  it('a malformed Basic header at /oauth2/token is a 401 naming it, not a 500', async () => {
+    const body = 'grant_type=authorization_code';
+    for (const credentials of ['a%:b', 'a:%zz', '%E0%A4%A:x']) {
+      const basic = Buffer.from(credentials).toString('base64');
+      const res = await rawRequest(
+        port,
+        `POST /hub/api/oauth2/token HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${basic}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      assert.equal(res.status, 401, `${credentials}: ${res.body}`);
+      assert.match((JSON.parse(res.body) as { message: string }).message, /Basic/);
+    }
+  });
+
   it('a page method without a route: 404 HTML', async () => {
     assertPageError(await rawRequest(port, 'PROPFIND /hub/home HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), 404, 'PROPFIND page');
   });
