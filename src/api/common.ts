@@ -13,8 +13,9 @@ type WithIdentity = FastifyRequest & { [IDENTITY]?: Identity | null };
 
 /**
  * The identity behind an API request: a token in the Authorization header, or
- * the login cookie (then non-GET requests must echo the XSRF token in
- * `X-XSRFToken`, as JupyterHub 4.1+ requires). Cached on the request.
+ * the login cookie (then non-GET requests must echo the XSRF token of the
+ * login session in `X-XSRFToken`, or as an `_xsrf` query parameter, as
+ * JupyterHub 4.1+ requires). Cached on the request.
  */
 export async function apiIdentity(hub: Hub, req: FastifyRequest): Promise<Identity | null> {
   const r = req as WithIdentity;
@@ -28,7 +29,8 @@ export async function apiIdentity(hub: Hub, req: FastifyRequest): Promise<Identi
     if (who && key) hub.identities.set(key, who);
   }
   if (who && who.via === 'cookie' && req.method !== 'GET' && req.method !== 'HEAD') {
-    if (!checkXsrf(req, xsrfHeader(req), who.sessionId)) who = null;
+    const field = (req.query as Record<string, unknown> | undefined)?.['_xsrf'];
+    if (!checkXsrf(req, xsrfHeader(req) ?? (typeof field === 'string' ? field : undefined), who.sessionId)) who = null;
   }
   r[IDENTITY] = who;
   return who;

@@ -100,6 +100,10 @@ describe('cookies: Secure behind TLS proxies, XSRF bound to the login session, s
       assert.equal(form.status, 200, form.body);
       const api = await c.send('POST', '/hub/api/users/tornado/tokens', { json: { note: 'from header' }, headers: { 'X-XSRFToken': c.jar.get('_xsrf')! } });
       assert.equal(api.status, 201, api.body);
+      const query = await c.send('POST', `/hub/api/users/tornado/tokens?_xsrf=${encodeURIComponent(c.jar.get('_xsrf')!)}`, { json: { note: 'from query' } });
+      assert.equal(query.status, 201, query.body);
+      const none = await c.send('POST', '/hub/api/users/tornado/tokens', { json: { note: 'no token' } });
+      assert.equal(none.status, 403, none.body);
       // the field on the page and the cookie are the same token
       assert.equal(await c.field('/hub/token'), c.jar.get('_xsrf'));
     });
