@@ -8,7 +8,7 @@ import { quotePath, urlJoin } from '../lib/names.js';
 import { html, page } from './layout.js';
 import { pageUser, requireXsrf, xsrfField } from './session.js';
 import { HubError } from '../lib/errors.js';
-import { redirectLocal } from './redirect.js';
+import { redirectLocal, urlAfterPrefix } from './redirect.js';
 
 export function homeRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/', async (req, reply) => {
@@ -79,7 +79,7 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
     if (row?.ready && !row.pending) {
       // the route may be missing; restore it and send the browser back
       await hub.proxy.addRoute(serverPrefix(hub.urls, name, serverName), row.url!, { jupyterhub: true, user: name, server_name: serverName });
-      return redirectLocal(reply, req.url.replace(/^\/hub\//, '/'), urlJoin(hub.urls.hub, 'home'));
+      return redirectLocal(reply, `${hub.urls.base}user/${urlAfterPrefix(req, `${hub.urls.hub}user/`)}`, urlJoin(hub.urls.hub, 'home'));
     }
     const mine = owner.id === who.user.id;
     const spawnUrl = `${hub.urls.hub}spawn/${quotePath(name)}${serverName ? `/${quotePath(serverName)}` : ''}`;

@@ -192,9 +192,56 @@ describe('redirects stay on the hub', () => {
     });
   }
 
+  it('GET /hub/user/* of a running server (route restored, browser sent back): every hostile path stays on the hub', async () => {
+    const token = await t.tokenFor('alice');
+    const start = await t.api('POST', '/users/alice/server', { token });
+    assert.ok(start.status === 201 || start.status === 202, start.text);
+    for (let i = 0; i < 100; i++) {
+      const row = await t.hub.db.selectFrom('servers').select(['ready', 'pending']).executeTakeFirst();
+      if (row?.ready && !row.pending) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const back = await httpRequest(t.hubUrl, '/hub/user/alice/tree/x.ipynb?a=1', { headers: { Cookie: cookieHeader(jar) } });
+    assert.equal(back.status, 302, back.body.slice(0, 200));
+    assert.equal(back.headers.location, '/user/alice/tree/x.ipynb?a=1');
+    for (const suffix of HOSTILE_PATHS) {
+      const res = await httpRequest(t.hubUrl, `/hub/user/alice/${suffix}`, { headers: { Cookie: cookieHeader(jar) } });
+      assertStaysOn(origin, res, `running server /hub/user/alice/${suffix}`);
+    }
+    await t.api('DELETE', '/users/alice/server', { token });
+  });
+
   it('user-redirect keeps the rest of the path and the query', async () => {
     const res = await httpRequest(origin, '/user-redirect/lab/tree/x.ipynb?kernel=py', { headers: { Cookie: cookieHeader(jar) } });
     assert.equal(res.status, 302);
     assert.equal(res.headers.location, '/user/alice/lab/tree/x.ipynb?kernel=py');
+  });
+});
+
+describe('redirects under a base_url', () => {
+  let t: TestHub;
+  const jar = new Map<string, string>();
+
+  before(async () => {
+    t = await startTestHub({ base_url: '/jh/' });
+    const res = await httpRequest(t.publicUrl, '/jh/hub/login', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: 'alice', password: 'test-password' }).toString(),
+    });
+    assert.equal(res.status, 302, res.body);
+    storeCookies(jar, res.headers['set-cookie']);
+  });
+  after(async () => t.stop());
+
+  it('user-redirect, /user/* and next keep the prefix and stay on the hub', async () => {
+    const cookie = { headers: { Cookie: cookieHeader(jar) } };
+    assert.equal((await httpRequest(t.publicUrl, '/jh/user-redirect/lab?x=1', cookie)).headers.location, '/jh/user/alice/lab?x=1');
+    assert.equal((await httpRequest(t.publicUrl, '/jh/user/bob/tree', cookie)).headers.location, '/jh/hub/user/bob/tree');
+    assert.equal((await httpRequest(t.publicUrl, `/jh/hub/login?next=${encodeURIComponent('/jh/user/alice/')}`, cookie)).headers.location, '/jh/user/alice/');
+    for (const next of HOSTILE_NEXT.slice(0, 30)) {
+      const res = await httpRequest(t.publicUrl, `/jh/hub/login?next=${enc(next)}`, cookie);
+      assertStaysOn(t.publicUrl, res, `base_url next=${JSON.stringify(next)}`);
+    }
   });
 });
