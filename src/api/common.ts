@@ -5,7 +5,7 @@ import { authorize, type Target } from '../rbac/check.js';
 import type { Hub } from '../hub/context.js';
 import { identify, tokenFromHeader, type Identity } from '../hub/identity.js';
 import { IdentityCache } from '../hub/identity-cache.js';
-import { checkXsrf, LOGIN_COOKIE } from '../hub/cookies.js';
+import { checkXsrf, LOGIN_COOKIE, xsrfHeader } from '../hub/cookies.js';
 import { getUser, type UserRow } from '../db/repos/users.js';
 import { isPlainObject } from '../config/load.js';
 
@@ -14,8 +14,9 @@ type WithIdentity = FastifyRequest & { [IDENTITY]?: Identity | null };
 
 /**
  * The identity behind an API request: a token in the Authorization header, or
- * the login cookie (then non-GET requests must echo the XSRF token in
- * `X-XSRFToken`, as JupyterHub 4.1+ requires). Cached on the request.
+ * the login cookie (then non-GET requests must echo the XSRF token of the
+ * login session in `X-XSRFToken`, or as an `_xsrf` query parameter, as
+ * JupyterHub 4.1+ requires). Cached on the request.
  */
 export async function apiIdentity(hub: Hub, req: FastifyRequest): Promise<Identity | null> {
   const r = req as WithIdentity;
@@ -29,8 +30,8 @@ export async function apiIdentity(hub: Hub, req: FastifyRequest): Promise<Identi
     if (who && key) hub.identities.set(key, who);
   }
   if (who && who.via === 'cookie' && req.method !== 'GET' && req.method !== 'HEAD') {
-    const header = req.headers['x-xsrftoken'];
-    if (!checkXsrf(req, typeof header === 'string' ? header : undefined)) who = null;
+    const field = (req.query as Record<string, unknown> | undefined)?.['_xsrf'];
+    if (!checkXsrf(req, xsrfHeader(req) ?? (typeof field === 'string' ? field : undefined), who.sessionId)) who = null;
   }
   r[IDENTITY] = who;
   return who;

@@ -11,10 +11,24 @@ export interface Page {
   envelope: boolean;
 }
 
-function nonNegativeInt(value: unknown, name: string): number | undefined {
+/** The largest offset or limit a query may give (2^53 - 1: exact in JavaScript and in every SQL dialect's integer). */
+export const MAX_QUERY_INTEGER = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A query parameter holding a whole number from 0 to {@link MAX_QUERY_INTEGER},
+ * written in plain decimal digits (no sign, exponent, fraction or white space),
+ * or undefined when absent or empty. Anything else is a 400 naming the
+ * parameter: such a value would otherwise reach SQL as a float or an
+ * out-of-range integer (a 500).
+ */
+export function queryInteger(value: unknown, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new HubError(400, `Invalid ${name} parameter: ${JSON.stringify(value)}; expected a non-negative integer`);
+  if (typeof value !== 'string') throw new HubError(400, `Invalid ${name} parameter: give it once, as a whole number`);
+  const n = /^\d{1,16}$/.test(value) ? Number(value) : NaN;
+  if (!(n <= MAX_QUERY_INTEGER)) {
+    const shown = value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}…` : JSON.stringify(value);
+    throw new HubError(400, `Invalid ${name} parameter: ${shown}; expected a whole number from 0 to ${MAX_QUERY_INTEGER}`);
+  }
   return n;
 }
 
@@ -26,8 +40,8 @@ function nonNegativeInt(value: unknown, name: string): number | undefined {
 export function readPage(req: FastifyRequest, config: Config): Page {
   const q = req.query as Record<string, unknown>;
   const envelope = (req.headers.accept ?? '').includes(PAGINATION_MEDIA_TYPE);
-  const offset = nonNegativeInt(q['offset'], 'offset') ?? 0;
-  let limit = nonNegativeInt(q['limit'], 'limit') ?? (envelope ? config.api_page_default_limit : config.api_page_max_limit);
+  const offset = queryInteger(q['offset'], 'offset') ?? 0;
+  let limit = queryInteger(q['limit'], 'limit') ?? (envelope ? config.api_page_default_limit : config.api_page_max_limit);
   if (limit === 0) limit = config.api_page_default_limit;
   limit = Math.min(limit, config.api_page_max_limit);
   return { offset, limit, envelope };

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Hub } from '../hub/context.js';
 import { HubError } from '../lib/errors.js';
-import { createToken, deleteToken, getToken, listTokens } from '../db/repos/tokens.js';
+import { createToken, deleteToken, getToken, listTokens, MAX_TOKEN_EXPIRES_IN } from '../db/repos/tokens.js';
 import { validateScopes, expandScopes, intersectScopes } from '../rbac/scopes.js';
 import { roleScopes, isBuiltinRole } from '../rbac/roles.js';
 import { scopesOfUser, userRolesAndGroups } from '../hub/identity.js';
@@ -34,8 +34,8 @@ export function tokensRoutes(app: FastifyInstance, hub: Hub): void {
     expectType(body, 'roles', 'array', 'new token');
     expectType(body, 'scopes', 'array', 'new token');
     const expires = body['expires_in'];
-    if (expires !== undefined && expires !== null && (typeof expires !== 'number' || !Number.isFinite(expires) || expires < 0)) {
-      throw new HubError(400, `new token: expires_in must be a non-negative number of seconds, got ${JSON.stringify(expires)}`);
+    if (expires !== undefined && expires !== null && (typeof expires !== 'number' || !Number.isFinite(expires) || expires < 0 || expires > MAX_TOKEN_EXPIRES_IN)) {
+      throw new HubError(400, `new token: expires_in must be a non-negative number of seconds up to ${MAX_TOKEN_EXPIRES_IN}, got ${JSON.stringify(expires)}`);
     }
     const roles = (body['roles'] as unknown[] | undefined) ?? [];
     let scopes = (body['scopes'] as unknown[] | undefined) ?? [];

@@ -131,6 +131,15 @@ export const ConfigSchema = Type.Object(
     concurrent_spawn_limit: Type.Integer({ minimum: 0, default: 100, description: 'Most spawns pending at once; 0: no limit.' }),
     active_server_limit: Type.Integer({ minimum: 0, default: 0, description: 'Most servers running or pending at once; 0: no limit.' }),
     cookie_max_age_days: Type.Number({ exclusiveMinimum: 0, default: 14, description: 'Lifetime of login sessions and OAuth tokens, in days.' }),
+    headers: Type.Record(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }), Type.String({ pattern: '^[\\t\\x20-\\x7e]*$' }), {
+      default: {},
+      additionalProperties: false,
+      description:
+        "Extra HTTP headers on every answer of the hub (pages and API), as JupyterHub's `tornado_settings.headers`. " +
+        "A name given here replaces the hub's default for it; an empty value removes the header. Defaults: " +
+        "`Content-Security-Policy: frame-ancestors 'self'` (no framing by other sites), `X-Content-Type-Options: nosniff`, " +
+        '`Referrer-Policy: same-origin`.',
+    }),
     api_page_default_limit: Type.Integer({ minimum: 1, default: 50, description: 'Page size of paginated API lists when `limit` is not given.' }),
     api_page_max_limit: Type.Integer({ minimum: 1, default: 200, description: 'Largest page size a client may ask for.' }),
     max_body_size: Type.Integer({ minimum: 1024, default: 1048576, description: 'Largest request body the API accepts, in bytes.' }),

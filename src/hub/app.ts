@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import type { Logger } from 'pino';
@@ -9,7 +9,7 @@ import { migrate, openDatabase, type Database } from '../db/database.js';
 import { CryptKeeper } from '../lib/crypto.js';
 import { persistentSecret } from '../lib/secrets.js';
 import { HubError } from '../lib/errors.js';
-import { urlJoin } from '../lib/names.js';
+import { quotePath, urlJoin } from '../lib/names.js';
 import type { Proxy } from '../proxy/proxy.js';
 import { ChpClient } from '../proxy/chp-client.js';
 import { MultiProxy } from '../proxy/multi-proxy.js';
@@ -28,13 +28,15 @@ import { homeRoutes } from '../web/home.js';
 import { spawnRoutes } from '../web/spawn.js';
 import { tokenRoutes } from '../web/token.js';
 import { adminRoutes } from '../web/admin.js';
-import { html, page } from '../web/layout.js';
+import { redirectLocal, urlAfterPrefix } from '../web/redirect.js';
 import type { Hub, HubUrls } from './context.js';
 import { ServerManager } from './server-manager.js';
 import { identify } from './identity.js';
 import { IdentityCache } from './identity-cache.js';
 import { proxyApiUrls } from './proxy-process.js';
 import { prepareDataDir } from './data-dir.js';
+import { securityHeaders } from './security-headers.js';
+import { clientErrorHandler, errorHandler, frameworkErrorHandler, notFoundHandler } from './error-replies.js';
 
 export interface BuildOptions {
   config: Config;
@@ -121,6 +123,8 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
 }
 
 function buildApp(hub: Hub): FastifyInstance {
+  const apiPrefix = urlJoin(hub.urls.hub, 'api/');
+  const errorShape = { apiPrefix, hubPrefix: hub.urls.hub, headers: hub.config.headers };
   const app = Fastify({
     loggerInstance: hub.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -128,6 +132,9 @@ function buildApp(hub: Hub): FastifyInstance {
     trustProxy: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     return503OnClosing: true,
+    // errors before routing, and requests node's parser refuses: the same {status, message} / HTML shape
+    frameworkErrors: frameworkErrorHandler(errorShape),
+    clientErrorHandler: clientErrorHandler(errorShape, hub.log),
   });
   app.register(fastifyCookie, { secret: hub.cookieSecret });
   app.register(fastifyFormbody);
@@ -136,41 +143,17 @@ function buildApp(hub: Hub): FastifyInstance {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonParser(() => new HubError(400, 'Request body is not valid JSON')));
   // Other types: JSON sent without its Content-Type is still read.
   app.addContentTypeParser('*', { parseAs: 'string' }, jsonParser(() => new HubError(415, 'Unsupported request body: send JSON (Content-Type: application/json)')));
+  const extraHeaders = securityHeaders(hub.config.headers);
   app.addHook('onRequest', async (_req, reply) => {
     reply.header('X-JupyterHub-Version', JUPYTERHUB_API_VERSION);
+    reply.headers(extraHeaders);
   });
   // Any successful change may revoke or change permissions: drop cached identities.
   app.addHook('onResponse', async (req, reply) => {
     if (req.method !== 'GET' && req.method !== 'HEAD' && reply.statusCode < 400) hub.identities.clear();
   });
-  const apiPrefix = urlJoin(hub.urls.hub, 'api');
-  app.setErrorHandler((err: FastifyError | HubError, req, reply) => {
-    let status: number;
-    let message: string;
-    if (err instanceof HubError) {
-      status = err.status;
-      message = err.message;
-      for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
-    } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      status = err.statusCode;
-      message = err.message;
-    } else {
-      status = 500;
-      message = 'Internal server error; the hub log has the details';
-    }
-    if (status >= 500) req.log.error({ err, url: req.url.split('?')[0] }, 'request failed');
-    else req.log.info({ status, message, url: req.url.split('?')[0] }, 'request refused');
-    if (req.url.startsWith(apiPrefix)) return reply.code(status).send({ status, message });
-    return reply
-      .code(status)
-      .type('text/html')
-      .send(page({ title: `Error ${status}`, hubPrefix: hub.urls.hub }, html`<div class="card"><h1>${status} ${statusText(status)}</h1><p>${message}</p><p><a class="button" href="${hub.urls.hub}home">Back to the hub</a></p></div>`));
-  });
-  app.setNotFoundHandler((req, reply) => {
-    const message = `Not found: ${req.method} ${req.url.split('?')[0]}`;
-    if (req.url.startsWith(apiPrefix)) return reply.code(404).send({ status: 404, message });
-    return reply.code(404).type('text/html').send(page({ title: 'Not found', hubPrefix: hub.urls.hub }, html`<div class="card"><h1>404 Not Found</h1><p>${message}</p></div>`));
-  });
+  app.setErrorHandler(errorHandler(errorShape));
+  app.setNotFoundHandler(notFoundHandler(errorShape));
 
   app.register(
     async (api) => {
@@ -181,7 +164,7 @@ function buildApp(hub: Hub): FastifyInstance {
       groupsRoutes(api, hub);
       oauthRoutes(api, hub);
     },
-    { prefix: apiPrefix.replace(/\/$/, '') },
+    { prefix: apiPrefix.replace(/\/+$/, '') },
   );
   app.register(
     async (pages) => {
@@ -196,11 +179,12 @@ function buildApp(hub: Hub): FastifyInstance {
   // Requests the proxy sends to the hub because no route matched.
   const root = hub.urls.base;
   app.get(root === '/' ? '/' : root.replace(/\/$/, ''), async (_req, reply) => reply.redirect(hub.urls.hub, 302));
-  app.get(`${root}user/*`, async (req, reply) => reply.redirect(`${hub.urls.hub}user/${(req.params as { '*': string })['*']}${req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''}`, 302));
+  app.get(`${root}user/*`, async (req, reply) => redirectLocal(reply, `${hub.urls.hub}user/${urlAfterPrefix(req, `${root}user/`)}`, hub.urls.hub));
   app.get(`${root}user-redirect/*`, async (req, reply) => {
     const who = await identify(hub.db, req, true);
-    if (!who) return reply.redirect(`${hub.urls.hub}login?next=${encodeURIComponent(req.url)}`, 302);
-    return reply.redirect(`${root}user/${encodeURIComponent(who.user.name)}/${(req.params as { '*': string })['*']}`, 302);
+    const login = `${hub.urls.hub}login`;
+    if (!who) return redirectLocal(reply, `${login}?next=${encodeURIComponent(req.url)}`, login);
+    return redirectLocal(reply, `${root}user/${quotePath(who.user.name)}/${urlAfterPrefix(req, `${root}user-redirect/`)}`, `${hub.urls.hub}home`);
   });
   return app;
 }
@@ -216,10 +200,4 @@ function jsonParser(onError: () => HubError) {
       done(onError(), undefined);
     }
   };
-}
-
-function statusText(status: number): string {
-  return (
-    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' } as Record<number, string>
-  )[status] ?? 'Error';
 }

@@ -9,6 +9,7 @@ import { sessionFromCookie, scopesOfUser, userRolesAndGroups } from '../hub/iden
 import { hasScope } from '../rbac/check.js';
 import { identifyScopes } from '../rbac/scopes.js';
 import { urlJoin } from '../lib/names.js';
+import { redirectLocal } from '../web/redirect.js';
 
 /**
  * The hub as an OAuth 2 provider (authorization-code grant, RFC 6749 §4.1),
@@ -39,8 +40,8 @@ async function authorize(hub: Hub, req: FastifyRequest, reply: FastifyReply): Pr
   }
   const session = await sessionFromCookie(hub.db, req);
   if (!session) {
-    const next = req.url;
-    return reply.redirect(`${urlJoin(hub.urls.hub, 'login')}?next=${encodeURIComponent(next)}`, 302);
+    const login = urlJoin(hub.urls.hub, 'login');
+    return redirectLocal(reply, `${login}?next=${encodeURIComponent(req.url)}`, login);
   }
   const user = session.user;
   // The user must be allowed to access the server behind this client.
@@ -83,8 +84,13 @@ async function token(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promis
   const basic = /^basic\s+(\S+)$/i.exec(req.headers.authorization ?? '');
   if (basic) {
     const [id, secret] = Buffer.from(basic[1]!, 'base64').toString('utf8').split(':');
-    clientId ??= decodeURIComponent(id ?? '');
-    clientSecret ??= decodeURIComponent(secret ?? '');
+    // RFC 6749 §2.3.1: both parts are form-encoded; a bad %-escape is the client's error (it was a 500)
+    try {
+      clientId ??= decodeURIComponent((id ?? '').replaceAll('+', ' '));
+      clientSecret ??= decodeURIComponent((secret ?? '').replaceAll('+', ' '));
+    } catch {
+      return oauthError(reply, 401, 'invalid_client', 'malformed Basic credentials: bad percent-encoding in the client id or secret');
+    }
   }
   const grant = str(body, 'grant_type');
   const code = str(body, 'code');

@@ -7,6 +7,7 @@ import { serversOfUsers } from '../db/repos/servers.js';
 import { quotePath } from '../lib/names.js';
 import { html, page } from './layout.js';
 import { pageUser } from './session.js';
+import { queryInteger } from '../api/pagination.js';
 
 export function adminRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/admin', async (req, reply) => {
@@ -14,7 +15,7 @@ export function adminRoutes(app: FastifyInstance, hub: Hub): void {
     if (!who) return reply;
     if (!hasScope(who.scopes, 'admin-ui')) throw new HubError(403, 'The admin page needs the admin-ui permission');
     const q = req.query as Record<string, unknown>;
-    const offset = Math.max(0, Number(q['offset']) || 0);
+    const offset = queryInteger(q['offset'], 'offset') ?? 0;
     const limit = 100;
     const { rows, total } = await listUsers(hub.db, { offset, limit, sort: 'name', descending: false });
     const servers = await serversOfUsers(hub.db, rows.map((u) => u.id));

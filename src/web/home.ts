@@ -9,6 +9,7 @@ import { quoteName } from '../lib/quote-name.js';
 import { html, page } from './layout.js';
 import { pageUser, requireXsrf, xsrfField } from './session.js';
 import { HubError } from '../lib/errors.js';
+import { redirectLocal, urlAfterPrefix } from './redirect.js';
 
 export function homeRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/', async (req, reply) => {
@@ -69,17 +70,17 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
     const who = await pageUser(hub, req, reply);
     if (!who) return reply;
     const rest = (req.params as { '*': string })['*'] ?? '';
-    const [rawName = '', rawServer = ''] = rest.split('/');
-    const name = decodeURIComponent(rawName);
+    // the router has decoded the wildcard already (decoding again turned `%25` into a URIError: a 500)
+    const [name = '', requestedServer = ''] = rest.split('/');
     const owner = await getUser(hub.db, name);
     if (!owner) throw new HubError(404, `No such user: ${quoteName(name)}`);
     const servers = (await serversOfUsers(hub.db, [owner.id])).get(owner.id) ?? [];
-    const serverName = hub.config.allow_named_servers && servers.some((s) => s.name === decodeURIComponent(rawServer) && s.name !== '') ? decodeURIComponent(rawServer) : '';
+    const serverName = hub.config.allow_named_servers && servers.some((s) => s.name === requestedServer && s.name !== '') ? requestedServer : '';
     const row = servers.find((s) => s.name === serverName);
     if (row?.ready && !row.pending && !usernameProblem(name)) {
       // the route may be missing; restore it and send the browser back
       await hub.proxy.addRoute(serverPrefix(hub.urls, name, serverName), row.url!, { jupyterhub: true, user: name, server_name: serverName });
-      return reply.redirect(req.url.replace(/^\/hub\//, '/'), 302);
+      return redirectLocal(reply, `${hub.urls.base}user/${urlAfterPrefix(req, `${hub.urls.hub}user/`)}`, urlJoin(hub.urls.hub, 'home'));
     }
     const mine = owner.id === who.user.id;
     const spawnUrl = `${hub.urls.hub}spawn/${quotePath(name)}${serverName ? `/${quotePath(serverName)}` : ''}`;
@@ -91,8 +92,10 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/user/*', notRunning);
 
   app.get('/error/:code', async (req, reply) => {
-    const code = Number((req.params as { code: string }).code);
-    const status = code >= 400 && code < 600 ? code : 500;
+    // the proxy's error target (`/hub/error/503?url=…`): only an error status makes a page
+    const raw = (req.params as { code: string }).code;
+    const status = /^[45]\d\d$/.test(raw) ? Number(raw) : 0;
+    if (!status) throw new HubError(404, `No error page for ${JSON.stringify(raw.slice(0, 20))}: expected an HTTP error status (400 to 599)`);
     const url = String((req.query as Record<string, unknown>)['url'] ?? '');
     const body = html`<div class="card"><h1>${status === 503 ? 'Service unavailable' : `Error ${status}`}</h1>
       <p>${status === 503 ? 'The server behind this address is not answering.' : 'The proxy could not serve this address.'} ${url ? html`(<code>${url}</code>)` : ''}</p>

@@ -1,26 +1,39 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Hub } from '../hub/context.js';
 import { identify, type Identity } from '../hub/identity.js';
-import { checkXsrf, ensureXsrf } from '../hub/cookies.js';
+import { checkXsrf, ensureXsrf, loginCookieSession, xsrfHeader } from '../hub/cookies.js';
 import { HubError } from '../lib/errors.js';
 import { urlJoin } from '../lib/names.js';
+import { localRedirectTarget, redirectLocal } from './redirect.js';
 
 /** The logged-in browser user of a page, or a redirect to the login page. */
 export async function pageUser(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<Identity | null> {
   const who = await identify(hub.db, req, true);
   if (who) return who;
-  await reply.redirect(`${urlJoin(hub.urls.hub, 'login')}?next=${encodeURIComponent(req.url)}`, 302);
+  const login = urlJoin(hub.urls.hub, 'login');
+  await redirectLocal(reply, `${login}?next=${encodeURIComponent(req.url)}`, login);
   return null;
 }
 
-/** Checks the `_xsrf` field of a posted form; 403 naming the problem otherwise. */
+/**
+ * Checks the XSRF token of a posted form (its `_xsrf` field, else the
+ * `X-XSRFToken` header) against the session id of the request's login cookie
+ * (or, logged out, against the browser's own `_xsrf` cookie); 403 naming the
+ * problem otherwise. Returns the form's fields.
+ */
 export function requireXsrf(req: FastifyRequest): Record<string, string> {
-  const body = (req.body ?? {}) as Record<string, unknown>;
-  const form: Record<string, string> = {};
-  for (const [k, v] of Object.entries(body)) form[k] = Array.isArray(v) ? String(v[0] ?? '') : String(v ?? '');
-  if (!checkXsrf(req, form['_xsrf'])) {
-    throw new HubError(403, "'_xsrf' argument missing or not matching the XSRF cookie; reload the page and try again");
+  const form = formFields(req);
+  if (!checkXsrf(req, form['_xsrf'] ?? xsrfHeader(req), loginCookieSession(req))) {
+    throw new HubError(403, "'_xsrf' argument missing or not valid for this login session; reload the page and try again");
   }
+  return form;
+}
+
+function formFields(req: FastifyRequest): Record<string, string> {
+  const body = req.body;
+  const form: Record<string, string> = {};
+  if (body === null || typeof body !== 'object') return form;
+  for (const [k, v] of Object.entries(body)) form[k] = Array.isArray(v) ? String(v[0] ?? '') : String(v ?? '');
   return form;
 }
 
@@ -33,7 +46,7 @@ export function requireXsrf(req: FastifyRequest): Record<string, string> {
  */
 export function requireXsrfOrSameOrigin(req: FastifyRequest): Record<string, string> {
   const body = (req.body ?? {}) as Record<string, unknown>;
-  if (body['_xsrf'] !== undefined) return requireXsrf(req);
+  if (body['_xsrf'] !== undefined || xsrfHeader(req) !== undefined) return requireXsrf(req);
   const origin = req.headers.origin;
   const site = req.headers['sec-fetch-site'];
   const host = req.headers['x-forwarded-host'] ?? req.headers.host;
@@ -48,17 +61,16 @@ export function requireXsrfOrSameOrigin(req: FastifyRequest): Record<string, str
   if (crossSite) {
     throw new HubError(403, "'_xsrf' argument missing from a cross-site login form; reload the login page and try again");
   }
-  const form: Record<string, string> = {};
-  for (const [k, v] of Object.entries(body)) form[k] = Array.isArray(v) ? String(v[0] ?? '') : String(v ?? '');
-  return form;
+  return formFields(req);
 }
 
+/** The XSRF token for a page's forms, bound to the session id of the request's login cookie (if any). */
 export function xsrfField(hub: Hub, req: FastifyRequest, reply: FastifyReply): string {
-  return ensureXsrf(req, reply, hub.urls.hub);
+  return ensureXsrf(req, reply, hub.urls.hub, loginCookieSession(req));
 }
 
-/** A `next` URL that stays on this site (a path, not `//host`), or undefined. */
-export function safeNext(next: unknown): string | undefined {
-  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) return undefined;
-  return next;
-}
+/**
+ * A `next` URL that stays on this site as a browser reads it, normalised to a
+ * valid `Location` value, or undefined (see {@link localRedirectTarget}).
+ */
+export const safeNext: (next: unknown) => string | undefined = localRedirectTarget;

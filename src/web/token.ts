@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Hub } from '../hub/context.js';
-import { createToken, deleteToken, getToken, listTokens } from '../db/repos/tokens.js';
+import { createToken, deleteToken, getToken, listTokens, MAX_TOKEN_EXPIRES_IN } from '../db/repos/tokens.js';
 import { HubError } from '../lib/errors.js';
 import { html, page } from './layout.js';
 import { pageUser, requireXsrf, xsrfField } from './session.js';
@@ -32,7 +32,7 @@ export function tokenRoutes(app: FastifyInstance, hub: Hub): void {
     if (!who) return reply;
     const form = requireXsrf(req);
     const expires = form['expires_in'] ? Number(form['expires_in']) : null;
-    if (expires !== null && (!Number.isFinite(expires) || expires <= 0)) throw new HubError(400, `expires_in must be a positive number of seconds, got ${JSON.stringify(form['expires_in'])}`);
+    if (expires !== null && (!Number.isFinite(expires) || expires <= 0 || expires > MAX_TOKEN_EXPIRES_IN)) throw new HubError(400, `expires_in must be a positive number of seconds up to ${MAX_TOKEN_EXPIRES_IN}, got ${JSON.stringify(form['expires_in'])}`);
     const { token } = await createToken(hub.db, who.user.id, { kind: 'api', scopes: ['inherit'], note: (form['note'] ?? '').slice(0, 500) || 'Requested via token page', expiresIn: expires });
     return render(req, reply, token);
   });
@@ -40,7 +40,8 @@ export function tokenRoutes(app: FastifyInstance, hub: Hub): void {
     const who = await pageUser(hub, req, reply);
     if (!who) return reply;
     const form = requireXsrf(req);
-    const row = await getToken(hub.db, who.user.id, Number(form['id']));
+    const id = /^\d{1,15}$/.test(form['id'] ?? '') ? Number(form['id']) : undefined;
+    const row = id === undefined ? undefined : await getToken(hub.db, who.user.id, id);
     if (!row) throw new HubError(404, 'No such token');
     await deleteToken(hub.db, row.id);
     return reply.redirect(`${hub.urls.hub}token`, 302);

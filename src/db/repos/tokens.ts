@@ -5,6 +5,9 @@ import { isoIn, isoNow } from '../../lib/time.js';
 
 export type TokenRow = Selectable<ApiTokensTable>;
 
+/** The longest lifetime a token may be given, in seconds (100 years; a longer one is not a date). */
+export const MAX_TOKEN_EXPIRES_IN = 100 * 365 * 86400;
+
 export interface NewTokenOptions {
   kind: 'api' | 'server' | 'oauth';
   scopes: string[];
