@@ -42,18 +42,18 @@ export function loginRoutes(app: FastifyInstance, hub: Hub): void {
     const form = requireXsrfOrSameOrigin(req);
     const result = await hub.authenticator.authenticate(req, form);
     const typed = form['username'] ?? '';
-    const username = typed.length <= NAME_MAX_LENGTH ? typed : ''; // echoed in the form: never a huge one
+    const username = typed.length <= NAME_MAX_LENGTH ? typed : ''; // echoed in the form: never a huge one (the log clips it)
     if (!result) {
-      req.log.warn({ username }, 'failed login');
+      req.log.warn({ username: typed }, 'failed login');
       return loginPage(hub, req, reply, { error: 'Invalid username or password.', username, status: 403 });
     }
     const decision = applyLoginPolicy(result, hub.config);
     if (!decision.ok && decision.badName) {
-      req.log.warn({ username, reason: decision.reason }, 'login refused: invalid user name');
+      req.log.warn({ username: typed, reason: decision.reason }, 'login refused: invalid user name');
       return loginPage(hub, req, reply, { error: `This user name cannot be used: ${decision.reason}.`, username, status: 400 });
     }
     if (!decision.ok) {
-      req.log.warn({ username, reason: decision.reason }, 'login refused by policy');
+      req.log.warn({ username: typed, reason: decision.reason }, 'login refused by policy');
       return loginPage(hub, req, reply, { error: 'You are not allowed to use this hub.', username, status: 403 });
     }
     const user = await ensureUser(hub.db, decision.name, decision.admin === true);

@@ -118,8 +118,9 @@ describe('error shape: JSON on the API, HTML elsewhere, never a 5xx for client i
   });
 
   it('the not-running page takes the user name from the path once decoded (%25 was a 500)', async () => {
-    await ensureUser(t.hub.db, 'pct%41');
-    for (const [target, status] of [['/hub/user/%25/', 404], ['/hub/user/%25%25/x', 404], ['/hub/user/pct%2541/', 503]] as const) {
+    // '%' is refused in names now (issue 9, 1.1): a stored name decoded twice would be 'pctA'
+    await ensureUser(t.hub.db, 'pcta');
+    for (const [target, status] of [['/hub/user/%25/', 404], ['/hub/user/%25%25/x', 404], ['/hub/user/pct%2541/', 404], ['/hub/user/pcta/', 503]] as const) {
       const res = await rawRequest(port, get(target, { Authorization: `token ${admin}` }));
       assert.ok(res.status === status || (status === 503 && res.status === 424), `${target}: ${res.status} ${res.body.slice(0, 200)}`);
     }
