@@ -196,7 +196,13 @@ function buildApp(hub: Hub): FastifyInstance {
   // Requests the proxy sends to the hub because no route matched.
   const root = hub.urls.base;
   app.get(root === '/' ? '/' : root.replace(/\/$/, ''), async (_req, reply) => reply.redirect(hub.urls.hub, 302));
-  app.get(`${root}user/*`, async (req, reply) => reply.redirect(`${hub.urls.hub}user/${(req.params as { '*': string })['*']}${req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''}`, 302));
+  // (any method: an API call to a stopped server is answered there with 424; 307 keeps the method and body)
+  app.route({
+    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    url: `${root}user/*`,
+    handler: async (req, reply) =>
+      reply.redirect(`${hub.urls.hub}user/${(req.params as { '*': string })['*']}${req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''}`, req.method === 'GET' ? 302 : 307),
+  });
   app.get(`${root}user-redirect/*`, async (req, reply) => {
     const who = await identify(hub.db, req, true);
     if (!who) return reply.redirect(`${hub.urls.hub}login?next=${encodeURIComponent(req.url)}`, 302);

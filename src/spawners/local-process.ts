@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { SpawnError } from '../lib/errors.js';
 import { sleep } from '../lib/time.js';
-import type { PollResult, SpawnRequest, Spawner, SpawnerState, StartResult } from './spawner.js';
+import type { LogTailOptions, PollResult, SpawnRequest, Spawner, SpawnerState, StartResult } from './spawner.js';
 
 export interface LocalProcessOptions {
   cmd: string[];
@@ -69,6 +70,16 @@ export class LocalProcessSpawner implements Spawner {
     return isOurProcess(s) ? { status: 'running' } : { status: 'stopped' };
   }
 
+  /** The end of the server's log file (its stdout and stderr). */
+  async logTail(state: SpawnerState, opts: LogTailOptions): Promise<string | undefined> {
+    const file = (state as Partial<LocalState>).logFile;
+    if (typeof file !== 'string' || !file) return undefined;
+    return readTail(file, opts.lines, opts.maxBytes).catch((err: Error) => {
+      opts.log.debug({ err: err.message, logFile: file }, 'no server log to show');
+      return undefined;
+    });
+  }
+
   async stop(state: SpawnerState, opts: { log: Logger }): Promise<void> {
     const s = state as LocalState;
     if (!s.pid || !isOurProcess(s)) return;
@@ -79,6 +90,22 @@ export class LocalProcessSpawner implements Spawner {
     }
     opts.log.warn({ pid: s.pid }, 'server did not stop within 5 s of SIGTERM; sending SIGKILL');
     signalGroup(s.pid, 'SIGKILL');
+  }
+}
+
+/** The last `lines` lines within the last `maxBytes` bytes of `file` (a line cut by the byte limit is dropped). */
+async function readTail(file: string, lines: number, maxBytes: number): Promise<string> {
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    const start = Math.max(0, size - maxBytes);
+    const buf = Buffer.alloc(size - start);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, start);
+    let text = buf.subarray(0, bytesRead).toString('utf8');
+    if (start > 0) text = text.slice(text.indexOf('\n') + 1);
+    return text.replace(/\n+$/, '').split('\n').slice(-lines).join('\n');
+  } finally {
+    await fh.close();
   }
 }
 
