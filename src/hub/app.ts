@@ -23,6 +23,7 @@ import { serversRoutes } from '../api/servers.js';
 import { tokensRoutes } from '../api/tokens.js';
 import { groupsRoutes } from '../api/groups.js';
 import { hubRoutes, JUPYTERHUB_API_VERSION } from '../api/hub.js';
+import { assetRoutes } from '../web/assets.js';
 import { oauthRoutes } from '../oauth/provider.js';
 import { loginRoutes } from '../web/login.js';
 import { homeRoutes } from '../web/home.js';
@@ -193,6 +194,7 @@ function buildApp(hub: Hub): FastifyInstance {
     },
     { prefix: hub.urls.hub.replace(/\/$/, '') },
   );
+  assetRoutes(app, hub);
   // Requests the proxy sends to the hub because no route matched.
   const root = hub.urls.base;
   app.get(root === '/' ? '/' : root.replace(/\/$/, ''), async (_req, reply) => reply.redirect(hub.urls.hub, 302));
