@@ -77,11 +77,11 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
       </div>
       ${hub.config.allow_named_servers
         ? html`<div class="card"><h2>Named servers</h2>
-        <div class="table-scroll"><table><thead><tr><th>Name</th><th>URL</th><th>Status</th><th></th></tr></thead><tbody>
+        <div class="table-scroll"><table><thead><tr><th>Name</th><th class="hide-narrow">URL</th><th>Status</th><th></th></tr></thead><tbody>
         ${named.map((s) => {
           const url = serverPrefix(hub.urls, who.user.name, s.name);
           const running = s.ready && !s.pending;
-          return html`<tr><td>${running ? html`<a href="${url}">${s.name}</a>` : s.name}</td><td><code>${url}</code></td><td>${status(s)}</td><td>
+          return html`<tr><td class="wrap">${running ? html`<a href="${url}">${s.name}</a>` : s.name}</td><td class="hide-narrow"><code>${url}</code></td><td class="nowrap">${status(s)}</td><td>
           ${running
             ? html`<a class="button" data-open="${s.name}" href="${url}">Open</a>
             <form class="inline" method="post" action="${p}home/stop"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="server" value="${s.name}"><button class="danger" type="submit">Stop</button></form>`

@@ -4,7 +4,7 @@ import type { Identity } from '../hub/identity.js';
 import { createToken, deleteToken, getToken, listTokens, type TokenRow } from '../db/repos/tokens.js';
 import { getClient } from '../db/repos/oauth.js';
 import { HubError } from '../lib/errors.js';
-import { html, page, type Html } from './layout.js';
+import { html, page, when, type Html } from './layout.js';
 import { pageUser, requireXsrf, xsrfField } from './session.js';
 
 /** How long a new token waits to be shown once on the token page. */
@@ -101,14 +101,14 @@ export function tokenRoutes(app: FastifyInstance, hub: Hub): void {
       ${apiTokens.length
         ? html`<div class="table-scroll"><table><thead><tr><th>Note</th><th>Permissions</th><th>Last used</th><th>Created</th><th>Expires</th><th></th></tr></thead><tbody>
         ${apiTokens.map(
-          (t) => html`<tr><td>${t.note}</td><td>${scopesText(t)}</td><td>${t.last_activity ?? 'never'}</td><td>${t.created}</td><td>${t.expires_at ?? 'never'}</td>
+          (t) => html`<tr><td class="wrap">${t.note}</td><td class="wrap">${scopesText(t)}</td><td>${when(t.last_activity)}</td><td>${when(t.created)}</td><td>${when(t.expires_at)}</td>
           <td>${revoke('token/revoke', 'id', t.id)}</td></tr>`,
         )}</tbody></table></div>`
         : html`<p class="muted">No API tokens.</p>`}</div>
       <div class="card" id="authorized-apps"><h2>Authorized applications</h2>
       ${apps.length
         ? html`<div class="table-scroll"><table><thead><tr><th>Application</th><th>Last used</th><th>First authorized</th><th></th></tr></thead><tbody>
-        ${apps.map((a) => html`<tr><td>${a.name}</td><td>${a.lastActivity ?? 'never'}</td><td>${a.created}</td><td>${revoke('token/revoke-app', 'client_id', a.clientId)}</td></tr>`)}
+        ${apps.map((a) => html`<tr><td class="wrap">${a.name}</td><td>${when(a.lastActivity)}</td><td>${when(a.created)}</td><td>${revoke('token/revoke-app', 'client_id', a.clientId)}</td></tr>`)}
         </tbody></table></div>`
         : html`<p class="muted">No applications are authorized to act for you.</p>`}</div>`;
     if (created) reply.header('Cache-Control', 'no-store');
