@@ -130,10 +130,12 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
     }
     const serverPath = `${quotePath(name)}${serverName ? `/${quotePath(serverName)}` : ''}`;
     const withNext = (url: string) => `${url}?next=${encodeURIComponent(userUrl)}`;
-    // a spawn in progress: its progress page, which goes on to the page asked for (JupyterHub answers 303)
-    if (row?.pending === 'spawn') return reply.redirect(withNext(`${hub.urls.hub}spawn-pending/${serverPath}`), 303);
     const mine = owner.id === who.user.id;
     const mayStart = hasScope(who.scopes, 'servers', { server: `${name}/${serverName}`, userGroups: mine ? who.groups : [] });
+    // a spawn in progress, or one that failed: the progress page (which says why it failed, or goes on
+    // to the page asked for when the server is ready), as JupyterHub does with a 303
+    const failed = row !== undefined && !row.pending && hub.servers.progressOf(row.id).failure !== undefined;
+    if (row?.pending === 'spawn' || (failed && mayStart)) return reply.redirect(withNext(`${hub.urls.hub}spawn-pending/${serverPath}`), 303);
     const spawnUrl = withNext(`${hub.urls.hub}spawn/${serverPath}`);
     const body = html`<div class="card"><h1>Server not running</h1>
       <p>${mine ? 'Your server' : `${name}'s server`} ${serverName ? html`<code>${serverName}</code> ` : ''}is not running.

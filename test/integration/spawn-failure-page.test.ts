@@ -101,6 +101,15 @@ describe('a failed spawn', () => {
     assert.ok(!res.text.includes('line 60'), 'the log is for the page, not the event stream');
   });
 
+  it("a link into the server after the failure leads to the failure page, keeping the link's path", async () => {
+    const page = await carol.navigate('/user/carol/lab/tree/x.ipynb');
+    assert.equal(page.status, 200);
+    assert.equal(new URL(page.url).pathname, '/hub/spawn-pending/carol');
+    assert.equal(new URL(page.url).searchParams.get('next'), '/user/carol/lab/tree/x.ipynb');
+    assert.match(page.text, /Spawn failed/);
+    assert.match(page.text, /href="\/hub\/spawn\/carol\?next=%2Fuser%2Fcarol%2Flab%2Ftree%2Fx\.ipynb">Try again/);
+  });
+
   it('reloading the failure page shows the failure again and starts nothing', async () => {
     const user = await ensureUser(t.hub.db, 'carol');
     // a reload of the pending page while it fails shows the failure again, not a new spawn
