@@ -50,7 +50,7 @@ ul.log{list-style:none;padding:0;font-size:.9rem;color:var(--muted)}form.inline{
 .login{max-width:24rem;margin:4rem auto}
 pre.log-tail{background:#1d2430;color:#e6e9ef;padding:.8rem;border-radius:6px;font-size:.8rem;max-height:28rem;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere}
 .error{overflow-wrap:anywhere}code{overflow-wrap:anywhere}
-@media (max-width:40rem){header{gap:.4rem 1rem;padding:.6rem 1rem}header nav{order:3;flex-basis:100%}header .who{max-width:none}.hide-narrow{display:none}
+@media (max-width:40rem){header{gap:.4rem 1rem;padding:.6rem 1rem}header nav{order:3;flex-basis:100%}header .account{flex:1 1 0;justify-content:flex-end}header .who{max-width:none}.hide-narrow{display:none}
 main{margin:1rem auto;padding:0 .75rem}.card{padding:1rem}.login{margin:1.5rem auto}}
 `;
 

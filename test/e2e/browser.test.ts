@@ -100,7 +100,7 @@ describe('pages in a real browser', { skip: existsSync(CHROMIUM) ? false : `NOTI
     await page.close();
   });
 
-  it('fits a 390 px wide phone: header, home, token and spawn-pending pages do not overflow', async () => {
+  it('fits a 390 px wide phone: header, home, token, admin, not-running and spawn-pending pages do not overflow', async () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     const page = await context.newPage();
     const fits = async (name: string) => {
@@ -132,6 +132,11 @@ describe('pages in a real browser', { skip: existsSync(CHROMIUM) ? false : `NOTI
       await page.waitForSelector('#new-token');
     }
     await fits('token');
+    await page.goto(`${t.publicUrl}/hub/admin`);
+    await fits('admin');
+    const stopped = await page.goto(`${t.publicUrl}/user/${PHONE_USER}/notebooks/a-rather-long-notebook-name-for-a-phone.ipynb`);
+    assert.equal(stopped?.status(), 424);
+    await fits('not-running');
     // spawn-pending while starting, then after a failure with its log
     const real = t.hub.spawner;
     try {
