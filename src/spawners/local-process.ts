@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { constants as fsConstants, openSync, closeSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import { open } from 'node:fs/promises';
+import { lstat, open, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { SpawnError } from '../lib/errors.js';
@@ -93,13 +93,27 @@ export class LocalProcessSpawner implements Spawner {
   }
 }
 
-/** The last `lines` lines within the last `maxBytes` bytes of `file` (a line cut by the byte limit is dropped). */
+/**
+ * The last `lines` lines within the last `maxBytes` bytes of `file` (a line
+ * cut by the byte limit is dropped). The file may sit where the server's own
+ * user can write, so only a plain file with one name, neither it nor its
+ * directory a symbolic link, is read: never a link to one of the hub's
+ * secrets or to another server's log, nor a FIFO.
+ */
 async function readTail(file: string, lines: number, maxBytes: number): Promise<string> {
-  const fh = await open(file, 'r');
+  const wanted = path.resolve(file);
+  const fh = await open(wanted, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   try {
-    const { size } = await fh.stat();
-    const start = Math.max(0, size - maxBytes);
-    const buf = Buffer.alloc(size - start);
+    const st = await fh.stat();
+    if (!st.isFile() || st.nlink !== 1) throw new Error('not a plain file');
+    // the file and its own directory (the server's) must not be links; what holds them (e.g. the data dir) may be
+    const dir = path.dirname(wanted);
+    const expected = path.join(await realpath(path.dirname(dir)), path.basename(dir), path.basename(wanted));
+    const real = await realpath(wanted);
+    const again = await lstat(real);
+    if (real !== expected || again.ino !== st.ino || again.dev !== st.dev) throw new Error('reached through a symbolic link');
+    const start = Math.max(0, st.size - maxBytes);
+    const buf = Buffer.alloc(st.size - start);
     const { bytesRead } = await fh.read(buf, 0, buf.length, start);
     let text = buf.subarray(0, bytesRead).toString('utf8');
     if (start > 0) text = text.slice(text.indexOf('\n') + 1);

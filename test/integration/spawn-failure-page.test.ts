@@ -5,7 +5,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -120,7 +121,7 @@ describe('a failed spawn', () => {
 });
 
 describe('the local-process spawner log tail', () => {
-  it('returns the last lines within the byte limit, whole lines only, and nothing for a missing file', async () => {
+  it('returns the last lines within the byte limit, whole lines only; nothing for a missing file, a link, a hard link or a FIFO', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-tail-'));
     try {
       const file = path.join(dir, 'server.log');
@@ -134,6 +135,25 @@ describe('the local-process spawner log tail', () => {
       assert.ok(small.split('\n').every((l) => /^line \d+ x{20}$/.test(l)), 'no cut line');
       assert.equal(await spawner.logTail({ v: 1, logFile: path.join(dir, 'missing.log') }, { log, lines: 40, maxBytes: 100 }), undefined);
       assert.equal(await spawner.logTail({ v: 1 }, { log, lines: 40, maxBytes: 100 }), undefined);
+      // a log the server's user replaced by a link to a hub secret (or a FIFO) is not read
+      const secret = path.join(dir, 'cookie_secret');
+      writeFileSync(secret, 'the-hub-secret\n');
+      const linked = path.join(dir, 'linked.log');
+      symlinkSync(secret, linked);
+      assert.equal(await spawner.logTail({ v: 1, logFile: linked }, { log, lines: 40, maxBytes: 1000 }), undefined);
+      mkdirSync(path.join(dir, 'real-dir'));
+      writeFileSync(path.join(dir, 'real-dir', 'server.log'), 'another server\'s log\n');
+      symlinkSync(path.join(dir, 'real-dir'), path.join(dir, 'dir-link'));
+      assert.equal(await spawner.logTail({ v: 1, logFile: path.join(dir, 'dir-link', 'server.log') }, { log, lines: 40, maxBytes: 1000 }), undefined);
+      // a link above the server's own directory (e.g. a data dir on another disk) is fine
+      symlinkSync(dir, path.join(dir, 'data-link'));
+      assert.equal(await spawner.logTail({ v: 1, logFile: path.join(dir, 'data-link', 'real-dir', 'server.log') }, { log, lines: 40, maxBytes: 1000 }), "another server's log");
+      const hard = path.join(dir, 'hard.log');
+      linkSync(secret, hard);
+      assert.equal(await spawner.logTail({ v: 1, logFile: hard }, { log, lines: 40, maxBytes: 1000 }), undefined);
+      const fifo = path.join(dir, 'fifo.log');
+      execFileSync('mkfifo', [fifo]);
+      assert.equal(await spawner.logTail({ v: 1, logFile: fifo }, { log, lines: 40, maxBytes: 1000 }), undefined);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
