@@ -64,9 +64,14 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
     const me = quotePath(who.user.name);
     const status = (s: (typeof servers)[number] | undefined) =>
       !s ? 'stopped' : s.pending ? `pending ${s.pending}` : s.ready ? 'running' : 'stopped';
+    // a server whose last spawn failed (in this hub process): a link to why
+    const failedNote = (s: (typeof servers)[number] | undefined) =>
+      s && !s.pending && !s.ready && hub.servers.progressOf(s.id).failure !== undefined
+        ? html` <a class="failed-note" href="${p}spawn-pending/${me}${s.name ? `/${quotePath(s.name)}` : ''}">(its last start failed: see why)</a>`
+        : '';
     const named = servers.filter((s) => s.name !== '');
     const body = html`<div class="card"><h1>My server</h1>
-      <p>Status: <strong id="server-status">${status(def)}</strong></p>
+      <p>Status: <strong id="server-status">${status(def)}</strong>${failedNote(def)}</p>
       ${def?.ready && !def.pending
         ? html`<a class="button" id="start" href="${serverPrefix(hub.urls, who.user.name, '')}">Go to my server</a>
           <form class="inline" method="post" action="${p}home/stop"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="server" value="">
@@ -81,7 +86,7 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
         ${named.map((s) => {
           const url = serverPrefix(hub.urls, who.user.name, s.name);
           const running = s.ready && !s.pending;
-          return html`<tr><td class="wrap">${running ? html`<a href="${url}">${s.name}</a>` : s.name}</td><td class="hide-narrow"><code>${url}</code></td><td class="nowrap">${status(s)}</td><td>
+          return html`<tr><td class="wrap">${running ? html`<a href="${url}">${s.name}</a>` : s.name}</td><td class="hide-narrow"><code>${url}</code></td><td><span class="nowrap">${status(s)}</span>${failedNote(s)}</td><td>
           ${running
             ? html`<a class="button" data-open="${s.name}" href="${url}">Open</a>
             <form class="inline" method="post" action="${p}home/stop"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="server" value="${s.name}"><button class="danger" type="submit">Stop</button></form>`

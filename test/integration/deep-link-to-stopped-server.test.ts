@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
-import { Browser, login, waitFor } from '../helpers/e2e.js';
+import { Browser, login, parseForm, waitFor } from '../helpers/e2e.js';
 import { getServer } from '../../src/db/repos/servers.js';
 import { ensureUser } from '../../src/db/repos/users.js';
 
@@ -51,6 +51,33 @@ describe('a deep link to a stopped server', () => {
     assert.equal(landed.status, 200);
     assert.equal(new URL(landed.url).pathname + new URL(landed.url).search, deep);
     assert.equal((JSON.parse(landed.text) as { path: string }).path, deep, 'the server got the request for the deep link');
+  });
+
+  it('with an options form, the form carries next and its post goes on to spawn-pending with it', async () => {
+    t.hub.hooks.optionsForm = () => '<label for="size">Size</label><input id="size" name="size" type="text">';
+    try {
+      const b = new Browser(t.publicUrl);
+      await login(b, 'fiona', 'test-password');
+      const deep = '/user/fiona/lab/tree/report.ipynb';
+      const launch = `/hub/spawn/fiona?next=${encodeURIComponent(deep)}`;
+      const formPage = await b.navigate(launch);
+      assert.equal(formPage.status, 200);
+      const form = parseForm(formPage.text);
+      assert.equal(form.action, launch, 'the form posts back with next');
+      const post = await b.request(form.action!, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...form.fields, size: 'small' }).toString(),
+      });
+      await post.body?.cancel();
+      assert.equal(post.status, 302);
+      assert.equal(post.headers.get('location'), `/hub/spawn-pending/fiona?next=${encodeURIComponent(deep)}`);
+      await waitReady('fiona');
+      const landed = await b.navigate(post.headers.get('location')!);
+      assert.equal((JSON.parse(landed.text) as { path: string }).path, deep);
+    } finally {
+      delete t.hub.hooks.optionsForm;
+    }
   });
 
   it('spawn with a running server goes straight to next', async () => {

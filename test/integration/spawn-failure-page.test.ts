@@ -111,6 +111,11 @@ describe('a failed spawn', () => {
     assert.match(page.text, /href="\/hub\/spawn\/carol\?next=%2Fuser%2Fcarol%2Flab%2Ftree%2Fx\.ipynb">Try again/);
   });
 
+  it('the home page links to why the last start failed', async () => {
+    const home = await carol.navigate('/hub/home');
+    assert.match(home.text, /id="server-status">stopped<\/strong> <a class="failed-note" href="\/hub\/spawn-pending\/carol">/);
+  });
+
   it('reloading the failure page shows the failure again and starts nothing', async () => {
     const user = await ensureUser(t.hub.db, 'carol');
     // a reload of the pending page while it fails shows the failure again, not a new spawn
