@@ -143,7 +143,15 @@ export const ConfigSchema = Type.Object(
     api_page_default_limit: Type.Integer({ minimum: 1, default: 50, description: 'Page size of paginated API lists when `limit` is not given.' }),
     api_page_max_limit: Type.Integer({ minimum: 1, default: 200, description: 'Largest page size a client may ask for.' }),
     max_body_size: Type.Integer({ minimum: 1024, default: 1048576, description: 'Largest request body the API accepts, in bytes.' }),
-    redirect_to_server: Type.Boolean({ default: true, description: 'Send users to their server after login when it runs.' }),
+    redirect_to_server: Type.Boolean({
+      default: true,
+      description: 'After login without a `next` page, send users whose default server runs to that server (else to the home page).',
+    }),
+    logo_file: Type.String({
+      default: '',
+      description:
+        "An image file (`.svg`, `.png`, `.jpg`, `.gif`, `.webp`, `.ico`) served as the logo at `<base>hub/logo`, which Jupyter's pages show (JupyterHub's `logo_file`). Read at start-up. Empty: Ganymede's own mark.",
+    }),
   },
   { additionalProperties: false },
 );

@@ -22,6 +22,7 @@ import { serversRoutes } from '../api/servers.js';
 import { tokensRoutes } from '../api/tokens.js';
 import { groupsRoutes } from '../api/groups.js';
 import { hubRoutes, JUPYTERHUB_API_VERSION } from '../api/hub.js';
+import { assetRoutes } from '../web/assets.js';
 import { oauthRoutes } from '../oauth/provider.js';
 import { loginRoutes } from '../web/login.js';
 import { homeRoutes } from '../web/home.js';
@@ -176,10 +177,16 @@ function buildApp(hub: Hub): FastifyInstance {
     },
     { prefix: hub.urls.hub.replace(/\/$/, '') },
   );
+  assetRoutes(app, hub);
   // Requests the proxy sends to the hub because no route matched.
   const root = hub.urls.base;
   app.get(root === '/' ? '/' : root.replace(/\/$/, ''), async (_req, reply) => reply.redirect(hub.urls.hub, 302));
-  app.get(`${root}user/*`, async (req, reply) => redirectLocal(reply, `${hub.urls.hub}user/${urlAfterPrefix(req, `${root}user/`)}`, hub.urls.hub));
+  // (any method: an API call to a stopped server is answered there with 424; 307 keeps the method and body)
+  app.route({
+    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    url: `${root}user/*`,
+    handler: async (req, reply) => redirectLocal(reply, `${hub.urls.hub}user/${urlAfterPrefix(req, `${root}user/`)}`, hub.urls.hub, req.method === 'GET' ? 302 : 307),
+  });
   app.get(`${root}user-redirect/*`, async (req, reply) => {
     const who = await identify(hub.db, req, true);
     const login = `${hub.urls.hub}login`;

@@ -14,6 +14,25 @@ export interface ProgressRecord {
   events: ProgressEventOut[];
   done: boolean;
   failure: string | undefined;
+  /** The end of the failed server's log (control characters removed), for its owner only; never sent in events. */
+  logTail?: string | undefined;
+}
+
+/** Lines of a failed server's log the hub keeps for its failure page. */
+export const LOG_TAIL_LINES = 40;
+/** Bytes of a failed server's log the hub reads at most. */
+export const LOG_TAIL_BYTES = 8192;
+
+/** Log text made safe to keep and show: control characters (ANSI colours and such) removed, bounded in size. */
+export function cleanLogTail(text: string): string {
+  return (
+    text
+      // eslint-disable-next-line no-control-regex -- removing control characters is the point
+      .replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '')
+      // eslint-disable-next-line no-control-regex -- removing control characters is the point
+      .replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '')
+      .slice(-LOG_TAIL_BYTES)
+  );
 }
 
 /**
@@ -51,12 +70,14 @@ export class ProgressLog {
     this.emitter.emit(`${id}:done`);
   }
 
-  fail(id: number, message: string): void {
+  /** Ends a spawn as failed: a `failed` event carrying `message`, and the log tail kept for the failure page. */
+  fail(id: number, message: string, logTail?: string): void {
     this.push(id, { progress: 100, failed: true, message: `Spawn failed: ${message}` });
     const rec = this.records.get(id);
     if (rec) {
       rec.done = true;
       rec.failure = message;
+      rec.logTail = logTail === undefined ? undefined : cleanLogTail(logTail);
     }
     this.emitter.emit(`${id}:done`);
   }

@@ -22,6 +22,14 @@ type Table = Map<string, Route & { lastActivity?: Date }>;
  * the base URL, one route per ready server; stale hub-owned routes are
  * removed. Copies each route's `last_activity` into the server and user.
  *
+ * A server being started keeps whatever route it has: its spawn adds the route
+ * (after storing the server's url) before marking it ready, and removing the
+ * route in between would leave the new server unreachable until the next
+ * reconciliation. For the same reason every proxy's table is read before the
+ * database: a route added while this runs is then either missing from the
+ * table read (so not removed) or belongs to a server the database read already
+ * sees as starting or ready.
+ *
  * When the hub has several proxies (a MultiProxy), each one's table is read
  * and repaired separately, and the latest activity any of them saw is kept.
  * A proxy that fails does not stop the others; the error (naming every proxy
@@ -29,26 +37,38 @@ type Table = Map<string, Route & { lastActivity?: Date }>;
  */
 export async function reconcileRoutes(hub: Hub): Promise<{ added: number; removed: number }> {
   const members = proxyMembers(hub.proxy);
+  const reads = await Promise.all(
+    members.map((m) =>
+      m.proxy.getAllRoutes().then(
+        (routes) => ({ member: m, routes, err: undefined as unknown }),
+        (err: unknown) => ({ member: m, routes: undefined, err }),
+      ),
+    ),
+  );
   const servers = await activeServers(hub.db);
   const wanted: Wanted = new Map();
+  const starting = new Set<string>();
   wanted.set(hub.urls.base, { target: hub.urls.internal, data: { hub: true } });
   for (const s of servers) {
-    if (!s.ready || !s.url) continue;
-    if (dotSegmentIn(serverPrefix(hub.urls, s.user_name, s.name)) !== undefined) continue; // a name stored before the name rules: never routed
-    wanted.set(serverPrefix(hub.urls, s.user_name, s.name), { target: s.url, data: { jupyterhub: true, user: s.user_name, server_name: s.name } });
+    const spec = serverPrefix(hub.urls, s.user_name, s.name);
+    if (dotSegmentIn(spec) !== undefined) continue; // a name stored before the name rules: never routed
+    if (s.pending === 'spawn') starting.add(spec);
+    else if (s.ready && s.url) wanted.set(spec, { target: s.url, data: { jupyterhub: true, user: s.user_name, server_name: s.name } });
   }
   let added = 0;
   let removed = 0;
   const tables: Table[] = [];
   const failures: { name: string; err: unknown }[] = [];
   await Promise.all(
-    members.map(async (m) => {
+    reads.map(async ({ member, routes, err }) => {
       try {
-        const result = await reconcileOne(m.proxy, wanted, tables);
+        if (!routes) throw err;
+        tables.push(routes);
+        const result = await reconcileOne(member.proxy, routes, wanted, starting);
         added += result.added;
         removed += result.removed;
-      } catch (err) {
-        failures.push({ name: m.name, err });
+      } catch (e) {
+        failures.push({ name: member.name, err: e });
       }
     }),
   );
@@ -77,10 +97,8 @@ export async function reconcileRoutes(hub: Hub): Promise<{ added: number; remove
   return { added, removed };
 }
 
-/** Repairs one proxy's table; pushes the table it read onto `tables`. */
-async function reconcileOne(proxy: Proxy, wanted: Wanted, tables: Table[]): Promise<{ added: number; removed: number }> {
-  const routes = await proxy.getAllRoutes();
-  tables.push(routes);
+/** Repairs one proxy's table (`routes`, as read from it); routes of servers in `starting` are left alone. */
+async function reconcileOne(proxy: Proxy, routes: Table, wanted: Wanted, starting: ReadonlySet<string>): Promise<{ added: number; removed: number }> {
   const additions: (() => Promise<void>)[] = [];
   for (const [spec, want] of wanted) {
     const have = routes.get(spec);
@@ -88,7 +106,8 @@ async function reconcileOne(proxy: Proxy, wanted: Wanted, tables: Table[]): Prom
   }
   const removals: (() => Promise<void>)[] = [];
   for (const [spec, have] of routes) {
-    if (!wanted.has(spec) && (have.data['jupyterhub'] === true || have.data['hub'] === true)) removals.push(() => proxy.deleteRoute(spec));
+    if (wanted.has(spec) || starting.has(spec)) continue;
+    if (have.data['jupyterhub'] === true || have.data['hub'] === true) removals.push(() => proxy.deleteRoute(spec));
   }
   await inParallel(additions, RECONCILE_CONCURRENCY);
   await inParallel(removals, RECONCILE_CONCURRENCY);

@@ -9,7 +9,7 @@ import { upsertClient } from '../db/repos/oauth.js';
 import type { SpawnerState } from '../spawners/spawner.js';
 import type { Hub } from './context.js';
 import { accessScopes, buildServerEnv, oauthClientId, serverPrefix } from './spawn-env.js';
-import { ProgressLog, type ProgressRecord } from './progress.js';
+import { LOG_TAIL_BYTES, LOG_TAIL_LINES, ProgressLog, type ProgressRecord } from './progress.js';
 import { waitForHttp } from './wait-up.js';
 import { serverWorkDir } from './work-dir.js';
 
@@ -182,17 +182,38 @@ export class ServerManager {
     } catch (err) {
       const message = err instanceof HubError ? err.message : `Spawn of ${label} failed: ${(err as Error).message}`;
       log.error({ err: err instanceof Error ? err.message : String(err), logMessage: (err as HubError).logMessage }, 'spawn failed');
+      let logTail: string | undefined;
       if (state) {
         try {
           await spawner.stop(state, { log });
         } catch (stopErr) {
           log.warn({ err: (stopErr as Error).message }, 'could not stop the server after a failed spawn');
         }
+        logTail = await this.logTailOf(state, log);
       }
       await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
       await deleteServerTokens(db, user.id, row.name);
       this.h.identities.clear();
-      this.progress.fail(row.id, message);
+      this.progress.fail(row.id, message, logTail);
+    }
+  }
+
+  /** The end of a server's log from its spawner (bounded in time); undefined when it has none. */
+  private async logTailOf(state: SpawnerState, log: Logger): Promise<string | undefined> {
+    const { spawner } = this.h;
+    if (!spawner.logTail) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const tail = spawner.logTail(state, { log, lines: LOG_TAIL_LINES, maxBytes: LOG_TAIL_BYTES });
+      const late = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), 5000);
+      });
+      return await Promise.race([tail, late]);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not read the log of the failed server');
+      return undefined;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

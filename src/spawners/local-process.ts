@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync, statSync } from 'node:fs';
+import { constants as fsConstants, openSync, closeSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import { lstat, open, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { SpawnError } from '../lib/errors.js';
 import { sleep } from '../lib/time.js';
-import type { PollResult, SpawnRequest, Spawner, SpawnerState, StartResult } from './spawner.js';
+import type { LogTailOptions, PollResult, SpawnRequest, Spawner, SpawnerState, StartResult } from './spawner.js';
 import { createAccount, lookupAccount, systemAccountName, type SystemAccount } from './system-account.js';
 
 /** Which account servers run as (`spawner.run_as`); see local-process-config.ts. */
@@ -160,6 +161,16 @@ export class LocalProcessSpawner implements Spawner {
     return isOurProcess(s) ? { status: 'running' } : { status: 'stopped' };
   }
 
+  /** The end of the server's log file (its stdout and stderr). */
+  async logTail(state: SpawnerState, opts: LogTailOptions): Promise<string | undefined> {
+    const file = (state as Partial<LocalState>).logFile;
+    if (typeof file !== 'string' || !file) return undefined;
+    return readTail(file, opts.lines, opts.maxBytes).catch((err: Error) => {
+      opts.log.debug({ err: err.message, logFile: file }, 'no server log to show');
+      return undefined;
+    });
+  }
+
   async stop(state: SpawnerState, opts: { log: Logger }): Promise<void> {
     const s = state as LocalState;
     if (!s.pid || !isOurProcess(s)) return;
@@ -178,6 +189,36 @@ function isDirectory(dir: string): boolean {
     return statSync(dir).isDirectory();
   } catch {
     return false;
+  }
+}
+
+/**
+ * The last `lines` lines within the last `maxBytes` bytes of `file` (a line
+ * cut by the byte limit is dropped). The file may sit where the server's own
+ * user can write, so only a plain file with one name, neither it nor its
+ * directory a symbolic link, is read: never a link to one of the hub's
+ * secrets or to another server's log, nor a FIFO.
+ */
+async function readTail(file: string, lines: number, maxBytes: number): Promise<string> {
+  const wanted = path.resolve(file);
+  const fh = await open(wanted, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.nlink !== 1) throw new Error('not a plain file');
+    // the file and its own directory (the server's) must not be links; what holds them (e.g. the data dir) may be
+    const dir = path.dirname(wanted);
+    const expected = path.join(await realpath(path.dirname(dir)), path.basename(dir), path.basename(wanted));
+    const real = await realpath(wanted);
+    const again = await lstat(real);
+    if (real !== expected || again.ino !== st.ino || again.dev !== st.dev) throw new Error('reached through a symbolic link');
+    const start = Math.max(0, st.size - maxBytes);
+    const buf = Buffer.alloc(st.size - start);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, start);
+    let text = buf.subarray(0, bytesRead).toString('utf8');
+    if (start > 0) text = text.slice(text.indexOf('\n') + 1);
+    return text.replace(/\n+$/, '').split('\n').slice(-lines).join('\n');
+  } finally {
+    await fh.close();
   }
 }
 

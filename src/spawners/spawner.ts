@@ -33,6 +33,15 @@ export interface StartResult {
 
 export type PollResult = { status: 'running' } | { status: 'stopped'; exitCode?: number };
 
+/** Limits of {@link Spawner.logTail}. */
+export interface LogTailOptions {
+  log: Logger;
+  /** Most lines to return (the last ones). */
+  lines: number;
+  /** Most bytes to read from the end of the log. */
+  maxBytes: number;
+}
+
 /**
  * A backend that runs single-user servers. Spawners are stateless objects:
  * everything that identifies a live server is in the state they return, which
@@ -44,6 +53,14 @@ export interface Spawner {
   /** Stop the server; must be idempotent (stopping a stopped server succeeds). */
   stop(state: SpawnerState, opts: { log: Logger }): Promise<void>;
   poll(state: SpawnerState, opts: { log: Logger }): Promise<PollResult>;
+  /**
+   * The last lines of the server's own output (its log), or undefined when
+   * there is none to show. The hub calls it when a spawn fails, before it
+   * clears `state`, and shows the text (escaped) to the server's owner on the
+   * failure page. Return at most `lines` lines and `maxBytes` bytes; never
+   * throw for a log that is missing.
+   */
+  logTail?(state: SpawnerState, opts: LogTailOptions): Promise<string | undefined>;
   /** HTML fragment for the spawn form, or undefined for none. */
   optionsForm?(user: { name: string; admin: boolean; groups: string[] }): Promise<string | undefined> | string | undefined;
   /** Turns posted form fields into user_options; throw HubError(400) on bad input. */

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Hub } from '../hub/context.js';
 import { serversOfUsers } from '../db/repos/servers.js';
 import { serverPrefix } from '../hub/spawn-env.js';
@@ -10,6 +10,36 @@ import { html, page } from './layout.js';
 import { pageUser, requireXsrf, xsrfField } from './session.js';
 import { HubError } from '../lib/errors.js';
 import { redirectLocal, urlAfterPrefix } from './redirect.js';
+import { hasScope } from '../rbac/check.js';
+
+/** A request from code rather than a person: JSON accepted before HTML, or an `api` path segment (as JupyterHub decides). */
+function wantsJson(req: FastifyRequest): boolean {
+  const path = req.url.split('?')[0] ?? '';
+  if (path.split('/').includes('api')) return true;
+  const accept = req.headers.accept ?? '';
+  const json = accept.indexOf('application/json');
+  const htmlAt = accept.indexOf('text/html');
+  return json !== -1 && (htmlAt === -1 || json < htmlAt);
+}
+
+/**
+ * The answer to an API call (e.g. from JupyterLab) for a server that is not
+ * running: 424 JSON naming the spawn page, so the client can tell "server
+ * stopped" from "not found" (JupyterHub's answer; no login needed).
+ */
+async function notRunningJson(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const rest = (req.params as { '*': string })['*'] ?? '';
+  const [user = '', server = ''] = rest.split('/');
+  const path = `${hub.urls.base}user/${rest.split('?')[0] ?? ''}`;
+  let named = false;
+  if (server && hub.config.allow_named_servers) {
+    const owner = await getUser(hub.db, user);
+    named = !!owner && (await serversOfUsers(hub.db, [owner.id])).get(owner.id)?.some((s) => s.name !== '' && s.name === server) === true;
+  }
+  const spawn = `${hub.urls.hub}spawn/${user}${named ? `/${server}` : ''}`;
+  const message = `JupyterHub server no longer running at ${path.slice(0, 300)}. Restart the server at ${spawn.slice(0, 300)}`;
+  return reply.code(424).type('application/json').send({ status: 424, message });
+}
 
 export function homeRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/', async (req, reply) => {
@@ -27,9 +57,14 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
     const me = quotePath(who.user.name);
     const status = (s: (typeof servers)[number] | undefined) =>
       !s ? 'stopped' : s.pending ? `pending ${s.pending}` : s.ready ? 'running' : 'stopped';
+    // a server whose last spawn failed (in this hub process): a link to why
+    const failedNote = (s: (typeof servers)[number] | undefined) =>
+      s && !s.pending && !s.ready && hub.servers.progressOf(s.id).failure !== undefined
+        ? html` <a class="failed-note" href="${p}spawn-pending/${me}${s.name ? `/${quotePath(s.name)}` : ''}">(its last start failed: see why)</a>`
+        : '';
     const named = servers.filter((s) => s.name !== '');
     const body = html`<div class="card"><h1>My server</h1>
-      <p>Status: <strong id="server-status">${status(def)}</strong></p>
+      <p>Status: <strong id="server-status">${status(def)}</strong>${failedNote(def)}</p>
       ${def?.ready && !def.pending
         ? html`<a class="button" id="start" href="${serverPrefix(hub.urls, who.user.name, '')}">Go to my server</a>
           <form class="inline" method="post" action="${p}home/stop"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="server" value="">
@@ -40,15 +75,20 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
       </div>
       ${hub.config.allow_named_servers
         ? html`<div class="card"><h2>Named servers</h2>
-        <table><thead><tr><th>Name</th><th>URL</th><th>Status</th><th></th></tr></thead><tbody>
-        ${named.map(
-          (s) => html`<tr><td>${s.name}</td><td><code>${serverPrefix(hub.urls, who.user.name, s.name)}</code></td><td>${status(s)}</td><td>
-          ${s.ready && !s.pending
-            ? html`<form class="inline" method="post" action="${p}home/stop"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="server" value="${s.name}"><button class="danger" type="submit">Stop</button></form>`
-            : html`<a class="button secondary" href="${p}spawn/${me}/${quotePath(s.name)}">Start</a>`}
+        <div class="table-scroll"><table><thead><tr><th>Name</th><th class="hide-narrow">URL</th><th>Status</th><th></th></tr></thead><tbody>
+        ${named.map((s) => {
+          const url = serverPrefix(hub.urls, who.user.name, s.name);
+          const running = s.ready && !s.pending;
+          return html`<tr><td class="wrap">${running ? html`<a href="${url}">${s.name}</a>` : s.name}</td><td class="hide-narrow"><code>${url}</code></td><td><span class="nowrap">${status(s)}</span>${failedNote(s)}</td><td>
+          ${running
+            ? html`<a class="button" data-open="${s.name}" href="${url}">Open</a>
+            <form class="inline" method="post" action="${p}home/stop"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="server" value="${s.name}"><button class="danger" type="submit">Stop</button></form>`
+            : s.pending === 'spawn'
+              ? html`<a class="button secondary" href="${p}spawn-pending/${me}/${quotePath(s.name)}">Show progress</a>`
+              : html`<a class="button secondary" href="${p}spawn/${me}/${quotePath(s.name)}">Start</a>`}
           <form class="inline" method="post" action="${p}home/stop"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="server" value="${s.name}"><input type="hidden" name="remove" value="1"><button class="secondary" type="submit">Delete</button></form>
-          </td></tr>`,
-        )}</tbody></table>
+          </td></tr>`;
+        })}</tbody></table></div>
         <form method="get" action="${p}spawn/${me}" onsubmit="this.action=this.action+'/'+encodeURIComponent(this.elements.name.value);this.elements.name.disabled=true">
           <label for="new-server">New server name</label><input id="new-server" name="name" type="text" pattern="[^/]+" required>
           <p><button type="submit">Add new server</button></p></form></div>`
@@ -66,7 +106,8 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
   });
 
   // A request for a server that is not running reaches the hub through the proxy's default route.
-  const notRunning = async (req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => {
+  const notRunning = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.method !== 'GET' || wantsJson(req)) return notRunningJson(hub, req, reply);
     const who = await pageUser(hub, req, reply);
     if (!who) return reply;
     const rest = (req.params as { '*': string })['*'] ?? '';
@@ -77,19 +118,31 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
     const servers = (await serversOfUsers(hub.db, [owner.id])).get(owner.id) ?? [];
     const serverName = hub.config.allow_named_servers && servers.some((s) => s.name === requestedServer && s.name !== '') ? requestedServer : '';
     const row = servers.find((s) => s.name === serverName);
+    // what the browser asked for, as a public path (the proxy sent /user/... here as /hub/user/...)
+    const userUrl = `${hub.urls.base}user/${urlAfterPrefix(req, `${hub.urls.hub}user/`)}`;
     if (row?.ready && !row.pending && !usernameProblem(name)) {
       // the route may be missing; restore it and send the browser back
       await hub.proxy.addRoute(serverPrefix(hub.urls, name, serverName), row.url!, { jupyterhub: true, user: name, server_name: serverName });
-      return redirectLocal(reply, `${hub.urls.base}user/${urlAfterPrefix(req, `${hub.urls.hub}user/`)}`, urlJoin(hub.urls.hub, 'home'));
+      return redirectLocal(reply, userUrl, urlJoin(hub.urls.hub, 'home'));
     }
+    const serverPath = `${quotePath(name)}${serverName ? `/${quotePath(serverName)}` : ''}`;
+    const withNext = (url: string) => `${url}?next=${encodeURIComponent(userUrl)}`;
     const mine = owner.id === who.user.id;
-    const spawnUrl = `${hub.urls.hub}spawn/${quotePath(name)}${serverName ? `/${quotePath(serverName)}` : ''}`;
+    const mayStart = hasScope(who.scopes, 'servers', { server: `${name}/${serverName}`, userGroups: mine ? who.groups : [] });
+    // a spawn in progress, or one that failed: the progress page (which says why it failed, or goes on
+    // to the page asked for when the server is ready), as JupyterHub does with a 303
+    const failed = row !== undefined && !row.pending && hub.servers.progressOf(row.id).failure !== undefined;
+    if (row?.pending === 'spawn' || (failed && mayStart)) return reply.redirect(withNext(`${hub.urls.hub}spawn-pending/${serverPath}`), 303);
+    const spawnUrl = withNext(`${hub.urls.hub}spawn/${serverPath}`);
     const body = html`<div class="card"><h1>Server not running</h1>
-      <p>${mine ? 'Your server' : `${name}'s server`} ${serverName ? html`<code>${serverName}</code> ` : ''}is not running.</p>
-      ${row?.pending === 'spawn' ? html`<p>It is starting: <a href="${hub.urls.hub}spawn-pending/${quotePath(name)}">follow its progress</a>.</p>` : mine ? html`<a class="button" id="start" href="${spawnUrl}">Launch server</a>` : ''}</div>`;
-    return reply.code(503).type('text/html').send(page({ title: 'Server not running', hubPrefix: hub.urls.hub, user: { name: who.user.name, admin: !!who.user.admin } }, body));
+      <p>${mine ? 'Your server' : `${name}'s server`} ${serverName ? html`<code>${serverName}</code> ` : ''}is not running.
+      ${mayStart ? 'Launch it to continue to the page you asked for.' : ''}</p>
+      ${mayStart ? html`<a class="button" id="start" href="${spawnUrl}">Launch server</a>` : ''}
+      <a class="button secondary" href="${hub.urls.hub}home">Home</a></div>`;
+    // 424 (Failed Dependency): the server is missing, not the page in it (JupyterHub's code)
+    return reply.code(424).type('text/html').send(page({ title: 'Server not running', hubPrefix: hub.urls.hub, user: { name: who.user.name, admin: !!who.user.admin } }, body));
   };
-  app.get('/user/*', notRunning);
+  app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/user/*', handler: notRunning });
 
   app.get('/error/:code', async (req, reply) => {
     // the proxy's error target (`/hub/error/503?url=…`): only an error status makes a page

@@ -3,7 +3,9 @@ import type { Hub } from '../hub/context.js';
 import { applyLoginPolicy } from '../auth/policy.js';
 import { createSession, deleteSession } from '../db/repos/sessions.js';
 import { deleteTokensOfSession } from '../db/repos/tokens.js';
-import { ensureUser, updateUser } from '../db/repos/users.js';
+import { getServer } from '../db/repos/servers.js';
+import { ensureUser, updateUser, type UserRow } from '../db/repos/users.js';
+import { serverPrefix } from '../hub/spawn-env.js';
 import { clearLoginCookies, setLoginCookies } from '../hub/cookies.js';
 import { sessionFromCookie } from '../hub/identity.js';
 import { NAME_MAX_LENGTH, urlJoin } from '../lib/names.js';
@@ -31,10 +33,25 @@ function loginPage(hub: Hub, req: FastifyRequest, reply: FastifyReply, opts: { e
   return reply.code(opts.status ?? 200).type('text/html').send(page({ title: 'Sign in', hubPrefix: hub.urls.hub }, body));
 }
 
+/**
+ * Where a logged-in user goes from the login page: the request's own `next`
+ * when it is safe; else, with `redirect_to_server`, their default server when
+ * it runs (as JupyterHub does); else the home page.
+ */
+async function afterLoginUrl(hub: Hub, req: FastifyRequest, user: UserRow): Promise<string> {
+  const next = safeNext((req.query as Record<string, unknown>)['next']);
+  if (next) return next;
+  if (hub.config.redirect_to_server) {
+    const server = await getServer(hub.db, user.id, '');
+    if (server?.ready && !server.pending) return serverPrefix(hub.urls, user.name, '');
+  }
+  return urlJoin(hub.urls.hub, 'home');
+}
+
 export function loginRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/login', async (req, reply) => {
     const session = await sessionFromCookie(hub.db, req);
-    if (session) return reply.redirect(safeNext((req.query as Record<string, unknown>)['next']) ?? urlJoin(hub.urls.hub, 'home'), 302);
+    if (session) return reply.redirect(await afterLoginUrl(hub, req, session.user), 302);
     return loginPage(hub, req, reply, {});
   });
 
@@ -62,7 +79,7 @@ export function loginRoutes(app: FastifyInstance, hub: Hub): void {
     const session = await createSession(hub.db, user.id, Math.round(hub.config.cookie_max_age_days * 86400));
     setLoginCookies(req, reply, session.id, hub.urls.hub, hub.config.cookie_max_age_days);
     req.log.info({ user: user.name }, 'user logged in');
-    return reply.redirect(safeNext((req.query as Record<string, unknown>)['next']) ?? urlJoin(hub.urls.hub, 'home'), 302);
+    return reply.redirect(await afterLoginUrl(hub, req, user), 302);
   });
 
   app.get('/logout', async (req, reply) => {

@@ -38,14 +38,14 @@ export function localRedirectTarget(target: unknown): string | undefined {
 }
 
 /**
- * Sends a 302 to `target` when it is a safe local target (see
+ * Sends a redirect (302 unless told) to `target` when it is a safe local target (see
  * {@link localRedirectTarget}), else to `fallback`. Every redirect the hub
  * builds from a request goes through here, so none can leave the hub or carry
  * a character Fastify refuses in a header (which would be a 500).
  */
-export function redirectLocal(reply: FastifyReply, target: unknown, fallback: string): FastifyReply {
+export function redirectLocal(reply: FastifyReply, target: unknown, fallback: string, status: 302 | 303 | 307 = 302): FastifyReply {
   const location = localRedirectTarget(target) ?? localRedirectTarget(fallback) ?? '/';
-  return reply.redirect(location, 302);
+  return reply.redirect(location, status);
 }
 
 /**

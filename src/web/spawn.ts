@@ -9,7 +9,8 @@ import { quoteName } from '../lib/quote-name.js';
 import { hasScope } from '../rbac/check.js';
 import { serverPrefix } from '../hub/spawn-env.js';
 import { html, page, Html } from './layout.js';
-import { pageUser, requireXsrf, xsrfField } from './session.js';
+import { pageUser, requireXsrf, safeNext, xsrfField } from './session.js';
+import type { ProgressRecord } from '../hub/progress.js';
 
 interface SpawnTarget {
   owner: UserRow;
@@ -31,8 +32,22 @@ async function target(hub: Hub, who: Identity, req: FastifyRequest): Promise<Spa
   return { owner, server };
 }
 
-function pendingUrl(hub: Hub, t: SpawnTarget): string {
-  return `${hub.urls.hub}spawn-pending/${quotePath(t.owner.name)}${t.server ? `/${quotePath(t.server)}` : ''}`;
+function targetPath(t: SpawnTarget): string {
+  return `${quotePath(t.owner.name)}${t.server ? `/${quotePath(t.server)}` : ''}`;
+}
+
+/** `url` with `?next=` when there is a next page to go to. */
+function withNext(url: string, next: string | undefined): string {
+  return next ? `${url}?next=${encodeURIComponent(next)}` : url;
+}
+
+/** Where to go once the server runs (JupyterHub's `next`, e.g. a notebook a deep link asked for), when it is a safe local path. */
+function nextOf(req: FastifyRequest): string | undefined {
+  return safeNext((req.query as Record<string, unknown> | undefined)?.['next']);
+}
+
+function pendingUrl(hub: Hub, t: SpawnTarget, next: string | undefined): string {
+  return withNext(`${hub.urls.hub}spawn-pending/${targetPath(t)}`, next);
 }
 
 async function optionsForm(hub: Hub, owner: UserRow, groups: string[]): Promise<string | undefined> {
@@ -62,12 +77,12 @@ function renderForm(hub: Hub, req: FastifyRequest, reply: FastifyReply, who: Ide
     .send(page({ title: 'Server options', hubPrefix: hub.urls.hub, user: { name: who.user.name, admin: !!who.user.admin } }, body));
 }
 
-async function startAndRedirect(hub: Hub, reply: FastifyReply, t: SpawnTarget, options: Record<string, unknown> | undefined): Promise<FastifyReply> {
+async function startAndRedirect(hub: Hub, reply: FastifyReply, t: SpawnTarget, options: Record<string, unknown> | undefined, next: string | undefined): Promise<FastifyReply> {
   const row = await getServer(hub.db, t.owner.id, t.server);
-  if (row?.ready && !row.pending) return reply.redirect(serverPrefix(hub.urls, t.owner.name, t.server), 302);
+  if (row?.ready && !row.pending) return reply.redirect(next ?? serverPrefix(hub.urls, t.owner.name, t.server), 302);
   // claim the spawn, then let the pending page show its progress
   if (row?.pending !== 'spawn') await hub.servers.requestSpawn(t.owner, t.server, options);
-  return reply.redirect(pendingUrl(hub, t), 302);
+  return reply.redirect(pendingUrl(hub, t, next), 302);
 }
 
 export function spawnRoutes(app: FastifyInstance, hub: Hub): void {
@@ -77,7 +92,7 @@ export function spawnRoutes(app: FastifyInstance, hub: Hub): void {
     const t = await target(hub, who, req);
     const form = await optionsForm(hub, t.owner, t.owner.id === who.user.id ? who.groups : []);
     if (form) return renderForm(hub, req, reply, who, form);
-    return startAndRedirect(hub, reply, t, undefined);
+    return startAndRedirect(hub, reply, t, undefined, nextOf(req));
   };
   const post = async (req: FastifyRequest, reply: FastifyReply) => {
     const who = await pageUser(hub, req, reply);
@@ -92,7 +107,7 @@ export function spawnRoutes(app: FastifyInstance, hub: Hub): void {
       const form = (await optionsForm(hub, t.owner, who.groups)) ?? '';
       return renderForm(hub, req, reply, who, form, (err as Error).message);
     }
-    return startAndRedirect(hub, reply, t, options);
+    return startAndRedirect(hub, reply, t, options, nextOf(req));
   };
   for (const path of ['/spawn', '/spawn/:user', '/spawn/:user/:server']) {
     app.get(path, get);
@@ -105,30 +120,56 @@ export function spawnRoutes(app: FastifyInstance, hub: Hub): void {
     const t = await target(hub, who, req);
     const row = await getServer(hub.db, t.owner.id, t.server);
     const url = serverPrefix(hub.urls, t.owner.name, t.server);
-    if (row?.ready && !row.pending) return reply.redirect(url, 302);
+    const next = nextOf(req);
+    if (row?.ready && !row.pending) return reply.redirect(next ?? url, 302);
+    const user = { name: who.user.name, admin: !!who.user.admin };
+    const spawnUrl = withNext(`${hub.urls.hub}spawn/${targetPath(t)}`, next);
+    const record = row && !row.pending ? hub.servers.progressOf(row.id) : undefined;
+    if (record?.failure !== undefined) {
+      const mayReadLog = t.owner.id === who.user.id || hasScope(who.scopes, 'admin:server_state', { server: `${t.owner.name}/${t.server}` });
+      return reply.type('text/html').send(page({ title: 'Spawn failed', hubPrefix: hub.urls.hub, user }, failurePage(hub, record, mayReadLog ? record.logTail : undefined, spawnUrl)));
+    }
+    if (row?.pending !== 'spawn') {
+      const body = html`<div class="card"><h1>Server not running</h1>
+        <p>${t.owner.id === who.user.id ? 'Your server' : `${t.owner.name}'s server`} ${t.server ? html`<code>${t.server}</code> ` : ''}is not running${row?.pending === 'stop' ? ' (it is stopping)' : ''}.</p>
+        <p><a class="button" id="start" href="${spawnUrl}">Launch server</a> <a class="button secondary" href="${hub.urls.hub}home">Home</a></p></div>`;
+      return reply.type('text/html').send(page({ title: 'Server not running', hubPrefix: hub.urls.hub, user }, body));
+    }
     const progressUrl = t.server ? urlJoin(hub.urls.hub, 'api/users', quotePath(t.owner.name), 'servers', quotePath(t.server), 'progress') : urlJoin(hub.urls.hub, 'api/users', quotePath(t.owner.name), 'server/progress');
-    const failure = row?.pending ? undefined : hub.servers.progressOf(row?.id ?? -1).failure;
     const body = html`<div class="card"><h1>Your server is starting up</h1>
       <p class="muted">You will be redirected when it is ready.</p>
       <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"><div id="bar"></div></div>
-      ${failure ? html`<div class="error" id="failure">Spawn failed: ${failure}</div>` : ''}
       <ul class="log" id="log"></ul>
-      <p id="retry" ${failure ? '' : html`hidden`}><a class="button" href="${hub.urls.hub}spawn/${quotePath(t.owner.name)}${t.server ? `/${quotePath(t.server)}` : ''}">Try again</a> <a class="button secondary" href="${hub.urls.hub}home">Home</a></p>
       </div>
       <script>
       (function(){
         var bar=document.getElementById('bar'),log=document.getElementById('log');
-        ${new Html(failure ? 'return;' : '')}
-        var es=new EventSource(${new Html(JSON.stringify(progressUrl))});
+        var es=new EventSource(${new Html(scriptString(progressUrl))});
         es.onmessage=function(m){var e=JSON.parse(m.data);bar.style.width=(e.progress||0)+'%';
           var li=document.createElement('li');li.textContent=e.message||'';log.appendChild(li);
-          if(e.ready){es.close();window.location.replace(e.url||${new Html(JSON.stringify(url))});}
-          if(e.failed){es.close();var f=document.createElement('div');f.className='error';f.textContent=e.message;log.before(f);document.getElementById('retry').hidden=false;}};
+          if(e.ready){es.close();window.location.replace(${new Html(scriptString(next ?? ''))}||e.url||${new Html(scriptString(url))});}
+          if(e.failed){es.close();window.location.reload();}};
         es.onerror=function(){es.close();setTimeout(function(){window.location.reload();},2000);};
       })();
       </script>`;
-    return reply.type('text/html').send(page({ title: 'Starting', hubPrefix: hub.urls.hub, user: { name: who.user.name, admin: !!who.user.admin } }, body));
+    return reply.type('text/html').send(page({ title: 'Starting', hubPrefix: hub.urls.hub, user }, body));
   };
   app.get('/spawn-pending/:user', pending);
   app.get('/spawn-pending/:user/:server', pending);
+}
+
+/**
+ * The page of a spawn that failed: what went wrong, the end of the server's
+ * log when the viewer may read it, and a way to try again. No progress bar.
+ */
+function failurePage(hub: Hub, record: ProgressRecord, logTail: string | undefined, spawnUrl: string): Html {
+  return html`<div class="card"><h1 id="failed">Spawn failed</h1>
+    <div class="error" id="failure" role="alert">${record.failure}</div>
+    ${logTail ? html`<h2>Last lines of the server's log</h2><pre class="log-tail" id="log-tail">${logTail}</pre>` : ''}
+    <p id="retry"><a class="button" href="${spawnUrl}">Try again</a> <a class="button secondary" href="${hub.urls.hub}home">Home</a></p></div>`;
+}
+
+/** A JavaScript string literal that is safe inside an HTML script element. */
+function scriptString(value: string): string {
+  return JSON.stringify(value).replaceAll('<', '\\u003c').replaceAll('>', '\\u003e').replaceAll('&', '\\u0026').replaceAll('\u2028', '\\u2028').replaceAll('\u2029', '\\u2029');
 }

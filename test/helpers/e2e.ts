@@ -949,7 +949,8 @@ export async function singleUserFlow(hub: E2eHub, step: Step): Promise<void> {
     const page = await browser.navigate(`/user/${user}/api`);
     assert.notEqual(page.headers.get('server') ?? '', 'TornadoServer/6.2');
     assert.equal(page.headers.get('x-jupyterhub-version'), '5.5.1', 'the answer comes from the hub, not the single-user server (3.0.0)');
-    assert.equal(page.status, 503, `GET /user/${user}/api after the stop: ${page.status} via ${page.chain.join(' -> ')}`);
-    assert.match(page.text, /not running/);
+    // JupyterHub's answer to an API call for a stopped server: 424 JSON naming the spawn page
+    assert.equal(page.status, 424, `GET /user/${user}/api after the stop: ${page.status} via ${page.chain.join(' -> ')}`);
+    assert.match(page.text, /no longer running/);
   });
 }
