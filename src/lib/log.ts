@@ -1,6 +1,6 @@
 import pino, { type Logger } from 'pino';
 import { cleanLogString, REDACTED, sanitizeLogFields } from './log-sanitize.js';
-import { prettyLogStream } from './log-pretty.js';
+import pinoPretty from 'pino-pretty';
 
 /** How log lines are written: `json` (one JSON object a line), `pretty` (for people), `auto` (pretty on a terminal). */
 export type LogFormat = 'auto' | 'json' | 'pretty';
@@ -25,7 +25,17 @@ export function createLogger(level: string, opts: LoggerOptions | pino.Destinati
   const { format = 'auto', destination, base = { pid: process.pid } } = 'write' in opts ? { destination: opts as pino.DestinationStream } : (opts as LoggerOptions);
   const out = (destination ?? process.stdout) as NodeJS.WritableStream & { isTTY?: boolean };
   const pretty = format === 'pretty' || (format === 'auto' && out.isTTY === true);
-  const stream = pretty ? prettyLogStream(out, { color: out.isTTY === true && !process.env['NO_COLOR'] }) : destination;
+  // pino-pretty, synchronous so a crash loses no line; fields were sanitized before it sees them
+  const stream = pretty
+    ? pinoPretty({
+        destination: out,
+        sync: true,
+        colorize: out.isTTY === true && !process.env['NO_COLOR'],
+        singleLine: true,
+        ignore: 'pid,hostname',
+        translateTime: 'HH:MM:ss.l',
+      })
+    : destination;
   const logger = pino(
     {
       level,
