@@ -5,24 +5,19 @@ import { createToken, deleteToken, getToken, listTokens, type TokenRow, MAX_TOKE
 import { getClient } from '../db/repos/oauth.js';
 import { HubError } from '../lib/errors.js';
 import { html, page, when, type Html } from './layout.js';
+import { isSecureRequest } from '../hub/cookies.js';
 import { pageUser, requireXsrf, xsrfField } from './session.js';
 
-/** How long a new token waits to be shown once on the token page. */
-const FLASH_MS = 5 * 60 * 1000;
+/** How long a new token waits to be shown once on the token page, in seconds. */
+const FLASH_SECONDS = 300;
+/** The cookie that carries a new token to the page that shows it once. */
+const FLASH_COOKIE = 'ganymede-new-token';
 
-/**
- * A token just created, waiting to be shown once. Kept in the hub's memory,
- * keyed by the login session (never in a URL or a cookie); the page that shows
- * it removes it, so a reload shows it no more and creates nothing.
- */
+/** A token just created, for the GET after the POST: whose it is, the token and its note. */
 interface Flash {
+  user: number;
   token: string;
   note: string;
-  expires: number;
-}
-
-function flashKey(who: Identity): string {
-  return who.sessionId ? `session:${who.sessionId}` : `user:${who.user.id}`;
 }
 
 function scopesText(t: TokenRow): string {
@@ -63,17 +58,32 @@ async function applications(hub: Hub, tokens: TokenRow[]): Promise<Application[]
  * each revocable. The tokens the hub gives servers are internal and not shown.
  */
 export function tokenRoutes(app: FastifyInstance, hub: Hub): void {
-  const flashes = new Map<string, Flash>();
-  const takeFlash = (who: Identity): Flash | undefined => {
-    const key = flashKey(who);
-    const flash = flashes.get(key);
-    flashes.delete(key);
-    return flash && flash.expires > Date.now() ? flash : undefined;
+  // The new token travels in a signed HttpOnly cookie scoped to this page, for five minutes at most,
+  // and the page that shows it clears it: a reload shows it no more and creates nothing. Nothing is
+  // kept in the hub's memory, so a hub restart or another hub process in between loses nothing.
+  const flashPath = `${hub.urls.hub}token`;
+  const takeFlash = (req: FastifyRequest, reply: FastifyReply, who: Identity): Flash | undefined => {
+    const raw = req.cookies[FLASH_COOKIE];
+    if (raw === undefined) return undefined;
+    reply.clearCookie(FLASH_COOKIE, { path: flashPath });
+    const unsigned = req.unsignCookie(raw);
+    if (!unsigned.valid || !unsigned.value) return undefined;
+    try {
+      const flash = JSON.parse(unsigned.value) as Flash;
+      return flash.user === who.user.id && typeof flash.token === 'string' ? flash : undefined;
+    } catch {
+      return undefined;
+    }
   };
-  const putFlash = (who: Identity, flash: Omit<Flash, 'expires'>): void => {
-    const now = Date.now();
-    for (const [k, f] of flashes) if (f.expires <= now) flashes.delete(k);
-    flashes.set(flashKey(who), { ...flash, expires: now + FLASH_MS });
+  const putFlash = (req: FastifyRequest, reply: FastifyReply, flash: Flash): void => {
+    reply.setCookie(FLASH_COOKIE, JSON.stringify(flash), {
+      path: flashPath,
+      signed: true,
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: isSecureRequest(req),
+      maxAge: FLASH_SECONDS,
+    });
   };
 
   const render = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
@@ -83,7 +93,7 @@ export function tokenRoutes(app: FastifyInstance, hub: Hub): void {
     const tokens = await listTokens(hub.db, who.user.id);
     const apiTokens = tokens.filter((t) => t.kind === 'api');
     const apps = await applications(hub, tokens);
-    const created = takeFlash(who);
+    const created = takeFlash(req, reply, who);
     const p = hub.urls.hub;
     const revoke = (action: string, field: string, value: string | number): Html =>
       html`<form class="inline" method="post" action="${p}${action}"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="${field}" value="${value}"><button class="secondary" type="submit">Revoke</button></form>`;
@@ -128,7 +138,7 @@ export function tokenRoutes(app: FastifyInstance, hub: Hub): void {
     }
     const note = (form['note'] ?? '').slice(0, 500) || 'Requested via token page';
     const { token } = await createToken(hub.db, who.user.id, { kind: 'api', scopes: ['inherit'], note, expiresIn: expires });
-    putFlash(who, { token, note });
+    putFlash(req, reply, { user: who.user.id, token, note });
     return reply.redirect(`${hub.urls.hub}token`, 303);
   });
 
