@@ -8,6 +8,7 @@ import type { Identity } from '../hub/identity.js';
 import { jsonObjectBody, onlyKeys, requireScope, sendStatus } from './common.js';
 import { groupModel } from './models.js';
 import { paginated, readPage } from './pagination.js';
+import { requireGroupRolesHeld, requireNoReachGained, usersByIds } from './privilege.js';
 
 function groupName(req: FastifyRequest): string {
   return (req.params as { name: string }).name;
@@ -36,7 +37,7 @@ async function userIds(hub: Hub, body: Record<string, unknown>): Promise<number[
 
 export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/groups', async (req, reply) => {
-    const who = await requireScope(hub, req, ['list:groups']);
+    const who = await requireScope(hub, req, ['list:groups'], { list: true });
     const page = readPage(req, hub.config);
     const f = filterFor(who.scopes, 'list:groups');
     const { rows, total } = await listGroups(hub.db, page.offset, page.limit, f === 'all' ? undefined : [...f.groups]);
@@ -69,13 +70,15 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.post('/groups/:name', async (req, reply) => {
     const name = groupName(req);
-    const who = await requireScope(hub, req, ['admin:groups'], { group: name });
+    // creating a group is a hub-wide action: the unfiltered scope is required
+    const who = await requireScope(hub, req, ['admin:groups']);
     const p = groupNameProblem(name);
     if (p) throw new HubError(400, p);
     const body = jsonObjectBody(req);
     onlyKeys(body, ['users', 'properties'], `POST /groups/${name}`);
     if (await getGroup(hub.db, name)) throw new HubError(409, `Group ${name} already exists`);
     const ids = body['users'] !== undefined ? await userIds(hub, body) : [];
+    await requireNoReachGained(hub, who, name, await usersByIds(hub, ids));
     const props = body['properties'];
     if (props !== undefined && (typeof props !== 'object' || props === null || Array.isArray(props))) throw new HubError(400, 'field "properties" must be an object');
     const g = await createGroup(hub.db, name, (props as Record<string, unknown> | undefined) ?? {});
@@ -85,8 +88,10 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.delete('/groups/:name', async (req, reply) => {
     const name = groupName(req);
-    await requireScope(hub, req, ['delete:groups'], { group: name });
+    const who = await requireScope(hub, req, ['delete:groups'], { group: name });
     const g = await findOr404(hub, name);
+    const members = (await hub.db.selectFrom('user_groups').select('user_id').where('group_id', '=', g.id).execute()).map((r) => r.user_id);
+    await requireGroupRolesHeld(hub, who, [g.id], await usersByIds(hub, members), `delete group ${name}`);
     await deleteGroup(hub.db, g.id);
     return sendStatus(reply, 204);
   });
@@ -97,7 +102,11 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
     const g = await findOr404(hub, name);
     const body = jsonObjectBody(req, false);
     onlyKeys(body, ['users'], 'group members');
-    await addMembers(hub.db, g.id, await userIds(hub, body));
+    const ids = await userIds(hub, body);
+    const users = await usersByIds(hub, ids);
+    await requireNoReachGained(hub, who, name, users);
+    await requireGroupRolesHeld(hub, who, [g.id], users, `add members to group ${name}`);
+    await addMembers(hub.db, g.id, ids);
     return modelOf(hub, who, g);
   });
 
@@ -107,7 +116,9 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
     const g = await findOr404(hub, name);
     const body = jsonObjectBody(req, false);
     onlyKeys(body, ['users'], 'group members');
-    await removeMembers(hub.db, g.id, await userIds(hub, body));
+    const ids = await userIds(hub, body);
+    await requireGroupRolesHeld(hub, who, [g.id], await usersByIds(hub, ids), `remove members from group ${name}`);
+    await removeMembers(hub.db, g.id, ids);
     return modelOf(hub, who, g);
   });
 
