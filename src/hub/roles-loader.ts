@@ -14,7 +14,8 @@ import { createGroup, getGroup } from '../db/repos/groups.js';
  */
 export async function loadRoles(db: Kysely<DB>, roles: Config['roles']): Promise<void> {
   for (const role of roles) {
-    const problem = validateRole(role);
+    // a built-in role is listed to assign it: its (empty) default description is not an override
+    const problem = validateRole(isBuiltinRole(role.name) && role.description === '' ? { name: role.name, scopes: role.scopes.length ? role.scopes : undefined } : role);
     if (problem) throw new ConfigError(`config: roles: ${problem}`);
     if (isBuiltinRole(role.name) && role.scopes.length) throw new ConfigError(`config: roles: ${role.name} is a built-in role; its scopes cannot be changed here`);
   }
