@@ -11,6 +11,7 @@ import type { Identity } from '../hub/identity.js';
 import { scopesOfUser, userRolesAndGroups } from '../hub/identity.js';
 import type { UserRow } from '../db/repos/users.js';
 import { HubError } from '../lib/errors.js';
+import type { GroupsOf } from '../rbac/scopes.js';
 import { actsAsAdmin, listScopes, reachGainedByJoining, scopesNotHeld } from '../rbac/privilege.js';
 
 /** Throws 403 unless the request acts as admin. `what` ends the message: "grant admin permissions". */
@@ -84,4 +85,28 @@ export async function requireNoReachGained(hub: Hub, who: Pick<Identity, 'scopes
       throw new HubError(403, `Cannot add ${user.name} to group ${group}: it would extend the requester's group-filtered scopes to a user outside them: ${listScopes(gained)}`);
     }
   }
+}
+
+/**
+ * A synchronous group lookup for `intersectScopes`, preloaded for every user
+ * named in `!user=` / `!server=` filters of `scopes` (`known` is used as is).
+ */
+export async function groupsLookup(hub: Hub, scopes: Iterable<string>, known: Map<string, readonly string[]> = new Map()): Promise<GroupsOf> {
+  const names = new Set<string>();
+  for (const s of scopes) {
+    const m = /!(user|server)=([^/]*)/.exec(s);
+    if (m && !known.has(m[2]!)) names.add(m[2]!);
+  }
+  const groups = new Map(known);
+  if (names.size) {
+    const rows = await hub.db
+      .selectFrom('user_groups')
+      .innerJoin('groups', 'groups.id', 'user_groups.group_id')
+      .innerJoin('users', 'users.id', 'user_groups.user_id')
+      .select(['users.name as user', 'groups.name as group'])
+      .where('users.name', 'in', [...names])
+      .execute();
+    for (const r of rows) groups.set(r.user, [...(groups.get(r.user) ?? []), r.group]);
+  }
+  return (user) => groups.get(user) ?? [];
 }
