@@ -43,7 +43,11 @@ export const SharedPasswordAuthSchema = Type.Object(
       }),
     ),
     admin_password: Type.Optional(
-      Type.String({ minLength: 8, description: 'A separate password that only `admin_users` may use (optional).' }),
+      Type.String({
+        minLength: 8,
+        description:
+          'The password admins log in with (`admin_users`, and users made admin by the API or the admin role). Admins never log in with the shared password: without this option they cannot log in with this authenticator at all.',
+      }),
     ),
   },
   { additionalProperties: false },
