@@ -4,7 +4,7 @@ import { HubError } from '../lib/errors.js';
 import { groupNameProblem } from '../lib/names.js';
 import { filterFor } from '../rbac/check.js';
 import { addMembers, createGroup, deleteGroup, getGroup, listGroups, membersOfGroups, removeMembers, rolesOfGroups, setGroupProperties, type GroupRow } from '../db/repos/groups.js';
-import type { Identity } from '../hub/identity.js';
+import type { Requester } from '../hub/service-identity.js';
 import { jsonObjectBody, onlyKeys, requireScope, sendStatus } from './common.js';
 import { groupModel } from './models.js';
 import { paginated, readPage } from './pagination.js';
@@ -14,7 +14,7 @@ function groupName(req: FastifyRequest): string {
   return (req.params as { name: string }).name;
 }
 
-async function modelOf(hub: Hub, who: Identity, g: GroupRow): Promise<Record<string, unknown>> {
+async function modelOf(hub: Hub, who: Requester, g: GroupRow): Promise<Record<string, unknown>> {
   const [members, roles] = await Promise.all([membersOfGroups(hub.db, [g.id]), rolesOfGroups(hub.db, [g.id])]);
   return groupModel(who, g, members.get(g.id) ?? [], roles.get(g.id) ?? []);
 }

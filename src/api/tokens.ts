@@ -69,8 +69,9 @@ export function tokensRoutes(app: FastifyInstance, hub: Hub): void {
     }
     // `inherit` follows the owner's permissions as they change; only the owner
     // (or an admin) may mint that. For anyone else the token keeps what was checked now.
-    if (inherit && who.user.id !== user.id && !actsAsAdmin(who.scopes)) scopes = [...effective].sort();
-    const note = (body['note'] as string | undefined) ?? (who.user.id === user.id ? 'Requested via api' : `Requested via api by user ${who.user.name}`);
+    const byOwner = who.kind === 'user' && who.user.id === user.id;
+    if (inherit && !byOwner && !actsAsAdmin(who.scopes)) scopes = [...effective].sort();
+    const note = (body['note'] as string | undefined) ?? (byOwner ? 'Requested via api' : `Requested via api by ${who.kind} ${who.kind === 'user' ? who.user.name : who.service.name}`);
     const { token, row } = await createToken(hub.db, user.id, { kind: 'api', scopes: scopes as string[], note, expiresIn: (expires as number | null | undefined) ?? null });
     return reply.code(201).send({ ...tokenModel(user, row), token });
   });

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Hub } from '../hub/context.js';
-import type { Identity } from '../hub/identity.js';
+import type { Requester } from '../hub/service-identity.js';
 import { HubError } from '../lib/errors.js';
 import { normalizeUsername, usernameProblem } from '../lib/names.js';
 import { parseIso } from '../lib/time.js';
@@ -22,6 +22,7 @@ import { serversOfUsers, touchServerActivity } from '../db/repos/servers.js';
 import { apiIdentity, expectType, findUserOr404, groupsOf, jsonObjectBody, onlyKeys, queryFlag, requireScope, sendStatus } from './common.js';
 import { userModel, type UserContext } from './models.js';
 import { paginated, readPage } from './pagination.js';
+import { serviceModel } from './services.js';
 import { isAdminUser, requireAdmin, requireGroupRolesHeld, requireNoReachGained } from './privilege.js';
 
 const READ_USER_SCOPES = ['read:users', 'read:users:name', 'read:servers', 'read:users:groups', 'read:users:activity', 'read:roles:users'];
@@ -39,7 +40,7 @@ export async function userContexts(hub: Hub, users: UserRow[]): Promise<Map<numb
   return out;
 }
 
-export async function modelOf(hub: Hub, who: Identity, user: UserRow, includeStopped = false): Promise<Record<string, unknown>> {
+export async function modelOf(hub: Hub, who: Requester, user: UserRow, includeStopped = false): Promise<Record<string, unknown>> {
   const ctx = (await userContexts(hub, [user])).get(user.id)!;
   return userModel(hub, who, user, ctx, includeStopped);
 }
@@ -59,6 +60,11 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/user', async (req) => {
     const who = await apiIdentity(hub, req);
     if (!who) throw new HubError(403, 'Missing or invalid credentials');
+    if (who.kind === 'service') {
+      // a service sees its own model, whatever the token's scopes (JupyterHub 5's identify scopes)
+      const self = { scopes: new Set([...who.scopes, `read:services!service=${who.service.name}`]) };
+      return { ...serviceModel(hub, self, who.service, who.roles), scopes: [...who.scopes].sort(), session_id: null, token_id: null };
+    }
     const ctx = (await userContexts(hub, [who.user])).get(who.user.id)!;
     // The requester always sees their own identity, whatever the token's scopes.
     const self = { ...who, scopes: new Set([...who.scopes, `read:users!user=${who.user.name}`, `read:servers!user=${who.user.name}`]) };
@@ -208,7 +214,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     const name = userName(req);
     const who = await requireScope(hub, req, ['delete:users'], { user: name, userGroups: await groupsOf(hub, name, req) });
     const user = await findUserOr404(hub, name);
-    if (who.user.id === user.id) throw new HubError(400, 'Cannot delete yourself!');
+    if (who.kind === 'user' && who.user.id === user.id) throw new HubError(400, 'Cannot delete yourself!');
     // stricter than JupyterHub 5, which lets delete:users remove an admin: deleting an admin removes admin
     if (await isAdminUser(hub, user)) requireAdmin(who, 'delete admins');
     const servers = (await serversOfUsers(hub.db, [user.id])).get(user.id) ?? [];

@@ -4,11 +4,18 @@ import type { AuthResult } from './authenticator.js';
 
 export type PolicyDecision = { ok: true; name: string; admin: boolean | undefined } | { ok: false; reason: string };
 
-/** Applies the allow, block and admin lists to an authenticator's answer. */
-export function applyLoginPolicy(result: AuthResult, config: Pick<Config, 'allowed_users' | 'admin_users' | 'blocked_users'>): PolicyDecision {
+/**
+ * Applies the allow, block and admin lists to an authenticator's answer.
+ * `admin_users` become admin here, so an authenticator must not return an
+ * admin for credentials anyone has (the shared-password one asks admins for
+ * `auth.admin_password`). A service's name is refused: services are not users
+ * and nobody logs in as one (a user of that name would be confused with it).
+ */
+export function applyLoginPolicy(result: AuthResult, config: Pick<Config, 'allowed_users' | 'admin_users' | 'blocked_users'> & Partial<Pick<Config, 'services'>>): PolicyDecision {
   const name = normalizeUsername(result.name);
   const problem = usernameProblem(name);
   if (problem) return { ok: false, reason: problem };
+  if ((config.services ?? []).some((s) => s.name === name)) return { ok: false, reason: `${name} is the name of a service; services cannot log in` };
   if (config.blocked_users.map(normalizeUsername).includes(name)) return { ok: false, reason: `user ${name} is blocked` };
   const isConfiguredAdmin = config.admin_users.map(normalizeUsername).includes(name);
   const allowed = config.allowed_users.map(normalizeUsername);

@@ -22,6 +22,7 @@ import { usersRoutes } from '../api/users.js';
 import { serversRoutes } from '../api/servers.js';
 import { tokensRoutes } from '../api/tokens.js';
 import { groupsRoutes } from '../api/groups.js';
+import { servicesRoutes } from '../api/services.js';
 import { hubRoutes, JUPYTERHUB_API_VERSION } from '../api/hub.js';
 import { oauthRoutes } from '../oauth/provider.js';
 import { loginRoutes } from '../web/login.js';
@@ -35,6 +36,7 @@ import { ServerManager } from './server-manager.js';
 import { identify } from './identity.js';
 import { IdentityCache } from './identity-cache.js';
 import { proxyApiUrls } from './proxy-process.js';
+import { loadServices } from './services-loader.js';
 
 export interface BuildOptions {
   config: Config;
@@ -84,6 +86,8 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const database = await openDatabase(config.db.url, dataDir);
   await migrate(database);
+  // before roles are loaded (they may name services), in tests as at start
+  await loadServices(database.db, config.services, log);
   const urls = hubUrls(config);
   const hooks = opts.hooks ?? {};
   const ref: { hub?: Hub } = {};
@@ -179,6 +183,7 @@ function buildApp(hub: Hub): FastifyInstance {
       serversRoutes(api, hub);
       tokensRoutes(api, hub);
       groupsRoutes(api, hub);
+      servicesRoutes(api, hub);
       oauthRoutes(api, hub);
     },
     { prefix: apiPrefix.replace(/\/$/, '') },

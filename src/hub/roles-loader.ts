@@ -9,7 +9,8 @@ import { createGroup, getGroup } from '../db/repos/groups.js';
 
 /**
  * Applies `roles` from config: each role is stored with its scopes, and
- * assigned to exactly the users and groups listed (earlier assignments of a
+ * assigned to exactly the users, groups and services listed (services must
+ * be loaded first: see services-loader.ts) (earlier assignments of a
  * configured role that are no longer listed are removed).
  */
 export async function loadRoles(db: Kysely<DB>, roles: Config['roles']): Promise<void> {
@@ -34,6 +35,12 @@ export async function loadRoles(db: Kysely<DB>, roles: Config['roles']): Promise
       for (const name of role.users) {
         const user = await ensureUser(tx, normalizeUsername(name));
         await tx.insertInto('user_roles').values({ user_id: user.id, role: role.name }).execute();
+      }
+      await tx.deleteFrom('service_roles').where('role', '=', role.name).execute();
+      for (const name of role.services) {
+        const service = await tx.selectFrom('services').select('id').where('name', '=', name).executeTakeFirst();
+        if (!service) throw new ConfigError(`config: roles: ${role.name}: no service named ${JSON.stringify(name)} in services`);
+        await tx.insertInto('service_roles').values({ service_id: service.id, role: role.name }).execute();
       }
       for (const name of role.groups) {
         const group = (await getGroup(tx, name)) ?? (await createGroup(tx, name));
