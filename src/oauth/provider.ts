@@ -80,8 +80,12 @@ async function token(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promis
   const basic = parseBasicAuth(req.headers.authorization);
   if (basic && !basic.ok) return oauthError(reply, 400, 'invalid_request', basic.problem);
   if (basic) {
-    clientId ??= basic.id;
-    clientSecret ??= basic.secret;
+    // RFC 6749 §2.3: one way of authenticating the client per request
+    if ((clientId !== undefined && clientId !== basic.id) || (clientSecret !== undefined && clientSecret !== basic.secret)) {
+      return oauthError(reply, 400, 'invalid_request', 'client credentials given both in Authorization: Basic and in the body, and they differ');
+    }
+    clientId = basic.id;
+    clientSecret = basic.secret;
   }
   const grant = str(body, 'grant_type');
   const code = str(body, 'code');

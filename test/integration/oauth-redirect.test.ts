@@ -178,5 +178,9 @@ describe('OAuth redirect URIs and client credentials', () => {
     const wrong = `Basic ${Buffer.from(`${CLIENT}:nope`).toString('base64')}`;
     const w = await tokenRequest({ grant_type: 'authorization_code', code: 'x', redirect_uri: CALLBACK }, { Authorization: wrong });
     assert.equal(w.status, 401);
+    // credentials in both places must agree
+    const both = await tokenRequest({ client_id: 'other', grant_type: 'authorization_code', code: 'x', redirect_uri: CALLBACK }, { Authorization: basic });
+    assert.equal(both.status, 400);
+    assert.match(((await both.json()) as { message: string }).message, /both/);
   });
 });
