@@ -8,7 +8,7 @@ import type { Requester } from '../hub/service-identity.js';
 import { jsonObjectBody, onlyKeys, requireScope, sendStatus } from './common.js';
 import { groupModel } from './models.js';
 import { paginated, readPage } from './pagination.js';
-import { requireGroupRolesHeld, requireNoReachGained, usersByIds } from './privilege.js';
+import { requireGroupNamePrivilegesHeld, requireGroupRolesHeld, requireNoReachGained, usersByIds } from './privilege.js';
 
 function groupName(req: FastifyRequest): string {
   return (req.params as { name: string }).name;
@@ -57,6 +57,7 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
       if (p) throw new HubError(400, p);
       if (await getGroup(hub.db, n)) throw new HubError(409, `Group ${n} already exists`);
     }
+    for (const n of names as string[]) await requireGroupNamePrivilegesHeld(hub, who, n);
     const created = [];
     for (const n of names as string[]) created.push(await modelOf(hub, who, await createGroup(hub.db, n)));
     return reply.code(201).send(created);
@@ -77,6 +78,7 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
     const body = jsonObjectBody(req);
     onlyKeys(body, ['users', 'properties'], `POST /groups/${name}`);
     if (await getGroup(hub.db, name)) throw new HubError(409, `Group ${name} already exists`);
+    await requireGroupNamePrivilegesHeld(hub, who, name);
     const ids = body['users'] !== undefined ? await userIds(hub, body) : [];
     await requireNoReachGained(hub, who, name, await usersByIds(hub, ids));
     const props = body['properties'];

@@ -8,7 +8,8 @@
  */
 import type { Hub } from '../hub/context.js';
 import type { Identity } from '../hub/identity.js';
-import { scopesOfUser, userRolesAndGroups } from '../hub/identity.js';
+import { scopesOfRoles, scopesOfUser, userRolesAndGroups } from '../hub/identity.js';
+import { normalizeUsername } from '../lib/names.js';
 import type { UserRow } from '../db/repos/users.js';
 import { HubError } from '../lib/errors.js';
 import type { GroupsOf } from '../rbac/scopes.js';
@@ -109,4 +110,38 @@ export async function groupsLookup(hub: Hub, scopes: Iterable<string>, known: Ma
     for (const r of rows) groups.set(r.user, [...(groups.get(r.user) ?? []), r.group]);
   }
   return (user) => groups.get(user) ?? [];
+}
+
+/**
+ * The configuration gives some names privileges by name: `admin_users` are
+ * made admin, and `roles[].users` get their roles, at every start. Creating a
+ * user with such a name, or renaming a user to it, hands those privileges to
+ * whoever has that account, so it needs what they give: admin for
+ * `admin_users`, the roles' scopes otherwise.
+ */
+export async function requireNamePrivilegesHeld(hub: Hub, who: Pick<Identity, 'scopes'>, name: string, action: string): Promise<void> {
+  const norm = normalizeUsername(name);
+  if (hub.config.admin_users.some((u) => normalizeUsername(u) === norm)) requireAdmin(who, `${action}: ${name} is in admin_users`);
+  const roles = hub.config.roles.filter((r) => r.users.some((u) => normalizeUsername(u) === norm)).map((r) => r.name);
+  if (roles.includes('admin')) requireAdmin(who, `${action}: the admin role is given to ${name} in the configuration`);
+  if (roles.length === 0) return;
+  const missing = scopesNotHeld(who.scopes, await scopesOfRoles(hub.db, roles, { user: norm }));
+  if (missing.length) {
+    throw new HubError(403, `Cannot ${action}: the configuration gives ${name} roles (${roles.sort().join(', ')}) with scopes the requester does not hold: ${listScopes(missing)}`);
+  }
+}
+
+/**
+ * Like `requireNamePrivilegesHeld`, for groups: `roles[].groups` get their
+ * roles at every start, so creating a group of such a name (one deleted since)
+ * would let its creator hand the roles out through its members.
+ */
+export async function requireGroupNamePrivilegesHeld(hub: Hub, who: Pick<Identity, 'scopes'>, group: string): Promise<void> {
+  const roles = hub.config.roles.filter((r) => r.groups.includes(group)).map((r) => r.name);
+  if (roles.length === 0) return;
+  if (roles.includes('admin')) requireAdmin(who, `create group ${group}: the configuration gives it the admin role`);
+  const missing = scopesNotHeld(who.scopes, await scopesOfRoles(hub.db, roles, {}));
+  if (missing.length) {
+    throw new HubError(403, `Cannot create group ${group}: the configuration gives it roles (${roles.sort().join(', ')}) with scopes the requester does not hold: ${listScopes(missing)}`);
+  }
 }

@@ -23,7 +23,7 @@ import { apiIdentity, expectType, findUserOr404, groupsOf, jsonObjectBody, onlyK
 import { userModel, type UserContext } from './models.js';
 import { paginated, readPage } from './pagination.js';
 import { serviceModel } from './services.js';
-import { isAdminUser, requireAdmin, requireGroupRolesHeld, requireNoReachGained } from './privilege.js';
+import { isAdminUser, requireAdmin, requireGroupRolesHeld, requireNamePrivilegesHeld, requireNoReachGained } from './privilege.js';
 
 const READ_USER_SCOPES = ['read:users', 'read:users:name', 'read:servers', 'read:users:groups', 'read:users:activity', 'read:roles:users'];
 
@@ -124,6 +124,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     const existing: string[] = [];
     for (const n of wanted) if (await getUser(hub.db, n)) existing.push(n);
     if (existing.length === wanted.length) throw new HubError(409, `All ${wanted.length} users already exist`);
+    for (const n of wanted) if (!existing.includes(n)) await requireNamePrivilegesHeld(hub, who, n, `create user ${n}`);
     for (const n of wanted) if (!existing.includes(n)) created.push(await createUser(hub.db, n, body['admin'] === true));
     const contexts = await userContexts(hub, created);
     return reply.code(201).send(created.map((u) => userModel(hub, who, u, contexts.get(u.id)!, false)));
@@ -146,6 +147,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     if (body['admin'] === true) requireAdmin(who, 'grant admin permissions');
     checkNewName(name);
     if (await getUser(hub.db, name)) throw new HubError(409, `User ${name} already exists`);
+    await requireNamePrivilegesHeld(hub, who, name, `create user ${name}`);
     const user = await createUser(hub.db, name, body['admin'] === true);
     return reply.code(201).send(await modelOf(hub, who, user));
   });
@@ -167,6 +169,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     if (newName !== undefined && newName !== name) {
       checkNewName(newName);
       if (await getUser(hub.db, newName)) throw new HubError(400, `User ${newName} already exists, username must be unique`);
+      await requireNamePrivilegesHeld(hub, who, newName, `rename ${name} to ${newName}`);
       const running = await hub.db.selectFrom('servers').select('id').where('user_id', '=', user.id).where((eb) => eb.or([eb('ready', '=', 1), eb('pending', 'is not', null)])).execute();
       if (running.length) throw new HubError(400, `User ${name} has running servers; stop them before renaming`);
     }

@@ -180,4 +180,42 @@ describe('privilege escalation: admin and group filters', () => {
     assert.equal((await t.api('DELETE', '/groups/starters/users', { token: groupsHolder, body: { users: ['bob'] } })).status, 403);
     assert.equal((await t.api('DELETE', '/groups/starters', { token: await t.tokenFor('deleter') })).status, 403);
   });
+  it('names the configuration makes privileged cannot be created or taken by renaming without those privileges', async () => {
+    const t2 = await startTestHub({
+      admin_users: ['chief'],
+      roles: [
+        { name: 'user-manager', scopes: ['admin:users', 'admin:groups'], users: ['manager'] },
+        { name: 'operator', scopes: ['admin:servers'], users: ['op'], groups: ['ops'] },
+      ],
+    });
+    try {
+      const root = await t2.tokenFor('root', { admin: true });
+      const mgr = await t2.tokenFor('manager');
+      // simulate accounts deleted since the last start
+      for (const n of ['chief', 'op']) assert.ok([204, 404].includes((await t2.api('DELETE', `/users/${n}`, { token: root })).status));
+      assert.equal((await t2.api('DELETE', '/groups/ops', { token: root })).status, 204);
+      for (const [method, path, body] of [
+        ['POST', '/users/chief', {}],
+        ['POST', '/users', { usernames: ['chief'] }],
+        ['POST', '/users/op', {}],
+        ['POST', '/users', { usernames: ['newbie', 'op'] }],
+      ] as const) {
+        const r = await t2.api(method, path, { token: mgr, body });
+        assert.equal(r.status, 403, `${method} ${path} ${JSON.stringify(body)}`);
+      }
+      assert.equal((await t2.api('GET', '/users/newbie', { token: root })).status, 404, 'nothing created when one name is refused');
+      await t2.api('POST', '/users/mine', { token: mgr });
+      for (const newName of ['chief', 'op']) {
+        const r = await t2.api('PATCH', '/users/mine', { token: mgr, body: { name: newName } });
+        assert.equal(r.status, 403, newName);
+      }
+      assert.notEqual((await t2.api('PATCH', '/users/mine', { token: mgr, body: { name: 'Chief' } })).status, 200);
+      assert.equal((await t2.api('POST', '/groups/ops', { token: mgr })).status, 403);
+      assert.equal((await t2.api('POST', '/groups', { token: mgr, body: { groups: ['ops'] }, validate: false })).status, 403);
+      // an admin may
+      assert.equal((await t2.api('POST', '/users/chief', { token: root })).status, 201);
+    } finally {
+      await t2.stop();
+    }
+  });
 });
