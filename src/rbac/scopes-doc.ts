@@ -56,6 +56,8 @@ export function scopesMarkdown(defs: ScopeDefinitions = scopeDefinitions): strin
     '- Membership of a group carries the group\'s roles: adding or removing members (or deleting the',
     '  group) needs the scopes this gives or takes away, and a group-filtered holder cannot pull users',
     '  it could not reach into its group.',
+    '- Names the configuration makes privileged (`admin_users`, `roles[].users`, `roles[].groups`) are',
+    '  created, or taken by renaming, only by someone holding those privileges.',
     '- Services (`services` in the config) get scopes only from roles that list them in `services`.',
     '',
     '## Available scopes',
