@@ -3,22 +3,23 @@ import { HubError } from '../lib/errors.js';
 import { quoteName } from '../lib/quote-name.js';
 import { authorize, type Target } from '../rbac/check.js';
 import type { Hub } from '../hub/context.js';
-import { identify, tokenFromHeader, type Identity } from '../hub/identity.js';
+import { identify, tokenFromHeader } from '../hub/identity.js';
+import { identifyService, type Requester } from '../hub/service-identity.js';
 import { IdentityCache } from '../hub/identity-cache.js';
 import { checkXsrf, LOGIN_COOKIE, xsrfHeader } from '../hub/cookies.js';
 import { getUser, type UserRow } from '../db/repos/users.js';
 import { isPlainObject } from '../config/load.js';
 
 const IDENTITY = Symbol('identity');
-type WithIdentity = FastifyRequest & { [IDENTITY]?: Identity | null };
+type WithIdentity = FastifyRequest & { [IDENTITY]?: Requester | null };
 
 /**
- * The identity behind an API request: a token in the Authorization header, or
- * the login cookie (then non-GET requests must echo the XSRF token of the
- * login session in `X-XSRFToken`, or as an `_xsrf` query parameter, as
- * JupyterHub 4.1+ requires). Cached on the request.
+ * The identity behind an API request: a user's or a service's token in the
+ * Authorization header, or the login cookie (then non-GET requests must echo
+ * the XSRF token of the login session in `X-XSRFToken`, or as an `_xsrf`
+ * query parameter, as JupyterHub 4.1+ requires). Cached on the request.
  */
-export async function apiIdentity(hub: Hub, req: FastifyRequest): Promise<Identity | null> {
+export async function apiIdentity(hub: Hub, req: FastifyRequest): Promise<Requester | null> {
   const r = req as WithIdentity;
   if (r[IDENTITY] !== undefined) return r[IDENTITY];
   const token = tokenFromHeader(req);
@@ -26,7 +27,7 @@ export async function apiIdentity(hub: Hub, req: FastifyRequest): Promise<Identi
   const key = token ? IdentityCache.key('token', token) : cookie ? IdentityCache.key('cookie', cookie) : undefined;
   let who = key ? hub.identities.get(key) ?? null : null;
   if (!who) {
-    who = await identify(hub.db, req, true);
+    who = (await identify(hub.db, req, true)) ?? (token ? await identifyService(hub.db, token) : null);
     if (who && key) hub.identities.set(key, who);
   }
   if (who && who.via === 'cookie' && req.method !== 'GET' && req.method !== 'HEAD') {
@@ -38,7 +39,7 @@ export async function apiIdentity(hub: Hub, req: FastifyRequest): Promise<Identi
 }
 
 /** Requires one of `anyOf` on `target`; throws 403/404 as JupyterHub's `needs_scope` does. */
-export async function requireScope(hub: Hub, req: FastifyRequest, anyOf: readonly string[], target: Target = {}): Promise<Identity> {
+export async function requireScope(hub: Hub, req: FastifyRequest, anyOf: readonly string[], target: Target = {}): Promise<Requester> {
   const who = await apiIdentity(hub, req);
   if (!who) {
     throw new HubError(403, `Missing or invalid credentials; requires any of [${anyOf.join(', ')}]`);
@@ -67,8 +68,8 @@ export async function groupsOf(hub: Hub, userName: string, req?: FastifyRequest)
   return rows.map((r) => r.name);
 }
 
-const groupFilterCache = new WeakMap<Identity, boolean>();
-function hasGroupFilter(who: Identity): boolean {
+const groupFilterCache = new WeakMap<Requester, boolean>();
+function hasGroupFilter(who: Requester): boolean {
   let has = groupFilterCache.get(who);
   if (has === undefined) {
     has = [...who.scopes].some((s) => s.includes('!group='));

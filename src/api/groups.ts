@@ -5,16 +5,17 @@ import { groupNameProblem } from '../lib/names.js';
 import { quoteName } from '../lib/quote-name.js';
 import { filterFor } from '../rbac/check.js';
 import { addMembers, createGroup, deleteGroup, getGroup, listGroups, membersOfGroups, removeMembers, rolesOfGroups, setGroupProperties, type GroupRow } from '../db/repos/groups.js';
-import type { Identity } from '../hub/identity.js';
+import type { Requester } from '../hub/service-identity.js';
 import { jsonObjectBody, onlyKeys, requireScope, sendStatus } from './common.js';
 import { groupModel } from './models.js';
 import { paginated, readPage } from './pagination.js';
+import { requireGroupNamePrivilegesHeld, requireGroupRolesHeld, requireNoReachGained, usersByIds } from './privilege.js';
 
 function groupName(req: FastifyRequest): string {
   return (req.params as { name: string }).name;
 }
 
-async function modelOf(hub: Hub, who: Identity, g: GroupRow): Promise<Record<string, unknown>> {
+async function modelOf(hub: Hub, who: Requester, g: GroupRow): Promise<Record<string, unknown>> {
   const [members, roles] = await Promise.all([membersOfGroups(hub.db, [g.id]), rolesOfGroups(hub.db, [g.id])]);
   return groupModel(who, g, members.get(g.id) ?? [], roles.get(g.id) ?? []);
 }
@@ -37,7 +38,7 @@ async function userIds(hub: Hub, body: Record<string, unknown>): Promise<number[
 
 export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/groups', async (req, reply) => {
-    const who = await requireScope(hub, req, ['list:groups']);
+    const who = await requireScope(hub, req, ['list:groups'], { list: true });
     const page = readPage(req, hub.config);
     const f = filterFor(who.scopes, 'list:groups');
     const { rows, total } = await listGroups(hub.db, page.offset, page.limit, f === 'all' ? undefined : [...f.groups]);
@@ -57,6 +58,7 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
       if (p) throw new HubError(400, p);
       if (await getGroup(hub.db, n)) throw new HubError(409, `Group ${n} already exists`);
     }
+    for (const n of names as string[]) await requireGroupNamePrivilegesHeld(hub, who, n);
     const created = [];
     for (const n of names as string[]) created.push(await modelOf(hub, who, await createGroup(hub.db, n)));
     return reply.code(201).send(created);
@@ -70,13 +72,16 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.post('/groups/:name', async (req, reply) => {
     const name = groupName(req);
-    const who = await requireScope(hub, req, ['admin:groups'], { group: name });
+    // creating a group is a hub-wide action: the unfiltered scope is required
+    const who = await requireScope(hub, req, ['admin:groups']);
     const p = groupNameProblem(name);
     if (p) throw new HubError(400, p);
     const body = jsonObjectBody(req);
     onlyKeys(body, ['users', 'properties'], `POST /groups/${name}`);
     if (await getGroup(hub.db, name)) throw new HubError(409, `Group ${name} already exists`);
+    await requireGroupNamePrivilegesHeld(hub, who, name);
     const ids = body['users'] !== undefined ? await userIds(hub, body) : [];
+    await requireNoReachGained(hub, who, name, await usersByIds(hub, ids));
     const props = body['properties'];
     if (props !== undefined && (typeof props !== 'object' || props === null || Array.isArray(props))) throw new HubError(400, 'field "properties" must be an object');
     const g = await createGroup(hub.db, name, (props as Record<string, unknown> | undefined) ?? {});
@@ -86,8 +91,10 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.delete('/groups/:name', async (req, reply) => {
     const name = groupName(req);
-    await requireScope(hub, req, ['delete:groups'], { group: name });
+    const who = await requireScope(hub, req, ['delete:groups'], { group: name });
     const g = await findOr404(hub, name);
+    const members = (await hub.db.selectFrom('user_groups').select('user_id').where('group_id', '=', g.id).execute()).map((r) => r.user_id);
+    await requireGroupRolesHeld(hub, who, [g.id], await usersByIds(hub, members), `delete group ${name}`);
     await deleteGroup(hub.db, g.id);
     return sendStatus(reply, 204);
   });
@@ -98,7 +105,11 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
     const g = await findOr404(hub, name);
     const body = jsonObjectBody(req, false);
     onlyKeys(body, ['users'], 'group members');
-    await addMembers(hub.db, g.id, await userIds(hub, body));
+    const ids = await userIds(hub, body);
+    const users = await usersByIds(hub, ids);
+    await requireNoReachGained(hub, who, name, users);
+    await requireGroupRolesHeld(hub, who, [g.id], users, `add members to group ${name}`);
+    await addMembers(hub.db, g.id, ids);
     return modelOf(hub, who, g);
   });
 
@@ -108,7 +119,9 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
     const g = await findOr404(hub, name);
     const body = jsonObjectBody(req, false);
     onlyKeys(body, ['users'], 'group members');
-    await removeMembers(hub.db, g.id, await userIds(hub, body));
+    const ids = await userIds(hub, body);
+    await requireGroupRolesHeld(hub, who, [g.id], await usersByIds(hub, ids), `remove members from group ${name}`);
+    await removeMembers(hub.db, g.id, ids);
     return modelOf(hub, who, g);
   });
 

@@ -1,5 +1,5 @@
 import type { Hub } from '../hub/context.js';
-import type { Identity } from '../hub/identity.js';
+import type { Requester } from '../hub/service-identity.js';
 import { filterFor, matchesFilter } from '../rbac/check.js';
 import type { UserRow } from '../db/repos/users.js';
 import type { ServerRow } from '../db/repos/servers.js';
@@ -31,10 +31,10 @@ interface RequestFilters {
   readServers: Filter;
   serverState: Filter;
 }
-const filtersCache = new WeakMap<Identity, RequestFilters>();
+const filtersCache = new WeakMap<Requester, RequestFilters>();
 
 /** The scope filters a request needs for models, computed once per request. */
-function filtersOf(who: Identity): RequestFilters {
+function filtersOf(who: Requester): RequestFilters {
   let f = filtersCache.get(who);
   if (!f) {
     f = {
@@ -71,7 +71,7 @@ export function serverModel(hub: Hub, user: UserRow, s: ServerRow, withState: bo
 }
 
 /** The user model, with only the keys the requester's scopes reveal. */
-export function userModel(hub: Hub, who: Identity, user: UserRow, ctx: UserContext, includeStopped: boolean): Record<string, unknown> {
+export function userModel(hub: Hub, who: Requester, user: UserRow, ctx: UserContext, includeStopped: boolean): Record<string, unknown> {
   const target = { user: user.name, userGroups: ctx.groups };
   const filters = filtersOf(who);
   const allowed = new Set<string>();
@@ -124,7 +124,7 @@ export function tokenModel(user: UserRow, t: TokenRow): Record<string, unknown> 
   };
 }
 
-export function groupModel(who: Identity, g: GroupRow, members: string[], roles: string[]): Record<string, unknown> {
+export function groupModel(who: Requester, g: GroupRow, members: string[], roles: string[]): Record<string, unknown> {
   const target = { group: g.name };
   const model: Record<string, unknown> = {};
   const can = (scope: string) => matchesFilter(filterFor(who.scopes, scope), target);

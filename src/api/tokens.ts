@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Hub } from '../hub/context.js';
 import { HubError } from '../lib/errors.js';
 import { createToken, deleteToken, getToken, listTokens, MAX_TOKEN_EXPIRES_IN } from '../db/repos/tokens.js';
-import { validateScopes, expandScopes, intersectScopes } from '../rbac/scopes.js';
+import { validateScopes, expandScopes, identifyScopes } from '../rbac/scopes.js';
+import { actsAsAdmin, listScopes, scopesNotHeld } from '../rbac/privilege.js';
+import { groupsLookup } from './privilege.js';
 import { roleScopes, isBuiltinRole } from '../rbac/roles.js';
 import { scopesOfUser, userRolesAndGroups } from '../hub/identity.js';
 import { expectType, findUserOr404, groupsOf, jsonObjectBody, onlyKeys, requireScope, sendStatus } from './common.js';
@@ -50,20 +52,26 @@ export function tokensRoutes(app: FastifyInstance, hub: Hub): void {
     if (scopes.length === 0) scopes = ['inherit'];
     const problem = validateScopes(scopes as string[]);
     if (problem) throw new HubError(400, problem);
-    // A token may not hold more than its owner, nor more than the requester.
-    const { roles: ownerRoles } = await userRolesAndGroups(hub.db, user);
+    // A token may not hold more than its owner, nor more than the requester;
+    // `inherit` stands for the owner's scopes (JupyterHub's token role).
+    const { roles: ownerRoles, groups: ownerGroups } = await userRolesAndGroups(hub.db, user);
     const ownerScopes = await scopesOfUser(hub.db, user, ownerRoles);
-    if (!(scopes as string[]).includes('inherit')) {
-      const requested = expandScopes(scopes as string[], { user: user.name });
-      for (const s of requested) {
-        if (!intersectScopes(new Set([s]), ownerScopes).has(s)) throw new HubError(403, `Not assigning requested scope ${s}: not held by ${user.name}`);
-      }
+    const inherit = (scopes as string[]).includes('inherit');
+    const explicit = expandScopes((scopes as string[]).filter((s) => s !== 'inherit'), { user: user.name });
+    const effective = inherit ? new Set([...ownerScopes, ...explicit]) : explicit;
+    const groupsOfUser = await groupsLookup(hub, effective, new Map([[user.name, ownerGroups]]));
+    const beyondOwner = scopesNotHeld(ownerScopes, effective, groupsOfUser);
+    if (beyondOwner.length) throw new HubError(403, `Not assigning requested scopes ${listScopes(beyondOwner)}: not held by ${user.name}`);
+    const identifying = identifyScopes({ user: user.name });
+    const beyondRequester = scopesNotHeld(who.scopes, [...effective].filter((s) => !identifying.has(s)), groupsOfUser);
+    if (beyondRequester.length) {
+      throw new HubError(403, `Not assigning requested scopes ${listScopes(beyondRequester)}: not held by the requester${inherit ? ` (inherit stands for all of ${user.name}'s scopes)` : ''}`);
     }
-    if (who.user.id !== user.id && (scopes as string[]).includes('inherit') && who.token && !JSON.parse(who.token.scopes).includes('inherit')) {
-      // a limited token must not mint an inherit-everything token for another user
-      throw new HubError(403, 'A limited token cannot create a token with all of the owner\'s permissions');
-    }
-    const note = (body['note'] as string | undefined) ?? (who.user.id === user.id ? 'Requested via api' : `Requested via api by user ${who.user.name}`);
+    // `inherit` follows the owner's permissions as they change; only the owner
+    // (or an admin) may mint that. For anyone else the token keeps what was checked now.
+    const byOwner = who.kind === 'user' && who.user.id === user.id;
+    if (inherit && !byOwner && !actsAsAdmin(who.scopes)) scopes = [...effective].sort();
+    const note = (body['note'] as string | undefined) ?? (byOwner ? 'Requested via api' : `Requested via api by ${who.kind} ${who.kind === 'user' ? who.user.name : who.service.name}`);
     const { token, row } = await createToken(hub.db, user.id, { kind: 'api', scopes: scopes as string[], note, expiresIn: (expires as number | null | undefined) ?? null });
     return reply.code(201).send({ ...tokenModel(user, row), token });
   });

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Hub } from '../hub/context.js';
-import type { Identity } from '../hub/identity.js';
+import type { Requester } from '../hub/service-identity.js';
 import { HubError } from '../lib/errors.js';
 import { normalizeUsername, usernameProblem } from '../lib/names.js';
 import { quoteName } from '../lib/quote-name.js';
 import { parseIso } from '../lib/time.js';
-import { filterFor } from '../rbac/check.js';
+import { filterFor, hasScope } from '../rbac/check.js';
 import {
   createUser,
   deleteUser,
@@ -23,6 +23,8 @@ import { serversOfUsers, touchServerActivity } from '../db/repos/servers.js';
 import { apiIdentity, expectType, findUserOr404, groupsOf, jsonObjectBody, onlyKeys, queryFlag, requireScope, sendStatus } from './common.js';
 import { userModel, type UserContext } from './models.js';
 import { paginated, readPage } from './pagination.js';
+import { serviceModel } from './services.js';
+import { isAdminUser, requireAdmin, requireGroupRolesHeld, requireNamePrivilegesHeld, requireNoReachGained } from './privilege.js';
 
 const READ_USER_SCOPES = ['read:users', 'read:users:name', 'read:servers', 'read:users:groups', 'read:users:activity', 'read:roles:users'];
 
@@ -39,7 +41,7 @@ export async function userContexts(hub: Hub, users: UserRow[]): Promise<Map<numb
   return out;
 }
 
-export async function modelOf(hub: Hub, who: Identity, user: UserRow, includeStopped = false): Promise<Record<string, unknown>> {
+export async function modelOf(hub: Hub, who: Requester, user: UserRow, includeStopped = false): Promise<Record<string, unknown>> {
   const ctx = (await userContexts(hub, [user])).get(user.id)!;
   return userModel(hub, who, user, ctx, includeStopped);
 }
@@ -59,6 +61,11 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/user', async (req) => {
     const who = await apiIdentity(hub, req);
     if (!who) throw new HubError(403, 'Missing or invalid credentials');
+    if (who.kind === 'service') {
+      // a service sees its own model, whatever the token's scopes (JupyterHub 5's identify scopes)
+      const self = { scopes: new Set([...who.scopes, `read:services!service=${who.service.name}`]) };
+      return { ...serviceModel(hub, self, who.service, who.roles), scopes: [...who.scopes].sort(), session_id: null, token_id: null };
+    }
     const ctx = (await userContexts(hub, [who.user])).get(who.user.id)!;
     // The requester always sees their own identity, whatever the token's scopes.
     const self = { ...who, scopes: new Set([...who.scopes, `read:users!user=${who.user.name}`, `read:servers!user=${who.user.name}`]) };
@@ -71,7 +78,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
   });
 
   app.get('/users', async (req, reply) => {
-    const who = await requireScope(hub, req, ['list:users']);
+    const who = await requireScope(hub, req, ['list:users'], { list: true });
     const q = req.query as Record<string, unknown>;
     const page = readPage(req, hub.config);
     const state = q['state'];
@@ -107,6 +114,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     const body = jsonObjectBody(req, false);
     onlyKeys(body, ['usernames', 'admin'], 'POST /users');
     expectType(body, 'admin', 'boolean', 'POST /users');
+    if (body['admin'] === true) requireAdmin(who, 'grant admin permissions');
     const names = body['usernames'];
     if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string')) {
       throw new HubError(400, 'POST /users: field "usernames" must be a non-empty list of user names');
@@ -117,6 +125,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     const existing: string[] = [];
     for (const n of wanted) if (await getUser(hub.db, n)) existing.push(n);
     if (existing.length === wanted.length) throw new HubError(409, `All ${wanted.length} users already exist`);
+    for (const n of wanted) if (!existing.includes(n)) await requireNamePrivilegesHeld(hub, who, n, `create user ${n}`);
     for (const n of wanted) if (!existing.includes(n)) created.push(await createUser(hub.db, n, body['admin'] === true));
     const contexts = await userContexts(hub, created);
     return reply.code(201).send(created.map((u) => userModel(hub, who, u, contexts.get(u.id)!, false)));
@@ -131,12 +140,15 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.post('/users/:name', async (req, reply) => {
     const name = userName(req);
-    const who = await requireScope(hub, req, ['admin:users'], { user: name });
+    // creating a user is a hub-wide action: the unfiltered scope is required
+    const who = await requireScope(hub, req, ['admin:users']);
     const body = jsonObjectBody(req);
     onlyKeys(body, ['admin', 'name'], `POST /users/${name}`);
     expectType(body, 'admin', 'boolean', `POST /users/${name}`);
+    if (body['admin'] === true) requireAdmin(who, 'grant admin permissions');
     checkNewName(name);
     if (await getUser(hub.db, name)) throw new HubError(409, `User ${name} already exists`);
+    await requireNamePrivilegesHeld(hub, who, name, `create user ${name}`);
     const user = await createUser(hub.db, name, body['admin'] === true);
     return reply.code(201).send(await modelOf(hub, who, user));
   });
@@ -152,10 +164,13 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     expectType(body, 'groups', 'array', what);
     if (Object.keys(body).length === 0) throw new HubError(400, `${what}: give at least one of "name", "admin", "groups" or "auth_state"`);
     const user = await findUserOr404(hub, name);
+    if (await isAdminUser(hub, user)) requireAdmin(who, 'modify other admins');
+    if (body['admin'] === true) requireAdmin(who, 'grant admin permissions');
     const newName = body['name'] as string | undefined;
     if (newName !== undefined && newName !== name) {
       checkNewName(newName);
       if (await getUser(hub.db, newName)) throw new HubError(400, `User ${newName} already exists, username must be unique`);
+      await requireNamePrivilegesHeld(hub, who, newName, `rename ${name} to ${newName}`);
       const running = await hub.db.selectFrom('servers').select('id').where('user_id', '=', user.id).where((eb) => eb.or([eb('ready', '=', 1), eb('pending', 'is not', null)])).execute();
       if (running.length) throw new HubError(400, `User ${name} has running servers; stop them before renaming`);
     }
@@ -167,6 +182,16 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
       const missing = (names as string[]).filter((g) => !rows.some((r) => r.name === g));
       if (missing.length) throw new HubError(400, `${what}: no such groups: ${missing.join(', ')}`);
       groupIds = rows.map((r) => r.id);
+      const current = (await hub.db.selectFrom('user_groups').select('group_id').where('user_id', '=', user.id).execute()).map((r) => r.group_id);
+      const added = rows.filter((r) => !current.includes(r.id));
+      const changed = [...added.map((r) => r.id), ...current.filter((id) => !groupIds!.includes(id))];
+      // changing a user's groups changes those groups' members: the same checks as POST/DELETE /groups/{name}/users
+      const changedNames = await hub.db.selectFrom('groups').select('name').where('id', 'in', changed.length ? changed : [-1]).execute();
+      for (const g of changedNames) {
+        if (!hasScope(who.scopes, 'groups', { group: g.name })) throw new HubError(403, `${what}: changing the members of group ${g.name} requires the scope groups on it`);
+      }
+      for (const g of added) await requireNoReachGained(hub, who, g.name, [user]);
+      await requireGroupRolesHeld(hub, who, changed, [user], `change ${name}'s groups`);
     }
     let authState: string | null | undefined;
     if (body['auth_state'] !== undefined) {
@@ -191,8 +216,11 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.delete('/users/:name', async (req, reply) => {
     const name = userName(req);
-    await requireScope(hub, req, ['delete:users'], { user: name, userGroups: await groupsOf(hub, name, req) });
+    const who = await requireScope(hub, req, ['delete:users'], { user: name, userGroups: await groupsOf(hub, name, req) });
     const user = await findUserOr404(hub, name);
+    if (who.kind === 'user' && who.user.id === user.id) throw new HubError(400, 'Cannot delete yourself!');
+    // stricter than JupyterHub 5, which lets delete:users remove an admin: deleting an admin removes admin
+    if (await isAdminUser(hub, user)) requireAdmin(who, 'delete admins');
     const servers = (await serversOfUsers(hub.db, [user.id])).get(user.id) ?? [];
     for (const s of servers) {
       if (s.pending) throw new HubError(400, `User ${name}'s server ${s.name ? `${s.name} ` : ''}is pending ${s.pending}, please wait`);

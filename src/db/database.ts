@@ -5,6 +5,7 @@ import SQLite from 'better-sqlite3';
 import { ConfigError } from '../lib/errors.js';
 import type { DB } from './schema.js';
 import * as m0001 from './migrations/0001-initial.js';
+import * as m0002 from './migrations/0002-services.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -77,6 +78,7 @@ function withStatementCache(sqlite: SQLite.Database, size = 500): SqliteDatabase
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001-initial': { up: (db) => m0001.up(db, dialect), down: (db) => m0001.down(db) },
+    '0002-services': { up: (db) => m0002.up(db, dialect), down: (db) => m0002.down(db) },
   };
 }
 

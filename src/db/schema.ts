@@ -124,6 +124,43 @@ export interface HubSettingsTable {
   value: string;
 }
 
+/** A service from config (`services:`): an API client that is not a user. */
+export interface ServicesTable {
+  id: Generated<number>;
+  name: string;
+  /** Deprecated `admin: true` in config: the service has the admin role. */
+  admin: number;
+  /** Where the service runs (informational; the hub does not proxy it yet). */
+  url: string | null;
+  display: number;
+  oauth_no_confirm: number;
+  /** JSON object */
+  info: string;
+  created: string;
+  last_activity: string | null;
+}
+
+export interface ServiceRolesTable {
+  service_id: number;
+  role: string;
+}
+
+export interface ServiceTokensTable {
+  id: Generated<number>;
+  prefix: string;
+  /** sha256 hex of the token */
+  hashed: string;
+  service_id: number;
+  /** 'config' (the service's `api_token`, replaced at each start) or 'api' (`ganymede token --service`) */
+  kind: string;
+  /** JSON array of scopes */
+  scopes: string;
+  note: string;
+  created: string;
+  expires_at: string | null;
+  last_activity: string | null;
+}
+
 export interface DB {
   users: UsersTable;
   groups: GroupsTable;
@@ -137,4 +174,7 @@ export interface DB {
   oauth_codes: OAuthCodesTable;
   sessions: SessionsTable;
   hub_settings: HubSettingsTable;
+  services: ServicesTable;
+  service_roles: ServiceRolesTable;
+  service_tokens: ServiceTokensTable;
 }

@@ -21,6 +21,7 @@ import { usersRoutes } from '../api/users.js';
 import { serversRoutes } from '../api/servers.js';
 import { tokensRoutes } from '../api/tokens.js';
 import { groupsRoutes } from '../api/groups.js';
+import { servicesRoutes } from '../api/services.js';
 import { hubRoutes, JUPYTERHUB_API_VERSION } from '../api/hub.js';
 import { assetRoutes } from '../web/assets.js';
 import { oauthRoutes } from '../oauth/provider.js';
@@ -38,6 +39,7 @@ import { proxyApiUrls } from './proxy-process.js';
 import { prepareDataDir } from './data-dir.js';
 import { securityHeaders } from './security-headers.js';
 import { clientErrorHandler, errorHandler, frameworkErrorHandler, notFoundHandler } from './error-replies.js';
+import { loadServices } from './services-loader.js';
 
 export interface BuildOptions {
   config: Config;
@@ -87,6 +89,8 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
   prepareDataDir(dataDir, log);
   const database = await openDatabase(config.db.url, dataDir);
   await migrate(database);
+  // before roles are loaded (they may name services), in tests as at start
+  await loadServices(database.db, config.services, log);
   const urls = hubUrls(config);
   const hooks = opts.hooks ?? {};
   const ref: { hub?: Hub } = {};
@@ -163,6 +167,7 @@ function buildApp(hub: Hub): FastifyInstance {
       serversRoutes(api, hub);
       tokensRoutes(api, hub);
       groupsRoutes(api, hub);
+      servicesRoutes(api, hub);
       oauthRoutes(api, hub);
     },
     { prefix: apiPrefix.replace(/\/+$/, '') },

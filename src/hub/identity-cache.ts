@@ -1,5 +1,5 @@
 import { sha256 } from '../lib/crypto.js';
-import type { Identity } from './identity.js';
+import type { Requester } from './service-identity.js';
 
 /**
  * Remembers resolved identities (token or cookie → user and expanded scopes)
@@ -10,7 +10,7 @@ import type { Identity } from './identity.js';
  * are seen within `ttlMs`.
  */
 export class IdentityCache {
-  private readonly entries = new Map<string, { identity: Identity; expires: number }>();
+  private readonly entries = new Map<string, { identity: Requester; expires: number }>();
 
   constructor(
     private readonly ttlMs = 1000,
@@ -21,7 +21,7 @@ export class IdentityCache {
     return `${kind}:${sha256(secret)}`;
   }
 
-  get(key: string): Identity | undefined {
+  get(key: string): Requester | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
     if (e.expires < Date.now()) {
@@ -31,7 +31,7 @@ export class IdentityCache {
     return e.identity;
   }
 
-  set(key: string, identity: Identity): void {
+  set(key: string, identity: Requester): void {
     if (this.ttlMs <= 0) return;
     if (this.entries.size >= this.maxEntries) this.entries.clear();
     this.entries.set(key, { identity, expires: Date.now() + this.ttlMs });

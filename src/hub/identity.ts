@@ -5,13 +5,15 @@ import type { DB } from '../db/schema.js';
 import { getUserById, type UserRow } from '../db/repos/users.js';
 import { findToken, touchToken, type TokenRow } from '../db/repos/tokens.js';
 import { getSession } from '../db/repos/sessions.js';
-import { expandScopes, intersectScopes } from '../rbac/scopes.js';
+import { expandScopes, intersectScopes, type ScopeOwner } from '../rbac/scopes.js';
 import { roleScopes } from '../rbac/roles.js';
 import { LOGIN_COOKIE } from './cookies.js';
 
-/** Who is making a request, and what they may do. */
+/** Which user is making a request, and what they may do (services: see service-identity.ts). */
 export interface Identity {
+  kind: 'user';
   user: UserRow;
+  service?: undefined;
   groups: string[];
   roles: string[];
   /** The request's effective scopes, expanded (filters resolved). */
@@ -52,6 +54,11 @@ export async function userRolesAndGroups(db: Kysely<DB>, user: UserRow): Promise
 
 /** All scopes a user holds through their roles, expanded. */
 export async function scopesOfUser(db: Kysely<DB>, user: UserRow, roles: string[]): Promise<Set<string>> {
+  return scopesOfRoles(db, roles, { user: user.name });
+}
+
+/** The scopes of `roles` (built in, or custom from the database), expanded for `owner`. */
+export async function scopesOfRoles(db: Kysely<DB>, roles: readonly string[], owner: ScopeOwner): Promise<Set<string>> {
   const raw: string[] = [];
   const custom: string[] = [];
   for (const role of roles) {
@@ -63,7 +70,7 @@ export async function scopesOfUser(db: Kysely<DB>, user: UserRow, roles: string[
     const rows = await db.selectFrom('roles').select('scopes').where('name', 'in', custom).execute();
     for (const r of rows) raw.push(...(JSON.parse(r.scopes) as string[]));
   }
-  return expandScopes(raw, { user: user.name });
+  return expandScopes(raw, owner);
 }
 
 /** The effective scopes of a token: its own, within what its owner holds. */
@@ -88,13 +95,13 @@ export async function identify(db: Kysely<DB>, req: FastifyRequest, allowCookie:
     const { roles, groups } = await userRolesAndGroups(db, user);
     const ownerScopes = await scopesOfUser(db, user, roles);
     void touchToken(db, row).catch(() => undefined);
-    return { user, roles, groups, scopes: scopesOfToken(row, ownerScopes, user.name), token: row, sessionId: row.session_id, via: 'token' };
+    return { kind: 'user', user, roles, groups, scopes: scopesOfToken(row, ownerScopes, user.name), token: row, sessionId: row.session_id, via: 'token' };
   }
   if (!allowCookie) return null;
   const session = await sessionFromCookie(db, req);
   if (!session) return null;
   const { roles, groups } = await userRolesAndGroups(db, session.user);
-  return { user: session.user, roles, groups, scopes: await scopesOfUser(db, session.user, roles), token: null, sessionId: session.id, via: 'cookie' };
+  return { kind: 'user', user: session.user, roles, groups, scopes: await scopesOfUser(db, session.user, roles), token: null, sessionId: session.id, via: 'cookie' };
 }
 
 export async function sessionFromCookie(db: Kysely<DB>, req: FastifyRequest): Promise<{ id: string; user: UserRow } | null> {

@@ -10,6 +10,9 @@ import { hasScope } from '../rbac/check.js';
 import { identifyScopes } from '../rbac/scopes.js';
 import { urlJoin } from '../lib/names.js';
 import { redirectLocal } from '../web/redirect.js';
+import { clip } from '../api/common.js';
+import { parseBasicAuth } from './basic-auth.js';
+import { redirectUriMatches, withQuery } from './redirect-uri.js';
 
 /**
  * The hub as an OAuth 2 provider (authorization-code grant, RFC 6749 §4.1),
@@ -35,8 +38,8 @@ async function authorize(hub: Hub, req: FastifyRequest, reply: FastifyReply): Pr
   if (str(q, 'response_type') !== 'code') throw new HubError(400, `OAuth authorize: response_type must be "code", got ${JSON.stringify(q['response_type'] ?? null)}`);
   const client = await getClient(hub.db, clientId);
   if (!client) throw new HubError(400, `OAuth authorize: unknown client_id ${JSON.stringify(clientId)}`);
-  if (!redirectUri || !sameRedirect(redirectUri, client.redirect_uri)) {
-    throw new HubError(400, `OAuth authorize: redirect_uri ${JSON.stringify(redirectUri ?? null)} does not match the one registered for ${clientId}`);
+  if (!redirectUri || !redirectUriMatches(redirectUri, client.redirect_uri, hubOrigin(req))) {
+    throw new HubError(400, `OAuth authorize: redirect_uri ${JSON.stringify(clip(redirectUri ?? 'null', 200))} does not match the one registered for ${JSON.stringify(clip(clientId, 200))}`);
   }
   const session = await sessionFromCookie(hub.db, req);
   if (!session) {
@@ -55,21 +58,15 @@ async function authorize(hub: Hub, req: FastifyRequest, reply: FastifyReply): Pr
   }
   const scopes = [...new Set([...granted, ...identifyScopes({ user: user.name })])];
   const code = await createCode(hub.db, { clientId, userId: user.id, redirectUri, scopes, sessionId: session.id });
-  const target = new URL(redirectUri, 'http://placeholder.invalid');
-  target.searchParams.set('code', code);
-  if (state !== undefined) target.searchParams.set('state', state);
-  const location = redirectUri.startsWith('/') ? `${target.pathname}${target.search}` : target.toString();
-  return reply.redirect(location, 302);
+  return reply.redirect(withQuery(redirectUri, { code, state }), 302);
 }
 
-function sameRedirect(given: string, registered: string): boolean {
-  if (given === registered) return true;
-  // a server may send its callback as a full URL on the hub's host
-  try {
-    return new URL(given).pathname === registered && registered.startsWith('/');
-  } catch {
-    return false;
-  }
+/**
+ * The hub's own origin as the browser sees it: the request's protocol and
+ * Host (Fastify reads X-Forwarded-Proto/Host only from trusted proxies).
+ */
+function hubOrigin(req: FastifyRequest): string {
+  return `${req.protocol}://${req.host}`;
 }
 
 function oauthError(reply: FastifyReply, status: number, error: string, description: string): FastifyReply {
@@ -81,16 +78,15 @@ async function token(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promis
   if (typeof body !== 'object' || Array.isArray(body)) return oauthError(reply, 400, 'invalid_request', 'token request body must be form-encoded fields');
   let clientId = str(body, 'client_id');
   let clientSecret = str(body, 'client_secret');
-  const basic = /^basic\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  const basic = parseBasicAuth(req.headers.authorization);
+  if (basic && !basic.ok) return oauthError(reply, 400, 'invalid_request', basic.problem);
   if (basic) {
-    const [id, secret] = Buffer.from(basic[1]!, 'base64').toString('utf8').split(':');
-    // RFC 6749 §2.3.1: both parts are form-encoded; a bad %-escape is the client's error (it was a 500)
-    try {
-      clientId ??= decodeURIComponent((id ?? '').replaceAll('+', ' '));
-      clientSecret ??= decodeURIComponent((secret ?? '').replaceAll('+', ' '));
-    } catch {
-      return oauthError(reply, 401, 'invalid_client', 'malformed Basic credentials: bad percent-encoding in the client id or secret');
+    // RFC 6749 §2.3: one way of authenticating the client per request
+    if ((clientId !== undefined && clientId !== basic.id) || (clientSecret !== undefined && clientSecret !== basic.secret)) {
+      return oauthError(reply, 400, 'invalid_request', 'client credentials given both in Authorization: Basic and in the body, and they differ');
     }
+    clientId = basic.id;
+    clientSecret = basic.secret;
   }
   const grant = str(body, 'grant_type');
   const code = str(body, 'code');
@@ -102,7 +98,8 @@ async function token(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promis
   if (!code) return oauthError(reply, 400, 'invalid_request', 'code is required');
   const row = await takeCode(hub.db, code);
   if (!row || row.client_id !== clientId) return oauthError(reply, 400, 'invalid_grant', 'the authorization code is invalid, expired or already used');
-  if (!redirectUri || !sameRedirect(redirectUri, row.redirect_uri)) return oauthError(reply, 400, 'invalid_grant', 'redirect_uri does not match the authorization request');
+  // RFC 6749 §4.1.3: identical to the redirect_uri of the authorization request
+  if (!redirectUri || redirectUri !== row.redirect_uri) return oauthError(reply, 400, 'invalid_grant', 'redirect_uri does not match the authorization request');
   const expiresIn = Math.round(hub.config.cookie_max_age_days * 86400);
   const scopes = JSON.parse(row.scopes) as string[];
   const { token: accessToken } = await createToken(hub.db, row.user_id, {

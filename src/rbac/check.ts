@@ -19,6 +19,14 @@ export interface Target {
   group?: string;
   userGroups?: readonly string[];
   service?: string;
+  /**
+   * Only for collection endpoints that filter their results (`GET /users`):
+   * a filtered copy of the scope is then enough, and the handler must filter
+   * with `filterFor`. Without it, an empty target is an action on the whole
+   * hub (creating a user or group, reading hub info), which needs the scope
+   * unfiltered: a route that forgets to filter cannot leak past a filter.
+   */
+  list?: boolean;
 }
 
 /** The resources a filtered scope reaches, by kind. */
@@ -124,9 +132,12 @@ function isEmptyTarget(t: Target): boolean {
 /**
  * JupyterHub's `@needs_scope(*anyOf)` decision for a request on `target`.
  *
- * - Allowed if any scope in `anyOf` is granted on the target. With an empty
- *   target (collection endpoints) a filtered scope is enough: the handler must
- *   then filter its results with `filterFor`.
+ * - Allowed if any scope in `anyOf` is granted on the target.
+ * - An empty target is an action on the hub as a whole (creating users or
+ *   groups, hub info): only the unfiltered scope counts, so that a holder of
+ *   `admin:users!group=g1` cannot create users outside g1. List endpoints
+ *   pass `{ list: true }`: a filtered scope is then enough, and the handler
+ *   filters its results with `filterFor` (JupyterHub's "post-filter").
  * - Otherwise 404 "No access to resources or resources not found" when the
  *   caller holds one of the scopes for other resources (so that the existence
  *   of resources is not revealed), else 403 naming the required scopes.
@@ -134,10 +145,17 @@ function isEmptyTarget(t: Target): boolean {
 export function authorize(held: ReadonlySet<string>, anyOf: readonly string[], target: Target = {}): AuthorizeResult {
   const empty = isEmptyTarget(target);
   for (const needed of anyOf) {
-    if (empty ? holdsScope(held, needed) : hasScope(held, needed, target)) return { ok: true };
+    if (empty ? (target.list === true ? holdsScope(held, needed) : held.has(needed)) : hasScope(held, needed, target)) return { ok: true };
   }
   if (!empty && anyOf.some((s) => holdsScope(held, s))) {
     return { ok: false, status: 404, message: 'No access to resources or resources not found' };
+  }
+  if (empty && anyOf.some((s) => holdsScope(held, s))) {
+    return {
+      ok: false,
+      status: 403,
+      message: `Action is not authorized with current scopes; requires any of [${anyOf.join(', ')}] without a filter (held only for some resources)`,
+    };
   }
   return {
     ok: false,

@@ -43,7 +43,12 @@ describe('pages in a real browser', { skip: existsSync(CHROMIUM) ? false : `NOTI
   let browser: Browser;
 
   before(async () => {
-    t = await startTestHub({ admin_users: ['ada', PHONE_USER], allow_named_servers: true });
+    // ada is an admin: admins log in with admin_password, never the shared one
+    t = await startTestHub({
+      admin_users: ['ada', PHONE_USER],
+      allow_named_servers: true,
+      auth: { kind: 'shared-password', shared_password: 'test-password', admin_password: 'ada-admin-password' },
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -69,7 +74,7 @@ describe('pages in a real browser', { skip: existsSync(CHROMIUM) ? false : `NOTI
     await page.click('#login_submit');
     assert.match(await page.textContent('.error') ?? '', /Invalid username or password/);
     await shot(page, 'login-error');
-    await page.fill('#password', 'test-password');
+    await page.fill('#password', 'ada-admin-password');
     await page.click('#login_submit');
     await page.waitForURL(/\/hub\/home/);
     assert.equal(await page.textContent('#server-status'), 'stopped');
@@ -111,7 +116,7 @@ describe('pages in a real browser', { skip: existsSync(CHROMIUM) ? false : `NOTI
     await page.goto(`${t.publicUrl}/hub/login`);
     await fits('login');
     await page.fill('#username', PHONE_USER);
-    await page.fill('#password', 'test-password');
+    await page.fill('#password', 'ada-admin-password');
     await page.click('#login_submit');
     await page.waitForURL(/\/hub\/home/);
     // a running named server with a long name: the widest row of the home page

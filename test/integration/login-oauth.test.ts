@@ -48,7 +48,7 @@ describe('login, pages and the OAuth provider', () => {
   let t: TestHub;
 
   before(async () => {
-    t = await startTestHub({ admin_users: ['root-admin'] });
+    t = await startTestHub({ admin_users: ['root-admin'], auth: { kind: 'shared-password', shared_password: 'test-password', admin_password: 'admin-password' } });
   });
   after(async () => t.stop());
 
@@ -108,7 +108,7 @@ describe('login, pages and the OAuth provider', () => {
 
   it('only lets admin_users be admins, and shows them the admin page', async () => {
     const b = new Browser(t.hubUrl);
-    await b.login('root-admin', 'test-password');
+    await b.login('root-admin', 'admin-password');
     assert.equal((await b.get('/hub/admin')).status, 200);
     const u = new Browser(t.hubUrl);
     await u.login('plain', 'test-password');

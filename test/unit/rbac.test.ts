@@ -281,7 +281,14 @@ describe('hasScope / filterFor', () => {
 
   test('authorize follows needs_scope (403 vs 404)', () => {
     assert.deepEqual(authorize(held, ['read:users'], { user: 'alice' }), { ok: true });
-    assert.deepEqual(authorize(held, ['read:users'], {}), { ok: true });
+    assert.deepEqual(authorize(held, ['read:users'], { list: true }), { ok: true });
+    // an empty target is a hub-wide action (creating users): a filtered scope is not enough
+    const wide = authorize(held, ['read:users'], {});
+    assert.equal(wide.ok, false);
+    if (!wide.ok) {
+      assert.equal(wide.status, 403);
+      assert.match(wide.message, /without a filter/);
+    }
     const nf = authorize(held, ['read:users'], { user: 'bob' });
     assert.deepEqual(nf, { ok: false, status: 404, message: 'No access to resources or resources not found' });
     const fb = authorize(held, ['admin:users', 'tokens'], { user: 'alice' });

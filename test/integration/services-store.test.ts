@@ -1,0 +1,88 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { migrate, openDatabase, type Database } from '../../src/db/database.js';
+import { createServiceToken, findServiceToken, getService, listServices, rolesOfService } from '../../src/db/repos/services.js';
+import { loadServices } from '../../src/hub/services-loader.js';
+import { loadRoles } from '../../src/hub/roles-loader.js';
+import { identifyService } from '../../src/hub/service-identity.js';
+import { validateConfig } from '../../src/config/load.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+
+/** Services, their tokens and roles on every dialect (migration 0002). */
+const dialects: { name: string; open: () => Promise<{ database: Database; cleanup: () => void } | undefined> }[] = [
+  {
+    name: 'sqlite',
+    open: async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-services-'));
+      return { database: await openDatabase('sqlite:///store.sqlite', dir), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  },
+  {
+    name: 'postgres',
+    open: async () => {
+      pg = await startPostgres();
+      if (!pg) return undefined;
+      return { database: await openDatabase(pg.url, os.tmpdir()), cleanup: () => pg?.stop() };
+    },
+  },
+];
+let pg: TestPostgres | undefined;
+const quiet = pino({ level: 'silent' });
+
+for (const dialect of dialects) {
+  describe(`services store on ${dialect.name}`, () => {
+    let database: Database | undefined;
+    let cleanup = () => undefined as void;
+    before(async () => {
+      const opened = await dialect.open();
+      if (!opened) return;
+      database = opened.database;
+      cleanup = opened.cleanup;
+      await migrate(database);
+    });
+    after(async () => {
+      await database?.close();
+      cleanup();
+    });
+
+    it('loads services, their config tokens and roles; tokens are stored hashed', async (t) => {
+      if (!database) return t.skip('no PostgreSQL');
+      const db = database.db;
+      const cfg = validateConfig({
+        services: [{ name: 'culler', api_token: 'a-long-culler-token-0001' }, { name: 'dash', admin: true }],
+        roles: [{ name: 'culler-role', scopes: ['list:users', 'delete:servers'], services: ['culler'] }],
+      });
+      await loadServices(db, cfg.services, quiet);
+      await loadRoles(db, cfg.roles);
+      assert.deepEqual((await listServices(db)).map((s) => s.name), ['culler', 'dash']);
+      const culler = (await getService(db, 'culler'))!;
+      assert.deepEqual(await rolesOfService(db, culler.id), ['culler-role']);
+      const stored = await db.selectFrom('service_tokens').select(['hashed', 'kind']).execute();
+      assert.equal(stored.length, 1);
+      assert.notEqual(stored[0]!.hashed, 'a-long-culler-token-0001');
+      const who = await identifyService(db, 'a-long-culler-token-0001');
+      assert.equal(who?.service.name, 'culler');
+      assert.ok(who?.scopes.has('list:users'));
+      assert.ok(!who?.scopes.has('admin:users'));
+      // a second start with the same config keeps the one token
+      await loadServices(db, cfg.services, quiet);
+      assert.equal((await db.selectFrom('service_tokens').select('id').execute()).length, 1);
+      // extra tokens, an expired one, and removal
+      const { token } = await createServiceToken(db, culler.id, { kind: 'api', scopes: ['list:users'] });
+      assert.ok(await findServiceToken(db, token));
+      const expired = await createServiceToken(db, culler.id, { kind: 'api', scopes: ['list:users'], expiresIn: 1 });
+      await db.updateTable('service_tokens').set({ expires_at: '2000-01-01T00:00:00.000Z' }).where('id', '=', expired.row.id).execute();
+      assert.equal(await findServiceToken(db, expired.token), undefined);
+      await loadServices(db, validateConfig({ services: [{ name: 'dash' }] }).services, quiet);
+      assert.equal(await findServiceToken(db, token), undefined);
+      assert.equal(await getService(db, 'culler'), undefined);
+      assert.equal((await db.selectFrom('service_roles').select('role').execute()).length, 0);
+      // no service ever became a user
+      assert.equal((await db.selectFrom('users').select('id').execute()).length, 0);
+    });
+  });
+}
