@@ -37,7 +37,7 @@ async function authorize(hub: Hub, req: FastifyRequest, reply: FastifyReply): Pr
   if (!clientId) throw new HubError(400, 'OAuth authorize: missing client_id');
   if (str(q, 'response_type') !== 'code') throw new HubError(400, `OAuth authorize: response_type must be "code", got ${JSON.stringify(q['response_type'] ?? null)}`);
   const client = await getClient(hub.db, clientId);
-  if (!client) throw new HubError(400, `OAuth authorize: unknown client_id ${JSON.stringify(clientId)}`);
+  if (!client) throw new HubError(400, `OAuth authorize: unknown client_id ${JSON.stringify(clip(clientId, 200))}`);
   if (!redirectUri || !redirectUriMatches(redirectUri, client.redirect_uri, hubOrigin(req))) {
     throw new HubError(400, `OAuth authorize: redirect_uri ${JSON.stringify(clip(redirectUri ?? 'null', 200))} does not match the one registered for ${JSON.stringify(clip(clientId, 200))}`);
   }
