@@ -36,6 +36,7 @@ describe('a failed spawn', () => {
     t = await startTestHub({
       spawner: { kind: 'local-process', cmd: [process.execPath, script] },
       admin_users: ['ada'],
+      auth: { kind: 'shared-password', shared_password: 'test-password', admin_password: 'ada-admin-password' },
       roles: [{ name: 'carol-starter', scopes: ['servers!user=carol'], users: ['dave'] }],
     });
   });
@@ -74,7 +75,7 @@ describe('a failed spawn', () => {
 
   it('shows the log to an admin, not to a user who may only start the server', async () => {
     const admin = new Browser(t.publicUrl);
-    await login(admin, 'ada', 'test-password');
+    await login(admin, 'ada', 'ada-admin-password');
     const seen = await admin.navigate('/hub/spawn-pending/carol');
     assert.match(seen.text, /Spawn failed/);
     assert.match(seen.text, /id="log-tail"/);
