@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { CONNECTION_PROTECTED } from './connection-header.js';
 import { sendError } from './error-page.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { RouteEntry, RouteTable } from './route-table.js';
@@ -100,8 +101,9 @@ export interface UpstreamHead {
 
 /**
  * Headers to send upstream, as flat `[name, value, ...]` pairs in the client's
- * order: hop-by-hop ones and those named in `Connection` dropped (an upgrade
- * keeps `Connection` and `Upgrade`), `X-Forwarded-For/Port/Proto` appended to
+ * order: hop-by-hop ones and those named in `Connection` dropped (except the
+ * framing and routing ones, {@link CONNECTION_PROTECTED}; an upgrade keeps
+ * `Connection` and `Upgrade`), `X-Forwarded-For/Port/Proto` appended to
  * any value already there, `X-Forwarded-Host` kept if set, `--custom-header`s
  * added (replacing the client's headers of those names). `Host` passes through
  * unchanged.
@@ -114,7 +116,7 @@ export function upstreamHead(
   customHeaders: readonly string[] = [],
 ): UpstreamHead {
   const raw = req.rawHeaders;
-  const out: string[] = [];
+  let out: string[] = [];
   let body = false;
   const dropped = upgrade ? UPGRADE_DROPPED : REQUEST_HOP_BY_HOP;
   let named: Set<string> | undefined;
@@ -138,6 +140,8 @@ export function upstreamHead(
     }
     out.push(name, value);
   }
+  // Only the client's own headers may be removed by its `Connection` list, never those added below.
+  if (named !== undefined) out = withoutNamed(out, named);
   if (xForward) {
     const port = /:(\d+)$/.exec(host)?.[1] ?? (secure ? '443' : '80');
     const ours = { for: req.socket.remoteAddress ?? '', port, proto: secure ? 'https' : 'http' };
@@ -148,14 +152,18 @@ export function upstreamHead(
     out.push('x-forwarded-host', forwarded['host'] ?? host);
   }
   for (let i = 0; i + 1 < customHeaders.length; i += 2) out.push(customHeaders[i] as string, customHeaders[i + 1] as string);
-  return { headers: named === undefined ? out : withoutNamed(out, named), body };
+  return { headers: out, body };
 }
 
-/** Adds the header names a `Connection` value lists (other than `close` and `keep-alive`) to `into`; undefined when there are none. */
+/**
+ * Adds the header names a `Connection` value lists to `into` (undefined when
+ * there are none), other than `close`, `keep-alive` and the
+ * {@link CONNECTION_PROTECTED} names.
+ */
 function connectionTokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
   for (const token of value.split(',')) {
     const t = token.trim().toLowerCase();
-    if (t !== '' && t !== 'close' && t !== 'keep-alive') (into ??= new Set()).add(t);
+    if (t !== '' && t !== 'close' && t !== 'keep-alive' && !CONNECTION_PROTECTED.has(t)) (into ??= new Set()).add(t);
   }
   return into;
 }
