@@ -35,6 +35,7 @@ import { ServerManager } from './server-manager.js';
 import { identify } from './identity.js';
 import { IdentityCache } from './identity-cache.js';
 import { proxyApiUrls } from './proxy-process.js';
+import { drainRefusedBodies } from './refused-body.js';
 
 export interface BuildOptions {
   config: Config;
@@ -129,6 +130,7 @@ function buildApp(hub: Hub): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     return503OnClosing: true,
   });
+  drainRefusedBodies(app);
   app.register(fastifyCookie, { secret: hub.cookieSecret });
   app.register(fastifyFormbody);
   // An empty JSON body is no body (clients send Content-Type on bodiless requests).
