@@ -36,6 +36,7 @@ import { identify } from './identity.js';
 import { IdentityCache } from './identity-cache.js';
 import { proxyApiUrls } from './proxy-process.js';
 import { drainRefusedBodies } from './refused-body.js';
+import { trustedProxies } from './trusted-proxies.js';
 
 export interface BuildOptions {
   config: Config;
@@ -126,7 +127,7 @@ function buildApp(hub: Hub): FastifyInstance {
     loggerInstance: hub.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: hub.config.max_body_size,
-    trustProxy: true,
+    trustProxy: trustedProxies(hub.config.trusted_downstream_ips),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     return503OnClosing: true,
   });

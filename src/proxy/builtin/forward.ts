@@ -103,8 +103,8 @@ export interface UpstreamHead {
  * Headers to send upstream, as flat `[name, value, ...]` pairs in the client's
  * order: hop-by-hop ones and those named in `Connection` dropped (except the
  * framing and routing ones, {@link CONNECTION_PROTECTED}; an upgrade keeps
- * `Connection` and `Upgrade`), `X-Forwarded-For/Port/Proto` appended to
- * any value already there, `X-Forwarded-Host` kept if set, `--custom-header`s
+ * `Connection` and `Upgrade`), `X-Forwarded-For/Port/Proto/Host` appended
+ * to any value already there, `--custom-header`s
  * added (replacing the client's headers of those names). `Host` passes through
  * unchanged.
  */
@@ -149,7 +149,9 @@ export function upstreamHead(
       const existing = forwarded[key];
       out.push(`x-forwarded-${key}`, existing !== undefined && existing !== '' ? `${existing},${ours[key]}` : ours[key]);
     }
-    out.push('x-forwarded-host', forwarded['host'] ?? host);
+    // Appended too (CHP keeps a client's value): the hub takes the last entry, which a client cannot forge.
+    const fwdHost = forwarded['host'];
+    out.push('x-forwarded-host', fwdHost !== undefined && fwdHost !== '' ? `${fwdHost},${host}` : host);
   }
   for (let i = 0; i + 1 < customHeaders.length; i += 2) out.push(customHeaders[i] as string, customHeaders[i + 1] as string);
   return { headers: out, body };
