@@ -9,9 +9,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { CONNECTION_PROTECTED } from './connection-header.js';
-import { sendError } from './error-page.js';
+import { sendBadRequest, sendError } from './error-page.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { RouteEntry, RouteTable } from './route-table.js';
+import { DOT_SEGMENT_PROBLEM, hasDotSegment, routingPath } from './route-path.js';
 import type { ResponseHead } from './response-parser.js';
 import type { Exchange, UpstreamConnection, UpstreamRequest } from './upstream-connection.js';
 import type { ParsedTarget, UpstreamPools } from './upstreams.js';
@@ -63,9 +64,11 @@ export function hostName(host: string | undefined): string {
 }
 
 /**
- * Finds the route for a request (matching on the decoded path, as CHP does).
- * With host routing the path matched is `/<host name><path>`, so the key
- * `/alice.hub.example.org` serves every path of that host; `/` still matches all.
+ * Finds the route for a request, matching on its path decoded as
+ * `routingPath` does (CHP decodes too, `%2F` included). With host routing the
+ * path matched is `/<host name><path>`, so the key `/alice.hub.example.org`
+ * serves every path of that host; `/` still matches all. The caller refuses
+ * paths with dot segments first (`hasDotSegment`).
  */
 export function routeFor(
   table: RouteTable,
@@ -73,16 +76,12 @@ export function routeFor(
   hostRouting = false,
   { pathname } = requestPath(req.url),
 ): RouteEntry | undefined {
-  let decoded = pathname;
-  if (pathname.includes('%')) {
-    try {
-      decoded = decodeURIComponent(pathname);
-    } catch {
-      // not valid percent-encoding: match the raw path
-    }
-  }
-  if (hostRouting) decoded = `/${hostName(req.headers.host)}${decoded}`;
-  return table.match(decoded);
+  return matchRoute(table, routingPath(pathname), req, hostRouting);
+}
+
+/** The route for an already decoded request path (`routingPath`). */
+function matchRoute(table: RouteTable, decoded: string, req: Pick<IncomingMessage, 'headers'>, hostRouting: boolean): RouteEntry | undefined {
+  return table.match(hostRouting ? `/${hostName(req.headers.host)}${decoded}` : decoded);
 }
 
 /** Whether `lowerName` is one of the `--custom-header` names (flat pairs, a handful at most). */
@@ -308,7 +307,13 @@ export function handleWeb(ctx: ProxyContext, req: IncomingMessage, res: ServerRe
     return;
   }
   const path = requestPath(req.url);
-  const route = routeFor(ctx.table, req, ctx.hostRouting, path);
+  const decoded = routingPath(path.pathname);
+  if (hasDotSegment(decoded)) {
+    ctx.log.debug({ method: req.method, url: logUrl(req.url) }, 'dot segment in the request path');
+    sendBadRequest(ctx, res, DOT_SEGMENT_PROBLEM);
+    return;
+  }
+  const route = matchRoute(ctx.table, decoded, req, ctx.hostRouting);
   if (route === undefined) {
     ctx.log.debug({ method: req.method, url: logUrl(req.url) }, 'no route');
     sendError(ctx, req, res, 404, undefined);

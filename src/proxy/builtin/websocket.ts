@@ -11,6 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { logUrl, requestPath, routeFor, upstreamHead } from './forward.js';
 import type { ProxyContext } from './forward.js';
+import { DOT_SEGMENT_PROBLEM, hasDotSegment, routingPath } from './route-path.js';
 import { connectTo } from './upstream-connection.js';
 import { classifyUpgradeAnswer, relayRefusal, type Refusal } from './upgrade-refusal.js';
 import type { ParsedTarget } from './upstreams.js';
@@ -62,7 +63,12 @@ export function handleUpgrade(
   open: Set<Duplex>,
 ): void {
   socket.on('error', () => socket.destroy());
-  const route = routeFor(ctx.table, req, ctx.hostRouting);
+  const path = requestPath(req.url);
+  if (hasDotSegment(routingPath(path.pathname))) {
+    rejectUpgrade(socket, 400, DOT_SEGMENT_PROBLEM);
+    return;
+  }
+  const route = routeFor(ctx.table, req, ctx.hostRouting, path);
   if (route === undefined) {
     ctx.log.debug({ url: logUrl(req.url) }, 'no route for websocket');
     rejectUpgrade(socket, 404);
