@@ -65,7 +65,7 @@ export function hostName(host: string | undefined): string {
 
 /**
  * Finds the route for a request, matching on its path decoded as
- * `routingPath` does (CHP decodes too, `%2F` included). With host routing the
+ * `routingPath` does (all but `%2F` and `%5C`; CHP decodes those too). With host routing the
  * path matched is `/<host name><path>`, so the key `/alice.hub.example.org`
  * serves every path of that host; `/` still matches all. The caller refuses
  * paths with dot segments first (`hasDotSegment`).
