@@ -179,3 +179,31 @@ describe('issue 9: request paths with dot segments and encoded slashes', () => {
     assert.match(res.body, /segment/);
   });
 });
+
+describe('issue 9: absolute-form request targets are read as sent', () => {
+  let proxy: RunningProxy;
+  let alice: Upstream;
+  before(async () => {
+    alice = await startUpstream('alice');
+    proxy = await startTestProxy({ authToken: TOKEN });
+    proxy.table.set('/user/alice', { target: alice.url });
+  });
+  after(async () => {
+    await proxy.close();
+    await alice.close();
+  });
+
+  it('the API refuses POST http://host/api/routes/user/.. instead of adding the root route', async () => {
+    const body = JSON.stringify({ target: 'http://127.0.0.1:9' });
+    const res = await raw(proxy.apiPort, 'POST', `http://127.0.0.1:${proxy.apiPort}/api/routes/user/..`, `Authorization: token ${TOKEN}\r\n`, body);
+    assert.equal(res.status, 400, res.body);
+    assert.equal(proxy.table.get('/'), undefined);
+  });
+
+  it('the public port forwards an absolute-form path as sent, and refuses one with a dot segment', async () => {
+    const ok = await raw(proxy.publicPort, 'GET', 'http://h/user/alice/x%2Fy?q=1#frag');
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal((JSON.parse(ok.body) as Echo).url, '/user/alice/x%2Fy?q=1');
+    assert.equal((await raw(proxy.publicPort, 'GET', 'http://h/user/bob/../alice/')).status, 400);
+  });
+});

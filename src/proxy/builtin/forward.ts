@@ -45,15 +45,27 @@ const REQUEST_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connectio
 /** Request headers dropped on an upgrade, which keeps `Connection` and `Upgrade`. */
 const UPGRADE_DROPPED = new Set(['keep-alive', 'proxy-connection']);
 
-/** The path part of a request URL (origin-form or absolute-form), still encoded, plus its query. */
+/**
+ * The path part of a request URL (origin-form or absolute-form), as sent
+ * (still encoded, dot segments unresolved), plus its query.
+ */
 export function requestPath(url: string | undefined): { pathname: string; pathAndQuery: string } {
   let raw = url ?? '/';
-  if (!raw.startsWith('/')) {
-    const parsed = new URL(raw, 'http://invalid');
-    raw = parsed.pathname + parsed.search;
-  }
+  if (!raw.startsWith('/')) raw = absolutePath(raw);
   const q = raw.indexOf('?');
   return { pathname: q === -1 ? raw : raw.slice(0, q), pathAndQuery: raw };
+}
+
+/**
+ * The path and query of an absolute-form request target (`http://h:1/p?q`),
+ * taken from the text as sent: a URL parser would resolve `..` in it first.
+ */
+function absolutePath(target: string): string {
+  const scheme = target.indexOf('://');
+  let at = scheme === -1 ? 0 : scheme + 3;
+  while (at < target.length && target[at] !== '/' && target[at] !== '?' && target[at] !== '#') at++;
+  const rest = target.slice(at).split('#', 1)[0] as string;
+  return rest.startsWith('/') ? rest : `/${rest}`;
 }
 
 /** The host name of a `Host` header: port and IPv6 brackets stripped, lower case. */
