@@ -176,6 +176,11 @@ export const ConfigSchema = Type.Object(
     api_page_default_limit: Type.Integer({ minimum: 1, default: 50, description: 'Page size of paginated API lists when `limit` is not given.' }),
     api_page_max_limit: Type.Integer({ minimum: 1, default: 200, description: 'Largest page size a client may ask for.' }),
     max_body_size: Type.Integer({ minimum: 1024, default: 1048576, description: 'Largest request body the API accepts, in bytes.' }),
+    trusted_downstream_ips: Type.Array(Type.String({ minLength: 1 }), {
+      default: ['127.0.0.1/8', '::1/128'],
+      description:
+        "Proxies whose `X-Forwarded-For/Proto/Host` headers the hub believes (IP addresses or CIDR ranges). Default: loopback, i.e. a proxy on the hub's machine, such as the one the hub starts. A proxy (or load balancer) on another host must be listed, else the hub sees it as the client. Requests from any other address are taken at face value: their `X-Forwarded-*` headers are ignored.",
+    }),
     redirect_to_server: Type.Boolean({
       default: true,
       description: 'After login without a `next` page, send users whose default server runs to that server (else to the home page).',

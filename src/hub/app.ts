@@ -40,6 +40,8 @@ import { prepareDataDir } from './data-dir.js';
 import { securityHeaders } from './security-headers.js';
 import { clientErrorHandler, errorHandler, frameworkErrorHandler, notFoundHandler } from './error-replies.js';
 import { loadServices } from './services-loader.js';
+import { drainRefusedBodies } from './refused-body.js';
+import { trustedProxies } from './trusted-proxies.js';
 
 export interface BuildOptions {
   config: Config;
@@ -134,13 +136,14 @@ function buildApp(hub: Hub): FastifyInstance {
     loggerInstance: hub.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: hub.config.max_body_size,
-    trustProxy: true,
+    trustProxy: trustedProxies(hub.config.trusted_downstream_ips),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     return503OnClosing: true,
     // errors before routing, and requests node's parser refuses: the same {status, message} / HTML shape
     frameworkErrors: frameworkErrorHandler(errorShape),
     clientErrorHandler: clientErrorHandler(errorShape, hub.log),
   });
+  drainRefusedBodies(app);
   app.register(fastifyCookie, { secret: hub.cookieSecret });
   app.register(fastifyFormbody);
   // An empty JSON body is no body (clients send Content-Type on bodiless requests).

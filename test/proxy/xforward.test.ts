@@ -48,6 +48,11 @@ describe('X-Forwarded-* headers', () => {
     assert.equal(a.headers['x-forwarded-proto'], 'https,http');
   });
 
+  it('appends the Host it received to the X-Forwarded-Host a client sent (the last entry is not the client\'s to forge)', async () => {
+    const a = await echoVia(proxy, { Host: 'hub.example.org', 'X-Forwarded-Host': 'evil.example' });
+    assert.equal(a.headers['x-forwarded-host'], 'evil.example,hub.example.org');
+  });
+
   it('adds nothing with --no-x-forward', async () => {
     const a = await echoVia(plain, { Host: 'h:8000' });
     for (const name of ['x-forwarded-port', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']) {

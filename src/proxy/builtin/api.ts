@@ -5,7 +5,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { logUrl } from './forward.js';
+import { logUrl, requestPath } from './forward.js';
+import { routePathProblem } from './route-path.js';
 import type { RouteData, RouteTable } from './route-table.js';
 import { normalizeRouteKey } from './route-table.js';
 import { serializeRoutes } from './state-file.js';
@@ -92,12 +93,15 @@ export function createApiHandler(ctx: ApiContext): (req: IncomingMessage, res: S
 
 async function handle(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  if (url.pathname === '/health' && req.method === 'GET') {
+  // The path as sent: `URL` would resolve `..` (and `%2e%2e`, and `\`) first, turning
+  // `/api/routes/user/..` into `/api/routes`, the root route.
+  const { pathname } = requestPath(req.url);
+  if (pathname === '/health' && req.method === 'GET') {
     send(res, 200, { status: 'ok' });
     return;
   }
-  const m = ROUTES_RE.exec(url.pathname);
-  const isMetrics = url.pathname === '/metrics' && ctx.metrics !== undefined;
+  const m = ROUTES_RE.exec(pathname);
+  const isMetrics = pathname === '/metrics' && ctx.metrics !== undefined;
   if (m === null && !isMetrics) {
     send(res, 404, 'Not Found');
     return;
@@ -117,13 +121,22 @@ async function handle(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
     res.end(body);
     return;
   }
-  let path: string;
+  let decoded: string;
   try {
-    path = normalizeRouteKey(decodeURIComponent(m[1] ?? '/'));
+    decoded = decodeURIComponent(m[1] ?? '/');
   } catch {
     send(res, 400, 'Route path is not valid percent-encoding');
     return;
   }
+  if (req.method === 'POST') {
+    // Only new routes are checked: a bad route loaded from an older store can still be read and deleted.
+    const problem = routePathProblem(m[1] ?? '/', decoded);
+    if (problem !== undefined) {
+      send(res, 400, problem);
+      return;
+    }
+  }
+  const path = normalizeRouteKey(decoded);
   switch (req.method) {
     case 'GET':
       return getRoutes(ctx, url, path, res);

@@ -6,6 +6,7 @@ import { unlinkSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../lib/log.js';
 import type { Level, Logger } from 'pino';
+import { CONNECTION_PROTECTED } from './connection-header.js';
 import { startProxy } from './server.js';
 import { DatabaseRouteStore } from './state-db.js';
 import type { ProxyOptions } from './server.js';
@@ -110,7 +111,7 @@ function toInt(flag: string, value: string | undefined): number | undefined {
   return Number(value);
 }
 
-/** `['X-A: 1', 'X-B:2']` -> `{ 'X-A': '1', 'X-B': '2' }`; throws on an entry without a name or a colon. */
+/** `['X-A: 1', 'X-B:2']` -> `{ 'X-A': '1', 'X-B': '2' }`; throws on an entry without a name or a colon, or naming a framing header. */
 export function parseCustomHeaders(values: readonly string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const entry of values ?? []) {
@@ -118,6 +119,10 @@ export function parseCustomHeaders(values: readonly string[] | undefined): Recor
     const name = colon === -1 ? '' : entry.slice(0, colon).trim();
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
       throw new Error(`--custom-header expects 'name: value', got '${entry}'`);
+    }
+    const lower = name.toLowerCase();
+    if (CONNECTION_PROTECTED.has(lower) || lower === 'connection') {
+      throw new Error(`--custom-header cannot set '${name}': the proxy computes the framing and routing headers itself`);
     }
     out[name] = entry.slice(colon + 1).trim();
   }

@@ -85,6 +85,12 @@ function sendPage(res: ServerResponse, code: number, title: string, inner: strin
   res.end(body);
 }
 
+/** Answers 400 with a page naming `problem` (a request the proxy refuses before routing it). */
+export function sendBadRequest(ctx: Pick<ProxyContext, 'metrics'>, res: ServerResponse, problem: string): void {
+  ctx.metrics?.request(400);
+  sendPage(res, 400, '400 Bad Request', `<h1>400: Bad Request</h1><p>${escapeHtml(problem)}</p>`);
+}
+
 function defaultErrorPage(res: ServerResponse, code: number): void {
   const reason = http.STATUS_CODES[code] ?? 'Error';
   sendPage(

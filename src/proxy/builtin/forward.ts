@@ -8,9 +8,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { sendError } from './error-page.js';
+import { CONNECTION_PROTECTED } from './connection-header.js';
+import { sendBadRequest, sendError } from './error-page.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { RouteEntry, RouteTable } from './route-table.js';
+import { DOT_SEGMENT_PROBLEM, hasDotSegment, routingPath } from './route-path.js';
 import type { ResponseHead } from './response-parser.js';
 import type { Exchange, UpstreamConnection, UpstreamRequest } from './upstream-connection.js';
 import type { ParsedTarget, UpstreamPools } from './upstreams.js';
@@ -43,15 +45,27 @@ const REQUEST_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connectio
 /** Request headers dropped on an upgrade, which keeps `Connection` and `Upgrade`. */
 const UPGRADE_DROPPED = new Set(['keep-alive', 'proxy-connection']);
 
-/** The path part of a request URL (origin-form or absolute-form), still encoded, plus its query. */
+/**
+ * The path part of a request URL (origin-form or absolute-form), as sent
+ * (still encoded, dot segments unresolved), plus its query.
+ */
 export function requestPath(url: string | undefined): { pathname: string; pathAndQuery: string } {
   let raw = url ?? '/';
-  if (!raw.startsWith('/')) {
-    const parsed = new URL(raw, 'http://invalid');
-    raw = parsed.pathname + parsed.search;
-  }
+  if (!raw.startsWith('/')) raw = absolutePath(raw);
   const q = raw.indexOf('?');
   return { pathname: q === -1 ? raw : raw.slice(0, q), pathAndQuery: raw };
+}
+
+/**
+ * The path and query of an absolute-form request target (`http://h:1/p?q`),
+ * taken from the text as sent: a URL parser would resolve `..` in it first.
+ */
+function absolutePath(target: string): string {
+  const scheme = target.indexOf('://');
+  let at = scheme === -1 ? 0 : scheme + 3;
+  while (at < target.length && target[at] !== '/' && target[at] !== '?' && target[at] !== '#') at++;
+  const rest = target.slice(at).split('#', 1)[0] as string;
+  return rest.startsWith('/') ? rest : `/${rest}`;
 }
 
 /** The host name of a `Host` header: port and IPv6 brackets stripped, lower case. */
@@ -62,9 +76,11 @@ export function hostName(host: string | undefined): string {
 }
 
 /**
- * Finds the route for a request (matching on the decoded path, as CHP does).
- * With host routing the path matched is `/<host name><path>`, so the key
- * `/alice.hub.example.org` serves every path of that host; `/` still matches all.
+ * Finds the route for a request, matching on its path decoded as
+ * `routingPath` does (all but `%2F` and `%5C`; CHP decodes those too). With host routing the
+ * path matched is `/<host name><path>`, so the key `/alice.hub.example.org`
+ * serves every path of that host; `/` still matches all. The caller refuses
+ * paths with dot segments first (`hasDotSegment`).
  */
 export function routeFor(
   table: RouteTable,
@@ -72,16 +88,12 @@ export function routeFor(
   hostRouting = false,
   { pathname } = requestPath(req.url),
 ): RouteEntry | undefined {
-  let decoded = pathname;
-  if (pathname.includes('%')) {
-    try {
-      decoded = decodeURIComponent(pathname);
-    } catch {
-      // not valid percent-encoding: match the raw path
-    }
-  }
-  if (hostRouting) decoded = `/${hostName(req.headers.host)}${decoded}`;
-  return table.match(decoded);
+  return matchRoute(table, routingPath(pathname), req, hostRouting);
+}
+
+/** The route for an already decoded request path (`routingPath`). */
+function matchRoute(table: RouteTable, decoded: string, req: Pick<IncomingMessage, 'headers'>, hostRouting: boolean): RouteEntry | undefined {
+  return table.match(hostRouting ? `/${hostName(req.headers.host)}${decoded}` : decoded);
 }
 
 /** Whether `lowerName` is one of the `--custom-header` names (flat pairs, a handful at most). */
@@ -100,9 +112,10 @@ export interface UpstreamHead {
 
 /**
  * Headers to send upstream, as flat `[name, value, ...]` pairs in the client's
- * order: hop-by-hop ones and those named in `Connection` dropped (an upgrade
- * keeps `Connection` and `Upgrade`), `X-Forwarded-For/Port/Proto` appended to
- * any value already there, `X-Forwarded-Host` kept if set, `--custom-header`s
+ * order: hop-by-hop ones and those named in `Connection` dropped (except the
+ * framing and routing ones, {@link CONNECTION_PROTECTED}; an upgrade keeps
+ * `Connection` and `Upgrade`), `X-Forwarded-For/Port/Proto/Host` appended
+ * to any value already there, `--custom-header`s
  * added (replacing the client's headers of those names). `Host` passes through
  * unchanged.
  */
@@ -114,7 +127,7 @@ export function upstreamHead(
   customHeaders: readonly string[] = [],
 ): UpstreamHead {
   const raw = req.rawHeaders;
-  const out: string[] = [];
+  let out: string[] = [];
   let body = false;
   const dropped = upgrade ? UPGRADE_DROPPED : REQUEST_HOP_BY_HOP;
   let named: Set<string> | undefined;
@@ -138,6 +151,8 @@ export function upstreamHead(
     }
     out.push(name, value);
   }
+  // Only the client's own headers may be removed by its `Connection` list, never those added below.
+  if (named !== undefined) out = withoutNamed(out, named);
   if (xForward) {
     const port = /:(\d+)$/.exec(host)?.[1] ?? (secure ? '443' : '80');
     const ours = { for: req.socket.remoteAddress ?? '', port, proto: secure ? 'https' : 'http' };
@@ -145,17 +160,23 @@ export function upstreamHead(
       const existing = forwarded[key];
       out.push(`x-forwarded-${key}`, existing !== undefined && existing !== '' ? `${existing},${ours[key]}` : ours[key]);
     }
-    out.push('x-forwarded-host', forwarded['host'] ?? host);
+    // Appended too (CHP keeps a client's value): the hub takes the last entry, which a client cannot forge.
+    const fwdHost = forwarded['host'];
+    out.push('x-forwarded-host', fwdHost !== undefined && fwdHost !== '' ? `${fwdHost},${host}` : host);
   }
   for (let i = 0; i + 1 < customHeaders.length; i += 2) out.push(customHeaders[i] as string, customHeaders[i + 1] as string);
-  return { headers: named === undefined ? out : withoutNamed(out, named), body };
+  return { headers: out, body };
 }
 
-/** Adds the header names a `Connection` value lists (other than `close` and `keep-alive`) to `into`; undefined when there are none. */
+/**
+ * Adds the header names a `Connection` value lists to `into` (undefined when
+ * there are none), other than `close`, `keep-alive` and the
+ * {@link CONNECTION_PROTECTED} names.
+ */
 function connectionTokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
   for (const token of value.split(',')) {
     const t = token.trim().toLowerCase();
-    if (t !== '' && t !== 'close' && t !== 'keep-alive') (into ??= new Set()).add(t);
+    if (t !== '' && t !== 'close' && t !== 'keep-alive' && !CONNECTION_PROTECTED.has(t)) (into ??= new Set()).add(t);
   }
   return into;
 }
@@ -298,7 +319,13 @@ export function handleWeb(ctx: ProxyContext, req: IncomingMessage, res: ServerRe
     return;
   }
   const path = requestPath(req.url);
-  const route = routeFor(ctx.table, req, ctx.hostRouting, path);
+  const decoded = routingPath(path.pathname);
+  if (hasDotSegment(decoded)) {
+    ctx.log.debug({ method: req.method, url: logUrl(req.url) }, 'dot segment in the request path');
+    sendBadRequest(ctx, res, DOT_SEGMENT_PROBLEM);
+    return;
+  }
+  const route = matchRoute(ctx.table, decoded, req, ctx.hostRouting);
   if (route === undefined) {
     ctx.log.debug({ method: req.method, url: logUrl(req.url) }, 'no route');
     sendError(ctx, req, res, 404, undefined);

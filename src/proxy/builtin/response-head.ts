@@ -4,6 +4,7 @@
  * connection may be reused. `response-parser.ts` finds the head in the bytes
  * and frames the body; this is the pure part.
  */
+import { CONNECTION_PROTECTED } from './connection-header.js';
 
 /** How the end of a response body is found (RFC 9112 §6.3). */
 export type Framing = 'none' | 'length' | 'chunked' | 'close';
@@ -141,7 +142,8 @@ export function parseResponseHead(text: string, headRequest: boolean): ResponseH
     keepAlive = false;
   }
   if (connection !== undefined) {
-    const named = connection.filter((t) => t !== 'close' && t !== 'keep-alive');
+    // Never the framing headers: the Content-Length kept is the one the body was framed by.
+    const named = connection.filter((t) => t !== 'close' && t !== 'keep-alive' && !CONNECTION_PROTECTED.has(t));
     for (const t of named) headers = withoutName(headers, t);
   }
   return { statusCode, statusText: m[3] ?? '', httpMinor, headers, framing, contentLength, keepAlive, keepAliveTimeoutMs };
