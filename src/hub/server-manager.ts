@@ -2,7 +2,7 @@ import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { HubError, SpawnError } from '../lib/errors.js';
-import { isoNow, sleep } from '../lib/time.js';
+import { isoNow, resolvesWithin } from '../lib/time.js';
 import type { UserRow } from '../db/repos/users.js';
 import { activeServers, claimSpawn, countActive, createServer, deleteServer, getServer, updateServer, type ServerRow } from '../db/repos/servers.js';
 import { createToken, deleteServerTokens } from '../db/repos/tokens.js';
@@ -38,7 +38,7 @@ export class ServerManager {
     const { db, config } = this.h;
     const { server, done } = await this.requestSpawn(user, serverName, userOptions);
     if (!done) return { outcome: 'pending', server };
-    const finished = await Promise.race([done.then(() => true), sleep(config.slow_spawn_timeout * 1000).then(() => false)]);
+    const finished = await resolvesWithin(done, config.slow_spawn_timeout * 1000);
     const fresh = (await getServer(db, user.id, serverName))!;
     if (finished && !fresh.ready) {
       throw new HubError(500, this.progress.get(server.id).failure ?? `Spawn of ${serverLabel(user.name, serverName)} failed`);
@@ -212,7 +212,7 @@ export class ServerManager {
     await updateServer(db, row.id, { pending: 'stop', ready: 0, owner: this.h.processId });
     const promise = this.runStop(user, fresh, !!opts.remove).finally(() => this.inFlight.delete(row.id));
     this.inFlight.set(row.id, { promise, abort: new AbortController() });
-    const finished = await Promise.race([promise.then(() => true), sleep(config.slow_spawn_timeout * 1000).then(() => false)]);
+    const finished = await resolvesWithin(promise, config.slow_spawn_timeout * 1000);
     return finished ? 'stopped' : 'pending';
   }
 
@@ -323,7 +323,7 @@ export class ServerManager {
   /** Stops the poll loop and waits (bounded) for transitions in flight. */
   async close(timeoutMs = 5000): Promise<void> {
     if (this.pollTimer) clearTimeout(this.pollTimer);
-    await Promise.race([Promise.allSettled([...this.inFlight.values()].map((f) => f.promise)), sleep(timeoutMs)]);
+    await resolvesWithin(Promise.allSettled([...this.inFlight.values()].map((f) => f.promise)), timeoutMs);
   }
 
   progressOf(serverId: number): ProgressRecord {
