@@ -68,6 +68,8 @@ export class TrivialSpawner implements Spawner {
   readonly kind: string = 'trivial-double';
   /** Every `start` call, in order. */
   readonly calls: StartCall[] = [];
+  /** The state of every process this instance started, in order (live or not). */
+  readonly started: DoubleState[] = [];
   /** Children started by this instance, by pid. */
   protected readonly children = new Map<number, ChildProcess>();
   optionsForm?: Spawner['optionsForm'];
@@ -126,6 +128,7 @@ export class TrivialSpawner implements Spawner {
     this.children.set(pid, child);
     child.once('exit', () => this.children.delete(pid));
     const state: DoubleState = { v: 1, pid, port };
+    this.started.push(state);
     await req.saveState(state);
     req.progress({ progress: 30, message: `double started process ${pid} on port ${port}` });
     return state;

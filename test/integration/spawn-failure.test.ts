@@ -1,0 +1,107 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestHub, type TestHub } from '../helpers/hub.js';
+import { badSpawner, type BadSpawner } from '../helpers/spawner-doubles.js';
+import { assertServerReset, progressEvents } from '../helpers/server-state.js';
+
+/**
+ * A spawner that fails: as JupyterHub does, the start request is answered with
+ * the error (500 with the spawner's message) when it fails within
+ * slow_spawn_timeout, the progress stream ends with a `failed` event carrying
+ * the message, and the server row, its tokens, OAuth client and route are
+ * reset, so a new start is possible.
+ */
+describe('a failing spawner', () => {
+  describe('failing at once', () => {
+    let t: TestHub;
+    let spawner: BadSpawner;
+    before(async () => {
+      spawner = badSpawner({ message: 'no nodes left in partition gpu' });
+      t = await startTestHub({}, { spawner });
+    });
+    after(async () => {
+      await t.stop();
+      await spawner.killAll();
+    });
+
+    it('answers the start request with a 500 naming the spawner error', async () => {
+      const tok = await t.tokenFor('fiona');
+      const r = await t.api('POST', '/users/fiona/server', { token: tok });
+      assert.equal(r.status, 500);
+      assert.match((r.body as { message: string }).message, /no nodes left in partition gpu/);
+    });
+
+    it('ends the progress stream with a failed event carrying the message', async () => {
+      const tok = await t.tokenFor('fiona');
+      const events = await progressEvents(t, tok, 'fiona');
+      const last = events.at(-1)!;
+      assert.equal(last.failed, true);
+      assert.match(last.message, /no nodes left in partition gpu/);
+    });
+
+    it('resets the row and revokes the server token and OAuth client', async () => {
+      await assertServerReset(t, 'fiona');
+      const tok = await t.tokenFor('fiona');
+      const model = (await t.api('GET', '/users/fiona', { token: tok })).body as { server: unknown; servers: object; pending: unknown };
+      assert.equal(model.server, null);
+      assert.equal(model.pending, null);
+      assert.deepEqual(model.servers, {});
+    });
+
+    it('lets the user try again (another 500, not "already pending")', async () => {
+      const tok = await t.tokenFor('fiona');
+      const r = await t.api('POST', '/users/fiona/server', { token: tok });
+      assert.equal(r.status, 500);
+      assert.equal(spawner.calls.length, 2);
+    });
+  });
+
+  describe('failing after its process started', () => {
+    let t: TestHub;
+    let spawner: BadSpawner;
+    before(async () => {
+      spawner = badSpawner({ message: 'health check failed', afterLaunch: true });
+      t = await startTestHub({}, { spawner });
+    });
+    after(async () => {
+      await t.stop();
+      await spawner.killAll();
+    });
+
+    it('stops the process the spawner started, then resets the server', async () => {
+      const tok = await t.tokenFor('gwen');
+      const r = await t.api('POST', '/users/gwen/server', { token: tok });
+      assert.equal(r.status, 500);
+      assert.match((r.body as { message: string }).message, /health check failed/);
+      assert.equal(spawner.calls[0]!.outcome, 'rejected');
+      assert.equal(spawner.started.length, 1);
+      assert.equal((await spawner.poll(spawner.started[0]!)).status, 'stopped', 'the failed server process is still running');
+      await assertServerReset(t, 'gwen');
+    });
+  });
+
+  describe('failing after slow_spawn_timeout', () => {
+    let t: TestHub;
+    let spawner: BadSpawner;
+    before(async () => {
+      spawner = badSpawner({ message: 'image pull failed', delayMs: 800 });
+      t = await startTestHub({ slow_spawn_timeout: 0.2 }, { spawner });
+    });
+    after(async () => {
+      await t.stop();
+      await spawner.killAll();
+    });
+
+    it('answers 202, then the progress stream reports the failure and the row is reset', async () => {
+      const tok = await t.tokenFor('hana');
+      const r = await t.api('POST', '/users/hana/server', { token: tok });
+      assert.equal(r.status, 202);
+      const pending = (await t.api('GET', '/users/hana', { token: tok })).body as { pending: string | null };
+      assert.equal(pending.pending, 'spawn');
+      const events = await progressEvents(t, tok, 'hana');
+      assert.equal(events.at(-1)!.failed, true);
+      assert.match(events.at(-1)!.message, /image pull failed/);
+      await assertServerReset(t, 'hana');
+    });
+  });
+});
