@@ -100,7 +100,9 @@ export class ServerManager {
       });
     }
     if (config.active_server_limit && active >= config.active_server_limit) {
-      throw new HubError(429, 'Active user limit exceeded. Try again in a few minutes.');
+      // JupyterHub sends no Retry-After here; clients that honour 429 need one ("a few minutes").
+      const retry = 120 + Math.floor(Math.random() * 61);
+      throw new HubError(429, 'Active user limit exceeded. Try again in a few minutes.', { headers: { 'Retry-After': String(retry) } });
     }
   }
 
