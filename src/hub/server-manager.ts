@@ -278,7 +278,10 @@ export class ServerManager {
             up = false;
           }
           if (up) {
-            await updateServer(db, row.id, { ready: 1, pending: null, owner: this.h.processId });
+            // a spawn the previous process left pending is finished now: it gets its start time
+            const now = isoNow();
+            const times = row.started ? {} : { started: now, last_activity: row.last_activity ?? now };
+            await updateServer(db, row.id, { ready: 1, pending: null, owner: this.h.processId, ...times });
             kept++;
             log.info({ url: row.url }, 're-attached to running server');
             return;
