@@ -44,6 +44,7 @@ export class LocalProcessSpawner implements Spawner {
     if ((this.opts.allowRoot === true || (this.opts.allowRoot === 'auto' && asRoot)) && !args.includes('--allow-root')) args.push('--allow-root');
     const cwd = this.opts.notebookDir ? this.opts.notebookDir.replaceAll('{username}', req.user.name) : req.workDir;
     const logFile = path.join(req.workDir, 'server.log');
+    if (req.signal.aborted) throw new SpawnError('Spawn was cancelled before the server process started', 'cancelled');
     const fd = openSync(logFile, 'a');
     let pid: number;
     try {
