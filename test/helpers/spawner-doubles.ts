@@ -245,20 +245,15 @@ function alive(pid: number, child: ChildProcess | undefined): boolean {
   }
 }
 
-/** Signals a process and waits (up to 5 s) until it is gone. */
+/** Signals a process and waits (up to 5 s) until it is gone; the wait keeps the event loop alive. */
 async function endProcess(pid: number, child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
   if (!alive(pid, child)) return;
-  const exited = child ? new Promise<void>((resolve) => child.once('exit', () => resolve())) : undefined;
   try {
     process.kill(pid, signal);
   } catch {
     return;
   }
-  if (exited) {
-    await Promise.race([exited, delay(5000)]);
-    return;
-  }
-  for (let i = 0; i < 100 && alive(pid, undefined); i++) await delay(50);
+  for (let i = 0; i < 250 && alive(pid, child); i++) await new Promise((r) => setTimeout(r, 20));
 }
 
 /** An abortable wait on an unref'd timer (a double's wait never keeps a test process alive). */

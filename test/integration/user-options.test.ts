@@ -1,7 +1,7 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { HubError } from '../../src/lib/errors.js';
-import { startTestHub, type TestHub } from '../helpers/hub.js';
+import { startTestHub, type ApiResult, type TestHub } from '../helpers/hub.js';
 import { Browser, xsrfOf } from '../helpers/browser.js';
 import { trivialSpawner, type TrivialSpawner } from '../helpers/spawner-doubles.js';
 import { eventually, serverRecord } from '../helpers/server-state.js';
@@ -44,7 +44,7 @@ describe('user_options', () => {
     t = await startTestHub({}, { spawner });
     const tok = await t.tokenFor('olga');
     for (const rawBody of ['[1,2]', '"gpu"', '42', '{"profile":']) {
-      const r = await t.api('POST', '/users/olga/server', { token: tok, rawBody });
+      const r: ApiResult = await t.api('POST', '/users/olga/server', { token: tok, rawBody });
       assert.equal(r.status, 400, `${rawBody}: ${r.text}`);
       assert.match((r.body as { message: string }).message, /JSON/);
     }
