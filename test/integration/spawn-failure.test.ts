@@ -2,7 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { badSpawner, type BadSpawner } from '../helpers/spawner-doubles.js';
-import { assertServerReset, progressEvents } from '../helpers/server-state.js';
+import { assertServerReset, eventually, progressEvents, serverRecord } from '../helpers/server-state.js';
+import { Browser } from '../helpers/browser.js';
 
 /**
  * A spawner that fails: as JupyterHub does, the start request is answered with
@@ -48,11 +49,23 @@ describe('a failing spawner', () => {
       assert.deepEqual(model.servers, {});
     });
 
+    it('shows the message to a user who started from the spawn page', async () => {
+      const b = new Browser(t.hubUrl);
+      assert.equal((await b.login('iris', 'test-password')).status, 302);
+      const spawn = await b.get('/hub/spawn');
+      assert.equal(spawn.status, 302);
+      const pendingUrl = spawn.headers.get('location')!;
+      await eventually(async () => (await serverRecord(t, 'iris')).row?.pending === null, 5000, 'the failed spawn ended');
+      const page = await b.get(pendingUrl);
+      assert.match(await page.text(), /no nodes left in partition gpu/);
+      await assertServerReset(t, 'iris');
+    });
+
     it('lets the user try again (another 500, not "already pending")', async () => {
       const tok = await t.tokenFor('fiona');
       const r = await t.api('POST', '/users/fiona/server', { token: tok });
       assert.equal(r.status, 500);
-      assert.equal(spawner.calls.length, 2);
+      assert.equal(spawner.calls.length, 3);
     });
   });
 
