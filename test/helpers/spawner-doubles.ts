@@ -187,20 +187,24 @@ export class BadSpawner extends TrivialSpawner {
  * Waits `delayMs` (abortable), then starts a trivial server. With
  * `launchFirst`, starts the process (and saves its state) first and waits
  * after, so a cancelled or timed-out spawn leaves a live process to clean up.
+ * With `ignoreAbort`, a misbehaving backend: it neither wakes nor stops when
+ * its signal aborts, and starts its server anyway.
  */
 export class SlowSpawner extends TrivialSpawner {
   override readonly kind = 'slow-double';
-  constructor(private readonly slow: TrivialOptions & { delayMs: number; launchFirst?: boolean }) {
+  constructor(private readonly slow: TrivialOptions & { delayMs: number; launchFirst?: boolean; ignoreAbort?: boolean }) {
     super(slow);
   }
   protected override async startServer(req: SpawnRequest): Promise<StartResult> {
+    const signal = this.slow.ignoreAbort ? undefined : req.signal;
+    const deaf: SpawnRequest = this.slow.ignoreAbort ? { ...req, signal: new AbortController().signal } : req;
     if (this.slow.launchFirst) {
-      const state = await this.launch(req);
-      await delay(this.slow.delayMs, req.signal);
+      const state = await this.launch(deaf);
+      await delay(this.slow.delayMs, signal);
       return { url: `http://127.0.0.1:${state.port}`, state };
     }
-    await delay(this.slow.delayMs, req.signal);
-    return super.startServer(req);
+    await delay(this.slow.delayMs, signal);
+    return super.startServer(deaf);
   }
 }
 

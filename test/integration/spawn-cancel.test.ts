@@ -65,4 +65,36 @@ describe('cancelling a pending spawn', () => {
     assert.equal((await fetch(`${t.publicUrl}/user/yara/api`)).status, 200);
     assert.equal(spawner.calls.length, 2);
   });
+
+  it('a stop racing the start request, before the spawner is called, ends the spawn cleanly (no unhandled rejection)', async () => {
+    spawner = neverSpawner();
+    t = await startTestHub({ slow_spawn_timeout: 0 }, { spawner });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      for (let i = 0; i < 8; i++) {
+        const name = `racer${i}`;
+        const tok = await t.tokenFor(name);
+        await Promise.all([t.api('POST', `/users/${name}/server`, { token: tok }), t.api('DELETE', `/users/${name}/server`, { token: tok })]);
+        await eventually(async () => (await serverRecord(t!, name)).row?.pending === null, 5000, `${name}'s spawn and stop ended`);
+        await assertServerReset(t, name);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(unhandled.map(String), []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('a server a spawner starts after the spawn was cancelled is stopped, not left running unknown to the hub', async () => {
+    spawner = slowSpawner({ delayMs: 600, ignoreAbort: true });
+    t = await startTestHub({ slow_spawn_timeout: 0.1 }, { spawner });
+    const tok = await t.tokenFor('zoe');
+    assert.equal((await t.api('POST', '/users/zoe/server', { token: tok })).status, 202);
+    assert.equal((await t.api('DELETE', '/users/zoe/server', { token: tok })).status, 204);
+    await eventually(() => spawner!.calls[0]!.outcome === 'resolved', 5000, 'the deaf double finished its start');
+    await eventually(async () => (await spawner!.poll(spawner!.started[0]!)).status === 'stopped', 5000, 'the late server stopped');
+    await assertServerReset(t, 'zoe');
+  });
 });
