@@ -158,12 +158,17 @@ export class ServerManager {
           signal: startSignal,
           saveState: async (s) => {
             state = s;
-            await updateServer(db, row.id, { state: JSON.stringify(s) });
+            // after the hub gave up, the row is (being) reset: the state goes to onLate or the clean-up below
+            if (!startSignal.aborted) await updateServer(db, row.id, { state: JSON.stringify(s) });
           },
           progress: (e) => emit(Math.min(Math.max(e.progress, 10), 60), e.message),
         }),
         startSignal,
         () => (timeout.aborted ? new SpawnError(`Server ${label} did not start within ${config.start_timeout} seconds`, 'timeout') : new SpawnError(`Spawn of ${label} was cancelled`, 'cancelled')),
+        (late) => {
+          log.warn('the spawner started the server after the spawn was given up; stopping it');
+          spawner.stop(late.state, { log }).catch((err: Error) => log.error({ err: err.message }, 'could not stop a server started after its spawn was given up'));
+        },
       );
       state = result.state;
       await updateServer(db, row.id, { state: JSON.stringify(result.state), url: result.url });
@@ -340,15 +345,34 @@ export function serverLabel(user: string, serverName: string): string {
   return serverName ? `${user}:${serverName}` : `${user}'s server`;
 }
 
-async function raceAbort<T>(work: Promise<T>, signal: AbortSignal, error: () => Error): Promise<T> {
-  if (signal.aborted) throw error();
+/**
+ * Races `work` against `signal`: rejects with `error()` as soon as the signal
+ * aborts (at once when it already has). `work` is always observed, so its
+ * later rejection is never unhandled (which would end the hub process), and a
+ * result it produces after the race was lost is handed to `onLate`: the
+ * caller stops that server, which would otherwise run unknown to the hub.
+ */
+async function raceAbort<T>(work: Promise<T>, signal: AbortSignal, error: () => Error, onLate: (late: T) => void): Promise<T> {
+  let lost = false;
+  const observed = work.then((result) => {
+    if (lost) onLate(result);
+    return result;
+  });
+  observed.catch(() => undefined);
+  if (signal.aborted) {
+    lost = true;
+    throw error();
+  }
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(error());
+    onAbort = () => {
+      lost = true;
+      reject(error());
+    };
     signal.addEventListener('abort', onAbort, { once: true });
   });
   try {
-    return await Promise.race([work, aborted]);
+    return await Promise.race([observed, aborted]);
   } finally {
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }
