@@ -43,7 +43,7 @@ describe('the poll loop', () => {
   });
 
   it('clears a server that dies by itself after a while, leaving other servers alone', async () => {
-    const dies = dyingSpawner({ dieAfterMs: 600 });
+    const dies = dyingSpawner({ dieAfterMs: 2000 });
     // the hub holds one spawner: swap the behaviour for this server only
     const original = t.hub.spawner;
     t.hub.spawner = dies;
@@ -53,7 +53,7 @@ describe('the poll loop', () => {
       t.hub.spawner = original;
     }
     assert.equal((await t.api('POST', '/users/pat/servers/long', { token: tok })).status, 201);
-    await eventually(async () => (await serverRecord(t, 'pat', 'short')).row!.ready === 0, 5000, 'the poll loop clearing the server that died');
+    await eventually(async () => (await serverRecord(t, 'pat', 'short')).row!.ready === 0, 10_000, 'the poll loop clearing the server that died');
     await assertServerReset(t, 'pat', 'short');
     const long = await serverRecord(t, 'pat', 'long');
     assert.equal(long.row!.ready, 1);

@@ -38,7 +38,7 @@ describe('spawn time limits', () => {
 
   it('start_timeout: a process started before the limit hit is stopped', async () => {
     spawner = slowSpawner({ delayMs: 30_000, launchFirst: true });
-    t = await startTestHub({ start_timeout: 0.5 }, { spawner });
+    t = await startTestHub({ start_timeout: 2 }, { spawner });
     const tok = await t.tokenFor('tom');
     const r = await t.api('POST', '/users/tom/server', { token: tok });
     assert.equal(r.status, 500);

@@ -17,7 +17,7 @@ describe('spawning emits no process warnings', () => {
   before(async () => {
     // a server that answers HTTP only after 1.5 s, as a real Jupyter server takes a while
     spawner = trivialSpawner({ answerAfterMs: 1500 });
-    t = await startTestHub({ allow_named_servers: true }, { spawner });
+    t = await startTestHub({ allow_named_servers: true, slow_spawn_timeout: 30 }, { spawner });
     process.on('warning', onWarning);
   });
   after(async () => {
