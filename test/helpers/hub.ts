@@ -141,9 +141,12 @@ export async function startTestHub(raw: Record<string, unknown> = {}, opts: Test
         const user = await ensureUser(built.hub.db, r.name);
         await built.hub.servers.stop(user, r.server).catch(() => undefined);
       }
-      await built.close();
-      await proxyServer.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      try {
+        await built.close();
+        await proxyServer.close();
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     },
   };
   return t;

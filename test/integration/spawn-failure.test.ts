@@ -1,9 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
-import { badSpawner, type BadSpawner } from '../helpers/spawner-doubles.js';
+import { badSpawner, trivialSpawner, type BadSpawner, type TrivialSpawner } from '../helpers/spawner-doubles.js';
 import { assertServerReset, eventually, progressEvents, serverRecord } from '../helpers/server-state.js';
 import { Browser } from '../helpers/browser.js';
+import { getUser } from '../../src/db/repos/users.js';
 
 /**
  * A spawner that fails: as JupyterHub does, the start request is answered with
@@ -115,6 +116,34 @@ describe('a failing spawner', () => {
       assert.equal(events.at(-1)!.failed, true);
       assert.match(events.at(-1)!.message, /image pull failed/);
       await assertServerReset(t, 'hana');
+    });
+  });
+
+  describe('the proxy failing to add the route', () => {
+    let t: TestHub;
+    let spawner: TrivialSpawner;
+    before(async () => {
+      spawner = trivialSpawner();
+      t = await startTestHub({}, { spawner });
+    });
+    after(async () => {
+      await t.stop().catch(() => undefined);
+      await spawner.killAll();
+    });
+
+    it('stops the server that started and resets it, with a message naming the proxy', async () => {
+      const tok = await t.tokenFor('kira');
+      await t.proxyServer.close();
+      const r = await t.api('POST', '/users/kira/server', { token: tok });
+      assert.equal(r.status, 500);
+      assert.match((r.body as { message: string }).message, /proxy/i);
+      assert.equal(spawner.started.length, 1);
+      assert.equal((await spawner.poll(spawner.started[0]!)).status, 'stopped', 'the server process is still running');
+      // (the proxy is down: read the row itself)
+      const row = await t.hub.db.selectFrom('servers').selectAll().where('name', '=', '').where('user_id', '=', (await getUser(t.hub.db, 'kira'))!.id).executeTakeFirstOrThrow();
+      assert.equal(row.ready, 0);
+      assert.equal(row.pending, null);
+      assert.equal(row.state, '{}');
     });
   });
 });
