@@ -224,9 +224,13 @@ export class DyingSpawner extends TrivialSpawner {
   }
 }
 
+/** A spawner whose `start` never resolves until aborted (start_timeout, cancel, concurrent_spawn_limit). */
 export const neverSpawner = (opts?: TrivialOptions): NeverSpawner => new NeverSpawner(opts);
+/** A spawner whose `start` rejects with a SpawnError (`message`, optionally after `delayMs` or after launching a process). */
 export const badSpawner = (opts?: ConstructorParameters<typeof BadSpawner>[0]): BadSpawner => new BadSpawner(opts);
+/** A spawner that waits `delayMs` before (or, with `launchFirst`, after) starting a real trivial server. */
 export const slowSpawner = (opts: ConstructorParameters<typeof SlowSpawner>[0]): SlowSpawner => new SlowSpawner(opts);
+/** A spawner whose real server process dies after `dieAfterMs`, or when the test calls `kill()`. */
 export const dyingSpawner = (opts?: ConstructorParameters<typeof DyingSpawner>[0]): DyingSpawner => new DyingSpawner(opts);
 /** A real process that listens and never answers HTTP: for `http_timeout`. */
 export const muteSpawner = (opts?: TrivialOptions): TrivialSpawner => new TrivialSpawner({ ...opts, mute: true });
