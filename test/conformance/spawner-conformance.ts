@@ -51,7 +51,7 @@ const silent = pino({ level: 'silent' });
 let counter = 0;
 
 /** A spawn request as the hub builds it (the real environment of spawn-env.ts), recording saved state. */
-function spawnRequest(workRoot: string, signal: AbortSignal): { req: SpawnRequest; saved: SpawnerState[]; events: ProgressEvent[]; user: string; token: string; prefix: string } {
+function spawnRequest(workRoot: string, signal: AbortSignal, track: (state: SpawnerState) => void): { req: SpawnRequest; saved: SpawnerState[]; events: ProgressEvent[]; user: string; token: string; prefix: string } {
   const user = `conformance${++counter}`;
   const token = randomBytes(24).toString('hex');
   const config = testHubConfig(workRoot, 8081);
@@ -69,6 +69,7 @@ function spawnRequest(workRoot: string, signal: AbortSignal): { req: SpawnReques
     saveState: async (s) => {
       // what the hub does with it: store it as JSON
       saved.push(JSON.parse(JSON.stringify(s)) as SpawnerState);
+      track(s);
     },
     progress: (e) => events.push(e),
     signal,
@@ -112,15 +113,17 @@ export function spawnerConformance(backend: SpawnerBackend): void {
   describe(`spawner conformance: ${backend.name}`, () => {
     let skip: string | undefined;
     let workRoot = '';
-    const live: { spawner: Spawner; state: SpawnerState }[] = [];
+    // every state any start saved or returned: stopped after the suite, whatever failed
+    const live: SpawnerState[] = [];
+    const track = (state: SpawnerState) => live.push(state);
     const startMs = backend.startTimeoutMs ?? 20_000;
 
     const start = async (spawner: Spawner): Promise<Started> => {
       const ctl = new AbortController();
-      const { req, saved, user, token, prefix } = spawnRequest(workRoot, ctl.signal);
+      const { req, saved, user, token, prefix } = spawnRequest(workRoot, ctl.signal, track);
       const result = await within(spawner.start(req), startMs, 'start');
       const savedBeforeResolve = saved.length;
-      live.push({ spawner, state: result.state });
+      track(result.state);
       return { result, saved, savedBeforeResolve, prefix, token, user };
     };
 
@@ -129,7 +132,8 @@ export function spawnerConformance(backend: SpawnerBackend): void {
       workRoot = mkdtempSync(path.join(os.tmpdir(), 'ganymede-conformance-'));
     });
     after(async () => {
-      for (const { spawner, state } of live) await spawner.stop(state, { log: silent }).catch(() => undefined);
+      const spawner = await backend.create();
+      for (const state of live) await spawner.stop(state, { log: silent }).catch(() => undefined);
       await backend.cleanup?.();
       rmSync(workRoot, { recursive: true, force: true });
     });
@@ -212,8 +216,17 @@ export function spawnerConformance(backend: SpawnerBackend): void {
       const spawner = await backend.create();
       const ctl = new AbortController();
       ctl.abort();
-      const { req, saved } = spawnRequest(workRoot, ctl.signal);
-      await assert.rejects(within(spawner.start(req), startMs, 'start with an aborted signal'));
+      const { req, saved } = spawnRequest(workRoot, ctl.signal, track);
+      await assert.rejects(
+        within(
+          spawner.start(req).then((r) => {
+            track(r.state);
+            return r;
+          }),
+          startMs,
+          'start with an aborted signal',
+        ),
+      );
       for (const state of saved) assert.equal((await spawner.poll(state, { log: silent })).status, 'stopped', 'a start refused for its aborted signal left a server running');
     });
 
@@ -221,8 +234,11 @@ export function spawnerConformance(backend: SpawnerBackend): void {
       if (skip) return t.skip(skip);
       const spawner = await backend.create();
       const ctl = new AbortController();
-      const { req, saved } = spawnRequest(workRoot, ctl.signal);
-      const starting = spawner.start(req);
+      const { req, saved } = spawnRequest(workRoot, ctl.signal, track);
+      const starting = spawner.start(req).then((r) => {
+        track(r.state);
+        return r;
+      });
       setImmediate(() => ctl.abort());
       let result: StartResult | undefined;
       try {
