@@ -28,5 +28,5 @@ npm run lint
 
 # Node 20 does not expand globs after --test: let the shell do it.
 shopt -s nullglob globstar
-files=(test/unit/*.test.ts test/proxy/*.test.ts test/integration/*.test.ts test/e2e/*.test.ts)
+files=(test/unit/*.test.ts test/proxy/*.test.ts test/integration/*.test.ts test/conformance/*.test.ts test/e2e/*.test.ts)
 node --import tsx --test --test-concurrency=1 --test-timeout=300000 "${files[@]}"

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { HubError, SpawnError } from '../lib/errors.js';
-import { isoNow, sleep } from '../lib/time.js';
+import { isoNow, resolvesWithin } from '../lib/time.js';
 import { serverNameProblem, usernameProblem } from '../lib/names.js';
 import type { UserRow } from '../db/repos/users.js';
 import { activeServers, claimSpawn, countActive, createServer, deleteServer, getServer, updateServer, type ServerRow } from '../db/repos/servers.js';
@@ -38,7 +38,7 @@ export class ServerManager {
     const { db, config } = this.h;
     const { server, done } = await this.requestSpawn(user, serverName, userOptions);
     if (!done) return { outcome: 'pending', server };
-    const finished = await Promise.race([done.then(() => true), sleep(config.slow_spawn_timeout * 1000).then(() => false)]);
+    const finished = await resolvesWithin(done, config.slow_spawn_timeout * 1000);
     const fresh = (await getServer(db, user.id, serverName))!;
     if (finished && !fresh.ready) {
       throw new HubError(500, this.progress.get(server.id).failure ?? `Spawn of ${serverLabel(user.name, serverName)} failed`);
@@ -102,7 +102,9 @@ export class ServerManager {
       });
     }
     if (config.active_server_limit && active >= config.active_server_limit) {
-      throw new HubError(429, 'Active user limit exceeded. Try again in a few minutes.');
+      // JupyterHub sends no Retry-After here; clients that honour 429 need one ("a few minutes").
+      const retry = 120 + Math.floor(Math.random() * 61);
+      throw new HubError(429, 'Active user limit exceeded. Try again in a few minutes.', { headers: { 'Retry-After': String(retry) } });
     }
   }
 
@@ -157,12 +159,17 @@ export class ServerManager {
           signal: startSignal,
           saveState: async (s) => {
             state = s;
-            await updateServer(db, row.id, { state: JSON.stringify(s) });
+            // after the hub gave up, the row is (being) reset: the state goes to onLate or the clean-up below
+            if (!startSignal.aborted) await updateServer(db, row.id, { state: JSON.stringify(s) });
           },
           progress: (e) => emit(Math.min(Math.max(e.progress, 10), 60), e.message),
         }),
         startSignal,
         () => (timeout.aborted ? new SpawnError(`Server ${label} did not start within ${config.start_timeout} seconds`, 'timeout') : new SpawnError(`Spawn of ${label} was cancelled`, 'cancelled')),
+        (late) => {
+          log.warn('the spawner started the server after the spawn was given up; stopping it');
+          spawner.stop(late.state, { log }).catch((err: Error) => log.error({ err: err.message }, 'could not stop a server started after its spawn was given up'));
+        },
       );
       state = result.state;
       await updateServer(db, row.id, { state: JSON.stringify(result.state), url: result.url });
@@ -234,7 +241,7 @@ export class ServerManager {
     await updateServer(db, row.id, { pending: 'stop', ready: 0, owner: this.h.processId });
     const promise = this.runStop(user, fresh, !!opts.remove).finally(() => this.inFlight.delete(row.id));
     this.inFlight.set(row.id, { promise, abort: new AbortController() });
-    const finished = await Promise.race([promise.then(() => true), sleep(config.slow_spawn_timeout * 1000).then(() => false)]);
+    const finished = await resolvesWithin(promise, config.slow_spawn_timeout * 1000);
     return finished ? 'stopped' : 'pending';
   }
 
@@ -298,7 +305,10 @@ export class ServerManager {
             up = false;
           }
           if (up) {
-            await updateServer(db, row.id, { ready: 1, pending: null, owner: this.h.processId });
+            // a spawn the previous process left pending is finished now: it gets its start time
+            const now = isoNow();
+            const times = row.started ? {} : { started: now, last_activity: row.last_activity ?? now };
+            await updateServer(db, row.id, { ready: 1, pending: null, owner: this.h.processId, ...times });
             kept++;
             log.info({ url: row.url }, 're-attached to running server');
             return;
@@ -345,7 +355,7 @@ export class ServerManager {
   /** Stops the poll loop and waits (bounded) for transitions in flight. */
   async close(timeoutMs = 5000): Promise<void> {
     if (this.pollTimer) clearTimeout(this.pollTimer);
-    await Promise.race([Promise.allSettled([...this.inFlight.values()].map((f) => f.promise)), sleep(timeoutMs)]);
+    await resolvesWithin(Promise.allSettled([...this.inFlight.values()].map((f) => f.promise)), timeoutMs);
   }
 
   progressOf(serverId: number): ProgressRecord {
@@ -357,15 +367,34 @@ export function serverLabel(user: string, serverName: string): string {
   return serverName ? `${user}:${serverName}` : `${user}'s server`;
 }
 
-async function raceAbort<T>(work: Promise<T>, signal: AbortSignal, error: () => Error): Promise<T> {
-  if (signal.aborted) throw error();
+/**
+ * Races `work` against `signal`: rejects with `error()` as soon as the signal
+ * aborts (at once when it already has). `work` is always observed, so its
+ * later rejection is never unhandled (which would end the hub process), and a
+ * result it produces after the race was lost is handed to `onLate`: the
+ * caller stops that server, which would otherwise run unknown to the hub.
+ */
+async function raceAbort<T>(work: Promise<T>, signal: AbortSignal, error: () => Error, onLate: (late: T) => void): Promise<T> {
+  let lost = false;
+  const observed = work.then((result) => {
+    if (lost) onLate(result);
+    return result;
+  });
+  observed.catch(() => undefined);
+  if (signal.aborted) {
+    lost = true;
+    throw error();
+  }
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(error());
+    onAbort = () => {
+      lost = true;
+      reject(error());
+    };
     signal.addEventListener('abort', onAbort, { once: true });
   });
   try {
-    return await Promise.race([work, aborted]);
+    return await Promise.race([observed, aborted]);
   } finally {
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }

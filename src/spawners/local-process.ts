@@ -94,6 +94,7 @@ export class LocalProcessSpawner implements Spawner {
     const cwd = this.workingDir(req.user.name, home);
     const who = account ? ` as ${account.name} (uid ${account.uid})` : '';
     const logFile = path.join(req.workDir, 'server.log');
+    if (req.signal.aborted) throw new SpawnError('Spawn was cancelled before the server process started', 'cancelled');
     const fd = openSync(logFile, 'a', 0o600);
     let pid: number;
     try {

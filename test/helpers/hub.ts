@@ -15,6 +15,7 @@ import { buildHub, type BuiltHub } from '../../src/hub/app.js';
 import { ChpClient } from '../../src/proxy/chp-client.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/builtin/server.js';
 import { freePort } from '../../src/spawners/local-process.js';
+import type { Spawner } from '../../src/spawners/spawner.js';
 import { createToken } from '../../src/db/repos/tokens.js';
 import { ensureUser } from '../../src/db/repos/users.js';
 import { validateResponse } from './openapi.js';
@@ -23,11 +24,35 @@ import { loadRoles } from '../../src/hub/roles-loader.js';
 
 export const TRIVIAL_SERVER = fileURLToPath(new URL('../fixtures/trivial-server.mjs', import.meta.url));
 
+/** How to build a test hub beyond its config. */
+export interface TestHubOptions {
+  /** Replaces the spawner the config names (e.g. a double from spawner-doubles.ts). */
+  spawner?: Spawner;
+  /** Reuse a data dir (and so its SQLite database and secrets): a restarted hub. */
+  dataDir?: string;
+  /** Reuse a running proxy (a restarted hub finds its proxy still running). */
+  proxyServer?: RunningProxy;
+  /** Listen on this port (default: a free one). */
+  hubPort?: number;
+  /** Re-attach to the servers in the database before reconciling routes, as `serve` does at start-up. */
+  reattach?: boolean;
+}
+
 export interface TestHub extends BuiltHub {
   hubUrl: string;
+  hubPort: number;
   publicUrl: string;
   proxyServer: RunningProxy;
   dataDir: string;
+  /** What the start-up re-attach found (with `reattach`). */
+  reattached: { kept: number; cleared: number } | undefined;
+  /**
+   * Closes the hub as a killed hub process would leave things: servers,
+   * proxy, data dir and database contents stay; spawns in flight are
+   * abandoned. Build a new hub on the same `dataDir` and `proxyServer` to
+   * test a restart.
+   */
+  detach(): Promise<void>;
   tokenFor(name: string, opts?: { scopes?: string[]; admin?: boolean }): Promise<string>;
   api(method: string, apiPath: string, opts?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string>; validate?: boolean }): Promise<ApiResult>;
   stop(): Promise<void>;
@@ -60,24 +85,33 @@ export function testHubConfig(dataDir: string, hubPort: number, raw: Record<stri
   });
 }
 
-export async function startTestHub(raw: Record<string, unknown> = {}): Promise<TestHub> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-test-'));
-  const [hubPort, proxyToken] = [await freePort('127.0.0.1'), 'test-proxy-token'];
+export async function startTestHub(raw: Record<string, unknown> = {}, opts: TestHubOptions = {}): Promise<TestHub> {
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'ganymede-test-'));
+  const [hubPort, proxyToken] = [opts.hubPort ?? (await freePort('127.0.0.1')), 'test-proxy-token'];
   const log = pino({ level: process.env['GANYMEDE_TEST_LOG'] ?? 'silent' });
   const config = testHubConfig(dataDir, hubPort, raw);
-  const proxyServer = await startProxy({ ip: '127.0.0.1', port: 0, apiIp: '127.0.0.1', apiPort: 0, authToken: proxyToken, defaultTarget: `http://127.0.0.1:${hubPort}`, logger: log });
+  const proxyServer =
+    opts.proxyServer ?? (await startProxy({ ip: '127.0.0.1', port: 0, apiIp: '127.0.0.1', apiPort: 0, authToken: proxyToken, defaultTarget: `http://127.0.0.1:${hubPort}`, logger: log }));
   const proxy = new ChpClient({ apiUrl: `http://127.0.0.1:${proxyServer.apiPort}`, authToken: proxyToken });
-  const built = await buildHub({ config, log, proxy });
+  const built = await buildHub({ config, log, proxy, ...(opts.spawner ? { spawner: opts.spawner } : {}) });
   await loadRoles(built.hub.db, config.roles);
   await built.app.listen({ host: '127.0.0.1', port: hubPort });
+  const reattached = opts.reattach ? await built.hub.servers.reattachAll() : undefined;
   await reconcileRoutes(built.hub);
   const hubUrl = `http://127.0.0.1:${hubPort}`;
   const t: TestHub = {
     ...built,
     hubUrl,
+    hubPort,
     publicUrl: `http://127.0.0.1:${proxyServer.publicPort}`,
     proxyServer,
     dataDir,
+    reattached,
+    async detach() {
+      await built.app.close();
+      await built.hub.servers.close(0);
+      await built.database.close();
+    },
     async tokenFor(name, opts = {}) {
       const user = await ensureUser(built.hub.db, name, opts.admin);
       return (await createToken(built.hub.db, user.id, { kind: 'api', scopes: opts.scopes ?? ['inherit'] })).token;
@@ -102,16 +136,23 @@ export async function startTestHub(raw: Record<string, unknown> = {}): Promise<T
       return { status: res.status, headers: res.headers, body: parsed, text };
     },
     async stop() {
-      // stop any servers still running, then the hub and proxy
-      const rows = await built.hub.db.selectFrom('servers').innerJoin('users', 'users.id', 'servers.user_id').select(['users.name', 'servers.name as server', 'servers.ready']).execute();
+      // stop any servers still running or starting, then the hub and proxy
+      const rows = await built.hub.db
+        .selectFrom('servers')
+        .innerJoin('users', 'users.id', 'servers.user_id')
+        .select(['users.name', 'servers.name as server', 'servers.ready', 'servers.pending'])
+        .execute();
       for (const r of rows) {
-        if (!r.ready) continue;
+        if (!r.ready && r.pending !== 'spawn') continue;
         const user = await ensureUser(built.hub.db, r.name);
         await built.hub.servers.stop(user, r.server).catch(() => undefined);
       }
-      await built.close();
-      await proxyServer.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      try {
+        await built.close();
+        await proxyServer.close();
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     },
   };
   return t;

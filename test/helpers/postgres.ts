@@ -23,6 +23,11 @@ function pgBin(): string | undefined {
   return undefined;
 }
 
+/** Whether {@link startPostgres} can start a server here (or one is given by GANYMEDE_TEST_PG_URL). */
+export function postgresAvailable(): boolean {
+  return Boolean(process.env['GANYMEDE_TEST_PG_URL']) || pgBin() !== undefined;
+}
+
 export async function startPostgres(): Promise<TestPostgres | undefined> {
   if (process.env['GANYMEDE_TEST_PG_URL']) return { url: process.env['GANYMEDE_TEST_PG_URL'], stop: () => undefined };
   const bin = pgBin();

@@ -76,8 +76,22 @@ export async function deleteTokensOfSession(db: Kysely<DB>, sessionId: string): 
   await db.deleteFrom('api_tokens').where('session_id', '=', sessionId).execute();
 }
 
+/**
+ * Revokes every credential of one server, as JupyterHub does when a server
+ * stops: its API token (`JUPYTERHUB_API_TOKEN`, kind 'server'), and its OAuth
+ * client (whose secret is that token) with the codes and tokens issued to it,
+ * so a stopped server's credentials can neither call the API nor log anyone
+ * in. Called on every stop, failed spawn and cleared server, and before a
+ * spawn registers fresh ones.
+ */
 export async function deleteServerTokens(db: Kysely<DB>, userId: number, serverName: string): Promise<void> {
   await db.deleteFrom('api_tokens').where('user_id', '=', userId).where('kind', '=', 'server').where('server_name', '=', serverName).execute();
+  const clients = await db.selectFrom('oauth_clients').select('identifier').where('user_id', '=', userId).where('server_name', '=', serverName).execute();
+  const ids = clients.map((c) => c.identifier);
+  if (ids.length === 0) return;
+  await db.deleteFrom('api_tokens').where('kind', '=', 'oauth').where('client_id', 'in', ids).execute();
+  await db.deleteFrom('oauth_codes').where('client_id', 'in', ids).execute();
+  await db.deleteFrom('oauth_clients').where('identifier', 'in', ids).execute();
 }
 
 /** Records use of a token, at most once a minute per token to spare writes. */

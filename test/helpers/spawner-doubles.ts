@@ -1,0 +1,282 @@
+/**
+ * Spawner doubles for tests of the hub's own behaviour, named by behaviour as
+ * JupyterHub's tests/mocking.py names its spawners:
+ *
+ * - {@link neverSpawner}: `start` never resolves; it rejects only when aborted.
+ * - {@link badSpawner}: `start` rejects with a SpawnError.
+ * - {@link slowSpawner}: waits, then runs a real trivial server.
+ * - {@link dyingSpawner}: runs a real trivial server that dies after N ms or on demand.
+ * - {@link muteSpawner}: runs a real process that accepts connections and never answers HTTP.
+ *
+ * Every double records what the hub asked of it (`calls`), so tests can check
+ * what reached the spawner (user_options, env, the abort signal). The servers
+ * are real processes (test/fixtures/trivial-server.mjs) bound to 127.0.0.1 on
+ * a port picked for them; `stop` and {@link TrivialSpawner.killAll} end them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import { SpawnError } from '../../src/lib/errors.js';
+import { freePort } from '../../src/spawners/local-process.js';
+import type { PollResult, SpawnRequest, Spawner, SpawnerState, StartResult } from '../../src/spawners/spawner.js';
+import { TRIVIAL_SERVER } from './hub.js';
+
+/** State of a double's server: the process and where it listens. */
+export interface DoubleState extends SpawnerState {
+  v: 1;
+  pid: number;
+  port: number;
+}
+
+/** What a double saw of one `start` call. */
+export interface StartCall {
+  request: SpawnRequest;
+  /** Set when the request's signal fired while `start` was running. */
+  aborted: boolean;
+  /** How `start` ended: 'pending' while running. */
+  outcome: 'pending' | 'resolved' | 'rejected';
+}
+
+/** A script a double may run instead of the trivial server: listens, holds every connection, never answers. */
+const MUTE_SERVER = `
+const net = require('node:net');
+const url = new URL(process.env.JUPYTERHUB_SERVICE_URL);
+const held = [];
+net.createServer((s) => { held.push(s); s.on('error', () => {}); }).listen(Number(url.port), url.hostname);
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+/** Options shared by the doubles that run a process. */
+export interface TrivialOptions {
+  /** Run a server that accepts connections but never answers HTTP. */
+  mute?: boolean;
+  /** The trivial server binds its port only this long after its process started (as a real server takes seconds). */
+  answerAfterMs?: number;
+  /** Extra form HTML: makes the double offer an options form (see `optionsForm` in spawner.ts). */
+  optionsForm?: string;
+  /** Turns posted form fields into user_options (default: the fields as posted, minus `_xsrf`). */
+  optionsFromForm?: (form: Record<string, string | string[]>) => Record<string, unknown>;
+}
+
+/**
+ * The base double: starts a real trivial server (or a mute one) as a child
+ * process, saves its state before resolving, polls and stops it by pid. A
+ * fresh instance can poll and stop a server another instance started.
+ */
+export class TrivialSpawner implements Spawner {
+  readonly kind: string = 'trivial-double';
+  /** Every `start` call, in order. */
+  readonly calls: StartCall[] = [];
+  /** The state of every process this instance started, in order (live or not). */
+  readonly started: DoubleState[] = [];
+  /** Children started by this instance, by pid. */
+  protected readonly children = new Map<number, ChildProcess>();
+  optionsForm?: Spawner['optionsForm'];
+  optionsFromForm?: Spawner['optionsFromForm'];
+
+  constructor(protected readonly opts: TrivialOptions = {}) {
+    if (opts.optionsForm !== undefined) {
+      const form = opts.optionsForm;
+      this.optionsForm = () => form;
+    }
+    if (opts.optionsFromForm) this.optionsFromForm = opts.optionsFromForm;
+  }
+
+  async start(req: SpawnRequest): Promise<StartResult> {
+    const call: StartCall = { request: req, aborted: false, outcome: 'pending' };
+    this.calls.push(call);
+    const onAbort = () => {
+      call.aborted = true;
+    };
+    req.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const result = await this.startServer(req);
+      call.outcome = 'resolved';
+      return result;
+    } catch (err) {
+      call.outcome = 'rejected';
+      throw err;
+    } finally {
+      req.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** What `start` does; subclasses add their behaviour around it. */
+  protected async startServer(req: SpawnRequest): Promise<StartResult> {
+    const state = await this.launch(req);
+    return { url: `http://127.0.0.1:${state.port}`, state };
+  }
+
+  /** Starts the process, saves its state, and reports progress. */
+  protected async launch(req: SpawnRequest): Promise<DoubleState> {
+    req.signal.throwIfAborted();
+    const port = await freePort('127.0.0.1');
+    const prefix = req.env['JUPYTERHUB_SERVICE_PREFIX'] ?? '/';
+    const env = { ...req.env, JUPYTERHUB_SERVICE_URL: `http://127.0.0.1:${port}${prefix}` };
+    const args = this.opts.mute
+      ? ['-e', MUTE_SERVER]
+      : this.opts.answerAfterMs
+        ? ['-e', `setTimeout(() => import(${JSON.stringify(pathToFileURL(TRIVIAL_SERVER).href)}), ${Number(this.opts.answerAfterMs)})`]
+        : [TRIVIAL_SERVER];
+    const child = spawn(process.execPath, args, { env, stdio: 'ignore' });
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid!));
+      child.once('error', (err) => reject(new SpawnError(`double could not run node: ${err.message}`, 'exec-failed')));
+    });
+    child.unref();
+    this.children.set(pid, child);
+    child.once('exit', () => this.children.delete(pid));
+    const state: DoubleState = { v: 1, pid, port };
+    this.started.push(state);
+    await req.saveState(state);
+    req.progress({ progress: 30, message: `double started process ${pid} on port ${port}` });
+    return state;
+  }
+
+  async poll(state: SpawnerState): Promise<PollResult> {
+    const s = state as Partial<DoubleState>;
+    if (!s.pid) return { status: 'stopped' };
+    return alive(s.pid, this.children.get(s.pid)) ? { status: 'running' } : { status: 'stopped' };
+  }
+
+  async stop(state: SpawnerState, _opts: { log: Logger }): Promise<void> {
+    const s = state as Partial<DoubleState>;
+    if (!s.pid) return;
+    await endProcess(s.pid, this.children.get(s.pid), 'SIGTERM');
+  }
+
+  /** Kills a server process at once (a crash), by state or every child of this instance. */
+  async kill(state?: SpawnerState): Promise<void> {
+    const pids = state ? [(state as Partial<DoubleState>).pid ?? 0] : [...this.children.keys()];
+    for (const pid of pids) if (pid) await endProcess(pid, this.children.get(pid), 'SIGKILL');
+  }
+
+  /** Ends every process this instance started (test clean-up). */
+  async killAll(): Promise<void> {
+    await this.kill();
+  }
+}
+
+/** `start` never resolves; it rejects with a SpawnError('cancelled') once its signal aborts. */
+export class NeverSpawner extends TrivialSpawner {
+  override readonly kind = 'never-double';
+  protected override startServer(req: SpawnRequest): Promise<StartResult> {
+    return new Promise((_, reject) => {
+      const fail = () => reject(new SpawnError('never-double was aborted', 'cancelled'));
+      if (req.signal.aborted) fail();
+      else req.signal.addEventListener('abort', fail, { once: true });
+    });
+  }
+}
+
+/** `start` rejects with a SpawnError carrying `message`, after `delayMs` (default at once). */
+export class BadSpawner extends TrivialSpawner {
+  override readonly kind = 'bad-double';
+  constructor(private readonly bad: TrivialOptions & { message?: string; delayMs?: number; afterLaunch?: boolean } = {}) {
+    super(bad);
+  }
+  protected override async startServer(req: SpawnRequest): Promise<StartResult> {
+    if (this.bad.afterLaunch) await this.launch(req);
+    if (this.bad.delayMs) await delay(this.bad.delayMs, req.signal);
+    throw new SpawnError(this.bad.message ?? 'bad-double refuses to start', 'double-failed');
+  }
+}
+
+/**
+ * Waits `delayMs` (abortable), then starts a trivial server. With
+ * `launchFirst`, starts the process (and saves its state) first and waits
+ * after, so a cancelled or timed-out spawn leaves a live process to clean up.
+ * With `ignoreAbort`, a misbehaving backend: it neither wakes nor stops when
+ * its signal aborts, and starts its server anyway.
+ */
+export class SlowSpawner extends TrivialSpawner {
+  override readonly kind = 'slow-double';
+  constructor(private readonly slow: TrivialOptions & { delayMs: number; launchFirst?: boolean; ignoreAbort?: boolean }) {
+    super(slow);
+  }
+  protected override async startServer(req: SpawnRequest): Promise<StartResult> {
+    const signal = this.slow.ignoreAbort ? undefined : req.signal;
+    const deaf: SpawnRequest = this.slow.ignoreAbort ? { ...req, signal: new AbortController().signal } : req;
+    if (this.slow.launchFirst) {
+      const state = await this.launch(deaf);
+      await delay(this.slow.delayMs, signal);
+      return { url: `http://127.0.0.1:${state.port}`, state };
+    }
+    await delay(this.slow.delayMs, signal);
+    return super.startServer(deaf);
+  }
+}
+
+/** Starts a trivial server whose process dies `dieAfterMs` after it started (when set), or on `kill()`. */
+export class DyingSpawner extends TrivialSpawner {
+  override readonly kind = 'dying-double';
+  constructor(private readonly dying: TrivialOptions & { dieAfterMs?: number } = {}) {
+    super(dying);
+  }
+  protected override async startServer(req: SpawnRequest): Promise<StartResult> {
+    const result = await super.startServer(req);
+    if (this.dying.dieAfterMs !== undefined) {
+      const timer = setTimeout(() => void this.kill(result.state), this.dying.dieAfterMs);
+      timer.unref();
+    }
+    return result;
+  }
+}
+
+/** A spawner whose `start` never resolves until aborted (start_timeout, cancel, concurrent_spawn_limit). */
+export const neverSpawner = (opts?: TrivialOptions): NeverSpawner => new NeverSpawner(opts);
+/** A spawner whose `start` rejects with a SpawnError (`message`, optionally after `delayMs` or after launching a process). */
+export const badSpawner = (opts?: ConstructorParameters<typeof BadSpawner>[0]): BadSpawner => new BadSpawner(opts);
+/** A spawner that waits `delayMs` before (or, with `launchFirst`, after) starting a real trivial server. */
+export const slowSpawner = (opts: ConstructorParameters<typeof SlowSpawner>[0]): SlowSpawner => new SlowSpawner(opts);
+/** A spawner whose real server process dies after `dieAfterMs`, or when the test calls `kill()`. */
+export const dyingSpawner = (opts?: ConstructorParameters<typeof DyingSpawner>[0]): DyingSpawner => new DyingSpawner(opts);
+/** A real process that listens and never answers HTTP: for `http_timeout`. */
+export const muteSpawner = (opts?: TrivialOptions): TrivialSpawner => new TrivialSpawner({ ...opts, mute: true });
+/** A spawner that just works (a trivial server at once), recording its calls. */
+export const trivialSpawner = (opts?: TrivialOptions): TrivialSpawner => new TrivialSpawner(opts);
+
+/** Whether `pid` is a live process (a child we know, or any process not a zombie). */
+function alive(pid: number, child: ChildProcess | undefined): boolean {
+  if (child) return child.exitCode === null && child.signalCode === null;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    // a zombie (dead, not yet reaped) is not alive
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+/** Signals a process and waits (up to 5 s) until it is gone; the wait keeps the event loop alive. */
+async function endProcess(pid: number, child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (!alive(pid, child)) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 250 && alive(pid, child); i++) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** An abortable wait on an unref'd timer (a double's wait never keeps a test process alive). */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new SpawnError('aborted while waiting', 'cancelled'));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new SpawnError('aborted while waiting', 'cancelled'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    timer.unref();
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
