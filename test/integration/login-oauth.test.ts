@@ -1,48 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
-
-/** A tiny browser: cookies by name (paths ignored), manual redirects. */
-class Browser {
-  cookies = new Map<string, string>();
-  constructor(private readonly base: string) {}
-
-  async get(path: string): Promise<Response> {
-    return this.request('GET', path);
-  }
-
-  async post(path: string, form: Record<string, string>): Promise<Response> {
-    return this.request('POST', path, new URLSearchParams(form).toString());
-  }
-
-  async request(method: string, path: string, body?: string): Promise<Response> {
-    const headers: Record<string, string> = {};
-    if (this.cookies.size) headers['Cookie'] = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    if (body !== undefined) headers['Content-Type'] = 'application/x-www-form-urlencoded';
-    const res = await fetch(path.startsWith('http') ? path : `${this.base}${path}`, { method, headers, redirect: 'manual', ...(body !== undefined ? { body } : {}) });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const eq = pair!.indexOf('=');
-      const name = pair!.slice(0, eq);
-      const value = pair!.slice(eq + 1);
-      if (value === '' || /Max-Age=0|Expires=Thu, 01 Jan 1970/i.test(c)) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    return res;
-  }
-
-  async xsrf(path: string): Promise<string> {
-    const page = await (await this.get(path)).text();
-    const m = /name="_xsrf" value="([^"]+)"/.exec(page);
-    assert.ok(m, `no _xsrf field on ${path}`);
-    return m[1]!;
-  }
-
-  async login(name: string, password: string): Promise<Response> {
-    const xsrf = await this.xsrf('/hub/login');
-    return this.post('/hub/login', { _xsrf: xsrf, username: name, password });
-  }
-}
+import { Browser } from '../helpers/browser.js';
 
 describe('login, pages and the OAuth provider', () => {
   let t: TestHub;
