@@ -89,7 +89,8 @@ async function setup(extra: Record<string, unknown> = {}): Promise<Setup> {
     proxy: { api_url: `http://127.0.0.1:${api}` },
     data_dir: path.join(dir, 'data'),
     log_format: 'json',
-    spawner: { kind: 'local-process', cmd: [process.execPath, server] },
+    // the trivial server runs as the hub's account (as root, run_as: auto would want a system account per user)
+    spawner: { kind: 'local-process', cmd: [process.execPath, server], run_as: 'hub' },
     ...extra,
   };
   const configFile = path.join(dir, 'config.yaml');
