@@ -4,7 +4,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { AUTH_BACKENDS, AuthConfigSchema } from '../../src/auth/registry.js';
 import { authKindSchema, CommonAuthOptions } from '../../src/auth/common-options.js';
 import { optionDocs } from '../../src/config/docs.js';
-import { validateConfig } from '../../src/config/load.js';
+import { schemaErrors, validateConfig } from '../../src/config/load.js';
 
 /**
  * The auth registry is a map of kind to {schema, create}: `config.auth` is
@@ -43,5 +43,18 @@ describe('auth registry and the config union', () => {
     assert.equal(docs.find((d) => d.key === 'auth.kind')?.type, '"one" | "two"');
     assert.match(docs.find((d) => d.key === 'auth.a')!.description, /^Only with `kind: one`\. A\./);
     assert.doesNotMatch(docs.find((d) => d.key === 'auth.allowed_groups')!.description, /Only with/);
+  });
+});
+
+describe('config errors inside a union of kinds', () => {
+  it('name the key inside the kind the value names, not "expected union value"', () => {
+    const schema = Type.Object({
+      auth: Type.Union([authKindSchema('one', {}), authKindSchema('two', { client_id: Type.String({ description: 'id' }) })], { default: { kind: 'one' } }),
+    });
+    const missing = schemaErrors(schema, { auth: { kind: 'two' } });
+    assert.deepEqual([...new Set(missing.map((e) => e.path))], ['/auth/client_id']);
+    const wrong = schemaErrors(schema, { auth: { kind: 'two', client_id: 'x', manage_groups: 'yes' } });
+    assert.deepEqual([...new Set(wrong.map((e) => e.path))], ['/auth/manage_groups']);
+    assert.deepEqual(schemaErrors(schema, { auth: { kind: 'two', client_id: 'x' } }), []);
   });
 });
