@@ -85,6 +85,19 @@ describe('header login (authenticateRequest) through the hub', () => {
     assert.equal((await get(t, '/hub/token', { Cookie: loginCookie(r)! })).status, 200);
   });
 
+  it('the header wins over an existing session: another person behind the tunnel gets their own session', async () => {
+    const first = loginCookie(await get(t, '/hub/login', { 'X-Test-User': 'erin' }))!;
+    const same = await get(t, '/hub/login', { 'X-Test-User': 'erin', Cookie: first });
+    assert.equal(same.status, 302);
+    assert.equal(loginCookie(same), undefined, 'the same person keeps the session');
+    const other = await get(t, '/hub/login?next=%2Fhub%2Fhome', { 'X-Test-User': 'frank', Cookie: first });
+    assert.equal(other.status, 302);
+    const second = loginCookie(other)!;
+    assert.ok(second && second !== first, 'a new session for the other person');
+    assert.equal((await get(t, '/hub/home', { Cookie: first })).status, 302, "the first person's session is ended");
+    assert.equal((await get(t, '/hub/login', { Cookie: second })).status, 401, 'a session without the header is not a login');
+  });
+
   it('the login form is not offered (POST /hub/login is 404)', async () => {
     const r = await fetch(`${t.hubUrl}/hub/login`, { method: 'POST', body: 'username=a&password=b', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, redirect: 'manual' });
     assert.equal(r.status, 404);
