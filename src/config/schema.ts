@@ -1,5 +1,8 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { LocalProcessSpawnerSchema } from '../spawners/local-process-config.js';
+import { AuthConfigSchema } from '../auth/registry.js';
+import type { Logger } from 'pino';
+import type { AuthResult } from '../auth/authenticator.js';
 
 /**
  * The one declaration of every configuration option: its type, default and
@@ -12,27 +15,6 @@ export { LocalProcessSpawnerSchema };
 const StrList = (description: string) => Type.Array(Type.String(), { default: [], description });
 
 const Seconds = (def: number, description: string) => Type.Number({ minimum: 0, default: def, description });
-
-export const SharedPasswordAuthSchema = Type.Object(
-  {
-    kind: Type.Literal('shared-password', { default: 'shared-password', description: 'Which authenticator logs users in.' }),
-    shared_password: Type.Optional(
-      Type.String({
-        minLength: 8,
-        description:
-          'The password every user logs in with. Also read from GANYMEDE_SHARED_PASSWORD. When neither is set, one is generated at first start, printed once and stored hashed.',
-      }),
-    ),
-    admin_password: Type.Optional(
-      Type.String({
-        minLength: 8,
-        description:
-          'The password admins log in with (`admin_users`, and users made admin by the API or the admin role). Admins never log in with the shared password: without this option they cannot log in with this authenticator at all.',
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
 
 export const ConfigSchema = Type.Object(
   {
@@ -103,7 +85,7 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {}, description: 'The proxy that routes users to the hub and to their servers.' },
     ),
-    auth: Type.Union([SharedPasswordAuthSchema], { default: { kind: 'shared-password' }, description: 'The authenticator.' }),
+    auth: AuthConfigSchema,
     roles: Type.Array(
       Type.Object(
         {
@@ -201,13 +183,27 @@ export type AuthConfig = Config['auth'];
 /** Hooks that may only be given as code, from a `ganymede.config.js` module. */
 export interface ConfigHooks {
   /** Called before every spawn; may change the environment or throw to refuse. */
-  preSpawnStart?: (ctx: { user: string; serverName: string; env: Record<string, string>; userOptions: Record<string, unknown> }) => void | Promise<void>;
+  preSpawnStart?: (ctx: {
+    user: string;
+    serverName: string;
+    env: Record<string, string>;
+    userOptions: Record<string, unknown>;
+    /** The user's current auth state (decrypted), or null. */
+    authState: Record<string, unknown> | null;
+  }) => void | Promise<void>;
   /** Replaces the spawner's options form (HTML, or undefined for none). */
   optionsForm?: (user: { name: string; admin: boolean; groups: string[] }) => string | undefined | Promise<string | undefined>;
   /** Turns the posted form into user_options. */
   optionsFromForm?: (form: Record<string, string | string[]>) => Record<string, unknown>;
+  /**
+   * Called at every login and refresh after the hub's own policy (names,
+   * allow/block lists, groups): may return a changed result (name, admin,
+   * groups, auth state) or null to refuse the login. The hub checks a
+   * changed name against the name rules again.
+   */
+  postAuthHook?: (result: AuthResult, ctx: { kind: string; log: Logger }) => AuthResult | null | Promise<AuthResult | null>;
 }
 
-export const HOOK_NAMES: ReadonlyArray<keyof ConfigHooks> = ['preSpawnStart', 'optionsForm', 'optionsFromForm'];
+export const HOOK_NAMES: ReadonlyArray<keyof ConfigHooks> = ['preSpawnStart', 'optionsForm', 'optionsFromForm', 'postAuthHook'];
 
 export type { TSchema };
