@@ -1,0 +1,71 @@
+import * as oidc from 'openid-client';
+import type { ClientSecretSource } from './client-secret.js';
+import type { OidcOwnConfig } from './schema.js';
+
+/**
+ * The openid-client `Configuration` of the provider: its metadata from
+ * discovery (`issuer`) or from the explicit endpoints, and the client's
+ * credentials. Discovery happens at the first use and is kept once it
+ * succeeds (a provider down at the hub's start-up does not stop the hub); the
+ * configuration is rebuilt, keeping the cached keys, when the client secret
+ * changes. Every request to the provider is bounded by `http_timeout`.
+ */
+export class ProviderConfig {
+  private metadata: oidc.ServerMetadata | undefined;
+  private current: { secret: string | undefined; config: oidc.Configuration } | undefined;
+
+  constructor(
+    private readonly opts: OidcOwnConfig,
+    private readonly secret: ClientSecretSource,
+  ) {}
+
+  /** Whether the endpoints come from discovery. */
+  get discovery(): boolean {
+    return !this.opts.authorize_url;
+  }
+
+  /** The configuration for the next request; throws (openid-client errors) when discovery fails. */
+  async get(): Promise<oidc.Configuration> {
+    const secret = this.secret.get();
+    if (this.current && this.current.secret === secret) return this.current.config;
+    const metadata = this.metadata ?? (this.metadata = await this.loadMetadata());
+    const config = new oidc.Configuration(metadata, this.opts.client_id, secret === undefined ? {} : { client_secret: secret }, secret === undefined ? oidc.None() : undefined);
+    this.prepare(config);
+    const keys = this.current ? oidc.getJwksCache(this.current.config) : undefined;
+    if (keys) oidc.setJwksCache(config, keys);
+    this.current = { secret, config };
+    return config;
+  }
+
+  private prepare(config: oidc.Configuration): void {
+    config.timeout = this.opts.http_timeout;
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- an explicit, documented opt-in (allow_insecure_http)
+    if (this.opts.allow_insecure_http) oidc.allowInsecureRequests(config);
+    // Check ID token signatures against the provider's keys (JWKS; an unknown `kid` makes openid-client fetch them again).
+    if (config.serverMetadata().jwks_uri) oidc.enableNonRepudiationChecks(config);
+  }
+
+  private async loadMetadata(): Promise<oidc.ServerMetadata> {
+    const o = this.opts;
+    if (!o.authorize_url) {
+      const found = await oidc.discovery(new URL(o.issuer ?? ''), o.client_id, undefined, undefined, {
+        timeout: o.http_timeout,
+        // eslint-disable-next-line @typescript-eslint/no-deprecated -- see prepare()
+        ...(o.allow_insecure_http ? { execute: [oidc.allowInsecureRequests] } : {}),
+      });
+      const m = { ...found.serverMetadata() };
+      if (o.end_session_url) m.end_session_endpoint = o.end_session_url;
+      return m;
+    }
+    return {
+      // Without `issuer` no ID token is asked for (the schema requires it with scope `openid`).
+      issuer: o.issuer ?? new URL(o.authorize_url).origin,
+      authorization_endpoint: o.authorize_url,
+      ...(o.token_url ? { token_endpoint: o.token_url } : {}),
+      ...(o.userdata_url ? { userinfo_endpoint: o.userdata_url } : {}),
+      ...(o.jwks_url ? { jwks_uri: o.jwks_url } : {}),
+      ...(o.end_session_url ? { end_session_endpoint: o.end_session_url } : {}),
+      code_challenge_methods_supported: ['S256'],
+    };
+  }
+}
