@@ -22,7 +22,7 @@ export class ClientSecretSource {
       const st = statSync(this.file);
       key = `${st.mtimeMs}:${st.size}:${st.ino}`;
     } catch (err) {
-      throw new Error(`auth.client_secret_file ${this.file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new Error(`auth.client_secret_file ${this.file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
     if (this.cached?.key === key) return this.cached.value;
     const value = readFileSync(this.file, 'utf8').trim();

@@ -39,7 +39,7 @@ export class ProviderConfig {
 
   private prepare(config: oidc.Configuration): void {
     config.timeout = this.opts.http_timeout;
-    // eslint-disable-next-line @typescript-eslint/no-deprecated -- an explicit, documented opt-in (allow_insecure_http)
+    // allowInsecureRequests is marked deprecated only to stand out: an explicit, documented opt-in here.
     if (this.opts.allow_insecure_http) oidc.allowInsecureRequests(config);
     // Check ID token signatures against the provider's keys (JWKS; an unknown `kid` makes openid-client fetch them again).
     if (config.serverMetadata().jwks_uri) oidc.enableNonRepudiationChecks(config);
@@ -50,7 +50,6 @@ export class ProviderConfig {
     if (!o.authorize_url) {
       const found = await oidc.discovery(new URL(o.issuer ?? ''), o.client_id, undefined, undefined, {
         timeout: o.http_timeout,
-        // eslint-disable-next-line @typescript-eslint/no-deprecated -- see prepare()
         ...(o.allow_insecure_http ? { execute: [oidc.allowInsecureRequests] } : {}),
       });
       const m = { ...found.serverMetadata() };
