@@ -8,10 +8,8 @@ import { describeOidcError, isUnreachable } from './describe-error.js';
 import { groupsFromClaims } from './groups.js';
 import { clearPendingLogin, LOGIN_COOKIE_MAX_AGE, readPendingLogin, setPendingLogin } from './login-cookie.js';
 import { ProviderConfig } from './provider-config.js';
-import type { OidcOwnConfig } from './schema.js';
+import { checkOidcOptions, type OidcAuthConfig } from './schema.js';
 
-/** The OIDC options plus the common auth options this backend reads. */
-export type OidcOptions = OidcOwnConfig & { enable_auth_state: boolean; refresh_pre_spawn: boolean; logout_redirect_url: string };
 
 /** Seconds before `expires_at` at which an access token already counts as expired. */
 const EXPIRY_MARGIN = 10;
@@ -30,9 +28,10 @@ export class OidcAuthenticator implements Authenticator {
   private readonly openid: boolean;
 
   constructor(
-    private readonly opts: OidcOptions,
+    private readonly opts: OidcAuthConfig,
     private readonly log: Logger,
   ) {
+    checkOidcOptions(opts);
     this.loginService = opts.login_service;
     // Refreshing needs the refresh token kept; enable_auth_state asks for it explicitly.
     this.needsAuthState = opts.enable_auth_state || opts.refresh_pre_spawn;
@@ -125,6 +124,14 @@ export class OidcAuthenticator implements Authenticator {
     tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
     previousIdClaims: Record<string, unknown> | undefined,
   ): Promise<AuthResult> {
+    if (tokens.id_token) {
+      try {
+        await this.provider.verifyIdToken(tokens.id_token);
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        throw new AuthError(403, `Login failed: the ID token's signature or claims are not valid (${why}).`, why);
+      }
+    }
     const idClaims: Record<string, unknown> | undefined = tokens.claims() ?? previousIdClaims;
     let claims: Record<string, unknown> = { ...(idClaims ?? {}) };
     if (config.serverMetadata().userinfo_endpoint) {

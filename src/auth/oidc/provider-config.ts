@@ -1,6 +1,7 @@
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
 import type { ClientSecretSource } from './client-secret.js';
-import type { OidcOwnConfig } from './schema.js';
+import type { OidcAuthConfig } from './schema.js';
 
 /**
  * The openid-client `Configuration` of the provider: its metadata from
@@ -13,9 +14,10 @@ import type { OidcOwnConfig } from './schema.js';
 export class ProviderConfig {
   private metadata: oidc.ServerMetadata | undefined;
   private current: { secret: string | undefined; config: oidc.Configuration } | undefined;
+  private jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
 
   constructor(
-    private readonly opts: OidcOwnConfig,
+    private readonly opts: OidcAuthConfig,
     private readonly secret: ClientSecretSource,
   ) {}
 
@@ -31,8 +33,6 @@ export class ProviderConfig {
     const metadata = this.metadata ?? (this.metadata = await this.loadMetadata());
     const config = new oidc.Configuration(metadata, this.opts.client_id, secret === undefined ? {} : { client_secret: secret }, secret === undefined ? oidc.None() : undefined);
     this.prepare(config);
-    const keys = this.current ? oidc.getJwksCache(this.current.config) : undefined;
-    if (keys) oidc.setJwksCache(config, keys);
     this.current = { secret, config };
     return config;
   }
@@ -41,8 +41,23 @@ export class ProviderConfig {
     config.timeout = this.opts.http_timeout;
     // allowInsecureRequests is marked deprecated only to stand out: an explicit, documented opt-in here.
     if (this.opts.allow_insecure_http) oidc.allowInsecureRequests(config);
-    // Check ID token signatures against the provider's keys (JWKS; an unknown `kid` makes openid-client fetch them again).
-    if (config.serverMetadata().jwks_uri) oidc.enableNonRepudiationChecks(config);
+  }
+
+  /**
+   * Checks an ID token's signature against the provider's key set (`jwks_uri`)
+   * and its `iss` and `aud` once more; openid-client has already checked its
+   * claims (issuer, audience, expiry, nonce). A `kid` not in the cached set
+   * makes jose fetch the set again (at most once a second), so the provider
+   * may rotate its keys. Without a key set (explicit endpoints without
+   * `jwks_url`) the token's origin is the TLS connection to the token endpoint.
+   * Throws jose's errors.
+   */
+  async verifyIdToken(idToken: string): Promise<JWTPayload | undefined> {
+    const metadata = this.metadata;
+    if (!metadata?.jwks_uri) return undefined;
+    this.jwks ??= createRemoteJWKSet(new URL(metadata.jwks_uri), { cooldownDuration: 1000, timeoutDuration: this.opts.http_timeout * 1000 });
+    const { payload } = await jwtVerify(idToken, this.jwks, { issuer: metadata.issuer, audience: this.opts.client_id });
+    return payload;
   }
 
   private async loadMetadata(): Promise<oidc.ServerMetadata> {
@@ -53,6 +68,9 @@ export class ProviderConfig {
         ...(o.allow_insecure_http ? { execute: [oidc.allowInsecureRequests] } : {}),
       });
       const m = { ...found.serverMetadata() };
+      if (m.jwks_uri && new URL(m.jwks_uri).protocol !== 'https:' && !o.allow_insecure_http) {
+        throw new Error(`the provider's jwks_uri ${m.jwks_uri} is not https (auth.allow_insecure_http)`);
+      }
       if (o.end_session_url) m.end_session_endpoint = o.end_session_url;
       return m;
     }

@@ -1,4 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { authKindSchema } from '../common-options.js';
+import { ConfigError } from '../../lib/errors.js';
 
 /**
  * The options of `auth.kind: oidc`, named as JupyterHub's OAuthenticator
@@ -8,7 +10,6 @@ import { Type, type Static } from '@sinclair/typebox';
  * logout_redirect_url) come from the common auth schema and are not repeated here.
  */
 export const OidcOwnOptions = {
-  kind: Type.Literal('oidc', { description: 'Which authenticator logs users in.' }),
   client_id: Type.String({ minLength: 1, description: 'The client id the hub is registered with at the identity provider.' }),
   client_secret: Type.Optional(
     Type.String({ minLength: 1, description: 'The client secret. Prefer `client_secret_file`; with neither, the hub is a public client (PKCE only).' }),
@@ -22,22 +23,20 @@ export const OidcOwnOptions = {
   ),
   issuer: Type.Optional(
     Type.String({
-      format: 'uri',
       description:
         "The provider's issuer URL (e.g. `https://keycloak.example.org/realms/hpc`): endpoints and keys come from its `/.well-known/openid-configuration`, and ID tokens must name it as `iss`. Give either this or `authorize_url` + `token_url`; with explicit endpoints and scope `openid`, `issuer` is still required (the ID token's expected `iss`) but not used for discovery.",
     }),
   ),
-  authorize_url: Type.Optional(Type.String({ format: 'uri', description: 'Explicit endpoints (no discovery): the authorization endpoint.' })),
-  token_url: Type.Optional(Type.String({ format: 'uri', description: 'Explicit endpoints: the token endpoint.' })),
+  authorize_url: Type.Optional(Type.String({ description: 'Explicit endpoints (no discovery): the authorization endpoint.' })),
+  token_url: Type.Optional(Type.String({ description: 'Explicit endpoints: the token endpoint.' })),
   jwks_url: Type.Optional(
     Type.String({
-      format: 'uri',
       description:
         "Explicit endpoints: the provider's key set (JWKS). With it, ID token signatures are checked; without it, an ID token's claims (issuer, audience, expiry, nonce) are still checked and its signature is trusted to the TLS connection to `token_url`.",
     }),
   ),
   userdata_url: Type.Optional(
-    Type.String({ format: 'uri', description: "Explicit endpoints: where the user's claims are read with the access token (the userinfo endpoint)." }),
+    Type.String({ description: "Explicit endpoints: where the user's claims are read with the access token (the userinfo endpoint)." }),
   ),
   userdata_method: Type.Union([Type.Literal('GET'), Type.Literal('POST')], { default: 'GET', description: 'Explicit endpoints: the HTTP method for `userdata_url`.' }),
   userdata_params: Type.Record(Type.String(), Type.String(), {
@@ -46,13 +45,11 @@ export const OidcOwnOptions = {
   }),
   end_session_url: Type.Optional(
     Type.String({
-      format: 'uri',
       description: "The provider's RP-initiated logout endpoint, when discovery does not give `end_session_endpoint` or endpoints are explicit.",
     }),
   ),
   oauth_callback_url: Type.Optional(
     Type.String({
-      format: 'uri',
       description:
         "The URL the provider sends the browser back to; it must be registered at the provider. Default: `<public URL of the hub>/hub/oauth_callback`, the public URL being the request's origin as the hub sees it (forwarded headers trusted only from `trusted_downstream_ips`).",
     }),
@@ -93,6 +90,40 @@ export const OidcOwnOptions = {
   }),
 };
 
-/** The OIDC options alone (without the common auth options); used to type the backend. */
-export const OidcOwnSchema = Type.Object(OidcOwnOptions, { additionalProperties: false });
-export type OidcOwnConfig = Static<typeof OidcOwnSchema>;
+/** `auth:` with `kind: oidc`: the options above and the common auth options. */
+export const OidcAuthSchema = authKindSchema('oidc', OidcOwnOptions, 'OpenID Connect / OAuth 2 login (Keycloak, eduTEAMS): `auth.kind: oidc`.');
+export type OidcAuthConfig = Static<typeof OidcAuthSchema>;
+
+/**
+ * The rules between options a schema cannot say; throws a ConfigError naming
+ * the option. Called when the authenticator is built, so the hub does not start
+ * with a configuration that could never log anyone in.
+ */
+export function checkOidcOptions(o: OidcAuthConfig): void {
+  const bad = (msg: string): never => {
+    throw new ConfigError(`auth (kind oidc): ${msg}`);
+  };
+  if (!o.issuer && !o.authorize_url) bad('give `issuer` (discovery) or `authorize_url` and `token_url` (explicit endpoints)');
+  if (o.authorize_url && !o.token_url) bad('`authorize_url` needs `token_url`');
+  if (!o.authorize_url && (o.token_url || o.userdata_url || o.jwks_url)) bad('`token_url`, `userdata_url` and `jwks_url` need `authorize_url` (explicit endpoints); with discovery they come from `issuer`');
+  if (o.authorize_url && o.scope.includes('openid') && !o.issuer) bad('explicit endpoints with scope `openid` need `issuer`: the `iss` the ID token must carry');
+  if (o.client_secret && o.client_secret_file) bad('give `client_secret` or `client_secret_file`, not both');
+  const urls = { issuer: o.issuer, authorize_url: o.authorize_url, token_url: o.token_url, userdata_url: o.userdata_url, jwks_url: o.jwks_url, end_session_url: o.end_session_url };
+  if (o.oauth_callback_url !== undefined) {
+    try {
+      new URL(o.oauth_callback_url);
+    } catch {
+      bad(`\`oauth_callback_url\` is not a URL: ${JSON.stringify(o.oauth_callback_url)}`);
+    }
+  }
+  for (const [k, v] of Object.entries(urls)) {
+    if (v === undefined) continue;
+    let proto: string;
+    try {
+      proto = new URL(v).protocol;
+    } catch {
+      return bad(`\`${k}\` is not a URL: ${JSON.stringify(v)}`);
+    }
+    if (proto !== 'https:' && !(proto === 'http:' && o.allow_insecure_http)) bad(`\`${k}\` must be an https URL (http only with \`allow_insecure_http\`, for a provider in development)`);
+  }
+}
