@@ -90,6 +90,7 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Test
   const requests: string[] = [];
   let keys: JWK[] = [await newKey('key-1')];
   let server: Server | undefined;
+  const subOf = (login: string): string => users[login]?.sub ?? `${login}-sub`;
 
   const build = (): Provider => {
     const client = (id: string) => ({
@@ -112,12 +113,14 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Test
       issueRefreshToken: () => true,
       ttl: { AccessToken: opts.accessTokenTtl ?? 3600, IdToken: 3600, RefreshToken: 86400, Session: 3600, Grant: 3600, Interaction: 600, AuthorizationCode: 60 },
       interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
-      findAccount: (_ctx: unknown, id: string) => {
-        const u = users[id];
-        if (!u) return undefined;
+      // the account id is the `sub`; the login name is `preferred_username`
+      findAccount: (_ctx: unknown, sub: string) => {
+        const login = Object.keys(users).find((k) => subOf(k) === sub);
+        const u = login === undefined ? undefined : users[login];
+        if (!u || login === undefined) return undefined;
         return {
-          accountId: id,
-          claims: () => ({ sub: u.sub ?? `${id}-sub`, preferred_username: id, name: id, groups: u.groups ?? [], email: u.email ?? `${id}@example.org` }),
+          accountId: sub,
+          claims: () => ({ sub, preferred_username: login, name: login, groups: u.groups ?? [], email: u.email ?? `${login}@example.org` }),
         };
       },
     });
@@ -142,9 +145,9 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Test
             if (!user || user.password !== form.get('password')) {
               result = { error: 'access_denied', error_description: 'wrong user name or password' };
             } else {
-              const grant = new provider.Grant({ accountId: login, clientId: String(details.params['client_id']) });
+              const grant = new provider.Grant({ accountId: subOf(login), clientId: String(details.params['client_id']) });
               grant.addOIDCScope(String(details.params['scope']));
-              result = { login: { accountId: login }, consent: { grantId: await grant.save() } };
+              result = { login: { accountId: subOf(login) }, consent: { grantId: await grant.save() } };
             }
             const to = await provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });
             res.writeHead(303, { location: to }).end();
