@@ -129,4 +129,223 @@ describe('OIDC backend against a real provider', () => {
     assert.ok(op.requests.slice(before).some((q) => q === 'POST /me'));
     await app.close();
   });
+
+  describe('refuses with a message and keeps nothing', () => {
+    let app: FastifyInstance;
+    before(async () => {
+      app = await oidcLoginApp(oidcAuthenticator(discovery({ enable_auth_state: true })));
+    });
+    after(async () => app.close());
+
+    it('a tampered state', async () => {
+      const { authUrl, cookie } = await startAppLogin(app);
+      const callback = new URL(await op.authorize(authUrl, 'alice'));
+      callback.searchParams.set('state', 'forged-state');
+      const r = await finishAppLogin(app, callback.href, cookie);
+      assert.equal(r.status, 400);
+      assert.match(String(r.body['message']), /state/);
+      assert.equal(r.body['result'], undefined);
+    });
+
+    it('a tampered or missing login cookie', async () => {
+      const { authUrl, cookie } = await startAppLogin(app);
+      const callback = await op.authorize(authUrl, 'alice');
+      const tampered = cookie.replace(/ganymede-oidc-login=([^;]*)/, (_m, v: string) => `ganymede-oidc-login=${v.replace(/nonce[^,]*/, 'nonce%22%3A%22x%22')}`);
+      const r1 = await finishAppLogin(app, callback, tampered);
+      assert.equal(r1.status, 400);
+      assert.match(String(r1.body['message']), /signature/);
+      const r2 = await finishAppLogin(app, callback, '');
+      assert.equal(r2.status, 400);
+      assert.match(String(r2.body['message']), /no login is in progress/);
+    });
+
+    it('a replayed code', async () => {
+      const first = await login(app, op, 'alice');
+      assert.equal(first.status, 200);
+      const again = await finishAppLogin(app, first.callback, first.cookie);
+      assert.equal(again.status, 403);
+      assert.match(String(again.body['message']), /invalid_grant/);
+      assert.equal(again.body['result'], undefined);
+    });
+
+    it('an ID token with another nonce', async () => {
+      const r = await login(app, op, 'alice', { rewrite: (u) => u.searchParams.set('nonce', 'attacker-nonce') });
+      assert.equal(r.status, 403);
+      assert.match(String(r.body['message']), /nonce/);
+    });
+
+    it('a refusal by the provider (?error=access_denied)', async () => {
+      const { authUrl, cookie } = await startAppLogin(app);
+      const callback = await op.authorize(authUrl, 'alice', 'wrong-password');
+      assert.match(callback, /error=access_denied/);
+      const r = await finishAppLogin(app, callback, cookie);
+      assert.equal(r.status, 403);
+      assert.match(String(r.body['message']), /access_denied/);
+    });
+
+    it('an ID token for another audience (a code issued to another client)', async () => {
+      // The browser's authorization request is switched to another client of the same provider, and a
+      // relay in front of the token endpoint swaps the hub's client id for it: the ID token's `aud` is not the hub.
+      const relayPort = await freePort('127.0.0.1');
+      const relay: Server = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          const body = new URLSearchParams(Buffer.concat(chunks).toString());
+          if (body.get('client_id') === op.clientId) body.set('client_id', 'other-client');
+          void fetch(`${op.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() }).then(async (up) => {
+            res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' }).end(await up.text());
+          });
+        });
+      });
+      await new Promise<void>((r) => relay.listen(relayPort, '127.0.0.1', () => r()));
+      try {
+        const explicit = await oidcLoginApp(
+          oidcAuthenticator({
+            client_id: op.clientId,
+            client_secret: op.clientSecret,
+            allow_insecure_http: true,
+            issuer: op.issuer,
+            authorize_url: `${op.issuer}/auth`,
+            token_url: `http://127.0.0.1:${relayPort}/token`,
+            jwks_url: `${op.issuer}/jwks`,
+          }),
+        );
+        const r = await login(explicit, op, 'alice', { rewrite: (u) => u.searchParams.set('client_id', 'other-client') });
+        assert.equal(r.status, 403, JSON.stringify(r.body));
+        assert.match(String(r.body['message']), /aud/);
+        await explicit.close();
+      } finally {
+        relay.closeAllConnections();
+        await new Promise<void>((r) => relay.close(() => r()));
+      }
+    });
+
+    it('an ID token from another issuer (a second provider)', async () => {
+      const second = await startOidcProvider({ redirectUris: [TEST_CALLBACK] });
+      try {
+        // the hub trusts `op`; the endpoints are the second provider's
+        const explicit = await oidcLoginApp(
+          oidcAuthenticator({
+            client_id: second.clientId,
+            client_secret: second.clientSecret,
+            allow_insecure_http: true,
+            issuer: op.issuer,
+            jwks_url: `${op.issuer}/jwks`,
+            authorize_url: `${second.issuer}/auth`,
+            token_url: `${second.issuer}/token`,
+          }),
+        );
+        const r = await login(explicit, second, 'alice');
+        assert.equal(r.status, 403, JSON.stringify(r.body));
+        assert.match(String(r.body['message']), /iss/);
+        await explicit.close();
+      } finally {
+        await second.stop();
+      }
+    });
+
+    it('a provider that cannot be reached, or does not answer within http_timeout', async () => {
+      const deadPort = await freePort('127.0.0.1');
+      const dead = await oidcLoginApp(oidcAuthenticator({ issuer: `http://127.0.0.1:${deadPort}`, client_id: 'x', allow_insecure_http: true }));
+      const res = await dead.inject({ method: 'GET', url: '/hub/oauth_login' });
+      assert.equal(res.statusCode, 503);
+      assert.match(res.json<{ message: string }>().message, /could not be reached/);
+      await dead.close();
+      const silentPort = await freePort('127.0.0.1');
+      const silent = createServer(() => undefined); // accepts, never answers
+      await new Promise<void>((r) => silent.listen(silentPort, '127.0.0.1', () => r()));
+      try {
+        const slow = await oidcLoginApp(oidcAuthenticator({ issuer: `http://127.0.0.1:${silentPort}`, client_id: 'x', allow_insecure_http: true, http_timeout: 0.5 }));
+        const t0 = Date.now();
+        const res2 = await slow.inject({ method: 'GET', url: '/hub/oauth_login' });
+        assert.equal(res2.statusCode, 503);
+        assert.ok(Date.now() - t0 < 5000, 'bounded by http_timeout');
+        await slow.close();
+      } finally {
+        silent.closeAllConnections();
+        await new Promise<void>((r) => silent.close(() => r()));
+      }
+    });
+  });
+
+  it('re-reads client_secret_file when it changes', async () => {
+    const file = path.join(dir, 'secret');
+    writeFileSync(file, 'a-wrong-secret\n');
+    const app = await oidcLoginApp(oidcAuthenticator(discovery({ client_secret: undefined, client_secret_file: file })));
+    const wrong = await login(app, op, 'alice');
+    assert.equal(wrong.status, 403);
+    assert.match(String(wrong.body['message']), /invalid_client/);
+    writeFileSync(file, `${op.clientSecret}\n`);
+    const right = await login(app, op, 'alice');
+    assert.equal(right.status, 200, JSON.stringify(right.body));
+    await app.close();
+  });
+});
+
+describe('OIDC backend: keys, refresh and logout', () => {
+  let op: TestOidcProvider;
+  let auth: OidcAuthenticator;
+  let app: FastifyInstance;
+  before(async () => {
+    op = await startOidcProvider({ redirectUris: [TEST_CALLBACK], postLogoutRedirectUris: ['http://hub.test/hub/logged-out'], accessTokenTtl: 2 });
+    auth = oidcAuthenticator({
+      issuer: op.issuer,
+      client_id: op.clientId,
+      client_secret: op.clientSecret,
+      allow_insecure_http: true,
+      refresh_pre_spawn: true,
+      logout_redirect_url: 'http://hub.test/hub/logged-out',
+    });
+    app = await oidcLoginApp(auth);
+  });
+  after(async () => {
+    await app.close();
+    await op.stop();
+  });
+
+  it('accepts an ID token signed with a new key: the key set is fetched again for an unknown kid', async () => {
+    const first = await login(app, op, 'alice');
+    assert.equal(first.status, 200);
+    const jwksBefore = op.requests.filter((q) => q.startsWith('GET /jwks')).length;
+    await op.rotateKeys();
+    await new Promise((r) => setTimeout(r, 1100)); // the refetch cool-down
+    const second = await login(app, op, 'alice');
+    assert.equal(second.status, 200, JSON.stringify(second.body));
+    const idToken = String(((second.body['result'] as Record<string, unknown>)['authState'] as Record<string, unknown>)['id_token']);
+    const header = JSON.parse(Buffer.from(idToken.split('.')[0]!, 'base64url').toString()) as { kid: string };
+    assert.equal(header.kid, op.signingKid);
+    assert.ok(op.requests.filter((q) => q.startsWith('GET /jwks')).length > jwksBefore, 'the key set was fetched again');
+  });
+
+  it('refreshes an expired access token; unchanged while valid; null when the provider refuses', async () => {
+    const r = await login(app, op, 'bob');
+    const state = (r.body['result'] as Record<string, unknown>)['authState'] as Record<string, unknown>;
+    const user = { name: 'bob', authState: state };
+    assert.equal(await auth.refreshUser({ ...user, authState: { ...state, expires_at: Math.floor(Date.now() / 1000) + 600 } }, { force: false, log }), 'unchanged');
+    await new Promise((res) => setTimeout(res, 2100)); // the access token (TTL 2 s) expires
+    const refreshed = await auth.refreshUser(user, { force: false, log });
+    assert.ok(refreshed && refreshed !== 'unchanged');
+    assert.equal(refreshed.name, 'bob');
+    assert.deepEqual(refreshed.groups, ['/hpc-users', '/hpc-admins']);
+    const next = refreshed.authState as Record<string, unknown>;
+    assert.notEqual(next['access_token'], state['access_token']);
+    assert.ok(Number(next['expires_at']) > Math.floor(Date.now() / 1000));
+    // the provider forgets its grants: the refresh token is refused, the user must log in again
+    await op.forgetTokens();
+    assert.equal(await auth.refreshUser({ name: 'bob', authState: next }, { force: true, log }), null);
+    assert.equal(await auth.refreshUser({ name: 'bob', authState: null }, { force: true, log }), null);
+  });
+
+  it('names the end-session endpoint with id_token_hint and post_logout_redirect_uri for logout', async () => {
+    const r = await login(app, op, 'alice');
+    const state = (r.body['result'] as Record<string, unknown>)['authState'] as Record<string, unknown>;
+    const url = new URL((await auth.logoutUrl({ req: undefined as never, user: 'alice', authState: state, hubUrl: 'http://hub.test/hub/' }))!);
+    assert.equal(`${url.origin}${url.pathname}`, `${op.issuer}/session/end`);
+    assert.equal(url.searchParams.get('id_token_hint'), state['id_token']);
+    assert.equal(url.searchParams.get('post_logout_redirect_uri'), 'http://hub.test/hub/logged-out');
+    // the provider accepts it (its confirmation page)
+    const res = await fetch(url);
+    assert.equal(res.status, 200);
+  });
 });

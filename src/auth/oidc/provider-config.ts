@@ -39,6 +39,7 @@ export class ProviderConfig {
 
   private prepare(config: oidc.Configuration): void {
     config.timeout = this.opts.http_timeout;
+    config[oidc.customFetch] = fetchRetryingClosedConnection;
     // allowInsecureRequests is marked deprecated only to stand out: an explicit, documented opt-in here.
     if (this.opts.allow_insecure_http) oidc.allowInsecureRequests(config);
   }
@@ -84,5 +85,21 @@ export class ProviderConfig {
       ...(o.end_session_url ? { end_session_endpoint: o.end_session_url } : {}),
       code_challenge_methods_supported: ['S256'],
     };
+  }
+}
+
+/**
+ * fetch, sent once more when a kept-alive connection turns out closed by the
+ * provider before any answer (a provider restart, an idle timeout at a load
+ * balancer): without it the first token request after such a close fails.
+ * Any other error, and a second failure, goes to the caller.
+ */
+async function fetchRetryingClosedConnection(url: string, options: oidc.CustomFetchOptions): Promise<Response> {
+  try {
+    return await fetch(url, options as RequestInit);
+  } catch (err) {
+    const code = (err as { cause?: { code?: unknown } }).cause?.code;
+    if (!(err instanceof TypeError) || (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET') || options.signal?.aborted) throw err;
+    return fetch(url, options as RequestInit);
   }
 }
