@@ -56,6 +56,8 @@ export interface TestOidcProvider {
   rotateKeys(): Promise<void>;
   /** Restarts the provider, forgetting every grant and token (refresh tokens are then refused). */
   forgetTokens(): Promise<void>;
+  /** Registers more redirect (and post-logout redirect) URIs for the client; restarts the provider. */
+  addRedirectUris(redirect: string[], postLogout?: string[]): Promise<void>;
   /** The `kid` tokens are signed with now. */
   readonly signingKid: string;
   /** Requests the provider received, as `METHOD path` (e.g. `GET /session/end?…`). */
@@ -89,6 +91,8 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Test
   const users = opts.users ?? DEFAULT_OIDC_USERS;
   const requests: string[] = [];
   let keys: JWK[] = [await newKey('key-1')];
+  const redirectUris = [...opts.redirectUris];
+  const postLogoutUris = [...(opts.postLogoutRedirectUris ?? [])];
   let server: Server | undefined;
   const subOf = (login: string): string => users[login]?.sub ?? `${login}-sub`;
 
@@ -96,8 +100,8 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Test
     const client = (id: string) => ({
       client_id: id,
       client_secret: clientSecret,
-      redirect_uris: opts.redirectUris,
-      post_logout_redirect_uris: opts.postLogoutRedirectUris ?? [],
+      redirect_uris: redirectUris,
+      post_logout_redirect_uris: postLogoutUris,
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_post',
@@ -220,6 +224,12 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Test
     async rotateKeys() {
       const n = keys.length + 1;
       keys = [await newKey(`key-${n}`), ...keys];
+      await close();
+      await listen();
+    },
+    async addRedirectUris(redirect, postLogout = []) {
+      redirectUris.push(...redirect);
+      postLogoutUris.push(...postLogout);
       await close();
       await listen();
     },
