@@ -203,3 +203,80 @@ describe('OIDC login through the hub', () => {
     assert.equal((await b.get('/hub/home')).status, 302, 'the session has ended');
   });
 });
+
+describe('OIDC login through the hub with explicit endpoints', () => {
+  let op: TestOidcProvider;
+  let other: TestOidcProvider;
+  let hubPort: number;
+  let wrongPort: number;
+
+  before(async () => {
+    [hubPort, wrongPort] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')];
+    const callbacks = [`http://127.0.0.1:${hubPort}/hub/oauth_callback`, `http://127.0.0.1:${wrongPort}/hub/oauth_callback`];
+    op = await startOidcProvider({ redirectUris: callbacks, users: USERS });
+    other = await startOidcProvider({ redirectUris: callbacks, users: USERS });
+  });
+  after(async () => {
+    await op?.stop();
+    await other?.stop();
+  });
+
+  it('logs in as Up2U does with eduTEAMS (authorize/token/userdata URLs, scope openid, username_claim sub)', async () => {
+    const t = await startTestHub(
+      {
+        auth: {
+          kind: 'oidc',
+          client_id: op.clientId,
+          client_secret: op.clientSecret,
+          allow_insecure_http: true,
+          issuer: op.issuer,
+          authorize_url: `${op.issuer}/auth`,
+          token_url: `${op.issuer}/token`,
+          userdata_url: `${op.issuer}/me`,
+          scope: ['openid'],
+          username_claim: 'sub',
+          login_service: 'eduTEAMS',
+        },
+      },
+      { hubPort },
+    );
+    try {
+      const b = new Browser(t.hubUrl);
+      const { res } = await oidcLogin(b, op, 'alice');
+      assert.equal(res.status, 302);
+      assert.ok(await getUser(t.hub.db, 'alice-sub'));
+      assert.equal((await b.get('/hub/home')).status, 200);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('refuses an ID token from another issuer than the configured one, storing nothing', async () => {
+    // the hub trusts `op`, but its endpoints lead to a second provider
+    const t = await startTestHub(
+      {
+        auth: {
+          kind: 'oidc',
+          client_id: other.clientId,
+          client_secret: other.clientSecret,
+          allow_insecure_http: true,
+          issuer: op.issuer,
+          jwks_url: `${op.issuer}/jwks`,
+          authorize_url: `${other.issuer}/auth`,
+          token_url: `${other.issuer}/token`,
+        },
+      },
+      { hubPort: wrongPort },
+    );
+    try {
+      const b = new Browser(t.hubUrl);
+      const { res, text } = await oidcLogin(b, other, 'alice');
+      assert.equal(res.status, 403);
+      assert.match(text, /iss/);
+      assert.equal(await getUser(t.hub.db, 'alice'), undefined);
+      assert.equal(await sessionCount(t), 0);
+    } finally {
+      await t.stop();
+    }
+  });
+});
