@@ -75,13 +75,13 @@ export const OidcOwnOptions = {
   groups_map: Type.Record(Type.String(), Type.String(), {
     default: {},
     description:
-      'Renames groups from the claim (after `strip_group_path`) to hub group names, e.g. `{"/platform/admins": "admins"}`. Groups not listed keep their name.',
+      'Renames groups from the claim to hub group names, e.g. `{"/platform/admins": "admins"}`. A key is matched against the group as the claim gives it, then against its last segment when `strip_group_path` is on. Groups not listed keep their name.',
   }),
   login_service: Type.String({ minLength: 1, default: 'OpenID Connect', description: 'The name on the login button ("Sign in with …").' }),
   end_session: Type.Boolean({
     default: true,
     description:
-      "On logout, also end the provider's session (RP-initiated logout) when it has an end-session endpoint; the browser comes back to `logout_redirect_url` (or the hub's login page), which must be registered at the provider as a post-logout redirect URI.",
+      "On logout, also end the provider's session (RP-initiated logout) when it has an end-session endpoint; the hub sends `id_token_hint` and, when `logout_redirect_url` is set, that URL as `post_logout_redirect_uri` (register it at the provider); without it the provider shows its own signed-out page.",
   }),
   http_timeout: Type.Number({ exclusiveMinimum: 0, default: 10, description: 'Seconds to wait for the provider on each request (discovery, token, userinfo, keys).' }),
   allow_insecure_http: Type.Boolean({
