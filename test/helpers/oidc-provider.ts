@@ -137,6 +137,15 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Test
     const handler = provider.callback();
     server = createServer((req, res: ServerResponse) => {
       requests.push(`${req.method} ${req.url}`);
+      const form = /^\/interaction\/([A-Za-z0-9_-]+)$/.exec(req.url ?? '');
+      if (req.method === 'GET' && form) {
+        // the login form a real browser sees (the scripted one posts directly)
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(
+          `<!doctype html><title>Test provider</title><form method="post" action="/interaction/${form[1]}/login">` +
+            '<input id="login" name="login"><input id="password" name="password" type="password"><button id="submit" type="submit">Sign in</button></form>',
+        );
+        return;
+      }
       const m = /^\/interaction\/([^/?]+)\/login$/.exec(req.url ?? '');
       if (req.method === 'POST' && m) {
         void (async () => {
