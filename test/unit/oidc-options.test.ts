@@ -25,6 +25,7 @@ describe('auth.kind oidc options', () => {
     ['authorize_url without token_url', { authorize_url: 'https://a.example.org/auth' }, /needs `token_url`/],
     ['token_url with discovery', { issuer: 'https://a.example.org', token_url: 'https://a.example.org/t' }, /need `authorize_url`/],
     ['explicit endpoints with openid and no issuer', { authorize_url: 'https://a.example.org/auth', token_url: 'https://a.example.org/t' }, /need `issuer`/],
+    ['explicit endpoints without openid and no userdata_url', { authorize_url: 'https://a.example.org/auth', token_url: 'https://a.example.org/t', scope: ['read'] }, /need `userdata_url`/],
     ['a secret and a secret file', { issuer: 'https://a.example.org', client_secret: 's', client_secret_file: '/x' }, /not both/],
     ['an http issuer', { issuer: 'http://a.example.org' }, /https/],
     ['an issuer that is no URL', { issuer: 'kc' }, /not a URL/],
@@ -39,6 +40,11 @@ describe('auth.kind oidc options', () => {
   it('refuses unknown keys and a scope with spaces', () => {
     assert.throws(() => validateConfig({ auth: { kind: 'oidc', client_id: 'hub', issuer: 'https://a.example.org', client_secrett: 'x' } }));
     assert.throws(() => validateConfig({ auth: { kind: 'oidc', client_id: 'hub', issuer: 'https://a.example.org', scope: ['openid profile'] } }));
+  });
+
+  it('refuses to start when client_secret_file cannot be read, naming it', async () => {
+    const a = build({ issuer: 'https://a.example.org', client_secret_file: '/nonexistent/ganymede-secret' });
+    await assert.rejects(a.init!(), /client_secret_file \/nonexistent\/ganymede-secret cannot be read: ENOENT/);
   });
 
   it('accepts http only with allow_insecure_http', () => {

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import * as oidc from 'openid-client';
+import { ConfigError } from '../../lib/errors.js';
 import { AuthError, type Authenticator, type AuthResult, type LoginContext } from '../authenticator.js';
 import { authStateFromTokens, readAuthState } from './auth-state.js';
 import { ClientSecretSource } from './client-secret.js';
@@ -25,6 +26,7 @@ export class OidcAuthenticator implements Authenticator {
   readonly loginService: string;
   readonly needsAuthState: boolean;
   private readonly provider: ProviderConfig;
+  private readonly secret: ClientSecretSource;
   private readonly openid: boolean;
 
   constructor(
@@ -36,11 +38,21 @@ export class OidcAuthenticator implements Authenticator {
     // Refreshing needs the refresh token kept; enable_auth_state asks for it explicitly.
     this.needsAuthState = opts.enable_auth_state || opts.refresh_pre_spawn;
     this.openid = opts.scope.includes('openid');
-    this.provider = new ProviderConfig(opts, new ClientSecretSource(opts.client_secret, opts.client_secret_file));
+    this.secret = new ClientSecretSource(opts.client_secret, opts.client_secret_file);
+    this.provider = new ProviderConfig(opts, this.secret);
   }
 
-  /** Tries discovery once so a wrong issuer shows in the log at start-up; a provider down is retried at the first login. */
+  /**
+   * Reads the client secret file (the hub does not start without it: a
+   * ConfigError naming the file), then tries discovery once so a wrong issuer
+   * shows in the log at start-up; a provider down is retried at the first login.
+   */
   async init(): Promise<void> {
+    try {
+      this.secret.get();
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
     try {
       await this.provider.get();
     } catch (err) {

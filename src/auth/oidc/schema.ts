@@ -107,6 +107,7 @@ export function checkOidcOptions(o: OidcAuthConfig): void {
   if (o.authorize_url && !o.token_url) bad('`authorize_url` needs `token_url`');
   if (!o.authorize_url && (o.token_url || o.userdata_url || o.jwks_url)) bad('`token_url`, `userdata_url` and `jwks_url` need `authorize_url` (explicit endpoints); with discovery they come from `issuer`');
   if (o.authorize_url && o.scope.includes('openid') && !o.issuer) bad('explicit endpoints with scope `openid` need `issuer`: the `iss` the ID token must carry');
+  if (o.authorize_url && !o.scope.includes('openid') && !o.userdata_url) bad('explicit endpoints without scope `openid` need `userdata_url`: without an ID token the user is read from it');
   if (o.client_secret && o.client_secret_file) bad('give `client_secret` or `client_secret_file`, not both');
   const urls = { issuer: o.issuer, authorize_url: o.authorize_url, token_url: o.token_url, userdata_url: o.userdata_url, jwks_url: o.jwks_url, end_session_url: o.end_session_url };
   if (o.oauth_callback_url !== undefined) {
