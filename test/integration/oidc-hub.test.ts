@@ -154,6 +154,20 @@ describe('OIDC login through the hub', () => {
     assert.equal(replay.cookies.has('jupyterhub-hub-login'), false);
   });
 
+  it("shows the provider's error with its description escaped and clipped", async () => {
+    const b = new Browser(hubBase);
+    const start = await b.get('/hub/oauth_login');
+    const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
+    const evil = `<script>alert(1)</script>${'x'.repeat(500)}`;
+    const res = await b.get(`/hub/oauth_callback?error=access_denied&error_description=${encodeURIComponent(evil)}&state=${state}&iss=${encodeURIComponent(op.issuer)}`);
+    assert.equal(res.status, 403);
+    const text = await res.text();
+    assert.match(text, /access_denied/);
+    assert.doesNotMatch(text, /<script>alert/);
+    assert.match(text, /&lt;script&gt;/);
+    assert.doesNotMatch(text, /x{300}/);
+  });
+
   it('refreshes an expired access token before a spawn and hands the new one to the spawner', async () => {
     const b = new Browser(hubBase);
     assert.equal((await oidcLogin(b, op, 'bob')).res.status, 302);
