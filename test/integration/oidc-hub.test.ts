@@ -211,10 +211,20 @@ describe('OIDC login through the hub', () => {
     assert.equal((await oidcLogin(b, op, 'alice')).res.status, 302);
     await op.forgetTokens(); // the provider no longer knows the refresh token
     await new Promise((r) => setTimeout(r, 2100));
-    const spawn = await t.api('POST', '/users/alice/server', { token: await t.tokenFor('alice') });
+    // the browser starts the server: the refresh before the spawn fails, the page says to log in again
+    const page = await b.get('/hub/spawn/alice');
+    assert.equal(page.status, 401);
+    assert.match(page.headers.get('content-type') ?? '', /html/);
+    assert.match(await page.text(), /please log in again/);
+    assert.equal((await b.get('/hub/home')).status, 302, 'the session has ended');
+    // the same through the API: a JSON 401
+    const b2 = new Browser(hubBase);
+    assert.equal((await oidcLogin(b2, op, 'erin')).res.status, 302);
+    await op.forgetTokens();
+    await new Promise((r) => setTimeout(r, 2100));
+    const spawn = await t.api('POST', '/users/erin/server', { token: await t.tokenFor('erin') });
     assert.equal(spawn.status, 401, spawn.text);
     assert.match((spawn.body as { message: string }).message, /log in again/);
-    assert.equal((await b.get('/hub/home')).status, 302, 'the session has ended');
   });
 });
 
