@@ -245,6 +245,30 @@ describe('OIDC backend against a real provider', () => {
       }
     });
 
+    it('an ID token whose signature does not verify with the configured key set', async () => {
+      const second = await startOidcProvider({ redirectUris: [TEST_CALLBACK] });
+      try {
+        // same key id (`key-1`), other key: the token from `op` cannot be verified with the second's set
+        const explicit = await oidcLoginApp(
+          oidcAuthenticator({
+            client_id: op.clientId,
+            client_secret: op.clientSecret,
+            allow_insecure_http: true,
+            issuer: op.issuer,
+            authorize_url: `${op.issuer}/auth`,
+            token_url: `${op.issuer}/token`,
+            jwks_url: `${second.issuer}/jwks`,
+          }),
+        );
+        const r = await login(explicit, op, 'alice');
+        assert.equal(r.status, 403, JSON.stringify(r.body));
+        assert.match(String(r.body['message']), /signature/);
+        await explicit.close();
+      } finally {
+        await second.stop();
+      }
+    });
+
     it('a provider that cannot be reached, or does not answer within http_timeout', async () => {
       const deadPort = await freePort('127.0.0.1');
       const dead = await oidcLoginApp(oidcAuthenticator({ issuer: `http://127.0.0.1:${deadPort}`, client_id: 'x', allow_insecure_http: true }));
