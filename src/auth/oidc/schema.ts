@@ -51,7 +51,7 @@ export const OidcOwnOptions = {
   oauth_callback_url: Type.Optional(
     Type.String({
       description:
-        "The URL the provider sends the browser back to; it must be registered at the provider. Default: `<public URL of the hub>/hub/oauth_callback`, the public URL being the request's origin as the hub sees it (forwarded headers trusted only from `trusted_downstream_ips`).",
+        "The URL the provider sends the browser back to: the hub's `oauth_callback` as reached from outside, registered at the provider. Default: `<public URL of the hub>/hub/oauth_callback`, the public URL being the request's origin as the hub sees it (forwarded headers trusted only from `trusted_downstream_ips`).",
     }),
   ),
   scope: Type.Array(Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), {
