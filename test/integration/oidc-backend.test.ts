@@ -68,6 +68,17 @@ describe('OIDC backend against a real provider', () => {
     await app.close();
   });
 
+  it('keeps the login cookie under 4 kB: a very long next is dropped, the login still works', async () => {
+    const app = await oidcLoginApp(oidcAuthenticator(discovery()));
+    const long = `/user/alice/lab/tree/${'d/'.repeat(2000)}`;
+    const { authUrl, cookie } = await startAppLogin(app, long);
+    assert.ok(cookie.length < 4000, `cookie of ${cookie.length} bytes`);
+    const r = await finishAppLogin(app, await op.authorize(authUrl, 'alice'), cookie);
+    assert.equal(r.status, 200);
+    assert.equal(r.body['next'], undefined);
+    await app.close();
+  });
+
   it('keeps no tokens when auth state is not wanted', async () => {
     const app = await oidcLoginApp(oidcAuthenticator(discovery()));
     const r = await login(app, op, 'alice');

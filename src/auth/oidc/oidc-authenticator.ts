@@ -12,6 +12,9 @@ import { ProviderConfig } from './provider-config.js';
 import { checkOidcOptions, type OidcAuthConfig } from './schema.js';
 
 
+/** The longest `next` kept through a login (the login cookie must stay under browsers' 4 kB). */
+const MAX_NEXT_IN_COOKIE = 2000;
+
 /** Seconds before `expires_at` at which an access token already counts as expired. */
 const EXPIRY_MARGIN = 10;
 
@@ -91,13 +94,16 @@ export class OidcAuthenticator implements Authenticator {
       state,
     };
     if (this.openid) params['nonce'] = nonce;
+    // The attempt travels in a cookie, which browsers drop above 4 kB: a longer `next` is not kept (the login ends at home).
+    const next = ctx.next !== undefined && ctx.next.length <= MAX_NEXT_IN_COOKIE ? ctx.next : undefined;
+    if (ctx.next !== undefined && next === undefined) ctx.log.info({ length: ctx.next.length }, 'OIDC login: next is too long to keep; the login ends at the home page');
     setPendingLogin(ctx.req, ctx.reply, new URL(ctx.hubUrl).pathname, {
       state,
       nonce,
       verifier,
       callback,
       exp: Math.floor(Date.now() / 1000) + LOGIN_COOKIE_MAX_AGE,
-      ...(ctx.next ? { next: ctx.next } : {}),
+      ...(next ? { next } : {}),
     });
     return oidc.buildAuthorizationUrl(config, params).href;
   }
