@@ -10,7 +10,7 @@ import { sessionFromCookie } from '../hub/identity.js';
 import { NAME_MAX_LENGTH, urlJoin } from '../lib/names.js';
 import { HubError } from '../lib/errors.js';
 import { html, page } from './layout.js';
-import { sendAuthErrorPage } from './auth-error-page.js';
+import { withLoginErrors } from './auth-error-page.js';
 import { afterLoginUrl, startLoginSession } from './login-session.js';
 import { publicHubUrl } from './public-url.js';
 import { requireXsrfOrSameOrigin, safeNext, xsrfField } from './session.js';
@@ -59,7 +59,7 @@ function loginPage(hub: Hub, req: FastifyRequest, reply: FastifyReply, opts: { e
  */
 async function headerLogin(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const a = hub.authenticator;
-  try {
+  return withLoginErrors(hub, reply, { status: 401, message: 'The credentials of this request could not be checked; try again.' }, async () => {
     const result = await a.authenticateRequest!(req);
     if (!result) {
       const header = a.loginHeader ? `the ${a.loginHeader} request header` : 'the identity header of the authenticating proxy';
@@ -69,10 +69,7 @@ async function headerLogin(hub: Hub, req: FastifyRequest, reply: FastifyReply): 
     const user = await admitUser(hub, result, { log: hub.log });
     await startLoginSession(hub, req, reply, user);
     return reply.redirect(await afterLoginUrl(hub, (req.query as Record<string, unknown>)['next'], user), 302);
-  } catch (err) {
-    if (err instanceof AuthError) return sendAuthErrorPage(hub, reply, err);
-    throw err;
-  }
+  });
 }
 
 export function loginRoutes(app: FastifyInstance, hub: Hub): void {

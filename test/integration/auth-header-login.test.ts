@@ -17,6 +17,7 @@ class HeaderAuthenticator implements Authenticator {
     const value = req.headers['x-test-user'];
     if (typeof value !== 'string' || !value) return null;
     if (value === 'expired') throw new AuthError(401, 'The token in X-Test-User has expired.');
+    if (value === 'crash') throw new SyntaxError('Unexpected token in JSON');
     if (value === 'outsider') throw new AuthError(403, 'You have no project on this platform.');
     return { name: value };
   }
@@ -62,6 +63,7 @@ describe('header login (authenticateRequest) through the hub', () => {
   for (const [value, status, message] of [
     ['expired', 401, /has expired/],
     ['outsider', 403, /no project on this platform/],
+    ['crash', 401, /could not be checked/],
   ] as const) {
     it(`bad credentials (${value}) are a ${status} page with the backend's message, nothing stored`, async () => {
       const r = await get(t, '/hub/login', { 'X-Test-User': value });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { FastifyRequest } from 'fastify';
 import type { Authenticator, AuthResult } from '../../src/auth/authenticator.js';
 import { getUser } from '../../src/db/repos/users.js';
+import { upsertClient } from '../../src/db/repos/oauth.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { trivialSpawner, type TrivialSpawner } from '../helpers/spawner-doubles.js';
 
@@ -160,5 +161,32 @@ describe('refresh by auth_refresh_age on cookie requests', () => {
     assert.equal(api.status, 401);
     assert.match(((await api.json()) as { message: string }).message, /please log in again/);
     assert.equal(await sessionsOf(t, 'xia'), 0);
+  });
+
+  it("the OAuth authorize step of a user's server refreshes an old login too", async () => {
+    auth.mode = 'unchanged';
+    const cookie = await login(t, 'yan');
+    const user = await getUser(t.hub.db, 'yan');
+    await upsertClient(t.hub.db, {
+      identifier: 'jupyterhub-user-yan',
+      secret: 'secret-of-yan',
+      redirectUri: '/user/yan/oauth_callback',
+      description: 'test',
+      allowedScopes: ['access:servers!server=yan/'],
+      userId: user!.id,
+      serverName: '',
+    });
+    const authorize = '/hub/api/oauth2/authorize?client_id=jupyterhub-user-yan&redirect_uri=%2Fuser%2Fyan%2Foauth_callback&response_type=code&state=s';
+    await age('yan', '2000-01-01T00:00:00.000Z');
+    const before = auth.refreshes.length;
+    const ok = await page(t, authorize, cookie);
+    assert.equal(ok.status, 302);
+    assert.equal(auth.refreshes.length, before + 1);
+    await age('yan', '2000-01-01T00:00:00.000Z');
+    auth.mode = 'fail';
+    const refused = await page(t, authorize, cookie);
+    assert.equal(refused.status, 401);
+    assert.match(await refused.text(), /please log in again/);
+    assert.equal(await sessionsOf(t, 'yan'), 0);
   });
 });
