@@ -6,6 +6,8 @@ import type { DB } from '../db/schema.js';
 import type { Authenticator } from './authenticator.js';
 import { SharedPasswordAuthenticator } from './shared-password.js';
 import { SharedPasswordAuthSchema } from './shared-password-config.js';
+import { OidcAuthenticator } from './oidc/oidc-authenticator.js';
+import { OidcAuthSchema } from './oidc/schema.js';
 
 /** What a backend's constructor gets besides its own options. */
 export interface AuthBackendDeps {
@@ -36,6 +38,7 @@ export const AUTH_BACKENDS = {
     schema: SharedPasswordAuthSchema,
     create: (a, deps): Authenticator => createSharedPassword(a, deps),
   }),
+  oidc: authBackend<typeof OidcAuthSchema>({ schema: OidcAuthSchema, create: (a, deps) => new OidcAuthenticator(a, deps.log) }),
 };
 
 function createSharedPassword(a: Static<typeof SharedPasswordAuthSchema>, deps: AuthBackendDeps): Authenticator {
