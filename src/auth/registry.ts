@@ -6,6 +6,8 @@ import type { DB } from '../db/schema.js';
 import type { Authenticator } from './authenticator.js';
 import { SharedPasswordAuthenticator } from './shared-password.js';
 import { SharedPasswordAuthSchema } from './shared-password-config.js';
+import { JwtHeaderAuthenticator } from './jwt-header/jwt-header-authenticator.js';
+import { JwtHeaderAuthSchema } from './jwt-header/schema.js';
 
 /** What a backend's constructor gets besides its own options. */
 export interface AuthBackendDeps {
@@ -35,6 +37,20 @@ export const AUTH_BACKENDS = {
   'shared-password': authBackend<typeof SharedPasswordAuthSchema>({
     schema: SharedPasswordAuthSchema,
     create: (a, deps): Authenticator => createSharedPassword(a, deps),
+  }),
+  'jwt-header': authBackend<typeof JwtHeaderAuthSchema>({
+    schema: JwtHeaderAuthSchema,
+    create: (a, deps): Authenticator =>
+      new JwtHeaderAuthenticator({
+        header: a.header,
+        oidcServer: a.oidc_server,
+        audience: a.jwt_audience,
+        leewaySec: a.jwt_leeway,
+        platform: a.platform,
+        logoutRedirectUrl: a.logout_redirect_url,
+        invalidJwtLogout: a.invalid_jwt_logout,
+        log: deps.log,
+      }),
   }),
 };
 

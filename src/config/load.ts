@@ -5,6 +5,7 @@ import { Value } from '@sinclair/typebox/value';
 import { Kind, type TObject, type TSchema } from '@sinclair/typebox';
 import { ConfigError } from '../lib/errors.js';
 import { configNameProblems } from './names-check.js';
+import { unionMemberProblems } from './union-errors.js';
 import { ConfigSchema, HOOK_NAMES, type Config, type ConfigHooks } from './schema.js';
 
 export interface LoadedConfig {
@@ -80,6 +81,7 @@ export function validateConfig(raw: Record<string, unknown>): Config {
   const problems: Problem[] = [];
   checkUnknownKeys(ConfigSchema, raw, '', problems);
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw)) as Record<string, unknown>;
+  problems.push(...unionMemberProblems(ConfigSchema, withDefaults).filter((u) => !problems.some((p) => u.key.startsWith(p.key))));
   for (const err of Value.Errors(ConfigSchema, withDefaults)) {
     const key = err.path.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
     // a union or an unknown key already reported at a parent covers what lies below it

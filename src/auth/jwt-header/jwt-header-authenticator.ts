@@ -112,6 +112,7 @@ export class JwtHeaderAuthenticator implements Authenticator {
     } catch (err) {
       if (err instanceof TokenError) return this.invalid(err.reason, err.message, err.cause instanceof Error ? err.cause.message : undefined);
       if (err instanceof ProviderUnavailableError) {
+        this.opts.log.warn({ oidc_server: this.opts.oidcServer, problem: err.message }, 'jwt-header login: the identity provider could not be asked');
         throw new AuthError(503, 'The hub cannot check your login now: the identity provider could not be reached. Try again in a moment.', err.message);
       }
       throw err;
