@@ -75,9 +75,26 @@ async function headerLogin(hub: Hub, req: FastifyRequest, reply: FastifyReply): 
   }
 }
 
+/**
+ * With a session, a header login's invalid credentials end it when the
+ * backend says so (`AuthError.endSession`, the JWT login's `invalid_jwt_logout`):
+ * the tunnel has a new (bad) identity for this browser. Other outcomes keep the session.
+ */
+async function headerEndsSession(hub: Hub, req: FastifyRequest): Promise<boolean> {
+  try {
+    await hub.authenticator.authenticateRequest!(req);
+    return false;
+  } catch (err) {
+    if (!(err instanceof AuthError)) throw err;
+    if (err.endSession) req.log.info({ kind: hub.authenticator.kind, reason: err.message }, 'invalid login credentials with a session: logging the session out');
+    return err.endSession;
+  }
+}
+
 export function loginRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/login', async (req, reply) => {
     const session = await sessionFromCookie(hub.db, req);
+    if (session && loginMode(hub) === 'header' && (await headerEndsSession(hub, req))) return reply.redirect(urlJoin(hub.urls.hub, 'logout'), 302);
     if (session) return reply.redirect(await afterLoginUrl(hub, (req.query as Record<string, unknown>)['next'], session.user), 302);
     if (loginMode(hub) === 'header') return headerLogin(hub, req, reply);
     return loginPage(hub, req, reply, {});

@@ -41,21 +41,22 @@ export class InvalidTokenError extends AuthError {
   constructor(
     message: string,
     readonly reason: string,
-    readonly endSession: boolean,
+    endSession: boolean,
     logMessage?: string,
   ) {
     super(401, message, logMessage);
+    this.endSession = endSession;
   }
 }
 
 /**
  * True when a login refusal should end the browser's hub session (redirect to
- * the hub's logout) rather than show the error: an invalid token with
- * `invalid_jwt_logout` set. The hub's `GET <hub>/login` calls this when the
- * request still carries a session cookie.
+ * the hub's logout) rather than keep it: an invalid token with
+ * `invalid_jwt_logout` set ({@link AuthError.endSession}, which the hub's
+ * `GET <hub>/login` reads when the request has a session).
  */
 export function endsSessionOnFailure(err: unknown): boolean {
-  return err instanceof InvalidTokenError && err.endSession;
+  return err instanceof AuthError && err.endSession;
 }
 
 function isLoopback(host: string): boolean {
