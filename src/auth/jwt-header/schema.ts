@@ -18,7 +18,7 @@ export const JwtHeaderAuthSchema = authKindSchema(
       pattern: HEADER_NAME,
       default: 'X-Auth-Id-Token',
       description:
-        'The request header that carries the ID token (a compact JWT) from the authenticating tunnel. A request to the login page without it gets 401 naming the header. Only the tunnel must be able to reach the hub: anyone who can send requests to the hub directly can send any header.',
+        'The request header that carries the ID token (a compact JWT) from the authenticating tunnel. A request to the login page without it gets 401 naming the header. The token is verified, so a request that bypasses the tunnel cannot forge one, but a leaked token logs its user in until it expires: let only the tunnel reach the hub.',
     }),
     oidc_server: Type.String({
       pattern: '^https?://[^\\s]+$',
