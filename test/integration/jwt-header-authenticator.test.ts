@@ -212,6 +212,26 @@ describe('jwt-header login: refused tokens name the reason', () => {
     }
   });
 
+  it('structurally odd tokens (headers, payloads, separators) are all a 401, never another error', async () => {
+    const b64 = (o: unknown) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64url');
+    const good = await issuer.token();
+    const [h, p, s] = good.split('.');
+    const kid = issuer.currentKid();
+    const headers: unknown[] = [{ alg: 'RS256', kid: 123 }, { alg: 'RS256', kid, crit: ['x'], x: 1 }, { alg: 'RS256', kid, b64: false, crit: ['b64'] }, { alg: 'RS256' }, { alg: ['RS256'] }, {}, 'null', '[]', 'x', { alg: 'RS256', kid, jwk: { kty: 'RSA' } }, { alg: 'RS256', kid: '__proto__' }];
+    const payloads = ['[]', '"s"', 'null', '{"exp":1e400}', 'x'];
+    const tokens = [
+      ...headers.map((hd) => `${b64(hd)}.${p}.${s}`),
+      ...payloads.map((pl) => `${h}.${b64(pl)}.${s}`),
+      '...',
+      '.',
+      'a.b',
+      `${good}.x`,
+      good.replace(/\./g, ' '),
+      'é.é.é',
+    ];
+    for (const tok of tokens) await refused(login(tok), 401, /^Invalid X-Auth-Id-Token header: /);
+  });
+
   it('no project on the platform: 403 "No projects with valid platform"', async () => {
     const projects = { 'project2.portal': { name: 'Project 2', resources: [{ name: 'brics.aip1.clusters', username: 'test_user.project2' }] } };
     await refused(login(await issuer.token({ projects })), 403, /^No projects with valid platform/);
