@@ -8,11 +8,17 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { getUser } from '../../src/db/repos/users.js';
 import { loadAuthState } from '../../src/auth/auth-state.js';
-import { startTestHub, type TestHub } from '../helpers/hub.js';
+import { buildHub } from '../../src/hub/app.js';
+import { startTestHub, testHubConfig, type TestHub } from '../helpers/hub.js';
 import { startTestIssuer, TEST_PLATFORM, testProjects, type TestIssuer } from '../helpers/jwt-issuer.js';
+import { trivialSpawner, type TrivialSpawner } from '../helpers/spawner-doubles.js';
 
 const COOKIE = 'jupyterhub-hub-login';
 const SIGN_OUT = 'https://hub.example.org/_oidc/sign_out?rd=https%3A%2F%2Fhub.example.org%2F';
@@ -202,5 +208,54 @@ describe('jwt-header login through the hub: invalid_jwt_logout', () => {
     const r = await get(t.hubUrl, '/hub/login', { token: await issuer.token() });
     assert.equal(r.status, 401);
     assert.match(await r.text(), /X-Zenith-Id-Token/);
+  });
+});
+
+describe('jwt-header login through the hub: the projects reach the spawn', () => {
+  let issuer: TestIssuer;
+  let t: TestHub;
+  let spawner: TrivialSpawner;
+  const hookSaw: Array<Record<string, unknown> | null> = [];
+  before(async () => {
+    process.env['GANYMEDE_CRYPT_KEY'] = randomBytes(32).toString('hex');
+    issuer = await startTestIssuer();
+    spawner = trivialSpawner();
+    t = await startTestHub(
+      { auth: { kind: 'jwt-header', oidc_server: issuer.issuer, jwt_audience: issuer.audience, platform: TEST_PLATFORM } },
+      { spawner, hooks: { preSpawnStart: (ctx) => void hookSaw.push(ctx.authState) } },
+    );
+  });
+  after(async () => {
+    await spawner?.killAll();
+    await t?.stop();
+    await issuer?.stop();
+    if (savedKey === undefined) delete process.env['GANYMEDE_CRYPT_KEY'];
+    else process.env['GANYMEDE_CRYPT_KEY'] = savedKey;
+  });
+
+  it('SpawnRequest.authState and preSpawnStart get {project_id: {name, username}}', async () => {
+    assert.equal((await get(t.hubUrl, '/hub/login', { token: await issuer.token() })).status, 302);
+    const r = await t.api('POST', '/users/test_user/server', { token: await t.tokenFor('test_user') });
+    assert.ok(r.status === 201 || r.status === 202, `spawn: ${r.status} ${r.text}`);
+    const expected = { 'project1.portal': { name: 'Project 1', username: 'test_user.project1' } };
+    assert.deepEqual(spawner.calls.at(-1)?.request.authState, expected);
+    assert.deepEqual(hookSaw.at(-1), expected);
+  });
+});
+
+describe('jwt-header login: GANYMEDE_CRYPT_KEY', () => {
+  it('the hub refuses to start without it, naming the variable', async () => {
+    const saved = { g: process.env['GANYMEDE_CRYPT_KEY'], j: process.env['JUPYTERHUB_CRYPT_KEY'] };
+    delete process.env['GANYMEDE_CRYPT_KEY'];
+    delete process.env['JUPYTERHUB_CRYPT_KEY'];
+    try {
+      const auth = { kind: 'jwt-header', oidc_server: 'https://idp.example.org/realms/brics', jwt_audience: 'a', platform: TEST_PLATFORM };
+      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-test-'));
+      await assert.rejects(buildHub({ config: testHubConfig(dataDir, 1, { auth }), log: pino({ level: 'silent' }) }), /jwt-header login keeps auth state.*GANYMEDE_CRYPT_KEY/s);
+      rmSync(dataDir, { recursive: true, force: true });
+    } finally {
+      if (saved.g !== undefined) process.env['GANYMEDE_CRYPT_KEY'] = saved.g;
+      if (saved.j !== undefined) process.env['JUPYTERHUB_CRYPT_KEY'] = saved.j;
+    }
   });
 });
