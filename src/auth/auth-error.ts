@@ -8,6 +8,13 @@ import { HubError } from '../lib/errors.js';
  * operator's log only.
  */
 export class AuthError extends HubError {
+  /**
+   * Set by a header login for invalid credentials when the browser's hub
+   * session should be logged out rather than kept (`invalid_jwt_logout`):
+   * `GET <hub>/login` then redirects a request with a session to `<hub>/logout`.
+   */
+  endSession = false;
+
   constructor(status: number, message: string, logMessage?: string) {
     super(status, message, logMessage === undefined ? {} : { logMessage });
     this.name = 'AuthError';

@@ -8,6 +8,8 @@ import { SharedPasswordAuthenticator } from './shared-password.js';
 import { SharedPasswordAuthSchema } from './shared-password-config.js';
 import { OidcAuthenticator } from './oidc/oidc-authenticator.js';
 import { OidcAuthSchema } from './oidc/schema.js';
+import { JwtHeaderAuthenticator } from './jwt-header/jwt-header-authenticator.js';
+import { JwtHeaderAuthSchema } from './jwt-header/schema.js';
 
 /** What a backend's constructor gets besides its own options. */
 export interface AuthBackendDeps {
@@ -39,6 +41,20 @@ export const AUTH_BACKENDS = {
     create: (a, deps): Authenticator => createSharedPassword(a, deps),
   }),
   oidc: authBackend<typeof OidcAuthSchema>({ schema: OidcAuthSchema, create: (a, deps) => new OidcAuthenticator(a, deps.log) }),
+  'jwt-header': authBackend<typeof JwtHeaderAuthSchema>({
+    schema: JwtHeaderAuthSchema,
+    create: (a, deps): Authenticator =>
+      new JwtHeaderAuthenticator({
+        header: a.header,
+        oidcServer: a.oidc_server,
+        audience: a.jwt_audience,
+        leewaySec: a.jwt_leeway,
+        platform: a.platform,
+        logoutRedirectUrl: a.logout_redirect_url,
+        invalidJwtLogout: a.invalid_jwt_logout,
+        log: deps.log,
+      }),
+  }),
 };
 
 function createSharedPassword(a: Static<typeof SharedPasswordAuthSchema>, deps: AuthBackendDeps): Authenticator {

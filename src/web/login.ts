@@ -61,7 +61,16 @@ function loginPage(hub: Hub, req: FastifyRequest, reply: FastifyReply, opts: { e
 async function headerLogin(hub: Hub, req: FastifyRequest, reply: FastifyReply, session: { id: string; user: UserRow } | null): Promise<FastifyReply> {
   const a = hub.authenticator;
   return withLoginErrors(hub, reply, { status: 401, message: 'The credentials of this request could not be checked; try again.' }, async () => {
-    const result = await a.authenticateRequest!(req);
+    let result;
+    try {
+      result = await a.authenticateRequest!(req);
+    } catch (err) {
+      // with a session, invalid credentials end it when the backend says so (the JWT login's
+      // `invalid_jwt_logout`): the tunnel now has another, bad identity for this browser
+      if (!(session && err instanceof AuthError && err.endSession)) throw err;
+      req.log.info({ kind: a.kind, reason: err.message }, 'invalid login credentials with a session: logging the session out');
+      return reply.redirect(urlJoin(hub.urls.hub, 'logout'), 302);
+    }
     if (!result) {
       const header = a.loginHeader ? `the ${a.loginHeader} request header` : 'the identity header of the authenticating proxy';
       req.log.warn({ kind: a.kind }, 'header login: no credentials in the request');
