@@ -57,20 +57,25 @@ function loginPage(hub: Hub, req: FastifyRequest, reply: FastifyReply, opts: { e
  * Header login (`authenticateRequest`, e.g. a JWT from an authenticating
  * tunnel): valid credentials start a session; none give a 401 page naming
  * the header; bad ones the backend's AuthError. Nothing is stored on failure.
+ * With a session: credentials of another person replace it (another person
+ * behind the same tunnel); none, or invalid ones, keep it, unless the backend
+ * says invalid ones end it (`AuthError.endSession`: the JWT login's
+ * `invalid_jwt_logout`), which logs the browser out.
  */
 async function headerLogin(hub: Hub, req: FastifyRequest, reply: FastifyReply, session: { id: string; user: UserRow } | null): Promise<FastifyReply> {
   const a = hub.authenticator;
+  const next = (req.query as Record<string, unknown>)['next'];
   return withLoginErrors(hub, reply, { status: 401, message: 'The credentials of this request could not be checked; try again.' }, async () => {
     let result;
     try {
       result = await a.authenticateRequest!(req);
     } catch (err) {
-      // with a session, invalid credentials end it when the backend says so (the JWT login's
-      // `invalid_jwt_logout`): the tunnel now has another, bad identity for this browser
-      if (!(session && err instanceof AuthError && err.endSession)) throw err;
+      if (!session || !(err instanceof AuthError)) throw err;
+      if (!err.endSession) return reply.redirect(await afterLoginUrl(hub, next, session.user), 302);
       req.log.info({ kind: a.kind, reason: err.message }, 'invalid login credentials with a session: logging the session out');
       return reply.redirect(urlJoin(hub.urls.hub, 'logout'), 302);
     }
+    if (!result && session) return reply.redirect(await afterLoginUrl(hub, next, session.user), 302);
     if (!result) {
       const header = a.loginHeader ? `the ${a.loginHeader} request header` : 'the identity header of the authenticating proxy';
       req.log.warn({ kind: a.kind }, 'header login: no credentials in the request');
@@ -81,7 +86,7 @@ async function headerLogin(hub: Hub, req: FastifyRequest, reply: FastifyReply, s
       if (session) await endSession(hub, session.id);
       await startLoginSession(hub, req, reply, user);
     }
-    return reply.redirect(await afterLoginUrl(hub, (req.query as Record<string, unknown>)['next'], user), 302);
+    return reply.redirect(await afterLoginUrl(hub, next, user), 302);
   });
 }
 

@@ -35,7 +35,7 @@ describe('auth.kind: jwt-header options', () => {
 
   it('refuses missing or bad options, naming them', () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
-      [{ ...MINIMAL, platform: undefined }, /^config: auth\.platform: required option missing$/],
+      [{ ...MINIMAL, platform: undefined }, /^config: auth\.platform: expected required property/],
       [{ ...MINIMAL, jwt_audience: undefined }, /jwt_audience/],
       [{ ...MINIMAL, oidc_server: undefined }, /oidc_server/],
       [{ ...MINIMAL, oidc_server: 'idp.example.org' }, /oidc_server/],
