@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { Kind, type TObject, type TSchema } from '@sinclair/typebox';
 import { ConfigError } from '../lib/errors.js';
+import { expandEnvRefs } from './env-refs.js';
 import { configNameProblems } from './names-check.js';
 import { ConfigSchema, HOOK_NAMES, type Config, type ConfigHooks } from './schema.js';
 
@@ -20,14 +21,38 @@ export async function loadConfig(file: string | undefined, overrides: Record<str
   let hooks: ConfigHooks = {};
   if (file) {
     const loaded = await readConfigFile(file);
-    raw = loaded.raw;
+    raw = convertWholeRefs(loaded.raw, loaded.wholeRefs);
     hooks = loaded.hooks;
   }
   const merged = deepMerge(raw, overrides);
   return { config: validateConfig(merged), hooks, source: file };
 }
 
-async function readConfigFile(file: string): Promise<{ raw: Record<string, unknown>; hooks: ConfigHooks }> {
+/**
+ * Values that were wholly one `${VAR}` reference are strings; where the schema
+ * wants a number or a boolean they are converted (`port: ${PORT}`). Nothing else
+ * is converted: a number written as a quoted string stays an error.
+ */
+function convertWholeRefs(raw: Record<string, unknown>, paths: Array<Array<string | number>>): Record<string, unknown> {
+  if (paths.length === 0) return raw;
+  const converted = Value.Convert(ConfigSchema, Value.Clone(raw));
+  const out = Value.Clone(raw);
+  for (const at of paths) {
+    let from: unknown = converted;
+    let to: unknown = out;
+    for (const step of at.slice(0, -1)) {
+      from = (from as Record<string | number, unknown> | undefined)?.[step];
+      to = (to as Record<string | number, unknown> | undefined)?.[step];
+    }
+    const last = at[at.length - 1];
+    if (last === undefined || typeof to !== 'object' || to === null || typeof from !== 'object' || from === null) continue;
+    const value = (from as Record<string | number, unknown>)[last];
+    if (typeof value === 'number' || typeof value === 'boolean') (to as Record<string | number, unknown>)[last] = value;
+  }
+  return out;
+}
+
+async function readConfigFile(file: string): Promise<{ raw: Record<string, unknown>; hooks: ConfigHooks; wholeRefs: Array<Array<string | number>> }> {
   const abs = path.resolve(file);
   if (/\.(m?js|ts)$/.test(abs)) {
     let mod: { default?: unknown };
@@ -52,7 +77,7 @@ async function readConfigFile(file: string): Promise<{ raw: Record<string, unkno
         (hooks as Record<string, unknown>)[name] = fn;
       }
     }
-    return { raw, hooks };
+    return { raw, hooks, wholeRefs: [] };
   }
   let text: string;
   try {
@@ -66,9 +91,17 @@ async function readConfigFile(file: string): Promise<{ raw: Record<string, unkno
   } catch (err) {
     throw new ConfigError(`config file ${file}: not valid YAML: ${(err as Error).message}`);
   }
-  if (parsed === null || parsed === undefined) return { raw: {}, hooks: {} };
+  if (parsed === null || parsed === undefined) return { raw: {}, hooks: {}, wholeRefs: [] };
   if (!isPlainObject(parsed)) throw new ConfigError(`config file ${file}: the top level must be a mapping of options`);
-  return { raw: parsed, hooks: {} };
+  // `${VAR}` references (src/config/env-refs.ts), expanded before validation
+  const expanded = expandEnvRefs(parsed);
+  if (expanded.problems.length) {
+    const lines = expanded.problems.map((p) => `${p.key}: ${p.message}`);
+    throw new ConfigError(
+      lines.length === 1 ? `config file ${file}: ${lines[0]}` : `config file ${file}: ${lines.length} problems:\n${lines.map((l) => `  ${l}`).join('\n')}`,
+    );
+  }
+  return { raw: expanded.value as Record<string, unknown>, hooks: {}, wholeRefs: expanded.wholeRefs };
 }
 
 /**
