@@ -1,5 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { LocalProcessSpawnerSchema } from '../spawners/local-process-config.js';
+import type { Logger } from 'pino';
+import type { AuthResult } from '../auth/authenticator.js';
 
 /**
  * The one declaration of every configuration option: its type, default and
@@ -201,13 +203,27 @@ export type AuthConfig = Config['auth'];
 /** Hooks that may only be given as code, from a `ganymede.config.js` module. */
 export interface ConfigHooks {
   /** Called before every spawn; may change the environment or throw to refuse. */
-  preSpawnStart?: (ctx: { user: string; serverName: string; env: Record<string, string>; userOptions: Record<string, unknown> }) => void | Promise<void>;
+  preSpawnStart?: (ctx: {
+    user: string;
+    serverName: string;
+    env: Record<string, string>;
+    userOptions: Record<string, unknown>;
+    /** The user's current auth state (decrypted), or null. */
+    authState: Record<string, unknown> | null;
+  }) => void | Promise<void>;
   /** Replaces the spawner's options form (HTML, or undefined for none). */
   optionsForm?: (user: { name: string; admin: boolean; groups: string[] }) => string | undefined | Promise<string | undefined>;
   /** Turns the posted form into user_options. */
   optionsFromForm?: (form: Record<string, string | string[]>) => Record<string, unknown>;
+  /**
+   * Called at every login and refresh after the hub's own policy (names,
+   * allow/block lists, groups): may return a changed result (name, admin,
+   * groups, auth state) or null to refuse the login. The hub checks a
+   * changed name against the name rules again.
+   */
+  postAuthHook?: (result: AuthResult, ctx: { kind: string; log: Logger }) => AuthResult | null | Promise<AuthResult | null>;
 }
 
-export const HOOK_NAMES: ReadonlyArray<keyof ConfigHooks> = ['preSpawnStart', 'optionsForm', 'optionsFromForm'];
+export const HOOK_NAMES: ReadonlyArray<keyof ConfigHooks> = ['preSpawnStart', 'optionsForm', 'optionsFromForm', 'postAuthHook'];
 
 export type { TSchema };

@@ -143,7 +143,8 @@ export class ServerManager {
         .select('groups.name')
         .where('user_groups.user_id', '=', user.id)
         .execute();
-      if (hooks.preSpawnStart) await hooks.preSpawnStart({ user: user.name, serverName: row.name, env, userOptions });
+      const authState: Record<string, unknown> | null = null;
+      if (hooks.preSpawnStart) await hooks.preSpawnStart({ user: user.name, serverName: row.name, env, userOptions, authState });
       const workDir = await serverWorkDir(this.h.dataDir, user.name, row.name, log);
       const timeout = AbortSignal.timeout(config.start_timeout * 1000);
       const startSignal = AbortSignal.any([signal, timeout]);
@@ -153,6 +154,7 @@ export class ServerManager {
           user: { name: user.name, admin: !!user.admin, groups: groups.map((g) => g.name) },
           serverName: row.name,
           env,
+          authState,
           userOptions,
           workDir,
           log,

@@ -15,6 +15,12 @@ export interface SpawnRequest {
   /** The full environment for the single-user server (JUPYTERHUB_* and friends). */
   env: Record<string, string>;
   userOptions: Record<string, unknown>;
+  /**
+   * The user's current auth state (decrypted), e.g. the identity provider's
+   * access token or the user's projects; null when there is none or the hub
+   * keeps none (no `auth.enable_auth_state` and no backend that needs it).
+   */
+  authState?: Record<string, unknown> | null;
   /** Where the spawner may keep files for this server (log files and such). */
   workDir: string;
   log: Logger;

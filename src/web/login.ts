@@ -9,6 +9,7 @@ import { serverPrefix } from '../hub/spawn-env.js';
 import { clearLoginCookies, setLoginCookies } from '../hub/cookies.js';
 import { sessionFromCookie } from '../hub/identity.js';
 import { NAME_MAX_LENGTH, urlJoin } from '../lib/names.js';
+import { HubError } from '../lib/errors.js';
 import { html, page } from './layout.js';
 import { requireXsrfOrSameOrigin, safeNext, xsrfField } from './session.js';
 
@@ -57,6 +58,7 @@ export function loginRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.post('/login', async (req, reply) => {
     const form = requireXsrfOrSameOrigin(req);
+    if (!hub.authenticator.authenticate) throw new HubError(404, `the ${hub.authenticator.kind} login has no login form`);
     const result = await hub.authenticator.authenticate(req, form);
     const typed = form['username'] ?? '';
     const username = typed.length <= NAME_MAX_LENGTH ? typed : ''; // echoed in the form: never a huge one (the log clips it)
