@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { LocalProcessSpawnerSchema } from '../spawners/local-process-config.js';
+import { LoginRateLimitSchema } from '../auth/login-rate-limit-config.js';
 import type { Logger } from 'pino';
 import type { AuthResult } from '../auth/authenticator.js';
 
@@ -106,6 +107,7 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {}, description: 'The proxy that routes users to the hub and to their servers.' },
     ),
     auth: Type.Union([SharedPasswordAuthSchema], { default: { kind: 'shared-password' }, description: 'The authenticator.' }),
+    login_rate_limit: LoginRateLimitSchema,
     roles: Type.Array(
       Type.Object(
         {

@@ -10,6 +10,7 @@ import { clearLoginCookies, setLoginCookies } from '../hub/cookies.js';
 import { sessionFromCookie } from '../hub/identity.js';
 import { NAME_MAX_LENGTH, urlJoin } from '../lib/names.js';
 import { HubError } from '../lib/errors.js';
+import { loginRateLimiter } from '../auth/login-rate-limit.js';
 import { html, page } from './layout.js';
 import { requireXsrfOrSameOrigin, safeNext, xsrfField } from './session.js';
 
@@ -59,10 +60,17 @@ export function loginRoutes(app: FastifyInstance, hub: Hub): void {
   app.post('/login', async (req, reply) => {
     const form = requireXsrfOrSameOrigin(req);
     if (!hub.authenticator.authenticate) throw new HubError(404, `the ${hub.authenticator.kind} login has no login form`);
-    const result = await hub.authenticator.authenticate(req, form);
     const typed = form['username'] ?? '';
     const username = typed.length <= NAME_MAX_LENGTH ? typed : ''; // echoed in the form: never a huge one (the log clips it)
+    const limit = loginRateLimiter(hub).check(req.ip, typed); // before the password is looked at
+    if (!limit.ok) {
+      req.log.warn({ username: typed, retryAfter: limit.retryAfter }, 'login refused: too many failed logins');
+      reply.header('Retry-After', String(limit.retryAfter));
+      return loginPage(hub, req, reply, { error: `Too many failed logins. Try again in ${limit.retryAfter} s.`, username, status: 429 });
+    }
+    const result = await hub.authenticator.authenticate(req, form);
     if (!result) {
+      loginRateLimiter(hub).recordFailure(req.ip, typed);
       req.log.warn({ username: typed }, 'failed login');
       return loginPage(hub, req, reply, { error: 'Invalid username or password.', username, status: 403 });
     }
@@ -78,6 +86,7 @@ export function loginRoutes(app: FastifyInstance, hub: Hub): void {
     const user = await ensureUser(hub.db, decision.name, decision.admin === true);
     if (decision.admin !== undefined && !!user.admin !== decision.admin) await updateUser(hub.db, user.id, { admin: decision.admin });
     if (result.authState !== undefined && hub.crypt.enabled) await updateUser(hub.db, user.id, { auth_state: hub.crypt.encrypt(result.authState) });
+    loginRateLimiter(hub).recordSuccess(req.ip, typed);
     const session = await createSession(hub.db, user.id, Math.round(hub.config.cookie_max_age_days * 86400));
     setLoginCookies(req, reply, session.id, hub.urls.hub, hub.config.cookie_max_age_days);
     req.log.info({ user: user.name }, 'user logged in');

@@ -1,0 +1,100 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestHub, type TestHub } from '../helpers/hub.js';
+import { LoginRateLimiter } from '../../src/auth/login-rate-limit.js';
+
+/** Posts the login form as client `ip` (X-Forwarded-For, believed from loopback); returns status, Retry-After and whether a login cookie was set. */
+async function tryLogin(t: TestHub, name: string, password: string, ip = '192.0.2.1'): Promise<{ status: number; retryAfter: string | null; text: string; loggedIn: boolean }> {
+  const page = await fetch(`${t.hubUrl}/hub/login`, { headers: { 'X-Forwarded-For': ip } });
+  const cookies = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const xsrf = /name="_xsrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? '';
+  const res = await fetch(`${t.hubUrl}/hub/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: cookies, 'X-Forwarded-For': ip },
+    body: new URLSearchParams({ _xsrf: xsrf, username: name, password }).toString(),
+  });
+  const loggedIn = res.headers.getSetCookie().some((c) => c.startsWith('jupyterhub-hub-login=') && !c.startsWith('jupyterhub-hub-login=;'));
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), text: await res.text(), loggedIn };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Issue 10 §4: login attempts limited per client address and per user name. */
+describe('login rate limit', () => {
+  let t: TestHub;
+  before(async () => {
+    t = await startTestHub({ login_rate_limit: { attempts: 3, window_seconds: 1.5 } });
+  });
+  after(async () => {
+    await t.stop();
+  });
+
+  it('N+1 wrong passwords get 429 with Retry-After, even with the right password; the window expires', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await tryLogin(t, 'victim', 'wrong-password', `192.0.2.${10 + i}`);
+      assert.equal(r.status, 403, `attempt ${i + 1}`);
+    }
+    // the user name is blocked, from any address, and the right password does not get through
+    const blocked = await tryLogin(t, 'Victim', 'test-password', '192.0.2.99');
+    assert.equal(blocked.status, 429);
+    assert.equal(blocked.loggedIn, false);
+    assert.ok(Number(blocked.retryAfter) >= 1 && Number(blocked.retryAfter) <= 2, `Retry-After ${blocked.retryAfter}`);
+    assert.match(blocked.text, /Too many failed logins/);
+    // another user is not blocked
+    assert.equal((await tryLogin(t, 'someone-else', 'test-password', '192.0.2.99')).loggedIn, true);
+    await sleep(1600);
+    assert.equal((await tryLogin(t, 'victim', 'test-password', '192.0.2.99')).loggedIn, true);
+  });
+
+  it('per client address: one address guessing many names is blocked, another address is not', async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await tryLogin(t, `name${i}`, 'wrong-password', '198.51.100.7')).status, 403);
+    const blocked = await tryLogin(t, 'fresh-name', 'test-password', '198.51.100.7');
+    assert.equal(blocked.status, 429);
+    assert.ok(blocked.retryAfter);
+    assert.equal((await tryLogin(t, 'fresh-name', 'test-password', '198.51.100.8')).loggedIn, true);
+    await sleep(1600);
+  });
+
+  it('a success clears the user name\'s count', async () => {
+    for (let i = 0; i < 2; i++) await tryLogin(t, 'forgetful', 'wrong-password', `203.0.113.${i}`);
+    assert.equal((await tryLogin(t, 'forgetful', 'test-password', '203.0.113.50')).loggedIn, true);
+    for (let i = 0; i < 2; i++) assert.equal((await tryLogin(t, 'forgetful', 'wrong-password', `203.0.113.${60 + i}`)).status, 403);
+    // 2 failures since the success: still under the limit of 3
+    assert.equal((await tryLogin(t, 'forgetful', 'test-password', '203.0.113.70')).loggedIn, true);
+  });
+});
+
+describe('login rate limiter (unit)', () => {
+  it('keeps at most max_tracked keys per table, dropping expired ones first, then the oldest', () => {
+    let now = 0;
+    const l = new LoginRateLimiter({ attempts: 2, window_seconds: 10, max_tracked: 100 }, () => now);
+    for (let i = 0; i < 1000; i++) l.recordFailure(`10.0.${i >> 8}.${i & 255}`, `user${i}`);
+    assert.deepEqual(l.size, { ips: 100, names: 100 });
+    // a name spray does not evict a blocked address
+    l.recordFailure('10.9.9.9', 'a');
+    l.recordFailure('10.9.9.9', 'b');
+    for (let i = 0; i < 50; i++) l.recordFailure('10.0.0.1', `spray${i}`);
+    assert.equal(l.check('10.9.9.9', 'c').ok, false);
+    now += 10_000;
+    assert.deepEqual(l.check('10.9.9.9', 'c'), { ok: true });
+  });
+
+  it('attempts 0 turns the limit off', () => {
+    const l = new LoginRateLimiter({ attempts: 0, window_seconds: 10, max_tracked: 10 });
+    for (let i = 0; i < 20; i++) l.recordFailure('10.0.0.1', 'x');
+    assert.deepEqual(l.check('10.0.0.1', 'x'), { ok: true });
+    assert.deepEqual(l.size, { ips: 0, names: 0 });
+  });
+
+  it('Retry-After counts down to the end of the window', () => {
+    let now = 1_000_000;
+    const l = new LoginRateLimiter({ attempts: 1, window_seconds: 60, max_tracked: 10 }, () => now);
+    l.recordFailure('10.0.0.1', 'x');
+    assert.deepEqual(l.check('10.0.0.2', 'X '), { ok: false, retryAfter: 60 });
+    now += 59_500;
+    assert.deepEqual(l.check('10.0.0.1', 'y'), { ok: false, retryAfter: 1 });
+    now += 500;
+    assert.deepEqual(l.check('10.0.0.1', 'x'), { ok: true });
+  });
+});
