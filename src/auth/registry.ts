@@ -16,6 +16,7 @@ export function createAuthenticator(config: Config, db: Kysely<DB>, log: Logger)
         password: a.shared_password ?? process.env['GANYMEDE_SHARED_PASSWORD'],
         adminPassword: a.admin_password,
         adminUsers: config.admin_users.map((u) => u.toLowerCase()),
+        devUsers: a.dev_users,
       });
   }
 }

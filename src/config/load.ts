@@ -6,6 +6,7 @@ import { Kind, type TObject, type TSchema } from '@sinclair/typebox';
 import { ConfigError } from '../lib/errors.js';
 import { expandEnvRefs } from './env-refs.js';
 import { configNameProblems } from './names-check.js';
+import { devUsersProblems } from '../auth/dev-users.js';
 import { ConfigSchema, HOOK_NAMES, type Config, type ConfigHooks } from './schema.js';
 
 export interface LoadedConfig {
@@ -128,6 +129,7 @@ export function validateConfig(raw: Record<string, unknown>): Config {
       });
     }
     problems.push(...configNameProblems(config));
+    if (config.auth.kind === 'shared-password') problems.push(...devUsersProblems(config.auth.dev_users));
     if (problems.length === 0) return config;
   }
   throw new ConfigError(formatProblems(problems));
