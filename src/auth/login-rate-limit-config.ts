@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 
-/** Options of the login rate limit (src/auth/login-rate-limit.ts), the same for every authenticator. */
+/** `auth.login_rate_limit`: options of the login rate limit (src/auth/login-rate-limit.ts), the same for every authenticator. */
 export const LoginRateLimitSchema = Type.Object(
   {
     attempts: Type.Integer({

@@ -12,7 +12,7 @@ interface Window {
 
 /**
  * Counts failed logins per client address and per user name, each in a fixed
- * window that starts at its first failure (`login_rate_limit` options). A key
+ * window that starts at its first failure (`auth.login_rate_limit` options). A key
  * with `attempts` failures in its window is refused until the window ends.
  *
  * State is in this process's memory only (a restart forgets it; hub processes
@@ -101,10 +101,10 @@ const limiters = new WeakMap<object, LoginRateLimiter>();
  * The limiter of one hub (created on first use from its config), shared by
  * every login route of that hub: the form POST, header and redirect logins.
  */
-export function loginRateLimiter(hub: { config: { login_rate_limit: LoginRateLimitOptions } }): LoginRateLimiter {
+export function loginRateLimiter(hub: { config: { auth: { login_rate_limit: LoginRateLimitOptions } } }): LoginRateLimiter {
   let l = limiters.get(hub);
   if (!l) {
-    l = new LoginRateLimiter(hub.config.login_rate_limit);
+    l = new LoginRateLimiter(hub.config.auth.login_rate_limit);
     limiters.set(hub, l);
   }
   return l;

@@ -26,10 +26,7 @@ function typeName(s: TSchema): string {
 /** Every option of the schema, flattened to dotted keys, with type, default and help. */
 export function optionDocs(schema: TSchema = ConfigSchema, prefix = ''): OptionDoc[] {
   const out: OptionDoc[] = [];
-  if (schema[Kind] === 'Union') {
-    for (const member of (schema as unknown as { anyOf: TSchema[] }).anyOf) out.push(...optionDocs(member, prefix));
-    return out;
-  }
+  if (schema[Kind] === 'Union') return unionDocs((schema as unknown as { anyOf: TSchema[] }).anyOf, prefix);
   for (const [name, sub] of Object.entries((schema as TObject).properties ?? {})) {
     const key = prefix ? `${prefix}.${name}` : name;
     const isSection = (sub[Kind] === 'Object' || sub[Kind] === 'Union') && !(sub[Kind] === 'Union' && (sub as unknown as { anyOf: TSchema[] }).anyOf.every((m) => m[Kind] === 'Literal' || m[Kind] === 'Boolean'));
@@ -37,6 +34,32 @@ export function optionDocs(schema: TSchema = ConfigSchema, prefix = ''): OptionD
     else out.push({ key, type: typeName(sub), default: sub['default'], description: String(sub['description'] ?? '') });
   }
   return out;
+}
+
+/**
+ * The options of a union of kinds (`auth`, `spawner`), each listed once: an
+ * option every kind has (the common auth options, `kind` itself with every
+ * kind's value) is written once; one that only some kinds have says which.
+ */
+function unionDocs(members: TSchema[], prefix: string): OptionDoc[] {
+  const kindOf = (m: TSchema): string | undefined => (m as TObject).properties?.['kind']?.['const'] as string | undefined;
+  const byKey = new Map<string, { doc: OptionDoc; kinds: string[]; types: string[] }>();
+  for (const member of members) {
+    for (const doc of optionDocs(member, prefix)) {
+      const seen = byKey.get(doc.key);
+      const kind = kindOf(member);
+      if (!seen) byKey.set(doc.key, { doc, kinds: kind === undefined ? [] : [kind], types: [doc.type] });
+      else {
+        if (kind !== undefined) seen.kinds.push(kind);
+        if (!seen.types.includes(doc.type)) seen.types.push(doc.type);
+      }
+    }
+  }
+  const all = members.map(kindOf).filter((k) => k !== undefined);
+  return [...byKey.values()].map(({ doc, kinds, types }) => {
+    const only = kinds.length < all.length ? `Only with \`kind: ${kinds.join('` or `kind: ')}\`. ` : '';
+    return { ...doc, type: types.join(' | '), description: only + doc.description };
+  });
 }
 
 /** docs/reference/config.md, generated (`npm run docs:gen`). */
@@ -48,7 +71,7 @@ Generated from \`src/config/schema.ts\` by \`npm run docs:gen\`; do not edit by 
 
 Options are read from a YAML file (\`--config FILE\` or \`GANYMEDE_CONFIG\`), or from a JavaScript module
 (\`ganymede.config.js\`) whose default export is the same object plus optional \`hooks\`
-(\`preSpawnStart\`, \`optionsForm\`, \`optionsFromForm\`). Command-line flags \`--ip\`, \`--port\` and
+(\`preSpawnStart\`, \`optionsForm\`, \`optionsFromForm\`, \`postAuthHook\`). Command-line flags \`--ip\`, \`--port\` and
 \`--data-dir\` override the file. Nested keys are written as YAML mappings (\`hub.port\` is \`hub: {port: 8081}\`).
 An unknown key, a wrong type or a value out of range stops the hub with a message naming the key.
 

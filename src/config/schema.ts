@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { LocalProcessSpawnerSchema } from '../spawners/local-process-config.js';
-import { LoginRateLimitSchema } from '../auth/login-rate-limit-config.js';
+import { AuthConfigSchema } from '../auth/registry.js';
 import type { Logger } from 'pino';
 import type { AuthResult } from '../auth/authenticator.js';
 
@@ -15,32 +15,6 @@ export { LocalProcessSpawnerSchema };
 const StrList = (description: string) => Type.Array(Type.String(), { default: [], description });
 
 const Seconds = (def: number, description: string) => Type.Number({ minimum: 0, default: def, description });
-
-export const SharedPasswordAuthSchema = Type.Object(
-  {
-    kind: Type.Literal('shared-password', { default: 'shared-password', description: 'Which authenticator logs users in.' }),
-    shared_password: Type.Optional(
-      Type.String({
-        minLength: 8,
-        description:
-          'The password every user logs in with. Also read from GANYMEDE_SHARED_PASSWORD. When neither is set, one is generated at first start, printed once and stored hashed.',
-      }),
-    ),
-    admin_password: Type.Optional(
-      Type.String({
-        minLength: 8,
-        description:
-          'The password admins log in with (`admin_users`, and users made admin by the API or the admin role). Admins never log in with the shared password: without this option they cannot log in with this authenticator at all.',
-      }),
-    ),
-    dev_users: Type.Array(Type.String(), {
-      default: [],
-      description:
-        "Dev mode mimicking the BriCS JWT-header login: `<user>.<project>` entries (e.g. `[alice.proj1, alice.proj2, bob.proj1]`). When not empty, only these users log in (the user typed in the form, with the shared password; admins with `admin_password`), each with the projects auth state the JWT login gives: `{proj1: {name: proj1, username: alice.proj1}, ...}`. The user part ends at the first dot. Needs GANYMEDE_CRYPT_KEY (auth state is kept). From one variable: `dev_users: [\"${DEPLOY_CONFIG_DEV_USERS}\"]` (space-separated).",
-    }),
-  },
-  { additionalProperties: false },
-);
 
 export const ConfigSchema = Type.Object(
   {
@@ -111,8 +85,7 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {}, description: 'The proxy that routes users to the hub and to their servers.' },
     ),
-    auth: Type.Union([SharedPasswordAuthSchema], { default: { kind: 'shared-password' }, description: 'The authenticator.' }),
-    login_rate_limit: LoginRateLimitSchema,
+    auth: AuthConfigSchema,
     roles: Type.Array(
       Type.Object(
         {

@@ -24,7 +24,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('login rate limit', () => {
   let t: TestHub;
   before(async () => {
-    t = await startTestHub({ login_rate_limit: { attempts: 3, window_seconds: 1.5 } });
+    t = await startTestHub({ auth: { kind: 'shared-password', shared_password: 'test-password', login_rate_limit: { attempts: 3, window_seconds: 1.5 } } });
   });
   after(async () => {
     await t.stop();
