@@ -118,7 +118,9 @@ export function validateConfig(raw: Record<string, unknown>): Config {
     const key = err.path.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
     // a union or an unknown key already reported at a parent covers what lies below it
     if (problems.some((p) => key === p.key || key.startsWith(`${p.key}.`) || p.key.startsWith(`${key}.`))) continue;
-    problems.push({ key, message: `${err.message.toLowerCase()}, got ${describe(err.value)}` });
+    // a list written as one string (e.g. `dev_users: ${DEV_USERS}`): say how a variable gives a list
+    const listHint = err.schema.type === 'array' && typeof err.value === 'string' ? ' (a list from one variable: write ["${VAR}"], split on white space)' : '';
+    problems.push({ key, message: `${err.message.toLowerCase()}, got ${describe(err.value)}${listHint}` });
   }
   if (problems.length === 0) {
     const config = withDefaults as Config;

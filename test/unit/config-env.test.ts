@@ -92,6 +92,11 @@ describe('config values from the environment', () => {
     assert.deepEqual(r.value, { l: ['x-  alice bob\tcarol\n'] });
   });
 
+  it('a list given as one reference in a scalar position says how to write it', async () => {
+    env({ GTEST_USERS: 'alice bob' });
+    await assert.rejects(loadConfig(file('allowed_users: ${GTEST_USERS}\n')), /allowed_users: expected array, got "alice bob" \(a list from one variable: write \["\$\{VAR\}"\]/);
+  });
+
   it('keys are never expanded; a JS config module and overrides are not expanded', async () => {
     env({ GTEST_BASE: '/jupyter/' });
     assert.deepEqual(expandEnvRefs({ '${GTEST_BASE}': 'v' }).value, { '${GTEST_BASE}': 'v' });
