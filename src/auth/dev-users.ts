@@ -9,9 +9,17 @@ import { normalizeUsername, usernameProblem } from '../lib/names.js';
 
 /**
  * The projects auth state: project id → the project's name and the user's
- * account for it. The same shape as the JWT-header login's (src/auth/projects.ts).
+ * account for it. The same shape as the JWT-header login's (`PlatformProjects`
+ * in src/auth/projects.ts).
  */
 export type DevProjects = Record<string, { name: string; username: string }>;
+
+/**
+ * Project ids and project account names: the rule the JWT-header login applies
+ * to the `projects` claim (src/auth/projects.ts `isSafeProjectName`, on its
+ * branch; use that once both are merged).
+ */
+const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 /** One `dev_users` entry split: the hub user (normalised) and the project. */
 export interface DevUser {
@@ -35,7 +43,9 @@ export function parseDevUser(entry: string): DevUser | { problem: string } {
   const bad = usernameProblem(user);
   if (bad) return { problem: `the user part "${entry.slice(0, dot)}" is not a valid user name: ${bad}` };
   if (project.trim() === '') return { problem: `the project after the first dot is empty in "${entry}"` };
-  if (project !== project.trim()) return { problem: `the project "${project}" has leading or trailing white space` };
+  // both become paths and `sudo -u` arguments downstream, as the JWT login's do
+  if (!SAFE_NAME.test(project)) return { problem: `the project "${project}" must be letters, digits, "_", "." and "-", not starting with "." or "-" (at most 128)` };
+  if (!SAFE_NAME.test(entry)) return { problem: `"${entry}" is used as a unix account name: letters, digits, "_", "." and "-" only (at most 128)` };
   return { user, project, entry };
 }
 

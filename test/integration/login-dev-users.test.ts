@@ -115,6 +115,11 @@ describe('dev_users at config load', () => {
         return true;
       },
     );
+    // project ids and account names are safe as paths and sudo arguments
+    for (const bad of ['alice.-rf', 'alice.p j', 'alice.p/x', 'alice.p;id', 'alice..p', `alice.${'p'.repeat(130)}`]) {
+      assert.throws(() => validateConfig({ auth: { kind: 'shared-password', dev_users: [bad] } }), /dev_users\[0\]: the project/, bad);
+    }
+    assert.throws(() => validateConfig({ auth: { kind: 'shared-password', dev_users: ['al ice.p'] } }), /dev_users\[0\]: "al ice\.p" is used as a unix account name/);
     // "..x.proj": user part "" (split at the first dot)
     assert.throws(() => validateConfig({ auth: { kind: 'shared-password', dev_users: ['..x.proj'] } }), /dev_users\[0\]: the user part ""/);
   });
