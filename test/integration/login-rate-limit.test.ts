@@ -1,21 +1,28 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
-import { LoginRateLimiter } from '../../src/auth/login-rate-limit.js';
+import { addressKey, LoginRateLimiter } from '../../src/auth/login-rate-limit.js';
 
 /** Posts the login form as client `ip` (X-Forwarded-For, believed from loopback); returns status, Retry-After and whether a login cookie was set. */
 async function tryLogin(t: TestHub, name: string, password: string, ip = '192.0.2.1'): Promise<{ status: number; retryAfter: string | null; text: string; loggedIn: boolean }> {
+  return (await loginForm(t, ip))(name, password);
+}
+
+/** Fetches the login form as client `ip`; returns a function that posts it. */
+async function loginForm(t: TestHub, ip: string) {
   const page = await fetch(`${t.hubUrl}/hub/login`, { headers: { 'X-Forwarded-For': ip } });
   const cookies = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
   const xsrf = /name="_xsrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? '';
-  const res = await fetch(`${t.hubUrl}/hub/login`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: cookies, 'X-Forwarded-For': ip },
-    body: new URLSearchParams({ _xsrf: xsrf, username: name, password }).toString(),
-  });
-  const loggedIn = res.headers.getSetCookie().some((c) => c.startsWith('jupyterhub-hub-login=') && !c.startsWith('jupyterhub-hub-login=;'));
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), text: await res.text(), loggedIn };
+  return async (name: string, password: string) => {
+    const res = await fetch(`${t.hubUrl}/hub/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: cookies, 'X-Forwarded-For': ip },
+      body: new URLSearchParams({ _xsrf: xsrf, username: name, password }).toString(),
+    });
+    const loggedIn = res.headers.getSetCookie().some((c) => c.startsWith('jupyterhub-hub-login=') && !c.startsWith('jupyterhub-hub-login=;'));
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), text: await res.text(), loggedIn };
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -56,6 +63,21 @@ describe('login rate limit', () => {
     await sleep(1600);
   });
 
+  it('wrong passwords sent all at once get no more tries than one by one', async () => {
+    const forms = await Promise.all(Array.from({ length: 10 }, () => loginForm(t, '198.51.100.20')));
+    const results = await Promise.all(forms.map((post) => post('burst', 'wrong-password')));
+    assert.equal(results.filter((r) => r.status === 403).length, 3, results.map((r) => r.status).join(','));
+    assert.equal(results.filter((r) => r.status === 429).length, 7);
+    await sleep(1600);
+  });
+
+  it('addresses of one IPv6 /64 count together; another /64 does not', async () => {
+    for (let i = 1; i <= 3; i++) assert.equal((await tryLogin(t, `six${i}`, 'wrong-password', `2001:db8:1:2::${i}`)).status, 403);
+    assert.equal((await tryLogin(t, 'six9', 'test-password', '2001:db8:1:2:ffff::9')).status, 429);
+    assert.equal((await tryLogin(t, 'six9', 'test-password', '2001:db8:1:3::1')).loggedIn, true);
+    await sleep(1600);
+  });
+
   it('a success clears the user name\'s count', async () => {
     for (let i = 0; i < 2; i++) await tryLogin(t, 'forgetful', 'wrong-password', `203.0.113.${i}`);
     assert.equal((await tryLogin(t, 'forgetful', 'test-password', '203.0.113.50')).loggedIn, true);
@@ -78,6 +100,26 @@ describe('login rate limiter (unit)', () => {
     assert.equal(l.check('10.9.9.9', 'c').ok, false);
     now += 10_000;
     assert.deepEqual(l.check('10.9.9.9', 'c'), { ok: true });
+  });
+
+  it('IPv6 addresses count by /64, IPv4-mapped ones as IPv4', () => {
+    assert.equal(addressKey('2001:db8:1:2::5'), '2001:db8:1:2::/64');
+    assert.equal(addressKey('2001:0DB8:0001:0002:aaaa:bbbb:cccc:dddd'), '2001:db8:1:2::/64');
+    assert.equal(addressKey('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(addressKey('::1'), '0:0:0:0::/64');
+    assert.equal(addressKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
+    assert.equal(addressKey('::ffff:192.0.2.7'), '192.0.2.7');
+    assert.equal(addressKey('192.0.2.7'), '192.0.2.7');
+  });
+
+  it('a login let through and never recorded stays counted until the window ends', () => {
+    let now = 0;
+    const l = new LoginRateLimiter({ attempts: 2, window_seconds: 10, max_tracked: 10 }, () => now);
+    assert.equal(l.check('10.0.0.1', 'x').ok, true);
+    assert.equal(l.check('10.0.0.1', 'x').ok, true);
+    assert.equal(l.check('10.0.0.1', 'x').ok, false);
+    now += 10_000;
+    assert.equal(l.check('10.0.0.1', 'x').ok, true);
   });
 
   it('attempts 0 turns the limit off', () => {
