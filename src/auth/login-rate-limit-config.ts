@@ -23,7 +23,7 @@ export const LoginRateLimitSchema = Type.Object(
     additionalProperties: false,
     default: {},
     description:
-      'Limits failed logins per client address (`req.ip`: the `X-Forwarded-For` address only from `trusted_downstream_ips`) and per user name. Counted in each hub process\'s memory: a restart forgets them, and several hub processes count apart.',
+      'Limits failed logins per client address (`req.ip`: the `X-Forwarded-For` address only from `trusted_downstream_ips`; IPv6 by /64) and per user name. Counted in each hub process\'s memory: a restart forgets them, and several hub processes count apart.',
   },
 );
 
