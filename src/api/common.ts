@@ -4,6 +4,7 @@ import { quoteName } from '../lib/quote-name.js';
 import { authorize, type Target } from '../rbac/check.js';
 import type { Hub } from '../hub/context.js';
 import { identify, tokenFromHeader } from '../hub/identity.js';
+import { refreshIfStale } from '../auth/refresh.js';
 import { identifyService, type Requester } from '../hub/service-identity.js';
 import { IdentityCache } from '../hub/identity-cache.js';
 import { checkXsrf, LOGIN_COOKIE, xsrfHeader } from '../hub/cookies.js';
@@ -29,6 +30,10 @@ export async function apiIdentity(hub: Hub, req: FastifyRequest): Promise<Reques
   if (!who) {
     who = (await identify(hub.db, req, true)) ?? (token ? await identifyService(hub.db, token) : null);
     if (who && key) hub.identities.set(key, who);
+  }
+  if (who && who.via === 'cookie') {
+    const fresh = await refreshIfStale(hub, who.user, hub.log);
+    if (fresh !== who.user) who = (await identify(hub.db, req, true)) ?? who;
   }
   if (who && who.via === 'cookie' && req.method !== 'GET' && req.method !== 'HEAD') {
     const field = (req.query as Record<string, unknown> | undefined)?.['_xsrf'];

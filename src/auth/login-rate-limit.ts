@@ -1,4 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
+import type { FastifyReply } from 'fastify';
+import { AuthError } from './auth-error.js';
 import type { LoginRateLimitOptions } from './login-rate-limit-config.js';
 import { normalizeUsername } from '../lib/names.js';
 
@@ -47,15 +49,27 @@ export class LoginRateLimiter {
    * credentials, then call recordFailure or recordSuccess with its outcome.
    */
   check(ip: string, name: string): RateLimitVerdict {
-    if (this.opts.attempts === 0) return { ok: true };
+    const verdict = this.peek(ip, name);
+    if (!verdict.ok || this.opts.attempts === 0) return verdict;
     const now = this.now();
-    const windows = [this.live(this.byIp, addressKey(ip), now), this.live(this.byName, nameKey(name), now)];
-    let until = 0;
-    for (const w of windows) if (w && w.failures + w.inFlight >= this.opts.attempts) until = Math.max(until, w.resetAt);
-    if (until !== 0) return { ok: false, retryAfter: Math.max(1, Math.ceil((until - now) / 1000)) };
     this.window(this.byIp, addressKey(ip), now).inFlight += 1;
     if (nameKey(name)) this.window(this.byName, nameKey(name), now).inFlight += 1;
     return { ok: true };
+  }
+
+  /**
+   * Whether `ip` (and `name`, when not empty) is blocked now, without counting
+   * a login in flight: for logins whose credentials cannot be guessed (a signed
+   * token, a provider's callback), which then call recordFailure when refused.
+   */
+  peek(ip: string, name: string): RateLimitVerdict {
+    if (this.opts.attempts === 0) return { ok: true };
+    const now = this.now();
+    let until = 0;
+    for (const w of [this.live(this.byIp, addressKey(ip), now), this.live(this.byName, nameKey(name), now)]) {
+      if (w && w.failures + w.inFlight >= this.opts.attempts) until = Math.max(until, w.resetAt);
+    }
+    return until === 0 ? { ok: true } : { ok: false, retryAfter: Math.max(1, Math.ceil((until - now) / 1000)) };
   }
 
   /** Counts a failed login against the address and the name (also for logins with no check before). */
@@ -147,4 +161,22 @@ export function loginRateLimiter(hub: { config: { auth: { login_rate_limit: Logi
     limiters.set(hub, l);
   }
   return l;
+}
+
+type HubWithLimit = Parameters<typeof loginRateLimiter>[0];
+
+/**
+ * For the header and redirect logins (no name typed): throws AuthError(429)
+ * with `Retry-After` set on `reply` when the client's address is blocked.
+ */
+export function refuseIfLoginRateLimited(hub: HubWithLimit, req: { ip: string }, reply: FastifyReply): void {
+  const verdict = loginRateLimiter(hub).peek(req.ip, '');
+  if (verdict.ok) return;
+  reply.header('Retry-After', String(verdict.retryAfter));
+  throw new AuthError(429, `Too many failed logins from your address. Try again in ${verdict.retryAfter} s.`);
+}
+
+/** Counts a refused header or redirect login against the client's address. */
+export function recordFailedLogin(hub: HubWithLimit, req: { ip: string }): void {
+  loginRateLimiter(hub).recordFailure(req.ip, '');
 }

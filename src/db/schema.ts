@@ -13,6 +13,8 @@ export interface UsersTable {
   last_activity: string | null;
   /** AES-256-GCM ciphertext (src/lib/crypto.ts), or null. */
   auth_state: string | null;
+  /** When the authenticator last confirmed the user's credentials (login or refresh), ISO time; null: never. */
+  last_refresh: string | null;
 }
 
 export interface GroupsTable {

@@ -17,6 +17,7 @@ import type { Spawner } from '../spawners/spawner.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { createSpawner } from '../spawners/registry.js';
 import { createAuthenticator } from '../auth/registry.js';
+import { checkAuthStateKey } from '../auth/auth-state.js';
 import { usersRoutes } from '../api/users.js';
 import { serversRoutes } from '../api/servers.js';
 import { tokensRoutes } from '../api/tokens.js';
@@ -26,6 +27,7 @@ import { hubRoutes, JUPYTERHUB_API_VERSION } from '../api/hub.js';
 import { assetRoutes } from '../web/assets.js';
 import { oauthRoutes } from '../oauth/provider.js';
 import { loginRoutes } from '../web/login.js';
+import { redirectLoginRoutes } from '../web/redirect-login.js';
 import { homeRoutes } from '../web/home.js';
 import { spawnRoutes } from '../web/spawn.js';
 import { tokenRoutes } from '../web/token.js';
@@ -115,6 +117,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     processId: `${process.pid}@${os.hostname()}:${Date.now()}`,
   };
   ref.hub = hub;
+  checkAuthStateKey(config, hub.authenticator, hub.crypt);
   await hub.authenticator.init?.();
   const app = buildApp(hub);
   return {
@@ -179,6 +182,7 @@ function buildApp(hub: Hub): FastifyInstance {
     async (pages) => {
       homeRoutes(pages, hub);
       loginRoutes(pages, hub);
+      redirectLoginRoutes(pages, hub);
       spawnRoutes(pages, hub);
       tokenRoutes(pages, hub);
       adminRoutes(pages, hub);

@@ -11,6 +11,8 @@ import type { Hub } from './context.js';
 import { accessScopes, buildServerEnv, oauthClientId, serverPrefix } from './spawn-env.js';
 import { LOG_TAIL_BYTES, LOG_TAIL_LINES, ProgressLog, type ProgressRecord } from './progress.js';
 import { waitForHttp } from './wait-up.js';
+import { refreshBeforeSpawn } from '../auth/refresh.js';
+import { loadAuthState } from '../auth/auth-state.js';
 import { serverWorkDir } from './work-dir.js';
 
 export type SpawnOutcome = 'started' | 'pending';
@@ -78,6 +80,8 @@ export class ServerManager {
       if (alive) throw new HubError(400, `${label} is already running`);
       row = (await getServer(db, user.id, serverName))!;
     }
+    // auth.refresh_pre_spawn: current credentials for the spawner, or 401 "please log in again"
+    user = await refreshBeforeSpawn(this.h, user, this.h.log);
     await this.checkLimits();
     if (!(await claimSpawn(db, row.id, this.h.processId))) throw new HubError(400, `${label} is already pending or running`);
     const options = userOptions ?? (JSON.parse(row.user_options) as Record<string, unknown>);
@@ -143,7 +147,7 @@ export class ServerManager {
         .select('groups.name')
         .where('user_groups.user_id', '=', user.id)
         .execute();
-      const authState: Record<string, unknown> | null = null;
+      const authState = await loadAuthState(db, this.h.crypt, user.id, log);
       if (hooks.preSpawnStart) await hooks.preSpawnStart({ user: user.name, serverName: row.name, env, userOptions, authState });
       const workDir = await serverWorkDir(this.h.dataDir, user.name, row.name, log);
       const timeout = AbortSignal.timeout(config.start_timeout * 1000);

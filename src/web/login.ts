@@ -1,30 +1,47 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Hub } from '../hub/context.js';
-import { applyLoginPolicy } from '../auth/policy.js';
-import { createSession, deleteSession } from '../db/repos/sessions.js';
+import { AuthError } from '../auth/auth-error.js';
+import { admitUser } from '../auth/admit-user.js';
+import { decryptAuthState } from '../auth/auth-state.js';
+import { deleteSession } from '../db/repos/sessions.js';
 import { deleteTokensOfSession } from '../db/repos/tokens.js';
-import { getServer } from '../db/repos/servers.js';
-import { ensureUser, updateUser, type UserRow } from '../db/repos/users.js';
-import { serverPrefix } from '../hub/spawn-env.js';
-import { clearLoginCookies, setLoginCookies } from '../hub/cookies.js';
+import { clearLoginCookies } from '../hub/cookies.js';
 import { sessionFromCookie } from '../hub/identity.js';
 import { NAME_MAX_LENGTH, urlJoin } from '../lib/names.js';
 import { HubError } from '../lib/errors.js';
-import { loginRateLimiter } from '../auth/login-rate-limit.js';
+import { loginRateLimiter, recordFailedLogin, refuseIfLoginRateLimited } from '../auth/login-rate-limit.js';
 import { html, page } from './layout.js';
+import { sendAuthErrorPage } from './auth-error-page.js';
+import { afterLoginUrl, startLoginSession } from './login-session.js';
+import { publicHubUrl } from './public-url.js';
 import { requireXsrfOrSameOrigin, safeNext, xsrfField } from './session.js';
 
+/** How the authenticator logs people in (src/auth/authenticator.ts). */
+function loginMode(hub: Hub): 'header' | 'redirect' | 'form' {
+  const a = hub.authenticator;
+  if (a.authenticateRequest) return 'header';
+  if (a.startLogin && a.finishLogin) return 'redirect';
+  return 'form';
+}
+
 function loginPage(hub: Hub, req: FastifyRequest, reply: FastifyReply, opts: { error?: string; username?: string; status?: number }): FastifyReply {
-  const xsrf = xsrfField(hub, req, reply);
   const next = safeNext((req.query as Record<string, unknown>)['next']) ?? '';
-  const fields = hub.authenticator.loginFields ?? [
-    { name: 'username', label: 'Username', type: 'text' as const },
-    { name: 'password', label: 'Password', type: 'password' as const },
-  ];
-  const action = `${urlJoin(hub.urls.hub, 'login')}${next ? `?next=${encodeURIComponent(next)}` : ''}`;
-  const body = html`<div class="login card"><h1>Sign in</h1>
-    ${opts.error ? html`<div class="error" role="alert">${opts.error}</div>` : ''}
-    <form method="post" action="${action}">
+  const query = next ? `?next=${encodeURIComponent(next)}` : '';
+  const error = opts.error ? html`<div class="error" role="alert">${opts.error}</div>` : '';
+  let body;
+  if (loginMode(hub) === 'redirect') {
+    // the identity provider asks for the credentials: no password field here
+    const label = hub.authenticator.loginService ? `Sign in with ${hub.authenticator.loginService}` : 'Sign in';
+    body = html`<div class="login card"><h1>Sign in</h1>${error}
+      <p><a class="button" id="login_service" href="${urlJoin(hub.urls.hub, 'oauth_login')}${query}">${label}</a></p></div>`;
+  } else {
+    const xsrf = xsrfField(hub, req, reply);
+    const fields = hub.authenticator.loginFields ?? [
+      { name: 'username', label: 'Username', type: 'text' as const },
+      { name: 'password', label: 'Password', type: 'password' as const },
+    ];
+    body = html`<div class="login card"><h1>Sign in</h1>${error}
+    <form method="post" action="${urlJoin(hub.urls.hub, 'login')}${query}">
       <input type="hidden" name="_xsrf" value="${xsrf}">
       ${fields.map(
         (f, i) => html`<label for="${f.name}">${f.label}</label>
@@ -32,28 +49,42 @@ function loginPage(hub: Hub, req: FastifyRequest, reply: FastifyReply, opts: { e
       )}
       <p><button type="submit" id="login_submit">Sign in</button></p>
     </form></div>`;
+  }
   return reply.code(opts.status ?? 200).type('text/html').send(page({ title: 'Sign in', hubPrefix: hub.urls.hub }, body));
 }
 
 /**
- * Where a logged-in user goes from the login page: the request's own `next`
- * when it is safe; else, with `redirect_to_server`, their default server when
- * it runs (as JupyterHub does); else the home page.
+ * Header login (`authenticateRequest`, e.g. a JWT from an authenticating
+ * tunnel): valid credentials start a session; none give a 401 page naming
+ * the header; bad ones the backend's AuthError. Nothing is stored on failure.
  */
-async function afterLoginUrl(hub: Hub, req: FastifyRequest, user: UserRow): Promise<string> {
-  const next = safeNext((req.query as Record<string, unknown>)['next']);
-  if (next) return next;
-  if (hub.config.redirect_to_server) {
-    const server = await getServer(hub.db, user.id, '');
-    if (server?.ready && !server.pending) return serverPrefix(hub.urls, user.name, '');
+async function headerLogin(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const a = hub.authenticator;
+  let presented = true; // credentials were sent (a refusal then counts against the address)
+  try {
+    refuseIfLoginRateLimited(hub, req, reply);
+    const result = await a.authenticateRequest!(req);
+    if (!result) {
+      presented = false;
+      const header = a.loginHeader ? `the ${a.loginHeader} request header` : 'the identity header of the authenticating proxy';
+      req.log.warn({ kind: a.kind }, 'header login: no credentials in the request');
+      throw new AuthError(401, `This hub logs you in from ${header}, which this request does not carry. Reach the hub through its login service.`);
+    }
+    const user = await admitUser(hub, result, { log: hub.log });
+    await startLoginSession(hub, req, reply, user);
+    return reply.redirect(await afterLoginUrl(hub, (req.query as Record<string, unknown>)['next'], user), 302);
+  } catch (err) {
+    if (err instanceof AuthError && presented && err.status !== 429) recordFailedLogin(hub, req);
+    if (err instanceof AuthError) return sendAuthErrorPage(hub, reply, err);
+    throw err;
   }
-  return urlJoin(hub.urls.hub, 'home');
 }
 
 export function loginRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/login', async (req, reply) => {
     const session = await sessionFromCookie(hub.db, req);
-    if (session) return reply.redirect(await afterLoginUrl(hub, req, session.user), 302);
+    if (session) return reply.redirect(await afterLoginUrl(hub, (req.query as Record<string, unknown>)['next'], session.user), 302);
+    if (loginMode(hub) === 'header') return headerLogin(hub, req, reply);
     return loginPage(hub, req, reply, {});
   });
 
@@ -68,40 +99,61 @@ export function loginRoutes(app: FastifyInstance, hub: Hub): void {
       reply.header('Retry-After', String(limit.retryAfter));
       return loginPage(hub, req, reply, { error: `Too many failed logins. Try again in ${limit.retryAfter} s.`, username, status: 429 });
     }
-    const result = await hub.authenticator.authenticate(req, form);
-    if (!result) {
-      loginRateLimiter(hub).recordFailure(req.ip, typed);
-      req.log.warn({ username: typed }, 'failed login');
-      return loginPage(hub, req, reply, { error: 'Invalid username or password.', username, status: 403 });
+    try {
+      const result = await hub.authenticator.authenticate(req, form);
+      if (!result) {
+        loginRateLimiter(hub).recordFailure(req.ip, typed);
+        req.log.warn({ username: typed }, 'failed login');
+        return loginPage(hub, req, reply, { error: 'Invalid username or password.', username, status: 403 });
+      }
+      const user = await admitUser(hub, result, { log: hub.log.child({ username: typed }) });
+      loginRateLimiter(hub).recordSuccess(req.ip, typed);
+      await startLoginSession(hub, req, reply, user);
+      return reply.redirect(await afterLoginUrl(hub, (req.query as Record<string, unknown>)['next'], user), 302);
+    } catch (err) {
+      loginRateLimiter(hub).recordFailure(req.ip, typed); // a refusal (or an error) is a failed login
+      if (err instanceof AuthError) return loginPage(hub, req, reply, { error: err.message, username, status: err.status });
+      throw err;
     }
-    const decision = applyLoginPolicy(result, hub.config);
-    if (!decision.ok && decision.badName) {
-      req.log.warn({ username: typed, reason: decision.reason }, 'login refused: invalid user name');
-      return loginPage(hub, req, reply, { error: `This user name cannot be used: ${decision.reason}.`, username, status: 400 });
-    }
-    if (!decision.ok) {
-      req.log.warn({ username: typed, reason: decision.reason }, 'login refused by policy');
-      return loginPage(hub, req, reply, { error: 'You are not allowed to use this hub.', username, status: 403 });
-    }
-    const user = await ensureUser(hub.db, decision.name, decision.admin === true);
-    if (decision.admin !== undefined && !!user.admin !== decision.admin) await updateUser(hub.db, user.id, { admin: decision.admin });
-    if (result.authState !== undefined && hub.crypt.enabled) await updateUser(hub.db, user.id, { auth_state: hub.crypt.encrypt(result.authState) });
-    loginRateLimiter(hub).recordSuccess(req.ip, typed);
-    const session = await createSession(hub.db, user.id, Math.round(hub.config.cookie_max_age_days * 86400));
-    setLoginCookies(req, reply, session.id, hub.urls.hub, hub.config.cookie_max_age_days);
-    req.log.info({ user: user.name }, 'user logged in');
-    return reply.redirect(await afterLoginUrl(hub, req, user), 302);
   });
 
   app.get('/logout', async (req, reply) => {
     const session = await sessionFromCookie(hub.db, req);
+    let target: string | undefined;
     if (session) {
+      const authState = decryptAuthState(hub.crypt, session.user.auth_state, hub.log);
       await deleteTokensOfSession(hub.db, session.id);
       await deleteSession(hub.db, session.id);
       hub.identities.clear();
       req.log.info({ user: session.user.name }, 'user logged out');
+      target = await backendLogoutUrl(hub, req, session.user.name, authState);
     }
     clearLoginCookies(reply, hub.urls.hub);
-    return reply.redirect(urlJoin(hub.urls.hub, 'login'), 302);
+    target ??= externalUrl(hub.config.auth.logout_redirect_url) ?? safeNext(hub.config.auth.logout_redirect_url);
+    return reply.redirect(target ?? urlJoin(hub.urls.hub, 'login'), 302);
   });
+}
+
+/** The backend's own logout URL (an IdP's end-session endpoint), if it names a usable one; its errors are logged, not shown. */
+async function backendLogoutUrl(hub: Hub, req: FastifyRequest, user: string, authState: Record<string, unknown> | null): Promise<string | undefined> {
+  const a = hub.authenticator;
+  if (!a.logoutUrl) return undefined;
+  try {
+    const url = await a.logoutUrl({ req, user, authState, hubUrl: publicHubUrl(hub, req) });
+    return externalUrl(url) ?? safeNext(url);
+  } catch (err) {
+    hub.log.warn({ err: (err as Error).message, kind: a.kind }, 'the authenticator could not give its logout URL; going to the login page');
+    return undefined;
+  }
+}
+
+/** An absolute http(s) URL usable as a `Location` header, else undefined. */
+function externalUrl(url: unknown): string | undefined {
+  if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) return undefined;
+  try {
+    const href = new URL(url).href;
+    return /^[\x21-\x7e]+$/.test(href) ? href : undefined;
+  } catch {
+    return undefined;
+  }
 }

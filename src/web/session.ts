@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Hub } from '../hub/context.js';
 import { identify, type Identity } from '../hub/identity.js';
-import { checkXsrf, ensureXsrf, loginCookieSession, xsrfHeader } from '../hub/cookies.js';
+import { checkXsrf, clearLoginCookies, ensureXsrf, loginCookieSession, xsrfHeader } from '../hub/cookies.js';
+import { refreshIfStale } from '../auth/refresh.js';
 import { HubError } from '../lib/errors.js';
 import { urlJoin } from '../lib/names.js';
 import { localRedirectTarget, redirectLocal } from './redirect.js';
@@ -9,10 +10,28 @@ import { localRedirectTarget, redirectLocal } from './redirect.js';
 /** The logged-in browser user of a page, or a redirect to the login page. */
 export async function pageUser(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<Identity | null> {
   const who = await identify(hub.db, req, true);
-  if (who) return who;
+  if (who) return who.via === 'cookie' ? withFreshLogin(hub, req, reply, who) : who;
   const login = urlJoin(hub.urls.hub, 'login');
   await redirectLocal(reply, `${login}?next=${encodeURIComponent(req.url)}`, login);
   return null;
+}
+
+/**
+ * A cookie-authenticated identity after the refresh by age
+ * (`auth.auth_refresh_age`, src/auth/refresh.ts): the same identity when no
+ * refresh was due, the identity read again after one. A failed refresh
+ * clears the login cookies and throws the 401 "please log in again".
+ */
+export async function withFreshLogin(hub: Hub, req: FastifyRequest, reply: FastifyReply, who: Identity): Promise<Identity> {
+  let fresh;
+  try {
+    fresh = await refreshIfStale(hub, who.user, hub.log);
+  } catch (err) {
+    clearLoginCookies(reply, hub.urls.hub);
+    throw err;
+  }
+  if (fresh === who.user) return who;
+  return (await identify(hub.db, req, true)) ?? who;
 }
 
 /**

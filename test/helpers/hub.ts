@@ -10,7 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { validateConfig } from '../../src/config/load.js';
-import type { Config } from '../../src/config/schema.js';
+import type { Config, ConfigHooks } from '../../src/config/schema.js';
+import type { Authenticator } from '../../src/auth/authenticator.js';
 import { buildHub, type BuiltHub } from '../../src/hub/app.js';
 import { ChpClient } from '../../src/proxy/chp-client.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/builtin/server.js';
@@ -36,6 +37,10 @@ export interface TestHubOptions {
   hubPort?: number;
   /** Re-attach to the servers in the database before reconciling routes, as `serve` does at start-up. */
   reattach?: boolean;
+  /** Replaces the authenticator the config names (e.g. a small one written in the test). */
+  authenticator?: Authenticator;
+  /** Config hooks (`preSpawnStart`, `postAuthHook`…), as a config module gives them. */
+  hooks?: ConfigHooks;
 }
 
 export interface TestHub extends BuiltHub {
@@ -93,7 +98,14 @@ export async function startTestHub(raw: Record<string, unknown> = {}, opts: Test
   const proxyServer =
     opts.proxyServer ?? (await startProxy({ ip: '127.0.0.1', port: 0, apiIp: '127.0.0.1', apiPort: 0, authToken: proxyToken, defaultTarget: `http://127.0.0.1:${hubPort}`, logger: log }));
   const proxy = new ChpClient({ apiUrl: `http://127.0.0.1:${proxyServer.apiPort}`, authToken: proxyToken });
-  const built = await buildHub({ config, log, proxy, ...(opts.spawner ? { spawner: opts.spawner } : {}) });
+  const built = await buildHub({
+    config,
+    log,
+    proxy,
+    ...(opts.spawner ? { spawner: opts.spawner } : {}),
+    ...(opts.authenticator ? { authenticator: opts.authenticator } : {}),
+    ...(opts.hooks ? { hooks: opts.hooks } : {}),
+  });
   await loadRoles(built.hub.db, config.roles);
   await built.app.listen({ host: '127.0.0.1', port: hubPort });
   const reattached = opts.reattach ? await built.hub.servers.reattachAll() : undefined;

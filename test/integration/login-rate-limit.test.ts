@@ -1,6 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { FastifyRequest } from 'fastify';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
+import { AuthError, type Authenticator, type AuthResult } from '../../src/auth/authenticator.js';
 import { addressKey, LoginRateLimiter } from '../../src/auth/login-rate-limit.js';
 
 /** Posts the login form as client `ip` (X-Forwarded-For, believed from loopback); returns status, Retry-After and whether a login cookie was set. */
@@ -84,6 +86,44 @@ describe('login rate limit', () => {
     for (let i = 0; i < 2; i++) assert.equal((await tryLogin(t, 'forgetful', 'wrong-password', `203.0.113.${60 + i}`)).status, 403);
     // 2 failures since the success: still under the limit of 3
     assert.equal((await tryLogin(t, 'forgetful', 'test-password', '203.0.113.70')).loggedIn, true);
+  });
+});
+
+/** A header login: `X-Test-User: <name>` logs in, `bad` is a refused token (401), no header: null. */
+class HeaderAuthenticator implements Authenticator {
+  readonly kind = 'test-header';
+  readonly loginHeader = 'X-Test-User';
+  async authenticateRequest(req: FastifyRequest): Promise<AuthResult | null> {
+    const value = req.headers['x-test-user'];
+    if (typeof value !== 'string' || !value) return null;
+    if (value === 'bad') throw new AuthError(401, 'The token in X-Test-User is not valid.');
+    return { name: value };
+  }
+}
+
+describe('login rate limit on header logins', () => {
+  let t: TestHub;
+  before(async () => {
+    t = await startTestHub(
+      { auth: { kind: 'shared-password', shared_password: 'test-password', login_rate_limit: { attempts: 2, window_seconds: 60 } } },
+      { authenticator: new HeaderAuthenticator() },
+    );
+  });
+  after(async () => {
+    await t.stop();
+  });
+  const get = (ip: string, headers: Record<string, string> = {}) =>
+    fetch(`${t.hubUrl}/hub/login`, { headers: { 'X-Forwarded-For': ip, ...headers }, redirect: 'manual' });
+
+  it('refused tokens count against the address (429 with Retry-After); requests without one do not; other addresses log in', async () => {
+    for (let i = 0; i < 5; i++) assert.equal((await get('192.0.2.40')).status, 401, 'no header: not counted');
+    assert.equal((await get('192.0.2.40', { 'X-Test-User': 'bad' })).status, 401);
+    assert.equal((await get('192.0.2.40', { 'X-Test-User': 'bad' })).status, 401);
+    const blocked = await get('192.0.2.40', { 'X-Test-User': 'carol' });
+    assert.equal(blocked.status, 429);
+    assert.ok(Number(blocked.headers.get('retry-after')) > 0);
+    assert.match(await blocked.text(), /Too many failed logins/);
+    assert.equal((await get('192.0.2.41', { 'X-Test-User': 'carol' })).status, 302);
   });
 });
 

@@ -1,0 +1,86 @@
+import type { Logger } from 'pino';
+import type { Hub } from '../hub/context.js';
+import { deleteSession } from '../db/repos/sessions.js';
+import { deleteTokensOfSession } from '../db/repos/tokens.js';
+import { getUserById, type UserRow } from '../db/repos/users.js';
+import { isoNow } from '../lib/time.js';
+import { AuthError } from './auth-error.js';
+import { decryptAuthState } from './auth-state.js';
+import { admitUser } from './admit-user.js';
+
+/** The message of every failed refresh: the user must log in again. */
+export const LOGIN_AGAIN = 'Your login has expired or is no longer valid: please log in again.';
+
+/** The refusal a failed refresh becomes (401, "please log in again"): a page or JSON by the request's URL. */
+export function loginAgainError(): AuthError {
+  return new AuthError(401, LOGIN_AGAIN);
+}
+
+/**
+ * Asks the authenticator to refresh a user's credentials
+ * (`Authenticator.refreshUser`). Returns the user as updated (auth state,
+ * groups, admin re-evaluated by {@link admitUser}), or null when the user
+ * must log in again: then every session of the user has been ended. A
+ * backend without `refreshUser` is never asked (the user is returned as is).
+ * An error of the backend (identity provider unreachable, bad answer) counts
+ * as a failed refresh, logged; it never becomes a 500.
+ */
+export async function refreshAuth(hub: Hub, user: UserRow, opts: { force: boolean; log: Logger }): Promise<UserRow | null> {
+  const a = hub.authenticator;
+  if (!a.refreshUser) return user;
+  const log = opts.log.child({ user: user.name });
+  try {
+    const authState = decryptAuthState(hub.crypt, user.auth_state, log);
+    const result = await a.refreshUser({ name: user.name, authState }, { force: opts.force, log });
+    if (result === 'unchanged') {
+      const now = isoNow();
+      await hub.db.updateTable('users').set({ last_refresh: now }).where('id', '=', user.id).execute();
+      hub.identities.clear();
+      return { ...user, last_refresh: now };
+    }
+    if (result) return await admitUser(hub, result, { log, expectName: user.name });
+    log.info('refresh failed: the user must log in again');
+  } catch (err) {
+    log.warn({ err: (err as Error).message, status: (err as AuthError).status }, 'refresh failed: the user must log in again');
+  }
+  await endUserSessions(hub, user.id);
+  return null;
+}
+
+/**
+ * On a request authenticated by the login cookie: refreshes the user when
+ * the last refresh is older than `auth.auth_refresh_age` (never otherwise,
+ * so an ordinary request writes nothing). Throws the 401 "please log in
+ * again" refusal when the refresh fails (the sessions are ended).
+ */
+export async function refreshIfStale(hub: Hub, user: UserRow, log: Logger): Promise<UserRow> {
+  const age = hub.config.auth.auth_refresh_age;
+  if (!age || !hub.authenticator.refreshUser) return user;
+  const last = user.last_refresh ? Date.parse(user.last_refresh) : Number.NaN;
+  if (Number.isFinite(last) && Date.now() - last < age * 1000) return user;
+  const fresh = await refreshAuth(hub, user, { force: false, log });
+  if (!fresh) throw loginAgainError();
+  return fresh;
+}
+
+/**
+ * `auth.refresh_pre_spawn`: refreshes the user (forced) before a spawn.
+ * Throws the 401 "please log in again" refusal when it fails (sessions ended).
+ */
+export async function refreshBeforeSpawn(hub: Hub, user: UserRow, log: Logger): Promise<UserRow> {
+  if (!hub.config.auth.refresh_pre_spawn || !hub.authenticator.refreshUser) return user;
+  const current = (await getUserById(hub.db, user.id)) ?? user;
+  const fresh = await refreshAuth(hub, current, { force: true, log });
+  if (!fresh) throw loginAgainError();
+  return fresh;
+}
+
+/** Ends every login session of a user (and the tokens issued to them). */
+export async function endUserSessions(hub: Hub, userId: number): Promise<void> {
+  const sessions = await hub.db.selectFrom('sessions').select('id').where('user_id', '=', userId).execute();
+  for (const s of sessions) {
+    await deleteTokensOfSession(hub.db, s.id);
+    await deleteSession(hub.db, s.id);
+  }
+  hub.identities.clear();
+}
