@@ -7,6 +7,10 @@ import path from 'node:path';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { loadConfig, validateConfig } from '../../src/config/load.js';
 import { devUserProjects } from '../../src/auth/dev-users.js';
+import { createAuthenticator } from '../../src/auth/registry.js';
+import { checkAuthStateKey } from '../../src/auth/auth-state.js';
+import { CryptKeeper } from '../../src/lib/crypto.js';
+import pino from 'pino';
 
 /** Posts the login form; returns the status, page text and whether a login cookie was set. */
 async function tryLogin(t: TestHub, name: string, password: string): Promise<{ status: number; text: string; loggedIn: boolean }> {
@@ -85,6 +89,22 @@ describe('dev mode: shared password with dev_users', () => {
 
   it('the authenticator says it needs auth state (so the hub wants GANYMEDE_CRYPT_KEY)', () => {
     assert.equal(t.hub.authenticator.needsAuthState, true);
+  });
+});
+
+describe('dev mode without GANYMEDE_CRYPT_KEY', () => {
+  it('the hub refuses to start, naming the variable (auth state is never dropped)', () => {
+    const noKey = CryptKeeper.fromEnv({});
+    const log = pino({ level: 'silent' });
+    const dev = validateConfig({ auth: { kind: 'shared-password', shared_password: 'test-password', dev_users: DEV_USERS } });
+    const devAuth = createAuthenticator(dev, undefined as never, log);
+    assert.equal(devAuth.needsAuthState, true);
+    assert.throws(() => checkAuthStateKey(dev, devAuth, noKey), /shared-password login keeps auth state.*GANYMEDE_CRYPT_KEY is not set/);
+    // without dev_users, the shared password needs no key
+    const plain = validateConfig({ auth: { kind: 'shared-password', shared_password: 'test-password' } });
+    const plainAuth = createAuthenticator(plain, undefined as never, log);
+    assert.equal(plainAuth.needsAuthState, false);
+    checkAuthStateKey(plain, plainAuth, noKey);
   });
 });
 
