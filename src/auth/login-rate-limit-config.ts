@@ -11,7 +11,7 @@ export const LoginRateLimitSchema = Type.Object(
     window_seconds: Type.Number({
       exclusiveMinimum: 0,
       default: 60,
-      description: 'Seconds a failed login counts for, from the first failure of the window; a successful login clears the user name\'s count.',
+      description: 'Length of a counting window, in seconds, from the first login counted in it; when it ends, its count is forgotten. A successful login clears the user name\'s count.',
     }),
     max_tracked: Type.Integer({
       minimum: 1,
