@@ -114,12 +114,12 @@ export function validateConfig(raw: Record<string, unknown>): Config {
   const problems: Problem[] = [];
   checkUnknownKeys(ConfigSchema, raw, '', problems);
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw)) as Record<string, unknown>;
-  for (const err of Value.Errors(ConfigSchema, withDefaults)) {
+  for (const err of schemaErrors(ConfigSchema, withDefaults)) {
     const key = err.path.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
     // a union or an unknown key already reported at a parent covers what lies below it
     if (problems.some((p) => key === p.key || key.startsWith(`${p.key}.`) || p.key.startsWith(`${key}.`))) continue;
     // a list written as one string (e.g. `dev_users: ${DEV_USERS}`): say how a variable gives a list
-    const listHint = err.schema.type === 'array' && typeof err.value === 'string' ? ' (a list from one variable: write ["${VAR}"], split on white space)' : '';
+    const listHint = /^expected array/i.test(err.message) && typeof err.value === 'string' ? ' (a list from one variable: write ["${VAR}"], split on white space)' : '';
     problems.push({ key, message: `${err.message.toLowerCase()}, got ${describe(err.value)}${listHint}` });
   }
   if (problems.length === 0) {
@@ -135,6 +135,36 @@ export function validateConfig(raw: Record<string, unknown>): Config {
     if (problems.length === 0) return config;
   }
   throw new ConfigError(formatProblems(problems));
+}
+
+/**
+ * The schema's errors for a value, where a union of kinds (`auth`,
+ * `spawner`) is checked as the member its `kind` names (with that member's
+ * defaults), so an error names the key inside it (`auth.client_id`) rather
+ * than "expected union value".
+ */
+export function schemaErrors(schema: TSchema, value: unknown): Array<{ path: string; message: string; value: unknown }> {
+  const out: Array<{ path: string; message: string; value: unknown }> = [];
+  for (const err of Value.Errors(schema, value)) {
+    const member = err.schema[Kind] === 'Union' ? kindMember(err.schema, err.value) : undefined;
+    if (!member) {
+      out.push({ path: err.path, message: err.message, value: err.value });
+      continue;
+    }
+    const filled = Value.Default(member, Value.Clone(err.value));
+    for (const inner of schemaErrors(member, filled)) out.push({ ...inner, path: `${err.path}${inner.path}` });
+  }
+  return out;
+}
+
+/** The member of a union of kinds that a value's `kind` (or the default kind) names. */
+function kindMember(union: TSchema, value: unknown): TSchema | undefined {
+  if (!isPlainObject(value)) return undefined;
+  const members = (union as unknown as { anyOf: TSchema[] }).anyOf;
+  const kindOf = (m: TSchema) => (m as TObject).properties?.['kind']?.['const'] as unknown;
+  if (!members.every((m) => m[Kind] === 'Object' && kindOf(m) !== undefined)) return undefined;
+  const kind = value['kind'] ?? (union['default'] as { kind?: unknown } | undefined)?.kind ?? kindOf(members[0]!);
+  return members.find((m) => kindOf(m) === kind);
 }
 
 /** One thing wrong in a config: the dotted key and what is wrong with it. */

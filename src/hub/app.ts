@@ -117,7 +117,12 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     processId: `${process.pid}@${os.hostname()}:${Date.now()}`,
   };
   ref.hub = hub;
-  checkAuthStateKey(config, hub.authenticator, hub.crypt);
+  try {
+    checkAuthStateKey(config, hub.authenticator, hub.crypt);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
   await hub.authenticator.init?.();
   const app = buildApp(hub);
   return {

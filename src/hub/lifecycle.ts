@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config, ConfigHooks } from '../config/schema.js';
+import { checkAuthStateKey } from '../auth/auth-state.js';
+import { CryptKeeper } from '../lib/crypto.js';
 import { ensureUser } from '../db/repos/users.js';
 import { normalizeUsername } from '../lib/names.js';
 import { buildHub, hubUrls, type BuiltHub } from './app.js';
@@ -28,6 +30,9 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
   const dataDir = path.resolve(config.data_dir);
   prepareDataDir(dataDir, log);
   const token = proxyToken(config, dataDir);
+  // auth.enable_auth_state without a key: refused before the proxy starts (a backend that
+  // needs auth state is checked when it is built, in buildHub)
+  checkAuthStateKey(config, { kind: config.auth.kind }, CryptKeeper.fromEnv());
   // The proxy starts (or is found) while the store opens and the app is built.
   const proxyReady = ensureProxy({ config, dataDir, urls: hubUrls(config), token, log });
   proxyReady.catch(() => undefined);

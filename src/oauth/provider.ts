@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { refreshIfStale } from '../auth/refresh.js';
+import { clearLoginCookies } from '../hub/cookies.js';
 import type { Hub } from '../hub/context.js';
 import { HubError } from '../lib/errors.js';
 import { safeEqual, sha256 } from '../lib/crypto.js';
@@ -46,7 +48,14 @@ async function authorize(hub: Hub, req: FastifyRequest, reply: FastifyReply): Pr
     const login = urlJoin(hub.urls.hub, 'login');
     return redirectLocal(reply, `${login}?next=${encodeURIComponent(req.url)}`, login);
   }
-  const user = session.user;
+  // auth.auth_refresh_age: an old login is refreshed here too (a failed one: 401 "please log in again")
+  let user;
+  try {
+    user = await refreshIfStale(hub, session.user, hub.log);
+  } catch (err) {
+    clearLoginCookies(reply, hub.urls.hub);
+    throw err;
+  }
   // The user must be allowed to access the server behind this client.
   const owner = client.user_id !== null ? await getUserById(hub.db, client.user_id) : undefined;
   const allowed = JSON.parse(client.allowed_scopes) as string[];

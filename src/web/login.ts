@@ -7,11 +7,12 @@ import { deleteSession } from '../db/repos/sessions.js';
 import { deleteTokensOfSession } from '../db/repos/tokens.js';
 import { clearLoginCookies } from '../hub/cookies.js';
 import { sessionFromCookie } from '../hub/identity.js';
+import type { UserRow } from '../db/repos/users.js';
 import { NAME_MAX_LENGTH, urlJoin } from '../lib/names.js';
 import { HubError } from '../lib/errors.js';
 import { loginRateLimiter, recordFailedLogin, refuseIfLoginRateLimited } from '../auth/login-rate-limit.js';
 import { html, page } from './layout.js';
-import { sendAuthErrorPage } from './auth-error-page.js';
+import { withLoginErrors } from './auth-error-page.js';
 import { afterLoginUrl, startLoginSession } from './login-session.js';
 import { publicHubUrl } from './public-url.js';
 import { requireXsrfOrSameOrigin, safeNext, xsrfField } from './session.js';
@@ -58,10 +59,10 @@ function loginPage(hub: Hub, req: FastifyRequest, reply: FastifyReply, opts: { e
  * tunnel): valid credentials start a session; none give a 401 page naming
  * the header; bad ones the backend's AuthError. Nothing is stored on failure.
  */
-async function headerLogin(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+async function headerLogin(hub: Hub, req: FastifyRequest, reply: FastifyReply, session: { id: string; user: UserRow } | null): Promise<FastifyReply> {
   const a = hub.authenticator;
   let presented = true; // credentials were sent (a refusal then counts against the address)
-  try {
+  return withLoginErrors(hub, reply, { status: 401, message: 'The credentials of this request could not be checked; try again.' }, async () => {
     refuseIfLoginRateLimited(hub, req, reply);
     const result = await a.authenticateRequest!(req);
     if (!result) {
@@ -71,20 +72,29 @@ async function headerLogin(hub: Hub, req: FastifyRequest, reply: FastifyReply): 
       throw new AuthError(401, `This hub logs you in from ${header}, which this request does not carry. Reach the hub through its login service.`);
     }
     const user = await admitUser(hub, result, { log: hub.log });
-    await startLoginSession(hub, req, reply, user);
+    if (session?.user.id !== user.id) {
+      if (session) await endSession(hub, session.id);
+      await startLoginSession(hub, req, reply, user);
+    }
     return reply.redirect(await afterLoginUrl(hub, (req.query as Record<string, unknown>)['next'], user), 302);
-  } catch (err) {
-    if (err instanceof AuthError && presented && err.status !== 429) recordFailedLogin(hub, req);
-    if (err instanceof AuthError) return sendAuthErrorPage(hub, reply, err);
-    throw err;
-  }
+  }, () => {
+    if (presented) recordFailedLogin(hub, req);
+  });
+}
+
+/** Ends one login session and the OAuth tokens issued in it. */
+async function endSession(hub: Hub, id: string): Promise<void> {
+  await deleteTokensOfSession(hub.db, id);
+  await deleteSession(hub.db, id);
+  hub.identities.clear();
 }
 
 export function loginRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/login', async (req, reply) => {
     const session = await sessionFromCookie(hub.db, req);
+    // header login: the header is the truth, even with a session (another person behind the same tunnel)
+    if (loginMode(hub) === 'header') return headerLogin(hub, req, reply, session);
     if (session) return reply.redirect(await afterLoginUrl(hub, (req.query as Record<string, unknown>)['next'], session.user), 302);
-    if (loginMode(hub) === 'header') return headerLogin(hub, req, reply);
     return loginPage(hub, req, reply, {});
   });
 
@@ -122,9 +132,7 @@ export function loginRoutes(app: FastifyInstance, hub: Hub): void {
     let target: string | undefined;
     if (session) {
       const authState = decryptAuthState(hub.crypt, session.user.auth_state, hub.log);
-      await deleteTokensOfSession(hub.db, session.id);
-      await deleteSession(hub.db, session.id);
-      hub.identities.clear();
+      await endSession(hub, session.id);
       req.log.info({ user: session.user.name }, 'user logged out');
       target = await backendLogoutUrl(hub, req, session.user.name, authState);
     }

@@ -5,7 +5,7 @@ import type { LoginContext } from '../auth/authenticator.js';
 import { admitUser } from '../auth/admit-user.js';
 import { recordFailedLogin, refuseIfLoginRateLimited } from '../auth/login-rate-limit.js';
 import { HubError } from '../lib/errors.js';
-import { sendAuthErrorPage } from './auth-error-page.js';
+import { withLoginErrors } from './auth-error-page.js';
 import { afterLoginUrl, startLoginSession } from './login-session.js';
 import { publicHubUrl } from './public-url.js';
 import { safeNext } from './session.js';
@@ -22,7 +22,7 @@ export function redirectLoginRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.get('/oauth_login', async (req, reply) => {
     if (!a.startLogin || !a.finishLogin) throw new HubError(404, `the ${a.kind} login does not redirect to an identity provider`);
-    return withAuthErrors(hub, reply, async () => {
+    return withLoginErrors(hub, reply, { status: 502, message: 'The login service could not be reached; try again later.' }, async () => {
       const url = await a.startLogin!(loginContext(hub, req, reply, safeNext((req.query as Record<string, unknown>)['next'])));
       if (!isHttpUrl(url)) {
         hub.log.error({ kind: a.kind }, 'startLogin returned no http(s) URL');
@@ -34,7 +34,7 @@ export function redirectLoginRoutes(app: FastifyInstance, hub: Hub): void {
 
   app.get('/oauth_callback', async (req, reply) => {
     if (!a.startLogin || !a.finishLogin) throw new HubError(404, `the ${a.kind} login does not redirect to an identity provider`);
-    return withAuthErrors(hub, reply, async () => {
+    return withLoginErrors(hub, reply, { status: 400, message: 'The login could not be completed; start it again.' }, async () => {
       refuseIfLoginRateLimited(hub, req, reply);
       const { result, next } = await a.finishLogin!(loginContext(hub, req, reply, undefined));
       const user = await admitUser(hub, result, { log: hub.log });
@@ -46,16 +46,6 @@ export function redirectLoginRoutes(app: FastifyInstance, hub: Hub): void {
 
 function loginContext(hub: Hub, req: FastifyRequest, reply: FastifyReply, next: string | undefined): LoginContext {
   return { req, reply, log: hub.log, hubUrl: publicHubUrl(hub, req), ...(next === undefined ? {} : { next }) };
-}
-
-async function withAuthErrors(hub: Hub, reply: FastifyReply, work: () => Promise<FastifyReply>, onRefusal?: () => void): Promise<FastifyReply> {
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof AuthError && err.status !== 429) onRefusal?.(); // a refused callback counts against the address
-    if (err instanceof AuthError) return sendAuthErrorPage(hub, reply, err);
-    throw err;
-  }
 }
 
 function isHttpUrl(url: unknown): url is string {

@@ -17,6 +17,7 @@ class HeaderAuthenticator implements Authenticator {
     const value = req.headers['x-test-user'];
     if (typeof value !== 'string' || !value) return null;
     if (value === 'expired') throw new AuthError(401, 'The token in X-Test-User has expired.');
+    if (value === 'crash') throw new SyntaxError('Unexpected token in JSON');
     if (value === 'outsider') throw new AuthError(403, 'You have no project on this platform.');
     return { name: value };
   }
@@ -62,6 +63,7 @@ describe('header login (authenticateRequest) through the hub', () => {
   for (const [value, status, message] of [
     ['expired', 401, /has expired/],
     ['outsider', 403, /no project on this platform/],
+    ['crash', 401, /could not be checked/],
   ] as const) {
     it(`bad credentials (${value}) are a ${status} page with the backend's message, nothing stored`, async () => {
       const r = await get(t, '/hub/login', { 'X-Test-User': value });
@@ -81,6 +83,19 @@ describe('header login (authenticateRequest) through the hub', () => {
     assert.equal(r.status, 302);
     assert.equal(r.headers.get('location'), '/hub/token');
     assert.equal((await get(t, '/hub/token', { Cookie: loginCookie(r)! })).status, 200);
+  });
+
+  it('the header wins over an existing session: another person behind the tunnel gets their own session', async () => {
+    const first = loginCookie(await get(t, '/hub/login', { 'X-Test-User': 'erin' }))!;
+    const same = await get(t, '/hub/login', { 'X-Test-User': 'erin', Cookie: first });
+    assert.equal(same.status, 302);
+    assert.equal(loginCookie(same), undefined, 'the same person keeps the session');
+    const other = await get(t, '/hub/login?next=%2Fhub%2Fhome', { 'X-Test-User': 'frank', Cookie: first });
+    assert.equal(other.status, 302);
+    const second = loginCookie(other)!;
+    assert.ok(second && second !== first, 'a new session for the other person');
+    assert.equal((await get(t, '/hub/home', { Cookie: first })).status, 302, "the first person's session is ended");
+    assert.equal((await get(t, '/hub/login', { Cookie: second })).status, 401, 'a session without the header is not a login');
   });
 
   it('the login form is not offered (POST /hub/login is 404)', async () => {

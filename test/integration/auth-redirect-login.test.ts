@@ -17,8 +17,10 @@ class RedirectAuthenticator implements Authenticator {
   readonly loginService = 'Test IdP';
   logoutTarget: string | undefined;
   nextUser = 'alice';
+  startFails = false;
 
   async startLogin(ctx: LoginContext): Promise<string> {
+    if (this.startFails) throw new Error('getaddrinfo ENOTFOUND idp.invalid');
     const state = `s${Math.random().toString(36).slice(2)}`;
     ctx.reply.setCookie('test-state', `${state}|${ctx.next ?? ''}`, { path: '/', httpOnly: true });
     return `${ctx.hubUrl}oauth_callback?user=${encodeURIComponent(this.nextUser)}&state=${state}`;
@@ -29,6 +31,7 @@ class RedirectAuthenticator implements Authenticator {
     const [state, next] = (ctx.req.cookies['test-state'] ?? '').split('|');
     ctx.reply.clearCookie('test-state', { path: '/' });
     if (!state || q['state'] !== state) throw new AuthError(400, 'The login state does not match: start the login again.');
+    if (q['user'] === 'crash') throw new TypeError('a library error for a bad callback');
     if (q['user'] === 'refused') throw new AuthError(403, 'The identity provider refused this login.');
     return { result: { name: q['user'] ?? '' }, ...(next ? { next } : {}) };
   }
@@ -93,6 +96,23 @@ describe('redirect login (startLogin/finishLogin) through the hub', () => {
     assert.equal(r.status, 400);
     assert.match(await r.text(), /login state does not match/);
     assert.equal(await getUser(t.hub.db, 'mallory'), undefined);
+  });
+
+  it('any other error of the backend is a page, never a 500: 502 when the provider cannot be reached, 400 for the callback', async () => {
+    const b = new Browser(t.hubUrl);
+    auth.startFails = true;
+    try {
+      const r = await b.get('/hub/oauth_login');
+      assert.equal(r.status, 502);
+      assert.match(await r.text(), /could not be reached/);
+    } finally {
+      auth.startFails = false;
+    }
+    auth.nextUser = 'crash';
+    const done = await followLogin(b, '/hub/oauth_login');
+    assert.equal(done.status, 400);
+    assert.match(await done.text(), /could not be completed/);
+    assert.ok(!b.cookies.has('jupyterhub-hub-login'));
   });
 
   it('a name the name rules refuse is a 400 page, no user', async () => {
