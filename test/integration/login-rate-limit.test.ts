@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyRequest } from 'fastify';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
-import { AuthError, type Authenticator, type AuthResult } from '../../src/auth/authenticator.js';
+import { AuthError, type Authenticator, type AuthResult, type LoginContext } from '../../src/auth/authenticator.js';
 import { addressKey, LoginRateLimiter } from '../../src/auth/login-rate-limit.js';
 
 /** Posts the login form as client `ip` (X-Forwarded-For, believed from loopback); returns status, Retry-After and whether a login cookie was set. */
@@ -124,6 +124,45 @@ describe('login rate limit on header logins', () => {
     assert.ok(Number(blocked.headers.get('retry-after')) > 0);
     assert.match(await blocked.text(), /Too many failed logins/);
     assert.equal((await get('192.0.2.41', { 'X-Test-User': 'carol' })).status, 302);
+  });
+});
+
+/** A redirect login whose callback takes `?user=`: `forged` is refused (400, as a tampered state is), `boom` is a library error. */
+class CallbackAuthenticator implements Authenticator {
+  readonly kind = 'test-redirect';
+  readonly loginService = 'Test IdP';
+  async startLogin(ctx: LoginContext): Promise<string> {
+    return `${ctx.hubUrl}oauth_callback?user=alice`;
+  }
+  async finishLogin(ctx: LoginContext) {
+    const user = (ctx.req.query as Record<string, string>)['user'] ?? '';
+    if (user === 'forged') throw new AuthError(400, 'The login state does not match: start the login again.');
+    if (user === 'boom') throw new TypeError('a library error');
+    return { result: { name: user } };
+  }
+}
+
+describe('login rate limit on redirect-login callbacks', () => {
+  let t: TestHub;
+  before(async () => {
+    t = await startTestHub(
+      { auth: { kind: 'shared-password', shared_password: 'test-password', login_rate_limit: { attempts: 2, window_seconds: 60 } } },
+      { authenticator: new CallbackAuthenticator() },
+    );
+  });
+  after(async () => {
+    await t.stop();
+  });
+  const callback = (ip: string, user: string) =>
+    fetch(`${t.hubUrl}/hub/oauth_callback?user=${user}`, { headers: { 'X-Forwarded-For': ip }, redirect: 'manual' });
+
+  it('refused callbacks (AuthError or a library error) count against the address; other addresses still log in', async () => {
+    assert.equal((await callback('192.0.2.50', 'forged')).status, 400);
+    assert.equal((await callback('192.0.2.50', 'boom')).status, 400);
+    const blocked = await callback('192.0.2.50', 'alice');
+    assert.equal(blocked.status, 429);
+    assert.ok(Number(blocked.headers.get('retry-after')) > 0);
+    assert.equal((await callback('192.0.2.51', 'alice')).status, 302);
   });
 });
 
