@@ -1,4 +1,5 @@
 import { Type, type TProperties } from '@sinclair/typebox';
+import { LoginRateLimitSchema } from './login-rate-limit-config.js';
 
 /**
  * The auth options every backend has, under `auth:` next to the backend's
@@ -43,6 +44,7 @@ export const CommonAuthOptions = Type.Object({
     description:
       "Where the browser goes after logout when the backend names no URL of its own (e.g. an identity provider's sign-out page). Empty: the login page.",
   }),
+  login_rate_limit: LoginRateLimitSchema,
 });
 
 /**

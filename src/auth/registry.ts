@@ -64,6 +64,7 @@ function createSharedPassword(a: Static<typeof SharedPasswordAuthSchema>, deps: 
     password: a.shared_password ?? process.env['GANYMEDE_SHARED_PASSWORD'],
     adminPassword: a.admin_password,
     adminUsers: deps.config.admin_users.map((u) => u.toLowerCase()),
+    devUsers: a.dev_users,
   });
 }
 

@@ -5,7 +5,9 @@ import { getSetting, setSetting } from '../db/repos/settings.js';
 import { safeEqual, verifyPassword } from '../lib/crypto.js';
 import { HubError } from '../lib/errors.js';
 import { normalizeUsername } from '../lib/names.js';
-import type { Authenticator, AuthResult } from './authenticator.js';
+import { quoteName } from '../lib/quote-name.js';
+import { AuthError, type Authenticator, type AuthResult } from './authenticator.js';
+import { devUserProjects } from './dev-users.js';
 import { generateSharedPassword, sharedPasswordNotice, SHARED_PASSWORD_SETTING as SETTING_KEY } from './shared-password-reset.js';
 
 /**
@@ -18,6 +20,9 @@ import { generateSharedPassword, sharedPasswordNotice, SHARED_PASSWORD_SETTING a
  * otherwise name an admin and become one): `admin_users`, and users made
  * admin by the API or the admin role, log in only with `auth.admin_password`;
  * without it they cannot log in here at all.
+ *
+ * Dev mode (`dev_users`, src/auth/dev-users.ts): only the users named there log
+ * in, each with the projects auth state the JWT-header login gives.
  */
 export class SharedPasswordAuthenticator implements Authenticator {
   readonly kind = 'shared-password';
@@ -32,10 +37,17 @@ export class SharedPasswordAuthenticator implements Authenticator {
       password: string | undefined;
       adminPassword: string | undefined;
       adminUsers: string[];
+      /** `auth.dev_users` (`<user>.<project>`, checked at config load); empty: not in dev mode. */
+      devUsers?: readonly string[];
       /** Also called with the notice of a generated password (completeStartup returns it too). */
       announce?: (notice: string) => void;
     },
   ) {}
+
+  /** Dev mode keeps the projects auth state: the hub needs GANYMEDE_CRYPT_KEY. */
+  get needsAuthState(): boolean {
+    return (this.opts.devUsers?.length ?? 0) > 0;
+  }
 
   async init(): Promise<void> {
     if (!this.opts.adminPassword && this.opts.adminUsers.length) {
@@ -74,7 +86,7 @@ export class SharedPasswordAuthenticator implements Authenticator {
     if (!name || !password) return null;
     const admin = await this.isAdmin(normalizeUsername(name));
     if (admin) {
-      if (this.opts.adminPassword && safeEqual(password, this.opts.adminPassword)) return { name, admin: true };
+      if (this.opts.adminPassword && safeEqual(password, this.opts.adminPassword)) return this.withDevProjects({ name, admin: true });
       if (!(await this.isSharedPassword(password))) return null;
       // only someone who knows the shared password learns why
       throw new HubError(
@@ -84,7 +96,20 @@ export class SharedPasswordAuthenticator implements Authenticator {
           : `${name} is an admin, and admins cannot log in with the shared password; set auth.admin_password to let admins log in`,
       );
     }
-    return (await this.isSharedPassword(password)) ? { name } : null;
+    return (await this.isSharedPassword(password)) ? this.withDevProjects({ name }) : null;
+  }
+
+  /**
+   * In dev mode, adds the user's projects auth state, or refuses a user who is
+   * none of the dev users (called only once the password is right, so only
+   * someone who knows it learns why).
+   */
+  private withDevProjects(result: AuthResult): AuthResult {
+    const devUsers = this.opts.devUsers ?? [];
+    if (devUsers.length === 0) return result;
+    const projects = devUserProjects(devUsers, result.name);
+    if (!projects) throw new AuthError(403, `${quoteName(result.name)} is not one of the dev users (auth.dev_users): this hub logs in only those users`);
+    return { ...result, authState: projects };
   }
 
   private async isSharedPassword(password: string): Promise<boolean> {

@@ -4,7 +4,9 @@ import { pathToFileURL } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { Kind, type TObject, type TSchema } from '@sinclair/typebox';
 import { ConfigError } from '../lib/errors.js';
+import { expandEnvRefs } from './env-refs.js';
 import { configNameProblems } from './names-check.js';
+import { devUsersProblems } from '../auth/dev-users.js';
 import { ConfigSchema, HOOK_NAMES, type Config, type ConfigHooks } from './schema.js';
 
 export interface LoadedConfig {
@@ -20,14 +22,38 @@ export async function loadConfig(file: string | undefined, overrides: Record<str
   let hooks: ConfigHooks = {};
   if (file) {
     const loaded = await readConfigFile(file);
-    raw = loaded.raw;
+    raw = convertWholeRefs(loaded.raw, loaded.wholeRefs);
     hooks = loaded.hooks;
   }
   const merged = deepMerge(raw, overrides);
   return { config: validateConfig(merged), hooks, source: file };
 }
 
-async function readConfigFile(file: string): Promise<{ raw: Record<string, unknown>; hooks: ConfigHooks }> {
+/**
+ * Values that were wholly one `${VAR}` reference are strings; where the schema
+ * wants a number or a boolean they are converted (`port: ${PORT}`). Nothing else
+ * is converted: a number written as a quoted string stays an error.
+ */
+function convertWholeRefs(raw: Record<string, unknown>, paths: Array<Array<string | number>>): Record<string, unknown> {
+  if (paths.length === 0) return raw;
+  const converted = Value.Convert(ConfigSchema, Value.Clone(raw));
+  const out = Value.Clone(raw);
+  for (const at of paths) {
+    let from: unknown = converted;
+    let to: unknown = out;
+    for (const step of at.slice(0, -1)) {
+      from = (from as Record<string | number, unknown> | undefined)?.[step];
+      to = (to as Record<string | number, unknown> | undefined)?.[step];
+    }
+    const last = at[at.length - 1];
+    if (last === undefined || typeof to !== 'object' || to === null || typeof from !== 'object' || from === null) continue;
+    const value = (from as Record<string | number, unknown>)[last];
+    if (typeof value === 'number' || typeof value === 'boolean') (to as Record<string | number, unknown>)[last] = value;
+  }
+  return out;
+}
+
+async function readConfigFile(file: string): Promise<{ raw: Record<string, unknown>; hooks: ConfigHooks; wholeRefs: Array<Array<string | number>> }> {
   const abs = path.resolve(file);
   if (/\.(m?js|ts)$/.test(abs)) {
     let mod: { default?: unknown };
@@ -52,7 +78,7 @@ async function readConfigFile(file: string): Promise<{ raw: Record<string, unkno
         (hooks as Record<string, unknown>)[name] = fn;
       }
     }
-    return { raw, hooks };
+    return { raw, hooks, wholeRefs: [] };
   }
   let text: string;
   try {
@@ -66,9 +92,17 @@ async function readConfigFile(file: string): Promise<{ raw: Record<string, unkno
   } catch (err) {
     throw new ConfigError(`config file ${file}: not valid YAML: ${(err as Error).message}`);
   }
-  if (parsed === null || parsed === undefined) return { raw: {}, hooks: {} };
+  if (parsed === null || parsed === undefined) return { raw: {}, hooks: {}, wholeRefs: [] };
   if (!isPlainObject(parsed)) throw new ConfigError(`config file ${file}: the top level must be a mapping of options`);
-  return { raw: parsed, hooks: {} };
+  // `${VAR}` references (src/config/env-refs.ts), expanded before validation
+  const expanded = expandEnvRefs(parsed);
+  if (expanded.problems.length) {
+    const lines = expanded.problems.map((p) => `${p.key}: ${p.message}`);
+    throw new ConfigError(
+      lines.length === 1 ? `config file ${file}: ${lines[0]}` : `config file ${file}: ${lines.length} problems:\n${lines.map((l) => `  ${l}`).join('\n')}`,
+    );
+  }
+  return { raw: expanded.value as Record<string, unknown>, hooks: {}, wholeRefs: expanded.wholeRefs };
 }
 
 /**
@@ -84,7 +118,9 @@ export function validateConfig(raw: Record<string, unknown>): Config {
     const key = err.path.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
     // a union or an unknown key already reported at a parent covers what lies below it
     if (problems.some((p) => key === p.key || key.startsWith(`${p.key}.`) || p.key.startsWith(`${key}.`))) continue;
-    problems.push({ key, message: `${err.message.toLowerCase()}, got ${describe(err.value)}` });
+    // a list written as one string (e.g. `dev_users: ${DEV_USERS}`): say how a variable gives a list
+    const listHint = /^expected array/i.test(err.message) && typeof err.value === 'string' ? ' (a list from one variable: write ["${VAR}"], split on white space)' : '';
+    problems.push({ key, message: `${err.message.toLowerCase()}, got ${describe(err.value)}${listHint}` });
   }
   if (problems.length === 0) {
     const config = withDefaults as Config;
@@ -95,6 +131,7 @@ export function validateConfig(raw: Record<string, unknown>): Config {
       });
     }
     problems.push(...configNameProblems(config));
+    if (config.auth.kind === 'shared-password') problems.push(...devUsersProblems(config.auth.dev_users));
     if (problems.length === 0) return config;
   }
   throw new ConfigError(formatProblems(problems));

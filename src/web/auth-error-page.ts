@@ -31,13 +31,17 @@ export async function withLoginErrors(
   reply: FastifyReply,
   fallback: { status: number; message: string },
   work: () => Promise<FastifyReply>,
+  /** Called when the step ends in a refusal page other than a 429 (the login rate limit counts it). */
+  onRefusal?: () => void,
 ): Promise<FastifyReply> {
   try {
     return await work();
   } catch (err) {
+    if (err instanceof AuthError && err.status !== 429) onRefusal?.();
     if (err instanceof AuthError) return sendAuthErrorPage(hub, reply, err);
     if (err instanceof HubError) throw err;
     hub.log.error({ err, kind: hub.authenticator.kind }, 'login step failed');
+    onRefusal?.();
     return sendAuthErrorPage(hub, reply, new AuthError(fallback.status, fallback.message));
   }
 }

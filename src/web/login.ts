@@ -10,6 +10,7 @@ import { sessionFromCookie } from '../hub/identity.js';
 import type { UserRow } from '../db/repos/users.js';
 import { NAME_MAX_LENGTH, urlJoin } from '../lib/names.js';
 import { HubError } from '../lib/errors.js';
+import { loginRateLimiter, recordFailedLogin, refuseIfLoginRateLimited } from '../auth/login-rate-limit.js';
 import { html, page } from './layout.js';
 import { withLoginErrors } from './auth-error-page.js';
 import { afterLoginUrl, startLoginSession } from './login-session.js';
@@ -65,7 +66,9 @@ function loginPage(hub: Hub, req: FastifyRequest, reply: FastifyReply, opts: { e
 async function headerLogin(hub: Hub, req: FastifyRequest, reply: FastifyReply, session: { id: string; user: UserRow } | null): Promise<FastifyReply> {
   const a = hub.authenticator;
   const next = (req.query as Record<string, unknown>)['next'];
+  let presented = true; // credentials were sent (a refusal then counts against the address)
   return withLoginErrors(hub, reply, { status: 401, message: 'The credentials of this request could not be checked; try again.' }, async () => {
+    refuseIfLoginRateLimited(hub, req, reply);
     let result;
     try {
       result = await a.authenticateRequest!(req);
@@ -77,6 +80,7 @@ async function headerLogin(hub: Hub, req: FastifyRequest, reply: FastifyReply, s
     }
     if (!result && session) return reply.redirect(await afterLoginUrl(hub, next, session.user), 302);
     if (!result) {
+      presented = false;
       const header = a.loginHeader ? `the ${a.loginHeader} request header` : 'the identity header of the authenticating proxy';
       req.log.warn({ kind: a.kind }, 'header login: no credentials in the request');
       throw new AuthError(401, `This hub logs you in from ${header}, which this request does not carry. Reach the hub through its login service.`);
@@ -87,6 +91,8 @@ async function headerLogin(hub: Hub, req: FastifyRequest, reply: FastifyReply, s
       await startLoginSession(hub, req, reply, user);
     }
     return reply.redirect(await afterLoginUrl(hub, next, user), 302);
+  }, () => {
+    if (presented) recordFailedLogin(hub, req);
   });
 }
 
@@ -111,16 +117,25 @@ export function loginRoutes(app: FastifyInstance, hub: Hub): void {
     if (!hub.authenticator.authenticate) throw new HubError(404, `the ${hub.authenticator.kind} login has no login form`);
     const typed = form['username'] ?? '';
     const username = typed.length <= NAME_MAX_LENGTH ? typed : ''; // echoed in the form: never a huge one (the log clips it)
+    const limit = loginRateLimiter(hub).check(req.ip, typed); // before the password is looked at
+    if (!limit.ok) {
+      req.log.warn({ username: typed, retryAfter: limit.retryAfter }, 'login refused: too many failed logins');
+      reply.header('Retry-After', String(limit.retryAfter));
+      return loginPage(hub, req, reply, { error: `Too many failed logins. Try again in ${limit.retryAfter} s.`, username, status: 429 });
+    }
     try {
       const result = await hub.authenticator.authenticate(req, form);
       if (!result) {
+        loginRateLimiter(hub).recordFailure(req.ip, typed);
         req.log.warn({ username: typed }, 'failed login');
         return loginPage(hub, req, reply, { error: 'Invalid username or password.', username, status: 403 });
       }
       const user = await admitUser(hub, result, { log: hub.log.child({ username: typed }) });
+      loginRateLimiter(hub).recordSuccess(req.ip, typed);
       await startLoginSession(hub, req, reply, user);
       return reply.redirect(await afterLoginUrl(hub, (req.query as Record<string, unknown>)['next'], user), 302);
     } catch (err) {
+      loginRateLimiter(hub).recordFailure(req.ip, typed); // a refusal (or an error) is a failed login
       if (err instanceof AuthError) return loginPage(hub, req, reply, { error: err.message, username, status: err.status });
       throw err;
     }

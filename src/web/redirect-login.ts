@@ -3,6 +3,7 @@ import type { Hub } from '../hub/context.js';
 import { AuthError } from '../auth/auth-error.js';
 import type { LoginContext } from '../auth/authenticator.js';
 import { admitUser } from '../auth/admit-user.js';
+import { recordFailedLogin, refuseIfLoginRateLimited } from '../auth/login-rate-limit.js';
 import { HubError } from '../lib/errors.js';
 import { withLoginErrors } from './auth-error-page.js';
 import { afterLoginUrl, startLoginSession } from './login-session.js';
@@ -34,11 +35,12 @@ export function redirectLoginRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/oauth_callback', async (req, reply) => {
     if (!a.startLogin || !a.finishLogin) throw new HubError(404, `the ${a.kind} login does not redirect to an identity provider`);
     return withLoginErrors(hub, reply, { status: 400, message: 'The login could not be completed; start it again.' }, async () => {
+      refuseIfLoginRateLimited(hub, req, reply);
       const { result, next } = await a.finishLogin!(loginContext(hub, req, reply, undefined));
       const user = await admitUser(hub, result, { log: hub.log });
       await startLoginSession(hub, req, reply, user);
       return reply.redirect(await afterLoginUrl(hub, next, user), 302);
-    });
+    }, () => recordFailedLogin(hub, req));
   });
 }
 

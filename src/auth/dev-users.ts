@@ -1,0 +1,79 @@
+/**
+ * The dev mode that mimics the BriCS JWT login (`auth.dev_users` of the
+ * shared-password login): entries `<user>.<project>` name the people who may
+ * log in and the projects each has, and the auth state is built in the shape
+ * the JWT-header login gives, so the spawn form and the job submission see
+ * what production sees.
+ */
+import { normalizeUsername, usernameProblem } from '../lib/names.js';
+
+/**
+ * The projects auth state: project id → the project's name and the user's
+ * account for it. The same shape as the JWT-header login's (`PlatformProjects`
+ * in src/auth/projects.ts).
+ */
+export type DevProjects = Record<string, { name: string; username: string }>;
+
+/**
+ * Project ids and project account names: the rule the JWT-header login applies
+ * to the `projects` claim (src/auth/projects.ts `isSafeProjectName`, on its
+ * branch; use that once both are merged).
+ */
+const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** One `dev_users` entry split: the hub user (normalised) and the project. */
+export interface DevUser {
+  user: string;
+  project: string;
+  /** The whole entry, the project account's user name (`alice.proj1`). */
+  entry: string;
+}
+
+/**
+ * Splits an entry at its first dot: `alice.proj1` → user `alice`, project
+ * `proj1`; `alice.proj1.portal` → project `proj1.portal`. Returns why it is
+ * not a valid entry instead when the user part is not a valid hub name or the
+ * project is empty.
+ */
+export function parseDevUser(entry: string): DevUser | { problem: string } {
+  const dot = entry.indexOf('.');
+  if (dot < 0) return { problem: `expected <user>.<project>, got "${entry}" (no dot)` };
+  const user = normalizeUsername(entry.slice(0, dot));
+  const project = entry.slice(dot + 1);
+  const bad = usernameProblem(user);
+  if (bad) return { problem: `the user part "${entry.slice(0, dot)}" is not a valid user name: ${bad}` };
+  if (project.trim() === '') return { problem: `the project after the first dot is empty in "${entry}"` };
+  // both become paths and `sudo -u` arguments downstream, as the JWT login's do
+  if (!SAFE_NAME.test(project)) return { problem: `the project "${project}" must be letters, digits, "_", "." and "-", not starting with "." or "-" (at most 128)` };
+  if (!SAFE_NAME.test(entry)) return { problem: `"${entry}" is used as a unix account name: letters, digits, "_", "." and "-" only (at most 128)` };
+  return { user, project, entry };
+}
+
+/** Every bad entry with its index (`auth.dev_users[2]`), for the config loader; empty when all are fine. */
+export function devUsersProblems(entries: readonly string[], option = 'auth.dev_users'): { key: string; message: string }[] {
+  const out: { key: string; message: string }[] = [];
+  entries.forEach((entry, i) => {
+    const parsed = parseDevUser(entry);
+    if ('problem' in parsed) out.push({ key: `${option}[${i}]`, message: parsed.problem });
+  });
+  return out;
+}
+
+/**
+ * The projects auth state of `name` (compared normalised) from the `dev_users`
+ * entries: `{proj1: {name: 'proj1', username: 'alice.proj1'}, ...}`, or null
+ * when `name` is none of the dev users. Entries must have passed
+ * {@link devUsersProblems} (bad ones are skipped).
+ */
+export function devUserProjects(entries: readonly string[], name: string): DevProjects | null {
+  const wanted = normalizeUsername(name);
+  const projects: DevProjects = {};
+  let found = false;
+  for (const entry of entries) {
+    const parsed = parseDevUser(entry);
+    if ('problem' in parsed || parsed.user !== wanted) continue;
+    found = true;
+    projects[parsed.project] = { name: parsed.project, username: parsed.entry };
+  }
+  return found ? projects : null;
+}
