@@ -6,20 +6,10 @@
  * what production sees.
  */
 import { normalizeUsername, usernameProblem } from '../lib/names.js';
+import { isSafeProjectName, type PlatformProjects } from './projects.js';
 
-/**
- * The projects auth state: project id → the project's name and the user's
- * account for it. The same shape as the JWT-header login's (`PlatformProjects`
- * in src/auth/projects.ts).
- */
-export type DevProjects = Record<string, { name: string; username: string }>;
-
-/**
- * Project ids and project account names: the rule the JWT-header login applies
- * to the `projects` claim (src/auth/projects.ts `isSafeProjectName`, on its
- * branch; use that once both are merged).
- */
-const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** The projects auth state: the JWT-header login's own type (src/auth/projects.ts), so both give one shape. */
+export type DevProjects = PlatformProjects;
 
 /** One `dev_users` entry split: the hub user (normalised) and the project. */
 export interface DevUser {
@@ -44,8 +34,8 @@ export function parseDevUser(entry: string): DevUser | { problem: string } {
   if (bad) return { problem: `the user part "${entry.slice(0, dot)}" is not a valid user name: ${bad}` };
   if (project.trim() === '') return { problem: `the project after the first dot is empty in "${entry}"` };
   // both become paths and `sudo -u` arguments downstream, as the JWT login's do
-  if (!SAFE_NAME.test(project)) return { problem: `the project "${project}" must be letters, digits, "_", "." and "-", not starting with "." or "-" (at most 128)` };
-  if (!SAFE_NAME.test(entry)) return { problem: `"${entry}" is used as a unix account name: letters, digits, "_", "." and "-" only (at most 128)` };
+  if (!isSafeProjectName(project)) return { problem: `the project "${project}" must be letters, digits, "_", "." and "-", not starting with "." or "-" (at most 128)` };
+  if (!isSafeProjectName(entry)) return { problem: `"${entry}" is used as a unix account name: letters, digits, "_", "." and "-" only (at most 128)` };
   return { user, project, entry };
 }
 

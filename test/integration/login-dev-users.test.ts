@@ -7,6 +7,7 @@ import path from 'node:path';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { loadConfig, validateConfig } from '../../src/config/load.js';
 import { devUserProjects } from '../../src/auth/dev-users.js';
+import { projectsForPlatform } from '../../src/auth/projects.js';
 import { createAuthenticator } from '../../src/auth/registry.js';
 import { checkAuthStateKey } from '../../src/auth/auth-state.js';
 import { CryptKeeper } from '../../src/lib/crypto.js';
@@ -30,14 +31,19 @@ async function tryLogin(t: TestHub, name: string, password: string): Promise<{ s
 const DEV_USERS = ['alice.proj1', 'alice.proj2', 'bob.proj1'];
 
 /**
- * The projects auth state the JWT-header login keeps (docs: brics.md §1): for a
- * token whose `projects` claim has these projects with a resource on the
- * platform as `<user>.<project>`, `{project_id: {name, username}}`.
+ * The projects auth state the JWT-header login keeps for a token whose
+ * `projects` claim has alice's dev projects with a resource on the platform
+ * (and one more project on another platform only): made by the JWT login's own
+ * filter (src/auth/projects.ts), so the two logins are compared, not copied.
  */
-const JWT_AUTH_STATE_ALICE = {
-  proj1: { name: 'proj1', username: 'alice.proj1' },
-  proj2: { name: 'proj2', username: 'alice.proj2' },
-};
+const JWT_AUTH_STATE_ALICE = projectsForPlatform(
+  {
+    proj1: { name: 'proj1', resources: [{ name: 'notebooks', username: 'alice.proj1' }] },
+    proj2: { name: 'proj2', resources: [{ name: 'cluster', username: 'alice.proj2c' }, { name: 'notebooks', username: 'alice.proj2' }] },
+    proj3: { name: 'proj3', resources: [{ name: 'cluster', username: 'alice.proj3' }] },
+  },
+  'notebooks',
+);
 
 /** Issue 10 §3: the dev mode that mimics the BriCS login. */
 describe('dev mode: shared password with dev_users', () => {
