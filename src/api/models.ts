@@ -7,6 +7,7 @@ import type { TokenRow } from '../db/repos/tokens.js';
 import type { GroupRow } from '../db/repos/groups.js';
 import { quotePath, urlJoin } from '../lib/names.js';
 import { serverPrefix } from '../hub/spawn-env.js';
+import { decryptAuthState } from '../auth/auth-state.js';
 
 export interface UserContext {
   groups: string[];
@@ -93,7 +94,8 @@ export function userModel(hub: Hub, who: Requester, user: UserRow, ctx: UserCont
   const model: Record<string, unknown> = {};
   for (const key of Object.keys(full)) if (allowed.has(key)) model[key] = full[key];
   if (allowed.has('auth_state')) {
-    model['auth_state'] = user.auth_state && hub.crypt.enabled ? hub.crypt.decrypt(user.auth_state) : null;
+    // a state the key cannot read (a changed GANYMEDE_CRYPT_KEY) is logged and shown as none, not a 500
+    model['auth_state'] = decryptAuthState(hub.crypt, user.auth_state, hub.log);
   }
   const readServers = filters.readServers;
   const stateFilter = filters.serverState;

@@ -292,10 +292,12 @@ async function configCommand(values: Values, sub: string | undefined): Promise<v
     }
     case 'show': {
       const { config: cfg } = await config(values);
-      const shown = JSON.parse(JSON.stringify(cfg)) as Record<string, Record<string, unknown>>;
-      if (shown['auth']?.['shared_password']) shown['auth']['shared_password'] = '***';
-      if (shown['auth']?.['admin_password']) shown['auth']['admin_password'] = '***';
-      if (shown['proxy']?.['auth_token']) shown['proxy']['auth_token'] = '***';
+      // every secret (passwords, tokens, client secrets, at any depth, e.g. services[].api_token) masked
+      const { isSecretKey } = await import('../lib/log-sanitize.js');
+      const shown = JSON.parse(JSON.stringify(cfg, (key, value: unknown) => (key && isSecretKey(key) && typeof value === 'string' && value ? '***' : value))) as Record<
+        string,
+        Record<string, unknown>
+      >;
       if (typeof shown['db']?.['url'] === 'string') shown['db']['url'] = (shown['db']['url'] as string).replace(/:[^:@/]*@/, ':***@');
       process.stdout.write((await import('yaml')).default.stringify(shown));
       return;

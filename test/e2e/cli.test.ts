@@ -179,6 +179,26 @@ describe('the command line (issue 9 §3)', () => {
     for (const key of [/port: expected integer/, /hub\.prot: unknown option/, /start_timout: unknown option/, /proxy\.check_interval: /]) assert.match(r.stderr, key);
   });
 
+  it('config show masks every secret: client secrets, service tokens, the proxy token, the database password', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-cli-config-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'secrets.yaml');
+    const secrets = ['client-secret-value', 'service-token-value-123', 'proxy-token-value', 'db-password-value'];
+    writeFileSync(
+      file,
+      YAML.stringify({
+        auth: { kind: 'oidc', client_id: 'hub', client_secret: secrets[0], issuer: 'https://idp.example.org/realms/x' },
+        services: [{ name: 'culler', api_token: secrets[1] }],
+        proxy: { auth_token: secrets[2] },
+        db: { url: `postgres://hub:${secrets[3]}@127.0.0.1:5432/hub` },
+      }),
+    );
+    const r = await ganymede(['config', 'show', '--config', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /client_id: hub/);
+    for (const s of secrets) assert.ok(!r.stdout.includes(s), `${s} is shown`);
+  });
+
   it('a second hub on the same ports is told which option to change', async () => {
     const s = await setup({ auth: { kind: 'shared-password', shared_password: 'first-hub-password' } });
     const first = new Serve(s.configFile);
