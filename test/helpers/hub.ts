@@ -98,14 +98,22 @@ export async function startTestHub(raw: Record<string, unknown> = {}, opts: Test
   const proxyServer =
     opts.proxyServer ?? (await startProxy({ ip: '127.0.0.1', port: 0, apiIp: '127.0.0.1', apiPort: 0, authToken: proxyToken, defaultTarget: `http://127.0.0.1:${hubPort}`, logger: log }));
   const proxy = new ChpClient({ apiUrl: `http://127.0.0.1:${proxyServer.apiPort}`, authToken: proxyToken });
-  const built = await buildHub({
-    config,
-    log,
-    proxy,
-    ...(opts.spawner ? { spawner: opts.spawner } : {}),
-    ...(opts.authenticator ? { authenticator: opts.authenticator } : {}),
-    ...(opts.hooks ? { hooks: opts.hooks } : {}),
-  });
+  let built: BuiltHub;
+  try {
+    built = await buildHub({
+      config,
+      log,
+      proxy,
+      ...(opts.spawner ? { spawner: opts.spawner } : {}),
+      ...(opts.authenticator ? { authenticator: opts.authenticator } : {}),
+      ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    });
+  } catch (err) {
+    // a hub that refuses to start (a test of that) leaves nothing running: the proxy would keep the test process alive
+    if (!opts.proxyServer) await proxyServer.close();
+    if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   await loadRoles(built.hub.db, config.roles);
   await built.app.listen({ host: '127.0.0.1', port: hubPort });
   const reattached = opts.reattach ? await built.hub.servers.reattachAll() : undefined;
