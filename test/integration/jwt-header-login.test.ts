@@ -52,7 +52,8 @@ describe('jwt-header login through the hub', () => {
     process.env['GANYMEDE_CRYPT_KEY'] = randomBytes(32).toString('hex');
     issuer = await startTestIssuer({ algorithms: ['RS256', 'HS256'] });
     t = await startTestHub({
-      auth: { kind: 'jwt-header', oidc_server: issuer.issuer, jwt_audience: issuer.audience, platform: TEST_PLATFORM, logout_redirect_url: SIGN_OUT },
+      // many refused logins from one address on purpose: the rate limit (tested in login-rate-limit.test.ts) is off
+      auth: { kind: 'jwt-header', oidc_server: issuer.issuer, jwt_audience: issuer.audience, platform: TEST_PLATFORM, logout_redirect_url: SIGN_OUT, login_rate_limit: { attempts: 0 } },
     });
   });
   after(async () => {
@@ -168,6 +169,7 @@ describe('jwt-header login through the hub: invalid_jwt_logout', () => {
         platform: TEST_PLATFORM,
         invalid_jwt_logout: true,
         logout_redirect_url: SIGN_OUT,
+        login_rate_limit: { attempts: 0 },
       },
     });
   });
@@ -221,7 +223,7 @@ describe('jwt-header login through the hub: the projects reach the spawn', () =>
     issuer = await startTestIssuer();
     spawner = trivialSpawner();
     t = await startTestHub(
-      { auth: { kind: 'jwt-header', oidc_server: issuer.issuer, jwt_audience: issuer.audience, platform: TEST_PLATFORM } },
+      { auth: { kind: 'jwt-header', oidc_server: issuer.issuer, jwt_audience: issuer.audience, platform: TEST_PLATFORM, login_rate_limit: { attempts: 0 } } },
       { spawner, hooks: { preSpawnStart: (ctx) => void hookSaw.push(ctx.authState) } },
     );
   });

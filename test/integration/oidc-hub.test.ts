@@ -58,6 +58,7 @@ describe('OIDC login through the hub', () => {
       {
         auth: {
           kind: 'oidc',
+          login_rate_limit: { attempts: 0 },
           issuer: op.issuer,
           client_id: op.clientId,
           client_secret: op.clientSecret,
@@ -250,6 +251,7 @@ describe('OIDC login through the hub with explicit endpoints', () => {
       {
         auth: {
           kind: 'oidc',
+          login_rate_limit: { attempts: 0 },
           client_id: op.clientId,
           client_secret: op.clientSecret,
           allow_insecure_http: true,
@@ -281,6 +283,7 @@ describe('OIDC login through the hub with explicit endpoints', () => {
       {
         auth: {
           kind: 'oidc',
+          login_rate_limit: { attempts: 0 },
           client_id: other.clientId,
           client_secret: other.clientSecret,
           allow_insecure_http: true,
