@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
-import { upsertClient } from '../../src/db/repos/oauth.js';
+import { createCode, takeCode, upsertClient } from '../../src/db/repos/oauth.js';
 import { ensureUser } from '../../src/db/repos/users.js';
 
 /** Logs in through the login form and returns the cookies to send. */
@@ -141,6 +141,23 @@ describe('OAuth redirect URIs and client credentials', () => {
     const ok = await tokenRequest({ client_id: CLIENT, client_secret: SECRET, grant_type: 'authorization_code', code, redirect_uri: CALLBACK });
     assert.equal(ok.status, 200);
     assert.ok(((await ok.json()) as { access_token: string }).access_token);
+  });
+
+  it('a code is redeemed once, even by concurrent requests (no second token from a replayed code)', async () => {
+    const olive = await ensureUser(t.hub.db, 'olive');
+    // the store: of redemptions racing each other, exactly one gets the code
+    const raw = await createCode(t.hub.db, { clientId: CLIENT, userId: olive.id, redirectUri: CALLBACK, scopes: [], sessionId: null });
+    const taken = await Promise.all([1, 2, 3, 4, 5].map(() => takeCode(t.hub.db, raw)));
+    assert.equal(taken.filter((r) => r !== undefined).length, 1);
+    // the endpoint: one access token, the other requests invalid_grant
+    const code = new URL((await authorize(CALLBACK)).headers.get('location')!, origin).searchParams.get('code')!;
+    const before = (await t.hub.db.selectFrom('api_tokens').select('id').where('kind', '=', 'oauth').execute()).length;
+    const answers = await Promise.all(
+      [1, 2, 3, 4, 5].map(() => tokenRequest({ client_id: CLIENT, client_secret: SECRET, grant_type: 'authorization_code', code, redirect_uri: CALLBACK })),
+    );
+    assert.deepEqual(answers.map((r) => r.status).sort(), [200, 400, 400, 400, 400]);
+    const after = (await t.hub.db.selectFrom('api_tokens').select('id').where('kind', '=', 'oauth').execute()).length;
+    assert.equal(after - before, 1);
   });
 
   it('malformed Authorization: Basic gives 400 JSON naming the problem, never a 5xx', async () => {
