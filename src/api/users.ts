@@ -24,7 +24,7 @@ import { apiIdentity, expectType, findUserOr404, groupsOf, jsonObjectBody, onlyK
 import { userModel, type UserContext } from './models.js';
 import { paginated, readPage } from './pagination.js';
 import { serviceModel } from './services.js';
-import { isAdminUser, requireAdmin, requireGroupRolesHeld, requireNamePrivilegesHeld, requireNoReachGained } from './privilege.js';
+import { isAdminUser, requireAdmin, requireGroupRolesHeld, requireNamePrivilegesHeld, requireNoReachGained, requireNoReachGainedByRenaming } from './privilege.js';
 
 const READ_USER_SCOPES = ['read:users', 'read:users:name', 'read:servers', 'read:users:groups', 'read:users:activity', 'read:roles:users'];
 
@@ -171,6 +171,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
       checkNewName(newName);
       if (await getUser(hub.db, newName)) throw new HubError(400, `User ${newName} already exists, username must be unique`);
       await requireNamePrivilegesHeld(hub, who, newName, `rename ${name} to ${newName}`);
+      await requireNoReachGainedByRenaming(hub, who, user, newName);
       const running = await hub.db.selectFrom('servers').select('id').where('user_id', '=', user.id).where((eb) => eb.or([eb('ready', '=', 1), eb('pending', 'is not', null)])).execute();
       if (running.length) throw new HubError(400, `User ${name} has running servers; stop them before renaming`);
     }
