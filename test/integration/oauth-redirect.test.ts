@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { createCode, takeCode, upsertClient } from '../../src/db/repos/oauth.js';
 import { ensureUser } from '../../src/db/repos/users.js';
@@ -158,6 +159,38 @@ describe('OAuth redirect URIs and client credentials', () => {
     assert.deepEqual(answers.map((r) => r.status).sort(), [200, 400, 400, 400, 400]);
     const after = (await t.hub.db.selectFrom('api_tokens').select('id').where('kind', '=', 'oauth').execute()).length;
     assert.equal(after - before, 1);
+  });
+
+  it('PKCE: a code issued with a code_challenge needs its code_verifier; a verifier for a code without one is refused', async () => {
+    const verifier = randomBytes(48).toString('base64url');
+    const s256 = createHash('sha256').update(verifier).digest('base64url');
+    const codeFor = async (extra: Record<string, string>): Promise<Response> =>
+      fetch(`${t.hubUrl}/hub/api/oauth2/authorize?${new URLSearchParams({ client_id: CLIENT, redirect_uri: CALLBACK, response_type: 'code', ...extra })}`, { redirect: 'manual', headers: { Cookie: cookie } });
+    const code = async (extra: Record<string, string>): Promise<string> => new URL((await codeFor(extra)).headers.get('location')!, origin).searchParams.get('code')!;
+    const exchange = (c: string, extra: Record<string, string> = {}): Promise<Response> =>
+      tokenRequest({ client_id: CLIENT, client_secret: SECRET, grant_type: 'authorization_code', code: c, redirect_uri: CALLBACK, ...extra });
+    // S256 and plain work with the right verifier
+    assert.equal((await exchange(await code({ code_challenge: s256, code_challenge_method: 'S256' }), { code_verifier: verifier })).status, 200);
+    assert.equal((await exchange(await code({ code_challenge: verifier }), { code_verifier: verifier })).status, 200);
+    // missing, wrong, or the challenge itself as verifier: refused
+    const other = randomBytes(48).toString('base64url');
+    for (const extra of [{}, { code_verifier: other }, { code_verifier: s256 }, { code_verifier: 'short' }]) {
+      const r = await exchange(await code({ code_challenge: s256, code_challenge_method: 'S256' }), extra);
+      assert.equal(r.status, 400, JSON.stringify(extra));
+      assert.equal(((await r.json()) as { error: string }).error, 'invalid_grant');
+    }
+    // downgrade: the challenge stripped from the authorization request, the verifier sent
+    const stripped = await exchange(await code({}), { code_verifier: verifier });
+    assert.equal(stripped.status, 400);
+    assert.match(((await stripped.json()) as { message: string }).message, /no code_challenge/);
+    // malformed challenges are refused at authorize, without a code
+    const before = await codes();
+    for (const extra of [{ code_challenge_method: 'S256' }, { code_challenge: s256, code_challenge_method: 'S512' }, { code_challenge: 'x' }, { code_challenge: `${s256}!` }]) {
+      const r = await codeFor(extra);
+      assert.equal(r.status, 400, JSON.stringify(extra));
+      assert.match(((await r.json()) as { message: string }).message, /code_challenge/);
+    }
+    assert.equal(await codes(), before);
   });
 
   it('malformed Authorization: Basic gives 400 JSON naming the problem, never a 5xx', async () => {

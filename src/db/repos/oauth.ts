@@ -34,7 +34,7 @@ export async function getClient(db: Kysely<DB>, identifier: string): Promise<OAu
 /** Issues a one-time authorization code, valid for 10 minutes. */
 export async function createCode(
   db: Kysely<DB>,
-  c: { clientId: string; userId: number; redirectUri: string; scopes: string[]; sessionId: string | null },
+  c: { clientId: string; userId: number; redirectUri: string; scopes: string[]; sessionId: string | null; pkce?: { challenge: string; method: 'S256' | 'plain' } },
 ): Promise<string> {
   const code = newToken();
   await db
@@ -47,6 +47,8 @@ export async function createCode(
       scopes: JSON.stringify(c.scopes),
       session_id: c.sessionId,
       expires_at: isoIn(600),
+      code_challenge: c.pkce?.challenge ?? null,
+      code_challenge_method: c.pkce?.method ?? null,
     })
     .execute();
   return code;
