@@ -174,7 +174,7 @@ describe('OAuth redirect URIs and client credentials', () => {
     assert.equal((await exchange(await code({ code_challenge: verifier }), { code_verifier: verifier })).status, 200);
     // missing, wrong, or the challenge itself as verifier: refused
     const other = randomBytes(48).toString('base64url');
-    for (const extra of [{}, { code_verifier: other }, { code_verifier: s256 }, { code_verifier: 'short' }]) {
+    for (const extra of [{}, { code_verifier: other }, { code_verifier: s256 }, { code_verifier: 'short' }] as Record<string, string>[]) {
       const r = await exchange(await code({ code_challenge: s256, code_challenge_method: 'S256' }), extra);
       assert.equal(r.status, 400, JSON.stringify(extra));
       assert.equal(((await r.json()) as { error: string }).error, 'invalid_grant');
@@ -185,7 +185,7 @@ describe('OAuth redirect URIs and client credentials', () => {
     assert.match(((await stripped.json()) as { message: string }).message, /no code_challenge/);
     // malformed challenges are refused at authorize, without a code
     const before = await codes();
-    for (const extra of [{ code_challenge_method: 'S256' }, { code_challenge: s256, code_challenge_method: 'S512' }, { code_challenge: 'x' }, { code_challenge: `${s256}!` }]) {
+    for (const extra of [{ code_challenge_method: 'S256' }, { code_challenge: s256, code_challenge_method: 'S512' }, { code_challenge: 'x' }, { code_challenge: `${s256}!` }] as Record<string, string>[]) {
       const r = await codeFor(extra);
       assert.equal(r.status, 400, JSON.stringify(extra));
       assert.match(((await r.json()) as { message: string }).message, /code_challenge/);
