@@ -9,7 +9,7 @@
 import type { Hub } from '../hub/context.js';
 import type { Identity } from '../hub/identity.js';
 import { scopesOfService, type Requester } from '../hub/service-identity.js';
-import { scopesOfRoles, scopesOfUser, userRolesAndGroups } from '../hub/identity.js';
+import { groupsOfNamedUsers, scopesOfRoles, scopesOfUser, userRolesAndGroups } from '../hub/identity.js';
 import { normalizeUsername } from '../lib/names.js';
 import type { UserRow } from '../db/repos/users.js';
 import { HubError } from '../lib/errors.js';
@@ -123,23 +123,7 @@ export async function requireNoReachGainedByRenaming(hub: Hub, who: Requester, u
  * named in `!user=` / `!server=` filters of `scopes` (`known` is used as is).
  */
 export async function groupsLookup(hub: Hub, scopes: Iterable<string>, known: Map<string, readonly string[]> = new Map()): Promise<GroupsOf> {
-  const names = new Set<string>();
-  for (const s of scopes) {
-    const m = /!(user|server)=([^/]*)/.exec(s);
-    if (m && !known.has(m[2]!)) names.add(m[2]!);
-  }
-  const groups = new Map(known);
-  if (names.size) {
-    const rows = await hub.db
-      .selectFrom('user_groups')
-      .innerJoin('groups', 'groups.id', 'user_groups.group_id')
-      .innerJoin('users', 'users.id', 'user_groups.user_id')
-      .select(['users.name as user', 'groups.name as group'])
-      .where('users.name', 'in', [...names])
-      .execute();
-    for (const r of rows) groups.set(r.user, [...(groups.get(r.user) ?? []), r.group]);
-  }
-  return (user) => groups.get(user) ?? [];
+  return groupsOfNamedUsers(hub.db, scopes, known);
 }
 
 /**

@@ -62,9 +62,11 @@ async function authorize(hub: Hub, req: FastifyRequest, reply: FastifyReply): Pr
   // The user must be allowed to access the server behind this client.
   const owner = client.user_id !== null ? await getUserById(hub.db, client.user_id) : undefined;
   const allowed = JSON.parse(client.allowed_scopes) as string[];
-  const { roles, groups } = await userRolesAndGroups(hub.db, user);
+  const { roles } = await userRolesAndGroups(hub.db, user);
   const held = await scopesOfUser(hub.db, user, roles);
-  const granted = allowed.filter((s) => hasScope(held, s, { userGroups: groups }));
+  // the target is the owner's server: a `!group=` scope reaches it when the owner is in that group
+  const ownerGroups = owner ? (await userRolesAndGroups(hub.db, owner)).groups : [];
+  const granted = allowed.filter((s) => hasScope(held, s, { userGroups: ownerGroups }));
   if (owner && granted.length === 0) {
     throw new HubError(403, `User ${user.name} is not allowed to access ${owner.name}'s server`);
   }
