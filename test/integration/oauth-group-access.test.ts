@@ -32,9 +32,10 @@ async function login(t: TestHub, name: string): Promise<string> {
 /**
  * Issue 9, 1.6 and 1.3: OAuth access to another user's server through a
  * group-filtered `access:servers!group=team` follows the server OWNER's
- * groups (not the visitor's), and the token it gives really grants it.
+ * groups (not the visitor's), and the token it gives really grants it; the
+ * spawn page does the same for `servers!group=team`.
  */
-describe('OAuth access to a teammate\'s server through access:servers!group=', () => {
+describe('access to a teammate\'s server through access:servers!group= and servers!group=', () => {
   let t: TestHub;
   let bob: string;
   const secret = (owner: string): string => `${owner}-client-secret`;
@@ -45,7 +46,7 @@ describe('OAuth access to a teammate\'s server through access:servers!group=', (
     });
 
   before(async () => {
-    t = await startTestHub({ roles: [{ name: 'team-access', scopes: ['access:servers!group=team'], groups: ['team'] }] });
+    t = await startTestHub({ roles: [{ name: 'team-access', scopes: ['access:servers!group=team', 'servers!group=team'], groups: ['team'] }] });
     const admin = await t.tokenFor('root', { admin: true });
     for (const name of ['alice', 'bob', 'carol']) {
       const u = await ensureUser(t.hub.db, name);
@@ -85,5 +86,15 @@ describe('OAuth access to a teammate\'s server through access:servers!group=', (
     assert.equal((await t.api('DELETE', '/groups/team/users', { token: admin, body: { users: ['alice'] } })).status, 200);
     const after = (await t.api('GET', '/user', { token: accessToken })).body as { scopes: string[] };
     assert.ok(!after.scopes.includes('access:servers!server=alice/'), JSON.stringify(after.scopes));
+  });
+
+  it("the spawn page follows the owner's groups too: a teammate's server, not an outsider's", async () => {
+    const admin = await t.tokenFor('root', { admin: true });
+    assert.equal((await t.api('POST', '/groups/team/users', { token: admin, body: { users: ['alice'] } })).status, 200);
+    const spawn = (owner: string): Promise<Response> => fetch(`${t.hubUrl}/hub/spawn/${owner}`, { redirect: 'manual', headers: { Cookie: bob } });
+    assert.equal((await spawn('carol')).status, 403);
+    const r = await spawn('alice');
+    assert.notEqual(r.status, 403, await r.text());
+    assert.ok(r.status < 400, String(r.status));
   });
 });
