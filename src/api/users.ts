@@ -207,6 +207,16 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
         ...(body['admin'] !== undefined ? { admin: body['admin'] as boolean } : {}),
         ...(authState !== undefined ? { auth_state: authState } : {}),
       });
+      if (newName !== undefined && newName !== name) {
+        // The OAuth clients of the user's servers are named and routed by the old name
+        // (`jupyterhub-user-<old>`, `/user/<old>/oauth_callback`) and their secrets are old server
+        // tokens: left behind, they would serve a new user of the old name with secrets known to this
+        // one. They are registered again at the next start; their codes and tokens go with them.
+        const clients = tx.selectFrom('oauth_clients').select('identifier').where('user_id', '=', user.id);
+        await tx.deleteFrom('api_tokens').where('client_id', 'in', clients).execute();
+        await tx.deleteFrom('oauth_codes').where('client_id', 'in', clients).execute();
+        await tx.deleteFrom('oauth_clients').where('user_id', '=', user.id).execute();
+      }
       if (groupIds !== undefined) {
         await tx.deleteFrom('user_groups').where('user_id', '=', user.id).execute();
         if (groupIds.length) await tx.insertInto('user_groups').values(groupIds.map((group_id) => ({ user_id: user.id, group_id }))).execute();

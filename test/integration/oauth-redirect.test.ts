@@ -2,7 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
-import { createCode, takeCode, upsertClient } from '../../src/db/repos/oauth.js';
+import { createCode, getClient, takeCode, upsertClient } from '../../src/db/repos/oauth.js';
+import { createToken } from '../../src/db/repos/tokens.js';
 import { ensureUser } from '../../src/db/repos/users.js';
 
 /** Logs in through the login form and returns the cookies to send. */
@@ -191,6 +192,23 @@ describe('OAuth redirect URIs and client credentials', () => {
       assert.match(((await r.json()) as { message: string }).message, /code_challenge/);
     }
     assert.equal(await codes(), before);
+  });
+
+  it("a renamed user's OAuth clients go with the old name: unknown client, no codes, their tokens revoked", async () => {
+    const admin = await t.tokenFor('root', { admin: true });
+    const rena = await ensureUser(t.hub.db, 'rena');
+    await upsertClient(t.hub.db, { identifier: 'jupyterhub-user-rena', secret: 'old-server-token', redirectUri: '/user/rena/oauth_callback', description: '', allowedScopes: ['access:servers!server=rena/'], userId: rena.id, serverName: '' });
+    const olive = await ensureUser(t.hub.db, 'olive');
+    const { token: visitor } = await createToken(t.hub.db, olive.id, { kind: 'oauth', scopes: ['read:users:name!user=olive'], clientId: 'jupyterhub-user-rena' });
+    assert.equal((await t.api('GET', '/user', { token: visitor })).status, 200);
+    assert.equal((await t.api('PATCH', '/users/rena', { token: admin, body: { name: 'renamed' } })).status, 200);
+    assert.equal(await getClient(t.hub.db, 'jupyterhub-user-rena'), undefined);
+    assert.equal((await t.api('GET', '/user', { token: visitor })).status, 403);
+    // a new user of the old name gets no code for a client whose secret the renamed user knows
+    await ensureUser(t.hub.db, 'rena');
+    const r = await authorize('/user/rena/oauth_callback', 'jupyterhub-user-rena');
+    assert.equal(r.status, 400);
+    assert.match(((await r.json()) as { message: string }).message, /unknown client_id/);
   });
 
   it('malformed Authorization: Basic gives 400 JSON naming the problem, never a 5xx', async () => {
