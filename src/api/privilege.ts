@@ -8,12 +8,13 @@
  */
 import type { Hub } from '../hub/context.js';
 import type { Identity } from '../hub/identity.js';
-import { scopesOfRoles, scopesOfUser, userRolesAndGroups } from '../hub/identity.js';
+import { scopesOfService, type Requester } from '../hub/service-identity.js';
+import { groupsOfNamedUsers, scopesOfRoles, scopesOfUser, userRolesAndGroups } from '../hub/identity.js';
 import { normalizeUsername } from '../lib/names.js';
 import type { UserRow } from '../db/repos/users.js';
 import { HubError } from '../lib/errors.js';
 import type { GroupsOf } from '../rbac/scopes.js';
-import { actsAsAdmin, listScopes, reachGainedByJoining, scopesNotHeld } from '../rbac/privilege.js';
+import { actsAsAdmin, listScopes, reachGainedByJoining, reachGainedByRenaming, scopesNotHeld } from '../rbac/privilege.js';
 
 /** Throws 403 unless the request acts as admin. `what` ends the message: "grant admin permissions". */
 export function requireAdmin(who: Pick<Identity, 'scopes'>, what: string): void {
@@ -73,18 +74,47 @@ export async function usersByIds(hub: Hub, ids: readonly number[]): Promise<User
 }
 
 /**
- * Adding `users` to the group `group` must not extend the requester's own
- * group-filtered scopes (`admin:users!group=g1`) to users it could not reach
- * before: a group-filtered holder adds only members already within its reach.
+ * Every scope the requester can act with: the request's own and those of its
+ * owner (the user or service behind a token), which the owner can put in
+ * another token at will. A change that extends a filtered scope (new group
+ * members, a renamed user) is judged against all of them: a token limited to
+ * `groups!group=g1` must not pull a user into g1 for its owner's
+ * `admin:users!group=g1` to take over afterwards.
  */
-export async function requireNoReachGained(hub: Hub, who: Pick<Identity, 'scopes'>, group: string, users: readonly UserRow[]): Promise<void> {
+export async function reachOf(hub: Hub, who: Requester): Promise<ReadonlySet<string>> {
+  const owner = who.kind === 'service' ? await scopesOfService(hub.db, who.service, who.roles) : await scopesOfUser(hub.db, who.user, who.roles);
+  return new Set([...who.scopes, ...owner]);
+}
+
+/**
+ * Adding `users` to the group `group` must not extend the group-filtered
+ * scopes (`admin:users!group=g1`) of the requester or of its owner (see
+ * `reachOf`) to users they could not reach before: a group-filtered holder
+ * adds only members already within its reach.
+ */
+export async function requireNoReachGained(hub: Hub, who: Requester, group: string, users: readonly UserRow[]): Promise<void> {
+  if (users.length === 0) return;
+  const reach = await reachOf(hub, who);
   for (const user of users) {
     const groups = (await userRolesAndGroups(hub.db, user)).groups;
     if (groups.includes(group)) continue;
-    const gained = reachGainedByJoining(who.scopes, group, user.name, groups);
+    const gained = reachGainedByJoining(reach, group, user.name, groups);
     if (gained.length) {
       throw new HubError(403, `Cannot add ${user.name} to group ${group}: it would extend the requester's group-filtered scopes to a user outside them: ${listScopes(gained)}`);
     }
+  }
+}
+
+/**
+ * Renaming `user` to `newName` must not extend the `!user=<newName>` (or
+ * `!server=<newName>/...`) scopes of the requester or of its owner (see
+ * `reachOf`) to an account they could not reach that way before.
+ */
+export async function requireNoReachGainedByRenaming(hub: Hub, who: Requester, user: UserRow, newName: string): Promise<void> {
+  const groups = (await userRolesAndGroups(hub.db, user)).groups;
+  const gained = reachGainedByRenaming(await reachOf(hub, who), user.name, newName, groups);
+  if (gained.length) {
+    throw new HubError(403, `Cannot rename ${user.name} to ${newName}: the requester holds scopes on ${newName} it does not hold on ${user.name}: ${listScopes(gained)}`);
   }
 }
 
@@ -93,23 +123,7 @@ export async function requireNoReachGained(hub: Hub, who: Pick<Identity, 'scopes
  * named in `!user=` / `!server=` filters of `scopes` (`known` is used as is).
  */
 export async function groupsLookup(hub: Hub, scopes: Iterable<string>, known: Map<string, readonly string[]> = new Map()): Promise<GroupsOf> {
-  const names = new Set<string>();
-  for (const s of scopes) {
-    const m = /!(user|server)=([^/]*)/.exec(s);
-    if (m && !known.has(m[2]!)) names.add(m[2]!);
-  }
-  const groups = new Map(known);
-  if (names.size) {
-    const rows = await hub.db
-      .selectFrom('user_groups')
-      .innerJoin('groups', 'groups.id', 'user_groups.group_id')
-      .innerJoin('users', 'users.id', 'user_groups.user_id')
-      .select(['users.name as user', 'groups.name as group'])
-      .where('users.name', 'in', [...names])
-      .execute();
-    for (const r of rows) groups.set(r.user, [...(groups.get(r.user) ?? []), r.group]);
-  }
-  return (user) => groups.get(user) ?? [];
+  return groupsOfNamedUsers(hub.db, scopes, known);
 }
 
 /**

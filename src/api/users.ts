@@ -24,7 +24,7 @@ import { apiIdentity, expectType, findUserOr404, groupsOf, jsonObjectBody, onlyK
 import { userModel, type UserContext } from './models.js';
 import { paginated, readPage } from './pagination.js';
 import { serviceModel } from './services.js';
-import { isAdminUser, requireAdmin, requireGroupRolesHeld, requireNamePrivilegesHeld, requireNoReachGained } from './privilege.js';
+import { isAdminUser, requireAdmin, requireGroupRolesHeld, requireNamePrivilegesHeld, requireNoReachGained, requireNoReachGainedByRenaming } from './privilege.js';
 
 const READ_USER_SCOPES = ['read:users', 'read:users:name', 'read:servers', 'read:users:groups', 'read:users:activity', 'read:roles:users'];
 
@@ -171,6 +171,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
       checkNewName(newName);
       if (await getUser(hub.db, newName)) throw new HubError(400, `User ${newName} already exists, username must be unique`);
       await requireNamePrivilegesHeld(hub, who, newName, `rename ${name} to ${newName}`);
+      await requireNoReachGainedByRenaming(hub, who, user, newName);
       const running = await hub.db.selectFrom('servers').select('id').where('user_id', '=', user.id).where((eb) => eb.or([eb('ready', '=', 1), eb('pending', 'is not', null)])).execute();
       if (running.length) throw new HubError(400, `User ${name} has running servers; stop them before renaming`);
     }
@@ -206,6 +207,16 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
         ...(body['admin'] !== undefined ? { admin: body['admin'] as boolean } : {}),
         ...(authState !== undefined ? { auth_state: authState } : {}),
       });
+      if (newName !== undefined && newName !== name) {
+        // The OAuth clients of the user's servers are named and routed by the old name
+        // (`jupyterhub-user-<old>`, `/user/<old>/oauth_callback`) and their secrets are old server
+        // tokens: left behind, they would serve a new user of the old name with secrets known to this
+        // one. They are registered again at the next start; their codes and tokens go with them.
+        const clients = tx.selectFrom('oauth_clients').select('identifier').where('user_id', '=', user.id);
+        await tx.deleteFrom('api_tokens').where('client_id', 'in', clients).execute();
+        await tx.deleteFrom('oauth_codes').where('client_id', 'in', clients).execute();
+        await tx.deleteFrom('oauth_clients').where('user_id', '=', user.id).execute();
+      }
       if (groupIds !== undefined) {
         await tx.deleteFrom('user_groups').where('user_id', '=', user.id).execute();
         if (groupIds.length) await tx.insertInto('user_groups').values(groupIds.map((group_id) => ({ user_id: user.id, group_id }))).execute();

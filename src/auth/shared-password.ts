@@ -8,6 +8,8 @@ import { normalizeUsername } from '../lib/names.js';
 import { quoteName } from '../lib/quote-name.js';
 import { AuthError, type Authenticator, type AuthResult } from './authenticator.js';
 import { devUserProjects } from './dev-users.js';
+import { scopesOfUser, userRolesAndGroups } from '../hub/identity.js';
+import { actsAsAdmin } from '../rbac/privilege.js';
 import { generateSharedPassword, sharedPasswordNotice, SHARED_PASSWORD_SETTING as SETTING_KEY } from './shared-password-reset.js';
 
 /**
@@ -117,21 +119,18 @@ export class SharedPasswordAuthenticator implements Authenticator {
     return this.hash !== undefined && (await verifyPassword(password, this.hash));
   }
 
-  /** In admin_users, or admin in the database (flag, or the admin role directly or through a group). */
+  /**
+   * In admin_users, or admin in the database: the flag, the admin role
+   * (directly or through a group), or roles that together give every scope
+   * of the admin role under other names (`actsAsAdmin`).
+   */
   private async isAdmin(name: string): Promise<boolean> {
     if (this.opts.adminUsers.map(normalizeUsername).includes(name)) return true;
-    const user = await this.opts.db.selectFrom('users').select(['id', 'admin']).where('name', '=', name).executeTakeFirst();
+    const user = await this.opts.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
     if (!user) return false;
     if (user.admin === 1) return true;
-    const direct = await this.opts.db.selectFrom('user_roles').select('role').where('user_id', '=', user.id).where('role', '=', 'admin').executeTakeFirst();
-    if (direct) return true;
-    const viaGroup = await this.opts.db
-      .selectFrom('user_groups')
-      .innerJoin('group_roles', 'group_roles.group_id', 'user_groups.group_id')
-      .select('group_roles.role')
-      .where('user_groups.user_id', '=', user.id)
-      .where('group_roles.role', '=', 'admin')
-      .executeTakeFirst();
-    return viaGroup !== undefined;
+    const { roles } = await userRolesAndGroups(this.opts.db, user);
+    if (roles.includes('admin')) return true;
+    return actsAsAdmin(await scopesOfUser(this.opts.db, user, roles));
   }
 }

@@ -110,6 +110,10 @@ export interface OAuthCodesTable {
   scopes: string;
   session_id: string | null;
   expires_at: string;
+  /** PKCE (RFC 7636): the challenge of the authorization request, if it had one. */
+  code_challenge: string | null;
+  /** `S256` or `plain`, with `code_challenge`. */
+  code_challenge_method: string | null;
 }
 
 export interface SessionsTable {

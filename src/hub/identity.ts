@@ -5,7 +5,7 @@ import type { DB } from '../db/schema.js';
 import { getUserById, type UserRow } from '../db/repos/users.js';
 import { findToken, touchToken, type TokenRow } from '../db/repos/tokens.js';
 import { getSession } from '../db/repos/sessions.js';
-import { expandScopes, intersectScopes, type ScopeOwner } from '../rbac/scopes.js';
+import { expandScopes, intersectScopes, type GroupsOf, type ScopeOwner } from '../rbac/scopes.js';
 import { roleScopes } from '../rbac/roles.js';
 import { LOGIN_COOKIE } from './cookies.js';
 
@@ -73,12 +73,42 @@ export async function scopesOfRoles(db: Kysely<DB>, roles: readonly string[], ow
   return expandScopes(raw, owner);
 }
 
-/** The effective scopes of a token: its own, within what its owner holds. */
-export function scopesOfToken(token: TokenRow, ownerScopes: Set<string>, ownerName: string): Set<string> {
+/**
+ * The effective scopes of a token: its own, within what its owner holds.
+ * `groupsOf` lets a `!user=`/`!server=` scope of the token survive against a
+ * `!group=` scope of the owner (an OAuth token for a teammate's server, held
+ * through `access:servers!group=team`); without it such scopes are dropped.
+ */
+export function scopesOfToken(token: TokenRow, ownerScopes: Set<string>, ownerName: string, groupsOf?: GroupsOf): Set<string> {
   const own = JSON.parse(token.scopes) as string[];
   if (own.includes('inherit')) return ownerScopes;
   const server = token.server_name !== null ? `${ownerName}/${token.server_name}` : undefined;
-  return intersectScopes(expandScopes(own, server === undefined ? { user: ownerName } : { user: ownerName, server }), ownerScopes);
+  return intersectScopes(expandScopes(own, server === undefined ? { user: ownerName } : { user: ownerName, server }), ownerScopes, groupsOf);
+}
+
+/**
+ * A synchronous group lookup for `intersectScopes`, preloaded from the
+ * database for every user named in the `!user=` / `!server=` filters of
+ * `scopes` (`known` is used as is).
+ */
+export async function groupsOfNamedUsers(db: Kysely<DB>, scopes: Iterable<string>, known: Map<string, readonly string[]> = new Map()): Promise<GroupsOf> {
+  const names = new Set<string>();
+  for (const s of scopes) {
+    const m = /!(user|server)=([^/]*)/.exec(s);
+    if (m && !known.has(m[2]!)) names.add(m[2]!);
+  }
+  const groups = new Map(known);
+  if (names.size) {
+    const rows = await db
+      .selectFrom('user_groups')
+      .innerJoin('groups', 'groups.id', 'user_groups.group_id')
+      .innerJoin('users', 'users.id', 'user_groups.user_id')
+      .select(['users.name as user', 'groups.name as group'])
+      .where('users.name', 'in', [...names])
+      .execute();
+    for (const r of rows) groups.set(r.user, [...(groups.get(r.user) ?? []), r.group]);
+  }
+  return (user) => groups.get(user) ?? [];
 }
 
 /**
@@ -94,8 +124,10 @@ export async function identify(db: Kysely<DB>, req: FastifyRequest, allowCookie:
     if (!user) return null;
     const { roles, groups } = await userRolesAndGroups(db, user);
     const ownerScopes = await scopesOfUser(db, user, roles);
+    // group lookups only when the owner holds a group-filtered scope for the token's user/server scopes to fall under
+    const groupsOf = [...ownerScopes].some((s) => s.includes('!group=')) ? await groupsOfNamedUsers(db, JSON.parse(row.scopes) as string[], new Map([[user.name, groups]])) : undefined;
     void touchToken(db, row).catch(() => undefined);
-    return { kind: 'user', user, roles, groups, scopes: scopesOfToken(row, ownerScopes, user.name), token: row, sessionId: row.session_id, via: 'token' };
+    return { kind: 'user', user, roles, groups, scopes: scopesOfToken(row, ownerScopes, user.name, groupsOf), token: row, sessionId: row.session_id, via: 'token' };
   }
   if (!allowCookie) return null;
   const session = await sessionFromCookie(db, req);

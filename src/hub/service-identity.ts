@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { findServiceToken, getServiceById, rolesOfService, touchServiceToken, type ServiceRow, type ServiceTokenRow } from '../db/repos/services.js';
 import { expandScopes, intersectScopes } from '../rbac/scopes.js';
-import { scopesOfRoles, type Identity } from './identity.js';
+import { groupsOfNamedUsers, scopesOfRoles, type Identity } from './identity.js';
 
 /**
  * A service making an API request with one of its tokens. Services are not
@@ -45,7 +45,9 @@ export async function identifyService(db: Kysely<DB>, token: string): Promise<Se
   const roles = await serviceRoles(db, service);
   const held = await scopesOfService(db, service, roles);
   const own = JSON.parse(row.scopes) as string[];
-  const scopes = own.includes('inherit') ? held : intersectScopes(expandScopes(own, { service: service.name }), held);
+  // a token's `!user=`/`!server=` scopes survive against the service's `!group=` ones for members of the group
+  const groupsOf = !own.includes('inherit') && [...held].some((s) => s.includes('!group=')) ? await groupsOfNamedUsers(db, own) : undefined;
+  const scopes = own.includes('inherit') ? held : intersectScopes(expandScopes(own, { service: service.name }), held, groupsOf);
   void touchServiceToken(db, row).catch(() => undefined);
   return { kind: 'service', service, roles, groups: [], scopes, token: row, sessionId: null, via: 'token' };
 }

@@ -15,6 +15,7 @@ import { redirectLocal } from '../web/redirect.js';
 import { clip } from '../api/common.js';
 import { parseBasicAuth } from './basic-auth.js';
 import { redirectUriMatches, withQuery } from './redirect-uri.js';
+import { readChallenge, verifierMatches } from './pkce.js';
 
 /**
  * The hub as an OAuth 2 provider (authorization-code grant, RFC 6749 §4.1),
@@ -43,6 +44,8 @@ async function authorize(hub: Hub, req: FastifyRequest, reply: FastifyReply): Pr
   if (!redirectUri || !redirectUriMatches(redirectUri, client.redirect_uri, hubOrigin(req))) {
     throw new HubError(400, `OAuth authorize: redirect_uri ${JSON.stringify(clip(redirectUri ?? 'null', 200))} does not match the one registered for ${JSON.stringify(clip(clientId, 200))}`);
   }
+  const pkce = readChallenge(q['code_challenge'], q['code_challenge_method']);
+  if (typeof pkce === 'string') throw new HubError(400, `OAuth authorize: ${pkce}`);
   const session = await sessionFromCookie(hub.db, req);
   if (!session) {
     const login = urlJoin(hub.urls.hub, 'login');
@@ -59,14 +62,16 @@ async function authorize(hub: Hub, req: FastifyRequest, reply: FastifyReply): Pr
   // The user must be allowed to access the server behind this client.
   const owner = client.user_id !== null ? await getUserById(hub.db, client.user_id) : undefined;
   const allowed = JSON.parse(client.allowed_scopes) as string[];
-  const { roles, groups } = await userRolesAndGroups(hub.db, user);
+  const { roles } = await userRolesAndGroups(hub.db, user);
   const held = await scopesOfUser(hub.db, user, roles);
-  const granted = allowed.filter((s) => hasScope(held, s, { userGroups: groups }));
+  // the target is the owner's server: a `!group=` scope reaches it when the owner is in that group
+  const ownerGroups = owner ? (await userRolesAndGroups(hub.db, owner)).groups : [];
+  const granted = allowed.filter((s) => hasScope(held, s, { userGroups: ownerGroups }));
   if (owner && granted.length === 0) {
     throw new HubError(403, `User ${user.name} is not allowed to access ${owner.name}'s server`);
   }
   const scopes = [...new Set([...granted, ...identifyScopes({ user: user.name })])];
-  const code = await createCode(hub.db, { clientId, userId: user.id, redirectUri, scopes, sessionId: session.id });
+  const code = await createCode(hub.db, { clientId, userId: user.id, redirectUri, scopes, sessionId: session.id, ...(pkce ? { pkce } : {}) });
   return reply.redirect(withQuery(redirectUri, { code, state }), 302);
 }
 
@@ -109,6 +114,11 @@ async function token(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promis
   if (!row || row.client_id !== clientId) return oauthError(reply, 400, 'invalid_grant', 'the authorization code is invalid, expired or already used');
   // RFC 6749 §4.1.3: identical to the redirect_uri of the authorization request
   if (!redirectUri || redirectUri !== row.redirect_uri) return oauthError(reply, 400, 'invalid_grant', 'redirect_uri does not match the authorization request');
+  // RFC 7636 §4.6; a verifier for a code issued without a challenge means the challenge was stripped (RFC 9700 §2.1.1)
+  const challenge = row.code_challenge ? { challenge: row.code_challenge, method: row.code_challenge_method === 'S256' ? 'S256' as const : 'plain' as const } : undefined;
+  if (!verifierMatches(body['code_verifier'], challenge)) {
+    return oauthError(reply, 400, 'invalid_grant', challenge ? 'code_verifier is missing or does not match the code_challenge of the authorization request' : 'code_verifier given, but the authorization request had no code_challenge');
+  }
   const expiresIn = Math.round(hub.config.cookie_max_age_days * 86400);
   const scopes = JSON.parse(row.scopes) as string[];
   const { token: accessToken } = await createToken(hub.db, row.user_id, {

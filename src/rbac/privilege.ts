@@ -61,3 +61,21 @@ export function reachGainedByJoining(held: ReadonlySet<string>, group: string, u
   }
   return scopesNotHeld(held, wanted, () => userGroups);
 }
+
+/**
+ * Renaming the user `from` to `to` extends every `X!user=<to>` and
+ * `X!server=<to>/...` the requester holds to the renamed account. Returns the
+ * scopes the requester would gain that way on it and does not already hold
+ * (empty: no gain). `userGroups` are the groups of the renamed user.
+ */
+export function reachGainedByRenaming(held: ReadonlySet<string>, from: string, to: string, userGroups: readonly string[]): string[] {
+  const wanted: string[] = [];
+  for (const s of held) {
+    const m = /^([^!]+)!(user|server)=(.*)$/.exec(s);
+    if (!m) continue;
+    const [, base, kind, value] = m as unknown as [string, string, string, string];
+    if (kind === 'user' && value === to) wanted.push(`${base}!user=${from}`);
+    else if (kind === 'server' && value.startsWith(`${to}/`)) wanted.push(`${base}!server=${from}/${value.slice(to.length + 1)}`);
+  }
+  return scopesNotHeld(held, wanted, () => userGroups);
+}

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Hub } from '../hub/context.js';
 import { serversOfUsers } from '../db/repos/servers.js';
 import { serverPrefix } from '../hub/spawn-env.js';
-import { sessionFromCookie } from '../hub/identity.js';
+import { sessionFromCookie, userRolesAndGroups } from '../hub/identity.js';
 import { getUser } from '../db/repos/users.js';
 import { quotePath, urlJoin, usernameProblem } from '../lib/names.js';
 import { quoteName } from '../lib/quote-name.js';
@@ -128,7 +128,7 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
     const serverPath = `${quotePath(name)}${serverName ? `/${quotePath(serverName)}` : ''}`;
     const withNext = (url: string) => `${url}?next=${encodeURIComponent(userUrl)}`;
     const mine = owner.id === who.user.id;
-    const mayStart = hasScope(who.scopes, 'servers', { server: `${name}/${serverName}`, userGroups: mine ? who.groups : [] });
+    const mayStart = hasScope(who.scopes, 'servers', { server: `${name}/${serverName}`, userGroups: mine ? who.groups : (await userRolesAndGroups(hub.db, owner)).groups });
     // a spawn in progress, or one that failed: the progress page (which says why it failed, or goes on
     // to the page asked for when the server is ready), as JupyterHub does with a 303
     const failed = row !== undefined && !row.pending && hub.servers.progressOf(row.id).failure !== undefined;

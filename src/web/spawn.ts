@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Hub } from '../hub/context.js';
-import type { Identity } from '../hub/identity.js';
+import { userRolesAndGroups, type Identity } from '../hub/identity.js';
 import { HubError } from '../lib/errors.js';
 import { getUser, type UserRow } from '../db/repos/users.js';
 import { getServer } from '../db/repos/servers.js';
@@ -24,10 +24,12 @@ async function target(hub: Hub, who: Identity, req: FastifyRequest): Promise<Spa
   const problem = (p.user === undefined ? null : usernameProblem(p.user)) ?? serverNameProblem(server);
   if (problem) throw new HubError(400, problem);
   if (server && !hub.config.allow_named_servers) throw new HubError(400, 'Named servers are not enabled.');
-  if (!hasScope(who.scopes, 'servers', { server: `${name}/${server}`, userGroups: who.user.name === name ? who.groups : [] })) {
+  const owner = name === who.user.name ? who.user : await getUser(hub.db, name);
+  // a `servers!group=` scope reaches the server by its owner's groups
+  const ownerGroups = !owner ? [] : owner.id === who.user.id ? who.groups : (await userRolesAndGroups(hub.db, owner)).groups;
+  if (!hasScope(who.scopes, 'servers', { server: `${name}/${server}`, userGroups: ownerGroups })) {
     throw new HubError(403, `You may not start the servers of ${quoteName(name)}`);
   }
-  const owner = name === who.user.name ? who.user : await getUser(hub.db, name);
   if (!owner) throw new HubError(404, `No such user: ${quoteName(name)}`);
   return { owner, server };
 }

@@ -1,7 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
-import { upsertClient } from '../../src/db/repos/oauth.js';
+import { createCode, getClient, takeCode, upsertClient } from '../../src/db/repos/oauth.js';
+import { createToken } from '../../src/db/repos/tokens.js';
 import { ensureUser } from '../../src/db/repos/users.js';
 
 /** Logs in through the login form and returns the cookies to send. */
@@ -141,6 +143,72 @@ describe('OAuth redirect URIs and client credentials', () => {
     const ok = await tokenRequest({ client_id: CLIENT, client_secret: SECRET, grant_type: 'authorization_code', code, redirect_uri: CALLBACK });
     assert.equal(ok.status, 200);
     assert.ok(((await ok.json()) as { access_token: string }).access_token);
+  });
+
+  it('a code is redeemed once, even by concurrent requests (no second token from a replayed code)', async () => {
+    const olive = await ensureUser(t.hub.db, 'olive');
+    // the store: of redemptions racing each other, exactly one gets the code
+    const raw = await createCode(t.hub.db, { clientId: CLIENT, userId: olive.id, redirectUri: CALLBACK, scopes: [], sessionId: null });
+    const taken = await Promise.all([1, 2, 3, 4, 5].map(() => takeCode(t.hub.db, raw)));
+    assert.equal(taken.filter((r) => r !== undefined).length, 1);
+    // the endpoint: one access token, the other requests invalid_grant
+    const code = new URL((await authorize(CALLBACK)).headers.get('location')!, origin).searchParams.get('code')!;
+    const before = (await t.hub.db.selectFrom('api_tokens').select('id').where('kind', '=', 'oauth').execute()).length;
+    const answers = await Promise.all(
+      [1, 2, 3, 4, 5].map(() => tokenRequest({ client_id: CLIENT, client_secret: SECRET, grant_type: 'authorization_code', code, redirect_uri: CALLBACK })),
+    );
+    assert.deepEqual(answers.map((r) => r.status).sort(), [200, 400, 400, 400, 400]);
+    const after = (await t.hub.db.selectFrom('api_tokens').select('id').where('kind', '=', 'oauth').execute()).length;
+    assert.equal(after - before, 1);
+  });
+
+  it('PKCE: a code issued with a code_challenge needs its code_verifier; a verifier for a code without one is refused', async () => {
+    const verifier = randomBytes(48).toString('base64url');
+    const s256 = createHash('sha256').update(verifier).digest('base64url');
+    const codeFor = async (extra: Record<string, string>): Promise<Response> =>
+      fetch(`${t.hubUrl}/hub/api/oauth2/authorize?${new URLSearchParams({ client_id: CLIENT, redirect_uri: CALLBACK, response_type: 'code', ...extra })}`, { redirect: 'manual', headers: { Cookie: cookie } });
+    const code = async (extra: Record<string, string>): Promise<string> => new URL((await codeFor(extra)).headers.get('location')!, origin).searchParams.get('code')!;
+    const exchange = (c: string, extra: Record<string, string> = {}): Promise<Response> =>
+      tokenRequest({ client_id: CLIENT, client_secret: SECRET, grant_type: 'authorization_code', code: c, redirect_uri: CALLBACK, ...extra });
+    // S256 and plain work with the right verifier
+    assert.equal((await exchange(await code({ code_challenge: s256, code_challenge_method: 'S256' }), { code_verifier: verifier })).status, 200);
+    assert.equal((await exchange(await code({ code_challenge: verifier }), { code_verifier: verifier })).status, 200);
+    // missing, wrong, or the challenge itself as verifier: refused
+    const other = randomBytes(48).toString('base64url');
+    for (const extra of [{}, { code_verifier: other }, { code_verifier: s256 }, { code_verifier: 'short' }] as Record<string, string>[]) {
+      const r = await exchange(await code({ code_challenge: s256, code_challenge_method: 'S256' }), extra);
+      assert.equal(r.status, 400, JSON.stringify(extra));
+      assert.equal(((await r.json()) as { error: string }).error, 'invalid_grant');
+    }
+    // downgrade: the challenge stripped from the authorization request, the verifier sent
+    const stripped = await exchange(await code({}), { code_verifier: verifier });
+    assert.equal(stripped.status, 400);
+    assert.match(((await stripped.json()) as { message: string }).message, /no code_challenge/);
+    // malformed challenges are refused at authorize, without a code
+    const before = await codes();
+    for (const extra of [{ code_challenge_method: 'S256' }, { code_challenge: s256, code_challenge_method: 'S512' }, { code_challenge: 'x' }, { code_challenge: `${s256}!` }] as Record<string, string>[]) {
+      const r = await codeFor(extra);
+      assert.equal(r.status, 400, JSON.stringify(extra));
+      assert.match(((await r.json()) as { message: string }).message, /code_challenge/);
+    }
+    assert.equal(await codes(), before);
+  });
+
+  it("a renamed user's OAuth clients go with the old name: unknown client, no codes, their tokens revoked", async () => {
+    const admin = await t.tokenFor('root', { admin: true });
+    const rena = await ensureUser(t.hub.db, 'rena');
+    await upsertClient(t.hub.db, { identifier: 'jupyterhub-user-rena', secret: 'old-server-token', redirectUri: '/user/rena/oauth_callback', description: '', allowedScopes: ['access:servers!server=rena/'], userId: rena.id, serverName: '' });
+    const olive = await ensureUser(t.hub.db, 'olive');
+    const { token: visitor } = await createToken(t.hub.db, olive.id, { kind: 'oauth', scopes: ['read:users:name!user=olive'], clientId: 'jupyterhub-user-rena' });
+    assert.equal((await t.api('GET', '/user', { token: visitor })).status, 200);
+    assert.equal((await t.api('PATCH', '/users/rena', { token: admin, body: { name: 'renamed' } })).status, 200);
+    assert.equal(await getClient(t.hub.db, 'jupyterhub-user-rena'), undefined);
+    assert.equal((await t.api('GET', '/user', { token: visitor })).status, 403);
+    // a new user of the old name gets no code for a client whose secret the renamed user knows
+    await ensureUser(t.hub.db, 'rena');
+    const r = await authorize('/user/rena/oauth_callback', 'jupyterhub-user-rena');
+    assert.equal(r.status, 400);
+    assert.match(((await r.json()) as { message: string }).message, /unknown client_id/);
   });
 
   it('malformed Authorization: Basic gives 400 JSON naming the problem, never a 5xx', async () => {

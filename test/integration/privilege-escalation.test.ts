@@ -180,6 +180,55 @@ describe('privilege escalation: admin and group filters', () => {
     assert.equal((await t.api('DELETE', '/groups/starters/users', { token: groupsHolder, body: { users: ['bob'] } })).status, 403);
     assert.equal((await t.api('DELETE', '/groups/starters', { token: await t.tokenFor('deleter') })).status, 403);
   });
+  it("a token limited to groups!group=g1 cannot pull outside users into g1 for its owner's group-filtered scopes", async () => {
+    // g1b holds admin:users!group=g1: a token of g1b holding only groups!group=g1 gains nothing itself, its owner does
+    const limited = await t.tokenFor('g1b', { scopes: ['groups!group=g1'] });
+    await t.tokenFor('outsider');
+    const add = await t.api('POST', '/groups/g1/users', { token: limited, body: { users: ['outsider'] } });
+    assert.equal(add.status, 403);
+    assert.match(message(add), /outside/);
+    assert.match(message(add), /admin:users!user=outsider/);
+    const g1 = (await t.api('GET', '/groups/g1', { token: admin })).body as { users: string[] };
+    assert.ok(!g1.users.includes('outsider'));
+    assert.equal((await t.api('PATCH', '/users/outsider', { token: g1Both, body: { name: 'taken' } })).status, 404, 'still out of reach');
+    // a member already within the owner's reach is fine
+    const alice = await t.api('POST', '/groups/g1/users', { token: limited, body: { users: ['alice'] } });
+    assert.equal(alice.status, 200);
+  });
+
+  it('renaming a user to a name the requester holds filtered scopes on is refused when that gives it more', async () => {
+    const t2 = await startTestHub({
+      roles: [
+        { name: 'bob-keeper', scopes: ['admin:users!user=bob'], users: ['keeper'] },
+        { name: 'carol-servers', scopes: ['servers!user=carol', 'access:servers!server=carol/'], users: ['keeper'] },
+        { name: 'dave-keeper', scopes: ['admin:users!user=dave', 'admin:users!user=erin'], users: ['keeper2'] },
+      ],
+    });
+    try {
+      const root = await t2.tokenFor('root', { admin: true });
+      const keeper = await t2.tokenFor('keeper');
+      const keeperNarrow = await t2.tokenFor('keeper', { scopes: ['admin:users!user=bob'] });
+      await t2.tokenFor('bob');
+      await t2.tokenFor('dave');
+      // carol does not exist: bob renamed to carol would give keeper servers and access on bob's account
+      assert.equal((await t2.api('GET', '/users/carol', { token: root })).status, 404);
+      for (const token of [keeper, keeperNarrow]) {
+        const r = await t2.api('PATCH', '/users/bob', { token, body: { name: 'carol' } });
+        assert.equal(r.status, 403);
+        assert.match(message(r), /servers!user=bob/);
+        assert.match(message(r), /access:servers!server=bob\//);
+      }
+      assert.equal((await t2.api('GET', '/users/bob', { token: root })).status, 200, 'not renamed');
+      // a rename that gives nothing new is fine: keeper2 holds admin:users on both names
+      const keeper2 = await t2.tokenFor('keeper2');
+      assert.equal((await t2.api('PATCH', '/users/dave', { token: keeper2, body: { name: 'erin' } })).status, 200);
+      // and to a name nobody's scopes name
+      assert.equal((await t2.api('PATCH', '/users/bob', { token: keeper, body: { name: 'robert' } })).status, 200);
+    } finally {
+      await t2.stop();
+    }
+  });
+
   it('names the configuration makes privileged cannot be created or taken by renaming without those privileges', async () => {
     const t2 = await startTestHub({
       admin_users: ['chief'],

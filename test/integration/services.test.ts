@@ -10,6 +10,7 @@ import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { loadServices } from '../../src/hub/services-loader.js';
 import { loadRoles } from '../../src/hub/roles-loader.js';
 import { validateConfig } from '../../src/config/load.js';
+import { createServiceToken } from '../../src/db/repos/services.js';
 
 const CULLER_TOKEN = 'culler-token-0123456789abcdef';
 const LEGACY_TOKEN = 'legacy-token-0123456789abcdef';
@@ -157,5 +158,26 @@ describe('services', () => {
     await assert.rejects(loadServices(t.hub.db, dup.services, quiet), /listed twice/);
     const ghost = validateConfig({ roles: [{ name: 'r-ghost', scopes: ['list:users'], services: ['ghost'] }] });
     await assert.rejects(loadRoles(t.hub.db, ghost.roles), /no service named "ghost"/);
+  });
+});
+
+describe('a service token limited to a group member, under a group-filtered role', () => {
+  it("keeps the member's scopes (and not an outsider's)", async () => {
+    const t = await startTestHub({
+      services: [{ name: 'teamsvc', api_token: 'teamsvc-config-token-0123456789' }],
+      roles: [{ name: 'team-reader', scopes: ['read:users!group=team', 'list:users!group=team'], services: ['teamsvc'] }],
+    });
+    try {
+      const admin = await t.tokenFor('root', { admin: true });
+      await t.tokenFor('alice');
+      await t.tokenFor('carol');
+      assert.equal((await t.api('POST', '/groups/team', { token: admin, body: { users: ['alice'] } })).status, 201);
+      const svc = await t.hub.db.selectFrom('services').select('id').where('name', '=', 'teamsvc').executeTakeFirstOrThrow();
+      const { token } = await createServiceToken(t.hub.db, svc.id, { kind: 'api', scopes: ['read:users!user=alice', 'read:users!user=carol'] });
+      assert.equal((await t.api('GET', '/users/alice', { token })).status, 200);
+      assert.equal((await t.api('GET', '/users/carol', { token })).status, 404);
+    } finally {
+      await t.stop();
+    }
   });
 });

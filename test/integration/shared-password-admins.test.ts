@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Writable } from 'node:stream';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
+import { builtinRoles } from '../../src/rbac/roles.js';
 
 /** Posts the login form; returns the status, page text and whether a login cookie was set. */
 async function tryLogin(t: TestHub, name: string, password: string): Promise<{ status: number; text: string; loggedIn: boolean }> {
@@ -83,5 +84,27 @@ describe('shared password and admins', () => {
       assert.equal(r.loggedIn, false, name);
       assert.equal(r.status, 403, name);
     }
+  });
+
+  it("users whose roles give every admin scope, under another role's name, are admins here too", async () => {
+    const t = await startTestHub({
+      roles: [
+        { name: 'superuser', scopes: [...builtinRoles.admin.scopes], users: ['ops'] },
+        { name: 'super-group', scopes: [...builtinRoles.admin.scopes], groups: ['ops-team'] },
+        { name: 'helper', scopes: ['read:users'], users: ['helper'] },
+      ],
+    });
+    hubs.push(t);
+    const admin = await t.tokenFor('root', { admin: true });
+    await t.tokenFor('teammate');
+    assert.equal((await t.api('POST', '/groups/ops-team/users', { token: admin, body: { users: ['teammate'] } })).status, 200);
+    for (const name of ['ops', 'teammate']) {
+      const r = await tryLogin(t, name, 'test-password');
+      assert.equal(r.loggedIn, false, name);
+      assert.equal(r.status, 403, name);
+      assert.match(r.text, /admin/, name);
+    }
+    // a role short of admin keeps the shared password
+    assert.equal((await tryLogin(t, 'helper', 'test-password')).loggedIn, true);
   });
 });

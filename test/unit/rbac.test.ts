@@ -19,6 +19,7 @@ import {
 import { builtinRoles, roleScopes, validateRole } from '../../src/rbac/roles.js';
 import { accessScopesFor, authorize, filterFor, hasScope, holdsScope, matchesFilter, type Target } from '../../src/rbac/check.js';
 import { HubError } from '../../src/lib/errors.js';
+import { reachGainedByRenaming } from '../../src/rbac/privilege.js';
 import { scopesMarkdown } from '../../src/rbac/scopes-doc.js';
 
 const sorted = (s: Iterable<string>): string[] => [...s].sort();
@@ -361,4 +362,20 @@ test('docs/reference/scopes.md is up to date', () => {
     scopesMarkdown(),
     'regenerate with: node --import tsx -e "import(\'./src/rbac/scopes.ts\').then(m => process.stdout.write(m.scopesMarkdown()))" > docs/reference/scopes.md',
   );
+});
+
+describe('reachGainedByRenaming', () => {
+  const held = (...s: string[]): Set<string> => expandScopes(s);
+  test('a scope filtered on the new name (user or server) is gained on the renamed account unless already held', () => {
+    assert.deepEqual(reachGainedByRenaming(held('servers!user=carol'), 'bob', 'carol', []).filter((s) => s.startsWith('servers')), ['servers!user=bob']);
+    assert.deepEqual(reachGainedByRenaming(held('access:servers!server=carol/gpu'), 'bob', 'carol', []), ['access:servers!server=bob/gpu']);
+    // carolyn is not carol
+    assert.deepEqual(reachGainedByRenaming(held('servers!user=carolyn', 'access:servers!server=carolyn/'), 'bob', 'carol', []), []);
+  });
+  test('nothing is gained when the requester already reaches the account: by name, unfiltered, or through a group', () => {
+    assert.deepEqual(reachGainedByRenaming(held('admin:users!user=carol', 'admin:users!user=bob'), 'bob', 'carol', []), []);
+    assert.deepEqual(reachGainedByRenaming(held('servers!user=carol', 'servers'), 'bob', 'carol', []), []);
+    assert.deepEqual(reachGainedByRenaming(held('servers!user=carol', 'servers!group=g'), 'bob', 'carol', ['g']), []);
+    assert.notDeepEqual(reachGainedByRenaming(held('servers!user=carol', 'servers!group=g'), 'bob', 'carol', ['h']), []);
+  });
 });

@@ -34,7 +34,7 @@ export async function getClient(db: Kysely<DB>, identifier: string): Promise<OAu
 /** Issues a one-time authorization code, valid for 10 minutes. */
 export async function createCode(
   db: Kysely<DB>,
-  c: { clientId: string; userId: number; redirectUri: string; scopes: string[]; sessionId: string | null },
+  c: { clientId: string; userId: number; redirectUri: string; scopes: string[]; sessionId: string | null; pkce?: { challenge: string; method: 'S256' | 'plain' } },
 ): Promise<string> {
   const code = newToken();
   await db
@@ -47,15 +47,21 @@ export async function createCode(
       scopes: JSON.stringify(c.scopes),
       session_id: c.sessionId,
       expires_at: isoIn(600),
+      code_challenge: c.pkce?.challenge ?? null,
+      code_challenge_method: c.pkce?.method ?? null,
     })
     .execute();
   return code;
 }
 
-/** Takes a code: returns it and deletes it, so it works once. Expired codes are not found. */
+/**
+ * Takes a code: deletes it and returns it, so it works once (RFC 6749 §4.1.2),
+ * even when the same code is redeemed by concurrent requests: the delete
+ * itself returns the row, so only the request whose delete removed it gets it.
+ * Expired codes are not found.
+ */
 export async function takeCode(db: Kysely<DB>, code: string): Promise<OAuthCodeRow | undefined> {
-  const row = await db.selectFrom('oauth_codes').selectAll().where('code_hash', '=', sha256(code)).executeTakeFirst();
+  const row = await db.deleteFrom('oauth_codes').where('code_hash', '=', sha256(code)).returningAll().executeTakeFirst();
   if (!row) return undefined;
-  await db.deleteFrom('oauth_codes').where('id', '=', row.id).execute();
   return row.expires_at > isoNow() ? row : undefined;
 }
