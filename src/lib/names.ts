@@ -29,6 +29,12 @@
  *   lone surrogates (they have no UTF-8 form, so no URL form either).
  * - **Leading or trailing white space**, and an empty user or group name.
  * - **More than 255 characters.**
+ * - **User names with compatibility characters** (a name that differs from
+ *   its NFKC form): the Kelvin sign `K`, fullwidth `ｋ`, mathematical `𝐤`,
+ *   ligatures `ﬁ`. They look like (and the Kelvin and Angstrom signs even
+ *   lower-case to) another name, so a person named so at an identity provider
+ *   could pass for another hub user. The login policy checks the name as the
+ *   authenticator gave it, before lower-casing.
  *
  * Everything else is allowed (`@`, `-`, `_`, `.` inside a name, `~`, `+`, `:`,
  * `?`, `#`, spaces inside, non-Latin letters): {@link quotePath} encodes it,
@@ -74,7 +80,13 @@ function nameProblem(kind: 'user name' | 'server name' | 'group name', name: str
 /** Why a user name is invalid, or null when it is fine (see the module comment for the rules). */
 export function usernameProblem(name: string): string | null {
   if (!name) return 'user name must not be empty';
-  return nameProblem('user name', name);
+  const p = nameProblem('user name', name);
+  if (p) return p;
+  const compat = name.normalize('NFKC');
+  if (compat !== name) {
+    return `invalid user name ${quoteName(name)}: it contains compatibility characters, a look-alike of ${quoteName(compat)} (write the name in its plain form)`;
+  }
+  return null;
 }
 
 /** Why a server name is invalid, or null. The default server's name is `''`, which is fine. */

@@ -1,0 +1,168 @@
+/**
+ * The OIDC login against an identity provider whose answers are hostile:
+ * a plain HTTP server playing the token and userinfo endpoints (explicit
+ * endpoints, no ID token) answers what each test sets. Every bad answer is
+ * a page naming the problem (never a 500), and nothing is stored.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { startTestHub, type TestHub } from '../helpers/hub.js';
+import { Browser } from '../helpers/browser.js';
+import { freePort } from '../../src/spawners/local-process.js';
+
+interface Answer {
+  status?: number;
+  type?: string;
+  body: string;
+  delayMs?: number;
+}
+
+const json = (v: unknown): Answer => ({ body: JSON.stringify(v) });
+
+describe('OIDC login against a hostile identity provider', () => {
+  let server: Server;
+  let base: string;
+  let t: TestHub;
+  let token: Answer;
+  let userinfo: Answer;
+
+  before(async () => {
+    const port = await freePort('127.0.0.1');
+    base = `http://127.0.0.1:${port}`;
+    server = createServer((req, res) => {
+      const a = req.url?.startsWith('/token') ? token : req.url?.startsWith('/userinfo') ? userinfo : { status: 404, body: 'no' };
+      req.resume();
+      setTimeout(() => {
+        if (res.destroyed) return;
+        res.writeHead(a.status ?? 200, { 'content-type': a.type ?? 'application/json' }).end(a.body);
+      }, a.delayMs ?? 0);
+    });
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+    t = await startTestHub({
+      auth: {
+        kind: 'oidc',
+        login_rate_limit: { attempts: 0 },
+        client_id: 'hub',
+        client_secret: 'hub-secret',
+        allow_insecure_http: true,
+        authorize_url: `${base}/authorize`,
+        token_url: `${base}/token`,
+        userdata_url: `${base}/userinfo`,
+        scope: ['profile'],
+        username_claim: 'preferred_username',
+        manage_groups: true,
+        admin_groups: ['admins'],
+        http_timeout: 1,
+      },
+      admin_users: ['kate'],
+    });
+  });
+  after(async () => {
+    await t?.stop();
+    server?.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  async function login(): Promise<{ status: number; text: string; b: Browser }> {
+    const b = new Browser(t.hubUrl);
+    const start = await b.get('/hub/oauth_login');
+    assert.equal(start.status, 302, await start.text());
+    const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
+    const res = await b.get(`/hub/oauth_callback?code=c0de&state=${encodeURIComponent(state)}`);
+    return { status: res.status, text: await res.text(), b };
+  }
+
+  async function userCount(): Promise<number> {
+    const r = await t.hub.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  const tokenOk = json({ access_token: 'at', token_type: 'Bearer', expires_in: 300 });
+
+  const badNames: Array<[string, unknown]> = [
+    ['missing', undefined],
+    ['empty', ''],
+    ['a number', 42],
+    ['an array', ['alice']],
+    ['an object', { name: 'alice' }],
+    ['10 kB long', 'a'.repeat(10_000)],
+    ['..', '..'],
+    ['with /', 'a/b'],
+    ['null', null],
+    ['true', true],
+  ];
+  for (const [what, name] of badNames) {
+    it(`a user name claim that is ${what} is a page, nothing stored`, async () => {
+      token = tokenOk;
+      userinfo = json(name === undefined ? { sub: 's' } : { sub: 's', preferred_username: name });
+      const before = await userCount();
+      const r = await login();
+      assert.ok(r.status >= 400 && r.status < 500, `${r.status} ${r.text.slice(0, 300)}`);
+      assert.match(r.text, /<html/i);
+      assert.equal(await userCount(), before);
+    });
+  }
+
+  const badAnswers: Array<[string, () => void]> = [
+    ['the token endpoint answers 500', () => { token = { status: 500, body: 'boom', type: 'text/plain' }; }],
+    ['the token endpoint answers HTML', () => { token = { body: '<html>hi</html>', type: 'text/html' }; }],
+    ['the token endpoint answers invalid JSON', () => { token = { body: '{"access_token":' }; }],
+    ['the token endpoint answers a JSON list', () => { token = { body: '[1,2]' }; }],
+    ['the token endpoint answers no access token', () => { token = json({ token_type: 'Bearer' }); }],
+    ['the token endpoint is slower than http_timeout', () => { token = { ...tokenOk, delayMs: 3000 }; }],
+    ['userinfo answers 500', () => { token = tokenOk; userinfo = { status: 500, body: 'x' }; }],
+    ['userinfo answers HTML', () => { token = tokenOk; userinfo = { body: '<html/>', type: 'text/html' }; }],
+    ['userinfo answers a list', () => { token = tokenOk; userinfo = { body: '[]' }; }],
+    ['userinfo answers null', () => { token = tokenOk; userinfo = { body: 'null' }; }],
+    ['userinfo is slower than http_timeout', () => { token = tokenOk; userinfo = { ...json({ preferred_username: 'slow' }), delayMs: 3000 }; }],
+  ];
+  for (const [what, set] of badAnswers) {
+    it(`${what}: a page, not a 500, nothing stored`, async () => {
+      set();
+      const before = await userCount();
+      const started = Date.now();
+      const r = await login();
+      assert.ok(r.status >= 400 && r.status < 500 || r.status === 502 || r.status === 503, `${r.status} ${r.text.slice(0, 300)}`);
+      assert.match(r.text, /<html/i);
+      assert.ok(Date.now() - started < 2900, 'bounded by http_timeout');
+      assert.equal(await userCount(), before);
+    });
+  }
+
+  // Lower-casing maps the Kelvin sign to "k" and the Angstrom sign to "å": another person's name at
+  // the provider must not become an existing hub user (here the admin "kate"); compatibility forms
+  // (fullwidth, mathematical letters, ligatures) that look like another name are refused alike.
+  for (const lookalike of ['\u212Aate', '\u212Bsa', '\uFF4Bate', '\u{1D424}ate', 'ka\uFB01']) {
+    it(`a look-alike user name (${JSON.stringify(lookalike)}) is refused with a page, nothing stored`, async () => {
+      token = tokenOk;
+      userinfo = json({ sub: 's', preferred_username: lookalike });
+      const before = await userCount();
+      const r = await login();
+      assert.equal(r.status, 400, r.text.slice(0, 300));
+      assert.match(r.text, /compatibility/);
+      assert.equal(await userCount(), before);
+      const sessions = await t.hub.db.selectFrom('sessions').selectAll().execute();
+      assert.deepEqual(sessions, []);
+    });
+  }
+
+  it('groups as a string, with non-strings, thousands, and path-like names', async () => {
+    token = tokenOk;
+    const many = Array.from({ length: 5000 }, (_, i) => `g${i}`);
+    userinfo = json({ sub: 'g', preferred_username: 'gina', groups: [...many, 1, null, { a: 1 }, ['admins'], '..', '/x/y', 'admins/..'] });
+    const r = await login();
+    assert.equal(r.status, 302, r.text.replace(/[\s\S]*<body>/, "").slice(0, 600));
+    const u = await t.hub.db.selectFrom('users').selectAll().where('name', '=', 'gina').executeTakeFirstOrThrow();
+    assert.equal(u.admin, 0);
+    const bad = await t.hub.db.selectFrom('groups').select('name').where('name', 'in', ['..', '/x/y', 'admins/..', '1', 'admins']).execute();
+    assert.deepEqual(bad, []);
+    // a single string is one group: admin through admin_groups, and taken away at the next login without it
+    userinfo = json({ sub: 'g', preferred_username: 'gina', groups: 'admins' });
+    assert.equal((await login()).status, 302);
+    assert.equal((await t.hub.db.selectFrom('users').select('admin').where('name', '=', 'gina').executeTakeFirstOrThrow()).admin, 1);
+    userinfo = json({ sub: 'g', preferred_username: 'gina', groups: [] });
+    assert.equal((await login()).status, 302);
+    assert.equal((await t.hub.db.selectFrom('users').select('admin').where('name', '=', 'gina').executeTakeFirstOrThrow()).admin, 0);
+  });
+});
