@@ -165,4 +165,38 @@ describe('OIDC login against a hostile identity provider', () => {
     assert.equal((await login()).status, 302);
     assert.equal((await t.hub.db.selectFrom('users').select('admin').where('name', '=', 'gina').executeTakeFirstOrThrow()).admin, 0);
   });
+
+  it('the callback: with an iss parameter naming another issuer (RFC 9207), twice, without the login cookie, without state: pages, nothing stored', async () => {
+    token = tokenOk;
+    userinfo = json({ sub: 'h', preferred_username: 'hugo' });
+    const before = await userCount();
+    const b = new Browser(t.hubUrl);
+    const start = await b.get('/hub/oauth_login');
+    const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
+    const forged = await b.get(`/hub/oauth_callback?code=c0de&state=${encodeURIComponent(state)}&iss=${encodeURIComponent('https://evil.example.org')}`);
+    const text = await forged.text();
+    assert.ok(forged.status >= 400 && forged.status < 500, `${forged.status} ${text.slice(0, 200)}`);
+    assert.match(text, /iss/);
+    // the attempt is used up: the same callback again, or with no cookie, or no state, is refused
+    const again = await b.get(`/hub/oauth_callback?code=c0de&state=${encodeURIComponent(state)}`);
+    assert.equal(again.status, 400);
+    const bare = await new Browser(t.hubUrl).get(`/hub/oauth_callback?code=c0de&state=${encodeURIComponent(state)}`);
+    assert.equal(bare.status, 400);
+    const b2 = new Browser(t.hubUrl);
+    await b2.get('/hub/oauth_login');
+    assert.equal((await b2.get('/hub/oauth_callback?code=c0de')).status, 400);
+    assert.equal(await userCount(), before);
+    // the right flow still works afterwards
+    assert.equal((await login()).status, 302);
+  });
+
+  it("the token endpoint's OAuth error with a hostile, long error_description: shown escaped and clipped", async () => {
+    token = { status: 400, body: JSON.stringify({ error: 'invalid_grant<b>', error_description: `<script>alert(1)</script>\u2028${'x'.repeat(10_000)}` }) };
+    const r = await login();
+    assert.equal(r.status, 403);
+    assert.ok(!r.text.includes('<script>alert'), 'escaped');
+    assert.ok(!r.text.includes('invalid_grant<b>'), 'escaped');
+    assert.match(r.text, /invalid_grant&lt;b&gt;/);
+    assert.ok(r.text.length < 8000, `page of ${r.text.length} characters`);
+  });
 });
