@@ -200,3 +200,98 @@ describe('OIDC login against a hostile identity provider', () => {
     assert.ok(r.text.length < 8000, `page of ${r.text.length} characters`);
   });
 });
+
+describe('OIDC refresh against a hostile identity provider', () => {
+  let server: Server;
+  let t: TestHub;
+  let token: Answer;
+  let userinfo: Answer;
+  const savedKey = process.env['GANYMEDE_CRYPT_KEY'];
+
+  before(async () => {
+    process.env['GANYMEDE_CRYPT_KEY'] = '9a'.repeat(32);
+    const port = await freePort('127.0.0.1');
+    const base = `http://127.0.0.1:${port}`;
+    server = createServer((req, res) => {
+      const a = req.url?.startsWith('/token') ? token : req.url?.startsWith('/userinfo') ? userinfo : { status: 404, body: 'no' };
+      req.resume();
+      res.writeHead(a.status ?? 200, { 'content-type': a.type ?? 'application/json' }).end(a.body);
+    });
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+    t = await startTestHub({
+      auth: {
+        kind: 'oidc',
+        login_rate_limit: { attempts: 0 },
+        client_id: 'hub',
+        client_secret: 'hub-secret',
+        allow_insecure_http: true,
+        authorize_url: `${base}/authorize`,
+        token_url: `${base}/token`,
+        userdata_url: `${base}/userinfo`,
+        scope: ['profile'],
+        admin_groups: ['admins'],
+        enable_auth_state: true,
+        auth_refresh_age: 1,
+        http_timeout: 1,
+      },
+    });
+  });
+  after(async () => {
+    await t?.stop();
+    server?.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    if (savedKey === undefined) delete process.env['GANYMEDE_CRYPT_KEY'];
+    else process.env['GANYMEDE_CRYPT_KEY'] = savedKey;
+  });
+
+  // access tokens that are already within the hub's expiry margin: every stale request refreshes
+  const tokens = (n: number) => json({ access_token: `at${n}`, refresh_token: `rt${n}`, token_type: 'Bearer', expires_in: 2 });
+
+  async function loggedIn(): Promise<Browser> {
+    token = tokens(1);
+    userinfo = json({ sub: 'ivy-sub', preferred_username: 'ivy', groups: ['admins'] });
+    const b = new Browser(t.hubUrl);
+    const start = await b.get('/hub/oauth_login');
+    const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
+    assert.equal((await b.get(`/hub/oauth_callback?code=c&state=${encodeURIComponent(state)}`)).status, 302);
+    return b;
+  }
+  const stale = async () => {
+    await t.hub.db.updateTable('users').set({ last_refresh: '2000-01-01T00:00:00.000Z' }).where('name', '=', 'ivy').execute();
+    t.hub.identities.clear();
+  };
+  const admin = async () => (await t.hub.db.selectFrom('users').select('admin').where('name', '=', 'ivy').executeTakeFirstOrThrow()).admin;
+
+  it('admin from admin_groups is taken away at the refresh that no longer lists the group', async () => {
+    const b = await loggedIn();
+    assert.equal(await admin(), 1);
+    await stale();
+    token = tokens(2);
+    userinfo = json({ sub: 'ivy-sub', preferred_username: 'ivy', groups: [] });
+    assert.equal((await b.get('/hub/home')).status, 200);
+    assert.equal(await admin(), 0);
+  });
+
+  const failures: Array<[string, () => void]> = [
+    ['the provider names another user', () => { token = tokens(3); userinfo = json({ sub: 'ivy-sub', preferred_username: 'mallory' }); }],
+    ['the provider names a look-alike', () => { token = tokens(3); userinfo = json({ sub: 'ivy-sub', preferred_username: '\u0131vy' }); }],
+    ['the user name claim is gone', () => { token = tokens(3); userinfo = json({ sub: 'ivy-sub' }); }],
+    ['the refresh token is revoked', () => { token = { status: 400, body: JSON.stringify({ error: 'invalid_grant' }) }; }],
+    ['the token endpoint answers 500 HTML', () => { token = { status: 500, body: '<html>down</html>', type: 'text/html' }; }],
+    ['userinfo answers garbage', () => { token = tokens(3); userinfo = { body: 'not json', type: 'application/json' }; }],
+  ];
+  for (const [what, set] of failures) {
+    it(`${what} at a refresh: "please log in again" (401), the session ends, nothing else stored`, async () => {
+      const b = await loggedIn();
+      await stale();
+      set();
+      const before = await t.hub.db.selectFrom('users').select('name').orderBy('name').execute();
+      const r = await b.get('/hub/home');
+      assert.equal(r.status, 401, (await r.text()).slice(0, 200));
+      const api = await b.get('/hub/api/user');
+      assert.ok(api.status === 401 || api.status === 403, `${api.status}`);
+      assert.deepEqual(await t.hub.db.selectFrom('users').select('name').orderBy('name').execute(), before);
+    });
+  }
+});
+
