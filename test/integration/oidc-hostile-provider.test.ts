@@ -295,3 +295,37 @@ describe('OIDC refresh against a hostile identity provider', () => {
   }
 });
 
+describe('OIDC discovery against a slow identity provider', () => {
+  it('logins arriving together while discovery hangs share one discovery request, each bounded by http_timeout', async () => {
+    let discoveries = 0;
+    const hanging = new Set<import('node:http').ServerResponse>();
+    const server = createServer((req, res) => {
+      req.resume();
+      if (req.url?.includes('/.well-known/')) discoveries += 1;
+      hanging.add(res);
+    });
+    const port = await freePort('127.0.0.1');
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+    const t = await startTestHub({
+      auth: { kind: 'oidc', login_rate_limit: { attempts: 0 }, client_id: 'hub', client_secret: 'hub-secret', allow_insecure_http: true, issuer: `http://127.0.0.1:${port}/realms/x`, http_timeout: 1 },
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 1200)); // the start-up attempt has timed out
+      discoveries = 0;
+      const started = Date.now();
+      const answers = await Promise.all(Array.from({ length: 6 }, () => new Browser(t.hubUrl).get('/hub/oauth_login')));
+      for (const a of answers) {
+        assert.ok(a.status === 502 || a.status === 503, `${a.status}`);
+        assert.match(await a.text(), /identity provider|login service/);
+      }
+      assert.ok(Date.now() - started < 2500, 'bounded by http_timeout');
+      assert.equal(discoveries, 1);
+    } finally {
+      await t.stop();
+      for (const r of hanging) r.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
