@@ -25,8 +25,10 @@
  *   leaders `․` `‥` and `℀` (a/c) are refused like their ASCII forms.
  * - **Characters a URL parser drops or a log splits on.** Control characters
  *   (C0 including tab and newline, which the WHATWG parser deletes from URLs,
- *   DEL, C1), line and paragraph separators, bidirectional-text controls, and
- *   lone surrogates (they have no UTF-8 form, so no URL form either).
+ *   DEL, C1), line and paragraph separators, invisible format characters
+ *   (Unicode Cf: bidirectional-text controls, zero-width space and joiners,
+ *   soft hyphen, word joiner, BOM: `admin` with one of them looks like
+ *   `admin`), and lone surrogates (they have no UTF-8 form, so no URL form either).
  * - **Leading or trailing white space**, and an empty user or group name.
  * - **More than 255 characters.**
  * - **User names with compatibility characters** (a name that differs from
@@ -53,13 +55,13 @@ export function normalizeUsername(name: string): string {
   return name.toLowerCase();
 }
 
-const CONTROL = /[\p{Cc}\p{Zl}\p{Zp}\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 const SEPARATOR = /[/\\]/;
 
 /** Why `name` (already non-empty and short) breaks the path rules, or null. */
 function pathSyntaxProblem(name: string): string | null {
   if (/\p{Cs}/u.test(name)) return 'it contains a lone surrogate (no UTF-8 form)';
-  if (CONTROL.test(name)) return 'control characters, line separators and bidirectional-text controls are not allowed';
+  if (CONTROL.test(name)) return 'control characters, line separators and invisible format characters (bidirectional-text controls, zero-width spaces) are not allowed';
   if (/^\s|\s$/u.test(name)) return 'leading or trailing white space';
   for (const form of new Set([name, name.normalize('NFKC')])) {
     const raw = form === name ? '' : ` (its compatibility form is ${quoteName(form)})`;
