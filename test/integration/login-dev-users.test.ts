@@ -137,6 +137,22 @@ describe('dev_users at config load', () => {
     assert.equal(devUserProjects([], 'alice'), null);
   });
 
+  it('a project named like an Object.prototype member is a plain key, the same as the JWT login gives', () => {
+    const got = devUserProjects(['alice.__proto__', 'alice.constructor', 'alice.toString'], 'alice')!;
+    assert.equal(Object.getPrototypeOf(got), Object.prototype);
+    assert.deepEqual(Object.keys(got), ['__proto__', 'constructor', 'toString']);
+    const jwt = projectsForPlatform(
+      JSON.parse(
+        '{"__proto__": {"name": "__proto__", "resources": [{"name": "nb", "username": "alice.__proto__"}]},' +
+          ' "constructor": {"name": "constructor", "resources": [{"name": "nb", "username": "alice.constructor"}]},' +
+          ' "toString": {"name": "toString", "resources": [{"name": "nb", "username": "alice.toString"}]}}',
+      ),
+      'nb',
+    );
+    assert.deepEqual(JSON.parse(JSON.stringify(got)), JSON.parse(JSON.stringify(jwt)));
+    assert.equal(JSON.stringify(got), JSON.stringify(jwt));
+  });
+
   it('reports every bad entry with its index', () => {
     assert.throws(
       () => validateConfig({ auth: { kind: 'shared-password', dev_users: ['alice.proj1', 'noproject', 'bob.', '..x.proj', 'a/b.proj', '.proj', 'ok.p', ' x.p'] } }),
