@@ -173,7 +173,7 @@ function checkUnknownKeys(schema: TSchema, value: unknown, at: string, problems:
   const props = (schema as TObject).properties;
   for (const [key, sub] of Object.entries(value)) {
     const where = at ? `${at}.${key}` : key;
-    const propSchema = props[key];
+    const propSchema = Object.hasOwn(props, key) ? props[key] : undefined; // "__proto__" is not an option
     if (!propSchema) {
       if ((schema as TObject).additionalProperties === false) {
         problems.push({ key: where, message: `unknown option${didYouMean(key, Object.keys(props))}` });

@@ -140,4 +140,13 @@ describe('config values from the environment', () => {
     env({ GTEST_OUTER: '${GTEST_INNER}', GTEST_INNER: 'x' });
     assert.equal((await loadConfig(file('logo_file: /a/${GTEST_OUTER}\n'))).config.logo_file, '/a/${GTEST_INNER}');
   });
+
+  it('keys named like Object.prototype members are unknown options, never a prototype', async () => {
+    const text = '__proto__:\n  port: 1234\nconstructor: 1\nauth:\n  kind: shared-password\n  shared_password: long-enough-pw\n  __proto__:\n    dev_users: [eve.p1]\n  toString: x\n';
+    await assert.rejects(loadConfig(file(text)), (err: Error) => {
+      for (const key of ['__proto__', 'constructor', 'auth.__proto__', 'auth.toString']) assert.match(err.message, new RegExp(`^  ${key.replace(/\./g, '\\.')}: unknown option`, 'm'), key);
+      return true;
+    });
+  });
 });
+
