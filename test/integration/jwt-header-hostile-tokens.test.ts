@@ -9,7 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyRequest } from 'fastify';
 import pino from 'pino';
+import { createServer } from 'node:http';
 import { exportJWK, SignJWT } from 'jose';
+import { freePort } from '../../src/spawners/local-process.js';
 import { AuthError } from '../../src/auth/authenticator.js';
 import { JwtHeaderAuthenticator } from '../../src/auth/jwt-header/jwt-header-authenticator.js';
 import { startTestIssuer, TEST_PLATFORM, type TestIssuer } from '../helpers/jwt-issuer.js';
@@ -131,3 +133,68 @@ describe('jwt-header login: hostile tokens', () => {
     if (r.ok) assert.equal(Object.keys((r.value as { authState: object }).authState).length, 50);
   });
 });
+
+describe('jwt-header login: a hostile discovery document or key set', () => {
+  it('a discovery document that redirects elsewhere, is not JSON, is huge, or points at a key set that does: 503 within the timeout', async () => {
+    let mode = 'redirect';
+    const port = await freePort('127.0.0.1');
+    const base = `http://127.0.0.1:${port}`;
+    const server = createServer((req, res) => {
+      req.resume();
+      const wellKnown = req.url?.endsWith('/.well-known/openid-configuration');
+      if (mode === 'redirect') return void res.writeHead(302, { location: 'http://127.0.0.1:1/evil' }).end();
+      if (mode === 'html') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hi</html>');
+      if (mode === 'huge' && wellKnown) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(64 * 1024, 0x20);
+        let sent = 0;
+        const more = () => {
+          while (sent < 4 * 1024 * 1024) {
+            sent += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', more);
+          }
+          res.end('{}');
+        };
+        return void more();
+      }
+      if (wellKnown) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer: base, jwks_uri: `${base}/jwks`, id_token_signing_alg_values_supported: ['RS256'] }));
+      // the key set redirects to another host
+      res.writeHead(302, { location: 'http://127.0.0.1:1/keys' }).end();
+    });
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+    try {
+      const stray = await (await startTestIssuerOnce()).strayKey('RS256');
+      for (const m of ['redirect', 'html', 'huge', 'jwks-redirect']) {
+        mode = m;
+        const auth = new JwtHeaderAuthenticator({
+          header: 'X-Auth-Id-Token', oidcServer: base, audience: 'aud', leewaySec: 5, platform: TEST_PLATFORM,
+          logoutRedirectUrl: '', invalidJwtLogout: false, log, provider: { jwksCooldownMs: 0, timeoutMs: 1000, retryMs: 0 },
+        });
+        const now = Math.floor(Date.now() / 1000);
+        const token = await new SignJWT({ iss: base, aud: 'aud', iat: now, exp: now + 60, short_name: 'u', projects: {} })
+          .setProtectedHeader({ alg: 'RS256', kid: stray.kid })
+          .sign(stray.privateKey);
+        const started = Date.now();
+        const r = await outcome(auth.authenticateRequest(req(token)));
+        assert.equal(r.ok, false, m);
+        if (!r.ok) assert.equal(r.status, 503, `${m}: ${r.status} ${r.message}`);
+        assert.ok(Date.now() - started < 3000, m);
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await stopIssuers();
+    }
+  });
+});
+
+const issuers: TestIssuer[] = [];
+async function startTestIssuerOnce(): Promise<TestIssuer> {
+  const i = await startTestIssuer();
+  issuers.push(i);
+  return i;
+}
+async function stopIssuers(): Promise<void> {
+  for (const i of issuers.splice(0)) await i.stop();
+}
+
