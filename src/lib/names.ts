@@ -37,6 +37,9 @@
  *   lower-case to) another name, so a person named so at an identity provider
  *   could pass for another hub user. The login policy checks the name as the
  *   authenticator gave it, before lower-casing.
+ * - **User names mixing Latin, Cyrillic and Greek letters** (`kаte` with a
+ *   Cyrillic `а`): one of these scripts per name. Other scripts mix freely
+ *   (Japanese names mix Han, Hiragana and Katakana).
  *
  * Everything else is allowed (`@`, `-`, `_`, `.` inside a name, `~`, `+`, `:`,
  * `?`, `#`, spaces inside, non-Latin letters): {@link quotePath} encodes it,
@@ -88,8 +91,19 @@ export function usernameProblem(name: string): string | null {
   if (compat !== name) {
     return `invalid user name ${quoteName(name)}: it contains compatibility characters, a look-alike of ${quoteName(compat)} (write the name in its plain form)`;
   }
+  const scripts = LOOKALIKE_SCRIPTS.filter(([, re]) => re.test(name)).map(([script]) => script);
+  if (scripts.length > 1) {
+    return `invalid user name ${quoteName(name)}: it mixes ${scripts.join(' and ')} letters, which look alike (e.g. Cyrillic "а" and Latin "a")`;
+  }
   return null;
 }
+
+/** Scripts whose letters look like each other's: a user name may use one of them, not several. */
+const LOOKALIKE_SCRIPTS: ReadonlyArray<[string, RegExp]> = [
+  ['Latin', /\p{Script=Latin}/u],
+  ['Cyrillic', /\p{Script=Cyrillic}/u],
+  ['Greek', /\p{Script=Greek}/u],
+];
 
 /** Why a server name is invalid, or null. The default server's name is `''`, which is fine. */
 export function serverNameProblem(name: string): string | null {
