@@ -57,13 +57,12 @@ export function devUsersProblems(entries: readonly string[], option = 'auth.dev_
  */
 export function devUserProjects(entries: readonly string[], name: string): DevProjects | null {
   const wanted = normalizeUsername(name);
-  const projects: DevProjects = {};
-  let found = false;
+  const kept: Array<[string, DevProjects[string]]> = [];
   for (const entry of entries) {
     const parsed = parseDevUser(entry);
     if ('problem' in parsed || parsed.user !== wanted) continue;
-    found = true;
-    projects[parsed.project] = { name: parsed.project, username: parsed.entry };
+    kept.push([parsed.project, { name: parsed.project, username: parsed.entry }]);
   }
-  return found ? projects : null;
+  // fromEntries defines own properties (as the JWT login's filter does): a project "__proto__" stays a key
+  return kept.length ? Object.fromEntries(kept) : null;
 }

@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import type { FastifyReply } from 'fastify';
 import { AuthError } from './auth-error.js';
 import type { LoginRateLimitOptions } from './login-rate-limit-config.js';
@@ -132,20 +132,36 @@ function nameKey(name: string): string {
   return normalizeUsername(name.trim()).slice(0, 256);
 }
 
-/** IPv4 as is; IPv4-mapped IPv6 as its IPv4 address; other IPv6 by its /64 prefix. */
+/**
+ * IPv4 as is; an IPv4-mapped IPv6 address (`::ffff:192.0.2.7`, or in hex
+ * `::ffff:c000:207`) as its IPv4 address; other IPv6 by its /64 prefix.
+ */
 export function addressKey(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped && isIPv4(mapped[1]!)) return mapped[1]!;
   if (!isIPv6(ip)) return ip.slice(0, 64);
-  const [head = '', tail = ''] = ip.split('%')[0]!.split('::') as [string?, string?];
-  const h = head ? head.split(':') : [];
-  const t = ip.includes('::') && tail ? tail.split(':') : [];
-  // an embedded IPv4 tail (::1.2.3.4) is two groups; only the first four groups matter here
-  const groups = ip.includes('::') ? [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t] : h;
+  const groups = ipv6Groups(ip.split('%')[0]!);
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const [hi = 0, lo = 0] = groups.slice(6);
+    return [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff].join('.');
+  }
   return `${groups
     .slice(0, 4)
-    .map((g) => parseInt(g, 16).toString(16))
+    .map((g) => g.toString(16))
     .join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address (`::` expanded, an IPv4 tail as two groups). */
+function ipv6Groups(ip: string): number[] {
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
+  let text = ip;
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    text = `${ip.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::') as [string?, string?];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const all = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  return all.map((g) => parseInt(g, 16));
 }
 
 const limiters = new WeakMap<object, LoginRateLimiter>();

@@ -36,7 +36,8 @@ export type PolicyConfig = Pick<Config, 'allowed_users' | 'admin_users' | 'block
 export function applyLoginPolicy(result: AuthResult, config: PolicyConfig): PolicyDecision {
   if (typeof result.name !== 'string') return { ok: false, reason: 'the authenticator returned no user name', badName: true };
   const name = normalizeUsername(result.name);
-  const problem = usernameProblem(name);
+  // the name as given first: lower-casing maps some look-alikes (the Kelvin sign) onto another name
+  const problem = usernameProblem(result.name) ?? usernameProblem(name);
   if (problem) return { ok: false, reason: problem, badName: true };
   if ((config.services ?? []).some((s) => s.name === name)) return { ok: false, reason: `${quoteName(name)} is the name of a service; services cannot log in` };
   if (config.blocked_users.map(normalizeUsername).includes(name)) return { ok: false, reason: `user ${quoteName(name)} is blocked` };

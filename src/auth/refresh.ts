@@ -23,12 +23,33 @@ export function loginAgainError(): AuthError {
  * must log in again: then every session of the user has been ended. A
  * backend without `refreshUser` is never asked (the user is returned as is).
  * An error of the backend (identity provider unreachable, bad answer) counts
- * as a failed refresh, logged; it never becomes a 500.
+ * as a failed refresh, logged; it never becomes a 500. Requests of one user
+ * arriving while a refresh of theirs is under way wait for it and share its
+ * outcome (single-use refresh tokens are spent once).
  */
 export async function refreshAuth(hub: Hub, user: UserRow, opts: { force: boolean; log: Logger }): Promise<UserRow | null> {
+  if (!hub.authenticator.refreshUser) return user;
+  // One refresh per user at a time: requests arriving together share it. Providers that rotate
+  // refresh tokens refuse a token used twice, so a second refresh at once would log the user out.
+  let running = inFlight.get(hub);
+  if (!running) inFlight.set(hub, (running = new Map()));
+  const joined = running.get(user.id);
+  if (joined) return joined;
+  const p = refreshOnce(hub, user, opts).finally(() => running.delete(user.id));
+  running.set(user.id, p);
+  return p;
+}
+
+/** The refreshes under way, per hub and user id (see {@link refreshAuth}). */
+const inFlight = new WeakMap<Hub, Map<number, Promise<UserRow | null>>>();
+
+async function refreshOnce(hub: Hub, given: UserRow, opts: { force: boolean; log: Logger }): Promise<UserRow | null> {
   const a = hub.authenticator;
-  if (!a.refreshUser) return user;
-  const log = opts.log.child({ user: user.name });
+  if (!a.refreshUser) return given;
+  const log = opts.log.child({ user: given.name });
+  // the row as stored now: a refresh that ended just before this one began has spent the old tokens
+  const user = (await getUserById(hub.db, given.id)) ?? given;
+  if (!opts.force && user.last_refresh !== given.last_refresh) return user;
   try {
     const authState = decryptAuthState(hub.crypt, user.auth_state, log);
     const result = await a.refreshUser({ name: user.name, authState }, { force: opts.force, log });

@@ -286,7 +286,11 @@ async function configCommand(values: Values, sub: string | undefined): Promise<v
       process.stdout.write((await import('../config/template.js')).configTemplate());
       return;
     case 'check': {
-      const { source } = await config(values);
+      const { config: cfg, source } = await config(values);
+      // what `serve` refuses when it builds the authenticator, short of the network
+      const { checkAuthConfig } = await import('../auth/check-auth-config.js');
+      const pino = (await import('pino')).default;
+      checkAuthConfig(cfg, pino({ level: 'silent' }));
       process.stdout.write(`configuration OK${source ? ` (${source})` : ' (defaults)'}\n`);
       return;
     }

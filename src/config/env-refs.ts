@@ -54,9 +54,8 @@ export function expandEnvRefs(doc: unknown, env: NodeJS.ProcessEnv = process.env
       return out;
     }
     if (typeof v === 'object' && v !== null) {
-      const out: Record<string, unknown> = {};
-      for (const [k, sub] of Object.entries(v)) out[k] = walk(sub, [...at, k]);
-      return out;
+      // fromEntries defines own keys: a key "__proto__" stays a key (and is refused as unknown), never a prototype
+      return Object.fromEntries(Object.entries(v).map(([k, sub]) => [k, walk(sub, [...at, k])]));
     }
     return v;
   };

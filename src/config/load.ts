@@ -5,6 +5,7 @@ import { Value } from '@sinclair/typebox/value';
 import { Kind, type TObject, type TSchema } from '@sinclair/typebox';
 import { ConfigError } from '../lib/errors.js';
 import { expandEnvRefs } from './env-refs.js';
+import { convertWholeRefs } from './whole-refs.js';
 import { configNameProblems } from './names-check.js';
 import { devUsersProblems } from '../auth/dev-users.js';
 import { ConfigSchema, HOOK_NAMES, type Config, type ConfigHooks } from './schema.js';
@@ -22,35 +23,11 @@ export async function loadConfig(file: string | undefined, overrides: Record<str
   let hooks: ConfigHooks = {};
   if (file) {
     const loaded = await readConfigFile(file);
-    raw = convertWholeRefs(loaded.raw, loaded.wholeRefs);
+    raw = convertWholeRefs(ConfigSchema, loaded.raw, loaded.wholeRefs);
     hooks = loaded.hooks;
   }
   const merged = deepMerge(raw, overrides);
   return { config: validateConfig(merged), hooks, source: file };
-}
-
-/**
- * Values that were wholly one `${VAR}` reference are strings; where the schema
- * wants a number or a boolean they are converted (`port: ${PORT}`). Nothing else
- * is converted: a number written as a quoted string stays an error.
- */
-function convertWholeRefs(raw: Record<string, unknown>, paths: Array<Array<string | number>>): Record<string, unknown> {
-  if (paths.length === 0) return raw;
-  const converted = Value.Convert(ConfigSchema, Value.Clone(raw));
-  const out = Value.Clone(raw);
-  for (const at of paths) {
-    let from: unknown = converted;
-    let to: unknown = out;
-    for (const step of at.slice(0, -1)) {
-      from = (from as Record<string | number, unknown> | undefined)?.[step];
-      to = (to as Record<string | number, unknown> | undefined)?.[step];
-    }
-    const last = at[at.length - 1];
-    if (last === undefined || typeof to !== 'object' || to === null || typeof from !== 'object' || from === null) continue;
-    const value = (from as Record<string | number, unknown>)[last];
-    if (typeof value === 'number' || typeof value === 'boolean') (to as Record<string | number, unknown>)[last] = value;
-  }
-  return out;
 }
 
 async function readConfigFile(file: string): Promise<{ raw: Record<string, unknown>; hooks: ConfigHooks; wholeRefs: Array<Array<string | number>> }> {
@@ -196,7 +173,7 @@ function checkUnknownKeys(schema: TSchema, value: unknown, at: string, problems:
   const props = (schema as TObject).properties;
   for (const [key, sub] of Object.entries(value)) {
     const where = at ? `${at}.${key}` : key;
-    const propSchema = props[key];
+    const propSchema = Object.hasOwn(props, key) ? props[key] : undefined; // "__proto__" is not an option
     if (!propSchema) {
       if ((schema as TObject).additionalProperties === false) {
         problems.push({ key: where, message: `unknown option${didYouMean(key, Object.keys(props))}` });

@@ -25,10 +25,21 @@
  *   leaders `․` `‥` and `℀` (a/c) are refused like their ASCII forms.
  * - **Characters a URL parser drops or a log splits on.** Control characters
  *   (C0 including tab and newline, which the WHATWG parser deletes from URLs,
- *   DEL, C1), line and paragraph separators, bidirectional-text controls, and
- *   lone surrogates (they have no UTF-8 form, so no URL form either).
+ *   DEL, C1), line and paragraph separators, invisible format characters
+ *   (Unicode Cf: bidirectional-text controls, zero-width space and joiners,
+ *   soft hyphen, word joiner, BOM: `admin` with one of them looks like
+ *   `admin`), and lone surrogates (they have no UTF-8 form, so no URL form either).
  * - **Leading or trailing white space**, and an empty user or group name.
  * - **More than 255 characters.**
+ * - **User names with compatibility characters** (a name that differs from
+ *   its NFKC form): the Kelvin sign `K`, fullwidth `ｋ`, mathematical `𝐤`,
+ *   ligatures `ﬁ`. They look like (and the Kelvin and Angstrom signs even
+ *   lower-case to) another name, so a person named so at an identity provider
+ *   could pass for another hub user. The login policy checks the name as the
+ *   authenticator gave it, before lower-casing.
+ * - **User names mixing Latin, Cyrillic and Greek letters** (`kаte` with a
+ *   Cyrillic `а`): one of these scripts per name. Other scripts mix freely
+ *   (Japanese names mix Han, Hiragana and Katakana).
  *
  * Everything else is allowed (`@`, `-`, `_`, `.` inside a name, `~`, `+`, `:`,
  * `?`, `#`, spaces inside, non-Latin letters): {@link quotePath} encodes it,
@@ -47,13 +58,13 @@ export function normalizeUsername(name: string): string {
   return name.toLowerCase();
 }
 
-const CONTROL = /[\p{Cc}\p{Zl}\p{Zp}\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 const SEPARATOR = /[/\\]/;
 
 /** Why `name` (already non-empty and short) breaks the path rules, or null. */
 function pathSyntaxProblem(name: string): string | null {
   if (/\p{Cs}/u.test(name)) return 'it contains a lone surrogate (no UTF-8 form)';
-  if (CONTROL.test(name)) return 'control characters, line separators and bidirectional-text controls are not allowed';
+  if (CONTROL.test(name)) return 'control characters, line separators and invisible format characters (bidirectional-text controls, zero-width spaces) are not allowed';
   if (/^\s|\s$/u.test(name)) return 'leading or trailing white space';
   for (const form of new Set([name, name.normalize('NFKC')])) {
     const raw = form === name ? '' : ` (its compatibility form is ${quoteName(form)})`;
@@ -74,8 +85,25 @@ function nameProblem(kind: 'user name' | 'server name' | 'group name', name: str
 /** Why a user name is invalid, or null when it is fine (see the module comment for the rules). */
 export function usernameProblem(name: string): string | null {
   if (!name) return 'user name must not be empty';
-  return nameProblem('user name', name);
+  const p = nameProblem('user name', name);
+  if (p) return p;
+  const compat = name.normalize('NFKC');
+  if (compat !== name) {
+    return `invalid user name ${quoteName(name)}: it contains compatibility characters, a look-alike of ${quoteName(compat)} (write the name in its plain form)`;
+  }
+  const scripts = LOOKALIKE_SCRIPTS.filter(([, re]) => re.test(name)).map(([script]) => script);
+  if (scripts.length > 1) {
+    return `invalid user name ${quoteName(name)}: it mixes ${scripts.join(' and ')} letters, which look alike (e.g. Cyrillic "а" and Latin "a")`;
+  }
+  return null;
 }
+
+/** Scripts whose letters look like each other's: a user name may use one of them, not several. */
+const LOOKALIKE_SCRIPTS: ReadonlyArray<[string, RegExp]> = [
+  ['Latin', /\p{Script=Latin}/u],
+  ['Cyrillic', /\p{Script=Cyrillic}/u],
+  ['Greek', /\p{Script=Greek}/u],
+];
 
 /** Why a server name is invalid, or null. The default server's name is `''`, which is fine. */
 export function serverNameProblem(name: string): string | null {

@@ -70,6 +70,19 @@ describe('dev mode: shared password with dev_users', () => {
     assert.deepEqual(await authStateOf('alice'), JWT_AUTH_STATE_ALICE);
   });
 
+  it('the typed name may differ in case and surrounding spaces; a look-alike of a dev user is refused, storing nothing', async () => {
+    const r = await tryLogin(t, '  ALICE\t', 'test-password');
+    assert.equal(r.loggedIn, true, r.text);
+    // fullwidth a, a small capital B: never a dev user's projects
+    for (const name of ['\uFF41lice', 'bo\u0299', '\u00A0alice\u200B']) {
+      const before = await t.hub.db.selectFrom('users').select('name').execute();
+      const bad = await tryLogin(t, name, 'test-password');
+      assert.equal(bad.loggedIn, false, name);
+      assert.ok(bad.status === 400 || bad.status === 403, `${name}: ${bad.status}`);
+      assert.deepEqual(await t.hub.db.selectFrom('users').select('name').execute(), before);
+    }
+  });
+
   it('refuses any other name with a clear message, and stores nothing', async () => {
     for (const name of ['carol', 'proj1', 'alice.proj1', 'alic']) {
       const r = await tryLogin(t, name, 'test-password');
@@ -122,6 +135,22 @@ describe('dev_users at config load', () => {
     });
     assert.equal(devUserProjects(['alice.proj1'], 'bob'), null);
     assert.equal(devUserProjects([], 'alice'), null);
+  });
+
+  it('a project named like an Object.prototype member is a plain key, the same as the JWT login gives', () => {
+    const got = devUserProjects(['alice.__proto__', 'alice.constructor', 'alice.toString'], 'alice')!;
+    assert.equal(Object.getPrototypeOf(got), Object.prototype);
+    assert.deepEqual(Object.keys(got), ['__proto__', 'constructor', 'toString']);
+    const jwt = projectsForPlatform(
+      JSON.parse(
+        '{"__proto__": {"name": "__proto__", "resources": [{"name": "nb", "username": "alice.__proto__"}]},' +
+          ' "constructor": {"name": "constructor", "resources": [{"name": "nb", "username": "alice.constructor"}]},' +
+          ' "toString": {"name": "toString", "resources": [{"name": "nb", "username": "alice.toString"}]}}',
+      ),
+      'nb',
+    );
+    assert.deepEqual(JSON.parse(JSON.stringify(got)), JSON.parse(JSON.stringify(jwt)));
+    assert.equal(JSON.stringify(got), JSON.stringify(jwt));
   });
 
   it('reports every bad entry with its index', () => {

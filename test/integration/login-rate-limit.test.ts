@@ -189,6 +189,10 @@ describe('login rate limiter (unit)', () => {
     assert.equal(addressKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
     assert.equal(addressKey('::ffff:192.0.2.7'), '192.0.2.7');
     assert.equal(addressKey('192.0.2.7'), '192.0.2.7');
+    // the same IPv4 address in every IPv6 spelling counts as it, not with ::1 and every other mapped address
+    for (const v of ['::ffff:c000:207', '::FFFF:C000:0207', '0:0:0:0:0:ffff:192.0.2.7', '0000:0000:0000:0000:0000:ffff:c000:0207']) assert.equal(addressKey(v), '192.0.2.7', v);
+    assert.equal(addressKey('::ffff:c000:208'), '192.0.2.8');
+    assert.equal(addressKey('2001:db8:1:2::1.2.3.4'), '2001:db8:1:2::/64');
   });
 
   it('a login let through and never recorded stays counted until the window ends', () => {
@@ -217,5 +221,28 @@ describe('login rate limiter (unit)', () => {
     assert.deepEqual(l.check('10.0.0.1', 'y'), { ok: false, retryAfter: 1 });
     now += 500;
     assert.deepEqual(l.check('10.0.0.1', 'x'), { ok: true });
+  });
+});
+
+describe('login rate limit: X-Forwarded-For from a peer that is not a trusted proxy', () => {
+  let t: TestHub;
+  before(async () => {
+    // loopback (the test) is not trusted: its X-Forwarded-For is ignored
+    t = await startTestHub({
+      trusted_downstream_ips: ['192.0.2.250'],
+      auth: { kind: 'shared-password', shared_password: 'test-password', login_rate_limit: { attempts: 3, window_seconds: 30 } },
+    });
+  });
+  after(async () => {
+    await t.stop();
+  });
+
+  it('a new forged address per attempt neither dodges nor resets the per-address count', async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await tryLogin(t, `spray${i}`, 'wrong-password', `203.0.113.${i}, 10.0.0.${i}`)).status, 403);
+    for (const forged of ['203.0.113.200', '::ffff:203.0.113.201', '127.0.0.1', 'unknown']) {
+      const r = await tryLogin(t, 'other-name', 'test-password', forged);
+      assert.equal(r.status, 429, forged);
+      assert.equal(r.loggedIn, false);
+    }
   });
 });

@@ -110,4 +110,43 @@ describe('config values from the environment', () => {
   it('a quoted number typed in the file is still an error (only whole references convert)', async () => {
     await assert.rejects(loadConfig(file('port: "8000"\n')), /port: expected integer/);
   });
+
+  it('converts whole references strictly: decimal numbers only, never a partial parse', async () => {
+    for (const [v, want] of [['1e3', 1000], [' 8123 ', 8123], ['00080', 80]] as const) {
+      env({ GTEST_NUM: v });
+      assert.equal((await loadConfig(file('port: ${GTEST_NUM}\n'))).config.port, want, v);
+    }
+    for (const v of ['0x10', '0b11', '80.5', '8_000', 'Infinity', '80abc']) {
+      env({ GTEST_NUM: v });
+      await assert.rejects(loadConfig(file('port: ${GTEST_NUM}\n')), /port: expected integer/, v);
+    }
+    for (const [v, want] of [['false ', false], ['TRUE', true], ['0', false]] as const) {
+      env({ GTEST_BOOL: v });
+      assert.equal((await loadConfig(file('allow_named_servers: ${GTEST_BOOL}\n'))).config.allow_named_servers, want, v);
+    }
+  });
+
+  it('converts whole references inside a union chosen by kind (auth:)', async () => {
+    env({ GTEST_ATTEMPTS: '5', GTEST_WINDOW: '2.5', GTEST_MANAGE: 'true' });
+    const { config } = await loadConfig(
+      file('auth:\n  kind: shared-password\n  shared_password: long-enough-pw\n  manage_groups: ${GTEST_MANAGE}\n  login_rate_limit:\n    attempts: ${GTEST_ATTEMPTS}\n    window_seconds: ${GTEST_WINDOW}\n'),
+    );
+    assert.equal(config.auth.login_rate_limit.attempts, 5);
+    assert.equal(config.auth.login_rate_limit.window_seconds, 2.5);
+    assert.equal(config.auth.manage_groups, true);
+  });
+
+  it('a value holding a reference is not expanded again', async () => {
+    env({ GTEST_OUTER: '${GTEST_INNER}', GTEST_INNER: 'x' });
+    assert.equal((await loadConfig(file('logo_file: /a/${GTEST_OUTER}\n'))).config.logo_file, '/a/${GTEST_INNER}');
+  });
+
+  it('keys named like Object.prototype members are unknown options, never a prototype', async () => {
+    const text = '__proto__:\n  port: 1234\nconstructor: 1\nauth:\n  kind: shared-password\n  shared_password: long-enough-pw\n  __proto__:\n    dev_users: [eve.p1]\n  toString: x\n';
+    await assert.rejects(loadConfig(file(text)), (err: Error) => {
+      for (const key of ['__proto__', 'constructor', 'auth.__proto__', 'auth.toString']) assert.match(err.message, new RegExp(`^  ${key.replace(/\./g, '\\.')}: unknown option`, 'm'), key);
+      return true;
+    });
+  });
 });
+

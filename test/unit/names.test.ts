@@ -197,4 +197,12 @@ describe('names in the config (issue 9, 1.1)', () => {
     );
     assert.doesNotThrow(() => validateConfig({ admin_users: ['Alice', 'bob@example.com'], roles: [{ name: 'r', users: ['ka-b'], groups: ['team.a'] }] }));
   });
+
+  it('refuses user names that pass for another: compatibility forms, invisible characters, mixed Latin/Cyrillic/Greek', () => {
+    for (const name of ['\u212Aate', '\u212Bsa', '\uFF4Bate', '\u{1D424}ate', 'ka\uFB01', 'kate\u200B', '\u00ADkate', 'ka\u2060te', '\uFEFFkate', 'k\u200Date', 'k\u0430te', '\u03BAate', 'jose\u0301']) {
+      assert.ok(usernameProblem(name), JSON.stringify(name));
+    }
+    for (const name of ['kate', 'josé', 'δοκιμή', 'иван', '山田たろう', 'ab-c_d.e@f', 'x1']) assert.equal(usernameProblem(name), null, name);
+  });
 });
+

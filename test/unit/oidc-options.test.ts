@@ -66,4 +66,19 @@ describe('groups from claims', () => {
     assert.deepEqual(groupsFromClaims({ groups: ['/platform/hub-admins', '/platform/users', '/other/x', '/'] }, o), ['admins', 'hpc-users', 'x']);
     assert.deepEqual(groupsFromClaims({ groups: ['/platform/hub-admins'] }, { ...o, stripGroupPath: false }), ['admins']);
   });
+  it('keeps groups named like Object.prototype members as they are (groups_map has only its own keys)', () => {
+    const o = { claimGroupsKey: 'groups', stripGroupPath: true, groupsMap: { '/a/x': 'y' } };
+    const names = ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'];
+    assert.deepEqual(groupsFromClaims({ groups: [...names, '/p/constructor', '/a/x'] }, o), [...names, 'y']);
+    assert.deepEqual(groupsFromClaims({ groups: names }, { ...o, stripGroupPath: false }), names);
+  });
+  it('reads a nested claim named with periods (realm_access.roles), an exact claim name first, own properties only', () => {
+    const o = { claimGroupsKey: 'realm_access.roles', stripGroupPath: false, groupsMap: {} };
+    assert.deepEqual(groupsFromClaims({ realm_access: { roles: ['a', 'b'] } }, o), ['a', 'b']);
+    assert.deepEqual(groupsFromClaims({ 'realm_access.roles': ['flat'], realm_access: { roles: ['nested'] } }, o), ['flat']);
+    assert.deepEqual(groupsFromClaims({ realm_access: ['roles'] }, o), []);
+    assert.deepEqual(groupsFromClaims({ realm_access: 'x' }, o), []);
+    assert.deepEqual(groupsFromClaims({ groups: ['g'] }, { ...o, claimGroupsKey: 'groups.constructor' }), []);
+    assert.deepEqual(groupsFromClaims({ a: { b: { c: 'deep' } } }, { ...o, claimGroupsKey: 'a.b.c' }), ['deep']);
+  });
 });

@@ -30,7 +30,7 @@ export class ProviderConfig {
   async get(): Promise<oidc.Configuration> {
     const secret = this.secret.get();
     if (this.current && this.current.secret === secret) return this.current.config;
-    const metadata = this.metadata ?? (this.metadata = await this.loadMetadata());
+    const metadata = this.metadata ?? (this.metadata = await this.loadMetadataOnce());
     const config = new oidc.Configuration(metadata, this.opts.client_id, secret === undefined ? {} : { client_secret: secret }, secret === undefined ? oidc.None() : undefined);
     this.prepare(config);
     this.current = { secret, config };
@@ -59,6 +59,16 @@ export class ProviderConfig {
     this.jwks ??= createRemoteJWKSet(new URL(metadata.jwks_uri), { cooldownDuration: 1000, timeoutDuration: this.opts.http_timeout * 1000 });
     const { payload } = await jwtVerify(idToken, this.jwks, { issuer: metadata.issuer, audience: this.opts.client_id });
     return payload;
+  }
+
+  /** Discovery under way: logins arriving together while it runs share it (one request to the provider). */
+  private loading: Promise<oidc.ServerMetadata> | undefined;
+
+  private loadMetadataOnce(): Promise<oidc.ServerMetadata> {
+    this.loading ??= this.loadMetadata().finally(() => {
+      this.loading = undefined;
+    });
+    return this.loading;
   }
 
   private async loadMetadata(): Promise<oidc.ServerMetadata> {

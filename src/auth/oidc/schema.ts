@@ -66,7 +66,8 @@ export const OidcOwnOptions = {
   claim_groups_key: Type.String({
     minLength: 1,
     default: 'groups',
-    description: 'The claim holding the user\'s groups (a list of strings, used by `allowed_groups`, `admin_groups` and `manage_groups`).',
+    description:
+      "The claim holding the user's groups (a list of strings, used by `allowed_groups`, `admin_groups` and `manage_groups`). Periods name a nested claim, as in OAuthenticator: `realm_access.roles` for Keycloak's realm roles (a claim whose own name has periods is found first).",
   }),
   strip_group_path: Type.Boolean({
     default: false,
