@@ -204,12 +204,16 @@ function buildApp(hub: Hub): FastifyInstance {
     url: `${root}user/*`,
     handler: async (req, reply) => redirectLocal(reply, `${hub.urls.hub}user/${urlAfterPrefix(req, `${root}user/`)}`, hub.urls.hub, req.method === 'GET' ? 302 : 307),
   });
-  app.get(`${root}user-redirect/*`, async (req, reply) => {
-    const who = await identify(hub.db, req, true);
-    const login = `${hub.urls.hub}login`;
-    if (!who) return redirectLocal(reply, `${login}?next=${encodeURIComponent(req.url)}`, login);
-    return redirectLocal(reply, `${root}user/${quotePath(who.user.name)}/${urlAfterPrefix(req, `${root}user-redirect/`)}`, `${hub.urls.hub}home`);
-  });
+  // JupyterHub's user-redirect lives under the hub prefix (`/hub/user-redirect/…`, the link
+  // nbgitpuller and the docs hand out); `/user-redirect/…` reaches the hub too (no route matches it).
+  for (const prefix of [`${hub.urls.hub}user-redirect/`, `${root}user-redirect/`]) {
+    app.get(`${prefix}*`, async (req, reply) => {
+      const who = await identify(hub.db, req, true);
+      const login = `${hub.urls.hub}login`;
+      if (!who) return redirectLocal(reply, `${login}?next=${encodeURIComponent(req.url)}`, login);
+      return redirectLocal(reply, `${root}user/${quotePath(who.user.name)}/${urlAfterPrefix(req, prefix)}`, `${hub.urls.hub}home`);
+    });
+  }
   return app;
 }
 
