@@ -40,7 +40,7 @@ import { IdentityCache } from './identity-cache.js';
 import { proxyApiUrls } from './proxy-process.js';
 import { prepareDataDir } from './data-dir.js';
 import { securityHeaders } from './security-headers.js';
-import { clientErrorHandler, errorHandler, frameworkErrorHandler, notFoundHandler } from './error-replies.js';
+import { clientErrorHandler, errorHandler, expectationFailedHandler, frameworkErrorHandler, notFoundHandler } from './error-replies.js';
 import { loadServices } from './services-loader.js';
 import { drainRefusedBodies } from './refused-body.js';
 import { trustedProxies } from './trusted-proxies.js';
@@ -152,6 +152,7 @@ function buildApp(hub: Hub): FastifyInstance {
     clientErrorHandler: clientErrorHandler(errorShape, hub.log),
   });
   drainRefusedBodies(app);
+  app.server.on('checkExpectation', expectationFailedHandler(errorShape));
   app.register(fastifyCookie, { secret: hub.cookieSecret });
   app.register(fastifyFormbody);
   // An empty JSON body is no body (clients send Content-Type on bodiless requests).

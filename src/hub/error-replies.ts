@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { HubError } from '../lib/errors.js';
@@ -171,5 +172,28 @@ export function clientErrorHandler(ctx: ErrorShapeContext, log: { debug(obj: obj
     } else {
       socket.destroy();
     }
+  };
+}
+
+/**
+ * The hub server's `checkExpectation` listener: a request with an `Expect`
+ * other than `100-continue` gets a 417 in the hub's error shape, with its
+ * security headers (node's own 417 has neither), and the connection closes.
+ */
+export function expectationFailedHandler(ctx: ErrorShapeContext) {
+  const extra = securityHeaders(ctx.headers);
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    req.resume();
+    const status = 417;
+    const message = 'Unsupported Expect header: the hub meets only "Expect: 100-continue"';
+    const api = isApi(ctx, req.url ?? '/');
+    const body = api ? JSON.stringify({ status, message }) : errorPage(ctx, status, message);
+    res.shouldKeepAlive = false;
+    res.writeHead(status, {
+      ...extra,
+      'Content-Type': api ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+    });
+    res.end(body);
   };
 }

@@ -94,8 +94,15 @@ function sendPage(req: IncomingMessage, res: ServerResponse, code: number, title
 
 /** Answers 400 with a page naming `problem` (a request the proxy refuses before routing it). */
 export function sendBadRequest(ctx: Pick<ProxyContext, 'metrics'>, req: IncomingMessage, res: ServerResponse, problem: string): void {
-  ctx.metrics?.request(400);
-  sendPage(req, res, 400, '400 Bad Request', `<h1>400: Bad Request</h1><p>${escapeHtml(problem)}</p>`, problem);
+  sendRefused(ctx, req, res, 400, problem);
+}
+
+/** Answers `status` (a 4xx) with a page or JSON naming `problem`, and closes the connection. */
+export function sendRefused(ctx: Pick<ProxyContext, 'metrics'>, req: IncomingMessage, res: ServerResponse, status: number, problem: string): void {
+  ctx.metrics?.request(status);
+  const title = `${status} ${http.STATUS_CODES[status] ?? 'Error'}`;
+  res.shouldKeepAlive = false;
+  sendPage(req, res, status, title, `<h1>${escapeHtml(title.replace(' ', ': '))}</h1><p>${escapeHtml(problem)}</p>`, problem);
 }
 
 function defaultErrorPage(req: IncomingMessage, res: ServerResponse, code: number): void {

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { createApiHandler } from './api.js';
+import { sendRefused } from './error-page.js';
 import { handleWeb, hostName } from './forward.js';
 import type { ProxyContext } from './forward.js';
 import { limitConnectionsPerClient, onClientError, serverLimitOptions } from './limits.js';
@@ -229,6 +230,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     handleUpgrade(ctx, req, socket, head, openSockets);
   });
   publicServer.on('clientError', onClientError(log));
+  // An `Expect` other than 100-continue: node's own 417 has no body and none of the proxy's headers.
+  publicServer.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    req.resume();
+    sendRefused(ctx, req, res, 417, 'the only expectation the proxy meets is "Expect: 100-continue"');
+  });
 
   const onApiRequest = createApiHandler({
     table,

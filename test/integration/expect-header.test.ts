@@ -1,0 +1,43 @@
+/**
+ * A request with an `Expect` the hub does not meet (anything but
+ * `100-continue`) gets a 417 in the hub's error shape (JSON on the API, a page
+ * elsewhere) with its security headers, straight and through the proxy;
+ * `Expect: 100-continue` still works.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestHub, type TestHub } from '../helpers/hub.js';
+import { rawRequest } from '../helpers/raw-http.js';
+
+describe('Expect header', () => {
+  let t: TestHub;
+  before(async () => {
+    t = await startTestHub();
+  });
+  after(async () => t.stop());
+
+  for (const via of ['hub', 'proxy'] as const) {
+    for (const [path, json] of [
+      ['/hub/api/users', true],
+      ['/hub/login', false],
+    ] as const) {
+      it(`${via}: POST ${path} with Expect: 200-ok is a 417 ${json ? 'JSON' : 'page'} with security headers`, async () => {
+        const port = Number(new URL(via === 'hub' ? t.hubUrl : t.publicUrl).port);
+        const res = await rawRequest(port, `POST ${path} HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}`);
+        assert.equal(res.status, 417, res.raw.slice(0, 300));
+        assert.equal(res.headers['x-content-type-options'], 'nosniff');
+        assert.match(res.headers['content-security-policy'] ?? '', /frame-ancestors 'self'/);
+        if (json) assert.deepEqual(Object.keys(JSON.parse(res.body) as object), ['status', 'message']);
+        else assert.match(res.headers['content-type'] ?? '', /text\/html/);
+        assert.match(res.body, /Expect/);
+      });
+    }
+  }
+
+  it('Expect: 100-continue still works (100, then the answer)', async () => {
+    for (const url of [t.hubUrl, t.publicUrl]) {
+      const res = await rawRequest(Number(new URL(url).port), 'GET /hub/api/ HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n');
+      assert.match(res.raw, /HTTP\/1\.1 200 OK/, res.raw.slice(0, 300));
+    }
+  });
+});
