@@ -40,7 +40,7 @@ import { IdentityCache } from './identity-cache.js';
 import { proxyApiUrls } from './proxy-process.js';
 import { prepareDataDir } from './data-dir.js';
 import { securityHeaders } from './security-headers.js';
-import { clientErrorHandler, errorHandler, expectationFailedHandler, frameworkErrorHandler, notFoundHandler } from './error-replies.js';
+import { clientErrorHandler, connectRefusedHandler, errorHandler, expectationFailedHandler, frameworkErrorHandler, notFoundHandler } from './error-replies.js';
 import { loadServices } from './services-loader.js';
 import { drainRefusedBodies } from './refused-body.js';
 import { trustedProxies } from './trusted-proxies.js';
@@ -153,6 +153,7 @@ function buildApp(hub: Hub): FastifyInstance {
   });
   drainRefusedBodies(app);
   app.server.on('checkExpectation', expectationFailedHandler(errorShape));
+  app.server.on('connect', connectRefusedHandler(errorShape));
   app.register(fastifyCookie, { secret: hub.cookieSecret });
   app.register(fastifyFormbody);
   // An empty JSON body is no body (clients send Content-Type on bodiless requests).

@@ -60,6 +60,8 @@ describe("the proxy's own answers", () => {
     { what: 'h2c upgrade, page', bytes: 'GET /hub/home HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n', status: 400, json: false },
     { what: 'Expect other than 100-continue, page', bytes: 'POST /hub/login HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 0\r\n\r\n', status: 417, json: false },
     { what: 'Expect other than 100-continue, API', bytes: 'POST /hub/api/users HTTP/1.1\r\nHost: x\r\nExpect: x\r\nContent-Length: 0\r\n\r\n', status: 417, json: true },
+    { what: 'CONNECT, page', bytes: 'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n', status: 405, json: false },
+    { what: 'CONNECT, API path', bytes: 'CONNECT /hub/api/users HTTP/1.1\r\nHost: x\r\n\r\n', status: 405, json: true },
     { what: 'websocket to a dead target, API', bytes: 'GET /user/alice/api/kernels/k/channels HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n', status: 503, json: true },
   ];
   for (const c of cases) {

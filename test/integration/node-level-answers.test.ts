@@ -1,15 +1,16 @@
 /**
- * A request with an `Expect` the hub does not meet (anything but
- * `100-continue`) gets a 417 in the hub's error shape (JSON on the API, a page
- * elsewhere) with its security headers, straight and through the proxy;
- * `Expect: 100-continue` still works.
+ * Requests node answers (or drops) before Fastify sees them get the hub's
+ * error shape (JSON on the API, a page elsewhere) with its security headers,
+ * straight and through the proxy: an `Expect` the hub does not meet (anything
+ * but `100-continue`) is a 417, `CONNECT` a 405 (node closed the connection
+ * without a word). `Expect: 100-continue` still works.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { rawRequest } from '../helpers/raw-http.js';
 
-describe('Expect header', () => {
+describe('answers to requests node handles before the router', () => {
   let t: TestHub;
   before(async () => {
     t = await startTestHub();
@@ -40,4 +41,22 @@ describe('Expect header', () => {
       assert.match(res.raw, /HTTP\/1\.1 200 OK/, res.raw.slice(0, 300));
     }
   });
+
+  for (const via of ['hub', 'proxy'] as const) {
+    for (const [target, json] of [
+      ['/hub/api/users', true],
+      ['evil.example:443', false],
+    ] as const) {
+      it(`${via}: CONNECT ${target} is a 405 ${json ? 'JSON' : 'page'} with security headers, nothing tunnelled`, async () => {
+        const port = Number(new URL(via === 'hub' ? t.hubUrl : t.publicUrl).port);
+        const res = await rawRequest(port, `CONNECT ${target} HTTP/1.1\r\nHost: x\r\n\r\nGET /hub/api/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+        assert.equal(res.status, 405, res.raw.slice(0, 300));
+        assert.equal(res.headers['x-content-type-options'], 'nosniff');
+        assert.match(res.headers['content-security-policy'] ?? '', /frame-ancestors 'self'/);
+        assert.match(res.headers['content-type'] ?? '', json ? /application\/json/ : /text\/(html|plain)/);
+        assert.match(res.body, /CONNECT/);
+        assert.equal(res.raw.split('HTTP/1.1 ').length - 1, 1, 'one answer only: the bytes after CONNECT are not served');
+      });
+    }
+  }
 });
