@@ -76,3 +76,29 @@ describe("the proxy's own answers", () => {
     assert.equal(res.headers['content-security-policy'], undefined);
   });
 });
+
+describe("a page from --error-target, relayed by the proxy", () => {
+  let proxy: RunningProxy;
+  let errors: Upstream;
+  before(async () => {
+    errors = await startUpstream('errors', (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end('<p>hub error page</p>');
+    });
+    proxy = await startTestProxy({ errorTarget: `${errors.url}/hub/error` });
+    await api(proxy, 'POST', '/api/routes/services/x', { body: { target: `http://127.0.0.1:${await freePort()}` } });
+  });
+  after(async () => {
+    await proxy.close();
+    await errors.close();
+  });
+
+  it("carries nosniff, Referrer-Policy and frame-ancestors (not default-src: it is the hub's page)", async () => {
+    const res = await rawRequest(proxy.publicPort, "GET /services/x/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert.equal(res.status, 503, res.raw.slice(0, 300));
+    assert.match(res.body, /hub error page/);
+    assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    assert.equal(res.headers['referrer-policy'], 'same-origin');
+    assert.equal(res.headers['content-security-policy'], "frame-ancestors 'self'");
+  });
+});
