@@ -59,4 +59,13 @@ describe('answers to requests node handles before the router', () => {
       });
     }
   }
+
+  it('a URL too long for the request head: 414 JSON straight and through the proxy, alike', async () => {
+    for (const url of [t.hubUrl, t.publicUrl]) {
+      const res = await rawRequest(Number(new URL(url).port), `GET /hub/api/users/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      assert.equal(res.status, 414, `${url}: ${res.raw.slice(0, 200)}`);
+      assert.equal((JSON.parse(res.body) as { status: number }).status, 414);
+      assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    }
+  });
 });

@@ -47,8 +47,12 @@ export function clientErrorStatus(code: string | undefined): number {
   }
 }
 
+/** A request target longer than this in a head too large for node's parser makes the answer 414, not 431 (as the hub). */
+const LONG_URL = 8192;
+
 /** What the answer to a parser error says: node's own reason when it is plain text, else a general one. */
 function clientErrorMessage(status: number, err: NodeJS.ErrnoException & { reason?: unknown }): string {
+  if (status === 414) return 'URL too long';
   if (status === 431) return 'request headers or URL too large';
   if (status === 408) return 'the request was not received in time';
   const reason = typeof err.reason === 'string' && /^[\x20-\x7e]{1,200}$/.test(err.reason) ? `: ${err.reason}` : '';
@@ -62,10 +66,11 @@ function clientErrorMessage(status: number, err: NodeJS.ErrnoException & { reaso
  */
 export function onClientError(log: Logger): (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => void {
   return (err, socket) => {
-    const code = clientErrorStatus(err.code);
+    const { target, accept } = peekRequest(err.rawPacket);
+    // a head too large because of its URL is a 414, as the hub answers it
+    const code = err.code === 'HPE_HEADER_OVERFLOW' && (target?.length ?? 0) > LONG_URL ? 414 : clientErrorStatus(err.code);
     log.debug({ err: err.code ?? err.message, status: code }, 'client error on public port');
     if (socket.writable) {
-      const { target, accept } = peekRequest(err.rawPacket);
       socket.end(rawErrorAnswer(code, clientErrorMessage(code, err), wantsJson(target, accept)), () => socket.destroy());
       return;
     }
