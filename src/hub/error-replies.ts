@@ -156,7 +156,11 @@ export function clientErrorHandler(ctx: ErrorShapeContext, log: { debug(obj: obj
   return (err: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const target = targetOf(err.rawPacket);
-    const { status, message } = err.code === 'HPE_HEADER_OVERFLOW' && target.length > LONG_URL ? { status: 414, message: 'URL too long' } : clientErrorStatus(err.code ?? '');
+    const known = err.code === 'HPE_HEADER_OVERFLOW' && target.length > LONG_URL ? { status: 414, message: 'URL too long' } : clientErrorStatus(err.code ?? '');
+    const status = known.status;
+    // node's parser says what exactly is wrong ("Expected CRLF after version" for a bare LF): add it to a 400
+    const reason = (err as { reason?: unknown }).reason;
+    const message = status === 400 && typeof reason === 'string' && /^[\x20-\x7e]{1,200}$/.test(reason) ? `${known.message} (${reason})` : known.message;
     log.debug({ code: err.code, status }, 'malformed request refused');
     const inFlight = (socket as SocketWithResponse)._httpMessage;
     if (socket.writable && !inFlight?.headersSent) socket.end(rawAnswer(ctx, extra, status, message, target));

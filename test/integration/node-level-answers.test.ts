@@ -68,4 +68,10 @@ describe('answers to requests node handles before the router', () => {
       assert.equal(res.headers['x-content-type-options'], 'nosniff');
     }
   });
+
+  it("a malformed request's 400 names what node's parser found (a bare LF is not an unsupported version)", async () => {
+    const res = await rawRequest(Number(new URL(t.hubUrl).port), 'GET /hub/api/ HTTP/1.1\nHost: x\n\n');
+    assert.equal(res.status, 400, res.raw.slice(0, 300));
+    assert.match((JSON.parse(res.body) as { message: string }).message, /CRLF/);
+  });
 });
