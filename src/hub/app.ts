@@ -40,7 +40,7 @@ import { IdentityCache } from './identity-cache.js';
 import { proxyApiUrls } from './proxy-process.js';
 import { prepareDataDir } from './data-dir.js';
 import { securityHeaders } from './security-headers.js';
-import { clientErrorHandler, connectRefusedHandler, errorHandler, expectationFailedHandler, frameworkErrorHandler, notFoundHandler } from './error-replies.js';
+import { clientErrorHandler, connectRefusedHandler, errorHandler, expectationFailedHandler, frameworkErrorHandler, notFoundHandler, sendError } from './error-replies.js';
 import { loadServices } from './services-loader.js';
 import { drainRefusedBodies } from './refused-body.js';
 import { trustedProxies } from './trusted-proxies.js';
@@ -146,7 +146,8 @@ function buildApp(hub: Hub): FastifyInstance {
     bodyLimit: hub.config.max_body_size,
     trustProxy: trustedProxies(hub.config.trusted_downstream_ips),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
-    return503OnClosing: true,
+    // while closing, requests still arriving get a 503 in the hub's shape (the hook below), not Fastify's own JSON
+    return503OnClosing: false,
     // errors before routing, and requests node's parser refuses: the same {status, message} / HTML shape
     frameworkErrors: frameworkErrorHandler(errorShape),
     clientErrorHandler: clientErrorHandler(errorShape, hub.log),
@@ -162,9 +163,17 @@ function buildApp(hub: Hub): FastifyInstance {
   // Other types: JSON sent without its Content-Type is still read.
   app.addContentTypeParser('*', { parseAs: 'string' }, jsonParser(() => new HubError(415, 'Unsupported request body: send JSON (Content-Type: application/json)')));
   const extraHeaders = securityHeaders(hub.config.headers);
-  app.addHook('onRequest', async (_req, reply) => {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (req, reply) => {
     reply.header('X-JupyterHub-Version', JUPYTERHUB_API_VERSION);
     reply.headers(extraHeaders);
+    if (closing) {
+      reply.header('Connection', 'close');
+      return sendError(errorShape, req, reply, 503, 'The hub is shutting down; try again in a moment');
+    }
   });
   // Any successful change may revoke or change permissions: drop cached identities.
   app.addHook('onResponse', async (req, reply) => {
