@@ -40,7 +40,7 @@ import { IdentityCache } from './identity-cache.js';
 import { proxyApiUrls } from './proxy-process.js';
 import { prepareDataDir } from './data-dir.js';
 import { securityHeaders } from './security-headers.js';
-import { clientErrorHandler, errorHandler, frameworkErrorHandler, notFoundHandler } from './error-replies.js';
+import { clientErrorHandler, connectRefusedHandler, errorHandler, expectationFailedHandler, frameworkErrorHandler, notFoundHandler, sendError } from './error-replies.js';
 import { loadServices } from './services-loader.js';
 import { drainRefusedBodies } from './refused-body.js';
 import { trustedProxies } from './trusted-proxies.js';
@@ -146,12 +146,15 @@ function buildApp(hub: Hub): FastifyInstance {
     bodyLimit: hub.config.max_body_size,
     trustProxy: trustedProxies(hub.config.trusted_downstream_ips),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
-    return503OnClosing: true,
+    // while closing, requests still arriving get a 503 in the hub's shape (the hook below), not Fastify's own JSON
+    return503OnClosing: false,
     // errors before routing, and requests node's parser refuses: the same {status, message} / HTML shape
     frameworkErrors: frameworkErrorHandler(errorShape),
     clientErrorHandler: clientErrorHandler(errorShape, hub.log),
   });
   drainRefusedBodies(app);
+  app.server.on('checkExpectation', expectationFailedHandler(errorShape));
+  app.server.on('connect', connectRefusedHandler(errorShape));
   app.register(fastifyCookie, { secret: hub.cookieSecret });
   app.register(fastifyFormbody);
   // An empty JSON body is no body (clients send Content-Type on bodiless requests).
@@ -160,9 +163,17 @@ function buildApp(hub: Hub): FastifyInstance {
   // Other types: JSON sent without its Content-Type is still read.
   app.addContentTypeParser('*', { parseAs: 'string' }, jsonParser(() => new HubError(415, 'Unsupported request body: send JSON (Content-Type: application/json)')));
   const extraHeaders = securityHeaders(hub.config.headers);
-  app.addHook('onRequest', async (_req, reply) => {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (req, reply) => {
     reply.header('X-JupyterHub-Version', JUPYTERHUB_API_VERSION);
     reply.headers(extraHeaders);
+    if (closing) {
+      reply.header('Connection', 'close');
+      return sendError(errorShape, req, reply, 503, 'The hub is shutting down; try again in a moment');
+    }
   });
   // Any successful change may revoke or change permissions: drop cached identities.
   app.addHook('onResponse', async (req, reply) => {
@@ -204,12 +215,16 @@ function buildApp(hub: Hub): FastifyInstance {
     url: `${root}user/*`,
     handler: async (req, reply) => redirectLocal(reply, `${hub.urls.hub}user/${urlAfterPrefix(req, `${root}user/`)}`, hub.urls.hub, req.method === 'GET' ? 302 : 307),
   });
-  app.get(`${root}user-redirect/*`, async (req, reply) => {
-    const who = await identify(hub.db, req, true);
-    const login = `${hub.urls.hub}login`;
-    if (!who) return redirectLocal(reply, `${login}?next=${encodeURIComponent(req.url)}`, login);
-    return redirectLocal(reply, `${root}user/${quotePath(who.user.name)}/${urlAfterPrefix(req, `${root}user-redirect/`)}`, `${hub.urls.hub}home`);
-  });
+  // JupyterHub's user-redirect lives under the hub prefix (`/hub/user-redirect/…`, the link
+  // nbgitpuller and the docs hand out); `/user-redirect/…` reaches the hub too (no route matches it).
+  for (const prefix of [`${hub.urls.hub}user-redirect/`, `${root}user-redirect/`]) {
+    app.get(`${prefix}*`, async (req, reply) => {
+      const who = await identify(hub.db, req, true);
+      const login = `${hub.urls.hub}login`;
+      if (!who) return redirectLocal(reply, `${login}?next=${encodeURIComponent(req.url)}`, login);
+      return redirectLocal(reply, `${root}user/${quotePath(who.user.name)}/${urlAfterPrefix(req, prefix)}`, `${hub.urls.hub}home`);
+    });
+  }
   return app;
 }
 

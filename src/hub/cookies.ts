@@ -2,6 +2,7 @@ import type {} from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { safeEqual } from '../lib/crypto.js';
+import { forwardedProto } from '../lib/forwarded-header.js';
 
 /** The hub's login cookie (JupyterHub's name), holding the signed session id. */
 export const LOGIN_COOKIE = 'jupyterhub-hub-login';
@@ -13,16 +14,20 @@ export const XSRF_COOKIE = '_xsrf';
  * The protocol the browser used. Behind TLS-terminating proxies each one
  * appends to `X-Forwarded-Proto` (`https,http`: the client spoke https to the
  * first proxy, which spoke http to the next), so the first value is the
- * client's. Fastify honours the header only from a trusted proxy (its
- * `trustProxy`) and then reads the last value; this asks Fastify the same
- * question with the header cut to its first value, so the trust decision
- * stays Fastify's.
+ * client's; a terminator may say it with RFC 7239 `Forwarded: proto=https`
+ * instead (the hub's own proxy then adds `X-Forwarded-Proto: http` for its
+ * hop). Either claim of https wins. Fastify honours the header only from a
+ * trusted proxy (its `trustProxy`) and then reads the last value; this asks
+ * Fastify the same question with the header cut to the claimed value, so the
+ * trust decision stays Fastify's.
  */
 export function clientProtocol(req: FastifyRequest): string {
   const header = req.headers['x-forwarded-proto'];
-  const first = (Array.isArray(header) ? header[0] : header)?.split(',')[0]?.trim().toLowerCase();
-  if (!first) return req.protocol;
-  const view = Object.create(req, { headers: { value: { ...req.headers, 'x-forwarded-proto': first } } }) as FastifyRequest;
+  const xfp = (Array.isArray(header) ? header[0] : header)?.split(',')[0]?.trim().toLowerCase();
+  const fwd = forwardedProto(req.headers.forwarded);
+  const claim = xfp === 'https' || fwd === 'https' ? 'https' : xfp || fwd;
+  if (!claim) return req.protocol;
+  const view = Object.create(req, { headers: { value: { ...req.headers, 'x-forwarded-proto': claim } } }) as FastifyRequest;
   return view.protocol;
 }
 

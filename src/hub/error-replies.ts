@@ -1,5 +1,7 @@
 import { STATUS_CODES } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { HubError } from '../lib/errors.js';
 import { html, page } from '../web/layout.js';
@@ -154,22 +156,68 @@ export function clientErrorHandler(ctx: ErrorShapeContext, log: { debug(obj: obj
   return (err: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const target = targetOf(err.rawPacket);
-    const { status, message } = err.code === 'HPE_HEADER_OVERFLOW' && target.length > LONG_URL ? { status: 414, message: 'URL too long' } : clientErrorStatus(err.code ?? '');
+    const known = err.code === 'HPE_HEADER_OVERFLOW' && target.length > LONG_URL ? { status: 414, message: 'URL too long' } : clientErrorStatus(err.code ?? '');
+    const status = known.status;
+    // node's parser says what exactly is wrong ("Expected CRLF after version" for a bare LF): add it to a 400
+    const reason = (err as { reason?: unknown }).reason;
+    const message = status === 400 && typeof reason === 'string' && /^[\x20-\x7e]{1,200}$/.test(reason) ? `${known.message} (${reason})` : known.message;
     log.debug({ code: err.code, status }, 'malformed request refused');
     const inFlight = (socket as SocketWithResponse)._httpMessage;
-    if (socket.writable && !inFlight?.headersSent) {
-      const api = isApi(ctx, target);
-      const body = api ? JSON.stringify({ status, message }) : errorPage(ctx, status, message);
-      const head = [
-        `HTTP/1.1 ${status} ${statusText(status)}`,
-        `Content-Type: ${api ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8'}`,
-        `Content-Length: ${Buffer.byteLength(body)}`,
-        'Connection: close',
-        ...Object.entries(extra).map(([k, v]) => `${k}: ${v}`),
-      ];
-      socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
-    } else {
+    if (socket.writable && !inFlight?.headersSent) socket.end(rawAnswer(ctx, extra, status, message, target));
+    else socket.destroy();
+  };
+}
+
+/** A whole error answer for a raw socket, in the shape `target` calls for, closing the connection. */
+function rawAnswer(ctx: ErrorShapeContext, extra: Record<string, string>, status: number, message: string, target: string): string {
+  const api = isApi(ctx, target);
+  const body = api ? JSON.stringify({ status, message }) : errorPage(ctx, status, message);
+  const head = [
+    `HTTP/1.1 ${status} ${statusText(status)}`,
+    `Content-Type: ${api ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8'}`,
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    ...Object.entries(extra).map(([k, v]) => `${k}: ${v}`),
+  ];
+  return `${head.join('\r\n')}\r\n\r\n${body}`;
+}
+
+/**
+ * The hub server's `connect` listener: a `CONNECT` request (node hands it over
+ * as a raw socket, and without a listener closes it without a word) gets a 405
+ * in the hub's error shape. The hub tunnels nothing.
+ */
+export function connectRefusedHandler(ctx: ErrorShapeContext) {
+  const extra = securityHeaders(ctx.headers);
+  return (req: IncomingMessage, socket: Duplex): void => {
+    socket.on('error', () => socket.destroy());
+    if (!socket.writable) {
       socket.destroy();
+      return;
     }
+    socket.end(rawAnswer(ctx, extra, 405, 'CONNECT is not supported: the hub is not a forward proxy', req.url ?? ''), () => socket.destroy());
+  };
+}
+
+/**
+ * The hub server's `checkExpectation` listener: a request with an `Expect`
+ * other than `100-continue` gets a 417 in the hub's error shape, with its
+ * security headers (node's own 417 has neither), and the connection closes.
+ */
+export function expectationFailedHandler(ctx: ErrorShapeContext) {
+  const extra = securityHeaders(ctx.headers);
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    req.resume();
+    const status = 417;
+    const message = 'Unsupported Expect header: the hub meets only "Expect: 100-continue"';
+    const api = isApi(ctx, req.url ?? '/');
+    const body = api ? JSON.stringify({ status, message }) : errorPage(ctx, status, message);
+    res.shouldKeepAlive = false;
+    res.writeHead(status, {
+      ...extra,
+      'Content-Type': api ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+    });
+    res.end(body);
   };
 }

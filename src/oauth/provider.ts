@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { refreshIfStale } from '../auth/refresh.js';
-import { clearLoginCookies } from '../hub/cookies.js';
+import { clearLoginCookies, clientProtocol } from '../hub/cookies.js';
 import type { Hub } from '../hub/context.js';
 import { HubError } from '../lib/errors.js';
 import { safeEqual, sha256 } from '../lib/crypto.js';
@@ -76,11 +76,13 @@ async function authorize(hub: Hub, req: FastifyRequest, reply: FastifyReply): Pr
 }
 
 /**
- * The hub's own origin as the browser sees it: the request's protocol and
- * Host (Fastify reads X-Forwarded-Proto/Host only from trusted proxies).
+ * The hub's own origin as the browser sees it: the browser's protocol (the
+ * client-most `X-Forwarded-Proto` or `Forwarded` claim, as for cookies: a
+ * chain of proxies sends `https,http`) and Host, both read from trusted
+ * proxies only.
  */
 function hubOrigin(req: FastifyRequest): string {
-  return `${req.protocol}://${req.host}`;
+  return `${clientProtocol(req)}://${req.host}`;
 }
 
 function oauthError(reply: FastifyReply, status: number, error: string, description: string): FastifyReply {

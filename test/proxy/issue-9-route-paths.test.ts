@@ -147,7 +147,8 @@ describe('issue 9: request paths with dot segments and encoded slashes', () => {
     it(`GET ${path}: 400 naming the dot segment, no target sees it`, async () => {
       const res = await get(path);
       assert.equal(res.status, 400);
-      assert.match(res.body, /&#39;\.&#39; or &#39;\.\.&#39; segment/);
+      // a page for a browser, {status, message} for a path with an `api` segment (own-answers.test.ts)
+      assert.match(res.body, /(&#39;|')\.(&#39;|') or (&#39;|')\.\.(&#39;|') segment/);
     });
   }
 

@@ -7,6 +7,7 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ProxyContext } from './forward.js';
 import type { RouteEntry } from './route-table.js';
+import { jsonErrorBody, OWN_ANSWER_HEADERS, RELAYED_ERROR_HEADERS, wantsJson } from './own-answer.js';
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -33,8 +34,8 @@ export function sendError(
   ctx.metrics?.request(code);
   const user = code === 503 ? routeUser(route) : undefined;
   const fallback = (): void => {
-    if (user !== undefined && route !== undefined) userServerPage(res, user, hubLinkFor(route.key, user, ctx.hostRouting));
-    else defaultErrorPage(res, code);
+    if (user !== undefined && route !== undefined) userServerPage(req, res, user, hubLinkFor(route.key, user, ctx.hostRouting));
+    else defaultErrorPage(req, res, code);
   };
   if (ctx.errorTarget === undefined) {
     fallback();
@@ -58,6 +59,7 @@ export function sendError(
       const value = upstream.headers[name];
       if (value !== undefined) res.setHeader(name, value);
     }
+    for (const [name, value] of Object.entries(RELAYED_ERROR_HEADERS)) res.setHeader(name, value);
     res.writeHead(code);
     upstream.pipe(res);
     upstream.on('error', () => res.destroy());
@@ -69,35 +71,50 @@ export function sendError(
   });
 }
 
-function sendPage(res: ServerResponse, code: number, title: string, inner: string): void {
+/**
+ * The proxy's own error answer: an HTML page, or `{"status", "message"}` for
+ * a client that wants JSON (own-answer.ts), with the proxy's security headers.
+ */
+function sendPage(req: IncomingMessage, res: ServerResponse, code: number, title: string, inner: string, message: string): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
   }
-  const body =
-    `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
-    `<body>${inner}</body></html>\n`;
+  const json = wantsJson(req.url, req.headers.accept);
+  const body = json
+    ? jsonErrorBody(code, message)
+    : `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` + `<body>${inner}</body></html>\n`;
   res.writeHead(code, {
-    'Content-Type': 'text/html; charset=utf-8',
+    ...OWN_ANSWER_HEADERS,
+    'Content-Type': json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
   });
   res.end(body);
 }
 
 /** Answers 400 with a page naming `problem` (a request the proxy refuses before routing it). */
-export function sendBadRequest(ctx: Pick<ProxyContext, 'metrics'>, res: ServerResponse, problem: string): void {
-  ctx.metrics?.request(400);
-  sendPage(res, 400, '400 Bad Request', `<h1>400: Bad Request</h1><p>${escapeHtml(problem)}</p>`);
+export function sendBadRequest(ctx: Pick<ProxyContext, 'metrics'>, req: IncomingMessage, res: ServerResponse, problem: string): void {
+  sendRefused(ctx, req, res, 400, problem);
 }
 
-function defaultErrorPage(res: ServerResponse, code: number): void {
+/** Answers `status` (a 4xx) with a page or JSON naming `problem`, and closes the connection. */
+export function sendRefused(ctx: Pick<ProxyContext, 'metrics'>, req: IncomingMessage, res: ServerResponse, status: number, problem: string): void {
+  ctx.metrics?.request(status);
+  const title = `${status} ${http.STATUS_CODES[status] ?? 'Error'}`;
+  res.shouldKeepAlive = false;
+  sendPage(req, res, status, title, `<h1>${escapeHtml(title.replace(' ', ': '))}</h1><p>${escapeHtml(problem)}</p>`, problem);
+}
+
+function defaultErrorPage(req: IncomingMessage, res: ServerResponse, code: number): void {
   const reason = http.STATUS_CODES[code] ?? 'Error';
+  const message = code === 503 ? 'the server behind this address is not responding' : reason;
   sendPage(
+    req,
     res,
     code,
     `${code} ${reason}`,
     `<h1>${code}: ${reason}</h1>` + (code === 503 ? '<p>The server behind this address is not responding.</p>' : ''),
+    message,
   );
 }
 
@@ -121,12 +138,14 @@ export function hubLinkFor(routeKey: string, user: string, hostRouting: boolean)
 }
 
 /** 503 page for a user's server that does not answer; `href` is the hub page that restarts it. */
-function userServerPage(res: ServerResponse, user: string, href: string): void {
+function userServerPage(req: IncomingMessage, res: ServerResponse, user: string, href: string): void {
   sendPage(
+    req,
     res,
     503,
     '503 Server not running',
     `<h1>Server not running</h1><p>The server of <b>${escapeHtml(user)}</b> is not running or not responding.</p>` +
       `<p><a href="${escapeHtml(href)}">Go to the hub</a> to start it again.</p>`,
+    `the server of ${JSON.stringify(user)} is not running or not responding: start it again at ${href}`,
   );
 }

@@ -322,7 +322,7 @@ export function handleWeb(ctx: ProxyContext, req: IncomingMessage, res: ServerRe
   const decoded = routingPath(path.pathname);
   if (hasDotSegment(decoded)) {
     ctx.log.debug({ method: req.method, url: logUrl(req.url) }, 'dot segment in the request path');
-    sendBadRequest(ctx, res, DOT_SEGMENT_PROBLEM);
+    sendBadRequest(ctx, req, res, DOT_SEGMENT_PROBLEM);
     return;
   }
   const route = matchRoute(ctx.table, decoded, req, ctx.hostRouting);

@@ -6,6 +6,7 @@ import type { Server } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { peekRequest, rawErrorAnswer, wantsJson } from './own-answer.js';
 
 /** Default `--max-header-size`, in bytes (node's own default). */
 export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
@@ -46,14 +47,31 @@ export function clientErrorStatus(code: string | undefined): number {
   }
 }
 
-/** The public server's `clientError` listener: a bare error answer, then close. */
-export function onClientError(log: Logger): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+/** A request target longer than this in a head too large for node's parser makes the answer 414, not 431 (as the hub). */
+const LONG_URL = 8192;
+
+/** What the answer to a parser error says: node's own reason when it is plain text, else a general one. */
+function clientErrorMessage(status: number, err: NodeJS.ErrnoException & { reason?: unknown }): string {
+  if (status === 414) return 'URL too long';
+  if (status === 431) return 'request headers or URL too large';
+  if (status === 408) return 'the request was not received in time';
+  const reason = typeof err.reason === 'string' && /^[\x20-\x7e]{1,200}$/.test(err.reason) ? `: ${err.reason}` : '';
+  return `malformed HTTP request${reason}`;
+}
+
+/**
+ * The public server's `clientError` listener: an error answer naming the
+ * problem (JSON for an API client, see own-answer.ts) with the proxy's
+ * security headers, then close.
+ */
+export function onClientError(log: Logger): (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => void {
   return (err, socket) => {
-    const code = clientErrorStatus(err.code);
+    const { target, accept } = peekRequest(err.rawPacket);
+    // a head too large because of its URL is a 414, as the hub answers it
+    const code = err.code === 'HPE_HEADER_OVERFLOW' && (target?.length ?? 0) > LONG_URL ? 414 : clientErrorStatus(err.code);
     log.debug({ err: err.code ?? err.message, status: code }, 'client error on public port');
-    const reason = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }[code] ?? 'Bad Request';
     if (socket.writable) {
-      socket.end(`HTTP/1.1 ${code} ${reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`, () => socket.destroy());
+      socket.end(rawErrorAnswer(code, clientErrorMessage(code, err), wantsJson(target, accept)), () => socket.destroy());
       return;
     }
     socket.destroy();

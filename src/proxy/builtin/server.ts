@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { createApiHandler } from './api.js';
+import { sendRefused } from './error-page.js';
+import { rawErrorAnswer, wantsJson } from './own-answer.js';
 import { handleWeb, hostName } from './forward.js';
 import type { ProxyContext } from './forward.js';
 import { limitConnectionsPerClient, onClientError, serverLimitOptions } from './limits.js';
@@ -229,6 +231,18 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     handleUpgrade(ctx, req, socket, head, openSockets);
   });
   publicServer.on('clientError', onClientError(log));
+  // CONNECT: node closes the socket without a word when nobody listens; the proxy tunnels nothing, and says so.
+  publicServer.on('connect', (req: http.IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => socket.destroy());
+    if (!socket.writable) return void socket.destroy();
+    const answer = rawErrorAnswer(405, 'CONNECT is not supported: the proxy forwards only requests for its routes', wantsJson(req.url, req.headers.accept));
+    socket.end(answer, () => socket.destroy());
+  });
+  // An `Expect` other than 100-continue: node's own 417 has no body and none of the proxy's headers.
+  publicServer.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    req.resume();
+    sendRefused(ctx, req, res, 417, 'the only expectation the proxy meets is "Expect: 100-continue"');
+  });
 
   const onApiRequest = createApiHandler({
     table,

@@ -13,19 +13,17 @@ import { logUrl, requestPath, routeFor, upstreamHead } from './forward.js';
 import type { ProxyContext } from './forward.js';
 import { DOT_SEGMENT_PROBLEM, hasDotSegment, routingPath } from './route-path.js';
 import { connectTo } from './upstream-connection.js';
+import { rawErrorAnswer, wantsJson } from './own-answer.js';
 import { classifyUpgradeAnswer, relayRefusal, type Refusal } from './upgrade-refusal.js';
 import type { ParsedTarget } from './upstreams.js';
 
-/** Writes an HTTP error answer on a raw socket (its reason as a short text body, if any) and closes it. */
-function rejectUpgrade(socket: Duplex, code: number, reason = ''): void {
+/** Writes an HTTP error answer on a raw socket (its reason as the body, JSON for an API client) and closes it. */
+function rejectUpgrade(socket: Duplex, req: IncomingMessage, code: number, reason = ''): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const status = `${code} ${http.STATUS_CODES[code] ?? ''}`;
-  const body = reason === '' ? '' : `${reason}\n`;
-  const type = body === '' ? '' : 'Content-Type: text/plain; charset=utf-8\r\n';
-  socket.end(`HTTP/1.1 ${status}\r\n${type}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
+  socket.end(rawErrorAnswer(code, reason || (http.STATUS_CODES[code] ?? 'Error'), wantsJson(req.url, req.headers.accept)), () => socket.destroy());
 }
 
 /**
@@ -65,13 +63,13 @@ export function handleUpgrade(
   socket.on('error', () => socket.destroy());
   const path = requestPath(req.url);
   if (hasDotSegment(routingPath(path.pathname))) {
-    rejectUpgrade(socket, 400, DOT_SEGMENT_PROBLEM);
+    rejectUpgrade(socket, req, 400, DOT_SEGMENT_PROBLEM);
     return;
   }
   const route = routeFor(ctx.table, req, ctx.hostRouting, path);
   if (route === undefined) {
     ctx.log.debug({ url: logUrl(req.url) }, 'no route for websocket');
-    rejectUpgrade(socket, 404);
+    rejectUpgrade(socket, req, 404);
     return;
   }
   let target: ParsedTarget;
@@ -79,14 +77,14 @@ export function handleUpgrade(
     target = ctx.upstreams.resolve(route.data.target);
   } catch (err) {
     ctx.log.error({ route: route.key, target: route.data.target, err: String(err) }, 'bad route target');
-    rejectUpgrade(socket, 500);
+    rejectUpgrade(socket, req, 500);
     return;
   }
 
   const problem = upgradeProblem(req);
   if (problem !== undefined) {
     ctx.log.debug({ method: req.method, url: logUrl(req.url), problem }, 'upgrade refused');
-    rejectUpgrade(socket, 400, problem);
+    rejectUpgrade(socket, req, 400, problem);
     return;
   }
 
@@ -160,7 +158,7 @@ export function handleUpgrade(
     closed = true;
     open.delete(socket);
     // Nothing of the answer went to the client yet: it gets a 502.
-    if (refusal?.headSent !== true) rejectUpgrade(socket, 502);
+    if (refusal?.headSent !== true) rejectUpgrade(socket, req, 502);
     else socket.destroy();
   };
 
@@ -178,7 +176,7 @@ export function handleUpgrade(
       closed = true;
       open.delete(socket);
       upstream.destroy();
-      rejectUpgrade(socket, 503);
+      rejectUpgrade(socket, req, 503);
       return;
     }
     teardown();
