@@ -48,6 +48,14 @@ export class Browser {
   }
 }
 
+/** Logs `name` in through the login form of the hub at `base`; returns the `Cookie` header of the session. */
+export async function loginCookieHeader(base: string, name: string, password: string): Promise<string> {
+  const b = new Browser(base);
+  const res = await b.login(name, password);
+  assert.equal(res.status, 302, `${name} logged in`);
+  return [...b.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+}
+
 /** The `_xsrf` hidden field of an HTML page. */
 export function xsrfOf(html: string, where = 'the page'): string {
   const m = /name="_xsrf" value="([^"]+)"/.exec(html);

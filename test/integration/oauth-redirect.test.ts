@@ -2,33 +2,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
+import { loginCookieHeader } from '../helpers/browser.js';
 import { createCode, getClient, takeCode, upsertClient } from '../../src/db/repos/oauth.js';
 import { createToken } from '../../src/db/repos/tokens.js';
 import { ensureUser } from '../../src/db/repos/users.js';
 
 /** Logs in through the login form and returns the cookies to send. */
 async function login(t: TestHub, name: string): Promise<string> {
-  const jar = new Map<string, string>();
-  const keep = (res: Response): void => {
-    for (const c of res.headers.getSetCookie()) {
-      const pair = c.split(';')[0]!;
-      const eq = pair.indexOf('=');
-      jar.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-  };
-  const cookie = (): string => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-  const page = await fetch(`${t.hubUrl}/hub/login`, { redirect: 'manual' });
-  keep(page);
-  const xsrf = /name="_xsrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? '';
-  const res = await fetch(`${t.hubUrl}/hub/login`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Cookie: cookie() },
-    body: new URLSearchParams({ _xsrf: xsrf, username: name, password: 'test-password' }).toString(),
-  });
-  assert.equal(res.status, 302, 'logged in');
-  keep(res);
-  return cookie();
+  return loginCookieHeader(t.hubUrl, name, 'test-password');
 }
 
 const CLIENT = 'jupyterhub-user-olive';
