@@ -90,7 +90,22 @@ export function testHubConfig(dataDir: string, hubPort: number, raw: Record<stri
   });
 }
 
+/**
+ * A fresh in-process hub. The hub's port is picked free just before it is
+ * bound, so another process may take it in between: then (when the test did
+ * not give the port) the hub is built again on another port, up to 3 times.
+ */
 export async function startTestHub(raw: Record<string, unknown> = {}, opts: TestHubOptions = {}): Promise<TestHub> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startTestHubOnce(raw, opts);
+    } catch (err) {
+      if (opts.hubPort !== undefined || attempt >= 3 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  }
+}
+
+async function startTestHubOnce(raw: Record<string, unknown>, opts: TestHubOptions): Promise<TestHub> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'ganymede-test-'));
   const [hubPort, proxyToken] = [opts.hubPort ?? (await freePort('127.0.0.1')), 'test-proxy-token'];
   const log = pino({ level: process.env['GANYMEDE_TEST_LOG'] ?? 'silent' });
@@ -115,7 +130,14 @@ export async function startTestHub(raw: Record<string, unknown> = {}, opts: Test
     throw err;
   }
   await loadRoles(built.hub.db, config.roles);
-  await built.app.listen({ host: '127.0.0.1', port: hubPort });
+  try {
+    await built.app.listen({ host: '127.0.0.1', port: hubPort });
+  } catch (err) {
+    await built.close();
+    if (!opts.proxyServer) await proxyServer.close();
+    if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const reattached = opts.reattach ? await built.hub.servers.reattachAll() : undefined;
   await reconcileRoutes(built.hub);
   const hubUrl = `http://127.0.0.1:${hubPort}`;
