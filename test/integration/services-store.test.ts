@@ -1,36 +1,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
-import { migrate, openDatabase, type Database } from '../../src/db/database.js';
+import { migrate, type Database } from '../../src/db/database.js';
 import { createServiceToken, findServiceToken, getService, listServices, rolesOfService } from '../../src/db/repos/services.js';
 import { loadServices } from '../../src/hub/services-loader.js';
 import { loadRoles } from '../../src/hub/roles-loader.js';
 import { identifyService } from '../../src/hub/service-identity.js';
 import { validateConfig } from '../../src/config/load.js';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { STORE_DIALECTS } from '../helpers/store-dialects.js';
 
 /** Services, their tokens and roles on every dialect (migration 0002). */
-const dialects: { name: string; open: () => Promise<{ database: Database; cleanup: () => void } | undefined> }[] = [
-  {
-    name: 'sqlite',
-    open: async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-services-'));
-      return { database: await openDatabase('sqlite:///store.sqlite', dir), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-    },
-  },
-  {
-    name: 'postgres',
-    open: async () => {
-      pg = await startPostgres();
-      if (!pg) return undefined;
-      return { database: await openDatabase(pg.url, os.tmpdir()), cleanup: () => pg?.stop() };
-    },
-  },
-];
-let pg: TestPostgres | undefined;
+const dialects = STORE_DIALECTS;
 const quiet = pino({ level: 'silent' });
 
 for (const dialect of dialects) {

@@ -1,9 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { migrate, openDatabase, pendingMigrations, type Database } from '../../src/db/database.js';
+import { migrate, pendingMigrations, type Database } from '../../src/db/database.js';
 import { createUser, deleteUser, ensureUser, getUser, listUsers, touchUserActivity, updateUser } from '../../src/db/repos/users.js';
 import { claimSpawn, createServer, getServer, serversOfUsers, updateServer } from '../../src/db/repos/servers.js';
 import { createToken, findToken, listTokens, deleteTokensOfSession } from '../../src/db/repos/tokens.js';
@@ -12,27 +9,10 @@ import { createCode, getClient, takeCode, upsertClient } from '../../src/db/repo
 import { createSession, getSession } from '../../src/db/repos/sessions.js';
 import { getSetting, setSetting } from '../../src/db/repos/settings.js';
 import { CryptKeeper } from '../../src/lib/crypto.js';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { STORE_DIALECTS } from '../helpers/store-dialects.js';
 
 /** The same repository tests on every dialect (Kysely's DIALECTS pattern). */
-const dialects: { name: string; open: () => Promise<{ database: Database; cleanup: () => void } | undefined> }[] = [
-  {
-    name: 'sqlite',
-    open: async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-store-'));
-      return { database: await openDatabase('sqlite:///store.sqlite', dir), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-    },
-  },
-  {
-    name: 'postgres',
-    open: async () => {
-      pg = await startPostgres();
-      if (!pg) return undefined;
-      return { database: await openDatabase(pg.url, os.tmpdir()), cleanup: () => pg?.stop() };
-    },
-  },
-];
-let pg: TestPostgres | undefined;
+const dialects = STORE_DIALECTS;
 
 for (const dialect of dialects) {
   describe(`store on ${dialect.name}`, () => {
