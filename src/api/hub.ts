@@ -21,7 +21,7 @@ export function hubRoutes(app: FastifyInstance, hub: Hub): void {
       python: `Node.js ${process.version}`,
       sys_executable: process.execPath,
       authenticator: { class: `ganymede.auth.${hub.authenticator.kind}`, version: GANYMEDE_VERSION },
-      spawner: { class: `ganymede.spawners.${hub.spawner.kind}`, version: GANYMEDE_VERSION },
+      spawner: { class: `ganymede.spawners.${hub.spawners.default.spawner.kind}`, version: GANYMEDE_VERSION },
     };
   });
 

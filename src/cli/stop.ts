@@ -9,7 +9,7 @@ import { proxyApiUrls, proxyToken } from '../hub/proxy-process.js';
 import { hubPidFile, readPid, stopOwnProxy, terminate } from '../hub/shutdown.js';
 import { serverPrefix } from '../hub/spawn-env.js';
 import { ChpClient } from '../proxy/chp-client.js';
-import { createSpawner } from '../spawners/registry.js';
+import { SpawnerBackends } from '../spawners/backends.js';
 import type { SpawnerState } from '../spawners/spawner.js';
 
 /**
@@ -28,15 +28,18 @@ export async function stopEverythingOffline(config: Config, opts: { servers: boo
   said.push(hub === 'not-running' ? 'hub: not running' : `hub: stopped (pid ${hubPid})`);
   if (opts.servers) {
     const database = await openDatabase(config.db.url, dataDir);
+    const backends = SpawnerBackends.fromConfig(config, { log, dataDir });
     try {
-      const spawner = createSpawner(config);
+      await backends.init();
       const proxy = opts.proxy ? undefined : new ChpClient({ apiUrl: proxyApiUrls(config)[0]!, authToken: proxyToken(config, dataDir) });
       const urls = hubUrls(config);
       const rows = await activeServers(database.db);
       let stopped = 0;
       for (const row of rows) {
-        const state = JSON.parse(row.state) as SpawnerState;
+        const { spawner } = backends.forRow(row);
         try {
+          const saved = JSON.parse(row.state) as SpawnerState;
+          const state = saved.v && spawner.upgradeState ? spawner.upgradeState(saved) : saved;
           if (state.v) await spawner.stop(state, { log: log.child({ user: row.user_name, server: row.name }) });
           stopped++;
         } catch (err) {
@@ -49,6 +52,7 @@ export async function stopEverythingOffline(config: Config, opts: { servers: boo
       }
       said.push(`servers: ${stopped} stopped`);
     } finally {
+      await backends.close(log);
       await database.close();
     }
   } else {

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { LocalProcessSpawnerSchema } from '../spawners/local-process-config.js';
+import { spawnerConfigSchema } from '../spawners/registry.js';
 import { AuthConfigSchema } from '../auth/registry.js';
 import type { Logger } from 'pino';
 import type { AuthResult } from '../auth/authenticator.js';
@@ -131,7 +132,17 @@ export const ConfigSchema = Type.Object(
     allowed_users: StrList('Users allowed to log in. Empty: anyone who authenticates. Admin users are always allowed.'),
     admin_users: StrList('Users made admin at login and at start-up.'),
     blocked_users: StrList('Users who may never log in, even when they authenticate.'),
-    spawner: Type.Union([LocalProcessSpawnerSchema], { default: { kind: 'local-process' }, description: 'The spawner.' }),
+    spawner: spawnerConfigSchema('The spawner: the back-end (`kind`) that runs single-user servers, and its options. Ignored when `spawners` is not empty.', { kind: 'local-process' }),
+    spawners: Type.Record(
+      Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' }),
+      spawnerConfigSchema('One named back-end: `kind` and its options.'),
+      {
+        default: {},
+        additionalProperties: false,
+        description:
+          "Several back-ends in one hub, by name (lower-case letters, digits, `_` and `-`): e.g. `local` (`kind: local-process`) and `cluster-a` (`kind: slurm` over SSH). Users pick one on the spawn form (the `backend` field; in the REST API the `backend` key of the start request's options), limited by each one's `allowed_groups`; the first one listed is the default. A server's row records its back-end, and poll, stop and re-attach use that one. When empty, `spawner` is the only back-end (named `default`).",
+      },
+    ),
     environment: Type.Record(Type.String(), Type.String(), {
       default: {},
       description:

@@ -8,6 +8,7 @@ import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-services.js';
 import * as m0003 from './migrations/0003-auth-refresh.js';
 import * as m0004 from './migrations/0004-oauth-pkce.js';
+import * as m0005 from './migrations/0005-reported-port.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -83,6 +84,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0002-services': { up: (db) => m0002.up(db, dialect), down: (db) => m0002.down(db) },
     '0003-auth-refresh': { up: (db) => m0003.up(db), down: (db) => m0003.down(db) },
     '0004-oauth-pkce': { up: (db) => m0004.up(db), down: (db) => m0004.down(db) },
+    '0005-reported-port': { up: (db) => m0005.up(db), down: (db) => m0005.down(db) },
   };
 }
 

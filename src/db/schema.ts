@@ -56,7 +56,7 @@ export interface ServersTable {
   state: string;
   /** Where the hub and proxy reach the server (e.g. http://127.0.0.1:41234), or null when not started. */
   url: string | null;
-  /** The spawner kind that owns `state`. */
+  /** The back-end that owns `state`: a key of `spawners:` (`default` for the single `spawner:`). Poll, stop and re-attach use it. */
   spawner: string;
   started: string | null;
   last_activity: string | null;
@@ -66,6 +66,8 @@ export interface ServersTable {
   ready: number;
   /** Which hub process (pid@host) runs the pending action; lets a restarted hub clear stale flags. */
   owner: string | null;
+  /** The port the starting server reported (`POST /hub/api/batchspawner`); null until then. Cleared when a spawn is claimed. */
+  reported_port: number | null;
 }
 
 export interface ApiTokensTable {

@@ -15,7 +15,7 @@ import { ChpClient } from '../proxy/chp-client.js';
 import { MultiProxy } from '../proxy/multi-proxy.js';
 import type { Spawner } from '../spawners/spawner.js';
 import type { Authenticator } from '../auth/authenticator.js';
-import { createSpawner } from '../spawners/registry.js';
+import { SpawnerBackends } from '../spawners/backends.js';
 import { createAuthenticator } from '../auth/registry.js';
 import { checkAuthStateKey } from '../auth/auth-state.js';
 import { usersRoutes } from '../api/users.js';
@@ -53,7 +53,10 @@ export interface BuildOptions {
   proxyToken?: string;
   /** Replace the backends (tests). */
   proxy?: Proxy;
+  /** Replaces the configured back-ends with this one spawner (named `default`). */
   spawner?: Spawner;
+  /** Replaces the configured back-ends. */
+  spawners?: SpawnerBackends;
   authenticator?: Authenticator;
 }
 
@@ -106,7 +109,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     dialect: database.dialect,
     log,
     proxy: opts.proxy ?? defaultProxy(config, opts.proxyToken ?? config.proxy.auth_token ?? process.env['CONFIGPROXY_AUTH_TOKEN'] ?? '', log),
-    spawner: opts.spawner ?? createSpawner(config, log),
+    spawners: opts.spawners ?? (opts.spawner ? SpawnerBackends.single(opts.spawner) : SpawnerBackends.fromConfig(config, { log, dataDir })),
     authenticator: opts.authenticator ?? createAuthenticator(config, database.db, log),
     crypt: CryptKeeper.fromEnv(),
     servers,
@@ -124,6 +127,13 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     throw err;
   }
   await hub.authenticator.init?.();
+  try {
+    await hub.spawners.init();
+  } catch (err) {
+    await hub.spawners.close(log);
+    await database.close();
+    throw err;
+  }
   const app = buildApp(hub);
   return {
     hub,
@@ -132,6 +142,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     close: async () => {
       await app.close();
       await servers.close();
+      await hub.spawners.close(log);
       await database.close();
     },
   };

@@ -6,7 +6,7 @@ import type { Dialect } from '../db/database.js';
 import type { DB } from '../db/schema.js';
 import type { CryptKeeper } from '../lib/crypto.js';
 import type { Proxy } from '../proxy/proxy.js';
-import type { Spawner } from '../spawners/spawner.js';
+import type { SpawnerBackends } from '../spawners/backends.js';
 import type { ServerManager } from './server-manager.js';
 import type { IdentityCache } from './identity-cache.js';
 
@@ -33,7 +33,8 @@ export interface Hub {
   dialect: Dialect;
   log: Logger;
   proxy: Proxy;
-  spawner: Spawner;
+  /** The spawner back-ends by name (`spawners:`, or the one `spawner:` as `default`). */
+  spawners: SpawnerBackends;
   authenticator: Authenticator;
   crypt: CryptKeeper;
   servers: ServerManager;

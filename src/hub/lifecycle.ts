@@ -54,7 +54,7 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
     await app.close();
     throw err;
   }
-  const { kept, cleared } = await hub.servers.reattachAll();
+  const { kept, cleared, resumed } = await hub.servers.reattachAll();
   if (proxyApiUrls(config).length > 1) {
     // Proxies the operator runs may start after the hub: the periodic check adds their routes.
     await reconcileRoutes(hub).catch((err: Error) => log.warn({ err: err.message }, 'could not reconcile every proxy; will retry'));
@@ -76,7 +76,7 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
     timer = setTimeout(tick, interval);
     timer.unref();
   }
-  log.info({ address, public: `http://${config.ip}:${config.port}${config.base_url}`, kept, cleared, ms: Date.now() - t0 }, 'hub ready');
+  log.info({ address, public: `http://${config.ip}:${config.port}${config.base_url}`, kept, cleared, resumed, ms: Date.now() - t0 }, 'hub ready');
   const notice = await hub.authenticator.completeStartup?.();
   return {
     ...built,

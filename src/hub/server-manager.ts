@@ -1,12 +1,14 @@
 import type { Logger } from 'pino';
 import { HubError, SpawnError } from '../lib/errors.js';
-import { isoNow, resolvesWithin } from '../lib/time.js';
+import { isoNow, resolvesWithin, sleep } from '../lib/time.js';
 import { serverNameProblem, usernameProblem } from '../lib/names.js';
 import type { UserRow } from '../db/repos/users.js';
-import { activeServers, claimSpawn, countActive, createServer, deleteServer, getServer, updateServer, type ServerRow } from '../db/repos/servers.js';
+import { activeServers, claimSpawn, countActive, createServer, deleteServer, getServer, reportedPort, updateServer, type ServerRow } from '../db/repos/servers.js';
+import { getUserById } from '../db/repos/users.js';
 import { createToken, deleteServerTokens } from '../db/repos/tokens.js';
 import { upsertClient } from '../db/repos/oauth.js';
-import type { SpawnerState } from '../spawners/spawner.js';
+import type { PollResult, SpawnUser, Spawner, SpawnerState } from '../spawners/spawner.js';
+import { BACKEND_OPTION, type Backend } from '../spawners/backends.js';
 import type { Hub } from './context.js';
 import { accessScopes, buildServerEnv, oauthClientId, serverPrefix } from './spawn-env.js';
 import { LOG_TAIL_BYTES, LOG_TAIL_LINES, ProgressLog, type ProgressRecord } from './progress.js';
@@ -16,6 +18,20 @@ import { loadAuthState } from '../auth/auth-state.js';
 import { serverWorkDir } from './work-dir.js';
 
 export type SpawnOutcome = 'started' | 'pending';
+
+/** What one spawn runs with, decided (and checked) before it is claimed. */
+interface SpawnPlan {
+  user: UserRow;
+  spawnUser: SpawnUser;
+  backend: Backend;
+  /** The options the spawner gets (checked by it; without `backend`). */
+  options: Record<string, unknown>;
+  /** The options stored with the server (and shown in its model): `options` plus `backend` when the user picked one. */
+  stored: Record<string, unknown>;
+  authState: Record<string, unknown> | null;
+  /** Set when a restarted hub resumes a spawn an earlier process began. */
+  resumeState?: SpawnerState;
+}
 export type StopOutcome = 'stopped' | 'pending';
 
 /**
@@ -70,7 +86,7 @@ export class ServerManager {
           );
         }
       }
-      row = await createServer(db, user.id, serverName, this.h.spawner.kind);
+      row = await createServer(db, user.id, serverName, this.h.spawners.default.name);
     }
     const label = serverLabel(user.name, serverName);
     if (row.pending === 'spawn') return { server: row };
@@ -82,17 +98,40 @@ export class ServerManager {
     }
     // auth.refresh_pre_spawn: current credentials for the spawner, or 401 "please log in again"
     user = await refreshBeforeSpawn(this.h, user, this.h.log);
+    // the options are checked by the back-end on every path (API, form, remembered) before anything is claimed
+    const plan = await this.plan(user, userOptions ?? (JSON.parse(row.user_options) as Record<string, unknown>));
     await this.checkLimits();
     if (!(await claimSpawn(db, row.id, this.h.processId))) throw new HubError(400, `${label} is already pending or running`);
-    const options = userOptions ?? (JSON.parse(row.user_options) as Record<string, unknown>);
-    const abort = new AbortController();
     this.progress.reset(row.id);
+    return { server: { ...row, pending: 'spawn' }, done: this.launch(row, plan) };
+  }
+
+  /** Runs a claimed spawn in the background, tracked in `inFlight`; the promise settles when it ends. */
+  private launch(row: ServerRow, plan: SpawnPlan): Promise<void> {
+    const abort = new AbortController();
     const id = row.id;
-    const done = this.runSpawn(user, row, options, abort.signal)
-      .catch((err: Error) => this.h.log.error({ err: err.message, user: user.name }, 'spawn bookkeeping failed'))
+    const done = this.runSpawn(plan, row, abort.signal)
+      .catch((err: Error) => this.h.log.error({ err: err.message, user: plan.user.name }, 'spawn bookkeeping failed'))
       .finally(() => this.inFlight.delete(id));
     this.inFlight.set(id, { promise: done, abort });
-    return { server: { ...row, pending: 'spawn' }, done };
+    return done;
+  }
+
+  /**
+   * Picks the back-end a start asks for and has it check the options.
+   * Throws HubError (400 naming the field, 403 for a back-end the user's
+   * groups do not allow) before anything is stored.
+   */
+  private async plan(user: UserRow, asked: Record<string, unknown>): Promise<SpawnPlan> {
+    const { db } = this.h;
+    const spawnUser: SpawnUser = { name: user.name, admin: !!user.admin, groups: await userGroups(db, user.id) };
+    const authState = await loadAuthState(db, this.h.crypt, user.id, this.h.log);
+    if (asked === null || typeof asked !== 'object' || Array.isArray(asked)) throw new HubError(400, 'Server options must be a JSON object');
+    const { backend, options: rest } = this.h.spawners.pick(asked, spawnUser);
+    const options = backend.spawner.checkOptions ? await backend.spawner.checkOptions(rest, { user: spawnUser, authState }) : rest;
+    const picked = asked[BACKEND_OPTION] !== undefined && asked[BACKEND_OPTION] !== '';
+    const stored = picked || this.h.spawners.all().length > 1 ? { [BACKEND_OPTION]: backend.name, ...options } : options;
+    return { user, spawnUser, backend, options, stored, authState };
   }
 
   private async checkLimits(): Promise<void> {
@@ -112,57 +151,43 @@ export class ServerManager {
     }
   }
 
-  private async runSpawn(user: UserRow, row: ServerRow, userOptions: Record<string, unknown>, signal: AbortSignal): Promise<void> {
-    const { config, db, spawner, urls, hooks } = this.h;
+  private async runSpawn(plan: SpawnPlan, row: ServerRow, signal: AbortSignal): Promise<void> {
+    const { config, db, urls } = this.h;
+    const { user, backend, authState, resumeState } = plan;
+    const spawner = backend.spawner;
+    const userOptions = plan.options;
     const label = serverLabel(user.name, row.name);
-    const log = this.h.log.child({ user: user.name, server: row.name });
+    const log = this.h.log.child({ user: user.name, server: row.name, ...(this.h.spawners.all().length > 1 ? { backend: backend.name } : {}) });
     const emit = (progress: number, message: string) => this.progress.push(row.id, { progress, message });
-    let state: SpawnerState | undefined;
+    let state: SpawnerState | undefined = resumeState;
     const started = Date.now();
+    const prefix = serverPrefix(urls, user.name, row.name);
     try {
-      emit(0, 'Server requested');
-      await updateServer(db, row.id, { user_options: JSON.stringify(userOptions), spawner: spawner.kind });
-      await deleteServerTokens(db, user.id, row.name);
-      this.h.identities.clear();
-      const { token } = await createToken(db, user.id, {
-        kind: 'server',
-        scopes: [`users:activity!user=${user.name}`, `access:servers!server=${user.name}/${row.name}`, `read:users:name!user=${user.name}`],
-        note: `Server at ${serverPrefix(urls, user.name, row.name)}`,
-        serverName: row.name,
-      });
-      const prefix = serverPrefix(urls, user.name, row.name);
-      await upsertClient(db, {
-        identifier: oauthClientId(user.name, row.name),
-        secret: token,
-        redirectUri: `${prefix}oauth_callback`,
-        description: `Server at ${prefix}`,
-        allowedScopes: [accessScopes(user.name, row.name)[0]!],
-        userId: user.id,
-        serverName: row.name,
-      });
-      const env = buildServerEnv({ config, urls, user: user.name, serverName: row.name, apiToken: token });
-      const groups = await db
-        .selectFrom('user_groups')
-        .innerJoin('groups', 'groups.id', 'user_groups.group_id')
-        .select('groups.name')
-        .where('user_groups.user_id', '=', user.id)
-        .execute();
-      const authState = await loadAuthState(db, this.h.crypt, user.id, log);
-      if (hooks.preSpawnStart) await hooks.preSpawnStart({ user: user.name, serverName: row.name, env, userOptions, authState });
+      let env: Record<string, string> = {};
+      if (resumeState) {
+        // the job of an earlier hub process still waits: its token and OAuth client stay as they are
+        emit(10, 'Resuming the wait for the server after a hub restart');
+      } else {
+        emit(0, 'Server requested');
+        env = await this.prepare(plan, row);
+      }
       const workDir = await serverWorkDir(this.h.dataDir, user.name, row.name, log);
       const timeout = AbortSignal.timeout(config.start_timeout * 1000);
       const startSignal = AbortSignal.any([signal, timeout]);
-      emit(10, 'Starting the server');
+      if (!resumeState) emit(10, 'Starting the server');
       const result = await raceAbort(
         spawner.start({
-          user: { name: user.name, admin: !!user.admin, groups: groups.map((g) => g.name) },
+          user: plan.spawnUser,
           serverName: row.name,
+          backend: backend.name,
           env,
           authState,
           userOptions,
           workDir,
           log,
           signal: startSignal,
+          ...(resumeState ? { resumeState } : {}),
+          reportedPort: () => reportedPort(db, row.id),
           saveState: async (s) => {
             state = s;
             // after the hub gave up, the row is (being) reset: the state goes to onLate or the clean-up below
@@ -183,7 +208,8 @@ export class ServerManager {
       await waitForHttp(`${result.url}${prefix}api`, {
         timeoutMs: config.http_timeout * 1000,
         signal,
-        stillRunning: async () => (await spawner.poll(result.state, { log })).status === 'running',
+        // a scheduler that cannot be asked right now is no reason to give up
+        stillRunning: async () => (await spawner.poll(result.state, { log })).status !== 'stopped',
         label,
       });
       emit(90, 'Server answers; adding its route to the proxy');
@@ -202,7 +228,7 @@ export class ServerManager {
         } catch (stopErr) {
           log.warn({ err: (stopErr as Error).message }, 'could not stop the server after a failed spawn');
         }
-        logTail = await this.logTailOf(state, log);
+        logTail = await this.logTailOf(spawner, state, log);
       }
       await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
       await deleteServerTokens(db, user.id, row.name);
@@ -211,9 +237,40 @@ export class ServerManager {
     }
   }
 
+  /**
+   * The first steps of a new spawn: records the back-end and options, makes
+   * the server's API token and OAuth client, and builds its environment
+   * (after the `preSpawnStart` hook).
+   */
+  private async prepare(plan: SpawnPlan, row: ServerRow): Promise<Record<string, string>> {
+    const { config, db, urls, hooks } = this.h;
+    const { user, authState } = plan;
+    await updateServer(db, row.id, { user_options: JSON.stringify(plan.stored), spawner: plan.backend.name });
+    await deleteServerTokens(db, user.id, row.name);
+    this.h.identities.clear();
+    const { token } = await createToken(db, user.id, {
+      kind: 'server',
+      scopes: [`users:activity!user=${user.name}`, `access:servers!server=${user.name}/${row.name}`, `read:users:name!user=${user.name}`],
+      note: `Server at ${serverPrefix(urls, user.name, row.name)}`,
+      serverName: row.name,
+    });
+    const prefix = serverPrefix(urls, user.name, row.name);
+    await upsertClient(db, {
+      identifier: oauthClientId(user.name, row.name),
+      secret: token,
+      redirectUri: `${prefix}oauth_callback`,
+      description: `Server at ${prefix}`,
+      allowedScopes: [accessScopes(user.name, row.name)[0]!],
+      userId: user.id,
+      serverName: row.name,
+    });
+    const env = buildServerEnv({ config, urls, user: user.name, serverName: row.name, apiToken: token });
+    if (hooks.preSpawnStart) await hooks.preSpawnStart({ user: user.name, serverName: row.name, env, userOptions: plan.options, authState });
+    return env;
+  }
+
   /** The end of a server's log from its spawner (bounded in time); undefined when it has none. */
-  private async logTailOf(state: SpawnerState, log: Logger): Promise<string | undefined> {
-    const { spawner } = this.h;
+  private async logTailOf(spawner: Spawner, state: SpawnerState, log: Logger): Promise<string | undefined> {
     if (!spawner.logTail) return undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -252,12 +309,13 @@ export class ServerManager {
   }
 
   private async runStop(user: UserRow, row: ServerRow, remove: boolean): Promise<void> {
-    const { db, spawner, urls } = this.h;
+    const { db, urls } = this.h;
+    const { spawner } = this.h.spawners.forRow(row);
     const log = this.h.log.child({ user: user.name, server: row.name });
     const prefix = serverPrefix(urls, user.name, row.name);
     try {
       await this.h.proxy.deleteRoute(prefix).catch((err: Error) => log.warn({ err: err.message }, 'could not delete the route; reconciliation will'));
-      const state = JSON.parse(row.state) as SpawnerState;
+      const state = savedState(spawner, row);
       if (state.v) await spawner.stop(state, { log });
       log.info('server stopped');
     } catch (err) {
@@ -271,15 +329,34 @@ export class ServerManager {
     }
   }
 
-  /** Polls a ready server; when it has stopped, clears it and its route. Returns true when running. */
+  /**
+   * Polls a ready server; when it has stopped, clears it and its route.
+   * Returns true when it runs, or when its spawner could not tell (`unknown`:
+   * a scheduler that cannot be reached never makes a server dead).
+   */
   async pollOne(userName: string, row: ServerRow): Promise<boolean> {
-    const { db, spawner } = this.h;
-    const state = JSON.parse(row.state) as SpawnerState;
-    const log = this.h.log.child({ user: userName, server: row.name });
+    const { spawner } = this.h.spawners.forRow(row);
+    let state: SpawnerState;
+    try {
+      state = savedState(spawner, row);
+    } catch (err) {
+      this.h.log.warn({ user: userName, server: row.name, err: (err as Error).message }, 'unreadable spawner state; polled again later');
+      return true;
+    }
     if (!state.v) return false;
-    const result = await spawner.poll(state, { log });
-    if (result.status === 'running') return true;
-    log.warn({ exitCode: result.status === 'stopped' ? result.exitCode : undefined }, 'server stopped by itself');
+    const log = this.h.log.child({ user: userName, server: row.name });
+    return this.afterPoll(userName, row, await spawner.poll(state, { log }), log);
+  }
+
+  /** Acts on one poll result of a ready server (see {@link pollOne}). */
+  private async afterPoll(userName: string, row: ServerRow, result: PollResult, log: Logger): Promise<boolean> {
+    const { db } = this.h;
+    if (result.status === 'unknown') {
+      log.warn({ reason: result.reason }, 'could not learn whether the server runs; keeping it');
+      return true;
+    }
+    if (result.status !== 'stopped') return true;
+    log.warn({ exitCode: result.exitCode, reason: result.reason }, 'server stopped by itself');
     await this.h.proxy.deleteRoute(serverPrefix(this.h.urls, userName, row.name)).catch(() => undefined);
     await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
     await deleteServerTokens(db, row.user_id, row.name);
@@ -288,22 +365,36 @@ export class ServerManager {
   }
 
   /**
-   * At start-up: re-attaches to servers that a previous hub process started.
-   * A server whose spawner says it runs is kept (and HTTP-checked); one that is
-   * gone is cleared. Interrupted spawns are finished or cleaned up.
+   * At start-up: re-attaches to servers that a previous hub process started,
+   * each through the back-end its row records.
+   * - A server whose spawner says it runs (or cannot tell: `unknown`) and that
+   *   answers HTTP is kept; one marked ready that does not answer yet is kept
+   *   too (the poll loop notices if it dies).
+   * - A spawn still under way on a resumable back-end (a job still queued) is
+   *   resumed: this process goes on waiting for it, nothing is cancelled.
+   * - Anything else is gone or cannot be finished: it is cleaned up.
    */
-  async reattachAll(): Promise<{ kept: number; cleared: number }> {
-    const { db, spawner, urls } = this.h;
+  async reattachAll(): Promise<{ kept: number; cleared: number; resumed: number }> {
+    const { db, urls } = this.h;
     let kept = 0;
     let cleared = 0;
+    let resumed = 0;
     const rows = await activeServers(db);
     await Promise.all(
       rows.map(async (row) => {
         const log = this.h.log.child({ user: row.user_name, server: row.name });
-        const state = JSON.parse(row.state) as SpawnerState;
-        const running = state.v ? (await spawner.poll(state, { log }).catch(() => ({ status: 'running' as const }))).status === 'running' : false;
+        const { spawner } = this.h.spawners.forRow(row);
+        let state: SpawnerState;
+        try {
+          state = savedState(spawner, row);
+        } catch (err) {
+          log.error({ err: (err as Error).message }, 'unreadable spawner state; the server is cleared');
+          state = { v: 0 };
+        }
+        const status: PollResult['status'] = state.v ? await spawner.poll(state, { log }).then((r) => r.status, () => 'unknown' as const) : 'stopped';
+        const alive = status !== 'stopped';
         const prefix = serverPrefix(urls, row.user_name, row.name);
-        if (running && row.url) {
+        if (alive && row.url) {
           let up = true;
           try {
             await waitForHttp(`${row.url}${prefix}api`, { timeoutMs: 5000, label: prefix });
@@ -327,8 +418,24 @@ export class ServerManager {
             return;
           }
         }
-        if (running && state.v && row.pending === 'spawn') {
-          // an interrupted spawn of a server that is not answering: clean it up
+        if (alive && row.pending === 'spawn' && spawner.resumable) {
+          const user = await getUserById(db, row.user_id);
+          if (user) {
+            await updateServer(db, row.id, { owner: this.h.processId, url: null });
+            const spawnUser: SpawnUser = { name: user.name, admin: !!user.admin, groups: await userGroups(db, user.id) };
+            const stored = JSON.parse(row.user_options) as Record<string, unknown>;
+            const options = { ...stored };
+            delete options[BACKEND_OPTION];
+            const authState = await loadAuthState(db, this.h.crypt, user.id, log);
+            this.progress.reset(row.id);
+            void this.launch(row, { user, spawnUser, backend: this.h.spawners.forRow(row), options, stored, authState, resumeState: state });
+            resumed++;
+            log.info({ status }, 'resumed waiting for a server whose spawn an earlier hub process began');
+            return;
+          }
+        }
+        if (alive && state.v && row.pending === 'spawn') {
+          // an interrupted spawn this back-end cannot resume: clean it up
           await spawner.stop(state, { log }).catch(() => undefined);
         }
         await this.h.proxy.deleteRoute(prefix).catch(() => undefined);
@@ -338,24 +445,71 @@ export class ServerManager {
         log.info('cleared a server that is no longer running');
       }),
     );
-    return { kept, cleared };
+    return { kept, cleared, resumed };
   }
 
-  /** Polls every ready server every poll_interval (with 10% jitter). */
+  /**
+   * Polls every ready server every poll_interval (the whole round jittered by
+   * 10%). A back-end with `pollMany` gets all its servers in one call (one
+   * scheduler query per host); the others' servers are polled one by one,
+   * spread over the interval, so that many servers do not mean a burst of
+   * commands at the start of each round.
+   */
   startPolling(): void {
     const interval = this.h.config.poll_interval * 1000;
     if (!interval) return;
     const tick = async () => {
+      const began = Date.now();
       try {
-        const rows = await activeServers(this.h.db);
-        for (const row of rows) if (row.ready && !row.pending) await this.pollOne(row.user_name, row).catch(() => undefined);
+        await this.pollRound(interval * 0.8);
+      } catch (err) {
+        this.h.log.warn({ err: (err as Error).message }, 'a poll round failed');
       } finally {
-        this.pollTimer = setTimeout(tick, interval * (0.9 + Math.random() * 0.2));
+        const wait = Math.max(0, interval * (0.9 + Math.random() * 0.2) - (Date.now() - began));
+        this.pollTimer = setTimeout(tick, wait);
         this.pollTimer.unref();
       }
     };
     this.pollTimer = setTimeout(tick, interval);
     this.pollTimer.unref();
+  }
+
+  /** One round of polls of every ready server, spread over `spreadMs` (see {@link startPolling}). */
+  async pollRound(spreadMs = 0): Promise<void> {
+    const rows = (await activeServers(this.h.db)).filter((r) => r.ready && !r.pending);
+    const single: typeof rows = [];
+    const grouped = new Map<string, typeof rows>();
+    for (const row of rows) {
+      const backend = this.h.spawners.forRow(row);
+      if (!backend.spawner.pollMany) single.push(row);
+      else grouped.set(backend.name, [...(grouped.get(backend.name) ?? []), row]);
+    }
+    const batches = [...grouped.values()].map(async (group) => {
+      const { spawner } = this.h.spawners.forRow(group[0]!);
+      const readable: { row: (typeof rows)[number]; state: SpawnerState }[] = [];
+      for (const row of group) {
+        try {
+          const state = savedState(spawner, row);
+          if (state.v) readable.push({ row, state });
+        } catch (err) {
+          this.h.log.warn({ user: row.user_name, server: row.name, err: (err as Error).message }, 'unreadable spawner state; polled again later');
+        }
+      }
+      if (!readable.length) return;
+      const results = await spawner.pollMany!(readable.map((r) => r.state), { log: this.h.log });
+      for (const [i, { row }] of readable.entries()) {
+        const log = this.h.log.child({ user: row.user_name, server: row.name });
+        await this.afterPoll(row.user_name, row, results[i] ?? { status: 'unknown', reason: 'no answer for this server' }, log).catch(() => undefined);
+      }
+    });
+    const gap = single.length > 1 ? spreadMs / single.length : 0;
+    const singles = (async () => {
+      for (const [i, row] of single.entries()) {
+        if (i && gap) await sleep(gap);
+        await this.pollOne(row.user_name, row).catch(() => undefined);
+      }
+    })();
+    await Promise.allSettled([...batches, singles]);
   }
 
   /** Stops the poll loop and waits (bounded) for transitions in flight. */
@@ -407,3 +561,15 @@ async function raceAbort<T>(work: Promise<T>, signal: AbortSignal, error: () => 
 }
 
 export type { Logger };
+
+/** The names of the user's hub groups. */
+async function userGroups(db: Hub['db'], userId: number): Promise<string[]> {
+  const rows = await db.selectFrom('user_groups').innerJoin('groups', 'groups.id', 'user_groups.group_id').select('groups.name').where('user_groups.user_id', '=', userId).execute();
+  return rows.map((g) => g.name);
+}
+
+/** A row's spawner state, brought up to date by the spawner's `upgradeState` (which may throw for one it cannot read). */
+function savedState(spawner: Spawner, row: { state: string }): SpawnerState {
+  const state = JSON.parse(row.state) as SpawnerState;
+  return state.v && spawner.upgradeState ? spawner.upgradeState(state) : state;
+}

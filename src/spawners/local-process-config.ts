@@ -1,13 +1,14 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { spawnerKindSchema } from './common-options.js';
 
 /**
  * The options of the local-process spawner (`spawner: {kind: local-process}`),
  * with their defaults and help text. src/config/schema.ts puts this schema in
  * the union of spawners; docs/reference/config.md is generated from it.
  */
-export const LocalProcessSpawnerSchema = Type.Object(
+export const LocalProcessSpawnerSchema = spawnerKindSchema(
+  'local-process',
   {
-    kind: Type.Literal('local-process', { default: 'local-process', description: 'Which spawner runs servers.' }),
     cmd: Type.Array(Type.String(), {
       default: ['jupyterhub-singleuser'],
       minItems: 1,
@@ -49,7 +50,7 @@ export const LocalProcessSpawnerSchema = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  'Runs each server as a process on the hub\'s machine.',
 );
 
 /** The validated options of the local-process spawner. */

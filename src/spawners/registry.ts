@@ -1,14 +1,30 @@
-import type { Logger } from 'pino';
-import type { Config } from '../config/schema.js';
+import { Type, type Static, type TObject, type TUnion } from '@sinclair/typebox';
 import { LocalProcessSpawner } from './local-process.js';
-import type { Spawner } from './spawner.js';
+import { LocalProcessSpawnerSchema } from './local-process-config.js';
+import type { Spawner, SpawnerDeps } from './spawner.js';
 
-/** Builds the spawner named by `spawner.kind`; `log` gets its start-up warnings. A new backend adds one case here. */
-export function createSpawner(config: Config, log?: Logger): Spawner {
-  const s = config.spawner;
-  switch (s.kind) {
-    case 'local-process':
-      return new LocalProcessSpawner({
+/** One back-end: its options schema (built with `spawnerKindSchema`) and its constructor. */
+export interface SpawnerBackend<S extends TObject = TObject> {
+  schema: S;
+  create(options: Static<S>, deps: SpawnerDeps): Spawner;
+}
+
+/** Declares a back-end with its options typed from its schema. */
+export function spawnerBackend<S extends TObject>(backend: SpawnerBackend<S>): SpawnerBackend<S> {
+  return backend;
+}
+
+/**
+ * Every spawner back-end, by `kind`. A new back-end is one entry here; its
+ * schema lives next to it (`<kind>-config.ts`) and both `spawner:` and each
+ * entry of `spawners:` accept it from then on (docs and template included).
+ * The first entry is the default kind.
+ */
+export const SPAWNER_BACKENDS = {
+  'local-process': spawnerBackend<typeof LocalProcessSpawnerSchema>({
+    schema: LocalProcessSpawnerSchema,
+    create: (s, deps): Spawner =>
+      new LocalProcessSpawner({
         cmd: s.cmd,
         args: s.args,
         allowRoot: s.allow_root,
@@ -18,7 +34,27 @@ export function createSpawner(config: Config, log?: Logger): Spawner {
         systemUserName: s.system_user_name,
         createSystemUsers: s.create_system_users,
         minUid: s.system_user_min_uid,
-        log,
-      });
-  }
+        log: deps.log,
+      }),
+  }),
+};
+
+type SpawnerSchemas = (typeof SPAWNER_BACKENDS)[keyof typeof SPAWNER_BACKENDS]['schema'];
+
+/** One back-end's configuration: the union of every back-end's schema. */
+export function spawnerConfigSchema(description: string, def?: unknown): TUnion<SpawnerSchemas[]> {
+  return Type.Union(
+    Object.values(SPAWNER_BACKENDS).map((b) => b.schema),
+    def === undefined ? { description } : { default: def, description },
+  ) as unknown as TUnion<SpawnerSchemas[]>;
+}
+
+/** The validated options of any back-end. */
+export type AnySpawnerConfig = Static<SpawnerSchemas>;
+
+/** Builds the spawner for one back-end configuration. */
+export function createSpawner(options: AnySpawnerConfig, deps: SpawnerDeps): Spawner {
+  const backend = (SPAWNER_BACKENDS as Record<string, SpawnerBackend>)[options.kind];
+  if (!backend) throw new Error(`unknown spawner kind ${JSON.stringify(options.kind)}`);
+  return backend.create(options, deps);
 }

@@ -11,6 +11,8 @@ import { serverPrefix } from '../hub/spawn-env.js';
 import { html, page, Html } from './layout.js';
 import { pageUser, requireXsrf, safeNext, xsrfField } from './session.js';
 import type { ProgressRecord } from '../hub/progress.js';
+import { loadAuthState } from '../auth/auth-state.js';
+import { BACKEND_OPTION } from '../spawners/backends.js';
 
 interface SpawnTarget {
   owner: UserRow;
@@ -34,6 +36,11 @@ async function target(hub: Hub, who: Identity, req: FastifyRequest): Promise<Spa
   return { owner, server };
 }
 
+/** The groups of the server's owner (the viewer's own when they are the owner). */
+async function ownerGroups(hub: Hub, who: Identity, t: SpawnTarget): Promise<string[]> {
+  return t.owner.id === who.user.id ? who.groups : (await userRolesAndGroups(hub.db, t.owner)).groups;
+}
+
 function targetPath(t: SpawnTarget): string {
   return `${quotePath(t.owner.name)}${t.server ? `/${quotePath(t.server)}` : ''}`;
 }
@@ -52,18 +59,60 @@ function pendingUrl(hub: Hub, t: SpawnTarget, next: string | undefined): string 
   return withNext(`${hub.urls.hub}spawn-pending/${targetPath(t)}`, next);
 }
 
-async function optionsForm(hub: Hub, owner: UserRow, groups: string[]): Promise<string | undefined> {
-  const user = { name: owner.name, admin: !!owner.admin, groups };
+/**
+ * The spawn form's HTML, or undefined for none: the `optionsForm` hook, else
+ * the form of the one back-end the user may use, else (several back-ends) a
+ * choice of back-end with each one's own fields, those of the chosen one
+ * enabled. Fields are preselected from the server's last options.
+ */
+async function optionsForm(hub: Hub, t: SpawnTarget, groups: string[]): Promise<string | undefined> {
+  const user = { name: t.owner.name, admin: !!t.owner.admin, groups };
   if (hub.hooks.optionsForm) return hub.hooks.optionsForm(user);
-  return hub.spawner.optionsForm ? hub.spawner.optionsForm(user) : undefined;
+  const authState = await loadAuthState(hub.db, hub.crypt, t.owner.id, hub.log);
+  const row = await getServer(hub.db, t.owner.id, t.server);
+  const previous = JSON.parse(row?.user_options ?? '{}') as Record<string, unknown>;
+  const usable = hub.spawners.forUser(user);
+  if (usable.length <= 1) {
+    const only = usable[0] ?? hub.spawners.default;
+    return only.spawner.optionsForm ? only.spawner.optionsForm(user, { authState, previous }) : undefined;
+  }
+  const picked = usable.find((b) => b.name === previous[BACKEND_OPTION]) ?? usable[0]!;
+  const parts: Html[] = [];
+  for (const b of usable) {
+    const own = b.spawner.optionsForm ? await b.spawner.optionsForm(user, { authState, previous: b === picked ? previous : {} }) : undefined;
+    const on = b === picked;
+    parts.push(html`<label class="backend-choice"><input type="radio" name="${BACKEND_OPTION}" value="${b.name}"${new Html(on ? ' checked' : '')}> <strong>${b.displayName}</strong>${b.description ? html` <span class="muted">${b.description}</span>` : ''}</label>
+      ${own ? html`<fieldset class="backend-options" data-backend="${b.name}"${new Html(on ? '' : ' disabled hidden')}>${new Html(own)}</fieldset>` : ''}`);
+  }
+  return html`<fieldset id="backend-choice"><legend>Where to run</legend>${parts}</fieldset>
+    <script>
+    (function(){
+      var radios=document.querySelectorAll('input[name="${BACKEND_OPTION}"]');
+      function show(){var v=document.querySelector('input[name="${BACKEND_OPTION}"]:checked');
+        document.querySelectorAll('fieldset.backend-options').forEach(function(f){var on=v&&f.getAttribute('data-backend')===v.value;f.disabled=!on;f.hidden=!on;});}
+      radios.forEach(function(r){r.addEventListener('change',show);});
+    })();
+    </script>`.toString();
 }
 
-function formToOptions(hub: Hub, form: Record<string, string | string[]>): Record<string, unknown> {
+/**
+ * Turns the posted form into user_options: the `optionsFromForm` hook, else
+ * the chosen back-end's own `optionsFromForm` (given the fields minus the
+ * back-end choice), else the fields as posted. The back-end's checks on the
+ * result run when the spawn is requested, as on every other path.
+ */
+async function formToOptions(hub: Hub, t: SpawnTarget, groups: string[], form: Record<string, string | string[]>): Promise<Record<string, unknown>> {
   const fields = { ...form };
   delete fields['_xsrf'];
   if (hub.hooks.optionsFromForm) return hub.hooks.optionsFromForm(fields);
-  if (hub.spawner.optionsFromForm) return hub.spawner.optionsFromForm(fields);
-  return fields;
+  const user = { name: t.owner.name, admin: !!t.owner.admin, groups };
+  const choice = fields[BACKEND_OPTION];
+  delete fields[BACKEND_OPTION];
+  if (choice !== undefined && typeof choice !== 'string') throw new HubError(400, `Pick one back-end (the form sent '${BACKEND_OPTION}' more than once)`);
+  const { backend } = hub.spawners.pick(choice ? { [BACKEND_OPTION]: choice } : {}, user);
+  const authState = await loadAuthState(hub.db, hub.crypt, t.owner.id, hub.log);
+  const options = backend.spawner.optionsFromForm ? backend.spawner.optionsFromForm(fields, { user, authState }) : fields;
+  return choice ? { [BACKEND_OPTION]: choice, ...options } : options;
 }
 
 function renderForm(hub: Hub, req: FastifyRequest, reply: FastifyReply, who: Identity, formHtml: string, error?: string): FastifyReply {
@@ -92,7 +141,8 @@ export function spawnRoutes(app: FastifyInstance, hub: Hub): void {
     const who = await pageUser(hub, req, reply);
     if (!who) return reply;
     const t = await target(hub, who, req);
-    const form = await optionsForm(hub, t.owner, t.owner.id === who.user.id ? who.groups : []);
+    const groups = await ownerGroups(hub, who, t);
+    const form = await optionsForm(hub, t, groups);
     if (form) return renderForm(hub, req, reply, who, form);
     return startAndRedirect(hub, reply, t, undefined, nextOf(req));
   };
@@ -102,14 +152,17 @@ export function spawnRoutes(app: FastifyInstance, hub: Hub): void {
     requireXsrf(req);
     const t = await target(hub, who, req);
     const raw = (req.body ?? {}) as Record<string, string | string[]>;
-    let options: Record<string, unknown>;
+    const groups = await ownerGroups(hub, who, t);
     try {
-      options = formToOptions(hub, raw);
+      const options = await formToOptions(hub, t, groups, raw);
+      return await startAndRedirect(hub, reply, t, options, nextOf(req));
     } catch (err) {
-      const form = (await optionsForm(hub, t.owner, who.groups)) ?? '';
-      return renderForm(hub, req, reply, who, form, (err as Error).message);
+      // a refused option (the back-end's checks) shows the form again with the message; other errors are pages
+      if (!(err instanceof HubError) || (err.status !== 400 && err.status !== 403)) throw err;
+      req.log.info({ err: err.message }, 'spawn form refused');
+      const form = (await optionsForm(hub, t, groups)) ?? '';
+      return renderForm(hub, req, reply, who, form, err.message);
     }
-    return startAndRedirect(hub, reply, t, options, nextOf(req));
   };
   for (const path of ['/spawn', '/spawn/:user', '/spawn/:user/:server']) {
     app.get(path, get);

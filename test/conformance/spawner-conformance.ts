@@ -62,8 +62,10 @@ function spawnRequest(workRoot: string, signal: AbortSignal, track: (state: Spaw
   const req: SpawnRequest = {
     user: { name: user, admin: false, groups: [] },
     serverName: '',
+    backend: 'default',
     env,
     userOptions: {},
+    reportedPort: async () => undefined,
     workDir,
     log: silent,
     saveState: async (s) => {

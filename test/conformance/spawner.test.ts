@@ -7,7 +7,9 @@ import process from 'node:process';
 import { validateConfig } from '../../src/config/load.js';
 import { LocalProcessSpawnerSchema } from '../../src/config/schema.js';
 import { createSpawner } from '../../src/spawners/registry.js';
-import type { SpawnerState } from '../../src/spawners/spawner.js';
+import type { SpawnerDeps, SpawnerState } from '../../src/spawners/spawner.js';
+import os from 'node:os';
+import pino from 'pino';
 import { TRIVIAL_SERVER } from '../helpers/hub.js';
 import { trivialSpawner, type TrivialSpawner } from '../helpers/spawner-doubles.js';
 import { spawnerConformance, type SpawnerBackend } from './spawner-conformance.js';
@@ -37,12 +39,17 @@ async function killAndWait(state: SpawnerState): Promise<void> {
  * trivial server. Where the spawner has `run_as` (isolation, issue 9), the
  * suite runs servers as the hub's own account: the contract is the same.
  */
+/** What a back-end is built with, as the hub builds it (src/spawners/backends.ts). */
+function spawnerDeps(): SpawnerDeps {
+  return { log: pino({ level: 'silent' }), name: 'default', now: Date.now, fetch: globalThis.fetch, dataDir: os.tmpdir() };
+}
+
 function localProcess(): SpawnerBackend {
   const spawner: Record<string, unknown> = { kind: 'local-process', cmd: [process.execPath, TRIVIAL_SERVER] };
   if ('run_as' in LocalProcessSpawnerSchema.properties) spawner['run_as'] = 'hub';
   return {
     name: 'local-process',
-    create: () => createSpawner(validateConfig({ spawner })),
+    create: () => createSpawner(validateConfig({ spawner }).spawner, spawnerDeps()),
     kill: killAndWait,
   };
 }

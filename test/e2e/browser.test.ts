@@ -8,6 +8,7 @@ import { getServer } from '../../src/db/repos/servers.js';
 import { ensureUser } from '../../src/db/repos/users.js';
 import { SpawnError } from '../../src/lib/errors.js';
 import type { Spawner, SpawnRequest, StartResult } from '../../src/spawners/spawner.js';
+import { SpawnerBackends } from '../../src/spawners/backends.js';
 
 /** A long name (and admin: one more header link), as the narrowest header has to hold. */
 const PHONE_USER = 'margaret-hamilton-apollo-guidance';
@@ -143,22 +144,22 @@ describe('pages in a real browser', { skip: existsSync(CHROMIUM) ? false : `NOTI
     assert.equal(stopped?.status(), 424);
     await fits('not-running');
     // spawn-pending while starting, then after a failure with its log
-    const real = t.hub.spawner;
+    const real = t.hub.spawners;
     try {
-      t.hub.spawner = neverStarts;
+      t.hub.spawners = SpawnerBackends.single(neverStarts);
       await page.goto(`${t.publicUrl}/hub/spawn/${PHONE_USER}/phone`);
       await page.waitForURL(/spawn-pending/);
       await page.waitForSelector('#log li');
       await fits('spawn-pending');
       await page.goto('about:blank');
       await t.hub.servers.stop(user, 'phone');
-      t.hub.spawner = failsWithLog;
+      t.hub.spawners = SpawnerBackends.single(failsWithLog);
       await page.goto(`${t.publicUrl}/hub/spawn/${PHONE_USER}/phone`);
       await page.waitForSelector('#failed');
       assert.match((await page.textContent('#log-tail')) ?? '', /ModuleNotFoundError/);
       await fits('spawn-failed');
     } finally {
-      t.hub.spawner = real;
+      t.hub.spawners = real;
     }
     await context.close();
   });

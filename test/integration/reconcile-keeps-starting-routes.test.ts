@@ -13,6 +13,7 @@ import { getServer } from '../../src/db/repos/servers.js';
 import { reconcileRoutes } from '../../src/hub/reconcile.js';
 import type { Proxy } from '../../src/proxy/proxy.js';
 import type { Spawner, SpawnerState, SpawnRequest, StartResult } from '../../src/spawners/spawner.js';
+import { SpawnerBackends } from '../../src/spawners/backends.js';
 
 /** A gate a test opens when it wants the code waiting on it to go on. */
 function gate(): { wait: Promise<void>; open: () => void } {
@@ -77,7 +78,7 @@ describe('reconciliation keeps the routes of servers being started', () => {
     proxy = new PausingProxy(realProxy);
     spawner = new GatedSpawner();
     t.hub.proxy = proxy;
-    t.hub.spawner = spawner;
+    t.hub.spawners = SpawnerBackends.single(spawner);
   });
   after(async () => {
     proxy.afterAdd = undefined;

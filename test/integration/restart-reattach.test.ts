@@ -6,6 +6,7 @@ import { ensureUser } from '../../src/db/repos/users.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { neverSpawner, slowSpawner, trivialSpawner, type DoubleState, type TrivialSpawner } from '../helpers/spawner-doubles.js';
 import { assertServerReset, eventually, serverRecord } from '../helpers/server-state.js';
+import { SpawnerBackends } from '../../src/spawners/backends.js';
 
 /**
  * A hub that stops (or dies) leaves its servers and proxy running; the next
@@ -39,13 +40,13 @@ describe('re-attach after a hub restart', () => {
     assert.ok([201, 202].includes((await first.api('POST', '/users/goner/server', { token: await tok('goner') })).status));
     await eventually(async () => (await serverRecord(first, 'goner')).row!.ready === 1, 5000, 'goner ready');
     // pending: the spawner never got as far as a process
-    first.hub.spawner = never;
+    first.hub.spawners = SpawnerBackends.single(never);
     assert.equal((await first.api('POST', '/users/waiter/server', { token: await tok('waiter') })).status, 202);
     // pending: a process started and its state saved, but no URL yet
-    first.hub.spawner = slow;
+    first.hub.spawners = SpawnerBackends.single(slow);
     assert.equal((await first.api('POST', '/users/starter/server', { token: await tok('starter') })).status, 202);
     await eventually(() => slow.started.length === 1, 5000, 'the slow double started its process');
-    first.hub.spawner = firstSpawner;
+    first.hub.spawners = SpawnerBackends.single(firstSpawner);
     // pending: the URL was saved and the server answers a moment later
     // (written as the old hub left it: its own flight is not part of this test)
     const lateUser = await ensureUser(first.hub.db, 'latecomer');
@@ -54,6 +55,8 @@ describe('re-attach after a hub restart', () => {
     const result = await late.start({
       user: { name: 'latecomer', admin: false, groups: [] },
       serverName: '',
+      backend: 'default',
+      reportedPort: async () => undefined,
       env: { JUPYTERHUB_SERVICE_PREFIX: '/user/latecomer/', JUPYTERHUB_USER: 'latecomer' },
       userOptions: {},
       workDir: first.dataDir,
@@ -77,7 +80,7 @@ describe('re-attach after a hub restart', () => {
   });
 
   it('reports what it kept and what it cleared', () => {
-    assert.deepEqual(hub2().reattached, { kept: 2, cleared: 3 });
+    assert.deepEqual(hub2().reattached, { kept: 2, cleared: 3, resumed: 0 });
   });
 
   it('keeps a running server ready, owned by the new hub, with its route, answering through the proxy', async () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { dyingSpawner, type DyingSpawner } from '../helpers/spawner-doubles.js';
 import { assertServerReset, eventually, serverRecord } from '../helpers/server-state.js';
+import { SpawnerBackends } from '../../src/spawners/backends.js';
 
 /**
  * The poll loop (every `poll_interval`) notices a server whose process died,
@@ -45,12 +46,12 @@ describe('the poll loop', () => {
   it('clears a server that dies by itself after a while, leaving other servers alone', async () => {
     const dies = dyingSpawner({ dieAfterMs: 2000 });
     // the hub holds one spawner: swap the behaviour for this server only
-    const original = t.hub.spawner;
-    t.hub.spawner = dies;
+    const original = t.hub.spawners;
+    t.hub.spawners = SpawnerBackends.single(dies);
     try {
       assert.equal((await t.api('POST', '/users/pat/servers/short', { token: tok })).status, 201);
     } finally {
-      t.hub.spawner = original;
+      t.hub.spawners = original;
     }
     assert.equal((await t.api('POST', '/users/pat/servers/long', { token: tok })).status, 201);
     await eventually(async () => (await serverRecord(t, 'pat', 'short')).row!.ready === 0, 10_000, 'the poll loop clearing the server that died');

@@ -79,6 +79,8 @@ function spawnRequest(user: string, workDir: string, log: Logger = pino({ level:
   return {
     user: { name: user, admin: false, groups: [] },
     serverName: '',
+    backend: 'default',
+    reportedPort: async () => undefined,
     env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', JUPYTERHUB_SERVICE_PREFIX: `/user/${user}/`, JUPYTERHUB_USER: user },
     userOptions: {},
     workDir,

@@ -49,7 +49,7 @@ export async function createServer(db: Kysely<DB>, userId: number, name: string,
   if (problem) throw new HubError(400, problem);
   return db
     .insertInto('servers')
-    .values({ user_id: userId, name, state: '{}', url: null, spawner, started: null, last_activity: null, user_options: '{}', pending: null, ready: 0, owner: null })
+    .values({ user_id: userId, name, state: '{}', url: null, spawner, started: null, last_activity: null, user_options: '{}', pending: null, ready: 0, owner: null, reported_port: null })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
@@ -65,7 +65,7 @@ export async function updateServer(db: Kysely<DB>, id: number, set: Updateable<S
 export async function claimSpawn(db: Kysely<DB>, id: number, owner: string): Promise<boolean> {
   const res = await db
     .updateTable('servers')
-    .set({ pending: 'spawn', owner, ready: 0 })
+    .set({ pending: 'spawn', owner, ready: 0, reported_port: null })
     .where('id', '=', id)
     .where('pending', 'is', null)
     .where('ready', '=', 0)
@@ -84,4 +84,20 @@ export async function touchServerActivity(db: Kysely<DB>, id: number, when: stri
     .where('id', '=', id)
     .where((eb) => eb.or([eb('last_activity', 'is', null), eb('last_activity', '<', when)]))
     .execute();
+}
+
+/**
+ * Records the port a starting server reported. Only a server whose spawn is
+ * pending takes one (a report for a running or stopped server changes
+ * nothing); returns whether it was stored.
+ */
+export async function setReportedPort(db: Kysely<DB>, id: number, port: number): Promise<boolean> {
+  const res = await db.updateTable('servers').set({ reported_port: port }).where('id', '=', id).where('pending', '=', 'spawn').executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** The port the server reported since its spawn was claimed, or undefined. */
+export async function reportedPort(db: Kysely<DB>, id: number): Promise<number | undefined> {
+  const row = await db.selectFrom('servers').select('reported_port').where('id', '=', id).executeTakeFirst();
+  return row?.reported_port ?? undefined;
 }
