@@ -28,12 +28,12 @@
  *   - name: partition
  *     label: Partition
  *     type: text
- *     pattern: '^[A-Za-z0-9_-]{1,64}$'
+ *     pattern: '^[A-Za-z0-9_\-]{1,64}$'
  *     max_length: 64
  *   - name: reservation
  *     label: Reservation
  *     type: text
- *     pattern: '^[A-Za-z0-9_-]{1,64}$'
+ *     pattern: '^[A-Za-z0-9_\-]{1,64}$'
  *     max_length: 64
  *     help: Leave empty unless you were given a reservation.
  * ```
@@ -56,6 +56,6 @@ export const BRICS_FORM_FIELDS: readonly FormFieldInput[] = [
     ],
   },
   { name: 'ngpus', label: 'GPUs', type: 'number', min: 1, max: 4, default: 1 },
-  { name: 'partition', label: 'Partition', type: 'text', pattern: '^[A-Za-z0-9_-]{1,64}$', max_length: 64 },
-  { name: 'reservation', label: 'Reservation', type: 'text', pattern: '^[A-Za-z0-9_-]{1,64}$', max_length: 64, help: 'Leave empty unless you were given a reservation.' },
+  { name: 'partition', label: 'Partition', type: 'text', pattern: '^[A-Za-z0-9_\\-]{1,64}$', max_length: 64 },
+  { name: 'reservation', label: 'Reservation', type: 'text', pattern: '^[A-Za-z0-9_\\-]{1,64}$', max_length: 64, help: 'Leave empty unless you were given a reservation.' },
 ];

@@ -71,7 +71,7 @@ export const FormFieldSchema = Type.Object(
       Type.String({
         minLength: 1,
         description:
-          'A regular expression (JavaScript syntax) the whole value of a `text` field must match, e.g. `^[A-Za-z0-9_-]{1,64}$`; it is anchored at both ends whether written with `^…$` or not. An empty text counts as not given (see `required`), so the pattern applies to non-empty values.',
+          'A regular expression (JavaScript syntax) the whole value of a `text` field must match, e.g. `^[A-Za-z0-9_\\-]{1,64}$`; it is anchored at both ends whether written with `^…$` or not. Browsers check it too when they can compile it with the stricter `v` flag (write a `-` inside `[...]` as `\\-`). An empty text counts as not given (see `required`), so the pattern applies to non-empty values.',
       }),
     ),
     max_length: Type.Integer({
