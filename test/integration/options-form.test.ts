@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { OptionsForm } from '../../src/spawners/options-form/options-form.js';
 import { BRICS_FORM_FIELDS } from '../../src/spawners/options-form/brics-form-fields.js';
-import type { OptionsContext, SpawnUser } from '../../src/spawners/spawner.js';
+import { formSpawnerMethods, type FormSpawnerMethods } from '../../src/spawners/options-form/spawner-methods.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { Browser, xsrfOf } from '../helpers/browser.js';
 import { TrivialSpawner } from '../helpers/spawner-doubles.js';
@@ -24,14 +24,13 @@ import { startTestIssuer, TEST_PLATFORM, type TestIssuer } from '../helpers/jwt-
 /** A double whose form is the BriCS form, read and checked by OptionsForm, as a batch back-end wires it. */
 class BricsFormSpawner extends TrivialSpawner {
   readonly form = new OptionsForm(BRICS_FORM_FIELDS);
+  checkOptions: FormSpawnerMethods['checkOptions'];
   constructor() {
     super();
-    this.optionsForm = (user: SpawnUser, ctx?: { authState: Record<string, unknown> | null; previous: Record<string, unknown> }) =>
-      this.form.render({ user, authState: ctx?.authState ?? null, previous: ctx?.previous ?? {} });
-    this.optionsFromForm = (posted: Record<string, string | string[]>, ctx?: OptionsContext) => this.form.fromForm(posted, ctx);
-  }
-  checkOptions(options: Record<string, unknown>, ctx: OptionsContext): Record<string, unknown> {
-    return this.form.check(options, ctx);
+    const methods = formSpawnerMethods(this.form);
+    this.optionsForm = methods.optionsForm;
+    this.optionsFromForm = methods.optionsFromForm;
+    this.checkOptions = methods.checkOptions;
   }
 }
 

@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { OptionsForm, type FormFieldInput } from '../../src/spawners/options-form/options-form.js';
 import { FormFieldSchema, FormFieldsSchema, RESERVED_FIELD_NAMES } from '../../src/spawners/options-form/form-config.js';
 import { BRICS_FORM_FIELDS } from '../../src/spawners/options-form/brics-form-fields.js';
+import { formSpawnerMethods } from '../../src/spawners/options-form/spawner-methods.js';
 import { BACKEND_OPTION } from '../../src/spawners/backends.js';
 import { ConfigError, HubError } from '../../src/lib/errors.js';
 import { escapeHtml } from '../../src/lib/html-escape.js';
@@ -315,5 +316,19 @@ describe('escapeHtml', () => {
     assert.equal(escapeHtml(`<a href="x" title='y'>&</a>`), '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
     assert.equal(escapeHtml(undefined), '');
     assert.equal(escapeHtml(3), '3');
+  });
+});
+
+describe('formSpawnerMethods', () => {
+  it('gives a spawner optionsForm, optionsFromForm and checkOptions backed by the form, with extraKeys', async () => {
+    const m = formSpawnerMethods(new OptionsForm(BRICS_FORM_FIELDS), { extraKeys: ['req_memory'] });
+    const html = (await m.optionsForm(carol.user, { authState: CAROL_PROJECTS, previous: { ngpus: 4 } }))!;
+    assert.match(html, /<option value="proj2\.portal">Project 2<\/option>/);
+    assert.match(html, /name="ngpus" value="4"/);
+    assert.match((await m.optionsForm(carol.user))!, /No projects available/);
+    const options = m.optionsFromForm({ brics_project: 'proj1.portal', ngpus: '3', req_memory: '64G' });
+    assert.deepEqual(options, { brics_project: 'proj1.portal', ngpus: 3 });
+    assert.deepEqual(await m.checkOptions({ ...options, req_memory: '4G' }, carol), { brics_project: 'proj1.portal', runtime: '01:00:00', ngpus: 3, req_memory: '4G' });
+    assert.throws(() => m.checkOptions({ ...options, req_qos: 'x' }, carol), /Unknown option "req_qos"/);
   });
 });
