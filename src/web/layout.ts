@@ -1,12 +1,7 @@
-/** Escapes text for HTML content and attribute values. */
-export function esc(value: unknown): string {
-  return String(value ?? '')
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
+import { escapeHtml } from '../lib/html-escape.js';
+
+/** Escapes text for HTML content and attribute values (src/lib/html-escape.ts). */
+export const esc = escapeHtml;
 
 /** A trusted HTML fragment (already escaped). */
 export class Html {
