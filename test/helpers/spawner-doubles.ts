@@ -253,15 +253,18 @@ export class ReportingSpawner extends TrivialSpawner {
   readonly reportedPorts: number[] = [];
   /** What the command of the latest start wrote on stderr. */
   stderr = '';
+  /** The command each start runs (a test may change it between spawns). */
+  command: string[] | undefined;
   constructor(private readonly reporting: ReportingOptions = {}) {
     super(reporting);
+    this.command = reporting.command;
   }
   protected override async startServer(req: SpawnRequest): Promise<StartResult> {
     const prefix = req.env['JUPYTERHUB_SERVICE_PREFIX'] ?? '/';
     let exited: string | undefined;
     let state: DoubleState | undefined;
-    if (this.reporting.command) {
-      const [cmd, ...args] = this.reporting.command;
+    if (this.command) {
+      const [cmd, ...args] = this.command;
       this.stderr = '';
       const child = spawn(cmd!, args, { env: { ...req.env, JUPYTERHUB_SERVICE_URL: `http://127.0.0.1:0${prefix}` }, stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr!.on('data', (d: Buffer) => {
