@@ -97,7 +97,7 @@ describe('bin/ganymede-singleuser', { timeout: 120_000 }, () => {
     let stdout = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    const exited = new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr, stdout })));
+    const exited = new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => child.on('close', (code) => resolve({ code, stderr, stdout })));
     return { child, exited };
   }
 
@@ -319,20 +319,26 @@ describe('bin/ganymede-singleuser', { timeout: 120_000 }, () => {
 
   it('without python3 the port is one no socket of this machine uses, from GANYMEDE_SINGLEUSER_PORT_RANGE', async () => {
     const hub = await fakeHub([{ status: 200 }]);
-    // occupy every port of a small range but one
+    // occupy every port of a small range but the last (a range whose 7 ports are all free now)
     const held: http.Server[] = [];
-    const low = 20000 + Math.floor(Math.random() * 10000);
-    let free: number | undefined;
-    try {
-      for (let p = low; p < low + 6; p++) {
+    const bind = (p: number) =>
+      new Promise<http.Server | undefined>((resolve) => {
         const s = http.createServer();
-        const ok = await new Promise<boolean>((resolve) => {
-          s.once('error', () => resolve(false));
-          s.listen(p, '127.0.0.1', () => resolve(true));
-        });
-        if (ok) held.push(s);
-        else if (free === undefined) free = -1; // taken by someone else: fine, also not free
+        s.once('error', () => resolve(undefined));
+        s.listen(p, '127.0.0.1', () => resolve(s));
+      });
+    let low = 0;
+    try {
+      for (let attempt = 0; attempt < 20 && !low; attempt++) {
+        const start = 20000 + Math.floor(Math.random() * 12000);
+        const got = await Promise.all([0, 1, 2, 3, 4, 5, 6].map((i) => bind(start + i)));
+        if (got.every((s) => s)) {
+          low = start;
+          held.push(...(got.slice(0, 6) as http.Server[]));
+          await new Promise((r) => got[6]!.close(r));
+        } else for (const s of got) s?.close();
       }
+      assert.ok(low, 'found no 7 free ports in a row');
       const last = low + 6;
       const bin = toolDir('range', [...BASE_TOOLS, 'curl']);
       for (let i = 0; i < 5; i++) {
@@ -386,6 +392,21 @@ describe('bin/ganymede-singleuser', { timeout: 120_000 }, () => {
       });
       assert.equal(spawner.reportedPorts.at(-1), port);
       assert.match(spawner.stderr, new RegExp(`reported port ${port} to the hub`));
+    });
+
+    it("the real hub's refusals end the launcher: a running server's token (409), a made-up token (403)", async () => {
+      spawner.command = ['/bin/sh', LAUNCHER, process.execPath, TRIVIAL_SERVER];
+      const row = await ensureUser(t.hub.db, 'walt');
+      const { done } = await t.hub.servers.requestSpawn(row, '', undefined);
+      await done;
+      const env = spawner.calls.at(-1)!.request.env;
+      const again = await run({ ...env, JUPYTERHUB_SERVICE_URL: 'http://127.0.0.1:0/user/walt/' }, [process.execPath, TRIVIAL_SERVER]).exited;
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /the hub refused the port report \(HTTP 409\).*walt's server is not starting/);
+      const forged = await run({ ...env, JUPYTERHUB_API_TOKEN: randomBytes(16).toString('hex') }, [process.execPath, TRIVIAL_SERVER]).exited;
+      assert.equal(forged.code, 1);
+      assert.match(forged.stderr, /the hub refused the port report \(HTTP 403\).*Invalid or expired token/);
+      await t.hub.servers.stop(row, '');
     });
 
     it('wrapping the real jupyterhub-singleuser (Debian jupyterhub): the hub reaches it', { skip: existsSync(SINGLEUSER) ? false : `${SINGLEUSER} is not installed` }, async () => {
