@@ -123,6 +123,10 @@ describe('bin/ganymede-singleuser', { timeout: 120_000 }, () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
+  it('is POSIX sh that shellcheck finds clean', { skip: realTool('shellcheck') ? false : 'shellcheck is not installed' }, () => {
+    execFileSync('shellcheck', ['--shell=sh', '--severity=style', LAUNCHER], { encoding: 'utf8' });
+  });
+
   for (const tool of ['curl', 'python3'] as const) {
     it(`with only ${tool} (no ${tool === 'curl' ? 'python3' : 'curl'} on PATH): reports {"port": N} with the token, then execs the server with --port=N and the URL on N`, async () => {
       const hub = await fakeHub([{ status: 200 }]);
