@@ -11,6 +11,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -200,6 +201,48 @@ describe('bin/ganymede-singleuser', { timeout: 120_000 }, () => {
       }
     });
   }
+
+  it('an https hub API with internal SSL: the CA and a client certificate from JUPYTERHUB_SSL_* (curl and python3)', { skip: realTool('openssl') ? false : 'openssl is not installed' }, async () => {
+    const dir = path.join(tmp, 'ssl');
+    execFileSync('mkdir', ['-p', dir]);
+    const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+    ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=test internal CA');
+    for (const [name, ext] of [['hub', 'subjectAltName=IP:127.0.0.1'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
+      ossl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+      writeFileSync(path.join(dir, `${name}.ext`), `${ext}\n`);
+      ossl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`);
+    }
+    const read = (f: string) => readFileSync(path.join(dir, f));
+    const seen: { port: number; authorized: boolean }[] = [];
+    const server = https.createServer({ key: read('hub.key'), cert: read('hub.crt'), ca: read('ca.crt'), requestCert: true, rejectUnauthorized: true }, (req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        seen.push({ port: (JSON.parse(body) as { port: number }).port, authorized: (req.socket as import('node:tls').TLSSocket).authorized });
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end('{"message": "ok"}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const apiUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}/hub/api`;
+      const ssl = { JUPYTERHUB_SSL_CLIENT_CA: path.join(dir, 'ca.crt'), JUPYTERHUB_SSL_CERTFILE: path.join(dir, 'client.crt'), JUPYTERHUB_SSL_KEYFILE: path.join(dir, 'client.key') };
+      for (const tool of ['curl', 'python3'] as const) {
+        const bin = toolDir(`ssl-${tool}`, [...BASE_TOOLS, tool]);
+        const ok = await run(baseEnv(apiUrl, bin, ssl), ['/bin/true']).exited;
+        assert.equal(ok.code, 0, `${tool}: ${ok.stderr}`);
+        assert.deepEqual(seen.at(-1)?.authorized, true);
+        // without the CA the hub's certificate is not trusted: no answer, retried, then a failure
+        const untrusted = await run(baseEnv(apiUrl, bin, { GANYMEDE_SINGLEUSER_REPORT_ATTEMPTS: '1' }), ['/bin/true']).exited;
+        assert.equal(untrusted.code, 1, `${tool} trusted an unknown CA`);
+        assert.match(untrusted.stderr, /could not report port .* after 1 attempts \(last: HTTP 000\)/);
+      }
+      assert.equal(seen.length, 2);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
 
   it('an unreachable hub: retried GANYMEDE_SINGLEUSER_REPORT_ATTEMPTS times, then exit 1 naming the URL', async () => {
     const hub = await fakeHub([{ status: 200 }]);
