@@ -13,6 +13,8 @@ import { ensureUser } from '../../src/db/repos/users.js';
 import { createToken } from '../../src/db/repos/tokens.js';
 import { getServer } from '../../src/db/repos/servers.js';
 import { freePort } from '../../src/spawners/local-process.js';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 
 const SERVICE_TOKEN = 'port-report-service-token-0123456789';
 
@@ -188,6 +190,38 @@ describe('port report (POST /hub/api/batchspawner, /firecrestspawner)', { timeou
     assert.ok(form.status === 400 || form.status === 415, `form body: ${form.status}`);
     assert.equal(await portOf(p.userId, ''), null);
     await stopServer('kate');
+  });
+
+  it('logs each report (user, server, port) and each refusal with its reason, never the token', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+        done();
+      },
+    });
+    const quiet = t.hub.log;
+    t.hub.log = pino({ level: 'info' }, destination);
+    try {
+      const p = await pending('nora');
+      assert.equal((await report('/batchspawner', { token: p.token, body: { port: 4245, ip: 'x' } })).status, 400);
+      assert.equal((await report('/batchspawner', { token: `${p.token}x`, body: { port: 4245 } })).status, 403);
+      const port = await freePort('127.0.0.1');
+      assert.equal((await report('/batchspawner', { token: p.token, body: { port } })).status, 200);
+      await p.done;
+      await new Promise((r) => setImmediate(r));
+      const ok = lines.find((l) => l['msg'] === 'server reported its port');
+      assert.ok(ok, JSON.stringify(lines));
+      assert.deepEqual([ok['user'], ok['server'], ok['port'], ok['endpoint']], ['nora', '', port, 'batchspawner']);
+      const refusals = lines.filter((l) => l['msg'] === 'port report refused');
+      assert.equal(refusals.length, 2);
+      assert.match(String(refusals[0]!['reason']), /unknown field "ip"/);
+      assert.match(String(refusals[1]!['reason']), /Invalid or expired token/);
+      assert.ok(!JSON.stringify(lines).includes(p.token), 'the token is in the log');
+    } finally {
+      t.hub.log = quiet;
+    }
+    await stopServer('nora');
   });
 
   it('a report for a server that is running is 409 "not starting", and changes nothing', async () => {
