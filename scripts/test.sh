@@ -10,6 +10,10 @@ command -v jupyterhub-singleuser >/dev/null 2>&1 || need_apt+=(jupyterhub)
 /usr/bin/python3 -c 'import ipykernel' >/dev/null 2>&1 || need_apt+=(python3-ipykernel)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# bin/ganymede-singleuser's tests: its two HTTP clients, ps (the token on no command line), shellcheck
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v ps >/dev/null 2>&1 || need_apt+=(procps)
+command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing test dependencies with apt-get: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -23,6 +23,7 @@ import { serversRoutes } from '../api/servers.js';
 import { tokensRoutes } from '../api/tokens.js';
 import { groupsRoutes } from '../api/groups.js';
 import { servicesRoutes } from '../api/services.js';
+import { portReportRoutes } from '../api/port-report.js';
 import { hubRoutes, JUPYTERHUB_API_VERSION } from '../api/hub.js';
 import { assetRoutes } from '../web/assets.js';
 import { oauthRoutes } from '../oauth/provider.js';
@@ -201,6 +202,7 @@ function buildApp(hub: Hub): FastifyInstance {
       tokensRoutes(api, hub);
       groupsRoutes(api, hub);
       servicesRoutes(api, hub);
+      portReportRoutes(api, hub);
       oauthRoutes(api, hub);
     },
     { prefix: apiPrefix.replace(/\/+$/, '') },

@@ -7,6 +7,8 @@
  * - {@link slowSpawner}: waits, then runs a real trivial server.
  * - {@link dyingSpawner}: runs a real trivial server that dies after N ms or on demand.
  * - {@link muteSpawner}: runs a real process that accepts connections and never answers HTTP.
+ * - {@link reportingSpawner}: a batch spawner's way: waits for the server to report its port
+ *   (`POST /hub/api/batchspawner`), then returns that address.
  *
  * Every double records what the hub asked of it (`calls`), so tests can check
  * what reached the spawner (user_options, env, the abort signal). The servers
@@ -224,6 +226,89 @@ export class DyingSpawner extends TrivialSpawner {
   }
 }
 
+/** Options of {@link ReportingSpawner}. */
+export interface ReportingOptions extends TrivialOptions {
+  /**
+   * A command to run at start (argv; the env is the hub's, with
+   * `JUPYTERHUB_SERVICE_URL` on port 0, as a batch job gets it): it must report
+   * its port and serve there (bin/ganymede-singleuser wrapping a server). Without
+   * it the double runs nothing until a port is reported, then starts the trivial
+   * server on that port.
+   */
+  command?: string[];
+  /** How often `start` reads `req.reportedPort()` (default 50 ms). */
+  pollMs?: number;
+}
+
+/**
+ * A spawner that learns where its server listens from the server itself, as
+ * a batch spawner does: `start` reads `req.reportedPort()` until a port
+ * arrives, then returns `http://127.0.0.1:<port>`. With `command`, it first
+ * runs that command (which reports and serves); without, it runs the trivial
+ * server on the reported port once the report arrived. `reportedPorts` records
+ * what each start read; `stderr` what the command wrote.
+ */
+export class ReportingSpawner extends TrivialSpawner {
+  override readonly kind: string = 'reporting-double';
+  readonly reportedPorts: number[] = [];
+  /** What the command of the latest start wrote on stderr. */
+  stderr = '';
+  /** The command each start runs (a test may change it between spawns). */
+  command: string[] | undefined;
+  constructor(private readonly reporting: ReportingOptions = {}) {
+    super(reporting);
+    this.command = reporting.command;
+  }
+  protected override async startServer(req: SpawnRequest): Promise<StartResult> {
+    const prefix = req.env['JUPYTERHUB_SERVICE_PREFIX'] ?? '/';
+    let exited: string | undefined;
+    let state: DoubleState | undefined;
+    if (this.command) {
+      const [cmd, ...args] = this.command;
+      this.stderr = '';
+      const child = spawn(cmd!, args, { env: { ...req.env, JUPYTERHUB_SERVICE_URL: `http://127.0.0.1:0${prefix}` }, stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr!.on('data', (d: Buffer) => {
+        this.stderr += d.toString();
+      });
+      const pid = await new Promise<number>((resolve, reject) => {
+        child.once('spawn', () => resolve(child.pid!));
+        child.once('error', (err) => reject(new SpawnError(`reporting-double could not run ${cmd}: ${err.message}`, 'exec-failed')));
+      });
+      this.children.set(pid, child);
+      child.once('exit', (code, signal) => {
+        this.children.delete(pid);
+        exited = `exited with ${signal ?? code}: ${this.stderr.trim().slice(-500)}`;
+      });
+      state = { v: 1, pid, port: 0 };
+      this.started.push(state);
+      await req.saveState(state);
+    }
+    let port: number | undefined;
+    while ((port = await req.reportedPort()) === undefined) {
+      if (exited) throw new SpawnError(`the server ${exited}`, 'double-failed');
+      await delay(this.reporting.pollMs ?? 50, req.signal);
+    }
+    this.reportedPorts.push(port);
+    if (state) {
+      state.port = port;
+      await req.saveState(state);
+      return { url: `http://127.0.0.1:${port}`, state };
+    }
+    const env = { ...req.env, JUPYTERHUB_SERVICE_URL: `http://127.0.0.1:${port}${prefix}` };
+    const child = spawn(process.execPath, [TRIVIAL_SERVER], { env, stdio: 'ignore' });
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid!));
+      child.once('error', (err) => reject(new SpawnError(`reporting-double could not run node: ${err.message}`, 'exec-failed')));
+    });
+    this.children.set(pid, child);
+    child.once('exit', () => this.children.delete(pid));
+    const served: DoubleState = { v: 1, pid, port };
+    this.started.push(served);
+    await req.saveState(served);
+    return { url: `http://127.0.0.1:${port}`, state: served };
+  }
+}
+
 /** A spawner whose `start` never resolves until aborted (start_timeout, cancel, concurrent_spawn_limit). */
 export const neverSpawner = (opts?: TrivialOptions): NeverSpawner => new NeverSpawner(opts);
 /** A spawner whose `start` rejects with a SpawnError (`message`, optionally after `delayMs` or after launching a process). */
@@ -234,6 +319,8 @@ export const slowSpawner = (opts: ConstructorParameters<typeof SlowSpawner>[0]):
 export const dyingSpawner = (opts?: ConstructorParameters<typeof DyingSpawner>[0]): DyingSpawner => new DyingSpawner(opts);
 /** A real process that listens and never answers HTTP: for `http_timeout`. */
 export const muteSpawner = (opts?: TrivialOptions): TrivialSpawner => new TrivialSpawner({ ...opts, mute: true });
+/** A spawner that waits for its server's port report (`req.reportedPort()`), as a batch spawner does. */
+export const reportingSpawner = (opts?: ReportingOptions): ReportingSpawner => new ReportingSpawner(opts);
 /** A spawner that just works (a trivial server at once), recording its calls. */
 export const trivialSpawner = (opts?: TrivialOptions): TrivialSpawner => new TrivialSpawner(opts);
 
