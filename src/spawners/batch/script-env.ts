@@ -53,7 +53,6 @@ export function withEnvExports(script: string, env: Record<string, string>): str
   for (let i = 0; i < lines.length && HEADER_LINE.test(lines[i]!); i++) {
     if (lines[i]!.trim() !== '') at = i + 1;
   }
-  const eol = lines[0]?.endsWith('\r') ? '\r' : '';
-  lines.splice(at, 0, ...exports.map((line) => line + eol));
+  lines.splice(at, 0, ...exports);
   return lines.join('\n');
 }
