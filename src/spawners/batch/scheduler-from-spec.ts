@@ -65,9 +65,11 @@ export function parseJobId(spec: SchedulerSpec, stdout: string): string {
  * On doubt the answer is `unknown`, never `gone`.
  */
 export function classifyQuery(spec: SchedulerSpec, result: CommandResult): JobStatus {
-  const failed = queryFailure(spec, result);
-  if (failed) return failed;
+  const unreachable = unreachableStatus(spec, result);
+  if (unreachable) return unreachable;
   if (spec.notFound.test(`${result.stdout}\n${result.stderr}`)) return { state: 'gone' };
+  const failed = exitStatusFailure(result);
+  if (failed) return failed;
   const out = result.stdout.trim();
   if (out === '') {
     return spec.emptyMeansGone ? { state: 'gone' } : { state: 'unknown', reason: 'the query printed nothing' };
@@ -89,7 +91,7 @@ export function classifyQuery(spec: SchedulerSpec, result: CommandResult): JobSt
  */
 export function classifyQueryAll(spec: SchedulerSpec, result: CommandResult, jobIds: string[]): Map<string, JobStatus> {
   const statuses = new Map<string, JobStatus>();
-  const failed = queryFailure(spec, result);
+  const failed = unreachableStatus(spec, result) ?? exitStatusFailure(result);
   if (failed) {
     for (const id of jobIds) statuses.set(id, failed);
     return statuses;
@@ -120,13 +122,15 @@ export function classifyQueryAll(spec: SchedulerSpec, result: CommandResult, job
   return statuses;
 }
 
-/** Rules 1 and 3: the `unknown` status of a query that could not ask the scheduler, or undefined. */
-function queryFailure(spec: SchedulerSpec, result: CommandResult): JobStatus | undefined {
+/** Rule 1: the `unknown` status of a query that could not reach the scheduler, or undefined. */
+function unreachableStatus(spec: SchedulerSpec, result: CommandResult): JobStatus | undefined {
   const output = `${result.stdout}\n${result.stderr}`;
-  const unreachable = output.split('\n').find((line) => spec.unreachable.test(line));
-  if (unreachable !== undefined) {
-    return { state: 'unknown', reason: `${spec.name} could not be asked: ${describeOutput(unreachable)}` };
-  }
+  const line = output.split('\n').find((l) => spec.unreachable.test(l));
+  return line === undefined ? undefined : { state: 'unknown', reason: `${spec.name} could not be asked: ${describeOutput(line)}` };
+}
+
+/** Rule 3: the `unknown` status of a query that was killed or exited non-zero, or undefined. */
+function exitStatusFailure(result: CommandResult): JobStatus | undefined {
   if (result.code === 0) return undefined;
   const said = describeOutput(result.stderr) || describeOutput(result.stdout) || 'it printed nothing';
   const how = result.code === null ? 'was killed by a signal' : `exited with status ${result.code}`;
