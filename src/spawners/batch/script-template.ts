@@ -10,8 +10,9 @@
  *   nothing, and no loader: `{% include %}`, `{% import %}` and
  *   `{% extends %}` cannot read files);
  * - any other template uses Python's `str.format` style: `{name}`, also
- *   `{name.key}` and `{name[key]}`, with `{{` and `}}` standing for `{` and
- *   `}`; an unknown name is an error (not an empty string), and conversions
+ *   `{name.key}` and `{name[key]}`, with `}}` standing for `}` (a template
+ *   holding `{{` is Jinja, as in batchspawner, so that escape never applies);
+ *   an unknown name is an error (not an empty string), and conversions
  *   (`{x!r}`), format specs (`{x:>5}`) and positional fields (`{}`, `{0}`) are
  *   refused.
  */
