@@ -221,7 +221,7 @@ const BRICS_LIKE = `#!/bin/bash
 {% endif %}
 set -euo pipefail
 source /tools/conda/bin/activate jupyter-user-env
-export JUPYTER_PATH="/tools/jupyter/share\${JUPYTER_PATH:+:\$JUPYTER_PATH}"
+export JUPYTER_PATH="/tools/jupyter/share\${JUPYTER_PATH:+:$JUPYTER_PATH}"
 {{ prologue }}
 srun --export=ALL {{ cmd }}
 {{ epilogue }}
