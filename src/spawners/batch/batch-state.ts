@@ -20,7 +20,12 @@ export interface BatchState extends SpawnerState {
   host?: string;
   /** The port the server reported, once it did. */
   port?: number;
+  /** The job's log file on the cluster (the default script's `--output`). */
+  log?: string;
 }
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** The state version this spawner writes. */
 export const BATCH_STATE_VERSION = 1;
@@ -46,6 +51,7 @@ export function readBatchState(state: SpawnerState): BatchState | undefined {
   if (typeof s.system_user !== 'string' || accountNameProblem(s.system_user)) throw new Error(`batch spawner state of job ${s.job_id} holds a bad system user ${JSON.stringify(s.system_user)}`);
   if (s.host !== undefined && (typeof s.host !== 'string' || !plausibleHost(s.host))) throw new Error(`batch spawner state of job ${s.job_id} holds a bad host`);
   if (s.port !== undefined && !(Number.isInteger(s.port) && s.port > 0 && s.port < 65536)) throw new Error(`batch spawner state of job ${s.job_id} holds a bad port`);
+  if (s.log !== undefined && (typeof s.log !== 'string' || !s.log.startsWith('/') || CONTROL.test(s.log))) throw new Error(`batch spawner state of job ${s.job_id} holds a bad log path`);
   return s as BatchState;
 }
 
