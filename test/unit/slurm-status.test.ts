@@ -112,6 +112,7 @@ describe('slurmScheduler.classify', () => {
     assert.equal(status.state, 'unknown');
     const reason = (status as { reason: string }).reason;
     assert.ok(reason.length < 450, `${reason.length}`);
+    // eslint-disable-next-line no-control-regex
     assert.doesNotMatch(reason, /[\u0000-\u001f]/);
     assert.match(reason, /\\x1b/);
     assert.match(reason, /clipped/);
