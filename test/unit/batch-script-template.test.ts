@@ -307,6 +307,7 @@ describe('the default Slurm script', () => {
     assert.deepEqual(body, [
       'set -euo pipefail',
       `trap 'echo "ganymede: the job was asked to stop (SIGTERM)" >&2' TERM`,
+      'unset SLURM_EXPORT_ENV',
       'module load jupyter',
       "srun 'ganymede-singleuser' 'jupyterhub-singleuser'",
       'echo done',

@@ -32,7 +32,10 @@ import type { Scheduler, SchedulerSpec } from './scheduler.js';
  * `<homedir>/jupyterhub_slurmspawner_<job id>.log`, runs in the home
  * directory with the user's login environment plus the kept variables, and
  * asks only for what is set (partition, time, memory, GPUs, CPUs,
- * reservation, account, QOS, extra `#SBATCH` options). Empty lines left by
+ * reservation, account, QOS, extra `#SBATCH` options). It unsets
+ * `SLURM_EXPORT_ENV` before `srun`: otherwise srun inherits sbatch's
+ * `--export` list and the server starts without `PATH` (observed on Slurm
+ * 22.05: `execve(): sh: No such file or directory`). Empty lines left by
  * the `{% if %}`s are harmless: Slurm reads directives up to the first
  * command.
  */
@@ -57,6 +60,10 @@ set -euo pipefail
 
 # Say in the log when Slurm stops the job (scancel, time limit).
 trap 'echo "ganymede: the job was asked to stop (SIGTERM)" >&2' TERM
+
+# sbatch hands its --export list on to srun, which would then start the server
+# without PATH and the variables exported above: let srun pass everything.
+unset SLURM_EXPORT_ENV
 
 {{ prologue }}
 {% if srun %}{{ srun }} {% endif %}{{ cmd }}
