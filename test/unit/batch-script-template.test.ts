@@ -124,6 +124,12 @@ describe('renderTemplate, Jinja (nunjucks)', () => {
     });
   }
 
+  it('puts values in as data: a value holding template syntax is not rendered again', () => {
+    const hostile = { v: '{{ 7 * 7 }}{% raw %}', w: '{username}' };
+    assert.equal(renderTemplate('{{ v }}|{{ w }}', hostile, 't'), '{{ 7 * 7 }}{% raw %}|{username}');
+    assert.equal(renderTemplate('{w}', { ...hostile, username: 'x' }, 't'), '{username}');
+  });
+
   const REFUSED: [string, RegExp][] = [
     ['{{ username ', /expected variable end/],
     ['{% if x %}no end', /expected elif, else, or endif|endif/],
