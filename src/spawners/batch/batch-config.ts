@@ -1,9 +1,9 @@
-import { Type, type Static, type TString, type TNumber, type TUnion } from '@sinclair/typebox';
+import { Type, type Static, type TString } from '@sinclair/typebox';
 import { spawnerKindSchema } from '../common-options.js';
 
-/** A `req_*` value: a string, or a number YAML wrote without quotes. */
-function req(def: string, description: string): TUnion<[TString, TNumber]> {
-  return Type.Union([Type.String(), Type.Number()], { default: def, description });
+/** A `req_*` value: a string, as batchspawner's (quote a number in YAML: `req_nprocs: '4'`). */
+function req(def: string, description: string): TString {
+  return Type.String({ default: def, description });
 }
 
 /**
