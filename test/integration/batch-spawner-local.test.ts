@@ -137,6 +137,15 @@ describe('batch spawner (kind: slurm) on the local Slurm', { skip, concurrency: 
     assert.equal(jobLive(jobId), false);
   });
 
+  it('a job that ends before its server reports fails the spawn; logTail shows the end of its log', async () => {
+    const s = spawner({ cmd: ['/bin/sh', '-c', 'echo hello-from-the-job; exit 3'] });
+    const { req, saved } = request(AbortSignal.timeout(30_000));
+    await assert.rejects(s.start(req), (err: unknown) => err instanceof SpawnError && err.reason === 'job-ended' && /ended before the server started/.test(err.message));
+    const tail = await s.logTail(saved[0]!, { log, lines: 20, maxBytes: 4096 });
+    assert.match(tail ?? '', /hello-from-the-job/);
+    await s.stop(saved[0]!, { log });
+  });
+
   it('a template that fails to render is a clear error, and nothing is submitted', async () => {
     const s = spawner({ batch_script: '#!/bin/bash\n{% if partition %}\nsrun {{ cmd }}\n' });
     const ran: string[] = [];
