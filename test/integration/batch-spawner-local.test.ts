@@ -209,6 +209,17 @@ describe('batch spawner (kind: slurm) on the local Slurm', { skip, concurrency: 
     assert.equal(jobLive(jobId), false);
   });
 
+  it('query and cancel commands get the job id in SLURMSPAWNER_JOB_ID (the BriCS wrappers read it from there)', async () => {
+    const id = execFileSync('sudo', ['-n', '-u', 'alice', 'sbatch', '--parsable', '--hold', '--chdir=/tmp', '--output=/dev/null', '--wrap=sleep 60'], { encoding: 'utf8' }).trim();
+    jobs.add(id);
+    const s = spawner({ exec_prefix: '', batch_query_cmd: `squeue -h -j "$SLURMSPAWNER_JOB_ID" -o '%T %B'`, batch_cancel_cmd: 'scancel "$SLURMSPAWNER_JOB_ID"' });
+    const state = { v: 1, job_id: id, system_user: 'alice', where: "the hub's machine" };
+    assert.deepEqual(await s.poll(state, { log }), { status: 'pending' });
+    await s.stop(state, { log });
+    assert.equal(jobLive(id), false);
+    assert.equal((await s.poll(state, { log })).status, 'stopped');
+  });
+
   it('pollMany with batch_query_all_cmd asks Slurm once for every job; concurrent start-loop polls share one command', async () => {
     const calls = path.join(work, 'query-all.calls');
     const wrapper = path.join(work, 'query-all.sh');

@@ -6,15 +6,14 @@
  * (`POST /hub/api/batchspawner`), which `req.reportedPort()` reads.
  */
 import type { Logger } from 'pino';
-import { HubError, SpawnError } from '../../lib/errors.js';
-import { sleep } from '../../lib/time.js';
+import { ConfigError, HubError, SpawnError } from '../../lib/errors.js';
 import type { LogTailOptions, OptionsContext, PollResult, SpawnRequest, Spawner, SpawnerDeps, SpawnerState, StartResult } from '../spawner.js';
 import { accountNameProblem } from '../system-account.js';
 import type { SlurmSpawnerConfig } from './batch-config.js';
 import { checkBatchOptions } from './batch-options.js';
 import { BATCH_STATE_VERSION, readBatchState, upgradeBatchState, type BatchState } from './batch-state.js';
-import { describeOutput } from './command-output.js';
 import { rewriteHost } from './exechost.js';
+import { cancelAndWait } from './job-cancel.js';
 import { JobCommands } from './job-commands.js';
 import { batchJobEnv } from './job-env.js';
 import type { JobStatus } from './job-status.js';
@@ -69,6 +68,9 @@ export class BatchSpawner implements Spawner {
       ? new QueryBatcher<JobStatus>((ids) => this.commands.queryAll(ids), () => ({ state: 'gone' }), opts.batchWindowMs ?? 50)
       : undefined;
     this.formFields = c.form_fields.map((f) => f.name);
+    if (c.hub_connect_url && !/^https?:\/\/[^/\s]+/.test(c.hub_connect_url)) {
+      throw new ConfigError(`spawner ${JSON.stringify(opts.deps.name)}: hub_connect_url ${JSON.stringify(c.hub_connect_url)} is not an http(s) URL`);
+    }
   }
 
   async close(): Promise<void> {
@@ -228,24 +230,7 @@ export class BatchSpawner implements Spawner {
    */
   async stop(state: SpawnerState, opts: { log: Logger }): Promise<void> {
     const s = readBatchState(state);
-    if (!s) return;
-    const cancelled = await this.commands.cancel(s.job_id, s.system_user).catch((err: Error) => {
-      throw new Error(`Cannot cancel job ${s.job_id} on ${s.where}: ${err.message}`, { cause: err });
-    });
-    const said = `${cancelled.stderr} ${cancelled.stdout}`.trim();
-    const refused = cancelled.code !== 0 && !/invalid job id/i.test(said) ? describeCancel(said, cancelled.code) : undefined;
-    const end = Date.now() + this.cfg.cancel_wait_timeout * 1000;
-    for (let wait = 100; ; wait = Math.min(wait * 2, 1000)) {
-      const status = await this.commands.query(s.job_id, s.system_user);
-      if (status.state === 'gone') return;
-      if (refused) throw new Error(`Job ${s.job_id} on ${s.where} could not be cancelled: ${refused}`);
-      if (Date.now() + wait > end) {
-        const now = status.state === 'unknown' ? `the scheduler could not say whether it is gone (${status.reason})` : `it is still ${status.state}`;
-        throw new Error(`Job ${s.job_id} on ${s.where} was cancelled but ${now} after ${this.cfg.cancel_wait_timeout} s`);
-      }
-      opts.log.debug({ jobId: s.job_id, state: status.state }, 'waiting for the cancelled job to go');
-      await sleep(wait);
-    }
+    if (s) await cancelAndWait(this.commands, s, this.cfg.cancel_wait_timeout, opts.log);
   }
 
   /** The end of the job's log, read with `exec_prefix tail` as the system user; undefined when that fails. */
@@ -285,11 +270,6 @@ function toPoll(status: JobStatus): PollResult {
     case 'unknown':
       return { status: 'unknown', reason: status.reason };
   }
-}
-
-function describeCancel(said: string, code: number | null): string {
-  const one = describeOutput(said);
-  return `the cancel command ended with status ${code ?? 'killed'}${one ? `: ${one}` : ''}`;
 }
 
 /** `work`, or a rejection with the signal's reason as soon as `signal` aborts (the work goes on, its answer unused). */
