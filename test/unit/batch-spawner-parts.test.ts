@@ -6,6 +6,10 @@ import { checkBatchOptions } from '../../src/spawners/batch/batch-options.js';
 import { readBatchState, upgradeBatchState } from '../../src/spawners/batch/batch-state.js';
 import { batchJobEnv } from '../../src/spawners/batch/job-env.js';
 import { QueryBatcher } from '../../src/spawners/batch/query-batcher.js';
+import { LocalTransport } from '../../src/spawners/batch/local-transport.js';
+import { transportFor } from '../../src/spawners/batch/transport-for.js';
+import { validateConfig } from '../../src/config/load.js';
+import pino from 'pino';
 
 const bad400 = (pattern: RegExp) => (err: unknown) => err instanceof HubError && err.status === 400 && pattern.test(err.message);
 
@@ -126,5 +130,27 @@ describe('QueryBatcher', () => {
     release();
     await Promise.all([first, ...later]);
     assert.deepEqual(asked, [['1'], ['2', '3']]);
+  });
+});
+
+describe('transportFor and the slurm config', () => {
+  const deps = { log: pino({ level: 'silent' }), name: 'cluster-a', now: Date.now, fetch: globalThis.fetch, dataDir: '/tmp' };
+  it('runs locally without ssh:, hands ssh: to the SSH factory, and refuses ssh: without one', () => {
+    assert.ok(transportFor({}, deps) instanceof LocalTransport);
+    const fake = { where: 'login1', run: async () => ({ stdout: '', stderr: '', code: 0 }), close: async () => undefined };
+    let got: unknown;
+    assert.equal(transportFor({ ssh: { host: 'login1' } }, deps, (ssh) => ((got = ssh), fake)), fake);
+    assert.deepEqual(got, { host: 'login1' });
+    assert.throws(() => transportFor({ ssh: { host: 'login1' } }, deps), /"cluster-a" sets ssh: but this hub was built without the SSH transport/);
+  });
+  it('accepts a local and a slurm back-end side by side, with the agreed defaults', () => {
+    const c = validateConfig({ spawners: { local: { kind: 'local-process' }, 'cluster-a': { kind: 'slurm', req_partition: 'gpu' } } });
+    const slurm = c.spawners['cluster-a']!;
+    assert.ok(slurm.kind === 'slurm');
+    assert.equal(slurm.exec_prefix, 'sudo -E -u {username}');
+    assert.equal(slurm.batch_query_cmd, "squeue -h -j {job_id} -o '%T %B'");
+    assert.equal(slurm.startup_poll_interval, 0.5);
+    assert.deepEqual(slurm.cmd, ['batchspawner-singleuser', 'jupyterhub-singleuser']);
+    assert.throws(() => validateConfig({ spawner: { kind: 'slurm', req_partiton: 'x' } }), /req_partiton: unknown option \(did you mean "req_partition"\?\)/);
   });
 });
