@@ -53,7 +53,7 @@ export class JobCommands {
       const line = this.line(this.cfg.submitCmd, 'batch_submit_cmd', scalars(vars));
       result = await this.transport.run(line, { stdin: script, timeoutMs: this.cfg.timeoutMs, signal });
     } catch (err) {
-      if (err instanceof TemplateError) throw new SpawnError(`Cannot submit the job: ${err.message}`, 'bad-template', { status: 400, cause: err });
+      if (err instanceof TemplateError) throw new SpawnError(`Cannot submit the job: ${err.message}`, 'bad-template', { cause: err });
       if (err instanceof TransportError && err.failure === 'aborted') throw err;
       throw new SpawnError(`Cannot submit the job on ${this.transport.where}: ${(err as Error).message}`, 'submit-failed', { cause: err });
     }
