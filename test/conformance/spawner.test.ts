@@ -11,7 +11,7 @@ import type { Spawner, SpawnerDeps, SpawnerState } from '../../src/spawners/spaw
 import os from 'node:os';
 import pino from 'pino';
 import { TRIVIAL_SERVER } from '../helpers/hub.js';
-import { cancelJobs, jobCommandDir, jobLive, portReports, removeDir, slurmUnavailable } from '../helpers/slurm-jobs.js';
+import { cancelJobs, jobCommandDir, jobLive, portReports, removeDir, removeJobLogs, slurmUnavailable } from '../helpers/slurm-jobs.js';
 import { trivialSpawner, type TrivialSpawner } from '../helpers/spawner-doubles.js';
 import { spawnerConformance, type SpawnerBackend } from './spawner-conformance.js';
 
@@ -81,6 +81,7 @@ function trivialDouble(): SpawnerBackend {
 function slurm(): SpawnerBackend {
   let reports: Awaited<ReturnType<typeof portReports>> | undefined;
   let job: ReturnType<typeof jobCommandDir> | undefined;
+  const submitted = new Set<string>();
   const config = () => ({ kind: 'slurm', system_user_name: 'alice', exec_prefix: 'sudo -n -u {username}', cmd: job?.cmd ?? ['true'], startup_poll_interval: 0.2, req_runtime: '00:10:00' });
   return {
     name: 'slurm (local Slurm, jobs as alice)',
@@ -99,7 +100,11 @@ function slurm(): SpawnerBackend {
         resumable: true,
         start: (req) => {
           const token = req.env['JUPYTERHUB_API_TOKEN'] ?? '';
-          return inner.start({ ...req, env: { ...req.env, TEST_REPORT_URL: reports?.url ?? '' }, reportedPort: async () => reports?.portOf(token) });
+          const saveState = async (state: SpawnerState) => {
+            if (typeof state['job_id'] === 'string') submitted.add(state['job_id']);
+            await req.saveState(state);
+          };
+          return inner.start({ ...req, env: { ...req.env, TEST_REPORT_URL: reports?.url ?? '' }, saveState, reportedPort: async () => reports?.portOf(token) });
         },
         stop: (state, opts) => inner.stop(state, opts),
         poll: (state, opts) => inner.poll(state, opts),
@@ -112,6 +117,8 @@ function slurm(): SpawnerBackend {
     },
     startTimeoutMs: 30_000,
     cleanup: async () => {
+      cancelJobs(submitted);
+      removeJobLogs(submitted);
       await reports?.close();
       if (job) removeDir(job.dir);
     },

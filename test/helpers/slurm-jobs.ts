@@ -106,6 +106,11 @@ export function cancelJobs(jobIds: Iterable<string>): void {
   }
 }
 
+/** Removes the logs the default script left in alice's home for these jobs. */
+export function removeJobLogs(jobIds: Iterable<string>, home = '/home/alice'): void {
+  for (const id of jobIds) rmSync(path.join(home, `jupyterhub_slurmspawner_${id}.log`), { force: true });
+}
+
 /** Removes a directory made by {@link jobCommandDir}. */
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });

@@ -18,7 +18,7 @@ import { SpawnError } from '../../src/lib/errors.js';
 import type { BatchSpawner } from '../../src/spawners/batch/batch-spawner.js';
 import { createSpawner } from '../../src/spawners/registry.js';
 import type { ProgressEvent, SpawnRequest, SpawnerState } from '../../src/spawners/spawner.js';
-import { cancelJobs, jobCommandDir, jobLive, jobState, portReports, removeDir, slurmUnavailable } from '../helpers/slurm-jobs.js';
+import { cancelJobs, jobCommandDir, jobLive, jobState, portReports, removeDir, removeJobLogs, slurmUnavailable } from '../helpers/slurm-jobs.js';
 
 const log = pino({ level: 'silent' });
 const skip = slurmUnavailable();
@@ -36,6 +36,7 @@ describe('batch spawner (kind: slurm) on the local Slurm', { skip, concurrency: 
   });
   after(async () => {
     cancelJobs(jobs);
+    removeJobLogs(jobs);
     await reports.close();
     removeDir(job.dir);
     rmSync(work, { recursive: true, force: true });
