@@ -135,7 +135,8 @@ export const ConfigSchema = Type.Object(
     spawner: spawnerConfigSchema('The spawner: the back-end (`kind`) that runs single-user servers, and its options. Ignored when `spawners` is not empty.', { kind: 'local-process' }),
     spawners: Type.Record(
       Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' }),
-      spawnerConfigSchema('One named back-end: `kind` and its options.'),
+      // a default lets Value.Default fill each entry's defaults (TypeBox visits a record's values only then)
+      spawnerConfigSchema('One named back-end: `kind` and its options.', { kind: 'local-process' }),
       {
         default: {},
         additionalProperties: false,

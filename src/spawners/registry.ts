@@ -1,4 +1,6 @@
 import { Type, type Static, type TObject, type TUnion } from '@sinclair/typebox';
+import { SlurmSpawnerSchema } from './batch/batch-config.js';
+import { createSlurmSpawner } from './batch/slurm-spawner.js';
 import { LocalProcessSpawner } from './local-process.js';
 import { LocalProcessSpawnerSchema } from './local-process-config.js';
 import type { Spawner, SpawnerDeps } from './spawner.js';
@@ -37,6 +39,7 @@ export const SPAWNER_BACKENDS = {
         log: deps.log,
       }),
   }),
+  slurm: spawnerBackend<typeof SlurmSpawnerSchema>({ schema: SlurmSpawnerSchema, create: (s, deps): Spawner => createSlurmSpawner(s, deps) }),
 };
 
 type SpawnerSchemas = (typeof SPAWNER_BACKENDS)[keyof typeof SPAWNER_BACKENDS]['schema'];

@@ -136,6 +136,7 @@ describe('system account names (spawner.system_user_name)', () => {
 
   it('the defaults: run_as auto, the account named as the user, never created, uid 1000 and up', () => {
     const spawner = validateConfig({}).spawner;
+    assert.ok(spawner.kind === 'local-process');
     assert.equal(spawner.run_as, 'auto');
     assert.equal(spawner.system_user_name, '{username}');
     assert.equal(spawner.create_system_users, false);

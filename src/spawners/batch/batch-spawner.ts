@@ -1,0 +1,283 @@
+/**
+ * The batch spawner (`kind: slurm`): each server is a batch job, submitted,
+ * watched and cancelled through a {@link Scheduler} (what the commands print
+ * and mean) and a {@link Transport} (where they run: the hub's machine or a
+ * login host over SSH). The job reports its port to the hub
+ * (`POST /hub/api/batchspawner`), which `req.reportedPort()` reads.
+ */
+import type { Logger } from 'pino';
+import { ConfigError, HubError, SpawnError } from '../../lib/errors.js';
+import type { LogTailOptions, OptionsContext, PollResult, SpawnRequest, Spawner, SpawnerDeps, SpawnerState, StartResult } from '../spawner.js';
+import { accountNameProblem } from '../system-account.js';
+import type { SlurmSpawnerConfig } from './batch-config.js';
+import { checkBatchOptions } from './batch-options.js';
+import { BATCH_STATE_VERSION, readBatchState, upgradeBatchState, type BatchState } from './batch-state.js';
+import { rewriteHost } from './exechost.js';
+import { cancelAndWait } from './job-cancel.js';
+import { JobCommands } from './job-commands.js';
+import { batchJobEnv } from './job-env.js';
+import type { JobStatus } from './job-status.js';
+import { waitForServer } from './job-watch.js';
+import { QueryBatcher } from './query-batcher.js';
+import type { Scheduler } from './scheduler.js';
+import { withEnvExports } from './script-env.js';
+import { renderTemplate, TemplateError } from './script-template.js';
+import { batchTemplateVars, REQ_NAMES, type ReqName } from './template-vars.js';
+import type { Transport } from './transport.js';
+
+/** What a {@link BatchSpawner} is built from. */
+export interface BatchSpawnerOptions {
+  /** The back-end's validated options (`kind: slurm`). */
+  config: SlurmSpawnerConfig;
+  scheduler: Scheduler;
+  /** Where the commands run (transport-for.ts picks it). */
+  transport: Transport;
+  deps: SpawnerDeps;
+  /** How long single queries gather before one `batch_query_all_cmd` answers them all (default 50 ms). */
+  batchWindowMs?: number;
+}
+
+/** The log file of a job, as the default script's `--output` names it. */
+export function jobLogPath(homedir: string, jobId: string): string {
+  return `${homedir.replace(/\/+$/, '')}/jupyterhub_slurmspawner_${jobId}.log`;
+}
+
+/** Runs single-user servers as batch jobs. */
+export class BatchSpawner implements Spawner {
+  readonly kind: string;
+  readonly resumable = true;
+  /** The back-end's commands (tests count what runs through `commands.transport`). */
+  readonly commands: JobCommands;
+  /** Coalesces single queries in service-account mode; undefined without `batch_query_all_cmd`. */
+  readonly batcher: QueryBatcher<JobStatus> | undefined;
+  private readonly cfg: SlurmSpawnerConfig;
+  private readonly formFields: string[];
+
+  constructor(private readonly opts: BatchSpawnerOptions) {
+    const c = (this.cfg = opts.config);
+    this.kind = c.kind;
+    this.commands = new JobCommands(opts.transport, opts.scheduler, {
+      execPrefix: c.exec_prefix,
+      submitCmd: c.batch_submit_cmd,
+      queryCmd: c.batch_query_cmd,
+      cancelCmd: c.batch_cancel_cmd,
+      queryAllCmd: c.batch_query_all_cmd,
+      timeoutMs: c.command_timeout * 1000,
+    });
+    this.batcher = this.commands.canQueryAll
+      ? new QueryBatcher<JobStatus>((ids) => this.commands.queryAll(ids), () => ({ state: 'gone' }), opts.batchWindowMs ?? 50)
+      : undefined;
+    this.formFields = c.form_fields.map((f) => f.name);
+    if (c.hub_connect_url && !/^https?:\/\/[^/\s]+/.test(c.hub_connect_url)) {
+      throw new ConfigError(`spawner ${JSON.stringify(opts.deps.name)}: hub_connect_url ${JSON.stringify(c.hub_connect_url)} is not an http(s) URL`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.opts.transport.close();
+  }
+
+  upgradeState(state: SpawnerState): SpawnerState {
+    return upgradeBatchState(state);
+  }
+
+  checkOptions(options: Record<string, unknown>, _ctx: OptionsContext): Record<string, unknown> {
+    return checkBatchOptions(options, this.formFields, this.opts.deps.name);
+  }
+
+  async start(req: SpawnRequest): Promise<StartResult> {
+    if (req.resumeState) {
+      const resumed = readBatchState(req.resumeState);
+      if (!resumed) throw new SpawnError('There is no job to resume: the saved state names none', 'no-job');
+      req.progress({ progress: 15, message: `Resuming the wait for job ${resumed.job_id} on ${resumed.where}` });
+      return this.watch(req, resumed);
+    }
+    if (req.signal.aborted) throw new SpawnError('The spawn was cancelled before the job was submitted', 'cancelled');
+    const systemUser = this.systemUser(req);
+    let vars: Record<string, unknown>;
+    let script: string;
+    try {
+      const env = batchJobEnv(req.env, this.cfg.hub_connect_url);
+      vars = batchTemplateVars({
+        req: reqValues(this.cfg),
+        username: systemUser,
+        hubUsername: req.user.name,
+        serverName: req.serverName,
+        env,
+        cmd: this.cfg.cmd,
+        userOptions: req.userOptions,
+        authState: req.authState ?? null,
+        formFields: this.formFields,
+      });
+      script = withEnvExports(renderTemplate(this.cfg.batch_script || this.opts.scheduler.defaultScript, vars, 'batch_script'), env);
+    } catch (err) {
+      if (err instanceof HubError && !(err instanceof SpawnError)) throw err;
+      const what = err instanceof TemplateError ? err.message : `the job's environment cannot be written into the script: ${(err as Error).message}`;
+      throw new SpawnError(`Cannot build the batch script: ${what}; nothing was submitted`, 'bad-template', { cause: err });
+    }
+    // not cancelled half-way: a job sbatch accepted must be known to be cancelled
+    const jobId = await this.commands.submit(script, vars, AbortSignal.timeout(this.cfg.command_timeout * 1000 + 1000));
+    const state: BatchState = { v: BATCH_STATE_VERSION, job_id: jobId, system_user: systemUser, where: this.opts.transport.where, log: jobLogPath(String(vars['homedir']), jobId) };
+    await req.saveState(state);
+    req.log.info({ jobId, systemUser, where: state.where }, 'submitted batch job');
+    if (req.signal.aborted) {
+      await this.stop(state, { log: req.log }).catch((err: Error) => req.log.warn({ err: err.message, jobId }, 'could not cancel a job submitted as its spawn was given up'));
+      throw new SpawnError(`The spawn was cancelled; job ${jobId} was cancelled`, 'cancelled');
+    }
+    req.progress({ progress: 15, message: `Submitted job ${jobId} on ${state.where} as ${systemUser}` });
+    return this.watch(req, state);
+  }
+
+  /** The account jobs run as: `system_user_name` rendered, checked as a POSIX name. */
+  private systemUser(req: SpawnRequest): string {
+    let name: string;
+    try {
+      name = renderTemplate(this.cfg.system_user_name, { ...req.userOptions, auth_state: req.authState ?? {}, username: req.user.name }, 'system_user_name').trim();
+    } catch (err) {
+      throw new SpawnError(`Cannot find the system account of ${JSON.stringify(req.user.name)}: ${(err as Error).message}`, 'bad-account-name', { status: 400, cause: err });
+    }
+    const problem = accountNameProblem(name);
+    if (problem) {
+      const shown = JSON.stringify(name.slice(0, 80));
+      throw new SpawnError(`The system account ${shown} of ${JSON.stringify(req.user.name)} (from system_user_name) is not a valid account name: ${problem}`, 'bad-account-name', { status: 400 });
+    }
+    return name;
+  }
+
+  /** Where the job's log is: saved at submission; for an older state, `req_homedir` rendered for the system user. */
+  private logPath(state: BatchState): string {
+    return state.log ?? jobLogPath(renderTemplate(this.cfg.req_homedir, { username: state.system_user }, 'req_homedir'), state.job_id);
+  }
+
+  /** Waits for the job to run and its server to report a port (fresh or resumed start). */
+  private async watch(req: SpawnRequest, submitted: BatchState): Promise<StartResult> {
+    let state = submitted;
+    const logPath = this.logPath(state);
+    try {
+      const { host, port } = await waitForServer({
+        jobId: state.job_id,
+        logPath,
+        query: (signal) => this.queryJob(state, signal),
+        hostOf: (status) => (status.state === 'running' && status.host ? rewriteHost(status.host, this.cfg.state_exechost_exp) : undefined),
+        onRunning: async (host) => {
+          state = { ...state, host };
+          await req.saveState(state);
+        },
+        reportedPort: () => req.reportedPort(),
+        progress: (e) => req.progress(e),
+        intervalMs: this.cfg.startup_poll_interval * 1000,
+        signal: req.signal,
+      });
+      state = { ...state, host, port };
+      await req.saveState(state);
+      const shownHost = host.includes(':') ? `[${host}]` : host;
+      return { url: `http://${shownHost}:${port}`, state };
+    } catch (err) {
+      if (req.signal.aborted) throw new SpawnError(`The spawn was given up while job ${state.job_id} waited; the hub cancels it`, 'cancelled', { cause: err });
+      if (err instanceof SpawnError) throw err;
+      throw new SpawnError(`Job ${state.job_id}: ${(err as Error).message}`, 'job-failed', { cause: err });
+    }
+  }
+
+  /** One job's status: through the batcher in service-account mode, else its own query. Never rejects unless `signal` aborts. */
+  private async queryJob(state: BatchState, signal?: AbortSignal): Promise<JobStatus> {
+    if (!this.batcher) return this.commands.query(state.job_id, state.system_user, signal);
+    const asked = this.batcher.query(state.job_id).catch((err: Error): JobStatus => ({ state: 'unknown', reason: err.message }));
+    return signal ? untilAborted(asked, signal) : asked;
+  }
+
+  async poll(state: SpawnerState, opts: { log: Logger }): Promise<PollResult> {
+    let s: BatchState | undefined;
+    try {
+      s = readBatchState(state);
+    } catch (err) {
+      opts.log.warn({ err: (err as Error).message }, 'cannot read the batch state to poll it');
+      return { status: 'unknown', reason: (err as Error).message };
+    }
+    if (!s) return { status: 'stopped' };
+    return toPoll(await this.queryJob(s));
+  }
+
+  async pollMany(states: SpawnerState[], opts: { log: Logger }): Promise<PollResult[]> {
+    if (!this.commands.canQueryAll) {
+      const out: PollResult[] = [];
+      for (const state of states) out.push(await this.poll(state, opts));
+      return out;
+    }
+    const parsed = states.map((state): BatchState | undefined | Error => {
+      try {
+        return readBatchState(state);
+      } catch (err) {
+        return err as Error;
+      }
+    });
+    const ids = parsed.filter((p): p is BatchState => p !== undefined && !(p instanceof Error)).map((p) => p.job_id);
+    let answers: Map<string, JobStatus> | Error = new Map();
+    if (ids.length > 0) answers = await this.commands.queryAll(ids).catch((err: Error) => err);
+    return parsed.map((p): PollResult => {
+      if (p === undefined) return { status: 'stopped' };
+      if (p instanceof Error) return { status: 'unknown', reason: p.message };
+      if (answers instanceof Error) return { status: 'unknown', reason: `could not run batch_query_all_cmd on ${this.opts.transport.where}: ${answers.message}` };
+      return toPoll(answers.get(p.job_id) ?? { state: 'gone' });
+    });
+  }
+
+  /**
+   * Cancels the job, then asks until the scheduler no longer has it (at
+   * most `cancel_wait_timeout`). A job already gone is success. Throws when
+   * the cancel could not be run, or the job is still there (or the scheduler
+   * could not say) at the end of the wait.
+   */
+  async stop(state: SpawnerState, opts: { log: Logger }): Promise<void> {
+    const s = readBatchState(state);
+    if (s) await cancelAndWait(this.commands, s, this.cfg.cancel_wait_timeout, opts.log);
+  }
+
+  /** The end of the job's log, read with `exec_prefix tail` as the system user; undefined when that fails. */
+  async logTail(state: SpawnerState, opts: LogTailOptions): Promise<string | undefined> {
+    try {
+      const s = readBatchState(state);
+      if (!s) return undefined;
+      const path = this.logPath(s);
+      const line = this.commands.line('tail -c {bytes} -- {path}', 'log tail', { username: s.system_user, bytes: opts.maxBytes, path });
+      const r = await this.opts.transport.run(line, { timeoutMs: 5000 });
+      if (r.code !== 0) return undefined;
+      const text = r.stdout.length >= opts.maxBytes ? r.stdout.slice(r.stdout.indexOf('\n') + 1) : r.stdout;
+      return text.replace(/\n+$/, '').split('\n').slice(-opts.lines).join('\n') || undefined;
+    } catch (err) {
+      opts.log.debug({ err: (err as Error).message }, 'no job log to show');
+      return undefined;
+    }
+  }
+}
+
+/** The `req_*` options by short name, as the template variables take them. */
+function reqValues(c: SlurmSpawnerConfig): Partial<Record<ReqName, string | number>> {
+  const out: Partial<Record<ReqName, string | number>> = {};
+  for (const name of REQ_NAMES) out[name] = c[`req_${name}`];
+  return out;
+}
+
+/** A job status as the hub's poll result. */
+function toPoll(status: JobStatus): PollResult {
+  switch (status.state) {
+    case 'running':
+      return { status: 'running' };
+    case 'pending':
+      return status.reason ? { status: 'pending', reason: status.reason } : { status: 'pending' };
+    case 'gone':
+      return status.final ? { status: 'stopped', reason: status.final } : { status: 'stopped' };
+    case 'unknown':
+      return { status: 'unknown', reason: status.reason };
+  }
+}
+
+/** `work`, or a rejection with the signal's reason as soon as `signal` aborts (the work goes on, its answer unused). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
