@@ -193,10 +193,10 @@ describe('slurmScheduler.classifyAll (squeue -h -t all -o "%i %T %B %r")', () =>
 });
 
 describe('Slurm as data', () => {
-  it("keeps batchspawner's default commands", () => {
+  it("keeps batchspawner's default commands, the query with the pending reason added", () => {
     assert.equal(slurmScheduler.name, 'Slurm');
     assert.equal(slurmScheduler.submitCmd, 'sbatch --parsable');
-    assert.equal(slurmScheduler.queryCmd, "squeue -h -j {job_id} -o '%T %B'");
+    assert.equal(slurmScheduler.queryCmd, "squeue -h -j {job_id} -o '%T %B %r'");
     assert.equal(slurmScheduler.cancelCmd, 'scancel {job_id}');
     assert.equal(slurmScheduler.queryAllExample, "squeue -h -t all -o '%i %T %B %r'");
   });

@@ -1,3 +1,4 @@
+import { FormFieldSchema } from '../options-form/form-config.js';
 import { Type, type Static, type TString } from '@sinclair/typebox';
 import { spawnerKindSchema } from '../common-options.js';
 
@@ -51,10 +52,10 @@ export const SlurmSpawnerSchema = spawnerKindSchema(
       description: 'Submits the job (after `exec_prefix`), the script on its standard input; must print the job id (its last line, before any `;`).',
     }),
     batch_query_cmd: Type.String({
-      default: "squeue -h -j {job_id} -o '%T %B'",
+      default: "squeue -h -j {job_id} -o '%T %B %r'",
       minLength: 1,
       description:
-        'Asks for one job (after `exec_prefix`); `{job_id}` is the job id, also exported as `SLURMSPAWNER_JOB_ID`. Prints `<STATE> <host>`: `PENDING`/`CONFIGURING` wait, `RUNNING`/`COMPLETING` run, nothing or "Invalid job id" is gone; "Unable to contact slurm controller" keeps the server as it is (unknown).',
+        'Asks for one job (after `exec_prefix`); `{job_id}` is the job id, also exported as `SLURMSPAWNER_JOB_ID`. Prints `<STATE> <host> [<reason>]` (batchspawner\'s `%T %B` works too; the reason, when printed, shows on the pending page): `PENDING`/`CONFIGURING` wait, `RUNNING`/`COMPLETING` run, nothing or "Invalid job id" is gone; "Unable to contact slurm controller" keeps the server as it is (unknown).',
     }),
     batch_cancel_cmd: Type.String({
       default: 'scancel {job_id}',
@@ -116,9 +117,10 @@ export const SlurmSpawnerSchema = spawnerKindSchema(
         "How compute nodes reach the hub's API, e.g. `http://hub.cluster.edu:8081`: `JUPYTERHUB_API_URL` and `JUPYTERHUB_ACTIVITY_URL` in the job start with it. Empty: the hub's own API URL.",
     }),
     // The spawn-form module's field schema replaces this placeholder when it lands.
-    form_fields: Type.Array(Type.Object({ name: Type.String({ minLength: 1 }) }, { additionalProperties: true }), {
+    form_fields: Type.Array(FormFieldSchema, {
       default: [],
-      description: 'The spawn form of this back-end: its fields and allowed values; each field becomes a user option (and a script variable) of its name.',
+      description:
+        'The spawn form of this back-end (see docs/spawn-form.md): its fields and allowed values, checked on the hub for the form and the REST API alike. Each field becomes a user option and a script variable of its name; a field named like a `req_*` option without the prefix (`partition`, `runtime`, `ngpus`, ...) overrides that option. Users can set nothing that is not a field here.',
     }),
   },
   'Runs each server as a Slurm batch job, on the hub\'s machine or on a login host over SSH.',

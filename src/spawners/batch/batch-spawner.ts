@@ -11,6 +11,8 @@ import type { LogTailOptions, OptionsContext, PollResult, SpawnRequest, Spawner,
 import { accountNameProblem } from '../system-account.js';
 import type { SlurmSpawnerConfig } from './batch-config.js';
 import { checkBatchOptions } from './batch-options.js';
+import { OptionsForm } from '../options-form/options-form.js';
+import type { SpawnUser } from '../spawner.js';
 import { BATCH_STATE_VERSION, readBatchState, upgradeBatchState, type BatchState } from './batch-state.js';
 import { rewriteHost } from './exechost.js';
 import { cancelAndWait } from './job-cancel.js';
@@ -52,6 +54,7 @@ export class BatchSpawner implements Spawner {
   readonly batcher: QueryBatcher<JobStatus> | undefined;
   private readonly cfg: SlurmSpawnerConfig;
   private readonly formFields: string[];
+  private readonly form: OptionsForm;
 
   constructor(private readonly opts: BatchSpawnerOptions) {
     const c = (this.cfg = opts.config);
@@ -67,6 +70,7 @@ export class BatchSpawner implements Spawner {
     this.batcher = this.commands.canQueryAll
       ? new QueryBatcher<JobStatus>((ids) => this.commands.queryAll(ids), () => ({ state: 'gone' }), opts.batchWindowMs ?? 50)
       : undefined;
+    this.form = new OptionsForm(c.form_fields, `spawners.${opts.deps.name}.form_fields`);
     this.formFields = c.form_fields.map((f) => f.name);
     if (c.hub_connect_url && !/^https?:\/\/[^/\s]+/.test(c.hub_connect_url)) {
       throw new ConfigError(`spawner ${JSON.stringify(opts.deps.name)}: hub_connect_url ${JSON.stringify(c.hub_connect_url)} is not an http(s) URL`);
@@ -81,8 +85,21 @@ export class BatchSpawner implements Spawner {
     return upgradeBatchState(state);
   }
 
-  checkOptions(options: Record<string, unknown>, _ctx: OptionsContext): Record<string, unknown> {
-    return checkBatchOptions(options, this.formFields, this.opts.deps.name);
+  /**
+   * Only the fields of `form_fields` may be set (by the form or the REST API
+   * alike), each within its declared values; then every value is checked
+   * for what a batch script line can hold.
+   */
+  checkOptions(options: Record<string, unknown>, ctx: OptionsContext): Record<string, unknown> {
+    return checkBatchOptions(this.form.check(options, ctx), this.formFields, this.opts.deps.name);
+  }
+
+  optionsForm(user: SpawnUser, ctx?: { authState: Record<string, unknown> | null; previous: Record<string, unknown> }): string | undefined {
+    return this.form.render({ user, authState: ctx?.authState ?? null, previous: ctx?.previous ?? {} });
+  }
+
+  optionsFromForm(posted: Record<string, string | string[]>, ctx?: OptionsContext): Record<string, unknown> {
+    return this.form.fromForm(posted, ctx);
   }
 
   async start(req: SpawnRequest): Promise<StartResult> {
