@@ -76,31 +76,30 @@ export class ServerManager {
     if (badName) throw new HubError(400, badName);
     let row = await getServer(db, user.id, serverName);
     if (serverName && !config.allow_named_servers) throw new HubError(400, 'Named servers are not enabled.');
-    if (!row) {
-      if (serverName && config.named_server_limit_per_user > 0) {
-        const named = await db.selectFrom('servers').select('id').where('user_id', '=', user.id).where('name', '!=', '').execute();
-        if (named.length >= config.named_server_limit_per_user) {
-          throw new HubError(
-            400,
-            `User ${user.name} already has the maximum of ${config.named_server_limit_per_user} named servers.  One must be deleted before a new server can be created`,
-          );
-        }
+    if (!row && serverName && config.named_server_limit_per_user > 0) {
+      const named = await db.selectFrom('servers').select('id').where('user_id', '=', user.id).where('name', '!=', '').execute();
+      if (named.length >= config.named_server_limit_per_user) {
+        throw new HubError(
+          400,
+          `User ${user.name} already has the maximum of ${config.named_server_limit_per_user} named servers.  One must be deleted before a new server can be created`,
+        );
       }
-      row = await createServer(db, user.id, serverName, this.h.spawners.default.name);
     }
     const label = serverLabel(user.name, serverName);
-    if (row.pending === 'spawn') return { server: row };
-    if (row.pending) throw new HubError(400, `${label} is pending ${row.pending}`);
-    if (row.ready) {
+    if (row?.pending === 'spawn') return { server: row };
+    if (row?.pending) throw new HubError(400, `${label} is pending ${row.pending}`);
+    if (row?.ready) {
       const alive = await this.pollOne(user.name, row);
       if (alive) throw new HubError(400, `${label} is already running`);
       row = (await getServer(db, user.id, serverName))!;
     }
     // auth.refresh_pre_spawn: current credentials for the spawner, or 401 "please log in again"
     user = await refreshBeforeSpawn(this.h, user, this.h.log);
-    // the options are checked by the back-end on every path (API, form, remembered) before anything is claimed
-    const plan = await this.plan(user, userOptions ?? (JSON.parse(row.user_options) as Record<string, unknown>));
+    // the options are checked by the back-end on every path (API, form, remembered) before anything is
+    // claimed, or stored: a refused start leaves no new server row behind
+    const plan = await this.plan(user, userOptions ?? (row ? (JSON.parse(row.user_options) as Record<string, unknown>) : {}));
     await this.checkLimits();
+    row ??= await createServer(db, user.id, serverName, plan.backend.name);
     if (!(await claimSpawn(db, row.id, this.h.processId))) throw new HubError(400, `${label} is already pending or running`);
     this.progress.reset(row.id);
     return { server: { ...row, pending: 'spawn' }, done: this.launch(row, plan) };
@@ -128,9 +127,12 @@ export class ServerManager {
     const authState = await loadAuthState(db, this.h.crypt, user.id, this.h.log);
     if (asked === null || typeof asked !== 'object' || Array.isArray(asked)) throw new HubError(400, 'Server options must be a JSON object');
     const { backend, options: rest } = this.h.spawners.pick(asked, spawnUser);
-    const options = backend.spawner.checkOptions ? await backend.spawner.checkOptions(rest, { user: spawnUser, authState }) : rest;
-    const picked = asked[BACKEND_OPTION] !== undefined && asked[BACKEND_OPTION] !== '';
-    const stored = picked || this.h.spawners.all().length > 1 ? { [BACKEND_OPTION]: backend.name, ...options } : options;
+    const checked = backend.spawner.checkOptions ? await backend.spawner.checkOptions(rest, { user: spawnUser, authState }) : rest;
+    if (checked === null || typeof checked !== 'object' || Array.isArray(checked)) throw new Error(`the ${backend.name} back-end's checkOptions returned no options object`);
+    // `backend` is the hub's key, never the spawner's: the row records the back-end the hub picked
+    const { [BACKEND_OPTION]: _ignored, ...options } = checked;
+    // the model shows `backend` only when there is a choice (one back-end: user_options as the spawner checked them)
+    const stored = this.h.spawners.all().length > 1 ? { [BACKEND_OPTION]: backend.name, ...options } : options;
     return { user, spawnUser, backend, options, stored, authState };
   }
 
@@ -209,7 +211,7 @@ export class ServerManager {
         timeoutMs: config.http_timeout * 1000,
         signal,
         // a scheduler that cannot be asked right now is no reason to give up
-        stillRunning: async () => (await spawner.poll(result.state, { log })).status !== 'stopped',
+        stillRunning: async () => (await pollSafely(spawner, result.state, log)).status !== 'stopped',
         label,
       });
       emit(90, 'Server answers; adding its route to the proxy');
@@ -345,7 +347,7 @@ export class ServerManager {
     }
     if (!state.v) return false;
     const log = this.h.log.child({ user: userName, server: row.name });
-    return this.afterPoll(userName, row, await spawner.poll(state, { log }), log);
+    return this.afterPoll(userName, row, await pollSafely(spawner, state, log), log);
   }
 
   /** Acts on one poll result of a ready server (see {@link pollOne}). */
@@ -356,9 +358,19 @@ export class ServerManager {
       return true;
     }
     if (result.status !== 'stopped') return true;
+    // clear the server only as polled: a poll of a round's snapshot (spread over the interval) must not clear a
+    // server that was stopped and started again meanwhile (or is being stopped or started now)
+    const cleared = await db
+      .updateTable('servers')
+      .set({ ready: 0, pending: null, url: null, state: '{}', owner: null })
+      .where('id', '=', row.id)
+      .where('state', '=', row.state)
+      .where('ready', '=', 1)
+      .where('pending', 'is', null)
+      .executeTakeFirst();
+    if (Number(cleared.numUpdatedRows) !== 1) return false;
     log.warn({ exitCode: result.exitCode, reason: result.reason }, 'server stopped by itself');
     await this.h.proxy.deleteRoute(serverPrefix(this.h.urls, userName, row.name)).catch(() => undefined);
-    await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
     await deleteServerTokens(db, row.user_id, row.name);
     this.h.identities.clear();
     return false;
@@ -391,7 +403,7 @@ export class ServerManager {
           log.error({ err: (err as Error).message }, 'unreadable spawner state; the server is cleared');
           state = { v: 0 };
         }
-        const status: PollResult['status'] = state.v ? await spawner.poll(state, { log }).then((r) => r.status, () => 'unknown' as const) : 'stopped';
+        const status: PollResult['status'] = state.v ? (await pollSafely(spawner, state, log)).status : 'stopped';
         const alive = status !== 'stopped';
         const prefix = serverPrefix(urls, row.user_name, row.name);
         if (alive && row.url) {
@@ -496,17 +508,27 @@ export class ServerManager {
         }
       }
       if (!readable.length) return;
-      const results = await spawner.pollMany!(readable.map((r) => r.state), { log: this.h.log });
+      const backendLog = this.h.log.child({ backend: this.h.spawners.forRow(group[0]!).name });
+      let results: PollResult[];
+      try {
+        results = await spawner.pollMany!(readable.map((r) => r.state), { log: backendLog });
+      } catch (err) {
+        // the contract says never throw; a back-end that does leaves every one of its servers as it is
+        const reason = (err as Error).message;
+        backendLog.warn({ err: reason }, 'pollMany failed; keeping every server of this back-end');
+        results = readable.map(() => ({ status: 'unknown', reason }));
+      }
       for (const [i, { row }] of readable.entries()) {
         const log = this.h.log.child({ user: row.user_name, server: row.name });
-        await this.afterPoll(row.user_name, row, results[i] ?? { status: 'unknown', reason: 'no answer for this server' }, log).catch(() => undefined);
+        const result = results[i] ?? { status: 'unknown', reason: 'pollMany gave no answer for this server' };
+        await this.afterPoll(row.user_name, row, result, log).catch((err: Error) => log.warn({ err: err.message }, 'could not act on a poll result'));
       }
     });
     const gap = single.length > 1 ? spreadMs / single.length : 0;
     const singles = (async () => {
       for (const [i, row] of single.entries()) {
         if (i && gap) await sleep(gap);
-        await this.pollOne(row.user_name, row).catch(() => undefined);
+        await this.pollOne(row.user_name, row).catch((err: Error) => this.h.log.warn({ user: row.user_name, server: row.name, err: err.message }, 'a poll failed'));
       }
     })();
     await Promise.allSettled([...batches, singles]);
@@ -566,6 +588,16 @@ export type { Logger };
 async function userGroups(db: Hub['db'], userId: number): Promise<string[]> {
   const rows = await db.selectFrom('user_groups').innerJoin('groups', 'groups.id', 'user_groups.group_id').select('groups.name').where('user_groups.user_id', '=', userId).execute();
   return rows.map((g) => g.name);
+}
+
+/** A spawner's poll, with a throw (which the contract forbids) taken as `unknown` and logged: never a reason to clear a server. */
+async function pollSafely(spawner: Spawner, state: SpawnerState, log: Logger): Promise<PollResult> {
+  try {
+    return await spawner.poll(state, { log });
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'the spawner failed to poll; taken as unknown');
+    return { status: 'unknown', reason: (err as Error).message };
+  }
 }
 
 /** A row's spawner state, brought up to date by the spawner's `upgradeState` (which may throw for one it cannot read). */

@@ -71,11 +71,13 @@ export class SpawnerBackends {
 
   /**
    * The back-end a server row records. A row from before back-ends had names
-   * (it holds a spawner kind) or naming one removed from the config falls back
-   * to the default one, as a hub with a single back-end always did.
+   * holds a spawner kind: it goes to the first back-end of that kind (a
+   * local-process server is never handed to a Slurm back-end that happens to
+   * be the default). A row naming a back-end removed from the config falls
+   * back to the default one, as a hub with a single back-end always did.
    */
   forRow(row: { spawner: string }): Backend {
-    return this.byName.get(row.spawner) ?? this.default;
+    return this.byName.get(row.spawner) ?? this.all().find((b) => b.spawner.kind === row.spawner) ?? this.default;
   }
 
   /** Whether `user` may start servers on `backend`. */
