@@ -130,7 +130,8 @@ export class ServerManager {
     const checked = backend.spawner.checkOptions ? await backend.spawner.checkOptions(rest, { user: spawnUser, authState }) : rest;
     if (checked === null || typeof checked !== 'object' || Array.isArray(checked)) throw new Error(`the ${backend.name} back-end's checkOptions returned no options object`);
     // `backend` is the hub's key, never the spawner's: the row records the back-end the hub picked
-    const { [BACKEND_OPTION]: _ignored, ...options } = checked;
+    const options = { ...checked };
+    delete options[BACKEND_OPTION];
     // the model shows `backend` only when there is a choice (one back-end: user_options as the spawner checked them)
     const stored = this.h.spawners.all().length > 1 ? { [BACKEND_OPTION]: backend.name, ...options } : options;
     return { user, spawnUser, backend, options, stored, authState };
