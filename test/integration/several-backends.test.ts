@@ -1,0 +1,154 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestHub, type TestHub } from '../helpers/hub.js';
+import { Browser, xsrfOf } from '../helpers/browser.js';
+import { namedBackends, optionsCheckingSpawner, trivialSpawner, type OptionsCheckingSpawner, type TrivialSpawner } from '../helpers/spawner-doubles.js';
+import { eventually, serverRecord } from '../helpers/server-state.js';
+
+/**
+ * Several named back-ends in one hub (`spawners:`): the start request's
+ * `backend` option (or the spawn form's radio) picks one, limited by its
+ * `allowed_groups` (admins pass); the server's row records it, and poll,
+ * stop and re-attach use the recorded one whatever the order (and so the
+ * default) later becomes.
+ */
+describe('several back-ends in one hub', () => {
+  const make = () => ({
+    local: trivialSpawner({ optionsForm: '<input name="local_note" value="">' }),
+    gpu: optionsCheckingSpawner('gpu_size'),
+    open: trivialSpawner(),
+  });
+  const first = make();
+  const second = make();
+  const backends = (s: ReturnType<typeof make>, order: (keyof ReturnType<typeof make>)[] = ['local', 'gpu', 'open']) =>
+    namedBackends(
+      Object.fromEntries(
+        order.map((n) => [n, n === 'gpu' ? { spawner: s.gpu, allowedGroups: ['gpu-users'], displayName: 'GPU cluster', description: 'Slurm, 4 GPUs a node' } : { spawner: s[n] }]),
+      ),
+    );
+  let t: TestHub;
+  let t2: TestHub | undefined;
+  let admin: string;
+  let member: string;
+  let outsider: string;
+
+  before(async () => {
+    t = await startTestHub({ allow_named_servers: true }, { spawners: backends(first) });
+    admin = await t.tokenFor('root', { admin: true });
+    member = await t.tokenFor('gina');
+    outsider = await t.tokenFor('otto');
+    assert.equal((await t.api('POST', '/groups/gpu-users', { token: admin })).status, 201);
+    assert.equal((await t.api('POST', '/groups/gpu-users/users', { token: admin, body: { users: ['gina'] } })).status, 200);
+  });
+  after(async () => {
+    if (t2) await t2.stop();
+    else await t.stop();
+    for (const s of [...Object.values(first), ...Object.values(second)] as TrivialSpawner[]) await s.killAll();
+  });
+
+  it('the start request\'s backend option picks the back-end; none picks the first; the model shows backend in user_options', async () => {
+    assert.equal((await t.api('POST', '/users/gina/servers/a', { token: member, body: { backend: 'gpu', size: 'LARGE' } })).status, 201);
+    assert.equal(first.gpu.calls.length, 1);
+    assert.equal(first.gpu.calls[0]!.request.backend, 'gpu');
+    assert.deepEqual(first.gpu.calls[0]!.request.userOptions, { size: 'large' }, 'the spawner gets its own options, without backend');
+    assert.equal((await serverRecord(t, 'gina', 'a')).row!.spawner, 'gpu');
+    assert.equal((await t.api('POST', '/users/gina/servers/b', { token: member })).status, 201);
+    assert.equal(first.local.calls.length, 1);
+    assert.equal((await serverRecord(t, 'gina', 'b')).row!.spawner, 'local');
+    const model = (await t.api('GET', '/users/gina', { token: member })).body as { servers: Record<string, { user_options: unknown }> };
+    assert.deepEqual(model.servers['a']!.user_options, { backend: 'gpu', size: 'large' });
+    assert.deepEqual(model.servers['b']!.user_options, { backend: 'local' });
+  });
+
+  it('an unknown back-end is a 400 listing the configured ones; a bad type is a 400', async () => {
+    const res = await t.api('POST', '/users/gina/servers/c', { token: member, body: { backend: 'cluster-z' } });
+    assert.equal(res.status, 400);
+    assert.match((res.body as { message: string }).message, /cluster-z/);
+    assert.match((res.body as { message: string }).message, /local, gpu, open/);
+    const typed = await t.api('POST', '/users/gina/servers/c', { token: member, body: { backend: ['gpu'] } });
+    assert.equal(typed.status, 400);
+    assert.match((typed.body as { message: string }).message, /'backend'/);
+  });
+
+  it('allowed_groups: a non-member is refused with 403 and nothing is started; an admin passes', async () => {
+    const res = await t.api('POST', '/users/otto/servers/x', { token: outsider, body: { backend: 'gpu' } });
+    assert.equal(res.status, 403, res.text);
+    assert.match((res.body as { message: string }).message, /gpu-users/);
+    assert.equal(first.gpu.calls.length, 1);
+    assert.equal((await serverRecord(t, 'otto', 'x')).row, undefined);
+    assert.equal((await t.api('POST', '/users/root/servers/x', { token: admin, body: { backend: 'gpu' } })).status, 201);
+    assert.equal(first.gpu.calls.length, 2);
+  });
+
+  it('the spawn form offers only the allowed back-ends, each one\'s fields enabled only for the chosen one, preselecting the last used', async () => {
+    const o = new Browser(t.hubUrl);
+    assert.equal((await o.login('otto', 'test-password')).status, 302);
+    const oHtml = await (await o.get('/hub/spawn')).text();
+    assert.deepEqual([...oHtml.matchAll(/type="radio" name="backend" value="([^"]+)"/g)].map((m) => m[1]), ['local', 'open']);
+    assert.doesNotMatch(oHtml, /gpu_size|GPU cluster/);
+
+    const g = new Browser(t.hubUrl);
+    assert.equal((await g.login('gina', 'test-password')).status, 302);
+    // gina's default server has no options yet: the first back-end is chosen
+    let html = await (await g.get('/hub/spawn')).text();
+    assert.deepEqual([...html.matchAll(/type="radio" name="backend" value="([^"]+)"/g)].map((m) => m[1]), ['local', 'gpu', 'open']);
+    assert.match(html, /value="local" checked/);
+    assert.match(html, /GPU cluster/);
+    assert.match(html, /Slurm, 4 GPUs a node/);
+    assert.match(html, /data-backend="local">/);
+    assert.match(html, /data-backend="gpu" disabled hidden>[^]*name="gpu_size"/);
+    // start on gpu through the form, with its own field
+    const xsrf = xsrfOf(html, '/hub/spawn');
+    const posted = await g.post('/hub/spawn', { _xsrf: xsrf, backend: 'gpu', gpu_size: 'large' });
+    assert.equal(posted.status, 302);
+    await eventually(async () => (await serverRecord(t, 'gina')).row?.ready === 1, 5000, 'the form spawn');
+    assert.equal((await serverRecord(t, 'gina')).row!.spawner, 'gpu');
+    assert.deepEqual(JSON.parse((await serverRecord(t, 'gina')).row!.user_options), { backend: 'gpu', size: 'large' });
+    assert.equal((await t.api('DELETE', '/users/gina/server', { token: member })).status, 204);
+    // the form preselects the last used back-end, its fields enabled, the others' disabled
+    html = await (await g.get('/hub/spawn')).text();
+    assert.match(html, /value="gpu" checked/);
+    assert.doesNotMatch(html, /value="local" checked/);
+    assert.match(html, /data-backend="gpu">[^]*<option value="large" selected>/);
+    assert.match(html, /data-backend="local" disabled hidden>/);
+    // a back-end the user may not use, posted anyway: the form again with the refusal
+    const refused = await o.post('/hub/spawn', { _xsrf: xsrfOf(oHtml, '/hub/spawn'), backend: 'gpu', gpu_size: 'small' });
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /may not start servers on back-end/);
+    assert.equal((await serverRecord(t, 'otto')).row?.pending ?? null, null);
+  });
+
+  it('poll, stop and re-attach use the recorded back-end even after the configured order (the default) changes', async () => {
+    // same hub, new order: open first
+    const reordered = backends(first, ['open', 'gpu', 'local']);
+    t.hub.spawners = reordered;
+    const gpuPolls = first.gpu.polls.length;
+    const localPolls = first.local.polls.length;
+    const openPolls = first.open.polls.length;
+    await t.hub.servers.pollRound();
+    assert.equal(first.gpu.polls.length - gpuPolls, 2, 'gina/a and root/x polled by gpu');
+    assert.equal(first.local.polls.length - localPolls, 1, 'gina/b polled by local');
+    assert.equal(first.open.polls.length, openPolls, 'the new default polled servers of other back-ends');
+    assert.equal((await t.api('DELETE', '/users/root/servers/x', { token: admin })).status, 204);
+    assert.equal(first.gpu.stops.length, 2, 'the stop went to gpu (the form spawn, then root/x)');
+    assert.equal(first.open.stops.length, 0);
+    // a restart whose config lists the back-ends in another order
+    await t.detach();
+    t2 = await startTestHub({ allow_named_servers: true }, { spawners: backends(second, ['open', 'local', 'gpu']), dataDir: t.dataDir, proxyServer: t.proxyServer, hubPort: t.hubPort, reattach: true });
+    assert.deepEqual(t2.reattached, { kept: 2, cleared: 0, resumed: 0 });
+    assert.equal(second.gpu.polls.length, 1);
+    assert.equal(second.local.polls.length, 1);
+    assert.equal(second.open.polls.length, 0);
+    for (const s of ['a', 'b']) assert.equal((await fetch(`${t2.publicUrl}/user/gina/${s}/api`)).status, 200);
+    // the default is now `open`: a start naming none lands there
+    assert.equal((await t2.api('POST', '/users/gina/servers/c', { token: member })).status, 201);
+    assert.equal((await serverRecord(t2, 'gina', 'c')).row!.spawner, 'open');
+    assert.equal((await t2.api('DELETE', '/users/gina/servers/a', { token: member })).status, 204);
+    assert.equal(second.gpu.stops.length, 1);
+  });
+
+  it('/hub/api/info names the default back-end\'s spawner', async () => {
+    const info = (await t2!.api('GET', '/info', { token: admin })).body as { spawner: { class: string } };
+    assert.equal(info.spawner.class, 'ganymede.spawners.trivial-double');
+  });
+});
