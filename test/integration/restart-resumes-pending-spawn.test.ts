@@ -10,7 +10,6 @@ import {
   type QueuedSpawner,
   type QueuedState,
   type TrivialSpawner,
-  type UnreachableSchedulerSpawner,
 } from '../helpers/spawner-doubles.js';
 import { assertServerReset, eventually, serverRecord } from '../helpers/server-state.js';
 

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { Browser, xsrfOf } from '../helpers/browser.js';
-import { namedBackends, optionsCheckingSpawner, trivialSpawner, type OptionsCheckingSpawner, type TrivialSpawner } from '../helpers/spawner-doubles.js';
+import { namedBackends, optionsCheckingSpawner, trivialSpawner, type TrivialSpawner } from '../helpers/spawner-doubles.js';
 import { eventually, serverRecord } from '../helpers/server-state.js';
 
 /**
