@@ -510,10 +510,19 @@ export class VersionedStateSpawner extends TrivialSpawner {
 export class PollManySpawner extends UnreachableSchedulerSpawner {
   override readonly kind = 'poll-many-double';
   readonly pollManyCalls: number[] = [];
+  /** How many times the one-server `poll` was called. */
+  singlePolls = 0;
+  /** Set to make `pollMany` throw (against its contract) with this message. */
+  failWith: string | undefined;
+  override async poll(state: SpawnerState): Promise<PollResult> {
+    this.singlePolls++;
+    return super.poll(state);
+  }
   /** Per-pid answers overriding the truth (e.g. one server reported stopped). */
   readonly answers = new Map<number, PollResult>();
   async pollMany(states: SpawnerState[]): Promise<PollResult[]> {
     this.pollManyCalls.push(states.length);
+    if (this.failWith) throw new Error(this.failWith);
     return states.map((state) => {
       this.polls.push({ at: Date.now(), state });
       return this.answers.get((state as DoubleState).pid) ?? this.answer ?? this.pollProcess(state);
