@@ -44,6 +44,8 @@ export class ServerManager {
   private readonly inFlight = new Map<number, { promise: Promise<void>; abort: AbortController }>();
   readonly progress = new ProgressLog();
   private pollTimer: NodeJS.Timeout | undefined;
+  /** Aborted by {@link close}: ends the poll loop, including a round waiting between spread polls. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly hub: () => Hub) {}
 
@@ -478,9 +480,12 @@ export class ServerManager {
       } catch (err) {
         this.h.log.warn({ err: (err as Error).message }, 'a poll round failed');
       } finally {
-        const wait = Math.max(0, interval * (0.9 + Math.random() * 0.2) - (Date.now() - began));
-        this.pollTimer = setTimeout(tick, wait);
-        this.pollTimer.unref();
+        // close() may have come while this round ran: then no further round
+        if (!this.closing.signal.aborted) {
+          const wait = Math.max(0, interval * (0.9 + Math.random() * 0.2) - (Date.now() - began));
+          this.pollTimer = setTimeout(tick, wait);
+          this.pollTimer.unref();
+        }
       }
     };
     this.pollTimer = setTimeout(tick, interval);
@@ -528,7 +533,8 @@ export class ServerManager {
     const gap = single.length > 1 ? spreadMs / single.length : 0;
     const singles = (async () => {
       for (const [i, row] of single.entries()) {
-        if (i && gap) await sleep(gap);
+        if (i && gap) await sleep(gap, this.closing.signal).catch(() => undefined);
+        if (this.closing.signal.aborted) return;
         await this.pollOne(row.user_name, row).catch((err: Error) => this.h.log.warn({ user: row.user_name, server: row.name, err: err.message }, 'a poll failed'));
       }
     })();
@@ -537,6 +543,7 @@ export class ServerManager {
 
   /** Stops the poll loop and waits (bounded) for transitions in flight. */
   async close(timeoutMs = 5000): Promise<void> {
+    this.closing.abort();
     if (this.pollTimer) clearTimeout(this.pollTimer);
     await resolvesWithin(Promise.allSettled([...this.inFlight.values()].map((f) => f.promise)), timeoutMs);
   }

@@ -77,7 +77,7 @@ describe('polls spread over the round', () => {
     assert.equal((await fetch(`${t.publicUrl}/user/sid/${last}/api`)).status, 200);
   });
 
-  it('the poll loop (startPolling) runs rounds on its own', async () => {
+  it('the poll loop (startPolling) runs rounds on its own, and ends with close() even in the middle of a round', async () => {
     const from = many.pollManyCalls.length;
     t.hub.config.poll_interval = 0.3;
     t.hub.servers.startPolling();
@@ -86,8 +86,14 @@ describe('polls spread over the round', () => {
       while (many.pollManyCalls.length - from < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
       assert.ok(many.pollManyCalls.length - from >= 2, 'fewer than two rounds in 5 s');
       assert.ok(many.pollManyCalls.slice(from).every((n) => n === 1));
+      // wait until a round is under way (its spread polls), then close
+      const polled = single.polls.length;
+      while (single.polls.length === polled && Date.now() < end + 2000) await new Promise((r) => setTimeout(r, 5));
     } finally {
       await t.hub.servers.close(0);
     }
+    const [a, b] = [single.polls.length, many.pollManyCalls.length];
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual([single.polls.length, many.pollManyCalls.length], [a, b], 'polls went on after close()');
   });
 });
