@@ -99,7 +99,7 @@ export class ServerManager {
     user = await refreshBeforeSpawn(this.h, user, this.h.log);
     // the options are checked by the back-end on every path (API, form, remembered) before anything is
     // claimed, or stored: a refused start leaves no new server row behind
-    const plan = await this.plan(user, userOptions ?? (row ? (JSON.parse(row.user_options) as Record<string, unknown>) : {}));
+    const plan = await this.plan(user, userOptions ?? this.remembered(row, label));
     await this.checkLimits();
     row ??= await createServer(db, user.id, serverName, plan.backend.name);
     if (!(await claimSpawn(db, row.id, this.h.processId))) throw new HubError(400, `${label} is already pending or running`);
@@ -116,6 +116,22 @@ export class ServerManager {
       .finally(() => this.inFlight.delete(id));
     this.inFlight.set(id, { promise: done, abort });
     return done;
+  }
+
+  /**
+   * The options a start without any reuses: those the server last started
+   * with. Options naming a back-end no longer configured are dropped (they
+   * were that back-end's): the server starts on the default one with none,
+   * rather than being refused on every start until the user sends new ones.
+   */
+  private remembered(row: ServerRow | undefined, label: string): Record<string, unknown> {
+    const options = row ? (JSON.parse(row.user_options) as Record<string, unknown>) : {};
+    const named = options?.[BACKEND_OPTION];
+    if (typeof named === 'string' && named && !this.h.spawners.get(named)) {
+      this.h.log.warn({ server: label, backend: named }, 'the remembered options name a back-end no longer configured; starting with none');
+      return {};
+    }
+    return options;
   }
 
   /**

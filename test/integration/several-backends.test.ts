@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { updateServer } from '../../src/db/repos/servers.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { Browser, xsrfOf } from '../helpers/browser.js';
 import { namedBackends, optionsCheckingSpawner, trivialSpawner, type TrivialSpawner } from '../helpers/spawner-doubles.js';
@@ -111,6 +112,18 @@ describe('several back-ends in one hub', () => {
     assert.doesNotMatch(html, /value="local" checked/);
     assert.match(html, /data-backend="gpu">[^]*<option value="large" selected>/);
     assert.match(html, /data-backend="local" disabled hidden>/);
+    // a refused option: the form again, still on the back-end just chosen
+    const wrong = await g.post('/hub/spawn', { _xsrf: xsrf, backend: 'local', local_note: 'x', gpu_size: 'large' });
+    assert.equal(wrong.status, 302, 'local takes any field');
+    await eventually(async () => (await serverRecord(t, 'gina')).row?.ready === 1, 5000, 'the local form spawn');
+    assert.equal((await t.api('DELETE', '/users/gina/server', { token: member })).status, 204);
+    const refusedSize = await g.post('/hub/spawn', { _xsrf: xsrf, backend: 'gpu', gpu_size: 'enormous' });
+    assert.equal(refusedSize.status, 400);
+    const again = await refusedSize.text();
+    assert.match(again, /must be one of small, large/);
+    assert.match(again, /value="gpu" checked/, 'the form shown again forgot the chosen back-end');
+    assert.match(again, /data-backend="gpu">/);
+    assert.doesNotMatch(again, /<option value="large" selected>/, 'gpu preselected from options of another back-end');
     // a back-end the user may not use, posted anyway: the form again with the refusal
     const refused = await o.post('/hub/spawn', { _xsrf: xsrfOf(oHtml, '/hub/spawn'), backend: 'gpu', gpu_size: 'small' });
     assert.equal(refused.status, 400);
@@ -145,6 +158,19 @@ describe('several back-ends in one hub', () => {
     assert.equal((await serverRecord(t2, 'gina', 'c')).row!.spawner, 'open');
     assert.equal((await t2.api('DELETE', '/users/gina/servers/a', { token: member })).status, 204);
     assert.equal(second.gpu.stops.length, 1);
+  });
+
+  it('a start with no options whose remembered options name a back-end no longer configured starts on the default one with none', async () => {
+    const row = (await serverRecord(t2!, 'gina', 'c')).row!;
+    assert.equal((await t2!.api('DELETE', '/users/gina/servers/c', { token: member })).status, 204);
+    await updateServer(t2!.hub.db, row.id, { user_options: JSON.stringify({ backend: 'retired', size: 'xl' }), spawner: 'retired' });
+    const calls = second.open.calls.length;
+    const res = await t2!.api('POST', '/users/gina/servers/c', { token: member });
+    assert.equal(res.status, 201, res.text);
+    assert.equal(second.open.calls.length, calls + 1);
+    assert.deepEqual(second.open.calls.at(-1)!.request.userOptions, {});
+    assert.deepEqual(JSON.parse((await serverRecord(t2!, 'gina', 'c')).row!.user_options), { backend: 'open' });
+    assert.equal((await serverRecord(t2!, 'gina', 'c')).row!.spawner, 'open');
   });
 
   it('/hub/api/info names the default back-end\'s spawner', async () => {
