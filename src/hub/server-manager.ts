@@ -403,6 +403,7 @@ export class ServerManager {
    *   too (the poll loop notices if it dies).
    * - A spawn still under way on a resumable back-end (a job still queued) is
    *   resumed: this process goes on waiting for it, nothing is cancelled.
+   * - A stop still under way is finished (the server is stopped and cleared).
    * - Anything else is gone or cannot be finished: it is cleaned up.
    */
   async reattachAll(): Promise<{ kept: number; cleared: number; resumed: number }> {
@@ -422,9 +423,19 @@ export class ServerManager {
           log.error({ err: (err as Error).message }, 'unreadable spawner state; the server is cleared');
           state = { v: 0 };
         }
+        const prefix = serverPrefix(urls, row.user_name, row.name);
+        if (row.pending === 'stop') {
+          // a stop the previous process did not finish: finish it (the user asked for it), never revive the server
+          if (state.v) await spawner.stop(state, { log }).catch((err: Error) => log.warn({ err: err.message }, 'could not finish an interrupted stop'));
+          await this.h.proxy.deleteRoute(prefix).catch(() => undefined);
+          await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
+          await deleteServerTokens(db, row.user_id, row.name);
+          cleared++;
+          log.info('finished a stop an earlier hub process began');
+          return;
+        }
         const status: PollResult['status'] = state.v ? (await pollSafely(spawner, state, log)).status : 'stopped';
         const alive = status !== 'stopped';
-        const prefix = serverPrefix(urls, row.user_name, row.name);
         if (alive && row.url) {
           let up = true;
           try {
