@@ -62,6 +62,9 @@ describe('a restarted hub resumes a pending spawn on a resumable back-end', () =
     waiterJob = jobOf(first.queue, 1);
     waiterToken = first.queue.calls[1]!.request.env['JUPYTERHUB_API_TOKEN']!;
     assert.ok(waiterToken, 'the spawn got no API token');
+    // another pending job, whose user gives up after the restart
+    await start('quitter', 'queue');
+    await eventually(async () => JSON.parse((await serverRecord(hub1, 'quitter')).row!.state).job !== undefined, 5000, 'quitter job saved');
     // a pending job on a back-end that cannot resume
     await start('plain', 'plain');
     await eventually(async () => JSON.parse((await serverRecord(hub1, 'plain')).row!.state).job !== undefined, 5000, 'plain job saved');
@@ -84,13 +87,15 @@ describe('a restarted hub resumes a pending spawn on a resumable back-end', () =
   });
 
   it('reports what it kept, resumed and cleared', () => {
-    assert.deepEqual(h2().reattached, { kept: 3, cleared: 1, resumed: 1 });
+    assert.deepEqual(h2().reattached, { kept: 3, cleared: 1, resumed: 2 });
   });
 
   it('resumes the pending job: same job in its state, no stop, no new job, still pending', async () => {
-    await eventually(() => second.queue.calls.length === 1, 5000, 'the resumed start');
-    assert.deepEqual(second.queue.jobs, [{ job: waiterJob, resumed: true }]);
-    assert.equal((second.queue.calls[0]!.request.resumeState as QueuedState).job, waiterJob);
+    await eventually(() => second.queue.calls.length === 2, 5000, 'the resumed starts');
+    const resumed = second.queue.jobs.find((j) => j.job === waiterJob);
+    assert.deepEqual(resumed, { job: waiterJob, resumed: true });
+    assert.deepEqual(second.queue.jobs.map((j) => j.job).sort(), [waiterJob, jobOf(first.queue, 2)].sort(), 'only the two pending jobs were resumed, no new one submitted');
+    assert.equal(second.queue.calls.filter((c) => (c.request.resumeState as QueuedState).job === waiterJob).length, 1);
     assert.deepEqual(second.queue.stops, []);
     assert.equal(queue.jobs.get(waiterJob), 'pending');
     const r = await serverRecord(h2(), 'waiter');
@@ -113,6 +118,16 @@ describe('a restarted hub resumes a pending spawn on a resumable back-end', () =
     assert.equal(me.status, 200, me.text);
     assert.equal((me.body as { name: string }).name, 'waiter');
     assert.deepEqual(second.queue.stops, []);
+  });
+
+  it('a resumed spawn can be stopped: its job is cancelled and the server reset', async () => {
+    const job = jobOf(first.queue, 2);
+    assert.equal(queue.jobs.get(job), 'pending');
+    const res = await h2().api('DELETE', '/users/quitter/server', { token: await h2().tokenFor('quitter') });
+    assert.ok([202, 204].includes(res.status), res.text);
+    await eventually(async () => (await serverRecord(h2(), 'quitter')).row!.pending === null, 5000, 'the stop');
+    assert.equal(queue.jobs.get(job), 'cancelled');
+    await assertServerReset(h2(), 'quitter');
   });
 
   it('keeps the running server of the resumable back-end', async () => {
