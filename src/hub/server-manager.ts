@@ -101,7 +101,12 @@ export class ServerManager {
     // claimed, or stored: a refused start leaves no new server row behind
     const plan = await this.plan(user, userOptions ?? this.remembered(row, label));
     await this.checkLimits();
-    row ??= await createServer(db, user.id, serverName, plan.backend.name);
+    // two first starts of a new server at once: one creates the row, the other uses it (the claim below decides)
+    row ??= await createServer(db, user.id, serverName, plan.backend.name).catch(async (err: unknown) => {
+      const raced = await getServer(db, user.id, serverName);
+      if (!raced) throw err;
+      return raced;
+    });
     if (!(await claimSpawn(db, row.id, this.h.processId))) throw new HubError(400, `${label} is already pending or running`);
     this.progress.reset(row.id);
     return { server: { ...row, pending: 'spawn' }, done: this.launch(row, plan) };
