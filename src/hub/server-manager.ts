@@ -46,6 +46,12 @@ export class ServerManager {
   private pollTimer: NodeJS.Timeout | undefined;
   /** Aborted by {@link close}: ends the poll loop, including a round waiting between spread polls. */
   private readonly closing = new AbortController();
+  /**
+   * How long one `poll` or `pollMany` may take before its answer is taken as
+   * `unknown`: a scheduler command that hangs must not stall the poll loop,
+   * the hub's start-up (re-attach) or a spawn.
+   */
+  pollTimeoutMs = POLL_TIMEOUT_MS;
 
   constructor(private readonly hub: () => Hub) {}
 
@@ -235,7 +241,7 @@ export class ServerManager {
         timeoutMs: config.http_timeout * 1000,
         signal,
         // a scheduler that cannot be asked right now is no reason to give up
-        stillRunning: async () => (await pollSafely(spawner, result.state, log)).status !== 'stopped',
+        stillRunning: async () => (await pollSafely(spawner, result.state, log, this.pollTimeoutMs)).status !== 'stopped',
         label,
       });
       emit(90, 'Server answers; adding its route to the proxy');
@@ -371,7 +377,7 @@ export class ServerManager {
     }
     if (!state.v) return false;
     const log = this.h.log.child({ user: userName, server: row.name });
-    return this.afterPoll(userName, row, await pollSafely(spawner, state, log), log);
+    return this.afterPoll(userName, row, await pollSafely(spawner, state, log, this.pollTimeoutMs), log);
   }
 
   /** Acts on one poll result of a ready server (see {@link pollOne}). */
@@ -439,7 +445,7 @@ export class ServerManager {
           log.info('finished a stop an earlier hub process began');
           return;
         }
-        const status: PollResult['status'] = state.v ? (await pollSafely(spawner, state, log)).status : 'stopped';
+        const status: PollResult['status'] = state.v ? (await pollSafely(spawner, state, log, this.pollTimeoutMs)).status : 'stopped';
         const alive = status !== 'stopped';
         if (alive && row.url) {
           let up = true;
@@ -549,7 +555,7 @@ export class ServerManager {
       const backendLog = this.h.log.child({ backend: this.h.spawners.forRow(group[0]!).name });
       let results: PollResult[];
       try {
-        results = await spawner.pollMany!(readable.map((r) => r.state), { log: backendLog });
+        results = await withinOrThrow(spawner.pollMany!(readable.map((r) => r.state), { log: backendLog }), this.pollTimeoutMs, 'pollMany');
       } catch (err) {
         // the contract says never throw; a back-end that does leaves every one of its servers as it is
         const reason = (err as Error).message;
@@ -630,10 +636,27 @@ async function userGroups(db: Hub['db'], userId: number): Promise<string[]> {
   return rows.map((g) => g.name);
 }
 
-/** A spawner's poll, with a throw (which the contract forbids) taken as `unknown` and logged: never a reason to clear a server. */
-async function pollSafely(spawner: Spawner, state: SpawnerState, log: Logger): Promise<PollResult> {
+/** The default of {@link ServerManager.pollTimeoutMs}. */
+export const POLL_TIMEOUT_MS = 60_000;
+
+/** `work`, or a rejection naming `what` when it takes longer than `ms` (its later outcome is ignored). */
+async function withinOrThrow<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} gave no answer within ${Math.round(ms / 1000)} s`)), ms);
+  });
+  work.catch(() => undefined);
   try {
-    return await spawner.poll(state, { log });
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A spawner's poll, with a throw (which the contract forbids) or no answer in time taken as `unknown` and logged: never a reason to clear a server. */
+async function pollSafely(spawner: Spawner, state: SpawnerState, log: Logger, timeoutMs: number): Promise<PollResult> {
+  try {
+    return await withinOrThrow(spawner.poll(state, { log }), timeoutMs, 'poll');
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'the spawner failed to poll; taken as unknown');
     return { status: 'unknown', reason: (err as Error).message };

@@ -82,4 +82,18 @@ describe('pollMany in the poll loop', () => {
     await t.hub.servers.pollRound();
     await assertServerReset(t, 'pam', 'm0');
   });
+
+  it('a pollMany that never answers is taken as unknown after pollTimeoutMs: the round ends, its servers are kept', async () => {
+    const original = many.pollMany.bind(many);
+    many.pollMany = () => new Promise<never>(() => undefined);
+    t.hub.servers.pollTimeoutMs = 200;
+    const began = Date.now();
+    try {
+      await t.hub.servers.pollRound();
+    } finally {
+      many.pollMany = original;
+    }
+    assert.ok(Date.now() - began < 5000, 'the round waited for the hung pollMany');
+    for (const n of ['m1', 'm3', 'm4']) assert.equal((await serverRecord(t, 'pam', n)).row!.ready, 1, n);
+  });
 });

@@ -96,4 +96,18 @@ describe('poll answers unknown or pending for a ready server', () => {
     const state = JSON.parse((await serverRecord(t, 'una', 'queued')).row!.state) as DoubleState;
     assert.equal((await spawner.poll(state)).status, 'running');
   });
+
+  it('a poll that never answers is taken as unknown after pollTimeoutMs: the round ends, the server is kept', async () => {
+    const original = spawner.poll.bind(spawner);
+    spawner.poll = () => new Promise<never>(() => undefined);
+    t.hub.servers.pollTimeoutMs = 200;
+    const began = Date.now();
+    try {
+      await t.hub.servers.pollRound();
+    } finally {
+      spawner.poll = original;
+    }
+    assert.ok(Date.now() - began < 5000, 'the round waited for the hung poll');
+    await assertKept('queued');
+  });
 });
