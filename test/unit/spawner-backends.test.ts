@@ -43,3 +43,36 @@ describe('SpawnerBackends', () => {
     assert.equal(backends.forRow({ spawner: 'retired' }).name, 'local');
   });
 });
+
+describe('SpawnerBackends init and close', () => {
+  it('close calls every back-end\'s close, bounded: one that hangs or throws does not keep the others or the caller waiting', async () => {
+    const closed: string[] = [];
+    const hangs = Object.assign(trivialSpawner(), { close: () => new Promise<void>(() => undefined) });
+    const throws = Object.assign(trivialSpawner(), {
+      close: async () => {
+        throw new Error('pool already gone');
+      },
+    });
+    const fine = Object.assign(trivialSpawner(), {
+      close: async () => {
+        closed.push('fine');
+      },
+    });
+    const backends = namedBackends({ hangs, throws, fine });
+    const warnings: string[] = [];
+    const log = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as unknown as Parameters<typeof backends.close>[0];
+    const began = Date.now();
+    await backends.close(log, 200);
+    assert.ok(Date.now() - began < 2000);
+    assert.deepEqual(closed, ['fine']);
+    assert.equal(warnings.length, 2);
+  });
+
+  it('init calls every back-end\'s init in order', async () => {
+    const order: string[] = [];
+    const a = Object.assign(trivialSpawner(), { init: async () => void order.push('a') });
+    const b = Object.assign(trivialSpawner(), { init: async () => void order.push('b') });
+    await namedBackends({ a, b }).init();
+    assert.deepEqual(order, ['a', 'b']);
+  });
+});
