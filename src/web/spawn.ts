@@ -74,7 +74,9 @@ async function optionsForm(hub: Hub, t: SpawnTarget, groups: string[], chosen?: 
   const usable = hub.spawners.forUser(user);
   if (usable.length <= 1) {
     const only = usable[0] ?? hub.spawners.default;
-    return only.spawner.optionsForm ? only.spawner.optionsForm(user, { authState, previous }) : undefined;
+    // options another back-end started the server with are not this one's to preselect
+    const own = previous[BACKEND_OPTION] === undefined || previous[BACKEND_OPTION] === only.name ? previous : {};
+    return only.spawner.optionsForm ? only.spawner.optionsForm(user, { authState, previous: own }) : undefined;
   }
   // the back-end just posted (a form shown again with an error), else the one last used, else the first
   const picked = usable.find((b) => b.name === chosen) ?? usable.find((b) => b.name === previous[BACKEND_OPTION]) ?? usable[0]!;

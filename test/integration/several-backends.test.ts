@@ -178,3 +178,37 @@ describe('several back-ends in one hub', () => {
     assert.equal(info.spawner.class, 'ganymede.spawners.trivial-double');
   });
 });
+
+describe('the spawn form of a user allowed a single back-end among several', () => {
+  it('shows that back-end\'s own form (no choice), preselected only from its own options', async () => {
+    const sized = optionsCheckingSpawner();
+    const restricted = optionsCheckingSpawner();
+    const t = await startTestHub({}, { spawners: namedBackends({ hpc: { spawner: restricted, allowedGroups: ['hpc'] }, sized }) });
+    try {
+      const u = await t.tokenFor('una');
+      // una's server last ran on hpc (before she left the group) with size large
+      assert.equal((await t.api('POST', '/users/una/server', { token: u, body: { backend: 'sized' } })).status, 201);
+      assert.equal((await t.api('DELETE', '/users/una/server', { token: u })).status, 204);
+      const row = (await serverRecord(t, 'una')).row!;
+      await updateServer(t.hub.db, row.id, { user_options: JSON.stringify({ backend: 'hpc', size: 'large' }) });
+      const b = new Browser(t.hubUrl);
+      assert.equal((await b.login('una', 'test-password')).status, 302);
+      const html = await (await b.get('/hub/spawn')).text();
+      assert.doesNotMatch(html, /name="backend"/);
+      assert.match(html, /<select name="size">/);
+      assert.doesNotMatch(html, /<option value="large" selected>/, 'preselected from another back-end\'s options');
+      // with her own back-end's options remembered, they are preselected
+      await updateServer(t.hub.db, row.id, { user_options: JSON.stringify({ backend: 'sized', size: 'large' }) });
+      assert.match(await (await b.get('/hub/spawn')).text(), /<option value="large" selected>/);
+      // posting the form starts on the one allowed back-end
+      const posted = await b.post('/hub/spawn', { _xsrf: xsrfOf(html, '/hub/spawn'), size: 'small' });
+      assert.equal(posted.status, 302);
+      await eventually(async () => (await serverRecord(t, 'una')).row?.ready === 1, 5000, 'the form spawn');
+      assert.equal((await serverRecord(t, 'una')).row!.spawner, 'sized');
+      assert.equal(restricted.calls.length, 0);
+    } finally {
+      await t.stop();
+      await sized.killAll();
+    }
+  });
+});
