@@ -43,10 +43,10 @@ describe('polls spread over the round', () => {
     const gap = spreadMs / N;
     for (const g of gaps) assert.ok(g >= gap * 0.6, `polls too close together: ${gaps.join(', ')} ms (expected about ${gap})`);
     assert.ok(polls.at(-1)!.at - polls[0]!.at >= (N - 1) * gap * 0.6, 'the polls were not spread');
-    assert.ok(polls[0]!.at - began < gap, 'the first poll waited');
+    assert.ok(polls[0]!.at - began < gap * 1.5, 'the first poll waited');
     // the batched back-end is not spread: its one call comes at the start of the round
     const batch = many.polls.at(-1)!;
-    assert.ok(batch.at - began < gap, `pollMany came ${batch.at - began} ms into the round`);
+    assert.ok(batch.at - began < gap * 1.5, `pollMany came ${batch.at - began} ms into the round`);
   });
 
   it('without a spread the polls come back to back', async () => {
@@ -54,7 +54,7 @@ describe('polls spread over the round', () => {
     await t.hub.servers.pollRound(0);
     const polls = single.polls.slice(from);
     assert.equal(polls.length, N);
-    assert.ok(polls.at(-1)!.at - polls[0]!.at < 800 / N, 'a round without spread waited between polls');
+    assert.ok(polls.at(-1)!.at - polls[0]!.at < 400, 'a round without spread waited between polls');
   });
 
   it('a stale poll of the round\'s snapshot does not clear a server restarted meanwhile', async () => {
