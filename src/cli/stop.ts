@@ -30,14 +30,23 @@ export async function stopEverythingOffline(config: Config, opts: { servers: boo
     const database = await openDatabase(config.db.url, dataDir);
     const backends = SpawnerBackends.fromConfig(config, { log, dataDir });
     try {
-      await backends.init();
+      // one back-end that cannot start (an SSH host down) must not keep the servers of the others running
+      const unavailable = new Map<string, string>();
+      for (const b of backends.all()) {
+        try {
+          await b.spawner.init?.();
+        } catch (err) {
+          unavailable.set(b.name, (err as Error).message);
+        }
+      }
       const proxy = opts.proxy ? undefined : new ChpClient({ apiUrl: proxyApiUrls(config)[0]!, authToken: proxyToken(config, dataDir) });
       const urls = hubUrls(config);
       const rows = await activeServers(database.db);
       let stopped = 0;
       for (const row of rows) {
-        const { spawner } = backends.forRow(row);
+        const { spawner, name } = backends.forRow(row);
         try {
+          if (unavailable.has(name)) throw new Error(`its back-end ${name} is unavailable: ${unavailable.get(name)}`);
           const saved = JSON.parse(row.state) as SpawnerState;
           const state = saved.v && spawner.upgradeState ? spawner.upgradeState(saved) : saved;
           if (state.v) await spawner.stop(state, { log: log.child({ user: row.user_name, server: row.name }) });

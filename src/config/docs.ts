@@ -16,8 +16,13 @@ function typeName(s: TSchema): string {
       return JSON.stringify(s['const']);
     case 'Array':
       return `list of ${typeName(s['items'] as TSchema)}`;
-    case 'Record':
-      return 'map of string';
+    case 'Record': {
+      // the values' type: a map of sections (`spawners:`, each entry a back-end as `spawner:`) is a map of objects
+      const value = Object.values((s as unknown as { patternProperties?: Record<string, TSchema> }).patternProperties ?? {})[0];
+      if (!value) return 'map';
+      const isSection = value[Kind] === 'Object' || (value[Kind] === 'Union' && (value as unknown as { anyOf: TSchema[] }).anyOf.every((m) => m[Kind] === 'Object'));
+      return `map of ${isSection ? 'object' : typeName(value)}`;
+    }
     default:
       return String(s['type'] ?? s[Kind]).toLowerCase();
   }

@@ -91,6 +91,7 @@ export function validateConfig(raw: Record<string, unknown>): Config {
   const problems: Problem[] = [];
   checkUnknownKeys(ConfigSchema, raw, '', problems);
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw)) as Record<string, unknown>;
+  fillMapDefaults(ConfigSchema, withDefaults);
   for (const err of schemaErrors(ConfigSchema, withDefaults)) {
     const key = err.path.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
     // a union or an unknown key already reported at a parent covers what lies below it
@@ -155,8 +156,42 @@ function formatProblems(problems: Problem[]): string {
   return `config: ${problems.length} problems:\n${problems.map((p) => `  ${p.key}: ${p.message}`).join('\n')}`;
 }
 
+/**
+ * Fills the defaults of the entries of top-level maps of kinds (`spawners:`),
+ * which `Value.Default` leaves alone: each entry gets those of the member its
+ * `kind` names.
+ */
+function fillMapDefaults(schema: TObject, config: Record<string, unknown>): void {
+  for (const [key, prop] of Object.entries(schema.properties)) {
+    const map = config[key];
+    if (prop[Kind] !== 'Record' || !isPlainObject(map)) continue;
+    const entrySchema = Object.values((prop as unknown as { patternProperties: Record<string, TSchema> }).patternProperties)[0];
+    if (!entrySchema) continue;
+    for (const [name, entry] of Object.entries(map)) {
+      if (!isPlainObject(entry)) continue;
+      const member = entrySchema[Kind] === 'Union' ? kindMember(entrySchema, entry) : entrySchema;
+      if (member) map[name] = Value.Default(member, entry);
+    }
+  }
+}
+
 function checkUnknownKeys(schema: TSchema, value: unknown, at: string, problems: Problem[]): void {
   if (!isPlainObject(value)) return;
+  if (schema[Kind] === 'Record') {
+    // a map of named entries (`spawners:`): each name matches the key pattern, each entry is checked as its schema
+    const [pattern, entrySchema] = Object.entries((schema as unknown as { patternProperties: Record<string, TSchema> }).patternProperties)[0] ?? [];
+    if (!pattern || !entrySchema) return;
+    const re = new RegExp(pattern);
+    for (const [key, sub] of Object.entries(value)) {
+      const where = at ? `${at}.${key}` : key;
+      if (!re.test(key)) {
+        problems.push({ key: where, message: `${JSON.stringify(key)} is not a valid name (${(schema['keyDescription'] as string | undefined) ?? `it must match ${pattern}`})` });
+        continue;
+      }
+      checkUnknownKeys(entrySchema, sub, where, problems);
+    }
+    return;
+  }
   if (schema[Kind] === 'Union') {
     const members = (schema as unknown as { anyOf: TSchema[] }).anyOf;
     const kinds = members.map((m) => (m as TObject).properties?.['kind']?.['const'] as string | undefined).filter((k) => k);

@@ -140,6 +140,7 @@ export const ConfigSchema = Type.Object(
       {
         default: {},
         additionalProperties: false,
+        keyDescription: 'a back-end name is 1 to 63 lower-case letters, digits, `_` and `-`, starting with a letter or digit',
         description:
           "Several back-ends in one hub, by name (lower-case letters, digits, `_` and `-`): e.g. `local` (`kind: local-process`) and `cluster-a` (`kind: slurm` over SSH). Users pick one on the spawn form (the `backend` field; in the REST API the `backend` key of the start request's options), limited by each one's `allowed_groups`; the first one listed is the default. A server's row records its back-end, and poll, stop and re-attach use that one. When empty, `spawner` is the only back-end (named `default`).",
       },

@@ -44,6 +44,14 @@ export class ServerManager {
   private readonly inFlight = new Map<number, { promise: Promise<void>; abort: AbortController }>();
   readonly progress = new ProgressLog();
   private pollTimer: NodeJS.Timeout | undefined;
+  /** Aborted by {@link close}: ends the poll loop, including a round waiting between spread polls. */
+  private readonly closing = new AbortController();
+  /**
+   * How long one `poll` or `pollMany` may take before its answer is taken as
+   * `unknown`: a scheduler command that hangs must not stall the poll loop,
+   * the hub's start-up (re-attach) or a spawn.
+   */
+  pollTimeoutMs = POLL_TIMEOUT_MS;
 
   constructor(private readonly hub: () => Hub) {}
 
@@ -76,31 +84,35 @@ export class ServerManager {
     if (badName) throw new HubError(400, badName);
     let row = await getServer(db, user.id, serverName);
     if (serverName && !config.allow_named_servers) throw new HubError(400, 'Named servers are not enabled.');
-    if (!row) {
-      if (serverName && config.named_server_limit_per_user > 0) {
-        const named = await db.selectFrom('servers').select('id').where('user_id', '=', user.id).where('name', '!=', '').execute();
-        if (named.length >= config.named_server_limit_per_user) {
-          throw new HubError(
-            400,
-            `User ${user.name} already has the maximum of ${config.named_server_limit_per_user} named servers.  One must be deleted before a new server can be created`,
-          );
-        }
+    if (!row && serverName && config.named_server_limit_per_user > 0) {
+      const named = await db.selectFrom('servers').select('id').where('user_id', '=', user.id).where('name', '!=', '').execute();
+      if (named.length >= config.named_server_limit_per_user) {
+        throw new HubError(
+          400,
+          `User ${user.name} already has the maximum of ${config.named_server_limit_per_user} named servers.  One must be deleted before a new server can be created`,
+        );
       }
-      row = await createServer(db, user.id, serverName, this.h.spawners.default.name);
     }
     const label = serverLabel(user.name, serverName);
-    if (row.pending === 'spawn') return { server: row };
-    if (row.pending) throw new HubError(400, `${label} is pending ${row.pending}`);
-    if (row.ready) {
+    if (row?.pending === 'spawn') return { server: row };
+    if (row?.pending) throw new HubError(400, `${label} is pending ${row.pending}`);
+    if (row?.ready) {
       const alive = await this.pollOne(user.name, row);
       if (alive) throw new HubError(400, `${label} is already running`);
       row = (await getServer(db, user.id, serverName))!;
     }
     // auth.refresh_pre_spawn: current credentials for the spawner, or 401 "please log in again"
     user = await refreshBeforeSpawn(this.h, user, this.h.log);
-    // the options are checked by the back-end on every path (API, form, remembered) before anything is claimed
-    const plan = await this.plan(user, userOptions ?? (JSON.parse(row.user_options) as Record<string, unknown>));
+    // the options are checked by the back-end on every path (API, form, remembered) before anything is
+    // claimed, or stored: a refused start leaves no new server row behind
+    const plan = await this.plan(user, userOptions ?? this.remembered(row, label));
     await this.checkLimits();
+    // two first starts of a new server at once: one creates the row, the other uses it (the claim below decides)
+    row ??= await createServer(db, user.id, serverName, plan.backend.name).catch(async (err: unknown) => {
+      const raced = await getServer(db, user.id, serverName);
+      if (!raced) throw err;
+      return raced;
+    });
     if (!(await claimSpawn(db, row.id, this.h.processId))) throw new HubError(400, `${label} is already pending or running`);
     this.progress.reset(row.id);
     return { server: { ...row, pending: 'spawn' }, done: this.launch(row, plan) };
@@ -118,6 +130,22 @@ export class ServerManager {
   }
 
   /**
+   * The options a start without any reuses: those the server last started
+   * with. Options naming a back-end no longer configured are dropped (they
+   * were that back-end's): the server starts on the default one with none,
+   * rather than being refused on every start until the user sends new ones.
+   */
+  private remembered(row: ServerRow | undefined, label: string): Record<string, unknown> {
+    const options = row ? (JSON.parse(row.user_options) as Record<string, unknown>) : {};
+    const named = options?.[BACKEND_OPTION];
+    if (typeof named === 'string' && named && !this.h.spawners.get(named)) {
+      this.h.log.warn({ server: label, backend: named }, 'the remembered options name a back-end no longer configured; starting with none');
+      return {};
+    }
+    return options;
+  }
+
+  /**
    * Picks the back-end a start asks for and has it check the options.
    * Throws HubError (400 naming the field, 403 for a back-end the user's
    * groups do not allow) before anything is stored.
@@ -128,9 +156,13 @@ export class ServerManager {
     const authState = await loadAuthState(db, this.h.crypt, user.id, this.h.log);
     if (asked === null || typeof asked !== 'object' || Array.isArray(asked)) throw new HubError(400, 'Server options must be a JSON object');
     const { backend, options: rest } = this.h.spawners.pick(asked, spawnUser);
-    const options = backend.spawner.checkOptions ? await backend.spawner.checkOptions(rest, { user: spawnUser, authState }) : rest;
-    const picked = asked[BACKEND_OPTION] !== undefined && asked[BACKEND_OPTION] !== '';
-    const stored = picked || this.h.spawners.all().length > 1 ? { [BACKEND_OPTION]: backend.name, ...options } : options;
+    const checked = backend.spawner.checkOptions ? await backend.spawner.checkOptions(rest, { user: spawnUser, authState }) : rest;
+    if (checked === null || typeof checked !== 'object' || Array.isArray(checked)) throw new Error(`the ${backend.name} back-end's checkOptions returned no options object`);
+    // `backend` is the hub's key, never the spawner's: the row records the back-end the hub picked
+    const options = { ...checked };
+    delete options[BACKEND_OPTION];
+    // the model shows `backend` only when there is a choice (one back-end: user_options as the spawner checked them)
+    const stored = this.h.spawners.all().length > 1 ? { [BACKEND_OPTION]: backend.name, ...options } : options;
     return { user, spawnUser, backend, options, stored, authState };
   }
 
@@ -209,7 +241,7 @@ export class ServerManager {
         timeoutMs: config.http_timeout * 1000,
         signal,
         // a scheduler that cannot be asked right now is no reason to give up
-        stillRunning: async () => (await spawner.poll(result.state, { log })).status !== 'stopped',
+        stillRunning: async () => (await pollSafely(spawner, result.state, log, this.pollTimeoutMs)).status !== 'stopped',
         label,
       });
       emit(90, 'Server answers; adding its route to the proxy');
@@ -345,7 +377,7 @@ export class ServerManager {
     }
     if (!state.v) return false;
     const log = this.h.log.child({ user: userName, server: row.name });
-    return this.afterPoll(userName, row, await spawner.poll(state, { log }), log);
+    return this.afterPoll(userName, row, await pollSafely(spawner, state, log, this.pollTimeoutMs), log);
   }
 
   /** Acts on one poll result of a ready server (see {@link pollOne}). */
@@ -356,9 +388,19 @@ export class ServerManager {
       return true;
     }
     if (result.status !== 'stopped') return true;
+    // clear the server only as polled: a poll of a round's snapshot (spread over the interval) must not clear a
+    // server that was stopped and started again meanwhile (or is being stopped or started now)
+    const cleared = await db
+      .updateTable('servers')
+      .set({ ready: 0, pending: null, url: null, state: '{}', owner: null })
+      .where('id', '=', row.id)
+      .where('state', '=', row.state)
+      .where('ready', '=', 1)
+      .where('pending', 'is', null)
+      .executeTakeFirst();
+    if (Number(cleared.numUpdatedRows) !== 1) return false;
     log.warn({ exitCode: result.exitCode, reason: result.reason }, 'server stopped by itself');
     await this.h.proxy.deleteRoute(serverPrefix(this.h.urls, userName, row.name)).catch(() => undefined);
-    await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
     await deleteServerTokens(db, row.user_id, row.name);
     this.h.identities.clear();
     return false;
@@ -372,6 +414,7 @@ export class ServerManager {
    *   too (the poll loop notices if it dies).
    * - A spawn still under way on a resumable back-end (a job still queued) is
    *   resumed: this process goes on waiting for it, nothing is cancelled.
+   * - A stop still under way is finished (the server is stopped and cleared).
    * - Anything else is gone or cannot be finished: it is cleaned up.
    */
   async reattachAll(): Promise<{ kept: number; cleared: number; resumed: number }> {
@@ -391,9 +434,19 @@ export class ServerManager {
           log.error({ err: (err as Error).message }, 'unreadable spawner state; the server is cleared');
           state = { v: 0 };
         }
-        const status: PollResult['status'] = state.v ? await spawner.poll(state, { log }).then((r) => r.status, () => 'unknown' as const) : 'stopped';
-        const alive = status !== 'stopped';
         const prefix = serverPrefix(urls, row.user_name, row.name);
+        if (row.pending === 'stop') {
+          // a stop the previous process did not finish: finish it (the user asked for it), never revive the server
+          if (state.v) await spawner.stop(state, { log }).catch((err: Error) => log.warn({ err: err.message }, 'could not finish an interrupted stop'));
+          await this.h.proxy.deleteRoute(prefix).catch(() => undefined);
+          await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
+          await deleteServerTokens(db, row.user_id, row.name);
+          cleared++;
+          log.info('finished a stop an earlier hub process began');
+          return;
+        }
+        const status: PollResult['status'] = state.v ? (await pollSafely(spawner, state, log, this.pollTimeoutMs)).status : 'stopped';
+        const alive = status !== 'stopped';
         if (alive && row.url) {
           let up = true;
           try {
@@ -465,9 +518,12 @@ export class ServerManager {
       } catch (err) {
         this.h.log.warn({ err: (err as Error).message }, 'a poll round failed');
       } finally {
-        const wait = Math.max(0, interval * (0.9 + Math.random() * 0.2) - (Date.now() - began));
-        this.pollTimer = setTimeout(tick, wait);
-        this.pollTimer.unref();
+        // close() may have come while this round ran: then no further round
+        if (!this.closing.signal.aborted) {
+          const wait = Math.max(0, interval * (0.9 + Math.random() * 0.2) - (Date.now() - began));
+          this.pollTimer = setTimeout(tick, wait);
+          this.pollTimer.unref();
+        }
       }
     };
     this.pollTimer = setTimeout(tick, interval);
@@ -496,17 +552,28 @@ export class ServerManager {
         }
       }
       if (!readable.length) return;
-      const results = await spawner.pollMany!(readable.map((r) => r.state), { log: this.h.log });
+      const backendLog = this.h.log.child({ backend: this.h.spawners.forRow(group[0]!).name });
+      let results: PollResult[];
+      try {
+        results = await withinOrThrow(spawner.pollMany!(readable.map((r) => r.state), { log: backendLog }), this.pollTimeoutMs, 'pollMany');
+      } catch (err) {
+        // the contract says never throw; a back-end that does leaves every one of its servers as it is
+        const reason = (err as Error).message;
+        backendLog.warn({ err: reason }, 'pollMany failed; keeping every server of this back-end');
+        results = readable.map(() => ({ status: 'unknown', reason }));
+      }
       for (const [i, { row }] of readable.entries()) {
         const log = this.h.log.child({ user: row.user_name, server: row.name });
-        await this.afterPoll(row.user_name, row, results[i] ?? { status: 'unknown', reason: 'no answer for this server' }, log).catch(() => undefined);
+        const result = results[i] ?? { status: 'unknown', reason: 'pollMany gave no answer for this server' };
+        await this.afterPoll(row.user_name, row, result, log).catch((err: Error) => log.warn({ err: err.message }, 'could not act on a poll result'));
       }
     });
     const gap = single.length > 1 ? spreadMs / single.length : 0;
     const singles = (async () => {
       for (const [i, row] of single.entries()) {
-        if (i && gap) await sleep(gap);
-        await this.pollOne(row.user_name, row).catch(() => undefined);
+        if (i && gap) await sleep(gap, this.closing.signal).catch(() => undefined);
+        if (this.closing.signal.aborted) return;
+        await this.pollOne(row.user_name, row).catch((err: Error) => this.h.log.warn({ user: row.user_name, server: row.name, err: err.message }, 'a poll failed'));
       }
     })();
     await Promise.allSettled([...batches, singles]);
@@ -514,6 +581,7 @@ export class ServerManager {
 
   /** Stops the poll loop and waits (bounded) for transitions in flight. */
   async close(timeoutMs = 5000): Promise<void> {
+    this.closing.abort();
     if (this.pollTimer) clearTimeout(this.pollTimer);
     await resolvesWithin(Promise.allSettled([...this.inFlight.values()].map((f) => f.promise)), timeoutMs);
   }
@@ -566,6 +634,33 @@ export type { Logger };
 async function userGroups(db: Hub['db'], userId: number): Promise<string[]> {
   const rows = await db.selectFrom('user_groups').innerJoin('groups', 'groups.id', 'user_groups.group_id').select('groups.name').where('user_groups.user_id', '=', userId).execute();
   return rows.map((g) => g.name);
+}
+
+/** The default of {@link ServerManager.pollTimeoutMs}. */
+export const POLL_TIMEOUT_MS = 60_000;
+
+/** `work`, or a rejection naming `what` when it takes longer than `ms` (its later outcome is ignored). */
+async function withinOrThrow<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} gave no answer within ${Math.round(ms / 1000)} s`)), ms);
+  });
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A spawner's poll, with a throw (which the contract forbids) or no answer in time taken as `unknown` and logged: never a reason to clear a server. */
+async function pollSafely(spawner: Spawner, state: SpawnerState, log: Logger, timeoutMs: number): Promise<PollResult> {
+  try {
+    return await withinOrThrow(spawner.poll(state, { log }), timeoutMs, 'poll');
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'the spawner failed to poll; taken as unknown');
+    return { status: 'unknown', reason: (err as Error).message };
+  }
 }
 
 /** A row's spawner state, brought up to date by the spawner's `upgradeState` (which may throw for one it cannot read). */

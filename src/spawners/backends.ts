@@ -71,11 +71,13 @@ export class SpawnerBackends {
 
   /**
    * The back-end a server row records. A row from before back-ends had names
-   * (it holds a spawner kind) or naming one removed from the config falls back
-   * to the default one, as a hub with a single back-end always did.
+   * holds a spawner kind: it goes to the first back-end of that kind (a
+   * local-process server is never handed to a Slurm back-end that happens to
+   * be the default). A row naming a back-end removed from the config falls
+   * back to the default one, as a hub with a single back-end always did.
    */
   forRow(row: { spawner: string }): Backend {
-    return this.byName.get(row.spawner) ?? this.default;
+    return this.byName.get(row.spawner) ?? this.all().find((b) => b.spawner.kind === row.spawner) ?? this.default;
   }
 
   /** Whether `user` may start servers on `backend`. */
@@ -115,14 +117,23 @@ export class SpawnerBackends {
     for (const b of this.all()) await b.spawner.init?.();
   }
 
-  /** Calls every back-end's `close` (failures logged, never thrown). */
-  async close(log: Logger): Promise<void> {
+  /** Calls every back-end's `close`, each bounded by `timeoutMs` (failures and overruns logged, never thrown). */
+  async close(log: Logger, timeoutMs = 5000): Promise<void> {
     await Promise.all(
       this.all().map(async (b) => {
+        if (!b.spawner.close) return;
+        let timer: NodeJS.Timeout | undefined;
         try {
-          await b.spawner.close?.();
+          const late = new Promise<'late'>((resolve) => {
+            timer = setTimeout(() => resolve('late'), timeoutMs);
+          });
+          const closing = b.spawner.close();
+          closing.catch(() => undefined);
+          if ((await Promise.race([closing, late])) === 'late') log.warn({ backend: b.name, timeoutMs }, 'a spawner back-end did not close in time; going on');
         } catch (err) {
           log.warn({ backend: b.name, err: (err as Error).message }, 'a spawner back-end failed to close');
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );

@@ -65,7 +65,7 @@ function pendingUrl(hub: Hub, t: SpawnTarget, next: string | undefined): string 
  * choice of back-end with each one's own fields, those of the chosen one
  * enabled. Fields are preselected from the server's last options.
  */
-async function optionsForm(hub: Hub, t: SpawnTarget, groups: string[]): Promise<string | undefined> {
+async function optionsForm(hub: Hub, t: SpawnTarget, groups: string[], chosen?: unknown): Promise<string | undefined> {
   const user = { name: t.owner.name, admin: !!t.owner.admin, groups };
   if (hub.hooks.optionsForm) return hub.hooks.optionsForm(user);
   const authState = await loadAuthState(hub.db, hub.crypt, t.owner.id, hub.log);
@@ -74,12 +74,16 @@ async function optionsForm(hub: Hub, t: SpawnTarget, groups: string[]): Promise<
   const usable = hub.spawners.forUser(user);
   if (usable.length <= 1) {
     const only = usable[0] ?? hub.spawners.default;
-    return only.spawner.optionsForm ? only.spawner.optionsForm(user, { authState, previous }) : undefined;
+    // options another back-end started the server with are not this one's to preselect
+    const own = previous[BACKEND_OPTION] === undefined || previous[BACKEND_OPTION] === only.name ? previous : {};
+    return only.spawner.optionsForm ? only.spawner.optionsForm(user, { authState, previous: own }) : undefined;
   }
-  const picked = usable.find((b) => b.name === previous[BACKEND_OPTION]) ?? usable[0]!;
+  // the back-end just posted (a form shown again with an error), else the one last used, else the first
+  const picked = usable.find((b) => b.name === chosen) ?? usable.find((b) => b.name === previous[BACKEND_OPTION]) ?? usable[0]!;
   const parts: Html[] = [];
   for (const b of usable) {
-    const own = b.spawner.optionsForm ? await b.spawner.optionsForm(user, { authState, previous: b === picked ? previous : {} }) : undefined;
+    // each back-end's fields preselect only from options that were its own
+    const own = b.spawner.optionsForm ? await b.spawner.optionsForm(user, { authState, previous: previous[BACKEND_OPTION] === b.name ? previous : {} }) : undefined;
     const on = b === picked;
     parts.push(html`<label class="backend-choice"><input type="radio" name="${BACKEND_OPTION}" value="${b.name}"${new Html(on ? ' checked' : '')}> <strong>${b.displayName}</strong>${b.description ? html` <span class="muted">${b.description}</span>` : ''}</label>
       ${own ? html`<fieldset class="backend-options" data-backend="${b.name}"${new Html(on ? '' : ' disabled hidden')}>${new Html(own)}</fieldset>` : ''}`);
@@ -160,7 +164,7 @@ export function spawnRoutes(app: FastifyInstance, hub: Hub): void {
       // a refused option (the back-end's checks) shows the form again with the message; other errors are pages
       if (!(err instanceof HubError) || (err.status !== 400 && err.status !== 403)) throw err;
       req.log.info({ err: err.message }, 'spawn form refused');
-      const form = (await optionsForm(hub, t, groups)) ?? '';
+      const form = (await optionsForm(hub, t, groups, raw[BACKEND_OPTION])) ?? '';
       return renderForm(hub, req, reply, who, form, err.message);
     }
   };

@@ -17,6 +17,7 @@ import { ChpClient } from '../../src/proxy/chp-client.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/builtin/server.js';
 import { freePort } from '../../src/spawners/local-process.js';
 import type { Spawner } from '../../src/spawners/spawner.js';
+import type { SpawnerBackends } from '../../src/spawners/backends.js';
 import { createToken } from '../../src/db/repos/tokens.js';
 import { ensureUser } from '../../src/db/repos/users.js';
 import { validateResponse } from './openapi.js';
@@ -29,6 +30,8 @@ export const TRIVIAL_SERVER = fileURLToPath(new URL('../fixtures/trivial-server.
 export interface TestHubOptions {
   /** Replaces the spawner the config names (e.g. a double from spawner-doubles.ts). */
   spawner?: Spawner;
+  /** Replaces the configured back-ends (several named ones, e.g. built from doubles with `namedBackends`). */
+  spawners?: SpawnerBackends;
   /** Reuse a data dir (and so its SQLite database and secrets): a restarted hub. */
   dataDir?: string;
   /** Reuse a running proxy (a restarted hub finds its proxy still running). */
@@ -50,7 +53,7 @@ export interface TestHub extends BuiltHub {
   proxyServer: RunningProxy;
   dataDir: string;
   /** What the start-up re-attach found (with `reattach`). */
-  reattached: { kept: number; cleared: number } | undefined;
+  reattached: { kept: number; cleared: number; resumed: number } | undefined;
   /**
    * Closes the hub as a killed hub process would leave things: servers,
    * proxy, data dir and database contents stay; spawns in flight are
@@ -120,6 +123,7 @@ async function startTestHubOnce(raw: Record<string, unknown>, opts: TestHubOptio
       log,
       proxy,
       ...(opts.spawner ? { spawner: opts.spawner } : {}),
+      ...(opts.spawners ? { spawners: opts.spawners } : {}),
       ...(opts.authenticator ? { authenticator: opts.authenticator } : {}),
       ...(opts.hooks ? { hooks: opts.hooks } : {}),
     });

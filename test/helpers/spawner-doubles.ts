@@ -9,6 +9,12 @@
  * - {@link muteSpawner}: runs a real process that accepts connections and never answers HTTP.
  * - {@link reportingSpawner}: a batch spawner's way: waits for the server to report its port
  *   (`POST /hub/api/batchspawner`), then returns that address.
+ * - {@link queuedSpawner}: a batch-scheduler-like back-end: `start` submits a job to a {@link JobQueue}
+ *   the test holds, saves `{v: 1, job}` at once and waits while the job is pending; resumable.
+ * - {@link unreachableSchedulerSpawner}: a trivial server whose `poll` answers `unknown` (or any answer) on demand.
+ * - {@link optionsCheckingSpawner}: `checkOptions` accepts only `size` (small|large, normalised) and `note`.
+ * - {@link versionedStateSpawner}: saves state `v: 1`; `upgradeState` lifts it to `v: 2` and refuses others.
+ * - {@link pollManySpawner}: has `pollMany` and counts its calls.
  *
  * Every double records what the hub asked of it (`calls`), so tests can check
  * what reached the spawner (user_options, env, the abort signal). The servers
@@ -19,7 +25,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
-import { SpawnError } from '../../src/lib/errors.js';
+import { HubError, SpawnError } from '../../src/lib/errors.js';
+import { SpawnerBackends, type Backend } from '../../src/spawners/backends.js';
 import { freePort } from '../../src/spawners/local-process.js';
 import type { PollResult, SpawnRequest, Spawner, SpawnerState, StartResult } from '../../src/spawners/spawner.js';
 import { TRIVIAL_SERVER } from './hub.js';
@@ -72,6 +79,10 @@ export class TrivialSpawner implements Spawner {
   readonly calls: StartCall[] = [];
   /** The state of every process this instance started, in order (live or not). */
   readonly started: DoubleState[] = [];
+  /** Every poll (`poll` or one entry of `pollMany`) this instance answered: when, and the state it got. */
+  readonly polls: { at: number; state: SpawnerState }[] = [];
+  /** Every state `stop` got, in order. */
+  readonly stops: SpawnerState[] = [];
   /** Children started by this instance, by pid. */
   protected readonly children = new Map<number, ChildProcess>();
   optionsForm?: Spawner['optionsForm'];
@@ -137,12 +148,19 @@ export class TrivialSpawner implements Spawner {
   }
 
   async poll(state: SpawnerState): Promise<PollResult> {
+    this.polls.push({ at: Date.now(), state });
+    return this.pollProcess(state);
+  }
+
+  /** Whether the state's process runs (what `poll` answers without overrides). */
+  protected pollProcess(state: SpawnerState): PollResult {
     const s = state as Partial<DoubleState>;
     if (!s.pid) return { status: 'stopped' };
     return alive(s.pid, this.children.get(s.pid)) ? { status: 'running' } : { status: 'stopped' };
   }
 
   async stop(state: SpawnerState, _opts: { log: Logger }): Promise<void> {
+    this.stops.push(state);
     const s = state as Partial<DoubleState>;
     if (!s.pid) return;
     await endProcess(s.pid, this.children.get(s.pid), 'SIGTERM');
@@ -366,4 +384,261 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
     timer.unref();
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** A job of a {@link JobQueue}. */
+export type JobStatus = 'pending' | 'released' | 'cancelled';
+
+/**
+ * A scheduler's queue the test controls, shared by the spawner instances of
+ * several hub processes (as a real Slurm outlives a hub restart): jobs wait
+ * `pending` until {@link release}d; `cancel` ends them.
+ */
+export class JobQueue {
+  readonly jobs = new Map<string, JobStatus>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private next = 1;
+
+  submit(): string {
+    const job = `job-${this.next++}`;
+    this.jobs.set(job, 'pending');
+    return job;
+  }
+
+  release(job: string): void {
+    if (this.jobs.get(job) !== 'pending') return;
+    this.jobs.set(job, 'released');
+    this.wake(job);
+  }
+
+  cancel(job: string): void {
+    if (!this.jobs.has(job) || this.jobs.get(job) === 'cancelled') return;
+    this.jobs.set(job, 'cancelled');
+    this.wake(job);
+  }
+
+  /** Resolves when the job is released; rejects when it is cancelled (or unknown) or the signal aborts. */
+  async waitRun(job: string, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const status = this.jobs.get(job);
+      if (status === 'released') return;
+      if (status !== 'pending') throw new SpawnError(`job ${job} is gone (${status ?? 'unknown to the queue'})`, 'double-failed');
+      signal.throwIfAborted();
+      await new Promise<void>((resolve) => {
+        const set = this.waiters.get(job) ?? new Set();
+        this.waiters.set(job, set);
+        const done = () => {
+          set.delete(done);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        set.add(done);
+        signal.addEventListener('abort', done, { once: true });
+      });
+      if (signal.aborted) throw new SpawnError(`gave up waiting for job ${job}`, 'cancelled');
+    }
+  }
+
+  private wake(job: string): void {
+    for (const w of [...(this.waiters.get(job) ?? [])]) w();
+  }
+}
+
+/** State of a {@link QueuedSpawner}'s server: the job, then (once it runs) its process. */
+export interface QueuedState extends SpawnerState {
+  v: 1;
+  job: string;
+  pid?: number;
+  port?: number;
+}
+
+/**
+ * A batch-scheduler-like double: `start` submits a job to `queue`, saves
+ * `{v: 1, job}` at once, reports the job pending and waits until the test
+ * releases it, then runs a trivial server. Resumable: given `req.resumeState`
+ * it waits for that job instead of submitting another. `poll` answers
+ * `pending` while the job waits; `stop` cancels the job and ends its process.
+ */
+export class QueuedSpawner extends TrivialSpawner {
+  override readonly kind: string = 'queued-double';
+  readonly resumable: boolean = true;
+  /** The job of every `start` call, in order, and whether it resumed one. */
+  readonly jobs: { job: string; resumed: boolean }[] = [];
+  constructor(readonly queue: JobQueue, opts: TrivialOptions = {}) {
+    super(opts);
+  }
+  protected override async startServer(req: SpawnRequest): Promise<StartResult> {
+    const resumed = req.resumeState as Partial<QueuedState> | undefined;
+    const job = typeof resumed?.job === 'string' ? resumed.job : this.queue.submit();
+    this.jobs.push({ job, resumed: !!resumed });
+    if (!resumed) await req.saveState({ v: 1, job });
+    req.progress({ progress: 20, message: `job ${job} is pending` });
+    await this.queue.waitRun(job, req.signal);
+    const launched = await this.launch({ ...req, saveState: (s) => req.saveState({ ...s, job }) });
+    const state: QueuedState = { ...launched, job };
+    return { url: `http://127.0.0.1:${launched.port}`, state };
+  }
+  override async poll(state: SpawnerState): Promise<PollResult> {
+    this.polls.push({ at: Date.now(), state });
+    const s = state as Partial<QueuedState>;
+    if (s.pid) return this.pollProcess(state);
+    const status = s.job ? this.queue.jobs.get(s.job) : undefined;
+    return status === 'pending' || status === 'released' ? { status: 'pending', reason: 'Resources' } : { status: 'stopped' };
+  }
+  override async stop(state: SpawnerState, opts: { log: Logger }): Promise<void> {
+    const s = state as Partial<QueuedState>;
+    if (s.job) this.queue.cancel(s.job);
+    await super.stop(state, opts);
+  }
+}
+
+/** {@link QueuedSpawner} without the resume: a restarted hub must clean its pending spawns up. */
+export class UnresumableQueuedSpawner extends QueuedSpawner {
+  override readonly kind = 'unresumable-queued-double';
+  override readonly resumable: boolean = false;
+}
+
+/**
+ * A trivial server whose scheduler can be made unreachable: while
+ * {@link answer} is set, `poll` (and re-attach) get that answer instead of
+ * the truth, e.g. `{status: 'unknown', reason: 'controller down'}`.
+ */
+export class UnreachableSchedulerSpawner extends TrivialSpawner {
+  override readonly kind: string = 'unreachable-scheduler-double';
+  answer: PollResult | undefined;
+  /** `poll` answers `unknown` from now on. */
+  schedulerDown(reason = 'scheduler unreachable (double)'): void {
+    this.answer = { status: 'unknown', reason };
+  }
+  /** `poll` tells the truth again. */
+  schedulerUp(): void {
+    this.answer = undefined;
+  }
+  override async poll(state: SpawnerState): Promise<PollResult> {
+    this.polls.push({ at: Date.now(), state });
+    return this.answer ?? this.pollProcess(state);
+  }
+}
+
+/** The sizes {@link OptionsCheckingSpawner} accepts. */
+export const DOUBLE_SIZES = ['small', 'large'] as const;
+
+/**
+ * A trivial server whose `checkOptions` accepts only `size` (small or large,
+ * any case and surrounding blanks: normalised to lower case; default small)
+ * and an optional string `note`; anything else is a HubError(400) naming the
+ * field. Its form offers `size`, preselecting the previous one. Records every
+ * check (`checks`).
+ */
+export class OptionsCheckingSpawner extends TrivialSpawner {
+  override readonly kind = 'options-checking-double';
+  readonly checks: Record<string, unknown>[] = [];
+  constructor(private readonly formField = 'size', opts: TrivialOptions = {}) {
+    super(opts);
+    this.optionsForm = (_user, ctx) => {
+      const prev = ctx?.previous['size'];
+      return `<label>Size <select name="${this.formField}">${DOUBLE_SIZES.map((s) => `<option value="${s}"${prev === s ? ' selected' : ''}>${s}</option>`).join('')}</select></label>`;
+    };
+    this.optionsFromForm = (form) => {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(form)) out[k === this.formField ? 'size' : k] = v;
+      return out;
+    };
+  }
+  checkOptions(options: Record<string, unknown>): Record<string, unknown> {
+    this.checks.push(options);
+    for (const key of Object.keys(options)) if (key !== 'size' && key !== 'note') throw new HubError(400, `Unknown option '${key}'`);
+    const raw = options['size'] ?? 'small';
+    const size = typeof raw === 'string' ? raw.trim().toLowerCase() : raw;
+    if (typeof size !== 'string' || !(DOUBLE_SIZES as readonly string[]).includes(size)) throw new HubError(400, `The option 'size' must be one of ${DOUBLE_SIZES.join(', ')}`);
+    if (options['note'] !== undefined && typeof options['note'] !== 'string') throw new HubError(400, `The option 'note' must be a string`);
+    return { ...options, size };
+  }
+}
+
+/** State `v: 2` of {@link VersionedStateSpawner}: v1's fields under new names. */
+export interface StateV2 extends SpawnerState {
+  v: 2;
+  process: { pid: number; port: number };
+}
+
+/**
+ * Saves state `v: 1` (the base double's) and works only on `v: 2`:
+ * `upgradeState` lifts v1 to v2 and throws for any other version, so a test
+ * sees whether the hub upgraded what it read before `poll`/`stop`/`start`.
+ * Records each upgrade (`upgrades`).
+ */
+export class VersionedStateSpawner extends TrivialSpawner {
+  override readonly kind = 'versioned-state-double';
+  readonly upgrades: SpawnerState[] = [];
+  upgradeState(state: SpawnerState): SpawnerState {
+    this.upgrades.push(state);
+    if (state.v === 2) return state;
+    if (state.v !== 1) throw new Error(`state version ${state.v} is not one this double reads`);
+    const { pid, port } = state as DoubleState;
+    return { v: 2, process: { pid, port } } satisfies StateV2;
+  }
+  override async poll(state: SpawnerState): Promise<PollResult> {
+    this.polls.push({ at: Date.now(), state });
+    if (state.v !== 2) throw new Error(`poll got state v${state.v}, not upgraded`);
+    const { pid, port } = (state as StateV2).process;
+    return this.pollProcess({ v: 1, pid, port });
+  }
+  override async stop(state: SpawnerState, opts: { log: Logger }): Promise<void> {
+    this.stops.push(state);
+    if (state.v !== 2) throw new Error(`stop got state v${state.v}, not upgraded`);
+    const { pid, port } = (state as StateV2).process;
+    await super.stop({ v: 1, pid, port }, opts);
+    this.stops.pop();
+  }
+}
+
+/** A trivial server whose back-end has `pollMany`; counts its calls (`pollManyCalls`: the number of states of each). */
+export class PollManySpawner extends UnreachableSchedulerSpawner {
+  override readonly kind = 'poll-many-double';
+  readonly pollManyCalls: number[] = [];
+  /** How many times the one-server `poll` was called. */
+  singlePolls = 0;
+  /** Set to make `pollMany` throw (against its contract) with this message. */
+  failWith: string | undefined;
+  override async poll(state: SpawnerState): Promise<PollResult> {
+    this.singlePolls++;
+    return super.poll(state);
+  }
+  /** Per-pid answers overriding the truth (e.g. one server reported stopped). */
+  readonly answers = new Map<number, PollResult>();
+  async pollMany(states: SpawnerState[]): Promise<PollResult[]> {
+    this.pollManyCalls.push(states.length);
+    if (this.failWith) throw new Error(this.failWith);
+    return states.map((state) => {
+      this.polls.push({ at: Date.now(), state });
+      return this.answers.get((state as DoubleState).pid) ?? this.answer ?? this.pollProcess(state);
+    });
+  }
+}
+
+/** A batch-scheduler-like spawner on `queue` (shared by the hubs of a restart test): resumable. */
+export const queuedSpawner = (queue: JobQueue, opts?: TrivialOptions): QueuedSpawner => new QueuedSpawner(queue, opts);
+/** The same without `resumable`: a restarted hub cleans its pending spawns up. */
+export const unresumableQueuedSpawner = (queue: JobQueue, opts?: TrivialOptions): UnresumableQueuedSpawner => new UnresumableQueuedSpawner(queue, opts);
+/** A trivial server whose `poll` answers `unknown` (or anything) on demand. */
+export const unreachableSchedulerSpawner = (opts?: TrivialOptions): UnreachableSchedulerSpawner => new UnreachableSchedulerSpawner(opts);
+/** A trivial server whose `checkOptions` refuses anything but `size` (small|large) and `note`; its form field is `formField` (default `size`). */
+export const optionsCheckingSpawner = (formField?: string, opts?: TrivialOptions): OptionsCheckingSpawner => new OptionsCheckingSpawner(formField, opts);
+/** A trivial server whose state is upgraded from v1 to v2 (`upgradeState`), refusing other versions. */
+export const versionedStateSpawner = (opts?: TrivialOptions): VersionedStateSpawner => new VersionedStateSpawner(opts);
+/** A trivial server with `pollMany`, counting its calls. */
+export const pollManySpawner = (opts?: TrivialOptions): PollManySpawner => new PollManySpawner(opts);
+
+/**
+ * Several named back-ends from doubles, in order (the first is the default):
+ * `{name: spawner}` or `{name: {spawner, allowedGroups, displayName, description}}`.
+ */
+export function namedBackends(entries: Record<string, Spawner | { spawner: Spawner; allowedGroups?: string[]; displayName?: string; description?: string }>): SpawnerBackends {
+  return new SpawnerBackends(
+    Object.entries(entries).map(([name, e]): Backend => {
+      const full = 'spawner' in e && typeof (e as { start?: unknown }).start !== 'function' ? (e as { spawner: Spawner; allowedGroups?: string[]; displayName?: string; description?: string }) : { spawner: e as Spawner };
+      return { name, spawner: full.spawner, displayName: full.displayName ?? name, description: full.description ?? '', allowedGroups: full.allowedGroups ?? [] };
+    }),
+  );
 }
