@@ -10,6 +10,11 @@ command -v jupyterhub-singleuser >/dev/null 2>&1 || need_apt+=(jupyterhub)
 /usr/bin/python3 -c 'import ipykernel' >/dev/null 2>&1 || need_apt+=(python3-ipykernel)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# the real Slurm + SSH test environment (scripts/slurm-test-env/up.sh)
+command -v sbatch >/dev/null 2>&1 || need_apt+=(slurm-wlm)
+[ -x /usr/sbin/munged ] || need_apt+=(munge)
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+command -v sudo >/dev/null 2>&1 || need_apt+=(sudo)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing test dependencies with apt-get: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -20,6 +25,13 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund
+fi
+
+# Bring the Slurm test environment up now, so a broken set-up shows here and
+# not as failing suites (they also bring it up lazily: test/helpers/slurm-cluster.ts).
+# Without root the Slurm suites skip, saying why.
+if [ "$(id -u)" -eq 0 ]; then
+  bash scripts/slurm-test-env/up.sh >/dev/null
 fi
 
 npm run build
