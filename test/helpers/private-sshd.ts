@@ -20,7 +20,7 @@ export interface PrivateSshd {
   acceptedLogins(): number;
   /** Stops the listener and every connection it serves (their sshd processes), by pid. */
   stop(): Promise<void>;
-  /** Starts it again on the same port. */
+  /** Starts it again on the same port (nothing when it runs). */
   start(): Promise<void>;
   /** stop(), start(), and removes the temp dir at the end. */
   dispose(): Promise<void>;
@@ -63,6 +63,7 @@ export async function startPrivateSshd(c: SlurmCluster, opts: { maxSessions?: nu
   let pid = 0;
 
   const start = async () => {
+    if (pid && alive(pid)) return;
     const overrides = [`Port=${port}`, `PidFile=${pidFile}`, ...(opts.maxSessions ? [`MaxSessions=${opts.maxSessions}`] : [])];
     const args = overrides.map((o) => `-o ${shellQuote(o)}`).join(' ');
     const r = await runAsRoot(`rm -f ${shellQuote(pidFile)}; /usr/sbin/sshd -f ${shellQuote(c.sshdConfigFile)} ${args} -E ${shellQuote(logFile)}`);

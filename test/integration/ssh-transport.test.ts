@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -190,6 +191,53 @@ test('an unreachable port fails fast and says where', async (t) => {
   assert.equal(err.failure, 'unreachable');
   assert.match(err.message, new RegExp(`^Could not reach 127\\.0\\.0\\.1:${port} over SSH: connect ECONNREFUSED`));
   assert.ok(Date.now() - started < 2000);
+  return undefined;
+});
+
+test('a host that accepts TCP but never speaks SSH: unreachable after connect_timeout', async (t) => {
+  if (skip || !sshd) return t.skip(skip);
+  const sockets: net.Socket[] = [];
+  const silent = net.createServer((s) => sockets.push(s));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    sockets.forEach((s) => s.destroy());
+    silent.close();
+  });
+  const port = (silent.address() as net.AddressInfo).port;
+  const kh = path.join(tmp, 'known_hosts.silent');
+  writeFileSync(kh, readFileSync(sshd.knownHostsFile, 'utf8').replace(/\]:\d+ /, `]:${port} `));
+  const started = Date.now();
+  const err = await rejection(transport({ port, known_hosts: kh, connect_timeout: 0.5 }).run('true', { timeoutMs: 10_000 }));
+  assert.equal(err.failure, 'unreachable');
+  assert.equal(err.message, `Could not reach 127.0.0.1:${port} over SSH: no answer within 0.5 s`);
+  assert.ok(Date.now() - started < 2000);
+  return undefined;
+});
+
+test('repeated connection failures are spaced out (backoff), and a success resets it', async (t) => {
+  if (skip || !sshd) return t.skip(skip);
+  const ssh = transport();
+  await ssh.run('true', { timeoutMs: 10_000 });
+  await sshd.stop();
+  t.after(() => sshd?.start().catch(() => undefined));
+  // first failure: the dropped connection; then each reconnect waits longer (base 50 ms, cap 400 ms)
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const started = Date.now();
+    await rejection(ssh.run('true', { timeoutMs: 10_000 }));
+    times.push(Date.now() - started);
+  }
+  assert.ok((times[4] as number) >= 200 - 20, `later attempts wait (cap 400 ms, jitter 50 %): ${times.join(', ')}`);
+  await sshd.start();
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const ok = await ssh.run('echo back', { timeoutMs: 10_000 }).catch(() => undefined);
+    if (ok) break;
+    assert.ok(Date.now() < deadline, 'reconnects once the sshd is back');
+  }
+  const started = Date.now();
+  await ssh.run('true', { timeoutMs: 10_000 });
+  assert.ok(Date.now() - started < 1000, 'no backoff after a success');
   return undefined;
 });
 
