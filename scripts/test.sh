@@ -14,6 +14,11 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v ps >/dev/null 2>&1 || need_apt+=(procps)
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)
+# the real Slurm + SSH test environment (scripts/slurm-test-env/up.sh)
+command -v sbatch >/dev/null 2>&1 || need_apt+=(slurm-wlm)
+[ -x /usr/sbin/munged ] || need_apt+=(munge)
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+command -v sudo >/dev/null 2>&1 || need_apt+=(sudo)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing test dependencies with apt-get: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -24,6 +29,13 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund
+fi
+
+# Bring the Slurm test environment up now, so a broken set-up shows here and
+# not as failing suites (they also bring it up lazily: test/helpers/slurm-cluster.ts).
+# Without root the Slurm suites skip, saying why.
+if [ "$(id -u)" -eq 0 ]; then
+  bash scripts/slurm-test-env/up.sh >/dev/null
 fi
 
 npm run build

@@ -6,6 +6,7 @@ import { checkBatchOptions } from '../../src/spawners/batch/batch-options.js';
 import { readBatchState, upgradeBatchState } from '../../src/spawners/batch/batch-state.js';
 import { batchJobEnv } from '../../src/spawners/batch/job-env.js';
 import { QueryBatcher } from '../../src/spawners/batch/query-batcher.js';
+import { SshTransport } from '../../src/spawners/batch/ssh-transport.js';
 import { LocalTransport } from '../../src/spawners/batch/local-transport.js';
 import { transportFor } from '../../src/spawners/batch/transport-for.js';
 import { validateConfig } from '../../src/config/load.js';
@@ -135,13 +136,16 @@ describe('QueryBatcher', () => {
 
 describe('transportFor and the slurm config', () => {
   const deps = { log: pino({ level: 'silent' }), name: 'cluster-a', now: Date.now, fetch: globalThis.fetch, dataDir: '/tmp' };
-  it('runs locally without ssh:, hands ssh: to the SSH factory, and refuses ssh: without one', () => {
+  it('runs locally without ssh:, and hands ssh: to the SSH transport (or the factory given)', async () => {
     assert.ok(transportFor({}, deps) instanceof LocalTransport);
+    const ssh = { host: 'login1', port: 22, user: 'jupyterspawner', key_file: '/k', known_hosts: '/kh', connect_timeout: 10, command_timeout: 30, max_sessions: 8 };
     const fake = { where: 'login1', run: async () => ({ stdout: '', stderr: '', code: 0 }), close: async () => undefined };
     let got: unknown;
-    assert.equal(transportFor({ ssh: { host: 'login1' } }, deps, (ssh) => ((got = ssh), fake)), fake);
-    assert.deepEqual(got, { host: 'login1' });
-    assert.throws(() => transportFor({ ssh: { host: 'login1' } }, deps), /"cluster-a" sets ssh: but this hub was built without the SSH transport/);
+    assert.equal(transportFor({ ssh }, deps, (s) => ((got = s), fake)), fake);
+    assert.deepEqual(got, ssh);
+    const real = transportFor({ ssh }, deps);
+    assert.ok(real instanceof SshTransport);
+    await real.close();
   });
   it('accepts a local and a slurm back-end side by side, with the agreed defaults', () => {
     const c = validateConfig({ spawners: { local: { kind: 'local-process' }, 'cluster-a': { kind: 'slurm', req_partition: 'gpu' } } });

@@ -1,4 +1,5 @@
 import { FormFieldSchema } from '../options-form/form-config.js';
+import { SshOptionsSchema } from './ssh-config.js';
 import { Type, type Static, type TString } from '@sinclair/typebox';
 import { spawnerKindSchema } from '../common-options.js';
 
@@ -23,13 +24,7 @@ export const USER_REQ_OPTIONS = ['partition', 'account', 'qos', 'runtime', 'npro
 export const SlurmSpawnerSchema = spawnerKindSchema(
   'slurm',
   {
-    // The SSH transport's options (ssh-config.ts, SshOptionsSchema) replace this placeholder when it lands.
-    ssh: Type.Optional(
-      Type.Unknown({
-        description:
-          "Run the scheduler commands on a login host over SSH: `{host, port, user, key_file, known_hosts}` (key authentication; the host key must be in `known_hosts`). Absent: the commands run on the hub's machine.",
-      }),
-    ),
+    ssh: Type.Optional(SshOptionsSchema),
     system_user_name: Type.String({
       default: '{username}',
       minLength: 1,

@@ -1,23 +1,22 @@
 /**
  * Picks the {@link Transport} of a batch back-end from its options: the
- * local one when `ssh:` is absent, else the SSH one made by the factory the
- * registry passes in (src/spawners/registry.ts), so this module does not
- * depend on the SSH client.
+ * local one when `ssh:` is absent, else one pooled SSH connection to the
+ * login host (tests may pass another factory).
  */
 import type { SpawnerDeps } from '../spawner.js';
 import { LocalTransport } from './local-transport.js';
+import type { SshOptions } from './ssh-config.js';
+import { SshTransport } from './ssh-transport.js';
 import type { Transport } from './transport.js';
 
 /** Builds the SSH transport from a back-end's `ssh:` options. */
-export type SshTransportFactory = (ssh: unknown, deps: SpawnerDeps) => Transport;
+export type SshTransportFactory = (ssh: SshOptions, deps: SpawnerDeps) => Transport;
 
-/**
- * The transport for a back-end whose options hold `ssh` (absent: commands
- * run on the hub's machine). Throws when `ssh` is set but no SSH factory was
- * given, rather than silently running the commands locally.
- */
-export function transportFor(options: { ssh?: unknown }, deps: SpawnerDeps, ssh?: SshTransportFactory): Transport {
+/** The default SSH transport: {@link SshTransport}, logging through the back-end's logger. */
+const sshTransport: SshTransportFactory = (ssh, deps) => new SshTransport(ssh, { log: deps.log });
+
+/** The transport for a back-end whose options may hold `ssh` (absent: commands run on the hub's machine). */
+export function transportFor(options: { ssh?: SshOptions | undefined }, deps: SpawnerDeps, ssh: SshTransportFactory = sshTransport): Transport {
   if (options.ssh === undefined || options.ssh === null) return new LocalTransport();
-  if (!ssh) throw new Error(`back-end ${JSON.stringify(deps.name)} sets ssh: but this hub was built without the SSH transport`);
   return ssh(options.ssh, deps);
 }
