@@ -90,6 +90,8 @@ test('runs a command: stdout, stderr and exit status', async (t) => {
   assert.equal(ssh.where, `jupyterspawner@127.0.0.1:${sshd?.port}`);
   const r = await ssh.run('id -un; echo oops >&2; exit 3', { timeoutMs: 10_000 });
   assert.deepEqual(r, { stdout: 'jupyterspawner\n', stderr: 'oops\n', code: 3 });
+  // commands that end at once (exit status in the same packets as the exec reply) keep their status
+  for (let i = 0; i < 30; i++) assert.equal((await ssh.run(`exit ${i}`, { timeoutMs: 10_000 })).code, i);
   return undefined;
 });
 

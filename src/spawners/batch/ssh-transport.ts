@@ -77,6 +77,8 @@ export class SshTransport implements Transport {
   private readonly closed = new WeakSet<Client>();
   /** Counts connection attempts; close() moves it on so a late attempt is dropped. */
   private generation = 0;
+  /** The shared connection once it is ready (what `client` resolved to). */
+  private connected: Client | undefined;
 
   /** `options` is the `ssh:` block of the back-end config (times in seconds). Nothing connects until the first run. */
   constructor(options: SshOptions, extras: SshTransportExtras = {}) {
@@ -120,8 +122,6 @@ export class SshTransport implements Transport {
     try {
       await this.acquireSession(ctl.signal);
       try {
-        // A channel that could not even be opened on a connection that just
-        // dropped ran nothing: retry once on a fresh connection.
         // A channel the server refused to open ran nothing, so it is safe to
         // try again: on a fresh connection if this one just dropped (once),
         // or a moment later if the server is at its session limit (it may
@@ -129,17 +129,23 @@ export class SshTransport implements Transport {
         let reconnected = false;
         for (let attempt = 1; ; attempt++) {
           const client = await raceSignal(this.connection(), ctl.signal);
+          let retry: 'now' | 'later' | undefined;
           const channel = await this.openChannel(client, line, ctl.signal).catch((err: unknown) => {
             if (ctl.signal.aborted) throw err;
-            if (this.closed.has(client) && !reconnected) {
+            const gone = this.closed.has(client) || /not connected|no response from server/i.test((err as Error).message);
+            if (gone && !reconnected) {
               reconnected = true;
-              return undefined;
+              this.dropIfCurrent(client);
+              retry = 'now';
+            } else if (!gone && /open failed|prohibited/i.test((err as Error).message) && attempt <= 20) {
+              retry = 'later';
+            } else {
+              throw err;
             }
-            if (!this.closed.has(client) && /open failed|prohibited/i.test((err as Error).message) && attempt <= 20) return undefined;
-            throw err;
+            return undefined;
           });
           if (channel) return await this.collect(channel, opts.stdin, ctl.signal);
-          if (!this.closed.has(client)) await raceSignal(new Promise((r) => setTimeout(r, 20 * attempt)), ctl.signal);
+          if (retry === 'later') await raceSignal(new Promise((r) => setTimeout(r, 20 * attempt)), ctl.signal);
         }
       } finally {
         this.releaseSession();
@@ -157,6 +163,7 @@ export class SshTransport implements Transport {
   async close(): Promise<void> {
     const pending = this.client;
     this.client = undefined;
+    this.connected = undefined;
     this.generation++;
     if (!pending) return;
     const client = await pending.catch(() => undefined);
@@ -187,16 +194,29 @@ export class SshTransport implements Transport {
       client.on('error', (err: Error) => this.log?.warn({ where: this.where, err: err.message }, 'SSH connection error'));
       client.on('close', () => {
         this.closed.add(client);
+        if (this.connected === client) this.connected = undefined;
         if (current()) this.client = undefined;
         this.log?.info({ where: this.where }, 'SSH connection to the login host closed');
       });
-      if (!current()) client.end(); // close() was called meanwhile
+      if (current()) this.connected = client;
+      else client.end(); // close() was called meanwhile
       return client;
     } catch (err) {
       if (current()) this.client = undefined;
       this.failures++;
       this.lastFailureAt = Date.now();
       throw err;
+    }
+  }
+
+  /** Forgets `client` as the shared connection (it is gone) so the next run opens a new one. */
+  private dropIfCurrent(client: Client): void {
+    this.closed.add(client);
+    if (this.connected === client) {
+      this.client = undefined;
+      this.connected = undefined;
+      this.generation++;
+      client.destroy();
     }
   }
 
@@ -245,10 +265,15 @@ export class SshTransport implements Transport {
         reject(new Error('aborted'));
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      channel.on('close', () => {
+      // The exit status may arrive before these listeners exist (in the same
+      // packet batch as the exec reply): ssh2 keeps it and passes it to
+      // 'close', which cannot come before the output is read here.
+      channel.on('close', (closeCode?: number | null, closeSignal?: string) => {
         signal.removeEventListener('abort', onAbort);
+        if (code === undefined && typeof closeCode === 'number') code = closeCode;
+        if (code === undefined && closeCode === null && closeSignal) code = null;
         if (code === undefined) {
-          reject(new TransportError('unreachable', `The connection to ${this.where} was lost while a command ran`));
+          reject(new TransportError('unreachable', `The connection to ${this.where} was lost while a command ran (it may or may not have run to its end)`));
           return;
         }
         resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code });
