@@ -6,7 +6,7 @@
 # Run as root.
 set -euo pipefail
 
-SSHD_PID_FILE=/run/ci-slurm-sshd.pid
+SSHD_PID_FILE="${SSHD_PID_FILE:-/run/ci-slurm-sshd.pid}"
 say() { echo "slurm-test-env: $*" >&2; }
 [ "$(id -u)" -eq 0 ] || { say "error: must run as root"; exit 1; }
 

@@ -16,7 +16,8 @@
 #
 # Settings (environment): SSH_PORT (2222), SLURMCTLD_PORT (6817),
 # SLURMD_PORT (6818), NODE_CPUS (8), NODE_MEM_MB (4096), SSH_DIR
-# (/etc/ci-slurm-ssh), WRAPPERS_DIR (/usr/local/libexec/ganymede-ci-wrappers).
+# (/etc/ci-slurm-ssh), SSHD_PID_FILE (/run/ci-slurm-sshd.pid), SSHD_LOG
+# (/var/log/ci-slurm-sshd.log), WRAPPERS_DIR (/usr/local/libexec/ganymede-ci-wrappers).
 set -euo pipefail
 
 SSH_PORT="${SSH_PORT:-2222}"
@@ -31,8 +32,8 @@ JOB_USERS=(alice bob carol.proj1)
 
 SLURM_CONF=/etc/slurm/slurm.conf
 SUDOERS_FILE=/etc/sudoers.d/ganymede-ci
-SSHD_PID_FILE=/run/ci-slurm-sshd.pid
-SSHD_LOG=/var/log/ci-slurm-sshd.log
+SSHD_PID_FILE="${SSHD_PID_FILE:-/run/ci-slurm-sshd.pid}"
+SSHD_LOG="${SSHD_LOG:-/var/log/ci-slurm-sshd.log}"
 NODE_NAME="$(hostname -s)"
 
 say() { echo "slurm-test-env: $*" >&2; }
@@ -164,9 +165,10 @@ MinJobAge=300
 NodeName=${NODE_NAME} NodeAddr=127.0.0.1 NodeHostname=${NODE_NAME} CPUs=${NODE_CPUS} Sockets=1 CoresPerSocket=${NODE_CPUS} ThreadsPerCore=1 RealMemory=${NODE_MEM_MB} State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
-install -d -m 0755 /etc/slurm /run/slurm /var/log/slurm /var/spool/slurmd
-install -d -o slurm -g slurm -m 0755 /var/spool/slurmctld
-chown slurm:slurm /var/log/slurm
+id -u slurm >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin slurm
+install -d -m 0755 /etc/slurm /var/spool/slurmd
+# slurmctld writes its pid file, log and state as SlurmUser
+install -d -o slurm -g slurm -m 0755 /run/slurm /var/log/slurm /var/spool/slurmctld
 slurm_changed=0
 if install_if_changed "$SLURM_CONF" "$TMP/slurm.conf" 0644; then slurm_changed=1; say "wrote $SLURM_CONF"; fi
 
@@ -280,9 +282,13 @@ chmod 0600 "$SSH_DIR/ssh_host_ed25519_key" "$SSH_DIR/client_ed25519"
 svc_home="$(getent passwd "$SERVICE_USER" | cut -d: -f6)"
 svc_group="$(id -gn "$SERVICE_USER")"
 install -d -o "$SERVICE_USER" -g "$svc_group" -m 0700 "$svc_home/.ssh"
-if ! cmp -s "$SSH_DIR/client_ed25519.pub" "$svc_home/.ssh/authorized_keys"; then
-  install -o "$SERVICE_USER" -g "$svc_group" -m 0600 "$SSH_DIR/client_ed25519.pub" "$svc_home/.ssh/authorized_keys"
+# Added, not replaced: another environment's key (same account) keeps working.
+client_key="$(cut -d' ' -f1,2 "$SSH_DIR/client_ed25519.pub")"
+if ! grep -qsF "$client_key" "$svc_home/.ssh/authorized_keys"; then
+  echo "$client_key ganymede-ci" >>"$svc_home/.ssh/authorized_keys"
 fi
+chown "$SERVICE_USER:$svc_group" "$svc_home/.ssh/authorized_keys"
+chmod 0600 "$svc_home/.ssh/authorized_keys"
 
 echo "[127.0.0.1]:${SSH_PORT} $(cut -d' ' -f1,2 "$SSH_DIR/ssh_host_ed25519_key.pub")" >"$TMP/known_hosts"
 if ! cmp -s "$TMP/known_hosts" "$SSH_DIR/known_hosts"; then install -m 0644 "$TMP/known_hosts" "$SSH_DIR/known_hosts"; fi
