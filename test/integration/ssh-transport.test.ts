@@ -147,6 +147,22 @@ test('env: quoted assignments reach the command (and sudo env_keep), any value s
   return undefined;
 });
 
+test('a hashed known_hosts (ssh-keygen -H) works; close() releases the connection and a later run reconnects', async (t) => {
+  if (skip || !sshd) return t.skip(skip);
+  const kh = path.join(tmp, 'known_hosts.hashed');
+  writeFileSync(kh, readFileSync(sshd.knownHostsFile));
+  execFileSync('ssh-keygen', ['-H', '-f', kh], { stdio: 'ignore' });
+  assert.match(readFileSync(kh, 'utf8'), /^\|1\|/);
+  const ssh = transport({ known_hosts: kh });
+  const logins = sshd.acceptedLogins();
+  assert.equal((await ssh.run('echo hashed', { timeoutMs: 10_000 })).stdout, 'hashed\n');
+  await ssh.close();
+  await ssh.close();
+  assert.equal((await ssh.run('echo again', { timeoutMs: 10_000 })).stdout, 'again\n');
+  assert.equal(sshd.acceptedLogins() - logins, 2);
+  return undefined;
+});
+
 test('a host key that does not match known_hosts is refused, and nothing runs', async (t) => {
   if (skip || !sshd) return t.skip(skip);
   const other = readFileSync(`${newKeyLine()}.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
