@@ -175,6 +175,14 @@ test('a host key that does not match known_hosts is refused, and nothing runs', 
   assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${sshd.port}.*does not match ${kh.replaceAll('.', '\\.')}`));
   assert.equal(existsSync(marker), false);
   assert.equal(sshd.acceptedLogins(), logins, 'no login happened');
+  // a key of a type the server does not have (it has only ed25519)
+  const f = path.join(tmp, `ecdsa-${Date.now()}`);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ecdsa', '-N', '', '-f', f]);
+  writeFileSync(kh, `[127.0.0.1]:${sshd.port} ${readFileSync(`${f}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
+  const type = await rejection(transport({ known_hosts: kh }).run(`touch ${marker}`, { timeoutMs: 10_000 }));
+  assert.equal(type.failure, 'host-key');
+  assert.match(type.message, /offers no host key of the types .* lists for it \(ecdsa-sha2-nistp256\)/);
+  assert.equal(existsSync(marker), false);
   return undefined;
 });
 
