@@ -3,8 +3,9 @@
  * transport (opened on first use, shared by concurrent runs, one `exec`
  * channel per command, at most `max_sessions` at once, the rest queued),
  * key login, host key checked against known_hosts (ssh-connect.ts).
- * After the connection drops the next run reconnects; failed attempts back
- * off exponentially (bounded, jittered).
+ * After the connection drops the next run reconnects at once; after a failed
+ * attempt, runs fail at once with its error until a delay has passed that
+ * grows exponentially with each failure (bounded, jittered).
  */
 import type { Client, ClientChannel } from 'ssh2';
 import { connectSsh, sshWhere, type SshConnectTarget } from './ssh-connect.js';
@@ -70,7 +71,9 @@ export class SshTransport implements Transport {
   private readonly log: SshTransportLog | undefined;
   private client: Promise<Client> | undefined;
   private failures = 0;
-  private lastFailureAt = 0;
+  /** While backing off after failed attempts: when the next may start, and what the last one found. */
+  private nextAttemptAt = 0;
+  private lastError: TransportError | undefined;
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   /** Connections that closed (a channel that failed to open on one ran nothing). */
@@ -177,6 +180,11 @@ export class SshTransport implements Transport {
    */
   private connection(): Promise<Client> {
     if (this.client) return this.client;
+    if (this.lastError && Date.now() < this.nextAttemptAt) {
+      // Backing off: fail at once with what the last attempt found, rather than hold the run.
+      const inS = Math.ceil((this.nextAttemptAt - Date.now()) / 100) / 10;
+      return Promise.reject(new TransportError(this.lastError.failure, `${this.lastError.message} (next attempt in ${inS} s)`, { cause: this.lastError }));
+    }
     const generation = ++this.generation;
     const p = this.connect(generation);
     this.client = p;
@@ -185,12 +193,11 @@ export class SshTransport implements Transport {
 
   private async connect(generation: number): Promise<Client> {
     const current = () => this.generation === generation;
-    const wait = backoffDelay(this.failures, this.backoff.baseMs, this.backoff.maxMs) - (Date.now() - this.lastFailureAt);
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     try {
       const client = await connectSsh(this.target);
       if (this.failures > 0) this.log?.info({ where: this.where }, 'SSH connection to the login host re-established');
       this.failures = 0;
+      this.lastError = undefined;
       client.on('error', (err: Error) => this.log?.warn({ where: this.where, err: err.message }, 'SSH connection error'));
       client.on('close', () => {
         this.closed.add(client);
@@ -204,7 +211,8 @@ export class SshTransport implements Transport {
     } catch (err) {
       if (current()) this.client = undefined;
       this.failures++;
-      this.lastFailureAt = Date.now();
+      this.nextAttemptAt = Date.now() + backoffDelay(this.failures, this.backoff.baseMs, this.backoff.maxMs);
+      this.lastError = err instanceof TransportError ? err : new TransportError('unreachable', `Could not reach ${this.where}: ${String(err)}`, { cause: err });
       throw err;
     }
   }
