@@ -96,6 +96,10 @@ install_if_changed() {
   return 0
 }
 
+# One run at a time (test processes may start it together).
+exec 9>/run/ganymede-slurm-test-env.lock
+flock -w 60 9 || die "another up.sh has held /run/ganymede-slurm-test-env.lock for 60 s"
+
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
