@@ -64,18 +64,18 @@ pid_alive() {
 
 # Sends SIGTERM to the process in the pid file and waits (at most 10 s) until it is gone.
 stop_by_pid_file() {
-  local pid i
+  local pid
   pid_alive "$1" || return 0
   pid="$(tr -dc '0-9' <"$1")"
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do pid_alive "$1" || return 0; sleep 0.1; done
+  for _ in $(seq 1 100); do pid_alive "$1" || return 0; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
 }
 
 # Waits (at most 5 s) until the pid file names a live process.
 wait_pid_file() {
-  local i
-  for i in $(seq 1 100); do pid_alive "$1" && return 0; sleep 0.05; done
+
+  for _ in $(seq 1 100); do pid_alive "$1" && return 0; sleep 0.05; done
   die "$2 did not start (no live pid in $1); see ${3:-its log}"
 }
 
@@ -196,7 +196,7 @@ fi
 # The node must be usable: idle, mixed or allocated (a restarted slurmd is
 # `unknown` for a moment; a node found down or drained is resumed).
 node_ok=0
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
   state="$(sinfo -h -n "$NODE_NAME" -o '%T' 2>/dev/null | head -n1 | tr -d '*~#')" || state=""
   case "$state" in
     idle|mixed|allocated|completing) node_ok=1; break ;;
