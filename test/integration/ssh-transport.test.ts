@@ -17,7 +17,7 @@ import { SshTransport } from '../../src/spawners/batch/ssh-transport.js';
 import { TransportError } from '../../src/spawners/batch/transport.js';
 import { freePort } from '../../src/spawners/local-process.js';
 import { startPrivateSshd, type PrivateSshd } from '../helpers/private-sshd.js';
-import { ensureSlurmCluster, runAsRoot, squeueJob, type SlurmCluster } from '../helpers/slurm-cluster.js';
+import { ensureSlurmCluster, runAsRoot, sshConfigFor, squeueJob, type SlurmCluster } from '../helpers/slurm-cluster.js';
 
 let c: SlurmCluster | undefined;
 let sshd: PrivateSshd | undefined;
@@ -97,7 +97,7 @@ test('runs a command: stdout, stderr and exit status', async (t) => {
 
 test('the environment sshd itself works too', async (t) => {
   if (skip || !c) return t.skip(skip);
-  const ssh = transport({ port: c.sshPort, known_hosts: c.knownHostsFile });
+  const ssh = transport(sshConfigFor(c));
   assert.equal((await ssh.run('echo ok', { timeoutMs: 10_000 })).stdout, 'ok\n');
   return undefined;
 });
