@@ -6,7 +6,7 @@
 # Run as root.
 set -euo pipefail
 
-SSHD_PID_FILE=/run/ci-slurm-sshd.pid
+SSHD_PID_FILE="${SSHD_PID_FILE:-/run/ci-slurm-sshd.pid}"
 say() { echo "slurm-test-env: $*" >&2; }
 [ "$(id -u)" -eq 0 ] || { say "error: must run as root"; exit 1; }
 
@@ -22,12 +22,12 @@ pid_alive() {
 }
 
 stop_by_pid_file() {
-  local pid i
+  local pid
   pid_alive "$1" || { rm -f "$1"; return 0; }
   pid="$(tr -dc '0-9' <"$1")"
   say "stopping $2 (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do pid_alive "$1" || { rm -f "$1"; return 0; }; sleep 0.1; done
+  for _ in $(seq 1 100); do pid_alive "$1" || { rm -f "$1"; return 0; }; sleep 0.1; done
   say "$2 ignored SIGTERM for 10 s: SIGKILL"
   kill -KILL "$pid" 2>/dev/null || true
 }
@@ -35,10 +35,10 @@ stop_by_pid_file() {
 if pid_alive /run/slurm/slurmctld.pid; then
   jobs="$(squeue -h -o '%i' 2>/dev/null || true)"
   if [ -n "$jobs" ]; then
-    say "cancelling jobs: $(echo $jobs)"
+    say "cancelling jobs: $(tr '\n' ' ' <<<"$jobs")"
     # shellcheck disable=SC2086
     scancel $jobs 2>/dev/null || true
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
       [ -z "$(squeue -h -o '%i' 2>/dev/null)" ] && break
       sleep 0.1
     done

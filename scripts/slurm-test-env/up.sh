@@ -16,7 +16,8 @@
 #
 # Settings (environment): SSH_PORT (2222), SLURMCTLD_PORT (6817),
 # SLURMD_PORT (6818), NODE_CPUS (8), NODE_MEM_MB (4096), SSH_DIR
-# (/etc/ci-slurm-ssh), WRAPPERS_DIR (/usr/local/libexec/ganymede-ci-wrappers).
+# (/etc/ci-slurm-ssh), SSHD_PID_FILE (/run/ci-slurm-sshd.pid), SSHD_LOG
+# (/var/log/ci-slurm-sshd.log), WRAPPERS_DIR (/usr/local/libexec/ganymede-ci-wrappers).
 set -euo pipefail
 
 SSH_PORT="${SSH_PORT:-2222}"
@@ -31,8 +32,8 @@ JOB_USERS=(alice bob carol.proj1)
 
 SLURM_CONF=/etc/slurm/slurm.conf
 SUDOERS_FILE=/etc/sudoers.d/ganymede-ci
-SSHD_PID_FILE=/run/ci-slurm-sshd.pid
-SSHD_LOG=/var/log/ci-slurm-sshd.log
+SSHD_PID_FILE="${SSHD_PID_FILE:-/run/ci-slurm-sshd.pid}"
+SSHD_LOG="${SSHD_LOG:-/var/log/ci-slurm-sshd.log}"
 NODE_NAME="$(hostname -s)"
 
 say() { echo "slurm-test-env: $*" >&2; }
@@ -63,18 +64,18 @@ pid_alive() {
 
 # Sends SIGTERM to the process in the pid file and waits (at most 10 s) until it is gone.
 stop_by_pid_file() {
-  local pid i
+  local pid
   pid_alive "$1" || return 0
   pid="$(tr -dc '0-9' <"$1")"
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do pid_alive "$1" || return 0; sleep 0.1; done
+  for _ in $(seq 1 100); do pid_alive "$1" || return 0; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
 }
 
 # Waits (at most 5 s) until the pid file names a live process.
 wait_pid_file() {
-  local i
-  for i in $(seq 1 100); do pid_alive "$1" && return 0; sleep 0.05; done
+
+  for _ in $(seq 1 100); do pid_alive "$1" && return 0; sleep 0.05; done
   die "$2 did not start (no live pid in $1); see ${3:-its log}"
 }
 
@@ -94,6 +95,10 @@ install_if_changed() {
   rm -f "$new"
   return 0
 }
+
+# One run at a time (test processes may start it together).
+exec 9>/run/ganymede-slurm-test-env.lock
+flock -w 60 9 || die "another up.sh has held /run/ganymede-slurm-test-env.lock for 60 s"
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
@@ -164,9 +169,10 @@ MinJobAge=300
 NodeName=${NODE_NAME} NodeAddr=127.0.0.1 NodeHostname=${NODE_NAME} CPUs=${NODE_CPUS} Sockets=1 CoresPerSocket=${NODE_CPUS} ThreadsPerCore=1 RealMemory=${NODE_MEM_MB} State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
-install -d -m 0755 /etc/slurm /run/slurm /var/log/slurm /var/spool/slurmd
-install -d -o slurm -g slurm -m 0755 /var/spool/slurmctld
-chown slurm:slurm /var/log/slurm
+id -u slurm >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin slurm
+install -d -m 0755 /etc/slurm /var/spool/slurmd
+# slurmctld writes its pid file, log and state as SlurmUser
+install -d -o slurm -g slurm -m 0755 /run/slurm /var/log/slurm /var/spool/slurmctld
 slurm_changed=0
 if install_if_changed "$SLURM_CONF" "$TMP/slurm.conf" 0644; then slurm_changed=1; say "wrote $SLURM_CONF"; fi
 
@@ -190,7 +196,7 @@ fi
 # The node must be usable: idle, mixed or allocated (a restarted slurmd is
 # `unknown` for a moment; a node found down or drained is resumed).
 node_ok=0
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
   state="$(sinfo -h -n "$NODE_NAME" -o '%T' 2>/dev/null | head -n1 | tr -d '*~#')" || state=""
   case "$state" in
     idle|mixed|allocated|completing) node_ok=1; break ;;
@@ -280,9 +286,13 @@ chmod 0600 "$SSH_DIR/ssh_host_ed25519_key" "$SSH_DIR/client_ed25519"
 svc_home="$(getent passwd "$SERVICE_USER" | cut -d: -f6)"
 svc_group="$(id -gn "$SERVICE_USER")"
 install -d -o "$SERVICE_USER" -g "$svc_group" -m 0700 "$svc_home/.ssh"
-if ! cmp -s "$SSH_DIR/client_ed25519.pub" "$svc_home/.ssh/authorized_keys"; then
-  install -o "$SERVICE_USER" -g "$svc_group" -m 0600 "$SSH_DIR/client_ed25519.pub" "$svc_home/.ssh/authorized_keys"
+# Added, not replaced: another environment's key (same account) keeps working.
+client_key="$(cut -d' ' -f1,2 "$SSH_DIR/client_ed25519.pub")"
+if ! grep -qsF "$client_key" "$svc_home/.ssh/authorized_keys"; then
+  echo "$client_key ganymede-ci" >>"$svc_home/.ssh/authorized_keys"
 fi
+chown "$SERVICE_USER:$svc_group" "$svc_home/.ssh/authorized_keys"
+chmod 0600 "$svc_home/.ssh/authorized_keys"
 
 echo "[127.0.0.1]:${SSH_PORT} $(cut -d' ' -f1,2 "$SSH_DIR/ssh_host_ed25519_key.pub")" >"$TMP/known_hosts"
 if ! cmp -s "$TMP/known_hosts" "$SSH_DIR/known_hosts"; then install -m 0644 "$TMP/known_hosts" "$SSH_DIR/known_hosts"; fi

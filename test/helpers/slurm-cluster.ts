@@ -152,6 +152,11 @@ export function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
+/** The `ssh:` block of a `kind: slurm` back-end that reaches this environment as the service account. */
+export function sshConfigFor(c: SlurmCluster): { host: string; port: number; user: string; key_file: string; known_hosts: string } {
+  return { host: c.sshHost, port: c.sshPort, user: c.sshUser, key_file: c.keyFile, known_hosts: c.knownHostsFile };
+}
+
 /** The OpenSSH client command (argv) that logs in as the service account, host key strictly checked. */
 export function sshArgv(c: SlurmCluster, remoteCommand: string): string[] {
   return [

@@ -19,6 +19,7 @@ import {
 } from '../helpers/slurm-cluster.js';
 
 const UP_SCRIPT = fileURLToPath(new URL('../../scripts/slurm-test-env/up.sh', import.meta.url));
+const REPO_BIN = fileURLToPath(new URL('../../bin/', import.meta.url));
 const REPO_FILES = [fileURLToPath(new URL('../fixtures/trivial-server.mjs', import.meta.url))];
 
 async function cluster(t: { skip(msg: string): void }): Promise<SlurmCluster | undefined> {
@@ -78,7 +79,7 @@ test('sudo lets the service account run Slurm commands and wrappers as the users
 test('the files tests give to jobs are usable by the job users', async (t) => {
   const c = await cluster(t);
   if (!c) return;
-  const problems = await jobUsersCannotUse(c, REPO_FILES, [process.execPath]);
+  const problems = await jobUsersCannotUse(c, REPO_FILES, [process.execPath, REPO_BIN]);
   assert.deepEqual(problems, [], 'make the checkout world-readable (chmod o+rx on it and every parent directory)');
 });
 

@@ -68,6 +68,7 @@ test('hashed entries (made by ssh-keygen -H) match their host only', () => {
   assert.deepEqual(problems, []);
   assert.ok(checkHostKey(entries, 'login2.example.org', 2200, blob(ed), f).ok);
   assert.ok(checkHostKey(entries, 'login3', 22, blob(ec), f).ok);
+  assert.ok(checkHostKey(entries, 'LOGIN3', 22, blob(ec), f).ok, 'names are compared in lower case');
   assert.equal(checkHostKey(entries, 'login2.example.org', 22, blob(ed), f).ok, false);
   assert.equal(checkHostKey(entries, 'login4', 22, blob(ec), f).ok, false);
 });

@@ -88,7 +88,8 @@ function hashedMatches(field: string, name: string): boolean {
 
 /** Whether an entry's host field names `host` on `port`. */
 export function entryMatchesHost(hosts: string, host: string, port: number): boolean {
-  const name = knownHostsName(host, port);
+  // OpenSSH compares host names in lower case (and hashes them so)
+  const name = knownHostsName(host.toLowerCase(), port);
   if (hosts.startsWith('|')) return hashedMatches(hosts, name);
   let matched = false;
   for (const pattern of hosts.split(',')) {

@@ -83,6 +83,9 @@ export async function connectSsh(t: SshConnectTarget, signal?: AbortSignal): Pro
     client.on('error', (err: Error & { level?: string; code?: string }) => {
       if (verdict && !verdict.ok) {
         finish(new TransportError('host-key', `Refusing to connect to ${hostPort} over SSH: ${verdict.message}`, { cause: err }));
+      } else if (err.level === 'handshake' && /host key/i.test(err.message)) {
+        const listed = algorithms.join(', ');
+        finish(new TransportError('host-key', `Refusing to connect to ${hostPort} over SSH: it offers no host key of the types ${t.knownHostsFile} lists for it (${listed})`, { cause: err }));
       } else if (err.level === 'client-authentication') {
         finish(new TransportError('auth', `${sshWhere(t)} did not accept the key ${t.keyFile} (${err.message})`, { cause: err }));
       } else if (err.level === 'client-timeout') {

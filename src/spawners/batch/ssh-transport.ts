@@ -3,8 +3,9 @@
  * transport (opened on first use, shared by concurrent runs, one `exec`
  * channel per command, at most `max_sessions` at once, the rest queued),
  * key login, host key checked against known_hosts (ssh-connect.ts).
- * After the connection drops the next run reconnects; failed attempts back
- * off exponentially (bounded, jittered).
+ * After the connection drops the next run reconnects at once; after a failed
+ * attempt, runs fail at once with its error until a delay has passed that
+ * grows exponentially with each failure (bounded, jittered).
  */
 import type { Client, ClientChannel } from 'ssh2';
 import { connectSsh, sshWhere, type SshConnectTarget } from './ssh-connect.js';
@@ -70,13 +71,17 @@ export class SshTransport implements Transport {
   private readonly log: SshTransportLog | undefined;
   private client: Promise<Client> | undefined;
   private failures = 0;
-  private lastFailureAt = 0;
+  /** While backing off after failed attempts: when the next may start, and what the last one found. */
+  private nextAttemptAt = 0;
+  private lastError: TransportError | undefined;
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   /** Connections that closed (a channel that failed to open on one ran nothing). */
   private readonly closed = new WeakSet<Client>();
   /** Counts connection attempts; close() moves it on so a late attempt is dropped. */
   private generation = 0;
+  /** The shared connection once it is ready (what `client` resolved to). */
+  private connected: Client | undefined;
 
   /** `options` is the `ssh:` block of the back-end config (times in seconds). Nothing connects until the first run. */
   constructor(options: SshOptions, extras: SshTransportExtras = {}) {
@@ -120,8 +125,6 @@ export class SshTransport implements Transport {
     try {
       await this.acquireSession(ctl.signal);
       try {
-        // A channel that could not even be opened on a connection that just
-        // dropped ran nothing: retry once on a fresh connection.
         // A channel the server refused to open ran nothing, so it is safe to
         // try again: on a fresh connection if this one just dropped (once),
         // or a moment later if the server is at its session limit (it may
@@ -129,17 +132,23 @@ export class SshTransport implements Transport {
         let reconnected = false;
         for (let attempt = 1; ; attempt++) {
           const client = await raceSignal(this.connection(), ctl.signal);
+          let retry: 'now' | 'later' | undefined;
           const channel = await this.openChannel(client, line, ctl.signal).catch((err: unknown) => {
             if (ctl.signal.aborted) throw err;
-            if (this.closed.has(client) && !reconnected) {
+            const gone = this.closed.has(client) || /not connected|no response from server/i.test((err as Error).message);
+            if (gone && !reconnected) {
               reconnected = true;
-              return undefined;
+              this.dropIfCurrent(client);
+              retry = 'now';
+            } else if (!gone && /open failed|prohibited/i.test((err as Error).message) && attempt <= 20) {
+              retry = 'later';
+            } else {
+              throw err;
             }
-            if (!this.closed.has(client) && /open failed|prohibited/i.test((err as Error).message) && attempt <= 20) return undefined;
-            throw err;
+            return undefined;
           });
           if (channel) return await this.collect(channel, opts.stdin, ctl.signal);
-          if (!this.closed.has(client)) await raceSignal(new Promise((r) => setTimeout(r, 20 * attempt)), ctl.signal);
+          if (retry === 'later') await raceSignal(new Promise((r) => setTimeout(r, 20 * attempt)), ctl.signal);
         }
       } finally {
         this.releaseSession();
@@ -157,6 +166,7 @@ export class SshTransport implements Transport {
   async close(): Promise<void> {
     const pending = this.client;
     this.client = undefined;
+    this.connected = undefined;
     this.generation++;
     if (!pending) return;
     const client = await pending.catch(() => undefined);
@@ -170,6 +180,11 @@ export class SshTransport implements Transport {
    */
   private connection(): Promise<Client> {
     if (this.client) return this.client;
+    if (this.lastError && Date.now() < this.nextAttemptAt) {
+      // Backing off: fail at once with what the last attempt found, rather than hold the run.
+      const inS = Math.ceil((this.nextAttemptAt - Date.now()) / 100) / 10;
+      return Promise.reject(new TransportError(this.lastError.failure, `${this.lastError.message} (next attempt in ${inS} s)`, { cause: this.lastError }));
+    }
     const generation = ++this.generation;
     const p = this.connect(generation);
     this.client = p;
@@ -178,25 +193,38 @@ export class SshTransport implements Transport {
 
   private async connect(generation: number): Promise<Client> {
     const current = () => this.generation === generation;
-    const wait = backoffDelay(this.failures, this.backoff.baseMs, this.backoff.maxMs) - (Date.now() - this.lastFailureAt);
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     try {
       const client = await connectSsh(this.target);
       if (this.failures > 0) this.log?.info({ where: this.where }, 'SSH connection to the login host re-established');
       this.failures = 0;
+      this.lastError = undefined;
       client.on('error', (err: Error) => this.log?.warn({ where: this.where, err: err.message }, 'SSH connection error'));
       client.on('close', () => {
         this.closed.add(client);
+        if (this.connected === client) this.connected = undefined;
         if (current()) this.client = undefined;
         this.log?.info({ where: this.where }, 'SSH connection to the login host closed');
       });
-      if (!current()) client.end(); // close() was called meanwhile
+      if (current()) this.connected = client;
+      else client.end(); // close() was called meanwhile
       return client;
     } catch (err) {
       if (current()) this.client = undefined;
       this.failures++;
-      this.lastFailureAt = Date.now();
+      this.nextAttemptAt = Date.now() + backoffDelay(this.failures, this.backoff.baseMs, this.backoff.maxMs);
+      this.lastError = err instanceof TransportError ? err : new TransportError('unreachable', `Could not reach ${this.where}: ${String(err)}`, { cause: err });
       throw err;
+    }
+  }
+
+  /** Forgets `client` as the shared connection (it is gone) so the next run opens a new one. */
+  private dropIfCurrent(client: Client): void {
+    this.closed.add(client);
+    if (this.connected === client) {
+      this.client = undefined;
+      this.connected = undefined;
+      this.generation++;
+      client.destroy();
     }
   }
 
@@ -245,10 +273,15 @@ export class SshTransport implements Transport {
         reject(new Error('aborted'));
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      channel.on('close', () => {
+      // The exit status may arrive before these listeners exist (in the same
+      // packet batch as the exec reply): ssh2 keeps it and passes it to
+      // 'close', which cannot come before the output is read here.
+      channel.on('close', (closeCode?: number | null, closeSignal?: string) => {
         signal.removeEventListener('abort', onAbort);
+        if (code === undefined && typeof closeCode === 'number') code = closeCode;
+        if (code === undefined && closeCode === null && closeSignal) code = null;
         if (code === undefined) {
-          reject(new TransportError('unreachable', `The connection to ${this.where} was lost while a command ran`));
+          reject(new TransportError('unreachable', `The connection to ${this.where} was lost while a command ran (it may or may not have run to its end)`));
           return;
         }
         resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code });
