@@ -24,6 +24,8 @@ export interface SshTransportExtras {
   backoff?: { baseMs: number; maxMs: number };
   /** SSH keepalive interval in ms (default 15 s; 0: none). */
   keepaliveIntervalMs?: number;
+  /** Most bytes kept of stdout and of stderr (default 4 MiB); beyond it the result is `truncated`. */
+  maxOutputBytes?: number;
 }
 
 /** An environment variable name that may be put on a command line. */
@@ -68,6 +70,7 @@ export class SshTransport implements Transport {
   private readonly maxSessions: number;
   private readonly backoff: { baseMs: number; maxMs: number };
   private readonly log: SshTransportLog | undefined;
+  private readonly maxOutput: number;
   private client: Promise<Client> | undefined;
   private failures = 0;
   private lastFailureAt = 0;
@@ -94,6 +97,7 @@ export class SshTransport implements Transport {
     this.maxSessions = options.max_sessions;
     this.backoff = extras.backoff ?? { baseMs: 500, maxMs: 30_000 };
     this.log = extras.log;
+    this.maxOutput = extras.maxOutputBytes ?? MAX_OUTPUT;
   }
 
   /**
@@ -229,12 +233,13 @@ export class SshTransport implements Transport {
       let outBytes = 0;
       let errBytes = 0;
       let code: number | null | undefined;
+      const max = this.maxOutput;
       channel.on('data', (d: Buffer) => {
-        if (outBytes < MAX_OUTPUT) out.push(d);
+        if (outBytes < max) out.push(d.subarray(0, max - outBytes));
         outBytes += d.length;
       });
       channel.stderr.on('data', (d: Buffer) => {
-        if (errBytes < MAX_OUTPUT) err.push(d);
+        if (errBytes < max) err.push(d.subarray(0, max - errBytes));
         errBytes += d.length;
       });
       channel.on('exit', (c: number | null) => {
@@ -245,13 +250,19 @@ export class SshTransport implements Transport {
         reject(new Error('aborted'));
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      channel.on('close', () => {
+      // ssh2 may have emitted 'exit' before these listeners existed: it parses
+      // the exec reply, the output and the exit status of a quick command from
+      // one read, while the promise of openChannel resolves only afterwards.
+      // It keeps the status and passes it to 'close' (code, or null and the signal).
+      channel.on('close', (closeCode?: number | null, closeSignal?: string) => {
         signal.removeEventListener('abort', onAbort);
+        if (code === undefined) code = typeof closeCode === 'number' ? closeCode : closeSignal !== undefined ? null : undefined;
         if (code === undefined) {
           reject(new TransportError('unreachable', `The connection to ${this.where} was lost while a command ran`));
           return;
         }
-        resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code });
+        const truncated = outBytes > max || errBytes > max;
+        resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code, ...(truncated ? { truncated } : {}) });
       });
       channel.on('error', () => undefined);
       channel.end(stdin ?? '');
