@@ -8,12 +8,11 @@
 import type { Logger } from 'pino';
 import { ConfigError, HubError, SpawnError } from '../../lib/errors.js';
 import type { LogTailOptions, OptionsContext, PollResult, SpawnRequest, Spawner, SpawnerDeps, SpawnerState, StartResult } from '../spawner.js';
-import { accountNameProblem } from '../system-account.js';
 import type { SlurmSpawnerConfig } from './batch-config.js';
 import { checkBatchOptions } from './batch-options.js';
 import { OptionsForm } from '../options-form/options-form.js';
 import type { SpawnUser } from '../spawner.js';
-import { BATCH_STATE_VERSION, readBatchState, upgradeBatchState, type BatchState } from './batch-state.js';
+import { BATCH_STATE_VERSION, readBatchState, systemUserProblem, upgradeBatchState, type BatchState } from './batch-state.js';
 import { rewriteHost } from './exechost.js';
 import { cancelAndWait } from './job-cancel.js';
 import { JobCommands } from './job-commands.js';
@@ -153,7 +152,7 @@ export class BatchSpawner implements Spawner {
     } catch (err) {
       throw new SpawnError(`Cannot find the system account of ${JSON.stringify(req.user.name)}: ${(err as Error).message}`, 'bad-account-name', { status: 400, cause: err });
     }
-    const problem = accountNameProblem(name);
+    const problem = systemUserProblem(name);
     if (problem) {
       const shown = JSON.stringify(name.slice(0, 80));
       throw new SpawnError(`The system account ${shown} of ${JSON.stringify(req.user.name)} (from system_user_name) is not a valid account name: ${problem}`, 'bad-account-name', { status: 400 });

@@ -71,7 +71,11 @@ export interface BatchTemplateInput {
  *
  * A user option's value put into a variable must be a string without
  * control characters (it may land in an `#SBATCH` line, where a line break
- * would add directives) or a finite number.
+ * would add directives) or a finite number. It must hold no white space
+ * either, except `options` (extra `#SBATCH` options by definition): sbatch
+ * reads every word of a directive line as an option, so
+ * `#SBATCH --partition=debug --hold` would hold the job (and `--gpus=8`
+ * would pass a form's GPU limit). `user_options` keeps the raw values.
  *
  * @throws HubError(400) naming a user option whose value is not such a
  *   string or number; TemplateError when `req_homedir` does not render or
@@ -105,6 +109,9 @@ export function batchTemplateVars(input: BatchTemplateInput): Record<string, unk
   return vars;
 }
 
+/** The one user option whose value may be several words: extra `#SBATCH` options (`req_options`). */
+const MULTI_WORD_OPTION = 'options';
+
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
@@ -114,6 +121,9 @@ function userValue(name: string, value: unknown): string | number | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return value;
   if (typeof value === 'string') {
     if (CONTROL.test(value)) throw new HubError(400, `Option ${quoteName(name)} holds a line break or another control character`);
+    if (name !== MULTI_WORD_OPTION && /\s/.test(value)) {
+      throw new HubError(400, `Option ${quoteName(name)} holds a space: its value goes into the batch script as one word (an #SBATCH line would read the rest as more options)`);
+    }
     return value;
   }
   throw new HubError(400, `Option ${quoteName(name)} must be a string or a finite number`);
