@@ -106,6 +106,30 @@ describe('a user option cannot add options to its #SBATCH line', () => {
   });
 });
 
+describe('hub user and server names in a site batch script', () => {
+  const SITE_SCRIPT = '#!/bin/bash\n#SBATCH --job-name=jupyter-{{ hub_username }}-{{ server_name }}\n{{ cmd }}\n';
+
+  it('a server name with a space is refused when the script uses it, naming it', async () => {
+    const s = spawner({ batch_script: SITE_SCRIPT });
+    const script = await attempt(s, request(s, {}, { serverName: 'x --hold' }), refused400(/server name "x --hold" holds a space.*uses server_name/));
+    assert.equal(script, undefined);
+  });
+
+  it('a user name with a space likewise', async () => {
+    const s = spawner({ batch_script: SITE_SCRIPT, system_user_name: 'alice' });
+    const user = { name: 'ann --uid=0', admin: false, groups: [] };
+    assert.equal(await attempt(s, request(s, {}, { user, serverName: 'gpu' }), refused400(/user name "ann --uid=0" holds a space.*uses hub_username/)), undefined);
+  });
+
+  it('names without spaces reach the script; a script that does not use them takes any name', async () => {
+    const stops = (err: unknown) => err instanceof SpawnError && /test stops here/.test(err.message);
+    const site = spawner({ batch_script: SITE_SCRIPT });
+    assert.match((await attempt(site, request(site, {}, { serverName: 'gpu' }), stops))!, /^#SBATCH --job-name=jupyter-alice-gpu$/m);
+    const plain = spawner();
+    assert.ok(await attempt(plain, request(plain, {}, { serverName: 'my server' }), stops), 'the default script never mentions the names');
+  });
+});
+
 describe('the system account jobs run as', () => {
   it('is never root, whether from the hub user name or the auth state', async () => {
     const s = spawner();

@@ -39,7 +39,7 @@ export const SlurmSpawnerSchema = spawnerKindSchema(
     batch_script: Type.String({
       default: '',
       description:
-        "The job script: a Jinja-compatible (nunjucks) template sent on the submit command's standard input. Its variables: every `req_*` option by its short name (`partition`, `runtime`, …) overridden by the user's options, `username` (the system user), `homedir`, `keepvars`, `cmd` and the user's options. The server's environment is added as `export` lines after the `#SBATCH` header (secrets never appear on a command line). Empty: the built-in Slurm script (like batchspawner's: output to `{{homedir}}/jupyterhub_slurmspawner_%j.log`, optional `--partition`, `--time`, `--mem`, `--gres`, `--cpus-per-task`, `--reservation`).",
+        "The job script: a Jinja-compatible (nunjucks) template sent on the submit command's standard input. Its variables: every `req_*` option by its short name (`partition`, `runtime`, …) overridden by the user's options, `username` (the system user), `hub_username`, `server_name`, `homedir`, `keepvars`, `cmd` and the user's options. A user's value is one word (no spaces, except `options`); a script using `hub_username` or `server_name` refuses names with spaces, which would add options to an `#SBATCH` line. The server's environment is added as `export` lines after the `#SBATCH` header (secrets never appear on a command line). Empty: the built-in Slurm script (like batchspawner's: output to `{{homedir}}/jupyterhub_slurmspawner_%j.log`, optional `--partition`, `--time`, `--mem`, `--gres`, `--cpus-per-task`, `--reservation`).",
     }),
     batch_submit_cmd: Type.String({
       default: 'sbatch --parsable',

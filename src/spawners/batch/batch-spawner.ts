@@ -23,7 +23,7 @@ import { QueryBatcher } from './query-batcher.js';
 import type { Scheduler } from './scheduler.js';
 import { withEnvExports } from './script-env.js';
 import { renderTemplate, TemplateError } from './script-template.js';
-import { batchTemplateVars, REQ_NAMES, type ReqName } from './template-vars.js';
+import { batchTemplateVars, checkHubNamesFor, REQ_NAMES, type ReqName } from './template-vars.js';
 import type { Transport } from './transport.js';
 
 /** What a {@link BatchSpawner} is built from. */
@@ -125,7 +125,9 @@ export class BatchSpawner implements Spawner {
         authState: req.authState ?? null,
         formFields: this.formFields,
       });
-      script = withEnvExports(renderTemplate(this.cfg.batch_script || this.opts.scheduler.defaultScript, vars, 'batch_script'), env);
+      const template = this.cfg.batch_script || this.opts.scheduler.defaultScript;
+      checkHubNamesFor(template, vars);
+      script = withEnvExports(renderTemplate(template, vars, 'batch_script'), env);
     } catch (err) {
       if (err instanceof HubError && !(err instanceof SpawnError)) throw err;
       const what = err instanceof TemplateError ? err.message : `the job's environment cannot be written into the script: ${(err as Error).message}`;

@@ -141,3 +141,24 @@ function keepvarsOf(envNames: string[], extra: string): string {
   const names = [...envNames, ...extra.split(',').map((s) => s.trim())].filter((s) => s !== '');
   return [...new Set(names)].join(',');
 }
+
+/** The variables holding hub names, which may hold spaces and shell characters (the hub allows them in names). */
+const HUB_NAME_VARS = ['hub_username', 'server_name'] as const;
+
+/**
+ * Refuses a hub user or server name holding white space when `template`
+ * (a batch script) uses it: such a name in an `#SBATCH` line would add
+ * options (`--job-name=jupyter-{{ server_name }}` with the server `x --hold`).
+ * Names without white space pass, and so does any name the template never
+ * mentions (the default script mentions neither).
+ *
+ * @throws HubError(400) naming the variable and the value.
+ */
+export function checkHubNamesFor(template: string, vars: Record<string, unknown>): void {
+  for (const name of HUB_NAME_VARS) {
+    const value = vars[name];
+    if (typeof value !== 'string' || !/\s/.test(value) || !new RegExp(`\\b${name}\\b`).test(template)) continue;
+    const what = name === 'server_name' ? 'server name' : 'user name';
+    throw new HubError(400, `The ${what} ${quoteName(value)} holds a space, and this back-end's batch script uses ${name}, where a space would add options to an #SBATCH line: pick a ${what} without spaces`);
+  }
+}
