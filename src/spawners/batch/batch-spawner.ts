@@ -51,6 +51,15 @@ export class BatchSpawner implements Spawner {
   readonly commands: JobCommands;
   /** Coalesces single queries in service-account mode; undefined without `batch_query_all_cmd`. */
   readonly batcher: QueryBatcher<JobStatus> | undefined;
+  /**
+   * Only in service-account mode (`batch_query_all_cmd` set): one command
+   * answers every server of the back-end. Without it there is no pollMany,
+   * so the hub polls the servers one by one, spread over the poll interval
+   * (per-user wrappers: a thousand servers must not mean a burst of a
+   * thousand commands at the start of each round, nor a round longer than
+   * the interval).
+   */
+  readonly pollMany?: (states: SpawnerState[], opts: { log: Logger }) => Promise<PollResult[]>;
   private readonly cfg: SlurmSpawnerConfig;
   private readonly formFields: string[];
   private readonly form: OptionsForm;
@@ -69,6 +78,7 @@ export class BatchSpawner implements Spawner {
     this.batcher = this.commands.canQueryAll
       ? new QueryBatcher<JobStatus>((ids) => this.commands.queryAll(ids), () => ({ state: 'gone' }), opts.batchWindowMs ?? 50)
       : undefined;
+    if (this.commands.canQueryAll) this.pollMany = (states, o) => this.pollAll(states, o);
     this.form = new OptionsForm(c.form_fields, `spawners.${opts.deps.name}.form_fields`);
     this.formFields = c.form_fields.map((f) => f.name);
     if (c.hub_connect_url && !/^https?:\/\/[^/\s]+/.test(c.hub_connect_url)) {
@@ -216,12 +226,8 @@ export class BatchSpawner implements Spawner {
     return toPoll(await this.queryJob(s));
   }
 
-  async pollMany(states: SpawnerState[], opts: { log: Logger }): Promise<PollResult[]> {
-    if (!this.commands.canQueryAll) {
-      const out: PollResult[] = [];
-      for (const state of states) out.push(await this.poll(state, opts));
-      return out;
-    }
+  /** {@link pollMany}: one `batch_query_all_cmd` for every state. */
+  private async pollAll(states: SpawnerState[], _opts: { log: Logger }): Promise<PollResult[]> {
     const parsed = states.map((state): BatchState | undefined | Error => {
       try {
         return readBatchState(state);
