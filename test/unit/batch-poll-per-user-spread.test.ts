@@ -5,7 +5,10 @@
  * of running every job's query back to back at the start of a round (a
  * thousand servers meant a burst of a thousand commands, and a round longer
  * than the poll timeout). With `batch_query_all_cmd` it has one, answering
- * every server from one command.
+ * every server from one command; a job that command does not list is
+ * asked on its own before it counts as gone (a listing that cannot see
+ * every job, e.g. Slurm's `PrivateData=jobs`, must not clear running
+ * servers).
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,10 +43,24 @@ describe('pollMany of the batch back-end', () => {
   });
 
   it('is there in service-account mode: one command for every server', async () => {
-    const s = spawner({ batch_query_all_cmd: `echo all >> ${calls}; printf '11 RUNNING vm\\n12 PENDING n/a\\n'` });
+    const s = spawner({ batch_query_all_cmd: `echo all >> ${calls}; printf '11 RUNNING vm\\n12 PENDING n/a\\n'`, batch_query_cmd: `echo q >> ${calls}; true` });
     rmSync(calls, { force: true });
     const results = await s.pollMany!(states, { log });
     assert.deepEqual(results.map((r) => r.status), ['running', 'pending', 'stopped']);
-    assert.equal(readFileSync(calls, 'utf8'), 'all\n');
+    assert.equal(readFileSync(calls, 'utf8'), 'all\nq\n', 'one listing, and one question about the job it omitted');
+  });
+
+  it('a job the listing omits is asked on its own: still running keeps it, nothing there clears it', async () => {
+    rmSync(calls, { force: true });
+    const blind = spawner({ batch_query_all_cmd: `echo all >> ${calls}; printf '11 RUNNING vm\n'` });
+    const results = await blind.pollMany!(states, { log });
+    assert.deepEqual(results.map((r) => r.status), ['running', 'running', 'running'], 'jobs 12 and 13 were cleared on an incomplete listing');
+    assert.equal(readFileSync(calls, 'utf8'), 'all\nq\nq\n', 'one listing, then one query for each job it omitted');
+    assert.deepEqual(await blind.poll(states[2]!, { log }), { status: 'running' }, 'the single poll (start loop) confirms too');
+
+    const ended = spawner({ batch_query_all_cmd: `printf '11 CANCELLED vm\n'`, batch_query_cmd: `echo q >> ${calls}; true` });
+    rmSync(calls, { force: true });
+    assert.deepEqual((await ended.pollMany!(states, { log })).map((r) => r.status), ['stopped', 'stopped', 'stopped']);
+    assert.equal(readFileSync(calls, 'utf8'), 'q\nq\n', 'a job listed with its final state needs no second question');
   });
 });

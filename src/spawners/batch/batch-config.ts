@@ -60,7 +60,7 @@ export const SlurmSpawnerSchema = spawnerKindSchema(
     batch_query_all_cmd: Type.String({
       default: '',
       description:
-        "Service-account mode: one command, run WITHOUT `exec_prefix`, that lists every job the hub may have on this host, one line each starting with the job id, e.g. `squeue -h -t all -o '%i %T %B %r'`. The hub's poll then runs it once per host for all servers instead of once per server. Empty: one `batch_query_cmd` per job.",
+        "Service-account mode: one command, run WITHOUT `exec_prefix`, that lists every job the hub may have on this host, one line each starting with the job id, e.g. `squeue -h -t all -o '%i %T %B %r'`. The hub's poll then runs it once per host for all servers instead of once per server; a job it does not list is asked once more with `batch_query_cmd` before its server counts as stopped. Empty: one `batch_query_cmd` per job, spread over the poll interval.",
     }),
     state_exechost_exp: Type.String({
       default: '',

@@ -211,7 +211,26 @@ export class BatchSpawner implements Spawner {
   private async queryJob(state: BatchState, signal?: AbortSignal): Promise<JobStatus> {
     if (!this.batcher) return this.commands.query(state.job_id, state.system_user, signal);
     const asked = this.batcher.query(state.job_id).catch((err: Error): JobStatus => ({ state: 'unknown', reason: err.message }));
-    return signal ? untilAborted(asked, signal) : asked;
+    const status = await (signal ? untilAborted(asked, signal) : asked);
+    return unlisted(status) ? this.confirmGone(state, signal) : status;
+  }
+
+  /**
+   * A job `batch_query_all_cmd` did not list, asked on its own
+   * (`batch_query_cmd` as its user) before it counts as gone: a listing that
+   * cannot see every job (the service account under Slurm's
+   * `PrivateData=jobs`, a filter in the command, another cluster) must not
+   * clear running servers. Costs one query per job that vanished.
+   */
+  private async confirmGone(state: BatchState, signal?: AbortSignal): Promise<JobStatus> {
+    const status = await this.commands.query(state.job_id, state.system_user, signal);
+    if (status.state !== 'gone' && status.state !== 'unknown') {
+      this.opts.deps.log.warn(
+        { jobId: state.job_id, state: status.state },
+        'batch_query_all_cmd did not list a job that batch_query_cmd still sees: the listing is incomplete (does the service account see every job?)',
+      );
+    }
+    return status;
   }
 
   async poll(state: SpawnerState, opts: { log: Logger }): Promise<PollResult> {
@@ -238,12 +257,17 @@ export class BatchSpawner implements Spawner {
     const ids = parsed.filter((p): p is BatchState => p !== undefined && !(p instanceof Error)).map((p) => p.job_id);
     let answers: Map<string, JobStatus> | Error = new Map();
     if (ids.length > 0) answers = await this.commands.queryAll(ids).catch((err: Error) => err);
-    return parsed.map((p): PollResult => {
-      if (p === undefined) return { status: 'stopped' };
-      if (p instanceof Error) return { status: 'unknown', reason: p.message };
-      if (answers instanceof Error) return { status: 'unknown', reason: `could not run batch_query_all_cmd on ${this.opts.transport.where}: ${answers.message}` };
-      return toPoll(answers.get(p.job_id) ?? { state: 'gone' });
-    });
+    const out: PollResult[] = [];
+    for (const p of parsed) {
+      if (p === undefined) out.push({ status: 'stopped' });
+      else if (p instanceof Error) out.push({ status: 'unknown', reason: p.message });
+      else if (answers instanceof Error) out.push({ status: 'unknown', reason: `could not run batch_query_all_cmd on ${this.opts.transport.where}: ${answers.message}` });
+      else {
+        const status = answers.get(p.job_id) ?? { state: 'gone' };
+        out.push(toPoll(unlisted(status) ? await this.confirmGone(p) : status));
+      }
+    }
+    return out;
   }
 
   /**
@@ -280,6 +304,11 @@ function reqValues(c: SlurmSpawnerConfig): Partial<Record<ReqName, string | numb
   const out: Partial<Record<ReqName, string | number>> = {};
   for (const name of REQ_NAMES) out[name] = c[`req_${name}`];
   return out;
+}
+
+/** A `gone` without a final state: what a query-all answers for a job it did not list. */
+function unlisted(status: JobStatus): boolean {
+  return status.state === 'gone' && status.final === undefined;
 }
 
 /** A job status as the hub's poll result. */
