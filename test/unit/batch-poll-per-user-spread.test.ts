@@ -63,4 +63,9 @@ describe('pollMany of the batch back-end', () => {
     assert.deepEqual((await ended.pollMany!(states, { log })).map((r) => r.status), ['stopped', 'stopped', 'stopped']);
     assert.equal(readFileSync(calls, 'utf8'), 'q\nq\n', 'a job listed with its final state needs no second question');
   });
+
+  it('a listing that printed nothing but an error (exit status 0) clears nothing: each job is asked on its own', async () => {
+    const broken = spawner({ batch_query_all_cmd: `echo 'squeue: error: Invalid user for SlurmUser' >&2` });
+    assert.deepEqual((await broken.pollMany!(states, { log })).map((r) => r.status), ['running', 'running', 'running']);
+  });
 });

@@ -86,16 +86,18 @@ export function classifyQuery(spec: SchedulerSpec, result: CommandResult): JobSt
 /**
  * The status of each of `jobIds` from a query-all output. If the output was
  * cut at the transport's size limit, the scheduler could not be asked or the
- * command failed (rules 0, 1 and 3 of {@link classifyQuery}), or it printed
- * nothing on stdout but something on stderr, every job is `unknown`: a
- * listing that may be incomplete never makes a job gone. Otherwise each job listed
+ * command failed (rules 0, 1 and 3 of {@link classifyQuery}), every job is
+ * `unknown`: a listing that may be incomplete never makes a job gone.
+ * Otherwise each job listed
  * on a line matching `spec.queryAllLine` is classified by its state word
  * (rule 6; the first line wins when an id is listed twice); a job not listed
- * is `gone`, except when some lines could not be read, then it is `unknown`.
+ * is `gone` (without `final`: the batch spawner asks about it on its own
+ * before believing it), except when some lines could not be read, then it
+ * is `unknown`.
  */
 export function classifyQueryAll(spec: SchedulerSpec, result: CommandResult, jobIds: string[]): Map<string, JobStatus> {
   const statuses = new Map<string, JobStatus>();
-  const failed = (result.truncated ? truncatedStatus() : undefined) ?? unreachableStatus(spec, result) ?? exitStatusFailure(result) ?? silentWithStderr(result);
+  const failed = (result.truncated ? truncatedStatus() : undefined) ?? unreachableStatus(spec, result) ?? exitStatusFailure(result);
   if (failed) {
     for (const id of jobIds) statuses.set(id, failed);
     return statuses;
@@ -129,12 +131,6 @@ export function classifyQueryAll(spec: SchedulerSpec, result: CommandResult, job
 /** Rule 0: the `unknown` status of an output the transport cut short. */
 function truncatedStatus(): JobStatus {
   return { state: 'unknown', reason: 'the query printed more than the hub keeps of a command\'s output, so its answer is incomplete' };
-}
-
-/** A query-all that printed no listing but complained on stderr (exit status 0): `unknown`, or undefined. */
-function silentWithStderr(result: CommandResult): JobStatus | undefined {
-  if (result.stdout.trim() !== '' || result.stderr.trim() === '') return undefined;
-  return { state: 'unknown', reason: `the query listed no job and said on stderr: ${describeOutput(result.stderr, 200)}` };
 }
 
 /** Rule 1: the `unknown` status of a query that could not reach the scheduler, or undefined. */
