@@ -84,11 +84,11 @@ export function classifyQuery(spec: SchedulerSpec, result: CommandResult): JobSt
 }
 
 /**
- * The status of each of `jobIds` from a query-all output. If the output was
- * cut at the transport's size limit, the scheduler could not be asked or the
- * command failed (rules 0, 1 and 3 of {@link classifyQuery}), every job is
- * `unknown`: a listing that may be incomplete never makes a job gone.
- * Otherwise each job listed
+ * The status of each of `jobIds` from a query-all output. If the scheduler
+ * could not be asked or the command failed (rules 1 and 3 of
+ * {@link classifyQuery}), every job is `unknown`. When the transport cut the
+ * output at its size limit (a big site's listing), the complete lines are
+ * read and the cut last line is dropped. Then each job listed
  * on a line matching `spec.queryAllLine` is classified by its state word
  * (rule 6; the first line wins when an id is listed twice); a job not listed
  * is `gone` (without `final`: the batch spawner asks about it on its own
@@ -97,7 +97,7 @@ export function classifyQuery(spec: SchedulerSpec, result: CommandResult): JobSt
  */
 export function classifyQueryAll(spec: SchedulerSpec, result: CommandResult, jobIds: string[]): Map<string, JobStatus> {
   const statuses = new Map<string, JobStatus>();
-  const failed = (result.truncated ? truncatedStatus() : undefined) ?? unreachableStatus(spec, result) ?? exitStatusFailure(result);
+  const failed = unreachableStatus(spec, result) ?? exitStatusFailure(result);
   if (failed) {
     for (const id of jobIds) statuses.set(id, failed);
     return statuses;
@@ -105,7 +105,8 @@ export function classifyQueryAll(spec: SchedulerSpec, result: CommandResult, job
   const listed = new Map<string, Record<string, string | undefined>>();
   let unread = 0;
   let firstUnread = '';
-  for (const raw of result.stdout.split('\n')) {
+  const stdout = result.truncated ? result.stdout.slice(0, result.stdout.lastIndexOf('\n') + 1) : result.stdout;
+  for (const raw of stdout.split('\n')) {
     const line = raw.trim();
     if (line === '') continue;
     const m = spec.queryAllLine.exec(line);
