@@ -135,7 +135,8 @@ export class SshTransport implements Transport {
           const client = await raceSignal(this.connection(), ctl.signal);
           const channel = await this.openChannel(client, line, ctl.signal).catch((err: unknown) => {
             if (ctl.signal.aborted) throw err;
-            if (this.closed.has(client) && !reconnected) {
+            // once the exec request went out the command may run: never send it again
+            if (this.closed.has(client) && !reconnected && !execSent(err)) {
               reconnected = true;
               return undefined;
             }
@@ -210,7 +211,9 @@ export class SshTransport implements Transport {
       try {
         client.exec(line, (err, channel) => {
           if (err) {
-            reject(new TransportError('unreachable', `Could not run a command on ${this.where}: ${err.message}`, { cause: err }));
+            const sent = /Unable to exec/i.test(err.message);
+            const why = sent ? 'the connection was lost after the command was sent, so it may have run' : err.message;
+            reject(new TransportError('unreachable', `Could not run a command on ${this.where}: ${why}`, { cause: err }));
           } else if (signal.aborted) {
             // timed out or cancelled while the channel was being opened
             killChannel(channel);
@@ -294,6 +297,16 @@ export class SshTransport implements Transport {
     this.active--;
     this.waiting.shift()?.();
   }
+}
+
+/**
+ * Whether an `exec` that failed had reached the server: ssh2 says "Unable
+ * to exec" when the channel was open and the request sent, but no success
+ * came back (refused, or the connection closed meanwhile).
+ */
+function execSent(err: unknown): boolean {
+  const cause = err instanceof Error ? err.cause : undefined;
+  return cause instanceof Error && /Unable to exec/i.test(cause.message);
 }
 
 /** The ssh2 internals killChannel needs (not in its public types). */
