@@ -85,16 +85,18 @@ describe('a user option cannot add options to its #SBATCH line', () => {
   });
 
   for (const value of ['debug --hold', 'gpu --gpus=8', 'debug\u00a0--export=ALL', 'debug\u2003--hold']) {
-    it(`partition ${JSON.stringify(value)} is refused before submission`, async () => {
+    it(`partition ${JSON.stringify(value)} is refused on every path (checkOptions, and the script's variables), nothing submitted`, async () => {
       const s = spawner();
-      const script = await attempt(s, request(s, { partition: value }), refused400(/Option "partition" holds a space/));
-      assert.equal(script, undefined, 'nothing was submitted');
+      assert.throws(() => request(s, { partition: value }), refused400(/Option "partition" holds a space/));
+      const unchecked = { ...request(s, {}), userOptions: { partition: value } }; // a caller that skipped checkOptions
+      assert.equal(await attempt(s, unchecked, refused400(/Option "partition" holds a space/)), undefined, 'nothing was submitted');
     });
   }
 
   it('a form field by its own name is one word too', async () => {
     const s = spawner();
-    assert.equal(await attempt(s, request(s, { note: 'a --hold' }), refused400(/Option "note" holds a space/)), undefined);
+    assert.throws(() => request(s, { note: 'a --hold' }), refused400(/Option "note" holds a space/));
+    assert.equal(await attempt(s, { ...request(s, {}), userOptions: { note: 'a --hold' } }, refused400(/Option "note" holds a space/)), undefined);
   });
 
   it('one word still reaches its line; `options` may hold several (extra #SBATCH options by definition)', async () => {

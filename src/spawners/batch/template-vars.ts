@@ -5,6 +5,7 @@
 import { HubError } from '../../lib/errors.js';
 import { quoteName } from '../../lib/quote-name.js';
 import { USER_REQ_OPTIONS } from './batch-config.js';
+import { MULTI_WORD_OPTION } from './batch-options.js';
 import { renderTemplate, TemplateError } from './script-template.js';
 import { shellQuote } from './shell-quote.js';
 
@@ -108,9 +109,6 @@ export function batchTemplateVars(input: BatchTemplateInput): Record<string, unk
   vars['cmd'] = input.cmd.map(shellQuote).join(' ');
   return vars;
 }
-
-/** The one user option whose value may be several words: extra `#SBATCH` options (`req_options`). */
-const MULTI_WORD_OPTION = 'options';
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
