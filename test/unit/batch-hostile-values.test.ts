@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { validateConfig } from '../../src/config/load.js';
-import { HubError, SpawnError } from '../../src/lib/errors.js';
+import { ConfigError, HubError, SpawnError } from '../../src/lib/errors.js';
 import type { BatchSpawner } from '../../src/spawners/batch/batch-spawner.js';
 import { readBatchState } from '../../src/spawners/batch/batch-state.js';
 import { createSpawner } from '../../src/spawners/registry.js';
@@ -105,6 +105,16 @@ describe('a user option cannot add options to its #SBATCH line', () => {
     assert.match(script!, /^#SBATCH --partition=debug$/m);
     assert.match(script!, /^#SBATCH --nodes=1 --exclusive$/m);
     assert.doesNotMatch(script!.split('\n').filter((l) => l.startsWith('#SBATCH')).join('\n'), /secret-token/, 'the token is never in a directive');
+  });
+});
+
+describe('form values with a space in the config', () => {
+  it('are a config error naming the key (they could never be used), except for options', () => {
+    const choice = { name: 'partition', label: 'P', type: 'select', choices: [{ value: 'gpu large', label: 'GPU' }] };
+    assert.throws(() => spawner({ form_fields: [choice] }), (err: unknown) => err instanceof ConfigError && /form_fields\[0\]\.choices\[0\]\.value: holds a space/.test(err.message));
+    const text = { name: 'qos', label: 'Q', type: 'text', default: 'a b' };
+    assert.throws(() => spawner({ form_fields: [text] }), (err: unknown) => err instanceof ConfigError && /form_fields\[0\]\.default: holds a space/.test(err.message));
+    assert.ok(spawner({ form_fields: [{ name: 'options', label: 'O', type: 'text', default: '--nodes=1 --exclusive' }] }));
   });
 });
 

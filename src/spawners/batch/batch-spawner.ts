@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { ConfigError, HubError, SpawnError } from '../../lib/errors.js';
 import type { LogTailOptions, OptionsContext, PollResult, SpawnRequest, Spawner, SpawnerDeps, SpawnerState, StartResult } from '../spawner.js';
 import type { SlurmSpawnerConfig } from './batch-config.js';
-import { checkBatchOptions } from './batch-options.js';
+import { checkBatchOptions, MULTI_WORD_OPTION } from './batch-options.js';
 import { OptionsForm } from '../options-form/options-form.js';
 import type { SpawnUser } from '../spawner.js';
 import { BATCH_STATE_VERSION, readBatchState, systemUserProblem, upgradeBatchState, type BatchState } from './batch-state.js';
@@ -80,6 +80,12 @@ export class BatchSpawner implements Spawner {
       : undefined;
     if (this.commands.canQueryAll) this.pollMany = (states, o) => this.pollAll(states, o);
     this.form = new OptionsForm(c.form_fields, `spawners.${opts.deps.name}.form_fields`);
+    const spaced = spacedFormValue(c.form_fields);
+    if (spaced) {
+      throw new ConfigError(
+        `spawners.${opts.deps.name}.form_fields${spaced}: holds a space; a user option of this back-end is one word in the batch script (only "options" may hold several), so this value could never be used`,
+      );
+    }
     this.formFields = c.form_fields.map((f) => f.name);
     if (c.hub_connect_url && !/^https?:\/\/[^/\s]+/.test(c.hub_connect_url)) {
       throw new ConfigError(`spawner ${JSON.stringify(opts.deps.name)}: hub_connect_url ${JSON.stringify(c.hub_connect_url)} is not an http(s) URL`);
@@ -304,6 +310,17 @@ function reqValues(c: SlurmSpawnerConfig): Partial<Record<ReqName, string | numb
   const out: Partial<Record<ReqName, string | number>> = {};
   for (const name of REQ_NAMES) out[name] = c[`req_${name}`];
   return out;
+}
+
+/** Where a form field's choice or default holds white space (`[i].choices[j].value`), except for `options`; undefined when none does. */
+function spacedFormValue(fields: SlurmSpawnerConfig['form_fields']): string | undefined {
+  for (const [i, f] of fields.entries()) {
+    if (f.name === MULTI_WORD_OPTION) continue;
+    if (typeof f.default === 'string' && /\s/.test(f.default)) return `[${i}].default`;
+    const j = (f.choices ?? []).findIndex((choice) => /\s/.test(choice.value));
+    if (j >= 0) return `[${i}].choices[${j}].value`;
+  }
+  return undefined;
 }
 
 /** A `gone` without a final state: what a query-all answers for a job it did not list. */
