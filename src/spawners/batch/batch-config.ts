@@ -39,7 +39,7 @@ export const SlurmSpawnerSchema = spawnerKindSchema(
     batch_script: Type.String({
       default: '',
       description:
-        "The job script: a Jinja-compatible (nunjucks) template sent on the submit command's standard input. Its variables: every `req_*` option by its short name (`partition`, `runtime`, …) overridden by the user's options, `username` (the system user), `homedir`, `keepvars`, `cmd` and the user's options. The server's environment is added as `export` lines after the `#SBATCH` header (secrets never appear on a command line). Empty: the built-in Slurm script (like batchspawner's: output to `{{homedir}}/jupyterhub_slurmspawner_%j.log`, optional `--partition`, `--time`, `--mem`, `--gres`, `--cpus-per-task`, `--reservation`).",
+        "The job script: a Jinja-compatible (nunjucks) template sent on the submit command's standard input. Its variables: every `req_*` option by its short name (`partition`, `runtime`, …) overridden by the user's options, `username` (the system user), `hub_username`, `server_name`, `homedir`, `keepvars`, `cmd` and the user's options. A user's value is one word (no spaces, except `options`); a script using `hub_username` or `server_name` refuses names with spaces, which would add options to an `#SBATCH` line. The server's environment is added as `export` lines after the `#SBATCH` header (secrets never appear on a command line). Empty: the built-in Slurm script (like batchspawner's: output to `{{homedir}}/jupyterhub_slurmspawner_%j.log`, optional `--partition`, `--time`, `--mem`, `--gres`, `--cpus-per-task`, `--reservation`).",
     }),
     batch_submit_cmd: Type.String({
       default: 'sbatch --parsable',
@@ -60,7 +60,7 @@ export const SlurmSpawnerSchema = spawnerKindSchema(
     batch_query_all_cmd: Type.String({
       default: '',
       description:
-        "Service-account mode: one command, run WITHOUT `exec_prefix`, that lists every job the hub may have on this host, one line each starting with the job id, e.g. `squeue -h -t all -o '%i %T %B %r'`. The hub's poll then runs it once per host for all servers instead of once per server. Empty: one `batch_query_cmd` per job.",
+        "Service-account mode: one command, run WITHOUT `exec_prefix`, that lists every job the hub may have on this host, one line each starting with the job id, e.g. `squeue -h -t all -o '%i %T %B %r'`. The hub's poll then runs it once per host for all servers instead of once per server; a job it does not list is asked once more with `batch_query_cmd` before its server counts as stopped. Empty: one `batch_query_cmd` per job, spread over the poll interval.",
     }),
     state_exechost_exp: Type.String({
       default: '',

@@ -8,12 +8,11 @@
 import type { Logger } from 'pino';
 import { ConfigError, HubError, SpawnError } from '../../lib/errors.js';
 import type { LogTailOptions, OptionsContext, PollResult, SpawnRequest, Spawner, SpawnerDeps, SpawnerState, StartResult } from '../spawner.js';
-import { accountNameProblem } from '../system-account.js';
 import type { SlurmSpawnerConfig } from './batch-config.js';
-import { checkBatchOptions } from './batch-options.js';
+import { checkBatchOptions, MULTI_WORD_OPTION } from './batch-options.js';
 import { OptionsForm } from '../options-form/options-form.js';
 import type { SpawnUser } from '../spawner.js';
-import { BATCH_STATE_VERSION, readBatchState, upgradeBatchState, type BatchState } from './batch-state.js';
+import { BATCH_STATE_VERSION, readBatchState, systemUserProblem, upgradeBatchState, type BatchState } from './batch-state.js';
 import { rewriteHost } from './exechost.js';
 import { cancelAndWait } from './job-cancel.js';
 import { JobCommands } from './job-commands.js';
@@ -24,7 +23,7 @@ import { QueryBatcher } from './query-batcher.js';
 import type { Scheduler } from './scheduler.js';
 import { withEnvExports } from './script-env.js';
 import { renderTemplate, TemplateError } from './script-template.js';
-import { batchTemplateVars, REQ_NAMES, type ReqName } from './template-vars.js';
+import { batchTemplateVars, checkHubNamesFor, REQ_NAMES, type ReqName } from './template-vars.js';
 import type { Transport } from './transport.js';
 
 /** What a {@link BatchSpawner} is built from. */
@@ -52,6 +51,15 @@ export class BatchSpawner implements Spawner {
   readonly commands: JobCommands;
   /** Coalesces single queries in service-account mode; undefined without `batch_query_all_cmd`. */
   readonly batcher: QueryBatcher<JobStatus> | undefined;
+  /**
+   * Only in service-account mode (`batch_query_all_cmd` set): one command
+   * answers every server of the back-end. Without it there is no pollMany,
+   * so the hub polls the servers one by one, spread over the poll interval
+   * (per-user wrappers: a thousand servers must not mean a burst of a
+   * thousand commands at the start of each round, nor a round longer than
+   * the interval).
+   */
+  readonly pollMany?: (states: SpawnerState[], opts: { log: Logger }) => Promise<PollResult[]>;
   private readonly cfg: SlurmSpawnerConfig;
   private readonly formFields: string[];
   private readonly form: OptionsForm;
@@ -70,7 +78,14 @@ export class BatchSpawner implements Spawner {
     this.batcher = this.commands.canQueryAll
       ? new QueryBatcher<JobStatus>((ids) => this.commands.queryAll(ids), () => ({ state: 'gone' }), opts.batchWindowMs ?? 50)
       : undefined;
+    if (this.commands.canQueryAll) this.pollMany = (states, o) => this.pollAll(states, o);
     this.form = new OptionsForm(c.form_fields, `spawners.${opts.deps.name}.form_fields`);
+    const spaced = spacedFormValue(c.form_fields);
+    if (spaced) {
+      throw new ConfigError(
+        `spawners.${opts.deps.name}.form_fields${spaced}: holds a space; a user option of this back-end is one word in the batch script (only "options" may hold several), so this value could never be used`,
+      );
+    }
     this.formFields = c.form_fields.map((f) => f.name);
     if (c.hub_connect_url && !/^https?:\/\/[^/\s]+/.test(c.hub_connect_url)) {
       throw new ConfigError(`spawner ${JSON.stringify(opts.deps.name)}: hub_connect_url ${JSON.stringify(c.hub_connect_url)} is not an http(s) URL`);
@@ -126,7 +141,9 @@ export class BatchSpawner implements Spawner {
         authState: req.authState ?? null,
         formFields: this.formFields,
       });
-      script = withEnvExports(renderTemplate(this.cfg.batch_script || this.opts.scheduler.defaultScript, vars, 'batch_script'), env);
+      const template = this.cfg.batch_script || this.opts.scheduler.defaultScript;
+      checkHubNamesFor(template, vars);
+      script = withEnvExports(renderTemplate(template, vars, 'batch_script'), env);
     } catch (err) {
       if (err instanceof HubError && !(err instanceof SpawnError)) throw err;
       const what = err instanceof TemplateError ? err.message : `the job's environment cannot be written into the script: ${(err as Error).message}`;
@@ -153,7 +170,7 @@ export class BatchSpawner implements Spawner {
     } catch (err) {
       throw new SpawnError(`Cannot find the system account of ${JSON.stringify(req.user.name)}: ${(err as Error).message}`, 'bad-account-name', { status: 400, cause: err });
     }
-    const problem = accountNameProblem(name);
+    const problem = systemUserProblem(name);
     if (problem) {
       const shown = JSON.stringify(name.slice(0, 80));
       throw new SpawnError(`The system account ${shown} of ${JSON.stringify(req.user.name)} (from system_user_name) is not a valid account name: ${problem}`, 'bad-account-name', { status: 400 });
@@ -200,7 +217,26 @@ export class BatchSpawner implements Spawner {
   private async queryJob(state: BatchState, signal?: AbortSignal): Promise<JobStatus> {
     if (!this.batcher) return this.commands.query(state.job_id, state.system_user, signal);
     const asked = this.batcher.query(state.job_id).catch((err: Error): JobStatus => ({ state: 'unknown', reason: err.message }));
-    return signal ? untilAborted(asked, signal) : asked;
+    const status = await (signal ? untilAborted(asked, signal) : asked);
+    return unlisted(status) ? this.confirmGone(state, signal) : status;
+  }
+
+  /**
+   * A job `batch_query_all_cmd` did not list, asked on its own
+   * (`batch_query_cmd` as its user) before it counts as gone: a listing that
+   * cannot see every job (the service account under Slurm's
+   * `PrivateData=jobs`, a filter in the command, another cluster) must not
+   * clear running servers. Costs one query per job that vanished.
+   */
+  private async confirmGone(state: BatchState, signal?: AbortSignal): Promise<JobStatus> {
+    const status = await this.commands.query(state.job_id, state.system_user, signal);
+    if (status.state !== 'gone' && status.state !== 'unknown') {
+      this.opts.deps.log.warn(
+        { jobId: state.job_id, state: status.state },
+        'batch_query_all_cmd did not list a job that batch_query_cmd still sees: the listing is incomplete (does the service account see every job?)',
+      );
+    }
+    return status;
   }
 
   async poll(state: SpawnerState, opts: { log: Logger }): Promise<PollResult> {
@@ -215,12 +251,8 @@ export class BatchSpawner implements Spawner {
     return toPoll(await this.queryJob(s));
   }
 
-  async pollMany(states: SpawnerState[], opts: { log: Logger }): Promise<PollResult[]> {
-    if (!this.commands.canQueryAll) {
-      const out: PollResult[] = [];
-      for (const state of states) out.push(await this.poll(state, opts));
-      return out;
-    }
+  /** {@link pollMany}: one `batch_query_all_cmd` for every state. */
+  private async pollAll(states: SpawnerState[], _opts: { log: Logger }): Promise<PollResult[]> {
     const parsed = states.map((state): BatchState | undefined | Error => {
       try {
         return readBatchState(state);
@@ -231,12 +263,17 @@ export class BatchSpawner implements Spawner {
     const ids = parsed.filter((p): p is BatchState => p !== undefined && !(p instanceof Error)).map((p) => p.job_id);
     let answers: Map<string, JobStatus> | Error = new Map();
     if (ids.length > 0) answers = await this.commands.queryAll(ids).catch((err: Error) => err);
-    return parsed.map((p): PollResult => {
-      if (p === undefined) return { status: 'stopped' };
-      if (p instanceof Error) return { status: 'unknown', reason: p.message };
-      if (answers instanceof Error) return { status: 'unknown', reason: `could not run batch_query_all_cmd on ${this.opts.transport.where}: ${answers.message}` };
-      return toPoll(answers.get(p.job_id) ?? { state: 'gone' });
-    });
+    const out: PollResult[] = [];
+    for (const p of parsed) {
+      if (p === undefined) out.push({ status: 'stopped' });
+      else if (p instanceof Error) out.push({ status: 'unknown', reason: p.message });
+      else if (answers instanceof Error) out.push({ status: 'unknown', reason: `could not run batch_query_all_cmd on ${this.opts.transport.where}: ${answers.message}` });
+      else {
+        const status = answers.get(p.job_id) ?? { state: 'gone' };
+        out.push(toPoll(unlisted(status) ? await this.confirmGone(p) : status));
+      }
+    }
+    return out;
   }
 
   /**
@@ -273,6 +310,22 @@ function reqValues(c: SlurmSpawnerConfig): Partial<Record<ReqName, string | numb
   const out: Partial<Record<ReqName, string | number>> = {};
   for (const name of REQ_NAMES) out[name] = c[`req_${name}`];
   return out;
+}
+
+/** Where a form field's choice or default holds white space (`[i].choices[j].value`), except for `options`; undefined when none does. */
+function spacedFormValue(fields: SlurmSpawnerConfig['form_fields']): string | undefined {
+  for (const [i, f] of fields.entries()) {
+    if (f.name === MULTI_WORD_OPTION) continue;
+    if (typeof f.default === 'string' && /\s/.test(f.default)) return `[${i}].default`;
+    const j = (f.choices ?? []).findIndex((choice) => /\s/.test(choice.value));
+    if (j >= 0) return `[${i}].choices[${j}].value`;
+  }
+  return undefined;
+}
+
+/** A `gone` without a final state: what a query-all answers for a job it did not list. */
+function unlisted(status: JobStatus): boolean {
+  return status.state === 'gone' && status.final === undefined;
 }
 
 /** A job status as the hub's poll result. */

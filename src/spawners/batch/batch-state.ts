@@ -33,6 +33,17 @@ export const BATCH_STATE_VERSION = 1;
 /** A job id as schedulers print them: `123`, `123_4` (array), `123.server` (PBS); at most 64 characters. */
 const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+/**
+ * Why `name` cannot be the system account of a batch job, or undefined when
+ * it can: a POSIX account name ({@link accountNameProblem}) other than
+ * `root`. The name may come from an identity provider (auth state) or a hub
+ * user called `root`; `exec_prefix` (`sudo -u root`) would then submit, and
+ * cancel any job id, with the superuser's power.
+ */
+export function systemUserProblem(name: string): string | undefined {
+  return accountNameProblem(name) ?? (name === 'root' ? 'jobs never run as root' : undefined);
+}
+
 /** Why `id` is not a job id this spawner would use, or undefined when it is one. */
 export function jobIdProblem(id: string): string | undefined {
   return JOB_ID.test(id) ? undefined : `${JSON.stringify(id.slice(0, 80))} is not a job id (letters, digits, '.', '_', '-', at most 64)`;
@@ -48,7 +59,7 @@ export function readBatchState(state: SpawnerState): BatchState | undefined {
   if (s.job_id === undefined) return undefined;
   if (s.v !== BATCH_STATE_VERSION) throw new Error(`batch spawner state of version ${JSON.stringify(s.v)} cannot be read (this hub knows version ${BATCH_STATE_VERSION})`);
   if (typeof s.job_id !== 'string' || jobIdProblem(s.job_id)) throw new Error(`batch spawner state holds a bad job id: ${jobIdProblem(String(s.job_id))}`);
-  if (typeof s.system_user !== 'string' || accountNameProblem(s.system_user)) throw new Error(`batch spawner state of job ${s.job_id} holds a bad system user ${JSON.stringify(s.system_user)}`);
+  if (typeof s.system_user !== 'string' || systemUserProblem(s.system_user)) throw new Error(`batch spawner state of job ${s.job_id} holds a bad system user ${JSON.stringify(s.system_user)}`);
   if (s.host !== undefined && (typeof s.host !== 'string' || !plausibleHost(s.host))) throw new Error(`batch spawner state of job ${s.job_id} holds a bad host`);
   if (s.port !== undefined && !(Number.isInteger(s.port) && s.port > 0 && s.port < 65536)) throw new Error(`batch spawner state of job ${s.job_id} holds a bad port`);
   if (s.log !== undefined && (typeof s.log !== 'string' || !s.log.startsWith('/') || CONTROL.test(s.log))) throw new Error(`batch spawner state of job ${s.job_id} holds a bad log path`);

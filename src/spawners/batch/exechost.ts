@@ -13,12 +13,13 @@ const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$/;
 /**
  * Whether `host` looks like a host name (dot-separated labels of letters,
  * digits, `-` and `_`, at most 253 characters, one trailing dot allowed) or
- * an IPv4/IPv6 address. False for what schedulers print when there is no
+ * an IPv4/IPv6 address (without a zone id). False for what schedulers print when there is no
  * host (`n/a`, `(null)`, `None`, the empty string) and for anything holding
  * spaces, quotes, slashes or other shell characters.
  */
 export function plausibleHost(host: string): boolean {
-  if (isIP(host) !== 0) return true;
+  // an IPv6 address with a zone id (`fe80::1%eth0`) is no host a URL can name
+  if (isIP(host) !== 0) return !host.includes('%');
   const name = host.endsWith('.') ? host.slice(0, -1) : host;
   if (name === '' || name.length > 253) return false;
   if (/^(?:none|null|n\/a)$/i.test(name)) return false;

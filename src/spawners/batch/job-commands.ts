@@ -58,6 +58,12 @@ export class JobCommands {
       throw new SpawnError(`Cannot submit the job on ${this.transport.where}: ${(err as Error).message}`, 'submit-failed', { cause: err });
     }
     const said = describeOutput(result.stderr.trim() || result.stdout.trim());
+    if (result.truncated) {
+      throw new SpawnError(
+        `The submit command printed more than the hub keeps of a command's output, so its job id cannot be read safely; check for a job left behind on ${this.transport.where}: ${said}`,
+        'submit-refused',
+      );
+    }
     if (result.code !== 0) {
       throw new SpawnError(`The scheduler refused the job (exit status ${result.code ?? 'killed'}): ${said || 'it printed nothing'}`, 'submit-refused');
     }

@@ -22,6 +22,8 @@ export interface LocalTransportOptions {
   shell?: string;
   /** The environment the kept variables come from (default `process.env`). */
   hostEnv?: NodeJS.ProcessEnv;
+  /** Most bytes kept of stdout and of stderr (default {@link MAX_OUTPUT_BYTES}); beyond it the result is `truncated`. */
+  maxOutputBytes?: number;
 }
 
 /** Runs command lines with `/bin/sh -c` on the hub's machine. */
@@ -29,9 +31,11 @@ export class LocalTransport implements Transport {
   readonly where = "the hub's machine";
   private readonly shell: string;
   private readonly baseEnv: Record<string, string>;
+  private readonly maxOutputBytes: number;
 
   constructor(opts: LocalTransportOptions = {}) {
     this.shell = opts.shell ?? '/bin/sh';
+    this.maxOutputBytes = opts.maxOutputBytes ?? MAX_OUTPUT_BYTES;
     const hostEnv = opts.hostEnv ?? process.env;
     this.baseEnv = {};
     for (const key of LOCAL_ENV_KEEP) {
@@ -54,8 +58,8 @@ export class LocalTransport implements Transport {
         env: { ...this.baseEnv, ...opts.env },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
-      const out = new Capture();
-      const err = new Capture();
+      const out = new Capture(this.maxOutputBytes);
+      const err = new Capture(this.maxOutputBytes);
       let settled = false;
       const finish = (fn: () => void) => {
         if (settled) return;
@@ -84,7 +88,9 @@ export class LocalTransport implements Transport {
       child.stdout.on('data', (b: Buffer) => out.add(b));
       child.stderr.on('data', (b: Buffer) => err.add(b));
       child.once('error', (e) => finish(() => reject(new TransportError('unreachable', `Cannot run ${this.shell} on ${this.where}: ${e.message}`, { cause: e }))));
-      child.once('close', (code) => finish(() => resolve({ stdout: out.text(), stderr: err.text(), code })));
+      child.once('close', (code) =>
+        finish(() => resolve({ stdout: out.text(), stderr: err.text(), code, ...(out.truncated || err.truncated ? { truncated: true } : {}) })),
+      );
       // a command that does not read its input closes the pipe early: that is its business
       child.stdin.on('error', () => undefined);
       child.stdin.end(opts.stdin ?? '');
@@ -95,13 +101,17 @@ export class LocalTransport implements Transport {
   async close(): Promise<void> {}
 }
 
-/** Collects a stream's bytes up to {@link MAX_OUTPUT_BYTES}. */
+/** Collects a stream's bytes up to `max`, noting when it had more. */
 class Capture {
   private readonly chunks: Buffer[] = [];
   private size = 0;
+  /** Whether bytes beyond `max` were dropped. */
+  truncated = false;
+  constructor(private readonly max: number) {}
   add(b: Buffer): void {
-    if (this.size >= MAX_OUTPUT_BYTES) return;
-    const part = b.subarray(0, MAX_OUTPUT_BYTES - this.size);
+    if (this.size + b.length > this.max) this.truncated = true;
+    if (this.size >= this.max) return;
+    const part = b.subarray(0, this.max - this.size);
     this.chunks.push(part);
     this.size += part.length;
   }

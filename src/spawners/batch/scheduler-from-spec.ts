@@ -54,6 +54,7 @@ export function parseJobId(spec: SchedulerSpec, stdout: string): string {
 /**
  * One job's status from its query's output, by these rules, in order
  * ("output" = stdout and stderr together):
+ * 0. the transport cut the output at its size limit (`truncated`) → `unknown`;
  * 1. output matches `spec.unreachable` → `unknown` (the scheduler could not be asked);
  * 2. output matches `spec.notFound` → `gone` (the scheduler does not know the job);
  * 3. killed by a signal, or any other non-zero exit status → `unknown`, quoting stderr;
@@ -65,6 +66,7 @@ export function parseJobId(spec: SchedulerSpec, stdout: string): string {
  * On doubt the answer is `unknown`, never `gone`.
  */
 export function classifyQuery(spec: SchedulerSpec, result: CommandResult): JobStatus {
+  if (result.truncated) return truncatedStatus();
   const unreachable = unreachableStatus(spec, result);
   if (unreachable) return unreachable;
   if (spec.notFound.test(`${result.stdout}\n${result.stderr}`)) return { state: 'gone' };
@@ -84,10 +86,14 @@ export function classifyQuery(spec: SchedulerSpec, result: CommandResult): JobSt
 /**
  * The status of each of `jobIds` from a query-all output. If the scheduler
  * could not be asked or the command failed (rules 1 and 3 of
- * {@link classifyQuery}), every job is `unknown`. Otherwise each job listed
+ * {@link classifyQuery}), every job is `unknown`. When the transport cut the
+ * output at its size limit (a big site's listing), the complete lines are
+ * read and the cut last line is dropped. Then each job listed
  * on a line matching `spec.queryAllLine` is classified by its state word
  * (rule 6; the first line wins when an id is listed twice); a job not listed
- * is `gone`, except when some lines could not be read, then it is `unknown`.
+ * is `gone` (without `final`: the batch spawner asks about it on its own
+ * before believing it), except when some lines could not be read, then it
+ * is `unknown`.
  */
 export function classifyQueryAll(spec: SchedulerSpec, result: CommandResult, jobIds: string[]): Map<string, JobStatus> {
   const statuses = new Map<string, JobStatus>();
@@ -99,7 +105,8 @@ export function classifyQueryAll(spec: SchedulerSpec, result: CommandResult, job
   const listed = new Map<string, Record<string, string | undefined>>();
   let unread = 0;
   let firstUnread = '';
-  for (const raw of result.stdout.split('\n')) {
+  const stdout = result.truncated ? result.stdout.slice(0, result.stdout.lastIndexOf('\n') + 1) : result.stdout;
+  for (const raw of stdout.split('\n')) {
     const line = raw.trim();
     if (line === '') continue;
     const m = spec.queryAllLine.exec(line);
@@ -120,6 +127,11 @@ export function classifyQueryAll(spec: SchedulerSpec, result: CommandResult, job
     } else statuses.set(id, { state: 'gone' });
   }
   return statuses;
+}
+
+/** Rule 0: the `unknown` status of an output the transport cut short. */
+function truncatedStatus(): JobStatus {
+  return { state: 'unknown', reason: 'the query printed more than the hub keeps of a command\'s output, so its answer is incomplete' };
 }
 
 /** Rule 1: the `unknown` status of a query that could not reach the scheduler, or undefined. */

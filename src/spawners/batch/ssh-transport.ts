@@ -25,6 +25,8 @@ export interface SshTransportExtras {
   backoff?: { baseMs: number; maxMs: number };
   /** SSH keepalive interval in ms (default 15 s; 0: none). */
   keepaliveIntervalMs?: number;
+  /** Most bytes kept of stdout and of stderr (default 4 MiB); beyond it the result is `truncated`. */
+  maxOutputBytes?: number;
 }
 
 /** An environment variable name that may be put on a command line. */
@@ -69,6 +71,7 @@ export class SshTransport implements Transport {
   private readonly maxSessions: number;
   private readonly backoff: { baseMs: number; maxMs: number };
   private readonly log: SshTransportLog | undefined;
+  private readonly maxOutput: number;
   private client: Promise<Client> | undefined;
   private failures = 0;
   /** While backing off after failed attempts: when the next may start, and what the last one found. */
@@ -99,6 +102,7 @@ export class SshTransport implements Transport {
     this.maxSessions = options.max_sessions;
     this.backoff = extras.backoff ?? { baseMs: 500, maxMs: 30_000 };
     this.log = extras.log;
+    this.maxOutput = extras.maxOutputBytes ?? MAX_OUTPUT;
   }
 
   /**
@@ -136,7 +140,8 @@ export class SshTransport implements Transport {
           const channel = await this.openChannel(client, line, ctl.signal).catch((err: unknown) => {
             if (ctl.signal.aborted) throw err;
             const gone = this.closed.has(client) || /not connected|no response from server/i.test((err as Error).message);
-            if (gone && !reconnected) {
+            // once the exec request went out the command may run: never send it again
+            if (gone && !reconnected && !execSent(err)) {
               reconnected = true;
               this.dropIfCurrent(client);
               retry = 'now';
@@ -234,7 +239,9 @@ export class SshTransport implements Transport {
       try {
         client.exec(line, (err, channel) => {
           if (err) {
-            reject(new TransportError('unreachable', `Could not run a command on ${this.where}: ${err.message}`, { cause: err }));
+            const sent = /Unable to exec/i.test(err.message);
+            const why = sent ? 'the connection was lost after the command was sent, so it may have run' : err.message;
+            reject(new TransportError('unreachable', `Could not run a command on ${this.where}: ${why}`, { cause: err }));
           } else if (signal.aborted) {
             // timed out or cancelled while the channel was being opened
             killChannel(channel);
@@ -257,12 +264,13 @@ export class SshTransport implements Transport {
       let outBytes = 0;
       let errBytes = 0;
       let code: number | null | undefined;
+      const max = this.maxOutput;
       channel.on('data', (d: Buffer) => {
-        if (outBytes < MAX_OUTPUT) out.push(d);
+        if (outBytes < max) out.push(d.subarray(0, max - outBytes));
         outBytes += d.length;
       });
       channel.stderr.on('data', (d: Buffer) => {
-        if (errBytes < MAX_OUTPUT) err.push(d);
+        if (errBytes < max) err.push(d.subarray(0, max - errBytes));
         errBytes += d.length;
       });
       channel.on('exit', (c: number | null) => {
@@ -273,18 +281,19 @@ export class SshTransport implements Transport {
         reject(new Error('aborted'));
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      // The exit status may arrive before these listeners exist (in the same
-      // packet batch as the exec reply): ssh2 keeps it and passes it to
-      // 'close', which cannot come before the output is read here.
+      // ssh2 may have emitted 'exit' before these listeners existed: it parses
+      // the exec reply, the output and the exit status of a quick command from
+      // one read, while the promise of openChannel resolves only afterwards.
+      // It keeps the status and passes it to 'close' (code, or null and the signal).
       channel.on('close', (closeCode?: number | null, closeSignal?: string) => {
         signal.removeEventListener('abort', onAbort);
-        if (code === undefined && typeof closeCode === 'number') code = closeCode;
-        if (code === undefined && closeCode === null && closeSignal) code = null;
+        if (code === undefined) code = typeof closeCode === 'number' ? closeCode : closeSignal !== undefined ? null : undefined;
         if (code === undefined) {
           reject(new TransportError('unreachable', `The connection to ${this.where} was lost while a command ran (it may or may not have run to its end)`));
           return;
         }
-        resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code });
+        const truncated = outBytes > max || errBytes > max;
+        resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code, ...(truncated ? { truncated } : {}) });
       });
       channel.on('error', () => undefined);
       channel.end(stdin ?? '');
@@ -316,6 +325,16 @@ export class SshTransport implements Transport {
     this.active--;
     this.waiting.shift()?.();
   }
+}
+
+/**
+ * Whether an `exec` that failed had reached the server: ssh2 says "Unable
+ * to exec" when the channel was open and the request sent, but no success
+ * came back (refused, or the connection closed meanwhile).
+ */
+function execSent(err: unknown): boolean {
+  const cause = err instanceof Error ? err.cause : undefined;
+  return cause instanceof Error && /Unable to exec/i.test(cause.message);
 }
 
 /** The ssh2 internals killChannel needs (not in its public types). */

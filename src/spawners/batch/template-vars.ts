@@ -5,6 +5,7 @@
 import { HubError } from '../../lib/errors.js';
 import { quoteName } from '../../lib/quote-name.js';
 import { USER_REQ_OPTIONS } from './batch-config.js';
+import { MULTI_WORD_OPTION } from './batch-options.js';
 import { renderTemplate, TemplateError } from './script-template.js';
 import { shellQuote } from './shell-quote.js';
 
@@ -71,7 +72,11 @@ export interface BatchTemplateInput {
  *
  * A user option's value put into a variable must be a string without
  * control characters (it may land in an `#SBATCH` line, where a line break
- * would add directives) or a finite number.
+ * would add directives) or a finite number. It must hold no white space
+ * either, except `options` (extra `#SBATCH` options by definition): sbatch
+ * reads every word of a directive line as an option, so
+ * `#SBATCH --partition=debug --hold` would hold the job (and `--gpus=8`
+ * would pass a form's GPU limit). `user_options` keeps the raw values.
  *
  * @throws HubError(400) naming a user option whose value is not such a
  *   string or number; TemplateError when `req_homedir` does not render or
@@ -114,6 +119,9 @@ function userValue(name: string, value: unknown): string | number | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return value;
   if (typeof value === 'string') {
     if (CONTROL.test(value)) throw new HubError(400, `Option ${quoteName(name)} holds a line break or another control character`);
+    if (name !== MULTI_WORD_OPTION && /\s/.test(value)) {
+      throw new HubError(400, `Option ${quoteName(name)} holds a space: its value goes into the batch script as one word (an #SBATCH line would read the rest as more options)`);
+    }
     return value;
   }
   throw new HubError(400, `Option ${quoteName(name)} must be a string or a finite number`);
@@ -130,4 +138,25 @@ function homedirOf(template: string, vars: Record<string, unknown>): string {
 function keepvarsOf(envNames: string[], extra: string): string {
   const names = [...envNames, ...extra.split(',').map((s) => s.trim())].filter((s) => s !== '');
   return [...new Set(names)].join(',');
+}
+
+/** The variables holding hub names, which may hold spaces and shell characters (the hub allows them in names). */
+const HUB_NAME_VARS = ['hub_username', 'server_name'] as const;
+
+/**
+ * Refuses a hub user or server name holding white space when `template`
+ * (a batch script) uses it: such a name in an `#SBATCH` line would add
+ * options (`--job-name=jupyter-{{ server_name }}` with the server `x --hold`).
+ * Names without white space pass, and so does any name the template never
+ * mentions (the default script mentions neither).
+ *
+ * @throws HubError(400) naming the variable and the value.
+ */
+export function checkHubNamesFor(template: string, vars: Record<string, unknown>): void {
+  for (const name of HUB_NAME_VARS) {
+    const value = vars[name];
+    if (typeof value !== 'string' || !/\s/.test(value) || !new RegExp(`\\b${name}\\b`).test(template)) continue;
+    const what = name === 'server_name' ? 'server name' : 'user name';
+    throw new HubError(400, `The ${what} ${quoteName(value)} holds a space, and this back-end's batch script uses ${name}, where a space would add options to an #SBATCH line: pick a ${what} without spaces`);
+  }
 }

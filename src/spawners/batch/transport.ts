@@ -11,6 +11,12 @@ export interface CommandResult {
   stderr: string;
   /** The exit status; null when it ended by a signal. */
   code: number | null;
+  /**
+   * True when stdout or stderr was longer than the transport keeps and was
+   * cut: the output is incomplete, so no reader may take a job missing from
+   * it for a job that is gone.
+   */
+  truncated?: boolean;
 }
 
 /** How to run one command. */
