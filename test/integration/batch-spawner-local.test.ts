@@ -236,7 +236,7 @@ describe('batch spawner (kind: slurm) on the local Slurm', { skip, concurrency: 
     const states: SpawnerState[] = [...held.map((id) => ({ v: 1, job_id: id, system_user: 'alice', where: "the hub's machine" })), { v: 1, job_id: '99999999', system_user: 'alice', where: 'x' }, {} as SpawnerState];
     appendFileSync(calls, '');
     const before = readFileSync(calls, 'utf8').length;
-    const results = await s.pollMany(states, { log });
+    const results = await s.pollMany!(states, { log });
     assert.deepEqual(
       results.map((r) => r.status),
       ['pending', 'pending', 'pending', 'pending', 'stopped', 'stopped'],

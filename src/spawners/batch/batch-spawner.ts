@@ -52,6 +52,14 @@ export class BatchSpawner implements Spawner {
   readonly commands: JobCommands;
   /** Coalesces single queries in service-account mode; undefined without `batch_query_all_cmd`. */
   readonly batcher: QueryBatcher<JobStatus> | undefined;
+  /**
+   * One query for many jobs: only in service-account mode (`batch_query_all_cmd`).
+   * Without it this stays undefined, so the hub polls the servers one by one,
+   * spread over the poll interval and each within its own time limit, rather
+   * than running one command per job back to back under a single time limit
+   * at the start of every round.
+   */
+  readonly pollMany?: (states: SpawnerState[], opts: { log: Logger }) => Promise<PollResult[]>;
   private readonly cfg: SlurmSpawnerConfig;
   private readonly formFields: string[];
   private readonly form: OptionsForm;
@@ -70,6 +78,7 @@ export class BatchSpawner implements Spawner {
     this.batcher = this.commands.canQueryAll
       ? new QueryBatcher<JobStatus>((ids) => this.commands.queryAll(ids), () => ({ state: 'gone' }), opts.batchWindowMs ?? 50)
       : undefined;
+    if (this.commands.canQueryAll) this.pollMany = (states) => this.pollAll(states);
     this.form = new OptionsForm(c.form_fields, `spawners.${opts.deps.name}.form_fields`);
     this.formFields = c.form_fields.map((f) => f.name);
     if (c.hub_connect_url && !/^https?:\/\/[^/\s]+/.test(c.hub_connect_url)) {
@@ -215,12 +224,8 @@ export class BatchSpawner implements Spawner {
     return toPoll(await this.queryJob(s));
   }
 
-  async pollMany(states: SpawnerState[], opts: { log: Logger }): Promise<PollResult[]> {
-    if (!this.commands.canQueryAll) {
-      const out: PollResult[] = [];
-      for (const state of states) out.push(await this.poll(state, opts));
-      return out;
-    }
+  /** {@link pollMany}: one `batch_query_all_cmd` answers for every job of `states`. */
+  private async pollAll(states: SpawnerState[]): Promise<PollResult[]> {
     const parsed = states.map((state): BatchState | undefined | Error => {
       try {
         return readBatchState(state);
