@@ -113,6 +113,17 @@ describe('e2e: the BriCS deployment on the real Slurm over SSH, through the hub'
     assert.doesNotMatch(form.text, /name="ngpus"/);
     const { fields } = parseForm(form.text);
 
+    // a project that is not hers is refused on the hub, naming the field, and nothing is submitted
+    const refused = await browser.request('/hub/spawn', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...fields, brics_project: 'proj2', runtime: '01:00:00' }).toString(),
+    });
+    const refusedText = await refused.text();
+    assert.ok([200, 400].includes(refused.status), `POST /hub/spawn with another project: ${refused.status}`);
+    assert.match(refusedText, /brics_project|Project/);
+    assert.equal(await jobIdOf(t, 'carol'), undefined, 'a job was submitted for a project that is not hers');
+
     const sampler = commandLineSampler();
     let token = '';
     let jobId = '';
@@ -149,6 +160,9 @@ describe('e2e: the BriCS deployment on the real Slurm over SSH, through the hub'
         assert.deepEqual(lines.filter((l) => l.includes(token)), [], 'the API token was on a command line');
         assert.ok(!readFileSync(c.sshdLogFile, 'utf8').includes(token), 'the API token is in the sshd log');
         assert.ok(!hubLog.text().includes(token), 'the API token is in the hub log');
+        const jobLog = await runAsRoot(`cat /home/carol.proj1/jupyterhub_slurmspawner_${jobId}.log`);
+        assert.match(jobLog.stdout, /project proj1 as carol\.proj1/, 'the BriCS-like script ran');
+        assert.ok(!jobLog.stdout.includes(token), "the API token is in the job's log");
       }
       // the wrappers ran as carol.proj1 through sudo, over SSH
       assert.ok(lines.some((l) => l.includes('slurmspawner_')), 'no wrapper was seen running');
