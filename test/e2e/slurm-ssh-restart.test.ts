@@ -51,6 +51,7 @@ describe('e2e: a hub restart with one Slurm job running and one queued', { skip,
     const backend = (extra: Record<string, unknown>) =>
       slurmOverSsh(c, { cmd: ['/bin/sh', files.launcher, process.execPath, files.trivialServer], hub_connect_url: `http://${c.hubReachableAddress}:${hubPort}`, ...extra });
     raw = {
+      allow_named_servers: true,
       start_timeout: 120,
       slow_spawn_timeout: 1,
       // `held` submits its jobs held: they stay queued until released (scontrol release)
@@ -80,15 +81,27 @@ describe('e2e: a hub restart with one Slurm job running and one queued', { skip,
     await waitFor(`job ${queued} held in the queue`, async () => (await squeueJob(queued))?.state === 'PENDING', { timeoutMs: 10_000 });
     assert.equal((await squeueJob(queued))?.reason, 'JobHeldUser');
 
+    // and a third, queued too, whose job ends while no hub runs
+    const g = await first.api('POST', '/users/alice/servers/gone', { token: await first.tokenFor('alice'), body: { backend: 'held' } });
+    assert.equal(g.status, 202, `${g.status} ${g.text}`);
+    const ended = await waitFor('alice/gone\'s job to be submitted', () => jobIdOf(first, 'alice', 'gone'), { timeoutMs: 30_000 });
+    jobs.add(ended);
+
     const sampler = commandLineSampler();
     let seen: string[];
     try {
       // the hub goes away as a killed process does: servers, jobs, proxy and database stay
       await killBackends(first);
       await first.detach();
+      const r0 = await runAsRoot(`scancel ${ended}`);
+      assert.equal(r0.code, 0, r0.stderr);
+      await waitFor(`job ${ended} to end`, async () => !/^(PENDING|RUNNING|COMPLETING)$/.test((await squeueJob(ended))?.state ?? ''), { timeoutMs: 10_000 });
       second = await startTestHub(raw, { dataDir: first.dataDir, proxyServer: first.proxyServer, hubPort: first.hubPort, reattach: true, log: log2.log });
-      assert.deepEqual(second.reattached, { kept: 1, cleared: 0, resumed: 1 }, log2.text().slice(-3000));
+      assert.deepEqual(second.reattached, { kept: 1, cleared: 1, resumed: 1 }, log2.text().slice(-3000));
       const t = second;
+      // the one whose job ended is cleared: nothing pending, no state, no token, no route
+      const gone = await serverRecord(t, 'alice', 'gone');
+      assert.deepEqual([gone.row?.ready, gone.row?.pending, gone.row?.state, gone.serverTokens, gone.routed], [0, null, '{}', 0, false]);
       assert.ok(log2.records().some((l) => l['user'] === 'alice' && l['msg'] === 're-attached to running server'));
       assert.ok(log2.records().some((l) => l['user'] === 'bob' && l['msg'] === 'resumed waiting for a server whose spawn an earlier hub process began'));
 
