@@ -87,6 +87,12 @@ describe('e2e: a hub restart with one Slurm job running and one queued', { skip,
     const ended = await waitFor('alice/gone\'s job to be submitted', () => jobIdOf(first, 'alice', 'gone'), { timeoutMs: 30_000 });
     jobs.add(ended);
 
+    // and a fourth, queued, that its user stops on the new hub before it starts
+    const l = await first.api('POST', '/users/alice/servers/later', { token: await first.tokenFor('alice'), body: { backend: 'held' } });
+    assert.equal(l.status, 202, `${l.status} ${l.text}`);
+    const dropped = await waitFor('alice/later\'s job to be submitted', () => jobIdOf(first, 'alice', 'later'), { timeoutMs: 30_000 });
+    jobs.add(dropped);
+
     const sampler = commandLineSampler();
     let seen: string[];
     try {
@@ -97,12 +103,13 @@ describe('e2e: a hub restart with one Slurm job running and one queued', { skip,
       assert.equal(r0.code, 0, r0.stderr);
       await waitFor(`job ${ended} to end`, async () => !/^(PENDING|RUNNING|COMPLETING)$/.test((await squeueJob(ended))?.state ?? ''), { timeoutMs: 10_000 });
       second = await startTestHub(raw, { dataDir: first.dataDir, proxyServer: first.proxyServer, hubPort: first.hubPort, reattach: true, log: log2.log });
-      assert.deepEqual(second.reattached, { kept: 1, cleared: 1, resumed: 1 }, log2.text().slice(-3000));
+      assert.deepEqual(second.reattached, { kept: 1, cleared: 1, resumed: 2 }, log2.text().slice(-3000));
       const t = second;
       // the one whose job ended is cleared: nothing pending, no state, no token, no route
       const gone = await serverRecord(t, 'alice', 'gone');
       assert.deepEqual([gone.row?.ready, gone.row?.pending, gone.row?.state, gone.serverTokens, gone.routed], [0, null, '{}', 0, false]);
-      assert.ok(log2.records().some((l) => l['user'] === 'alice' && l['msg'] === 're-attached to running server'));
+      const said = () => log2.records().filter((r) => r['msg'] !== 'proxy API request').map((r) => JSON.stringify(r)).join('\n');
+      assert.ok(log2.records().some((l) => l['user'] === 'alice' && l['server'] === '' && /^re-attached to (a )?running server/.test(String(l['msg']))), said());
       assert.ok(log2.records().some((l) => l['user'] === 'bob' && l['msg'] === 'resumed waiting for a server whose spawn an earlier hub process began'));
 
       // nothing was cancelled; the running one answers through the proxy
@@ -112,6 +119,14 @@ describe('e2e: a hub restart with one Slurm job running and one queued', { skip,
       assert.equal(res.status, 200);
       assert.equal(((await res.json()) as { user: string }).user, 'alice');
       assert.equal((await serverRecord(t, 'bob')).row?.pending, 'spawn', 'bob\'s spawn is still under way on the new hub');
+
+      // alice gives up waiting for her queued one: the new hub cancels its job
+      assert.equal((await squeueJob(dropped))?.state, 'PENDING');
+      const del = await t.api('DELETE', '/users/alice/servers/later', { token: await t.tokenFor('alice') });
+      assert.ok([202, 204].includes(del.status), `${del.status} ${del.text}`);
+      await waitFor('alice/later to be stopped', async () => (await serverRecord(t, 'alice', 'later')).row?.pending === null, { timeoutMs: 30_000 });
+      await waitFor(`job ${dropped} to be cancelled`, async () => !/^(PENDING|RUNNING|COMPLETING)$/.test((await squeueJob(dropped))?.state ?? ''), { timeoutMs: 15_000 });
+      assert.equal((await serverRecord(t, 'alice', 'later')).row?.state, '{}');
 
       // bob's job can start now: it runs, reports its port to the new hub, and his server becomes ready
       const r = await runAsRoot(`scontrol release ${queued}`);
@@ -129,9 +144,9 @@ describe('e2e: a hub restart with one Slurm job running and one queued', { skip,
     } finally {
       seen = await sampler.stop();
     }
-    const cancels = seen.filter((l) => /\bscancel\b/.test(l) && (l.includes(running) || l.includes(queued)));
+    const cancels = seen.filter((l) => /\bscancel\b/.test(l) && new RegExp(`\\b(${running}|${queued})\\b`).test(l));
     assert.deepEqual(cancels, [], 'a job was cancelled across the restart');
-    for (const l of [...log1.records(), ...log2.records()]) {
+    for (const l of [...log1.records(), ...log2.records()].filter((r) => r['server'] !== 'later')) {
       assert.ok(!['spawn failed', 'server stopped', 'server stopped by itself'].includes(String(l['msg'])), `the hub log says ${JSON.stringify(l)}`);
     }
   });
