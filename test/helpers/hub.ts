@@ -44,6 +44,8 @@ export interface TestHubOptions {
   authenticator?: Authenticator;
   /** Config hooks (`preSpawnStart`, `postAuthHook`…), as a config module gives them. */
   hooks?: ConfigHooks;
+  /** The hub's logger (default: pino at GANYMEDE_TEST_LOG's level, silent); e.g. one writing to a stream the test reads. */
+  log?: pino.Logger;
 }
 
 export interface TestHub extends BuiltHub {
@@ -111,7 +113,7 @@ export async function startTestHub(raw: Record<string, unknown> = {}, opts: Test
 async function startTestHubOnce(raw: Record<string, unknown>, opts: TestHubOptions): Promise<TestHub> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'ganymede-test-'));
   const [hubPort, proxyToken] = [opts.hubPort ?? (await freePort('127.0.0.1')), 'test-proxy-token'];
-  const log = pino({ level: process.env['GANYMEDE_TEST_LOG'] ?? 'silent' });
+  const log = opts.log ?? pino({ level: process.env['GANYMEDE_TEST_LOG'] ?? 'silent' });
   const config = testHubConfig(dataDir, hubPort, raw);
   const proxyServer =
     opts.proxyServer ?? (await startProxy({ ip: '127.0.0.1', port: 0, apiIp: '127.0.0.1', apiPort: 0, authToken: proxyToken, defaultTarget: `http://127.0.0.1:${hubPort}`, logger: log }));
