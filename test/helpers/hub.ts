@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config, ConfigHooks } from '../../src/config/schema.js';
 import type { Authenticator } from '../../src/auth/authenticator.js';
@@ -44,6 +44,8 @@ export interface TestHubOptions {
   authenticator?: Authenticator;
   /** Config hooks (`preSpawnStart`, `postAuthHook`…), as a config module gives them. */
   hooks?: ConfigHooks;
+  /** The hub's (and the proxy's) logger, e.g. one writing into a stream the test reads (default: pino at GANYMEDE_TEST_LOG, silent). */
+  log?: Logger;
 }
 
 export interface TestHub extends BuiltHub {
@@ -89,8 +91,15 @@ export function testHubConfig(dataDir: string, hubPort: number, raw: Record<stri
     proxy: { check_interval: 0 },
     ...raw,
     // `raw.spawner` is merged in: a test giving only `cmd` still runs servers as its own account.
-    spawner: { kind: 'local-process', cmd: [process.execPath, TRIVIAL_SERVER], run_as: 'hub', ...(raw['spawner'] as Record<string, unknown> | undefined) },
+    // Another kind (e.g. `slurm`) is taken as given: the local-process defaults are not its options.
+    spawner: otherKind(raw['spawner']) ?? { kind: 'local-process', cmd: [process.execPath, TRIVIAL_SERVER], run_as: 'hub', ...(raw['spawner'] as Record<string, unknown> | undefined) },
   });
+}
+
+/** A `spawner:` of another kind than local-process, as given; else undefined. */
+function otherKind(spawner: unknown): Record<string, unknown> | undefined {
+  const s = spawner as Record<string, unknown> | undefined;
+  return s && s['kind'] !== undefined && s['kind'] !== 'local-process' ? s : undefined;
 }
 
 /**
@@ -111,7 +120,7 @@ export async function startTestHub(raw: Record<string, unknown> = {}, opts: Test
 async function startTestHubOnce(raw: Record<string, unknown>, opts: TestHubOptions): Promise<TestHub> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'ganymede-test-'));
   const [hubPort, proxyToken] = [opts.hubPort ?? (await freePort('127.0.0.1')), 'test-proxy-token'];
-  const log = pino({ level: process.env['GANYMEDE_TEST_LOG'] ?? 'silent' });
+  const log = opts.log ?? pino({ level: process.env['GANYMEDE_TEST_LOG'] ?? 'silent' });
   const config = testHubConfig(dataDir, hubPort, raw);
   const proxyServer =
     opts.proxyServer ?? (await startProxy({ ip: '127.0.0.1', port: 0, apiIp: '127.0.0.1', apiPort: 0, authToken: proxyToken, defaultTarget: `http://127.0.0.1:${hubPort}`, logger: log }));
