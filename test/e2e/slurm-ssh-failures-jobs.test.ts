@@ -40,7 +40,7 @@ const skip = 'unavailable' in found ? found.unavailable : false;
 /** A sudoers rule of this test: the service account may `tail` the job users' logs (logTail). */
 const TAIL_RULE = '/etc/sudoers.d/ganymede-test-e2e-log-tail';
 
-describe('Slurm over SSH through the hub: jobs that fail', { skip, concurrency: false, timeout: 300_000 }, () => {
+describe('Slurm over SSH through the hub: jobs that fail', { skip, concurrency: false, timeout: 900_000 }, () => {
   const cluster = found as SlurmCluster;
   let files: JobFiles;
   const hubs: LoggedHub[] = [];
@@ -111,12 +111,16 @@ describe('Slurm over SSH through the hub: jobs that fail', { skip, concurrency: 
     assert.match(queued.message!, new RegExp(`^Job ${job} is queued \\(reason: (PartitionConfig|Resources)\\); its log will be /home/bob/jupyterhub_slurmspawner_${job}\\.log$`));
     const last = events.at(-1)!;
     assert.ok(last.failed);
-    assert.match(last.message!, /did not start within 8 seconds/);
+    // the failure says why it did not start: the job's last state and reason
+    const timedOut = new RegExp(`did not start within 8 seconds; the last step was: Job ${job} is queued \\(reason: (PartitionConfig|Resources)\\)`);
+    assert.match(last.message!, timedOut);
     assert.ok(failedAfter >= 7_500 && failedAfter < 30_000, `failed after ${failedAfter} ms`);
-    await failureShown(h, 'bob', /did not start within 8 seconds/);
+    await failureShown(h, 'bob', timedOut);
     // cancelled by the hub: gone from squeue within a few seconds
     assert.deepEqual(await jobsStillLive([job], 5_000), [], `job ${job} is still ${JSON.stringify(await squeueJob(job))}`);
     assert.match((await squeueJob(job))?.state ?? 'CANCELLED', /CANCELLED/);
+    // the good spawn may queue behind other jobs of the shared cluster: more than 8 s for it
+    h.hub.hub.config.start_timeout = 120;
     // an empty body would start with the remembered options (9 CPUs again)
     await goodSpawnWorks(h, 'bob', token, { nprocs: 1 });
   });
@@ -180,6 +184,7 @@ describe('Slurm over SSH through the hub: jobs that fail', { skip, concurrency: 
     assert.equal(await reportedPort(db, aliceRow.id), undefined, "bob's report did not reach alice's server");
     const refusedInLog = h.records('port report refused');
     assert.ok(refusedInLog.length >= refusals.length, `the hub log has each refusal: ${JSON.stringify(refusedInLog)}`);
+    for (const secret of [aliceServer, bobServer, tokens.alice]) assert.ok(!h.lines.some((l) => l.includes(secret)), 'no token in the hub log');
 
     // alice's own job runs and reports: her spawn completes
     const release = await runAsRoot(`scontrol release ${jobs.alice}`);
@@ -206,7 +211,7 @@ describe('Slurm over SSH through the hub: jobs that fail', { skip, concurrency: 
 
   it('a job that ends before its server starts: its final state and the end of its log on the failure page', async () => {
     const h = await hubWith({
-      start_timeout: 60,
+      start_timeout: 120,
       spawners: {
         cluster: backend(),
         broken: backend({ cmd: ['/bin/sh', '-c', 'echo "the server cannot start: no-such-module" >&2; exit 3'] }),
@@ -224,6 +229,18 @@ describe('Slurm over SSH through the hub: jobs that fail', { skip, concurrency: 
     const page = await failureShown(h, 'bob', ended);
     assert.match(page, /id="log-tail"[^>]*>[^<]*the server cannot start: no-such-module/, 'the end of the job\'s log is on the page');
     assert.deepEqual(await jobsStillLive([job]), []);
+
+    // where sudo allows only the scheduler's commands (no `tail`), the page has the message without the log, and the hub log says why
+    rmSync(TAIL_RULE, { force: true });
+    const again = await h.hub.api('POST', '/users/bob/server', { token, body: { backend: 'broken' } });
+    assert.ok(again.status === 202 || again.status === 500, again.text);
+    const second = submittedJob(await progressEvents(h.hub, 'bob', token, 60_000));
+    const noTail = await failureShown(h, 'bob', new RegExp(`Job ${second} ended before the server started \\(final state FAILED\\)`));
+    assert.doesNotMatch(noTail, /id="log-tail"/);
+    const unread = h.records('could not read the end of the job log (exec_prefix tail)');
+    assert.ok(unread.some((r) => String(r['path']).endsWith(`jupyterhub_slurmspawner_${second}.log`) && /sudo/.test(String(r['said']))), JSON.stringify(unread));
+    assert.deepEqual(await jobsStillLive([second]), []);
+
     await goodSpawnWorks(h, 'bob', token, { backend: 'cluster' });
   });
 

@@ -43,7 +43,7 @@ const found = await ensureSlurmCluster();
 const skip = 'unavailable' in found ? found.unavailable : false;
 const USER = 'bob';
 
-describe('Slurm over SSH through the hub: failures before a job runs', { skip, concurrency: false, timeout: 300_000 }, () => {
+describe('Slurm over SSH through the hub: failures before a job runs', { skip, concurrency: false, timeout: 900_000 }, () => {
   const cluster = found as SlurmCluster;
   let files: JobFiles;
   let sshd: PrivateSshd;
@@ -86,7 +86,7 @@ describe('Slurm over SSH through the hub: failures before a job runs', { skip, c
   /** A hub with the good back-end `cluster` and the `broken` one (and more broken ones in `more`). */
   const hubWith = async (broken: Record<string, unknown>, raw: Record<string, unknown> = {}, more: Record<string, Record<string, unknown>> = {}): Promise<LoggedHub> => {
     const others = Object.fromEntries(Object.entries(more).map(([name, extra]) => [name, good(extra)]));
-    const h = await startLoggedHub({ start_timeout: 60, spawners: { cluster: good(), broken: good(broken), ...others }, ...raw });
+    const h = await startLoggedHub({ start_timeout: 120, spawners: { cluster: good(), broken: good(broken), ...others }, ...raw });
     hubs.push(h);
     return h;
   };
@@ -195,7 +195,7 @@ describe('Slurm over SSH through the hub: failures before a job runs', { skip, c
     let h: LoggedHub;
     const form = [{ name: 'partition', label: 'Partition', type: 'text', pattern: '^[A-Za-z0-9_-]{1,64}$', max_length: 64 }];
     before(async () => {
-      h = await startLoggedHub({ start_timeout: 60, spawner: good({ form_fields: form }) });
+      h = await startLoggedHub({ start_timeout: 120, spawner: good({ form_fields: form }) });
       hubs.push(h);
     });
 

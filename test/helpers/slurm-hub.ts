@@ -153,7 +153,7 @@ export async function goodSpawnWorks(h: LoggedHub, user: string, token: string, 
   const before = new Set(h.jobIds());
   const started = await hub.api('POST', `/users/${user}/server`, { token, body: options });
   assert.ok(started.status === 201 || started.status === 202, `good spawn: ${started.status} ${started.text}`);
-  const events = await progressEvents(hub, user, token, 60_000);
+  const events = await progressEvents(hub, user, token, 150_000);
   const last = events.at(-1);
   assert.ok(last?.ready, `the good spawn of ${user} became ready: ${JSON.stringify(events)}`);
   const res = await fetch(`${hub.publicUrl}/user/${user}/api`, { signal: AbortSignal.timeout(10_000) });

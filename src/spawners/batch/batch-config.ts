@@ -34,7 +34,7 @@ export const SlurmSpawnerSchema = spawnerKindSchema(
     exec_prefix: Type.String({
       default: 'sudo -E -u {username}',
       description:
-        'Put in front of the submit, query and cancel commands to run them as the system user; `{username}` is that account (shell-quoted). Empty: the commands run as the hub (or the SSH account). With `sudo`, use `-n` so a missing sudoers rule fails at once instead of prompting.',
+        'Put in front of the submit, query and cancel commands to run them as the system user; `{username}` is that account (shell-quoted). Empty: the commands run as the hub (or the SSH account). With `sudo`, use `-n` so a missing sudoers rule fails at once instead of prompting. The hub also runs `tail -c <bytes> -- <job log>` through it to show the end of a failed job\'s log on the spawn page: allow `tail` in the sudoers rule for that (without it the page shows the message alone).',
     }),
     batch_script: Type.String({
       default: '',
