@@ -207,6 +207,7 @@ describe('Slurm over SSH through the hub: jobs that fail', { skip, concurrency: 
     assert.deepEqual(await jobsStillLive(Object.values(jobs)), [], 'both jobs are gone after stop');
     // a stopped server's token is gone with it
     assert.equal((await report({ port: 3 }, bobServer)).status, 403);
+    assert.equal((await h.hub.api('GET', '/', { token: tokens.bob })).status, 200, 'the hub is healthy');
   });
 
   it('a job that ends before its server starts: its final state and the end of its log on the failure page', async () => {

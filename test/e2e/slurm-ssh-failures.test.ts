@@ -159,6 +159,7 @@ describe('Slurm over SSH through the hub: failures before a job runs', { skip, c
       const { ms } = await failedSpawn(h, { backend: 'broken' }, new RegExp(`Could not reach 127\\.0\\.0\\.1:${port} over SSH: no answer within 2 s`));
       assert.ok(ms >= 1500 && ms < 15_000, `failed after ${ms} ms (connect_timeout 2 s)`);
       assert.deepEqual(h.jobIds(), []);
+      await goodSpawnWorks(h, USER, await h.hub.tokenFor(USER), { backend: 'cluster' });
     } finally {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => silent.close(() => r()));
