@@ -103,7 +103,7 @@ describe('Slurm over SSH through the hub: jobs that fail', { skip, concurrency: 
     const t0 = Date.now();
     const started = await h.hub.api('POST', '/users/bob/server', { token, body: { nprocs: cluster.nodeCpus + 1 } });
     assert.equal(started.status, 202, started.text);
-    const events = await progressEvents(h.hub, 'bob', token, 60_000);
+    const events = await progressEvents(h.hub, 'bob', token, 150_000);
     const failedAfter = Date.now() - t0;
     const job = submittedJob(events);
     const queued = events.find((e) => /is queued/.test(e.message ?? ''));
@@ -189,7 +189,7 @@ describe('Slurm over SSH through the hub: jobs that fail', { skip, concurrency: 
     // alice's own job runs and reports: her spawn completes
     const release = await runAsRoot(`scontrol release ${jobs.alice}`);
     assert.equal(release.code, 0, release.stderr);
-    const events = await progressEvents(h.hub, 'alice', tokens.alice, 60_000);
+    const events = await progressEvents(h.hub, 'alice', tokens.alice, 150_000);
     assert.ok(events.at(-1)?.ready, `alice's spawn completed: ${JSON.stringify(events)}`);
     assert.ok(events.some((e) => /reason: JobHeld/.test(e.message ?? '')), 'the stream showed the held job');
     const res = await fetch(`${h.hub.publicUrl}/user/alice/api`, { signal: AbortSignal.timeout(10_000) });
@@ -221,7 +221,7 @@ describe('Slurm over SSH through the hub: jobs that fail', { skip, concurrency: 
     const token = await h.hub.tokenFor('bob');
     const started = await h.hub.api('POST', '/users/bob/server', { token, body: { backend: 'broken' } });
     assert.ok(started.status === 202 || started.status === 500, started.text);
-    const events = await progressEvents(h.hub, 'bob', token, 60_000);
+    const events = await progressEvents(h.hub, 'bob', token, 150_000);
     const job = submittedJob(events);
     const last = events.at(-1)!;
     assert.ok(last.failed, JSON.stringify(events));
@@ -235,7 +235,7 @@ describe('Slurm over SSH through the hub: jobs that fail', { skip, concurrency: 
     rmSync(TAIL_RULE, { force: true });
     const again = await h.hub.api('POST', '/users/bob/server', { token, body: { backend: 'broken' } });
     assert.ok(again.status === 202 || again.status === 500, again.text);
-    const second = submittedJob(await progressEvents(h.hub, 'bob', token, 60_000));
+    const second = submittedJob(await progressEvents(h.hub, 'bob', token, 150_000));
     const noTail = await failureShown(h, 'bob', new RegExp(`Job ${second} ended before the server started \\(final state FAILED\\)`));
     assert.doesNotMatch(noTail, /id="log-tail"/);
     const unread = h.records('could not read the end of the job log (exec_prefix tail)');
