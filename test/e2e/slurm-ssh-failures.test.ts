@@ -140,8 +140,13 @@ describe('Slurm over SSH through the hub: failures before a job runs', { skip, c
   it('an unreachable login host (a closed port): a quick "could not reach" message, no hang', async () => {
     const closed = await freePort('127.0.0.1');
     const h = await hubWith({ ssh: sshOptions(cluster, { port: closed, connect_timeout: 3, known_hosts: knownHostsFor(closed) }) });
-    const { ms } = await failedSpawn(h, { backend: 'broken' }, new RegExp(`Could not reach 127\\.0\\.0\\.1:${closed} over SSH`));
+    const unreachable = new RegExp(`Could not reach 127\\.0\\.0\\.1:${closed} over SSH`);
+    const { ms } = await failedSpawn(h, { backend: 'broken' }, unreachable);
     assert.ok(ms < 10_000, `the spawn failed within ${ms} ms`);
+    // the user tries again and again: each attempt fails as fast (the reconnect backoff makes no one wait)
+    const times: number[] = [];
+    for (let i = 0; i < 6; i++) times.push((await failedSpawn(h, { backend: 'broken' }, unreachable)).ms);
+    assert.ok(times.every((t) => t < 5_000), `each retry failed within connect_timeout: ${times.join(', ')} ms`);
     assert.deepEqual(h.jobIds(), []);
     await goodSpawnWorks(h, USER, await h.hub.tokenFor(USER), { backend: 'cluster' });
   });

@@ -214,26 +214,38 @@ test('a host that accepts TCP but never speaks SSH: unreachable after connect_ti
   return undefined;
 });
 
-test('repeated connection failures are spaced out (backoff), and a success resets it', async (t) => {
+test('repeated connection failures are spaced out (backoff): runs in between fail at once with the last reason; a success resets it', async (t) => {
   if (skip || !sshd) return t.skip(skip);
   const ssh = transport();
   await ssh.run('true', { timeoutMs: 10_000 });
   await sshd.stop();
   t.after(() => sshd?.start().catch(() => undefined));
-  // first failure: the dropped connection; then each reconnect waits longer (base 50 ms, cap 400 ms)
-  const times: number[] = [];
-  for (let i = 0; i < 5; i++) {
+  // runs every 10 ms for 2 s: real attempts (refused) are spaced out more and more (base 50 ms, cap 400 ms);
+  // the runs in between fail at once, with the last attempt's reason and when the next one is
+  const attempts: number[] = [];
+  const end = Date.now() + 2000;
+  while (Date.now() < end) {
     const started = Date.now();
-    await rejection(ssh.run('true', { timeoutMs: 10_000 }));
-    times.push(Date.now() - started);
+    const err = await rejection(ssh.run('true', { timeoutMs: 10_000 }));
+    assert.equal(err.failure, 'unreachable', err.message);
+    if (/the hub tries again in \d+ s\)$/.test(err.message)) {
+      assert.ok(Date.now() - started < 100, `a run during the backoff failed at once (${Date.now() - started} ms)`);
+      assert.match(err.message, /^(Could not reach 127\.0\.0\.1:\d+ over SSH|The connection to .* was lost)/);
+    } else {
+      attempts.push(started);
+    }
+    await new Promise((r) => setTimeout(r, 10));
   }
-  assert.ok((times[4] as number) >= 200 - 20, `later attempts wait (cap 400 ms, jitter 50 %): ${times.join(', ')}`);
+  const gaps = attempts.slice(1).map((a, i) => a - (attempts[i] as number));
+  assert.ok(gaps.length >= 3 && gaps.length <= 25, `attempts were spaced out, not one per run: gaps ${gaps.join(', ')} ms`);
+  assert.ok(Math.max(...gaps.slice(-3)) >= 200 - 20, `later attempts wait longer (cap 400 ms, jitter 50 %): ${gaps.join(', ')}`);
   await sshd.start();
   const deadline = Date.now() + 5000;
   for (;;) {
     const ok = await ssh.run('echo back', { timeoutMs: 10_000 }).catch(() => undefined);
     if (ok) break;
     assert.ok(Date.now() < deadline, 'reconnects once the sshd is back');
+    await new Promise((r) => setTimeout(r, 20));
   }
   const started = Date.now();
   await ssh.run('true', { timeoutMs: 10_000 });

@@ -4,7 +4,8 @@
  * channel per command, at most `max_sessions` at once, the rest queued),
  * key login, host key checked against known_hosts (ssh-connect.ts).
  * After the connection drops the next run reconnects; failed attempts back
- * off exponentially (bounded, jittered).
+ * off exponentially (bounded, jittered), and a run during the backoff fails
+ * at once with the last attempt's reason.
  */
 import type { Client, ClientChannel } from 'ssh2';
 import { connectSsh, sshWhere, type SshConnectTarget } from './ssh-connect.js';
@@ -70,7 +71,10 @@ export class SshTransport implements Transport {
   private readonly log: SshTransportLog | undefined;
   private client: Promise<Client> | undefined;
   private failures = 0;
-  private lastFailureAt = 0;
+  /** Until when connecting is not tried again (reconnect backoff after `failures` failed attempts). */
+  private retryAt = 0;
+  /** Why the last attempt to connect failed (repeated to the runs that come during the backoff). */
+  private lastFailure: TransportError | undefined;
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   /** Connections that closed (a channel that failed to open on one ran nothing). */
@@ -170,6 +174,14 @@ export class SshTransport implements Transport {
    */
   private connection(): Promise<Client> {
     if (this.client) return this.client;
+    // During the backoff no attempt is made: the run fails at once with the last
+    // attempt's reason, instead of a user's spawn waiting out the delay (up to
+    // the backoff's cap) to learn that the host is still unreachable.
+    const wait = this.retryAt - Date.now();
+    if (wait > 0 && this.lastFailure) {
+      const { failure, message } = this.lastFailure;
+      return Promise.reject(new TransportError(failure, `${message} (the hub tries again in ${Math.ceil(wait / 1000)} s)`, { cause: this.lastFailure }));
+    }
     const generation = ++this.generation;
     const p = this.connect(generation);
     this.client = p;
@@ -178,12 +190,11 @@ export class SshTransport implements Transport {
 
   private async connect(generation: number): Promise<Client> {
     const current = () => this.generation === generation;
-    const wait = backoffDelay(this.failures, this.backoff.baseMs, this.backoff.maxMs) - (Date.now() - this.lastFailureAt);
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     try {
       const client = await connectSsh(this.target);
       if (this.failures > 0) this.log?.info({ where: this.where }, 'SSH connection to the login host re-established');
       this.failures = 0;
+      this.lastFailure = undefined;
       client.on('error', (err: Error) => this.log?.warn({ where: this.where, err: err.message }, 'SSH connection error'));
       client.on('close', () => {
         this.closed.add(client);
@@ -195,7 +206,8 @@ export class SshTransport implements Transport {
     } catch (err) {
       if (current()) this.client = undefined;
       this.failures++;
-      this.lastFailureAt = Date.now();
+      this.retryAt = Date.now() + backoffDelay(this.failures, this.backoff.baseMs, this.backoff.maxMs);
+      this.lastFailure = err instanceof TransportError ? err : new TransportError('unreachable', `Could not reach ${this.where} over SSH: ${(err as Error).message}`, { cause: err });
       throw err;
     }
   }
