@@ -137,6 +137,19 @@ describe('Slurm over SSH through the hub: failures before a job runs', { skip, c
     await goodSpawnWorks(h, USER, await h.hub.tokenFor(USER), { backend: 'cluster' });
   });
 
+  it('a key the login host does not accept: the message names the account, host and key; nothing ran there', async () => {
+    const keyDir = path.join(work, 'stranger-key');
+    execFileSync('mkdir', ['-p', keyDir]);
+    const key = path.join(keyDir, 'key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    const logins = sshd.acceptedLogins();
+    const h = await hubWith({ ssh: sshOptions(cluster, { port: sshd.port, known_hosts: sshd.knownHostsFile, key_file: key }) });
+    await failedSpawn(h, { backend: 'broken' }, new RegExp(`${cluster.sshUser}@127\\.0\\.0\\.1:${sshd.port} did not accept the key ${key.replaceAll('.', '\\.')}`));
+    assert.equal(sshd.acceptedLogins(), logins, 'no login on the host');
+    assert.deepEqual(h.jobIds(), []);
+    await goodSpawnWorks(h, USER, await h.hub.tokenFor(USER), { backend: 'cluster' });
+  });
+
   it('an unreachable login host (a closed port): a quick "could not reach" message, no hang', async () => {
     const closed = await freePort('127.0.0.1');
     const h = await hubWith({ ssh: sshOptions(cluster, { port: closed, connect_timeout: 3, known_hosts: knownHostsFor(closed) }) });
