@@ -210,6 +210,22 @@ describe('Slurm over SSH through the hub: failures before a job runs', { skip, c
     await goodSpawnWorks(h, USER, await h.hub.tokenFor(USER), { backend: 'cluster' });
   });
 
+  it('a hub user without an account on the cluster: the message quotes sudo; no job', async () => {
+    const h = await hubWith({});
+    const token = await h.hub.tokenFor('dave');
+    const started = await h.hub.api('POST', '/users/dave/server', { token, body: { backend: 'cluster' } });
+    assert.ok(started.status === 202 || started.status === 500, started.text);
+    const events = await progressEvents(h.hub, 'dave', token, 60_000);
+    const expected = /The scheduler refused the job \(exit status 1\): sudo: unknown user:? dave/;
+    assert.match(events.at(-1)?.message ?? '', expected);
+    const page = await pendingPage(await loggedIn(h.hub, 'dave'), 'dave');
+    assert.match(page.text, /Spawn failed/);
+    assert.match(page.text, expected);
+    assert.ok(h.records('spawn failed').some((r) => expected.test(String(r['err']))));
+    assert.deepEqual(h.jobIds(), []);
+    assert.equal((await h.hub.api('GET', '/', { token })).status, 200);
+  });
+
   describe('bad user options', () => {
     let h: LoggedHub;
     const form = [{ name: 'partition', label: 'Partition', type: 'text', pattern: '^[A-Za-z0-9_-]{1,64}$', max_length: 64 }];
