@@ -205,6 +205,8 @@ export class ServerManager {
       }
       const workDir = await serverWorkDir(this.h.dataDir, user.name, row.name, log);
       const timeout = AbortSignal.timeout(config.start_timeout * 1000);
+      /** The spawner's last progress message, for the start timeout's message. */
+      let lastStep: string | undefined;
       const startSignal = AbortSignal.any([signal, timeout]);
       if (!resumeState) emit(10, 'Starting the server');
       const result = await raceAbort(
@@ -225,10 +227,16 @@ export class ServerManager {
             // after the hub gave up, the row is (being) reset: the state goes to onLate or the clean-up below
             if (!startSignal.aborted) await updateServer(db, row.id, { state: JSON.stringify(s) });
           },
-          progress: (e) => emit(Math.min(Math.max(e.progress, 10), 60), e.message),
+          progress: (e) => {
+            lastStep = e.message;
+            emit(Math.min(Math.max(e.progress, 10), 60), e.message);
+          },
         }),
         startSignal,
-        () => (timeout.aborted ? new SpawnError(`Server ${label} did not start within ${config.start_timeout} seconds`, 'timeout') : new SpawnError(`Spawn of ${label} was cancelled`, 'cancelled')),
+        () =>
+          timeout.aborted
+            ? new SpawnError(startTimeoutMessage(label, config.start_timeout, lastStep), 'timeout')
+            : new SpawnError(`Spawn of ${label} was cancelled`, 'cancelled'),
         (late) => {
           log.warn('the spawner started the server after the spawn was given up; stopping it');
           spawner.stop(late.state, { log }).catch((err: Error) => log.error({ err: err.message }, 'could not stop a server started after its spawn was given up'));
@@ -589,6 +597,16 @@ export class ServerManager {
   progressOf(serverId: number): ProgressRecord {
     return this.progress.get(serverId);
   }
+}
+
+/**
+ * The message of a spawn given up at `start_timeout`, with the spawner's
+ * last progress message (e.g. a batch job still queued, with the
+ * scheduler's reason): the failure page shows only this message.
+ */
+export function startTimeoutMessage(label: string, seconds: number, lastProgress: string | undefined): string {
+  const said = lastProgress ? `; the last step was: ${lastProgress}` : '';
+  return `Server ${label} did not start within ${seconds} seconds${said}`;
 }
 
 export function serverLabel(user: string, serverName: string): string {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config, ConfigHooks } from '../../src/config/schema.js';
 import type { Authenticator } from '../../src/auth/authenticator.js';
@@ -45,7 +45,7 @@ export interface TestHubOptions {
   /** Config hooks (`preSpawnStart`, `postAuthHook`…), as a config module gives them. */
   hooks?: ConfigHooks;
   /** The hub's logger (default: pino at GANYMEDE_TEST_LOG's level, silent); e.g. one writing to a stream the test reads. */
-  log?: pino.Logger;
+  log?: Logger;
 }
 
 export interface TestHub extends BuiltHub {
@@ -91,8 +91,15 @@ export function testHubConfig(dataDir: string, hubPort: number, raw: Record<stri
     proxy: { check_interval: 0 },
     ...raw,
     // `raw.spawner` is merged in: a test giving only `cmd` still runs servers as its own account.
-    spawner: { kind: 'local-process', cmd: [process.execPath, TRIVIAL_SERVER], run_as: 'hub', ...(raw['spawner'] as Record<string, unknown> | undefined) },
+    // Another kind (e.g. `slurm`) is taken as given: the local-process defaults are not its options.
+    spawner: otherKind(raw['spawner']) ?? { kind: 'local-process', cmd: [process.execPath, TRIVIAL_SERVER], run_as: 'hub', ...(raw['spawner'] as Record<string, unknown> | undefined) },
   });
+}
+
+/** A `spawner:` of another kind than local-process, as given; else undefined. */
+function otherKind(spawner: unknown): Record<string, unknown> | undefined {
+  const s = spawner as Record<string, unknown> | undefined;
+  return s && s['kind'] !== undefined && s['kind'] !== 'local-process' ? s : undefined;
 }
 
 /**

@@ -152,7 +152,7 @@ describe('transportFor and the slurm config', () => {
     const slurm = c.spawners['cluster-a']!;
     assert.ok(slurm.kind === 'slurm');
     assert.equal(slurm.exec_prefix, 'sudo -E -u {username}');
-    assert.equal(slurm.batch_query_cmd, "squeue -h -j {job_id} -o '%T %B %r'");
+    assert.equal(slurm.batch_query_cmd, "squeue -h -t all -j {job_id} -o '%T %B %r'");
     assert.equal(slurm.startup_poll_interval, 0.5);
     assert.deepEqual(slurm.cmd, ['batchspawner-singleuser', 'jupyterhub-singleuser']);
     assert.throws(() => validateConfig({ spawner: { kind: 'slurm', req_partiton: 'x' } }), /req_partiton: unknown option \(did you mean "req_partition"\?\)/);

@@ -196,7 +196,7 @@ describe('Slurm as data', () => {
   it("keeps batchspawner's default commands, the query with the pending reason added", () => {
     assert.equal(slurmScheduler.name, 'Slurm');
     assert.equal(slurmScheduler.submitCmd, 'sbatch --parsable');
-    assert.equal(slurmScheduler.queryCmd, "squeue -h -j {job_id} -o '%T %B %r'");
+    assert.equal(slurmScheduler.queryCmd, "squeue -h -t all -j {job_id} -o '%T %B %r'");
     assert.equal(slurmScheduler.cancelCmd, 'scancel {job_id}');
     assert.equal(slurmScheduler.queryAllExample, "squeue -h -t all -o '%i %T %B %r'");
   });

@@ -34,7 +34,7 @@ export const SlurmSpawnerSchema = spawnerKindSchema(
     exec_prefix: Type.String({
       default: 'sudo -E -u {username}',
       description:
-        'Put in front of the submit, query and cancel commands to run them as the system user; `{username}` is that account (shell-quoted). Empty: the commands run as the hub (or the SSH account). With `sudo`, use `-n` so a missing sudoers rule fails at once instead of prompting.',
+        'Put in front of the submit, query and cancel commands to run them as the system user; `{username}` is that account (shell-quoted). Empty: the commands run as the hub (or the SSH account). With `sudo`, use `-n` so a missing sudoers rule fails at once instead of prompting. The hub also runs `tail -c <bytes> -- <job log>` through it to show the end of a failed job\'s log on the spawn page: allow `tail` in the sudoers rule for that (without it the page shows the message alone).',
     }),
     batch_script: Type.String({
       default: '',
@@ -47,10 +47,10 @@ export const SlurmSpawnerSchema = spawnerKindSchema(
       description: 'Submits the job (after `exec_prefix`), the script on its standard input; must print the job id (its last line, before any `;`).',
     }),
     batch_query_cmd: Type.String({
-      default: "squeue -h -j {job_id} -o '%T %B %r'",
+      default: "squeue -h -t all -j {job_id} -o '%T %B %r'",
       minLength: 1,
       description:
-        'Asks for one job (after `exec_prefix`); `{job_id}` is the job id, also exported as `SLURMSPAWNER_JOB_ID`. Prints `<STATE> <host> [<reason>]` (batchspawner\'s `%T %B` works too; the reason, when printed, shows on the pending page): `PENDING`/`CONFIGURING` wait, `RUNNING`/`COMPLETING` run, nothing or "Invalid job id" is gone; "Unable to contact slurm controller" keeps the server as it is (unknown).',
+        'Asks for one job (after `exec_prefix`); `{job_id}` is the job id, also exported as `SLURMSPAWNER_JOB_ID`. Prints `<STATE> <host> [<reason>]` (batchspawner\'s `%T %B` works too; the reason, when printed, shows on the pending page): `PENDING`/`CONFIGURING` wait, `RUNNING`/`COMPLETING` run, nothing or "Invalid job id" is gone, an ended state (`COMPLETED`, `FAILED`, `CANCELLED`, … which `-t all` shows for a few minutes after the end) is gone and named in the message of a spawn it ends; "Unable to contact slurm controller" keeps the server as it is (unknown).',
     }),
     batch_cancel_cmd: Type.String({
       default: 'scancel {job_id}',

@@ -14,6 +14,7 @@ import { OptionsForm } from '../options-form/options-form.js';
 import type { SpawnUser } from '../spawner.js';
 import { BATCH_STATE_VERSION, readBatchState, systemUserProblem, upgradeBatchState, type BatchState } from './batch-state.js';
 import { rewriteHost } from './exechost.js';
+import { describeOutput } from './command-output.js';
 import { cancelAndWait } from './job-cancel.js';
 import { JobCommands } from './job-commands.js';
 import { batchJobEnv } from './job-env.js';
@@ -295,7 +296,11 @@ export class BatchSpawner implements Spawner {
       const path = this.logPath(s);
       const line = this.commands.line('tail -c {bytes} -- {path}', 'log tail', { username: s.system_user, bytes: opts.maxBytes, path });
       const r = await this.opts.transport.run(line, { timeoutMs: 5000 });
-      if (r.code !== 0) return undefined;
+      if (r.code !== 0) {
+        // e.g. a sudoers rule that allows only the scheduler's commands: say so, or the page just lacks the log
+        opts.log.info({ path, code: r.code, said: describeOutput(r.stderr.trim() || r.stdout.trim()) }, 'could not read the end of the job log (exec_prefix tail)');
+        return undefined;
+      }
       const text = r.stdout.length >= opts.maxBytes ? r.stdout.slice(r.stdout.indexOf('\n') + 1) : r.stdout;
       return text.replace(/\n+$/, '').split('\n').slice(-opts.lines).join('\n') || undefined;
     } catch (err) {

@@ -75,7 +75,7 @@ export const SLURM_SPEC: SchedulerSpec = {
   name: 'Slurm',
   defaultScript: SLURM_DEFAULT_SCRIPT,
   submitCmd: 'sbatch --parsable',
-  queryCmd: "squeue -h -j {job_id} -o '%T %B %r'",
+  queryCmd: "squeue -h -t all -j {job_id} -o '%T %B %r'",
   cancelCmd: 'scancel {job_id}',
   queryAllExample: "squeue -h -t all -o '%i %T %B %r'",
   queryOutput: /^(?<state>[A-Z_]+)(?:[ \t]+(?<host>\S+))?(?:[ \t]+(?<reason>[^\n]*))?$/,
