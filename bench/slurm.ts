@@ -22,8 +22,9 @@
  * JupyterHub + batchspawner cannot be installed here (no PyPI), so the floor is
  * the comparison; no JupyterHub figure is printed.
  *
- * The node is resized (NODE_CPUS=256, NODE_MEM_MB=16384: slurmctld and slurmd
- * restart) for the run and put back to up.sh's defaults at the end.
+ * For part 3 the node is resized (NODE_CPUS=256, NODE_MEM_MB=16384: slurmctld
+ * and slurmd restart, and every job then running on the node, anyone's, is
+ * aborted and requeued by Slurm) and put back to up.sh's defaults right after.
  *
  * Run (as root): node --import tsx bench/slurm.ts [--quick]   (or: npm run bench -- slurm)
  */
@@ -47,6 +48,7 @@ import {
   removeCountingSqueue,
   restoreDefaultNode,
   slurmBenchUnavailable,
+  slurmctldPid,
   slurmUp,
   squeue,
   type LoggedQuery,
@@ -156,8 +158,8 @@ export async function slurmBench(opts: BenchOptions): Promise<BenchResult> {
   if (why) throw new Error(`the slurm benchmark cannot run here: ${why}`);
   const started = performance.now();
   const s: Sizes = opts.quick ? { seq: 3, many: 20, users: 2, pollS: 5, intervals: 3 } : { seq: 10, many: 200, users: 4, pollS: 15, intervals: 3 };
-  log(`slurm: resizing the test node to ${BIG_NODE.cpus} CPUs, ${BIG_NODE.memMb} MB (up.sh; restored at the end)`);
-  const env = await slurmUp(BIG_NODE);
+  const env = await slurmUp();
+  let resized = false;
   const job = makeJobDir(env.sshUser);
   const countLog = path.join(job.dir, 'squeue-counted.log');
   const listener = new PortListener();
@@ -216,8 +218,12 @@ export async function slurmBench(opts: BenchOptions): Promise<BenchResult> {
     }
 
     // ---- 3a: M servers at once, service-account mode
-    // a test sharing the cluster may have run up.sh with its defaults meanwhile: make sure the node is big (a no-op when it is)
+    // Resizing rewrites the node's socket/core layout: slurmctld aborts and requeues every job running on the
+    // node (anyone's), so it is done only now, for part 3, and undone at once afterwards.
+    log(`slurm: resizing the test node to ${BIG_NODE.cpus} CPUs, ${BIG_NODE.memMb} MB (up.sh; restored after part 3)`);
+    resized = true;
     await slurmUp(BIG_NODE);
+    const ctld = slurmctldPid();
     const servers = namedServers(manyUsers, s.many / s.users);
     log(`slurm: spawning ${s.many} named servers at once (${s.users} users)`);
     const many = await spawnNamedMany(hub.api, servers, 4 * 60_000);
@@ -248,6 +254,10 @@ export async function slurmBench(opts: BenchOptions): Promise<BenchResult> {
     const jobMode = await countQueries(countLog, s, 'job');
     log(`slurm: per-job mode: ${describe(jobMode)}; longest round ${fmtMs(jobMode.longestMs)}`);
 
+    if (slurmctldPid() !== ctld) {
+      notes.push('WARNING: slurmctld was restarted during part 3 (something sharing the cluster ran up.sh or stopped it): running jobs may have been requeued, so the figures of part 3 are off; run again.');
+      log(`slurm: ${notes.at(-1)!}`);
+    }
     log(`slurm: stopping ${s.many} servers at once`);
     const stopStart = performance.now();
     const stopMs = await stopNamedMany(hub.api, servers, 5 * 60_000).catch((err: Error) => {
@@ -299,7 +309,7 @@ export async function slurmBench(opts: BenchOptions): Promise<BenchResult> {
     notes.push(
       `JupyterHub + batchspawner cannot be installed here (no PyPI; python3 -c 'import batchspawner': ${importing}), so the peer is the scheduler's floor measured in the same run; no JupyterHub figure is printed.`,
       'Floor: a new OpenSSH connection per command (the hub keeps one pooled ssh2 connection); its job runs the same launcher and trivial server, reporting the port to a listener of the benchmark; "ready" = the server answered HTTP 200.',
-      'Jobs run as the service account (exec_prefix \'\'), 1 CPU and 16 MB each, without srun; the node was resized to 256 CPUs for the run and restored afterwards.',
+      'Jobs run as the service account (exec_prefix \'\'), 1 CPU and 16 MB each, without srun; the node was resized to 256 CPUs for part 3 and restored afterwards.',
       `Queries are counted by ${COUNTED_SQUEUE} (a line per call); a round is a burst of queries with gaps under 2 s.`,
     );
     return {
@@ -320,8 +330,8 @@ export async function slurmBench(opts: BenchOptions): Promise<BenchResult> {
     if (left) log(`slurm: warning: ${left < 0 ? 'could not cancel' : `${left} jobs of this run still listed after`} scancel -n ${JOB_NAME.hub} / ${JOB_NAME.floor}`);
     removeCountingSqueue();
     if (!opts.keep) rmSync(job.dir, { recursive: true, force: true });
-    log('slurm: restoring the test node to up.sh defaults');
-    await restoreDefaultNode().catch((err: Error) => log(`slurm: warning: could not restore the node (run scripts/slurm-test-env/up.sh): ${err.message}`));
+    if (resized) log('slurm: restoring the test node to up.sh defaults');
+    if (resized) await restoreDefaultNode().catch((err: Error) => log(`slurm: warning: could not restore the node (run scripts/slurm-test-env/up.sh): ${err.message}`));
   }
 }
 

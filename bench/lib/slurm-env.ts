@@ -72,6 +72,15 @@ export async function slurmUp(node?: { cpus: number; memMb: number }): Promise<S
   };
 }
 
+/** The pid in slurmctld's pid file (a change means it was restarted), or undefined. */
+export function slurmctldPid(): number | undefined {
+  try {
+    return Number(readFileSync('/run/slurm/slurmctld.pid', 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Puts the node back to up.sh's defaults (other users of the cluster expect them). */
 export async function restoreDefaultNode(): Promise<void> {
   await slurmUp();
