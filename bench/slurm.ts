@@ -33,7 +33,7 @@ import path from 'node:path';
 import { createGanymede, type GanymedeBenchHub } from './lib/hubs.js';
 import { namedServers, spawnNamedMany, stopNamedMany } from './lib/named-servers.js';
 import { sleep } from './lib/procs.js';
-import { fmtMs, log, median, quantile, verdict, type BenchResult, type Figure } from './lib/report.js';
+import { fmtMs, fmtNum, log, median, quantile, verdict, type BenchResult, type Figure } from './lib/report.js';
 import { spawnOne, stopOne } from './lib/spawning.js';
 import { batchspawnerImport, floorCancel, floorSpawn, PortListener, waitJobGone } from './lib/slurm-floor.js';
 import {
@@ -151,7 +151,9 @@ async function countQueries(countLog: string, s: Sizes, kind: LoggedQuery['kind'
   return { ...r, perInterval: (r.count / windowS) * s.pollS, windowS };
 }
 
-const describe = (c: Counted) => `${c.perInterval.toFixed(1)} (${c.count} in ${c.windowS.toFixed(0)} s; rounds: ${c.perRound.join(', ') || 'none'})`;
+/** Queries per poll round (one round per interval), then the raw counts: a window stretched to whole rounds makes count/window a little low. */
+const describe = (c: Counted) =>
+  `${c.perRound.length ? fmtNum(median(c.perRound)) : '0'} per round (rounds: ${c.perRound.join(', ') || 'none'}; ${c.count} in ${c.windowS.toFixed(0)} s = ${c.perInterval.toFixed(1)} per interval)`;
 
 export async function slurmBench(opts: BenchOptions): Promise<BenchResult> {
   const why = slurmBenchUnavailable();
