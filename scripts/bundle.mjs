@@ -1,6 +1,6 @@
 // Bundles the CLI into one file (dist/ganymede.mjs): one module to load instead
 // of several hundred, which halves the hub's start-up time. Native addons and
-// the PostgreSQL driver stay outside the bundle.
+// the PostgreSQL driver and ssh2 stay outside the bundle.
 import { build } from 'esbuild';
 
 /** @type {import('esbuild').BuildOptions} */
@@ -9,7 +9,8 @@ const common = {
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['better-sqlite3', 'pg', 'pg-native'],
+  // ssh2 loads optional native addons (cpu-features, sshcrypto) that esbuild cannot bundle
+  external: ['better-sqlite3', 'pg', 'pg-native', 'ssh2'],
   // CommonJS dependencies call require(); give the ES module one.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   sourcemap: true,

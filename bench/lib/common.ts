@@ -54,7 +54,7 @@ export function profiler(opts: BenchOptions, what: string): { nodeArgs: string[]
 }
 
 export function printResult(r: BenchResult): void {
-  process.stdout.write(`\n## ${r.title} (${r.name}, ${r.seconds.toFixed(0)} s)\n\n${figuresTable(r.figures)}\n`);
+  process.stdout.write(`\n## ${r.title} (${r.name}, ${r.seconds.toFixed(0)} s)\n\n${figuresTable(r.figures, r.peer)}\n`);
   for (const n of r.notes) process.stdout.write(`- ${n}\n`);
 }
 

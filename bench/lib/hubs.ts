@@ -42,6 +42,16 @@ export interface HubOptions {
   nodeArgs?: string[];
   /** Keep the temporary directory (logs) after stop. */
   keepDir?: boolean;
+  /** Ganymede only: the `spawner:` section instead of the local-process one (`serverCmd` is then unused). */
+  spawner?: Record<string, unknown>;
+  /** Ganymede only: more top-level config keys (e.g. `poll_interval`, `allow_named_servers`); they win over the defaults. */
+  extraConfig?: Record<string, unknown>;
+}
+
+/** A Ganymede hub whose config can be rewritten between two starts (same data directory). */
+export interface GanymedeBenchHub extends BenchHub {
+  /** Rewrites the config file with another `spawner` and/or `extraConfig`; the next start() uses it. */
+  reconfigure(change: Pick<HubOptions, 'spawner' | 'extraConfig'>): void;
 }
 
 export interface BenchHub {
@@ -117,12 +127,12 @@ async function stopAllServers(api: HubApi): Promise<void> {
 
 // ---------------------------------------------------------------- Ganymede
 
-export async function createGanymede(opts: HubOptions = {}): Promise<BenchHub> {
+export async function createGanymede(opts: HubOptions = {}): Promise<GanymedeBenchHub> {
   const dir = tmpDir('ganymede-bench');
   const dataDir = path.join(dir, 'data');
   const [port, hubPort, apiPort] = await freePorts(3);
   const configFile = path.join(dir, 'ganymede.yaml');
-  const config = {
+  const configFor = (o: HubOptions) => ({
     ip: '127.0.0.1',
     port,
     data_dir: dataDir,
@@ -131,12 +141,14 @@ export async function createGanymede(opts: HubOptions = {}): Promise<BenchHub> {
     proxy: { api_url: `http://127.0.0.1:${apiPort}` },
     auth: { kind: 'shared-password', shared_password: randomBytes(12).toString('hex') },
     // As JupyterHub's SimpleLocalProcessSpawner below: servers run as the hub's own account.
-    spawner: { kind: 'local-process', cmd: opts.serverCmd ?? [SINGLEUSER_BIN], run_as: 'hub' },
+    spawner: o.spawner ?? { kind: 'local-process', cmd: o.serverCmd ?? [SINGLEUSER_BIN], run_as: 'hub' },
     environment: { [MARK]: RUN_ID },
-    concurrent_spawn_limit: opts.concurrentSpawnLimit ?? 100,
-  };
+    concurrent_spawn_limit: o.concurrentSpawnLimit ?? 100,
+    ...o.extraConfig,
+  });
   // JSON is YAML
-  writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  const writeConfig = (o: HubOptions) => writeFileSync(configFile, `${JSON.stringify(configFor(o), null, 2)}\n`);
+  writeConfig(opts);
   const { stdout } = await run(process.execPath, [GANYMEDE_BIN, 'token', 'bench-admin', '--admin', '--config', configFile], {
     cwd: dir,
     env: markedEnv(),
@@ -146,7 +158,7 @@ export async function createGanymede(opts: HubOptions = {}): Promise<BenchHub> {
   const hubUrl = `http://127.0.0.1:${hubPort}`;
   const logFile = path.join(dir, 'hub.log');
   const pidFile = path.join(dataDir, 'proxy.pid');
-  const hub: BenchHub = {
+  const hub: GanymedeBenchHub = {
     kind: 'ganymede',
     label: LABEL.ganymede,
     dir,
@@ -165,6 +177,7 @@ export async function createGanymede(opts: HubOptions = {}): Promise<BenchHub> {
       if (hub.child) await stopProcess(hub.child);
       hub.child = undefined;
     },
+    reconfigure: (change) => writeConfig({ ...opts, ...change }),
     proxyPid: () => livePidFrom(pidFile),
     killProxy: () => killPidFrom(pidFile),
     async dispose() {

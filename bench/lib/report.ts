@@ -63,11 +63,16 @@ export interface BenchResult {
   figures: Figure[];
   notes: string[];
   seconds: number;
+  /**
+   * Header of the second column when it is not JupyterHub 3.0 (e.g. the
+   * scheduler's own floor, when JupyterHub's spawner cannot run here).
+   */
+  peer?: string;
 }
 
-export function figuresTable(figures: Figure[]): string {
+export function figuresTable(figures: Figure[], peer = 'JupyterHub 3.0'): string {
   return table(
-    ['metric', 'Ganymede', 'JupyterHub 3.0', 'target (Ganymede)', 'verdict'],
+    ['metric', 'Ganymede', peer, 'target (Ganymede)', 'verdict'],
     figures.map((f) => [f.metric, f.ganymede, f.jupyterhub, f.target ?? '', f.verdict ?? '']),
   );
 }
