@@ -99,7 +99,8 @@ export const SlurmSpawnerSchema = spawnerKindSchema(
     cancel_wait_timeout: Type.Number({
       default: 10,
       minimum: 0,
-      description: 'Seconds `stop` waits, after cancelling a job, for the scheduler to say it is gone (asking once a second); past it the stop fails with a message.',
+      description:
+        'Seconds `stop` waits, after cancelling a job, for the scheduler to say it is gone (asking at once, then after pauses growing from 0.1 s to 1 s); past it the stop fails with a message in the log.',
     }),
     command_timeout: Type.Number({
       default: 30,
@@ -111,7 +112,6 @@ export const SlurmSpawnerSchema = spawnerKindSchema(
       description:
         "How compute nodes reach the hub's API, e.g. `http://hub.cluster.edu:8081`: `JUPYTERHUB_API_URL` and `JUPYTERHUB_ACTIVITY_URL` in the job start with it. Empty: the hub's own API URL.",
     }),
-    // The spawn-form module's field schema replaces this placeholder when it lands.
     form_fields: Type.Array(FormFieldSchema, {
       default: [],
       description:
