@@ -343,30 +343,50 @@ export class ServerManager {
     const fresh = (await getServer(db, user.id, serverName))!;
     await updateServer(db, row.id, { pending: 'stop', ready: 0, owner: this.h.processId });
     const promise = this.runStop(user, fresh, !!opts.remove).finally(() => this.inFlight.delete(row.id));
-    this.inFlight.set(row.id, { promise, abort: new AbortController() });
+    this.inFlight.set(row.id, { promise: promise.then(() => undefined), abort: new AbortController() });
     const finished = await resolvesWithin(promise, config.slow_spawn_timeout * 1000);
-    return finished ? 'stopped' : 'pending';
+    if (!finished) return 'pending';
+    const failure = await promise;
+    if (failure) throw new HubError(503, `Could not stop ${label}: ${failure}. It is still running; try again later.`);
+    return 'stopped';
   }
 
-  private async runStop(user: UserRow, row: ServerRow, remove: boolean): Promise<void> {
+  /**
+   * Stops one server. When its spawner fails to stop it (a scheduler that
+   * cannot be reached to cancel the job), the server is put back as it was
+   * (state, url, token and route kept) so that the job is not forgotten
+   * while it runs on: resolves with the reason, and the caller says so. A
+   * state that cannot be read at all is cleared (nothing could stop it).
+   */
+  private async runStop(user: UserRow, row: ServerRow, remove: boolean): Promise<string | undefined> {
     const { db, urls } = this.h;
     const { spawner } = this.h.spawners.forRow(row);
     const log = this.h.log.child({ user: user.name, server: row.name });
     const prefix = serverPrefix(urls, user.name, row.name);
+    let state: SpawnerState | undefined;
     try {
       await this.h.proxy.deleteRoute(prefix).catch((err: Error) => log.warn({ err: err.message }, 'could not delete the route; reconciliation will'));
-      const state = savedState(spawner, row);
+      state = savedState(spawner, row);
       if (state.v) await spawner.stop(state, { log });
       log.info('server stopped');
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'stop failed');
-    } finally {
-      await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
-      await deleteServerTokens(db, user.id, row.name);
-      this.h.identities.clear();
-      if (remove) await deleteServer(db, row.id);
-      this.progress.clear(row.id);
+      const reason = (err as Error).message;
+      if (state?.v) {
+        log.error({ err: reason }, 'stop failed; the server is kept as it was, to be stopped again later');
+        await updateServer(db, row.id, { ready: row.ready, pending: null, owner: row.ready ? this.h.processId : null });
+        if (row.ready && row.url) {
+          await this.h.proxy.addRoute(prefix, row.url, { jupyterhub: true, user: user.name, server_name: row.name }).catch(() => undefined);
+        }
+        return reason;
+      }
+      log.error({ err: reason }, 'stop failed: unreadable spawner state; the server is cleared');
     }
+    await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
+    await deleteServerTokens(db, user.id, row.name);
+    this.h.identities.clear();
+    if (remove) await deleteServer(db, row.id);
+    this.progress.clear(row.id);
+    return undefined;
   }
 
   /**

@@ -518,6 +518,12 @@ export class UnreachableSchedulerSpawner extends TrivialSpawner {
     this.polls.push({ at: Date.now(), state });
     return this.answer ?? this.pollProcess(state);
   }
+  /** While set, `stop` fails with this message and leaves the server running (a cancel the scheduler never got). */
+  stopFailure: string | undefined;
+  override async stop(state: SpawnerState, opts: { log: Logger }): Promise<void> {
+    if (this.stopFailure !== undefined) throw new Error(this.stopFailure);
+    return super.stop(state, opts);
+  }
 }
 
 /** The sizes {@link OptionsCheckingSpawner} accepts. */
