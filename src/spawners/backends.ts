@@ -73,11 +73,18 @@ export class SpawnerBackends {
    * The back-end a server row records. A row from before back-ends had names
    * holds a spawner kind: it goes to the first back-end of that kind (a
    * local-process server is never handed to a Slurm back-end that happens to
-   * be the default). A row naming a back-end removed from the config falls
-   * back to the default one, as a hub with a single back-end always did.
+   * be the default); an empty name, or `default` once `spawner:` became
+   * `spawners:`, goes to the default one. A row naming a back-end that is no
+   * longer configured gets a stand-in that never guesses: its polls answer
+   * `unknown` (the server is kept) and stopping it fails with a message
+   * saying to configure the back-end again, so a job on a removed cluster is
+   * never handed to another back-end and forgotten.
    */
   forRow(row: { spawner: string }): Backend {
-    return this.byName.get(row.spawner) ?? this.all().find((b) => b.spawner.kind === row.spawner) ?? this.default;
+    const named = this.byName.get(row.spawner) ?? this.all().find((b) => b.spawner.kind === row.spawner);
+    if (named) return named;
+    if (row.spawner === '' || row.spawner === DEFAULT_BACKEND) return this.default;
+    return { name: row.spawner, spawner: missingBackend(row.spawner), displayName: row.spawner, description: '', allowedGroups: [] };
   }
 
   /** Whether `user` may start servers on `backend`. */
@@ -138,4 +145,15 @@ export class SpawnerBackends {
       }),
     );
   }
+}
+
+/** The stand-in for a back-end a server row names but the config no longer has (see {@link SpawnerBackends.forRow}). */
+function missingBackend(name: string): Spawner {
+  const why = `the back-end ${quoteName(name)} this server runs on is no longer configured (add it to spawners: again to reach it)`;
+  return {
+    kind: 'missing-backend',
+    start: () => Promise.reject(new HubError(400, `Cannot start: ${why}`)),
+    stop: () => Promise.reject(new Error(`Cannot stop: ${why}`)),
+    poll: () => Promise.resolve({ status: 'unknown', reason: why }),
+  };
 }

@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { HubError } from '../../src/lib/errors.js';
@@ -37,10 +38,21 @@ describe('SpawnerBackends', () => {
     assert.equal(limited.pick({}, { name: 'y', admin: false, groups: ['y'] }).backend.name, 'b');
   });
 
-  it('forRow: the recorded name; a legacy row holding a kind goes to a back-end of that kind; an unknown name to the default', () => {
+  it('forRow: the recorded name; a legacy row holding a kind goes to a back-end of that kind; empty or `default` to the default', () => {
     assert.equal(backends.forRow({ spawner: 'gpu' }).name, 'gpu');
     assert.equal(backends.forRow({ spawner: gpu.kind }).name, 'gpu');
-    assert.equal(backends.forRow({ spawner: 'retired' }).name, 'local');
+    assert.equal(backends.forRow({ spawner: '' }).name, 'local');
+    assert.equal(backends.forRow({ spawner: 'default' }).name, 'local');
+  });
+
+  it('forRow: a back-end no longer configured is never guessed: polls answer unknown, stop and start fail naming it', async () => {
+    const retired = backends.forRow({ spawner: 'retired' });
+    assert.equal(retired.name, 'retired');
+    const log = pino({ level: 'silent' });
+    const polled = await retired.spawner.poll({ v: 1, job_id: '12' }, { log });
+    assert.equal(polled.status, 'unknown');
+    assert.match(polled.status === 'unknown' ? polled.reason : '', /"retired".*no longer configured/);
+    await assert.rejects(retired.spawner.stop({ v: 1, job_id: '12' }, { log }), /Cannot stop: .*"retired"/);
   });
 });
 
