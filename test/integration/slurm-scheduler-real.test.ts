@@ -75,7 +75,7 @@ describe('Slurm scheduler part on the real Slurm', { skip: unavailable(), concur
     jobs.push(id);
 
     const seen = await until(id, (s) => s.state === 'gone');
-    assert.deepEqual(seen.at(-1), { state: 'gone' });
+    assert.deepEqual(seen.at(-1), { state: 'gone', final: 'COMPLETED' }); // the default query has -t all: the final state shows
     for (const s of seen.slice(0, -1)) assert.ok(s.state === 'pending' || (s.state === 'running' && s.host !== undefined), JSON.stringify(s));
     assert.ok(
       seen.some((s) => s.state === 'running'),
@@ -102,7 +102,7 @@ describe('Slurm scheduler part on the real Slurm', { skip: unavailable(), concur
     const cancelled = sh(`${prefix} ${renderCommand(slurm.cancelCmd, { job_id: id }, 'batch_cancel_cmd')}`);
     assert.equal(cancelled.code, 0, cancelled.stderr);
     const after = await until(id, (s) => s.state === 'gone');
-    assert.deepEqual(after.at(-1), { state: 'gone' });
+    assert.deepEqual(after.at(-1), { state: 'gone', final: 'CANCELLED' });
   });
 
   it('an unknown job id is gone; an sbatch error is a clear message', () => {

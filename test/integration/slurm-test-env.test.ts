@@ -5,6 +5,7 @@
  * wrappers submit, query and cancel a job as a user whose name has a dot.
  */
 import assert from 'node:assert/strict';
+import { jobFiles } from '../helpers/slurm-hub.js';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import {
@@ -76,11 +77,19 @@ test('sudo lets the service account run Slurm commands and wrappers as the users
   }
 });
 
-test('the files tests give to jobs are usable by the job users', async (t) => {
+test('the files tests give to jobs are usable by the job users (copies where the checkout is private)', async (t) => {
   const c = await cluster(t);
   if (!c) return;
-  const problems = await jobUsersCannotUse(c, REPO_FILES, [process.execPath, REPO_BIN]);
-  assert.deepEqual(problems, [], 'make the checkout world-readable (chmod o+rx on it and every parent directory)');
+  // A clean clone may sit in a 0700 directory (mktemp -d): the Slurm suites then give jobs copies
+  // (test/helpers/slurm-hub.ts jobFiles), which must be usable; node itself always must be.
+  const inCheckout = await jobUsersCannotUse(c, REPO_FILES, [process.execPath, REPO_BIN]);
+  if (inCheckout.length > 0) t.diagnostic(`NOTICE: the checkout is not usable by the job users, so jobs get copies:\n${inCheckout.join('\n')}`);
+  const files = await jobFiles(c);
+  try {
+    assert.deepEqual(await jobUsersCannotUse(c, [files.trivialServer, process.execPath], [files.launcher, process.execPath]), []);
+  } finally {
+    files.remove();
+  }
 });
 
 test('BriCS wrappers: submit as carol.proj1 with the script on stdin, query RUNNING <node>, cancel', async (t) => {
