@@ -707,12 +707,8 @@ export interface ProgressEvent {
 }
 
 /** Reads a server-sent-events stream of spawn progress (with the browser's cookies) until `ready` or `failed`. */
-export async function readProgress(browser: Browser, progressPath: string, timeoutMs: number): Promise<ProgressEvent[]> {
-  const url = browser.url(progressPath);
-  const cookie = browser.jar.header(url);
-  const res = await fetch(url, { headers: { Accept: 'text/event-stream', ...(cookie ? { Cookie: cookie } : {}) }, signal: AbortSignal.timeout(timeoutMs) });
-  assert.equal(res.status, 200, `GET ${progressPath}: ${res.status}`);
-  assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+/** The events of a progress stream (SSE) until `ready` or `failed` (then the stream is closed), or its end. */
+export async function progressFromStream(res: Response): Promise<ProgressEvent[]> {
   assert.ok(res.body, 'the progress stream has a body');
   const events: ProgressEvent[] = [];
   const decoder = new TextDecoder();
@@ -734,6 +730,16 @@ export async function readProgress(browser: Browser, progressPath: string, timeo
     }
   }
   return events;
+}
+
+export async function readProgress(browser: Browser, progressPath: string, timeoutMs: number): Promise<ProgressEvent[]> {
+  const url = browser.url(progressPath);
+  const cookie = browser.jar.header(url);
+  const res = await fetch(url, { headers: { Accept: 'text/event-stream', ...(cookie ? { Cookie: cookie } : {}) }, signal: AbortSignal.timeout(timeoutMs) });
+  assert.equal(res.status, 200, `GET ${progressPath}: ${res.status}`);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+  assert.ok(res.body, 'the progress stream has a body');
+  return progressFromStream(res);
 }
 
 /**

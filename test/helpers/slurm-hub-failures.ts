@@ -6,20 +6,18 @@
  * submitted, a good spawn through the proxy.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/lib/log.js';
-import { Browser, login, type ProgressEvent } from './e2e.js';
-import { startTestHub, TRIVIAL_SERVER, type TestHub } from './hub.js';
-import { jobUsersCannotUse, runAsRoot, squeueJob, type SlurmCluster } from './slurm-cluster.js';
+import { Browser, login, progressFromStream, type ProgressEvent } from './e2e.js';
+import { startTestHub, type TestHub } from './hub.js';
+import { jobFiles as copiedJobFiles } from './slurm-hub.js';
+import { runAsRoot, squeueJob, type SlurmCluster } from './slurm-cluster.js';
 
 /** The shared password of test hubs (testHubConfig). */
 export const TEST_PASSWORD = 'test-password';
 
-const LAUNCHER = fileURLToPath(new URL('../../bin/ganymede-singleuser', import.meta.url));
 
 /** The launcher and the trivial server copied into a directory every job user can read. */
 export interface JobFiles {
@@ -29,19 +27,10 @@ export interface JobFiles {
   remove(): void;
 }
 
-/** Copies bin/ganymede-singleuser and the trivial server where the job users can use them (checked). */
+/** The launcher and the trivial server copied where the job users can use them (test/helpers/slurm-hub.ts), as a job's `cmd`. */
 export async function jobFiles(c: SlurmCluster): Promise<JobFiles> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-slurm-e2e-'));
-  chmodSync(dir, 0o755);
-  const launcher = path.join(dir, 'ganymede-singleuser');
-  const server = path.join(dir, 'trivial-server.mjs');
-  copyFileSync(LAUNCHER, launcher);
-  copyFileSync(TRIVIAL_SERVER, server);
-  chmodSync(launcher, 0o755);
-  chmodSync(server, 0o644);
-  const problems = await jobUsersCannotUse(c, [server], [launcher, process.execPath]);
-  assert.deepEqual(problems, [], 'the job users can run the launcher, node and the trivial server');
-  return { dir, cmd: [launcher, process.execPath, server], remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const files = await copiedJobFiles(c);
+  return { dir: files.dir, cmd: [files.launcher, process.execPath, files.trivialServer], remove: files.remove };
 }
 
 /** A hub with its log lines (JSON, level debug) kept for the test. */
@@ -82,26 +71,7 @@ export async function progressEvents(hub: TestHub, user: string, token: string, 
   });
   assert.equal(res.status, 200, `progress stream: ${res.status}`);
   assert.ok(res.body);
-  const events: ProgressEvent[] = [];
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of res.body) {
-    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
-      if (!data) continue;
-      const event = JSON.parse(data) as ProgressEvent;
-      events.push(event);
-      if (event.ready || event.failed) {
-        await res.body.cancel().catch(() => undefined);
-        return events;
-      }
-    }
-  }
-  return events;
+  return progressFromStream(res);
 }
 
 /** A browser logged in as `user` through the proxy's public port. */
