@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import { HubError, SpawnError } from '../lib/errors.js';
-import { isoNow, resolvesWithin, sleep } from '../lib/time.js';
+import { answerWithin, isoNow, resolvesWithin, sleep } from '../lib/time.js';
+import { raceAbort } from '../lib/race-abort.js';
+import { pollSafely, POLL_TIMEOUT_MS, savedState } from './spawner-calls.js';
 import { serverNameProblem, usernameProblem } from '../lib/names.js';
 import type { UserRow } from '../db/repos/users.js';
 import { activeServers, claimSpawn, countActive, createServer, deleteServer, getServer, reportedPort, updateServer, type ServerRow } from '../db/repos/servers.js';
-import { getUserById } from '../db/repos/users.js';
+import { getUserById, groupsOfUsers } from '../db/repos/users.js';
 import { createToken, deleteServerTokens } from '../db/repos/tokens.js';
 import { upsertClient } from '../db/repos/oauth.js';
 import type { PollResult, SpawnUser, Spawner, SpawnerState } from '../spawners/spawner.js';
@@ -152,7 +154,7 @@ export class ServerManager {
    */
   private async plan(user: UserRow, asked: Record<string, unknown>): Promise<SpawnPlan> {
     const { db } = this.h;
-    const spawnUser: SpawnUser = { name: user.name, admin: !!user.admin, groups: await userGroups(db, user.id) };
+    const spawnUser: SpawnUser = { name: user.name, admin: !!user.admin, groups: (await groupsOfUsers(db, [user.id])).get(user.id) ?? [] };
     const authState = await loadAuthState(db, this.h.crypt, user.id, this.h.log);
     if (asked === null || typeof asked !== 'object' || Array.isArray(asked)) throw new HubError(400, 'Server options must be a JSON object');
     const { backend, options: rest } = this.h.spawners.pick(asked, spawnUser);
@@ -503,7 +505,7 @@ export class ServerManager {
           const user = await getUserById(db, row.user_id);
           if (user) {
             await updateServer(db, row.id, { owner: this.h.processId, url: null });
-            const spawnUser: SpawnUser = { name: user.name, admin: !!user.admin, groups: await userGroups(db, user.id) };
+            const spawnUser: SpawnUser = { name: user.name, admin: !!user.admin, groups: (await groupsOfUsers(db, [user.id])).get(user.id) ?? [] };
             const stored = JSON.parse(row.user_options) as Record<string, unknown>;
             const options = { ...stored };
             delete options[BACKEND_OPTION];
@@ -583,7 +585,7 @@ export class ServerManager {
       const backendLog = this.h.log.child({ backend: this.h.spawners.forRow(group[0]!).name });
       let results: PollResult[];
       try {
-        results = await withinOrThrow(spawner.pollMany!(readable.map((r) => r.state), { log: backendLog }), this.pollTimeoutMs, 'pollMany');
+        results = await answerWithin(spawner.pollMany!(readable.map((r) => r.state), { log: backendLog }), this.pollTimeoutMs, 'pollMany');
       } catch (err) {
         // the contract says never throw; a back-end that does leaves every one of its servers as it is
         const reason = (err as Error).message;
@@ -633,76 +635,5 @@ export function serverLabel(user: string, serverName: string): string {
   return serverName ? `${user}:${serverName}` : `${user}'s server`;
 }
 
-/**
- * Races `work` against `signal`: rejects with `error()` as soon as the signal
- * aborts (at once when it already has). `work` is always observed, so its
- * later rejection is never unhandled (which would end the hub process), and a
- * result it produces after the race was lost is handed to `onLate`: the
- * caller stops that server, which would otherwise run unknown to the hub.
- */
-async function raceAbort<T>(work: Promise<T>, signal: AbortSignal, error: () => Error, onLate: (late: T) => void): Promise<T> {
-  let lost = false;
-  const observed = work.then((result) => {
-    if (lost) onLate(result);
-    return result;
-  });
-  observed.catch(() => undefined);
-  if (signal.aborted) {
-    lost = true;
-    throw error();
-  }
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => {
-      lost = true;
-      reject(error());
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([observed, aborted]);
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-  }
-}
-
 export type { Logger };
 
-/** The names of the user's hub groups. */
-async function userGroups(db: Hub['db'], userId: number): Promise<string[]> {
-  const rows = await db.selectFrom('user_groups').innerJoin('groups', 'groups.id', 'user_groups.group_id').select('groups.name').where('user_groups.user_id', '=', userId).execute();
-  return rows.map((g) => g.name);
-}
-
-/** The default of {@link ServerManager.pollTimeoutMs}. */
-export const POLL_TIMEOUT_MS = 60_000;
-
-/** `work`, or a rejection naming `what` when it takes longer than `ms` (its later outcome is ignored). */
-async function withinOrThrow<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} gave no answer within ${Math.round(ms / 1000)} s`)), ms);
-  });
-  work.catch(() => undefined);
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A spawner's poll, with a throw (which the contract forbids) or no answer in time taken as `unknown` and logged: never a reason to clear a server. */
-async function pollSafely(spawner: Spawner, state: SpawnerState, log: Logger, timeoutMs: number): Promise<PollResult> {
-  try {
-    return await withinOrThrow(spawner.poll(state, { log }), timeoutMs, 'poll');
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'the spawner failed to poll; taken as unknown');
-    return { status: 'unknown', reason: (err as Error).message };
-  }
-}
-
-/** A row's spawner state, brought up to date by the spawner's `upgradeState` (which may throw for one it cannot read). */
-function savedState(spawner: Spawner, row: { state: string }): SpawnerState {
-  const state = JSON.parse(row.state) as SpawnerState;
-  return state.v && spawner.upgradeState ? spawner.upgradeState(state) : state;
-}

@@ -53,3 +53,13 @@ export async function resolvesWithin(work: Promise<unknown>, ms: number): Promis
     clearTimeout(timer);
   }
 }
+
+/**
+ * What `work` resolves to, or a rejection naming `what` when it has not
+ * settled within `ms` (its later outcome is then ignored).
+ */
+export async function answerWithin<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  work.catch(() => undefined);
+  if (!(await resolvesWithin(work, ms))) throw new Error(`${what} gave no answer within ${Math.round(ms / 1000)} s`);
+  return work;
+}
