@@ -76,7 +76,7 @@ stop_by_pid_file() {
 wait_pid_file() {
 
   for _ in $(seq 1 100); do pid_alive "$1" && return 0; sleep 0.05; done
-  die "$2 did not start (no live pid in $1); see ${3:-its log}"
+  die "$2 did not start (no live pid in $1); see ${3:-its log} and $DAEMON_START_LOG"
 }
 
 # What a config file says: comments, blank lines and order removed.
@@ -96,9 +96,31 @@ install_if_changed() {
   return 0
 }
 
+# Starts a daemon without handing it this script's descriptors: fd 9 holds the
+# lock below, and a daemon that kept it (munged does) would hold the lock for
+# its whole life, so every later run would wait for it. Standard input and
+# output go to /dev/null, error output to $DAEMON_START_LOG (a daemon's own
+# log may belong to its user; this one is root's).
+DAEMON_START_LOG=/var/log/ganymede-slurm-test-env.log
+start_daemon() {
+  echo "$(date -u +%FT%TZ) starting: $*" >>"$DAEMON_START_LOG"
+  "$@" 9>&- </dev/null >/dev/null 2>>"$DAEMON_START_LOG"
+}
+
+# Who holds the lock file open (pid and command), for the error message.
+lock_holders() {
+  local fd
+  for fd in /proc/[0-9]*/fd/*; do
+    [ "$(readlink "$fd" 2>/dev/null)" = "$LOCK_FILE" ] || continue
+    fd="${fd#/proc/}"; fd="${fd%%/*}"
+    [ "$fd" = "$$" ] || printf '%s(%s) ' "$fd" "$(cat "/proc/$fd/comm" 2>/dev/null)"
+  done
+}
+
 # One run at a time (test processes may start it together).
-exec 9>/run/ganymede-slurm-test-env.lock
-flock -w 60 9 || die "another up.sh has held /run/ganymede-slurm-test-env.lock for 60 s"
+LOCK_FILE=/run/ganymede-slurm-test-env.run.lock
+exec 9>"$LOCK_FILE"
+flock -w 45 9 || die "$LOCK_FILE has been held for 45 s by: $(lock_holders)"
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
@@ -118,7 +140,7 @@ install -d -o munge -g munge -m 0700 /var/log/munge /var/lib/munge
 if ! pid_alive /run/munge/munged.pid; then
   say "starting munged"
   rm -f /run/munge/munged.pid
-  runuser -u munge -- /usr/sbin/munged
+  start_daemon runuser -u munge -- /usr/sbin/munged
   wait_pid_file /run/munge/munged.pid munged /var/log/munge/munged.log
 fi
 munge -n | unmunge >/dev/null || die "munge does not work (see /var/log/munge/munged.log)"
@@ -183,13 +205,13 @@ fi
 if ! pid_alive /run/slurm/slurmctld.pid; then
   say "starting slurmctld"
   rm -f /run/slurm/slurmctld.pid
-  /usr/sbin/slurmctld  # no -c: jobs are recovered from StateSaveLocation
+  start_daemon /usr/sbin/slurmctld  # no -c: jobs are recovered from StateSaveLocation
   wait_pid_file /run/slurm/slurmctld.pid slurmctld /var/log/slurm/slurmctld.log
 fi
 if ! pid_alive /run/slurm/slurmd.pid; then
   say "starting slurmd"
   rm -f /run/slurm/slurmd.pid
-  /usr/sbin/slurmd
+  start_daemon /usr/sbin/slurmd
   wait_pid_file /run/slurm/slurmd.pid slurmd /var/log/slurm/slurmd.log
 fi
 
@@ -328,7 +350,7 @@ if [ "$sshd_changed" = 1 ]; then stop_by_pid_file "$SSHD_PID_FILE"; fi
 if ! pid_alive "$SSHD_PID_FILE"; then
   say "starting sshd on 127.0.0.1:${SSH_PORT}"
   rm -f "$SSHD_PID_FILE"
-  /usr/sbin/sshd -f "$SSH_DIR/sshd_config" -E "$SSHD_LOG"
+  start_daemon /usr/sbin/sshd -f "$SSH_DIR/sshd_config" -E "$SSHD_LOG"
   wait_pid_file "$SSHD_PID_FILE" sshd "$SSHD_LOG"
 fi
 

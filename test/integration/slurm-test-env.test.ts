@@ -20,6 +20,7 @@ import {
 } from '../helpers/slurm-cluster.js';
 
 const UP_SCRIPT = fileURLToPath(new URL('../../scripts/slurm-test-env/up.sh', import.meta.url));
+const DOWN_SCRIPT = fileURLToPath(new URL('../../scripts/slurm-test-env/down.sh', import.meta.url));
 const REPO_BIN = fileURLToPath(new URL('../../bin/', import.meta.url));
 const REPO_FILES = [fileURLToPath(new URL('../fixtures/trivial-server.mjs', import.meta.url))];
 
@@ -52,6 +53,27 @@ test('up.sh is idempotent: a second run restarts nothing', async (t) => {
   assert.equal(again.code, 0, again.stderr);
   assert.ok(Date.now() - started < 5000, 'up.sh with everything up takes seconds at most');
   assert.equal((await runAsRoot(pids)).stdout, before.stdout);
+});
+
+test('no daemon up.sh starts keeps its lock file open (later runs would wait for it)', async (t) => {
+  const c = await cluster(t);
+  if (!c) return;
+  // restart every daemon through up.sh, as a fresh machine does
+  const down = await runAsRoot(`bash ${shellQuote(DOWN_SCRIPT)}`, { timeoutMs: 60_000 });
+  assert.equal(down.code, 0, down.stderr);
+  const up = await runAsRoot(`bash ${shellQuote(UP_SCRIPT)}`, { timeoutMs: 60_000 });
+  assert.equal(up.code, 0, up.stderr);
+  const holders = await runAsRoot(
+    `for fd in /proc/[0-9]*/fd/*; do
+       [ "$(readlink "$fd" 2>/dev/null)" = /run/ganymede-slurm-test-env.run.lock ] || continue
+       p=\${fd#/proc/}; p=\${p%%/*}; echo "$p $(cat /proc/$p/comm 2>/dev/null)"
+     done`,
+  );
+  assert.equal(holders.stdout, '', 'processes holding the lock after up.sh');
+  const started = Date.now();
+  const again = await runAsRoot(`bash ${shellQuote(UP_SCRIPT)}`);
+  assert.equal(again.code, 0, again.stderr);
+  assert.ok(Date.now() - started < 5000, `a run after a fresh start took ${Date.now() - started} ms`);
 });
 
 test('the service account logs in with its key; the host key is checked strictly', async (t) => {
