@@ -15,6 +15,7 @@ import { ChpClient } from '../proxy/chp-client.js';
 import { MultiProxy } from '../proxy/multi-proxy.js';
 import type { Spawner } from '../spawners/spawner.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import { hubUserTokens } from '../auth/user-tokens.js';
 import { SpawnerBackends } from '../spawners/backends.js';
 import { createAuthenticator } from '../auth/registry.js';
 import { checkAuthStateKey } from '../auth/auth-state.js';
@@ -110,7 +111,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     dialect: database.dialect,
     log,
     proxy: opts.proxy ?? defaultProxy(config, opts.proxyToken ?? config.proxy.auth_token ?? process.env['CONFIGPROXY_AUTH_TOKEN'] ?? '', log),
-    spawners: opts.spawners ?? (opts.spawner ? SpawnerBackends.single(opts.spawner) : SpawnerBackends.fromConfig(config, { log, dataDir })),
+    spawners: opts.spawners ?? (opts.spawner ? SpawnerBackends.single(opts.spawner) : SpawnerBackends.fromConfig(config, { log, dataDir, userTokens: hubUserTokens(() => ref.hub!) })),
     authenticator: opts.authenticator ?? createAuthenticator(config, database.db, log),
     crypt: CryptKeeper.fromEnv(),
     servers,

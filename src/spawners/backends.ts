@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import { HubError } from '../lib/errors.js';
 import { quoteName } from '../lib/quote-name.js';
 import { createSpawner, type AnySpawnerConfig } from './registry.js';
-import type { Spawner, SpawnUser } from './spawner.js';
+import type { Spawner, SpawnUser, UserTokens } from './spawner.js';
 
 /** The name of the single back-end of `spawner:` (when `spawners:` is empty). */
 export const DEFAULT_BACKEND = 'default';
@@ -36,12 +36,12 @@ export class SpawnerBackends {
   }
 
   /** The back-ends of a configuration, each built with its own child logger. */
-  static fromConfig(config: Config, deps: { log: Logger; dataDir: string }): SpawnerBackends {
+  static fromConfig(config: Config, deps: { log: Logger; dataDir: string; userTokens?: UserTokens }): SpawnerBackends {
     const entries: [string, AnySpawnerConfig][] = Object.keys(config.spawners).length ? Object.entries(config.spawners) : [[DEFAULT_BACKEND, config.spawner]];
     return new SpawnerBackends(
       entries.map(([name, options]) => ({
         name,
-        spawner: createSpawner(options, { log: deps.log.child({ backend: name }), name, now: Date.now, fetch: globalThis.fetch, dataDir: deps.dataDir }),
+        spawner: createSpawner(options, { log: deps.log.child({ backend: name }), name, now: Date.now, fetch: globalThis.fetch, dataDir: deps.dataDir, ...(deps.userTokens ? { userTokens: deps.userTokens } : {}) }),
         displayName: options.display_name || name,
         description: options.description,
         allowedGroups: options.allowed_groups,

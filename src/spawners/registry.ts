@@ -1,5 +1,7 @@
 import { Type, type Static, type TObject, type TUnion } from '@sinclair/typebox';
 import { SlurmSpawnerSchema } from './batch/batch-config.js';
+import { FirecrestSpawnerSchema } from './firecrest/firecrest-config.js';
+import { createFirecrestSpawner } from './firecrest/firecrest-spawner.js';
 import { createSlurmSpawner } from './batch/slurm-spawner.js';
 import { LocalProcessSpawner } from './local-process.js';
 import { LocalProcessSpawnerSchema } from './local-process-config.js';
@@ -40,6 +42,7 @@ export const SPAWNER_BACKENDS = {
       }),
   }),
   slurm: spawnerBackend<typeof SlurmSpawnerSchema>({ schema: SlurmSpawnerSchema, create: (s, deps): Spawner => createSlurmSpawner(s, deps) }),
+  firecrest: spawnerBackend<typeof FirecrestSpawnerSchema>({ schema: FirecrestSpawnerSchema, create: (s, deps): Spawner => createFirecrestSpawner(s, deps) }),
 };
 
 type SpawnerSchemas = (typeof SPAWNER_BACKENDS)[keyof typeof SPAWNER_BACKENDS]['schema'];

@@ -111,7 +111,39 @@ export interface SpawnerDeps {
   fetch: typeof fetch;
   /** The hub's data dir (for files a back-end keeps, e.g. a known_hosts file it was given). */
   dataDir: string;
+  /** The users' own OIDC access tokens, for back-ends that act as the user (FirecREST); absent: {@link NO_USER_TOKENS}. */
+  userTokens?: UserTokens;
 }
+
+/**
+ * A user's access token as {@link UserTokens} hands it out: the token (valid
+ * for at least the hub's refresh margin, when the provider said how long),
+ * or why there is none and the user must log in again.
+ */
+export type UserAccessToken = { token: string; expiresAt?: number } | { loginAgain: string };
+
+/**
+ * The hub's store of users' OIDC tokens (their encrypted auth state), for
+ * back-ends whose calls carry the user's own access token. Refreshing goes
+ * through the authenticator, one refresh per user at a time, and the
+ * rotated tokens are saved, so every hub process sees them.
+ */
+export interface UserTokens {
+  /**
+   * The access token of hub user `userName`: the stored one while it has
+   * more than the refresh margin left, else a refreshed one. `refresh: true`
+   * (after the token was refused with 401) refreshes even a token that looks
+   * valid. Never throws: a user without tokens, a refresh the provider
+   * refuses or a provider that cannot be reached all answer `loginAgain`
+   * with a sentence for the user.
+   */
+  accessToken(userName: string, opts: { refresh?: boolean; log: Logger }): Promise<UserAccessToken>;
+}
+
+/** The {@link UserTokens} of a hub without token-keeping login (and of tests that need none): every user must log in again. */
+export const NO_USER_TOKENS: UserTokens = {
+  accessToken: () => Promise.resolve({ loginAgain: 'This hub keeps no login tokens (an OIDC login with auth state is needed for this back-end).' }),
+};
 
 /**
  * A backend that runs single-user servers. Spawners are stateless objects:
@@ -163,6 +195,14 @@ export interface Spawner {
    * throw for a log that is missing.
    */
   logTail?(state: SpawnerState, opts: LogTailOptions): Promise<string | undefined>;
+  /**
+   * Why the user cannot stop this server themselves right now (e.g. their
+   * login expired, and stopping a job needs their own token), or undefined
+   * when they can. The home page asks it for each running server and shows
+   * the reason instead of a stop button that would fail. Never throws; a
+   * spawner without it can always be stopped.
+   */
+  stopBlocker?(state: SpawnerState, ctx: { user: string; log: Logger }): Promise<string | undefined>;
   /**
    * HTML fragment for the spawn form, or undefined for none. `previous` holds
    * the options this user's server last started with (to preselect them).
