@@ -7,6 +7,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
+import { getEventListeners } from 'node:events';
 import { FirecrestClient } from '../../src/spawners/firecrest/firecrest-client.js';
 import { FirecrestError, type FirecrestJobDescription } from '../../src/spawners/firecrest/firecrest-api.js';
 import { capturedLogger, closedPort, sendJson, startHttpRecorder, type HttpRecorder, type RecordedRequest } from '../helpers/http-recorder.js';
@@ -280,6 +281,13 @@ describe('FirecrestClient: retries, time limits, unreachable FirecREST', () => {
     assert.ok(Date.now() - started < 1000);
     assert.match(e.message, /abandoned/);
     assert.equal(s.requests.length, 1);
+  });
+  it("a long-lived caller signal (a spawn's) collects no listeners over many calls", async () => {
+    const s = await server((_req, res, n) => (n % 3 === 0 ? sendJson(res, 503, {}) : sendJson(res, 200, { jobs: [] })));
+    const ac = new AbortController();
+    const c = client(s.url, { retries: 1 });
+    for (let i = 0; i < 10; i++) await c.job(TOKEN, '20', ac.signal).catch(() => undefined);
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
   });
 });
 

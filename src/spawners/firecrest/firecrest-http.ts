@@ -127,8 +127,7 @@ export class FirecrestHttp {
   /** One attempt, within `timeoutMs` (and the caller's signal). */
   private async once(call: FirecrestCall, url: string): Promise<FirecrestAnswer | undefined> {
     if (call.signal?.aborted) throw this.abandoned(call);
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
-    const signal = call.signal ? AbortSignal.any([timeout, call.signal]) : timeout;
+    const attempt = deadline(this.opts.timeoutMs, call.signal);
     const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${call.token}` };
     if (call.body !== undefined) headers['content-type'] = 'application/json';
     try {
@@ -137,14 +136,16 @@ export class FirecrestHttp {
         headers,
         ...(call.body !== undefined ? { body: JSON.stringify(call.body) } : {}),
         redirect: 'manual',
-        signal,
+        signal: attempt.signal,
       });
       return await this.answer(res, call);
     } catch (err) {
       if (err instanceof FirecrestError) throw err;
       if (call.signal?.aborted) throw this.abandoned(call);
-      if (timeout.aborted) throw new FirecrestError(`${this.who} did not answer within ${seconds(this.opts.timeoutMs)}`, 0);
+      if (attempt.timedOut()) throw new FirecrestError(`${this.who} did not answer within ${seconds(this.opts.timeoutMs)}`, 0);
       throw new FirecrestError(withoutSecret(`${this.who} could not be reached: ${networkCause(err)}`, call.token), 0);
+    } finally {
+      attempt.done();
     }
   }
 
@@ -178,7 +179,7 @@ export class FirecrestHttp {
     else if (status >= 500) message = `${this.who} failed while ${call.doing} (HTTP ${status}): ${said}`;
     else if (status >= 400) message = `${this.who} refused ${call.refused}: ${said}`;
     else message = `${this.who} gave an unexpected HTTP ${status} while ${call.doing}`;
-    throw new FirecrestError(message, status >= 400 ? status : 502, errorType, detail);
+    throw new FirecrestError(message, status >= 400 ? status : 502, errorType, detail && withoutSecret(detail, call.token));
   }
 
   /** An answer that cannot be used (502): `problem` says why. Never retried. */
@@ -195,6 +196,30 @@ export class FirecrestHttp {
   private unexpected(err: unknown, call: FirecrestCall): FirecrestError {
     return new FirecrestError(withoutSecret(`${this.who} failed while ${call.doing}: ${outsideText(err instanceof Error ? err.message : String(err))}`, call.token), 0);
   }
+}
+
+/**
+ * A signal that aborts after `ms` or when `outer` aborts, whichever comes
+ * first; `done()` clears the timer and the listener on `outer` (a spawn's
+ * signal lives for many calls and must not collect listeners).
+ */
+function deadline(ms: number, outer: AbortSignal | undefined): { signal: AbortSignal; timedOut(): boolean; done(): void } {
+  const ac = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort(new DOMException('FirecREST did not answer in time', 'TimeoutError'));
+  }, ms);
+  const onAbort = () => ac.abort(outer?.reason);
+  outer?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: ac.signal,
+    timedOut: () => timedOut,
+    done: () => {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 function resolved(location: string, base: string): string {
