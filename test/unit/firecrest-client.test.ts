@@ -8,6 +8,10 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { getEventListeners } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import Ajv2020Module from 'ajv/dist/2020.js';
 import { FirecrestClient } from '../../src/spawners/firecrest/firecrest-client.js';
 import { FirecrestError, type FirecrestJobDescription } from '../../src/spawners/firecrest/firecrest-api.js';
 import { capturedLogger, closedPort, sendJson, startHttpRecorder, type HttpRecorder, type RecordedRequest } from '../helpers/http-recorder.js';
@@ -46,6 +50,26 @@ async function failure(work: Promise<unknown>): Promise<FirecrestError> {
     return err;
   }
   assert.fail('the call succeeded');
+}
+
+/** The official FirecREST v2 spec (../shared/specs), to check what the client sends and what these tests answer. */
+const SPEC_FILE = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'specs', 'firecrest-v2-openapi.yaml');
+const Ajv2020 = Ajv2020Module as unknown as typeof Ajv2020Module.default;
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+/** The spec puts OpenAPI 3.0's `nullable` next to `anyOf`s that already allow null; Ajv refuses it without `type`, so it goes. */
+function withoutNullable(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutNullable);
+  if (typeof v !== 'object' || v === null) return v;
+  return Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'nullable').map(([k, x]) => [k, withoutNullable(x)]));
+}
+if (existsSync(SPEC_FILE)) ajv.addSchema({ $id: 'firecrest', ...(withoutNullable(parseYaml(readFileSync(SPEC_FILE, 'utf8'))) as object) });
+
+/** Fails when `value` is not a valid `schema` (a components/schemas name) of the spec; skipped without the spec file. */
+function assertSpec(schema: string, value: unknown): void {
+  if (!existsSync(SPEC_FILE)) return;
+  const validate = ajv.getSchema(`firecrest#/components/schemas/${schema}`);
+  assert.ok(validate, `no schema ${schema}`);
+  assert.ok(validate(value), `${schema}: ${ajv.errorsText(validate.errors)}`);
 }
 
 const JOB = {
@@ -88,6 +112,7 @@ describe('FirecrestClient: the calls as the spec names them', () => {
     assert.equal(r.url, '/api/v2/compute/daint/jobs');
     assert.equal(r.headers.authorization, `Bearer ${TOKEN}`);
     assert.match(String(r.headers['content-type']), /^application\/json/);
+    assertSpec('PostJobSubmitRequest', JSON.parse(r.body));
     assert.deepEqual(JSON.parse(r.body), {
       job: {
         script: '#!/bin/bash\necho "hi"\n',
@@ -397,5 +422,18 @@ describe('FirecrestClient: redirects, error bodies, hostile answers', () => {
       assert.ok(!l.includes(TOKEN) && !l.includes('api-secret'), `secret in log line ${l}`);
       assert.doesNotMatch(l, /bearer|authorization/i);
     }
+  });
+});
+
+describe('FirecrestClient: the answers these tests play are valid by the spec', () => {
+  it('GetJobResponse, GetJobMetadataResponse, UserInfoResponse, GetPartitionsResponse, ApiResponseError, PostJobSubmissionResponse', () => {
+    assertSpec('GetJobResponse', { jobs: [JOB] });
+    assertSpec('GetJobResponse', { jobs: null });
+    assertSpec('GetJobMetadataResponse', { jobs: [{ jobId: '20', script: '#!/bin/bash', standardOutput: '/home/alice/j.log', standardError: null, standardInput: null }] });
+    assertSpec('UserInfoResponse', { user: { id: '1000', name: 'alice' }, group: { id: '1000', name: 'alice' }, groups: [{ id: '1000', name: 'alice' }], accounts: [{ name: 'proj1', default: true }] });
+    assertSpec('GetPartitionsResponse', { partitions: [{ name: 'normal', partition: 'normal', cpus: 10, totalNodes: 2 }] });
+    assertSpec('ApiResponseError', { errorType: 'validation', message: 'Invalid account', causedBy: ['account proj9 not found'] });
+    assertSpec('PostJobSubmissionResponse', { jobId: '20' });
+    if (existsSync(SPEC_FILE)) assert.throws(() => assertSpec('PostJobSubmitRequest', { job: { script: 'x', env: { A: 1 } } }), /workingDirectory|must be string/);
   });
 });
