@@ -79,7 +79,8 @@ function environmentField(view: FirecrestFormView): string {
   if (view.custom) choices.push({ value: CUSTOM_ENVIRONMENT, label: 'Custom (given below)' });
   const empty = view.environments.length === 0 ? '(none)' : undefined;
   const described = view.environments.filter((env) => env.description !== '');
-  const help = described.length ? `<ul>${described.map((env) => `<li><strong>${e(env.label)}</strong>: ${e(env.description)}</li>`).join('')}</ul>` : '';
+  // one line per description (phrasing content only: the help sits inside the label)
+  const help = described.map((env) => `<span style="display:block"><strong>${e(env.label)}</strong>: ${e(env.description)}</span>`).join('');
   return field('environment', 'Environment', help, select('environment', choices, view.environment, empty, ''));
 }
 
