@@ -276,6 +276,7 @@ describe('FirecrestForm.render', () => {
     const html = await form.render(sources(), {});
     assert.deepEqual([...controls(html).keys()].sort(), [...FIRECREST_OPTION_KEYS].sort());
     assert.doesNotMatch(html, /\bid="/, 'no ids: several back-ends share the spawn page');
+    assert.doesNotMatch(html, /type="radio"/, 'no radio buttons: one name would be one group across the back-ends of the page');
     const options = form.fromForm(posted(html));
     assert.deepEqual(options, { account: 'proj1', nnodes: 1, runtime: 1, environment: 'prgenv-gnu' });
     assert.deepEqual(await form.check(options, sources()), { account: 'proj1', nnodes: 1, runtime: 1, environment: 'prgenv-gnu' });

@@ -8,8 +8,12 @@ import type { FirecrestSpawnerConfig } from './firecrest-config.js';
 import { CUSTOM_ENVIRONMENT, defaultAccount, isImageReference } from './firecrest-form-rules.js';
 import { hoursToRuntime } from './firecrest-runtime.js';
 
-/** Checked options, as saved in user_options (JSON); see `FirecrestForm.check`. */
-export interface FirecrestChoices {
+/**
+ * Checked options, as saved in user_options (JSON); see `FirecrestForm.check`.
+ * A type alias, not an interface, so that it is a `Record<string, unknown>`
+ * (what `Spawner.checkOptions` returns) without a cast.
+ */
+export type FirecrestChoices = {
   account?: string;
   partition?: string;
   nnodes: number;
@@ -18,7 +22,7 @@ export interface FirecrestChoices {
   reservation?: string;
   environment?: string;
   custom_environment?: string;
-}
+};
 
 /** The values of one job, as the script template and the job description get them. */
 export interface FirecrestJobChoices {
