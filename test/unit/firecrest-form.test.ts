@@ -384,6 +384,13 @@ describe('jobChoices', () => {
     assert.equal(jobChoices(config(), { nnodes: 1, runtime: 1 }, noDefault).account, 'alice');
   });
 
+  it('passes over unsafe account names from a hostile FirecREST', () => {
+    const hostile = { ...ALICE, accounts: [{ name: 'p\n#SBATCH --uid=0', default: true }] };
+    assert.equal(jobChoices(config(), { nnodes: 1, runtime: 1 }, hostile).account, 'alice');
+    const noSafe = { ...hostile, group: { id: '1', name: 'g;reboot' } };
+    assert.equal(jobChoices(config(), { nnodes: 1, runtime: 1 }, noSafe).account, undefined);
+  });
+
   it('a container environment, and none configured', () => {
     const cfg = config({ form: { environments: ENVIRONMENTS } });
     const job = jobChoices(cfg, { nnodes: 1, runtime: 36, environment: 'pytorch' }, ALICE);

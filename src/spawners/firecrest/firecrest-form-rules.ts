@@ -77,14 +77,16 @@ export function userAccounts(info: FirecrestUserInfo): string[] {
 /**
  * The account a job gets when the user picks none: `req_account`, else the
  * account userinfo marks default, else the user's primary group; undefined
- * when there is none.
+ * when there is none. Names from FirecREST that are no {@link SAFE_WORD}
+ * are passed over (they would go into the job script).
  */
 export function defaultAccount(config: FirecrestSpawnerConfig, info: FirecrestUserInfo): string | undefined {
   if (config.req_account) return config.req_account;
-  const marked = (info.accounts ?? []).find((a) => a?.default === true && typeof a.name === 'string' && a.name !== '');
+  const safe = (name: unknown): name is string => typeof name === 'string' && SAFE_WORD.test(name);
+  const marked = (info.accounts ?? []).find((a) => a?.default === true && safe(a.name));
   if (marked) return marked.name;
   const group = info.group?.name;
-  return typeof group === 'string' && group !== '' ? group : undefined;
+  return safe(group) ? group : undefined;
 }
 
 /** Partition states in which Slurm starts no new job. */
