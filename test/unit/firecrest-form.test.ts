@@ -327,6 +327,23 @@ describe('FirecrestForm.render', () => {
     assert.ok(!controls(html).has('custom_environment'));
   });
 
+  it('reads the state from the spec\'s `partition` field when `state` is absent', async () => {
+    const specShaped = [{ name: 'normal', partition: ['UP'] }, { name: 'maint', partition: 'DRAIN' }, { name: 'old', partition: ['INACTIVE'] }] as unknown as FirecrestPartition[];
+    const html = await form.render(sources(ALICE, specShaped), {});
+    assert.match(html, /<option value="maint" disabled>maint \(DRAIN\)<\/option><option value="old" disabled>old \(INACTIVE\)<\/option>/);
+    const r = await refusal(() => form.check({ partition: 'maint' }, sources(ALICE, specShaped)));
+    assert.equal(r.message, 'partition "maint" cannot be used on daint now (DRAIN); usable: normal');
+  });
+
+  it('a custom environment without configured ones: none, or custom', async () => {
+    const customOnly = new FirecrestForm(config({ form: { custom_environment: true } }), 'daint');
+    const fresh = controls(await customOnly.render(sources(), {}));
+    assert.deepEqual(fresh.get('environment')!.options, ['', 'custom']);
+    assert.equal(fresh.get('environment')!.value, '');
+    const again = await customOnly.render(sources(), { environment: 'custom', custom_environment: 'netcdf/4.9:v2' });
+    assert.deepEqual(customOnly.fromForm(posted(again)), { account: 'proj1', nnodes: 1, runtime: 1, environment: 'custom', custom_environment: 'netcdf/4.9:v2' });
+  });
+
   it('escapes hostile names from FirecREST and config', async () => {
     const evil = '"><script>alert(1)</script><x a=\'';
     const hostileInfo: FirecrestUserInfo = { user: { id: '1', name: evil }, group: { id: '1', name: evil }, groups: [], accounts: [{ name: evil, default: true }, { name: 'proj1', default: false }] };
