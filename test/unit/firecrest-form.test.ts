@@ -344,6 +344,12 @@ describe('FirecrestForm.render', () => {
     assert.deepEqual(customOnly.fromForm(posted(again)), { account: 'proj1', nnodes: 1, runtime: 1, environment: 'custom', custom_environment: 'netcdf/4.9:v2' });
   });
 
+  it('a fragment without fields when FirecREST cannot answer, the message escaped', () => {
+    const html = form.renderUnavailable(new HubError(503, 'FirecREST (system daint) is unavailable: <b>down</b>'));
+    assert.equal(html, '<div class="error form-unavailable" role="alert">The options of daint cannot be shown now: FirecREST (system daint) is unavailable: &lt;b&gt;down&lt;/b&gt;</div>');
+    assert.equal(controls(html).size, 0);
+  });
+
   it('escapes hostile names from FirecREST and config', async () => {
     const evil = '"><script>alert(1)</script><x a=\'';
     const hostileInfo: FirecrestUserInfo = { user: { id: '1', name: evil }, group: { id: '1', name: evil }, groups: [], accounts: [{ name: evil, default: true }, { name: 'proj1', default: false }] };

@@ -118,3 +118,11 @@ export function renderFirecrestForm(view: FirecrestFormView): string {
   if (view.custom) parts.push(customField(view.custom));
   return parts.join('\n');
 }
+
+/**
+ * What stands in for the form when FirecREST could not answer: the reason,
+ * escaped, and no field (a start then gets the back-end's defaults).
+ */
+export function renderFormUnavailable(system: string, message: string): string {
+  return `<div class="error form-unavailable" role="alert">The options of ${e(system)} cannot be shown now: ${e(message)}</div>`;
+}

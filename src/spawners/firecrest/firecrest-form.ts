@@ -10,7 +10,7 @@ import { ConfigError, HubError } from '../../lib/errors.js';
 import { quoteName } from '../../lib/quote-name.js';
 import type { FirecrestPartition, FirecrestUserInfo } from './firecrest-api.js';
 import type { FirecrestSpawnerConfig } from './firecrest-config.js';
-import { renderFirecrestForm, type FormViewChoice } from './firecrest-form-render.js';
+import { renderFirecrestForm, renderFormUnavailable, type FormViewChoice } from './firecrest-form-render.js';
 import {
   CUSTOM_ENVIRONMENT,
   FIRECREST_OPTION_KEYS,
@@ -161,6 +161,16 @@ export class FirecrestForm {
       environment,
       custom: form.custom_environment ? { pattern: form.custom_environment_pattern, mount: form.custom_environment_mount, value: customOk ? (prevCustom as string) : undefined } : undefined,
     });
+  }
+
+  /**
+   * A fragment for when {@link render} failed (FirecREST unavailable, login
+   * expired): the error's message, escaped, and no field. With several
+   * back-ends on one spawn page, the spawner may show this for one system
+   * rather than fail the whole page.
+   */
+  renderUnavailable(err: HubError): string {
+    return renderFormUnavailable(this.system, err.message);
   }
 
   /**
