@@ -188,6 +188,12 @@ describe('FirecrestSpawner.start', () => {
     assert.deepEqual(w.api.of('cancel').map((c) => c.jobId), ['101']);
   });
 
+  it('refuses a bad job id in FirecREST\'s answer', async () => {
+    const w = world();
+    w.api.submit = async () => '1; rm -rf /';
+    await assert.rejects(w.spawner.start(request(w)), (err: unknown) => err instanceof SpawnError && err.status === 502 && /not a job id/.test(err.message));
+  });
+
   it('refuses hostile choices that would add script lines', async () => {
     const w = world();
     w.api.userinfoAnswer = { ...w.api.userinfoAnswer, user: { id: '1', name: 'alice\n#SBATCH --uid=0' } };
@@ -218,6 +224,8 @@ describe('FirecrestSpawner.poll', () => {
     const said = w.lines.filter((l) => l.includes('polling the job with the service account'));
     assert.equal(said.length, 1);
     assert.ok(!w.lines.join('').includes('service-token'));
+    w.service.token = () => Promise.reject(new FirecrestError('the identity provider did not answer', 0));
+    assert.equal((await w.spawner.poll(state, { log: w.log })).status, 'unknown');
   });
 
   it('a token refused twice also falls back to the service account', async () => {
