@@ -12,6 +12,7 @@ import pino, { type Logger } from 'pino';
 import { Value } from '@sinclair/typebox/value';
 import { ConfigError, HubError, SpawnError } from '../../src/lib/errors.js';
 import { FirecrestError } from '../../src/spawners/firecrest/firecrest-api.js';
+import { FirecrestForm, type FirecrestChoices, type FirecrestFormSources } from '../../src/spawners/firecrest/firecrest-form.js';
 import { FirecrestSpawnerSchema, type FirecrestSpawnerConfig } from '../../src/spawners/firecrest/firecrest-config.js';
 import { createFirecrestSpawner, FirecrestSpawner, hubErrorOf } from '../../src/spawners/firecrest/firecrest-spawner.js';
 import { readFirecrestState } from '../../src/spawners/firecrest/firecrest-state.js';
@@ -315,6 +316,32 @@ describe('FirecrestSpawner.stop', () => {
     w.api.jobs.set('55', { states: [{ state: 'FAILED' }], asked: 0, cancelled: false });
     const text = await w.spawner.logTail(state, { log: w.log, lines: 10, maxBytes: 1000 });
     assert.match(text ?? '', /\/home\/alice\/jupyterhub-firecrest-55\.log on daint/);
+  });
+});
+
+describe('FirecrestSpawner form delegation', () => {
+  it("checkOptions gives the form FirecREST answers with the user's token; errors as 401 (log in again) and 503 (unavailable)", async () => {
+    const original = FirecrestForm.prototype.check;
+    FirecrestForm.prototype.check = async function (_options: Record<string, unknown>, sources: FirecrestFormSources): Promise<FirecrestChoices> {
+      await sources.userinfo();
+      await sources.userinfo();
+      await sources.partitions();
+      return { nnodes: 1, runtime: 1 };
+    };
+    try {
+      const w = world({ service: true });
+      const ctx = { user: { name: 'alice', admin: false, groups: [] }, authState: null };
+      assert.deepEqual(await w.spawner.checkOptions({}, ctx), { nnodes: 1, runtime: 1 });
+      assert.deepEqual(w.api.calls.map((c) => [c.op, c.token]), [['userinfo', 'alice-t1'], ['partitions', 'alice-t1']]);
+      w.api.down = 0;
+      await assert.rejects(w.spawner.checkOptions({}, ctx), (err: unknown) => err instanceof HubError && err.status === 503);
+      w.api.down = undefined;
+      w.tokens.expired.add('alice');
+      await assert.rejects(w.spawner.checkOptions({}, ctx), (err: unknown) => err instanceof HubError && err.status === 401 && /log in again/.test(err.message));
+      assert.equal(w.service.asked, 0, 'the service account never serves the form');
+    } finally {
+      FirecrestForm.prototype.check = original;
+    }
   });
 });
 
