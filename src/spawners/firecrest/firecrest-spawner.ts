@@ -31,10 +31,14 @@ import { ServiceAccountTokens } from './service-account.js';
 export class FirecrestSpawner implements Spawner {
   readonly kind = 'firecrest';
   readonly resumable = true;
-  /** The user-token calls (tests look at nothing inside; the hub never does). */
+  /** Calls as the job's owner (refresh and retry on 401; service account for polls only). */
   private readonly calls: FirecrestUserCalls;
   private readonly form: FirecrestForm;
 
+  /**
+   * @param api the FirecREST calls of `config.system` (the HTTP client, or a test double)
+   * @param service the service account's tokens, for polls of users whose login expired (none: such polls answer `unknown`)
+   */
   constructor(
     readonly config: FirecrestSpawnerConfig,
     readonly deps: SpawnerDeps,
