@@ -167,6 +167,19 @@ describe('FirecrestSpawner.start', () => {
     await assert.rejects(bad.spawner.start(request(bad)), /not a host name/);
   });
 
+  it('a login that expires while the job is queued: the wait goes on with the service account', async () => {
+    const w = world({ service: true });
+    const job = w.api.job.bind(w.api);
+    w.api.job = async (t, id, signal) => {
+      w.tokens.expired.add('alice');
+      return job(t, id, signal);
+    };
+    const r = await w.spawner.start(request(w));
+    assert.equal(r.url, 'http://nid001:4242');
+    assert.deepEqual(w.api.of('submit').map((c) => c.token), ['alice-t1']);
+    assert.ok(w.api.of('job').slice(1).every((c) => c.token === 'service-token'));
+  });
+
   it('resumes a saved job without submitting again', async () => {
     const w = world();
     w.api.jobs.set('77', { states: [{ state: 'RUNNING', nodes: 'nid009' }], asked: 0, cancelled: false });
