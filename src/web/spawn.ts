@@ -223,7 +223,7 @@ export function spawnRoutes(app: FastifyInstance, hub: Hub): void {
  */
 function failurePage(hub: Hub, record: ProgressRecord, logTail: string | undefined, spawnUrl: string): Html {
   return html`<div class="card"><h1 id="failed">Spawn failed</h1>
-    <div class="error" id="failure" role="alert">${record.failure}</div>
+    <div class="error" id="failure" role="alert">${record.failure}${record.loginAgainUrl ? html` <a class="login-again" href="${record.loginAgainUrl}">Log in again</a>` : ''}</div>
     ${logTail ? html`<h2>Last lines of the server's log</h2><pre class="log-tail" id="log-tail">${logTail}</pre>` : ''}
     <p id="retry"><a class="button" href="${spawnUrl}">Try again</a> <a class="button secondary" href="${hub.urls.hub}home">Home</a></p></div>`;
 }
