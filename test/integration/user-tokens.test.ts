@@ -17,6 +17,7 @@ import { freePort } from '../../src/spawners/local-process.js';
 import { getUser } from '../../src/db/repos/users.js';
 import { hubUserTokens, storedUserTokens, TOKEN_MIN_VALIDITY_S } from '../../src/auth/user-tokens.js';
 import type { UserAccessToken, UserTokens } from '../../src/spawners/spawner.js';
+import { loginAgainUrl } from '../../src/hub/login-again.js';
 
 const log = pino({ level: 'silent' });
 const USERS = {
@@ -155,6 +156,20 @@ describe('UserTokens against the real provider', () => {
     assert.match(got.loginAgain, /please log in again\./);
     assert.equal(await sessions('carol'), 0);
     assert.equal((await browsers.get('carol')!.get('/hub/home')).status, 302, 'the cookie no longer logs in');
+  });
+
+  it('"Log in again" (the hub\'s link) gets a fresh login from the provider, and the token works again', async () => {
+    const b = browsers.get('carol')!;
+    const start = await b.get(loginAgainUrl(t.hub, '/hub/home'));
+    assert.equal(start.status, 302);
+    const back = await b.get(await op.authorize(start.headers.get('location')!, 'carol'));
+    assert.equal(back.status, 302);
+    assert.equal(back.headers.get('location'), '/hub/home');
+    const from = op.requests.length;
+    const got = tokenOf(await tokens.accessToken('carol', { log }));
+    assert.equal(got, (await stored('carol'))['access_token']);
+    assert.deepEqual(idpCalls(from), []);
+    assert.equal(await sessions('carol'), 1);
   });
 
   it('a provider that cannot be reached answers loginAgain, never a throw', async () => {
