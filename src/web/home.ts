@@ -13,6 +13,7 @@ import { redirectLocal, urlAfterPrefix } from './redirect.js';
 import { hasScope } from '../rbac/check.js';
 import { stopBlockers } from '../hub/stop-blockers.js';
 import { loginAgainUrl } from '../hub/login-again.js';
+import { sendLoginAgainPage } from './login-again-page.js';
 
 /** A request from code rather than a person: JSON accepted before HTML, or an `api` path segment (as JupyterHub decides). */
 function wantsJson(req: FastifyRequest): boolean {
@@ -116,10 +117,8 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
     } catch (err) {
       // the back-end needs a fresh login of the user to stop it (the server is kept): say so, with the way to log in
       if (!(err instanceof HubError) || err.status !== 401) throw err;
-      const body = html`<div class="card"><h1>Could not stop the server</h1>
-        <p class="error" role="alert" id="stop-failure">${err.message}</p>
-        <p><a class="button login-again" href="${loginAgainUrl(hub, `${hub.urls.hub}home`)}">Log in again</a> <a class="button secondary" href="${hub.urls.hub}home">Home</a></p></div>`;
-      return reply.code(401).type('text/html').send(page({ title: 'Could not stop the server', hubPrefix: hub.urls.hub, user: { name: who.user.name, admin: !!who.user.admin } }, body));
+      const user = { name: who.user.name, admin: !!who.user.admin };
+      return sendLoginAgainPage(hub, reply, user, { title: 'Could not stop the server', message: err.message, next: `${hub.urls.hub}home` });
     }
     return reply.redirect(urlJoin(hub.urls.hub, 'home'), 302);
   });

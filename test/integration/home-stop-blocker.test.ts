@@ -16,6 +16,7 @@ import { getServer } from '../../src/db/repos/servers.js';
 import { ensureUser } from '../../src/db/repos/users.js';
 import { loginAgainUrl } from '../../src/hub/login-again.js';
 import { escapeHtml } from '../../src/lib/html-escape.js';
+import { HubError } from '../../src/lib/errors.js';
 
 const RELOGIN_HOME = '/hub/login?next=%2Fhub%2Fhome';
 
@@ -84,7 +85,7 @@ describe('a back-end that needs a fresh login to stop a server', () => {
     });
     assert.equal(res.status, 401);
     assert.match(res.headers.get('content-type') ?? '', /html/);
-    assert.match(res.text, /id="stop-failure">Could not stop stella:lab: Your login has expired/);
+    assert.match(res.text, /id="login-again-reason">Could not stop stella:lab: Your login has expired/);
     assert.ok(res.text.includes(`<a class="button login-again" href="${RELOGIN_HOME}">Log in again</a>`));
     assert.equal((await serverRecord(t, 'stella', 'lab')).row!.ready, 1);
   });
@@ -169,5 +170,34 @@ describe('a spawn the back-end refuses because the user must log in again', () =
     const redirect = { kind: 'oidc', startLogin: async () => '', finishLogin: async () => ({ result: { name: 'x' } }) };
     assert.equal(loginAgainUrl({ urls, authenticator: redirect as never }, '/hub/home'), '/hub/oauth_login?next=%2Fhub%2Fhome');
     assert.equal(loginAgainUrl({ urls, authenticator: t.hub.authenticator }, '/hub/home'), RELOGIN_HOME);
+  });
+});
+
+describe('a spawn form whose back-end needs a fresh login', () => {
+  let t: TestHub;
+  let spawner: LoginBoundSpawner;
+
+  before(async () => {
+    spawner = loginBoundSpawner();
+    spawner.optionsForm = () => {
+      if (spawner.loginExpired) throw new HubError(401, LOGIN_BOUND_REASON);
+      return '<input name="size">';
+    };
+    t = await startTestHub({}, { spawner });
+  });
+  after(async () => {
+    await t.stop();
+    await spawner.killAll();
+  });
+
+  it('GET /hub/spawn answers 401 with the sentence and "Log in again" back to the spawn page', async () => {
+    const b = new Browser(t.publicUrl);
+    await login(b, 'uli', 'test-password');
+    assert.equal((await b.navigate('/hub/spawn/uli')).status, 200);
+    spawner.loginExpired = true;
+    const res = await b.navigate('/hub/spawn/uli');
+    assert.equal(res.status, 401);
+    assert.match(res.text, /id="login-again-reason">Your login has expired/);
+    assert.ok(res.text.includes('<a class="button login-again" href="/hub/login?next=%2Fhub%2Fspawn%2Fuli">Log in again</a>'), res.text);
   });
 });
