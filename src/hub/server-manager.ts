@@ -354,7 +354,7 @@ export class ServerManager {
     if (!finished) return 'pending';
     const failure = await promise;
     // a back-end that needs a fresh login of the user (status 401) says so; anything else may pass, so try again later
-    if (failure?.loginAgain) throw new HubError(401, `Could not stop ${label}: ${failure.message.replace(/[.\s]*$/, '')}. It is still running.`);
+    if (failure?.loginAgain) throw new HubError(401, `Could not stop ${label}: ${sentence(failure.message)} It is still running.`);
     if (failure) throw new HubError(503, `Could not stop ${label}: ${failure.message}. It is still running; try again later.`);
     return 'stopped';
   }
@@ -636,6 +636,12 @@ export class ServerManager {
 export function startTimeoutMessage(label: string, seconds: number, lastProgress: string | undefined): string {
   const said = lastProgress ? `; the last step was: ${lastProgress}` : '';
   return `Server ${label} did not start within ${seconds} seconds${said}`;
+}
+
+/** A message ending with a full stop (a spawner's sentence may have one or not). */
+function sentence(text: string): string {
+  const t = text.trimEnd();
+  return /[.!?]$/.test(t) ? t : `${t}.`;
 }
 
 export function serverLabel(user: string, serverName: string): string {
