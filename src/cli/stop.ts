@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { openDatabase } from '../db/database.js';
@@ -10,7 +11,10 @@ import { hubPidFile, readPid, stopOwnProxy, terminate } from '../hub/shutdown.js
 import { serverPrefix } from '../hub/spawn-env.js';
 import { ChpClient } from '../proxy/chp-client.js';
 import { SpawnerBackends } from '../spawners/backends.js';
-import type { SpawnerState } from '../spawners/spawner.js';
+import type { SpawnerState, UserTokens } from '../spawners/spawner.js';
+import { storedUserTokens } from '../auth/user-tokens.js';
+import type { DB } from '../db/schema.js';
+import { CryptKeeper } from '../lib/crypto.js';
 
 /**
  * `ganymede stop`: stops what a data dir's hub started, with or without a
@@ -28,7 +32,9 @@ export async function stopEverythingOffline(config: Config, opts: { servers: boo
   said.push(hub === 'not-running' ? 'hub: not running' : `hub: stopped (pid ${hubPid})`);
   if (opts.servers) {
     const database = await openDatabase(config.db.url, dataDir);
-    const backends = SpawnerBackends.fromConfig(config, { log, dataDir });
+    // back-ends acting as the user (FirecREST) stop with the user's stored access token, while it is valid
+    const userTokens = cliUserTokens(database.db, log);
+    const backends = SpawnerBackends.fromConfig(config, { log, dataDir, ...(userTokens ? { userTokens } : {}) });
     try {
       // one back-end that cannot start (an SSH host down) must not keep the servers of the others running
       const unavailable = new Map<string, string>();
@@ -74,4 +80,18 @@ export async function stopEverythingOffline(config: Config, opts: { servers: boo
     said.push('proxy: left running (--keep-proxy)');
   }
   return said;
+}
+
+/**
+ * The users' stored access tokens for `ganymede stop` (read only: renewing a
+ * login needs the running hub's authenticator and hooks), or undefined when
+ * GANYMEDE_CRYPT_KEY is unusable (back-ends acting as the user then cannot stop).
+ */
+function cliUserTokens(db: Kysely<DB>, log: Logger): UserTokens | undefined {
+  try {
+    return storedUserTokens(db, CryptKeeper.fromEnv());
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'the stored login tokens cannot be read: back-ends that act as the user cannot stop their servers');
+    return undefined;
+  }
 }

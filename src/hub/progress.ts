@@ -1,3 +1,4 @@
+import { escapeHtml } from '../lib/html-escape.js';
 import { EventEmitter } from 'node:events';
 
 /** One event of the `progress` stream (JupyterHub's event-stream format). */
@@ -16,6 +17,8 @@ export interface ProgressRecord {
   failure: string | undefined;
   /** The end of the failed server's log (control characters removed), for its owner only; never sent in events. */
   logTail?: string | undefined;
+  /** Set when the spawn failed because the user must log in again (an error of status 401): where a fresh login starts. */
+  loginAgainUrl?: string | undefined;
 }
 
 /** Lines of a failed server's log the hub keeps for its failure page. */
@@ -70,14 +73,21 @@ export class ProgressLog {
     this.emitter.emit(`${id}:done`);
   }
 
-  /** Ends a spawn as failed: a `failed` event carrying `message`, and the log tail kept for the failure page. */
-  fail(id: number, message: string, logTail?: string): void {
-    this.push(id, { progress: 100, failed: true, message: `Spawn failed: ${message}` });
+  /**
+   * Ends a spawn as failed: a `failed` event carrying `message`, and the log
+   * tail kept for the failure page. With `loginAgainUrl` (the user must log in
+   * again), the event's `html_message` and the failure page link to it.
+   */
+  fail(id: number, message: string, logTail?: string, opts: { loginAgainUrl?: string } = {}): void {
+    const event: ProgressEventOut = { progress: 100, failed: true, message: `Spawn failed: ${message}` };
+    if (opts.loginAgainUrl) event.html_message = `${escapeHtml(event.message)} <a class="login-again" href="${escapeHtml(opts.loginAgainUrl)}">Log in again</a>`;
+    this.push(id, event);
     const rec = this.records.get(id);
     if (rec) {
       rec.done = true;
       rec.failure = message;
       rec.logTail = logTail === undefined ? undefined : cleanLogTail(logTail);
+      rec.loginAgainUrl = opts.loginAgainUrl;
     }
     this.emitter.emit(`${id}:done`);
   }

@@ -3,7 +3,8 @@ import { HubError, SpawnError } from '../lib/errors.js';
 import { answerWithin, isoNow, resolvesWithin, sleep } from '../lib/time.js';
 import { raceAbort } from '../lib/race-abort.js';
 import { pollSafely, POLL_TIMEOUT_MS, savedState } from './spawner-calls.js';
-import { serverNameProblem, usernameProblem } from '../lib/names.js';
+import { quotePath, serverNameProblem, usernameProblem } from '../lib/names.js';
+import { loginAgainUrl, needsLoginAgain } from './login-again.js';
 import type { UserRow } from '../db/repos/users.js';
 import { activeServers, claimSpawn, countActive, createServer, deleteServer, getServer, reportedPort, updateServer, type ServerRow } from '../db/repos/servers.js';
 import { getUserById, groupsOfUsers } from '../db/repos/users.js';
@@ -69,7 +70,8 @@ export class ServerManager {
     const finished = await resolvesWithin(done, config.slow_spawn_timeout * 1000);
     const fresh = (await getServer(db, user.id, serverName))!;
     if (finished && !fresh.ready) {
-      throw new HubError(500, this.progress.get(server.id).failure ?? `Spawn of ${serverLabel(user.name, serverName)} failed`);
+      const record = this.progress.get(server.id);
+      throw new HubError(record.loginAgainUrl ? 401 : 500, record.failure ?? `Spawn of ${serverLabel(user.name, serverName)} failed`);
     }
     return { outcome: finished ? 'started' : 'pending', server: fresh };
   }
@@ -275,7 +277,9 @@ export class ServerManager {
       await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
       await deleteServerTokens(db, user.id, row.name);
       this.h.identities.clear();
-      this.progress.fail(row.id, message, logTail);
+      // a back-end that needs a fresh login of the user (401): the failure offers one, coming back to the spawn page
+      const spawnPage = `${urls.hub}spawn/${quotePath(user.name)}${row.name ? `/${quotePath(row.name)}` : ''}`;
+      this.progress.fail(row.id, message, logTail, needsLoginAgain(err) ? { loginAgainUrl: loginAgainUrl(this.h, spawnPage) } : {});
     }
   }
 
@@ -349,7 +353,9 @@ export class ServerManager {
     const finished = await resolvesWithin(promise, config.slow_spawn_timeout * 1000);
     if (!finished) return 'pending';
     const failure = await promise;
-    if (failure) throw new HubError(503, `Could not stop ${label}: ${failure}. It is still running; try again later.`);
+    // a back-end that needs a fresh login of the user (status 401) says so; anything else may pass, so try again later
+    if (failure?.loginAgain) throw new HubError(401, `Could not stop ${label}: ${sentence(failure.message)} It is still running.`);
+    if (failure) throw new HubError(503, `Could not stop ${label}: ${failure.message}. It is still running; try again later.`);
     return 'stopped';
   }
 
@@ -357,10 +363,11 @@ export class ServerManager {
    * Stops one server. When its spawner fails to stop it (a scheduler that
    * cannot be reached to cancel the job), the server is put back as it was
    * (state, url, token and route kept) so that the job is not forgotten
-   * while it runs on: resolves with the reason, and the caller says so. A
+   * while it runs on: resolves with the reason (and whether the user must log
+   * in again: an error of status 401), and the caller says so. A
    * state that cannot be read at all is cleared (nothing could stop it).
    */
-  private async runStop(user: UserRow, row: ServerRow, remove: boolean): Promise<string | undefined> {
+  private async runStop(user: UserRow, row: ServerRow, remove: boolean): Promise<{ message: string; loginAgain: boolean } | undefined> {
     const { db, urls } = this.h;
     const { spawner } = this.h.spawners.forRow(row);
     const log = this.h.log.child({ user: user.name, server: row.name });
@@ -379,7 +386,7 @@ export class ServerManager {
         if (row.ready && row.url) {
           await this.h.proxy.addRoute(prefix, row.url, { jupyterhub: true, user: user.name, server_name: row.name }).catch(() => undefined);
         }
-        return reason;
+        return { message: reason, loginAgain: needsLoginAgain(err) };
       }
       log.error({ err: reason }, 'stop failed: unreadable spawner state; the server is cleared');
     }
@@ -629,6 +636,12 @@ export class ServerManager {
 export function startTimeoutMessage(label: string, seconds: number, lastProgress: string | undefined): string {
   const said = lastProgress ? `; the last step was: ${lastProgress}` : '';
   return `Server ${label} did not start within ${seconds} seconds${said}`;
+}
+
+/** A message ending with a full stop (a spawner's sentence may have one or not). */
+function sentence(text: string): string {
+  const t = text.trimEnd();
+  return /[.!?]$/.test(t) ? t : `${t}.`;
 }
 
 export function serverLabel(user: string, serverName: string): string {

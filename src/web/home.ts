@@ -6,11 +6,14 @@ import { sessionFromCookie, userRolesAndGroups } from '../hub/identity.js';
 import { getUser } from '../db/repos/users.js';
 import { quotePath, urlJoin, usernameProblem } from '../lib/names.js';
 import { quoteName } from '../lib/quote-name.js';
-import { html, page } from './layout.js';
+import { html, Html, page } from './layout.js';
 import { pageUser, requireXsrf, xsrfField } from './session.js';
 import { HubError } from '../lib/errors.js';
 import { redirectLocal, urlAfterPrefix } from './redirect.js';
 import { hasScope } from '../rbac/check.js';
+import { stopBlockers } from '../hub/stop-blockers.js';
+import { loginAgainUrl } from '../hub/login-again.js';
+import { sendLoginAgainPage } from './login-again-page.js';
 
 /** A request from code rather than a person: JSON accepted before HTML, or an `api` path segment (as JupyterHub decides). */
 function wantsJson(req: FastifyRequest): boolean {
@@ -63,12 +66,20 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
         ? html` <a class="failed-note" href="${p}spawn-pending/${me}${s.name ? `/${quotePath(s.name)}` : ''}">(its last start failed: see why)</a>`
         : '';
     const named = servers.filter((s) => s.name !== '');
+    // why a server cannot be stopped now (the back-end needs a fresh login of the user), by server name
+    const blockers = await stopBlockers(hub, who.user.name, servers);
+    const relogin = loginAgainUrl(hub, `${p}home`);
+    const blockerNote = (name: string) => {
+      const reason = blockers.get(name);
+      return reason === undefined ? '' : html` <span class="stop-blocker" data-server="${name}">${reason} <a class="login-again" href="${relogin}">Log in again</a></span>`;
+    };
+    const disabledIfBlocked = (name: string) => new Html(blockers.has(name) ? ' disabled title="Log in again to stop this server"' : '');
     const body = html`<div class="card"><h1>My server</h1>
-      <p>Status: <strong id="server-status">${status(def)}</strong>${failedNote(def)}</p>
+      <p>Status: <strong id="server-status">${status(def)}</strong>${failedNote(def)}${def ? blockerNote('') : ''}</p>
       ${def?.ready && !def.pending
         ? html`<a class="button" id="start" href="${serverPrefix(hub.urls, who.user.name, '')}">Go to my server</a>
           <form class="inline" method="post" action="${p}home/stop"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="server" value="">
-          <button class="danger" id="stop" type="submit">Stop my server</button></form>`
+          <button class="danger" id="stop" type="submit"${disabledIfBlocked('')}>Stop my server</button></form>`
         : def?.pending === 'spawn'
           ? html`<a class="button" href="${p}spawn-pending/${me}">Show progress</a>`
           : html`<a class="button" id="start" href="${p}spawn/${me}">Start my server</a>`}
@@ -79,14 +90,14 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
         ${named.map((s) => {
           const url = serverPrefix(hub.urls, who.user.name, s.name);
           const running = s.ready && !s.pending;
-          return html`<tr><td class="wrap">${running ? html`<a href="${url}">${s.name}</a>` : s.name}</td><td class="hide-narrow"><code>${url}</code></td><td><span class="nowrap">${status(s)}</span>${failedNote(s)}</td><td>
+          return html`<tr><td class="wrap">${running ? html`<a href="${url}">${s.name}</a>` : s.name}</td><td class="hide-narrow"><code>${url}</code></td><td><span class="nowrap">${status(s)}</span>${failedNote(s)}${blockerNote(s.name)}</td><td>
           ${running
             ? html`<a class="button" data-open="${s.name}" href="${url}">Open</a>
-            <form class="inline" method="post" action="${p}home/stop"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="server" value="${s.name}"><button class="danger" type="submit">Stop</button></form>`
+            <form class="inline" method="post" action="${p}home/stop"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="server" value="${s.name}"><button class="danger" type="submit"${disabledIfBlocked(s.name)}>Stop</button></form>`
             : s.pending === 'spawn'
               ? html`<a class="button secondary" href="${p}spawn-pending/${me}/${quotePath(s.name)}">Show progress</a>`
               : html`<a class="button secondary" href="${p}spawn/${me}/${quotePath(s.name)}">Start</a>`}
-          <form class="inline" method="post" action="${p}home/stop"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="server" value="${s.name}"><input type="hidden" name="remove" value="1"><button class="secondary" type="submit">Delete</button></form>
+          <form class="inline" method="post" action="${p}home/stop"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="server" value="${s.name}"><input type="hidden" name="remove" value="1"><button class="secondary" type="submit"${disabledIfBlocked(s.name)}>Delete</button></form>
           </td></tr>`;
         })}</tbody></table></div>
         <form method="get" action="${p}spawn/${me}" onsubmit="this.action=this.action+'/'+encodeURIComponent(this.elements.name.value);this.elements.name.disabled=true">
@@ -101,7 +112,14 @@ export function homeRoutes(app: FastifyInstance, hub: Hub): void {
     if (!who) return reply;
     const form = requireXsrf(req);
     const server = form['server'] ?? '';
-    await hub.servers.stop(who.user, server, { remove: form['remove'] === '1' && server !== '' });
+    try {
+      await hub.servers.stop(who.user, server, { remove: form['remove'] === '1' && server !== '' });
+    } catch (err) {
+      // the back-end needs a fresh login of the user to stop it (the server is kept): say so, with the way to log in
+      if (!(err instanceof HubError) || err.status !== 401) throw err;
+      const user = { name: who.user.name, admin: !!who.user.admin };
+      return sendLoginAgainPage(hub, reply, user, { title: 'Could not stop the server', message: err.message, next: `${hub.urls.hub}home` });
+    }
     return reply.redirect(urlJoin(hub.urls.hub, 'home'), 302);
   });
 

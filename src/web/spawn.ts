@@ -13,6 +13,7 @@ import { pageUser, requireXsrf, safeNext, xsrfField } from './session.js';
 import type { ProgressRecord } from '../hub/progress.js';
 import { loadAuthState } from '../auth/auth-state.js';
 import { BACKEND_OPTION } from '../spawners/backends.js';
+import { sendLoginAgainPage } from './login-again-page.js';
 
 interface SpawnTarget {
   owner: UserRow;
@@ -146,9 +147,13 @@ export function spawnRoutes(app: FastifyInstance, hub: Hub): void {
     if (!who) return reply;
     const t = await target(hub, who, req);
     const groups = await ownerGroups(hub, who, t);
-    const form = await optionsForm(hub, t, groups);
-    if (form) return renderForm(hub, req, reply, who, form);
-    return startAndRedirect(hub, reply, t, undefined, nextOf(req));
+    try {
+      const form = await optionsForm(hub, t, groups);
+      if (form) return renderForm(hub, req, reply, who, form);
+      return await startAndRedirect(hub, reply, t, undefined, nextOf(req));
+    } catch (err) {
+      return loginAgainOr(hub, req, reply, who, err);
+    }
   };
   const post = async (req: FastifyRequest, reply: FastifyReply) => {
     const who = await pageUser(hub, req, reply);
@@ -162,7 +167,7 @@ export function spawnRoutes(app: FastifyInstance, hub: Hub): void {
       return await startAndRedirect(hub, reply, t, options, nextOf(req));
     } catch (err) {
       // a refused option (the back-end's checks) shows the form again with the message; other errors are pages
-      if (!(err instanceof HubError) || (err.status !== 400 && err.status !== 403)) throw err;
+      if (!(err instanceof HubError) || (err.status !== 400 && err.status !== 403)) return loginAgainOr(hub, req, reply, who, err);
       req.log.info({ err: err.message }, 'spawn form refused');
       const form = (await optionsForm(hub, t, groups, raw[BACKEND_OPTION])) ?? '';
       return renderForm(hub, req, reply, who, form, err.message);
@@ -223,9 +228,21 @@ export function spawnRoutes(app: FastifyInstance, hub: Hub): void {
  */
 function failurePage(hub: Hub, record: ProgressRecord, logTail: string | undefined, spawnUrl: string): Html {
   return html`<div class="card"><h1 id="failed">Spawn failed</h1>
-    <div class="error" id="failure" role="alert">${record.failure}</div>
+    <div class="error" id="failure" role="alert">${record.failure}${record.loginAgainUrl ? html` <a class="login-again" href="${record.loginAgainUrl}">Log in again</a>` : ''}</div>
     ${logTail ? html`<h2>Last lines of the server's log</h2><pre class="log-tail" id="log-tail">${logTail}</pre>` : ''}
     <p id="retry"><a class="button" href="${spawnUrl}">Try again</a> <a class="button secondary" href="${hub.urls.hub}home">Home</a></p></div>`;
+}
+
+/**
+ * A back-end that needs a fresh login of the user (the form's sources or the
+ * spawn refused with 401, e.g. FirecREST refused their token) gets the page
+ * with the sentence and "Log in again", coming back to this spawn page; any
+ * other error is thrown on.
+ */
+function loginAgainOr(hub: Hub, req: FastifyRequest, reply: FastifyReply, who: Identity, err: unknown): FastifyReply {
+  if (!(err instanceof HubError) || err.status !== 401) throw err;
+  const next = safeNext(req.url.split('?')[0]) ?? `${hub.urls.hub}home`;
+  return sendLoginAgainPage(hub, reply, { name: who.user.name, admin: !!who.user.admin }, { title: 'Log in again to start a server', message: err.message, next });
 }
 
 /** A JavaScript string literal that is safe inside an HTML script element. */

@@ -15,6 +15,8 @@
  * - {@link optionsCheckingSpawner}: `checkOptions` accepts only `size` (small|large, normalised) and `note`.
  * - {@link versionedStateSpawner}: saves state `v: 1`; `upgradeState` lifts it to `v: 2` and refuses others.
  * - {@link pollManySpawner}: has `pollMany` and counts its calls.
+ * - {@link loginBoundSpawner}: acts as the user (as FirecREST does): while {@link LoginBoundSpawner.loginExpired}
+ *   is set, `stopBlocker` gives a reason, `stop` throws a 401-status error and `start` a SpawnError of status 401.
  *
  * Every double records what the hub asked of it (`calls`), so tests can check
  * what reached the spawner (user_options, env, the abort signal). The servers
@@ -526,6 +528,39 @@ export class UnreachableSchedulerSpawner extends TrivialSpawner {
   }
 }
 
+/** The sentence {@link LoginBoundSpawner} gives while the user's login has expired. */
+export const LOGIN_BOUND_REASON = 'Your login has expired: the cluster no longer accepts it. Please log in again.';
+
+/**
+ * A back-end that acts as the user with their own token (as FirecREST does):
+ * while {@link loginExpired} is set, `stopBlocker` answers
+ * {@link LOGIN_BOUND_REASON}, `stop` throws an error carrying HTTP status 401
+ * (and leaves the server running), and `start` rejects with a SpawnError of
+ * status 401. `blockerDelayMs` makes `stopBlocker` slow, `blockerThrows` makes it fail.
+ */
+export class LoginBoundSpawner extends TrivialSpawner {
+  override readonly kind: string = 'login-bound-double';
+  loginExpired = false;
+  blockerDelayMs = 0;
+  blockerThrows = false;
+  /** Every state `stopBlocker` was asked about, with the user. */
+  readonly blockerCalls: { user: string; state: SpawnerState }[] = [];
+  async stopBlocker(state: SpawnerState, ctx: { user: string; log: Logger }): Promise<string | undefined> {
+    this.blockerCalls.push({ user: ctx.user, state });
+    if (this.blockerDelayMs) await delay(this.blockerDelayMs);
+    if (this.blockerThrows) throw new Error('login-bound-double cannot tell');
+    return this.loginExpired ? LOGIN_BOUND_REASON : undefined;
+  }
+  override async stop(state: SpawnerState, opts: { log: Logger }): Promise<void> {
+    if (this.loginExpired) throw Object.assign(new Error(LOGIN_BOUND_REASON), { status: 401 });
+    return super.stop(state, opts);
+  }
+  protected override async startServer(req: SpawnRequest): Promise<StartResult> {
+    if (this.loginExpired) throw new SpawnError(LOGIN_BOUND_REASON, 'login-expired', { status: 401 });
+    return super.startServer(req);
+  }
+}
+
 /** The sizes {@link OptionsCheckingSpawner} accepts. */
 export const DOUBLE_SIZES = ['small', 'large'] as const;
 
@@ -634,6 +669,8 @@ export const optionsCheckingSpawner = (formField?: string, opts?: TrivialOptions
 /** A trivial server whose state is upgraded from v1 to v2 (`upgradeState`), refusing other versions. */
 export const versionedStateSpawner = (opts?: TrivialOptions): VersionedStateSpawner => new VersionedStateSpawner(opts);
 /** A trivial server with `pollMany`, counting its calls. */
+export const loginBoundSpawner = (opts?: TrivialOptions): LoginBoundSpawner => new LoginBoundSpawner(opts);
+
 export const pollManySpawner = (opts?: TrivialOptions): PollManySpawner => new PollManySpawner(opts);
 
 /**

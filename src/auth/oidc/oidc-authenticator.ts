@@ -136,7 +136,7 @@ export class OidcAuthenticator implements Authenticator {
     return { result, ...(pending.next ? { next: pending.next } : {}) };
   }
 
-  /** The user's name, groups and auth state from a token response (ID token claims, then userinfo). */
+  /** The user's name, groups and auth state from a token response (ID token claims, then userinfo unless `userdata_from_id_token`). */
   private async resultFromTokens(
     config: oidc.Configuration,
     tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
@@ -152,7 +152,8 @@ export class OidcAuthenticator implements Authenticator {
     }
     const idClaims: Record<string, unknown> | undefined = tokens.claims() ?? previousIdClaims;
     let claims: Record<string, unknown> = { ...(idClaims ?? {}) };
-    if (config.serverMetadata().userinfo_endpoint) {
+    // userdata_from_id_token: the ID token is the only source (the access token may be for another resource server)
+    if (!this.opts.userdata_from_id_token && config.serverMetadata().userinfo_endpoint) {
       try {
         claims = { ...claims, ...(await this.userdata(config, tokens.access_token, idClaims)) };
       } catch (err) {

@@ -43,6 +43,11 @@ export const OidcOwnOptions = {
     default: {},
     description: 'Explicit endpoints: extra parameters sent to `userdata_url` (query string for GET, form body for POST).',
   }),
+  userdata_from_id_token: Type.Boolean({
+    default: false,
+    description:
+      "Read the user's claims (name, groups) from the ID token only and never call the userinfo endpoint (neither `userdata_url`, which is then unused, nor the discovered one). For providers whose access tokens are meant for another resource server (e.g. JWT access tokens for FirecREST), which their userinfo endpoint may refuse. Needs scope `openid`; a refresh whose answer has no ID token keeps the claims of the last one.",
+  }),
   end_session_url: Type.Optional(
     Type.String({
       description: "The provider's RP-initiated logout endpoint, when discovery does not give `end_session_endpoint` or endpoints are explicit.",
@@ -109,6 +114,7 @@ export function checkOidcOptions(o: OidcAuthConfig): void {
   if (!o.authorize_url && (o.token_url || o.userdata_url || o.jwks_url)) bad('`token_url`, `userdata_url` and `jwks_url` need `authorize_url` (explicit endpoints); with discovery they come from `issuer`');
   if (o.authorize_url && o.scope.includes('openid') && !o.issuer) bad('explicit endpoints with scope `openid` need `issuer`: the `iss` the ID token must carry');
   if (o.authorize_url && !o.scope.includes('openid') && !o.userdata_url) bad('explicit endpoints without scope `openid` need `userdata_url`: without an ID token the user is read from it');
+  if (o.userdata_from_id_token && !o.scope.includes('openid')) bad('`userdata_from_id_token` needs scope `openid`: without an ID token there are no claims to read');
   if (o.client_secret && o.client_secret_file) bad('give `client_secret` or `client_secret_file`, not both');
   const urls = { issuer: o.issuer, authorize_url: o.authorize_url, token_url: o.token_url, userdata_url: o.userdata_url, jwks_url: o.jwks_url, end_session_url: o.end_session_url };
   if (o.oauth_callback_url !== undefined) {
