@@ -32,6 +32,21 @@ function noticeOnce(): void {
   process.stderr.write('NOTICE: ../shared/specs/firecrest-v2-openapi.yaml not found; the FirecREST stand-in does not validate against the spec\n');
 }
 
+/**
+ * Drops the OpenAPI 3.0 keyword `nullable` the generated 3.1 spec still
+ * carries next to `anyOf: [..., {type: null}]` (ajv refuses it without
+ * `type`); where it stands beside a plain `type`, `null` joins that type.
+ */
+function withoutNullable(x: unknown): unknown {
+  if (Array.isArray(x)) return x.map(withoutNullable);
+  if (typeof x !== 'object' || x === null) return x;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(x)) if (k !== 'nullable') out[k] = withoutNullable(v);
+  const o = x as Record<string, unknown>;
+  if (o['nullable'] === true && typeof o['type'] === 'string') out['type'] = [o['type'], 'null'];
+  return out;
+}
+
 function validator(schemaName: string): ValidateFunction | undefined {
   if (!firecrestSpecAvailable) {
     noticeOnce();
@@ -40,8 +55,7 @@ function validator(schemaName: string): ValidateFunction | undefined {
   if (ajv === undefined) {
     ajv = new Ajv2020Module.default({ strict: false, allErrors: true });
     ajvFormatsModule.default(ajv);
-    ajv.addKeyword('nullable'); // OpenAPI 3.0 leftover in the generated spec; `anyOf … null` says the same
-    ajv.addSchema(parseYaml(readFileSync(firecrestSpecFile, 'utf8')) as object, SPEC_ID);
+    ajv.addSchema(withoutNullable(parseYaml(readFileSync(firecrestSpecFile, 'utf8'))) as object, SPEC_ID);
     compiled = new Map();
   }
   let v = compiled!.get(schemaName);
