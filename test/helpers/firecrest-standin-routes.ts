@@ -79,7 +79,12 @@ async function submit(ctx: RouteContext, system: string, sys: StandinSystem, req
     mistake(problem);
     return validation(problem);
   }
-  const job = (body.value as { job: Record<string, unknown> }).job;
+  const job = (body.value as { job?: Record<string, unknown> } | null)?.job;
+  if (typeof job !== 'object' || job === null || typeof job['workingDirectory'] !== 'string') {
+    // only reached without the spec file: its one required field, checked by hand
+    mistake('body.job.workingDirectory: Field required');
+    return validation('body.job.workingDirectory: Field required');
+  }
   if (typeof job['script'] !== 'string') return error(400, 'The stand-in runs inline scripts only (give "script")');
   const env = envOf(job['env']);
   if (typeof env === 'string') {
@@ -88,7 +93,10 @@ async function submit(ctx: RouteContext, system: string, sys: StandinSystem, req
   }
   const stored: StandinSubmission['job'] = { ...job };
   delete stored['env'];
+  delete stored['script'];
+  // readable by a test that asks, never printed with the submission (they may carry secrets)
   Object.defineProperty(stored, 'env', { value: env, enumerable: false });
+  Object.defineProperty(stored, 'script', { value: job['script'], enumerable: false });
   const record: StandinSubmission = { system, user: caller.user, job: stored };
   ctx.submitted.push(record);
 

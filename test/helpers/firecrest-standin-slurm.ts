@@ -150,8 +150,22 @@ export async function squeueJob(jobId: string, cluster: string): Promise<Standin
     throw new Error(`squeue failed: ${r.stderr.trim()}`);
   }
   const line = r.stdout.split('\n').find((l) => l.trim() !== '');
-  return line === undefined ? null : (parseSqueueLine(line, cluster) ?? null);
+  const job = line === undefined ? undefined : parseSqueueLine(line, cluster);
+  if (job === undefined) return null;
+  const status = job.model['status'] as { state: string; exitCode: number | null; interruptSignal: number | null };
+  if (!LIVE_STATES.has(status.state)) {
+    // squeue has no exit code: scontrol's `ExitCode=<code>:<signal>` of a finished job
+    const show = await runCommand(['scontrol', 'show', '-o', 'job', jobId]);
+    const m = /(?:^| )ExitCode=(\d+):(\d+)/.exec(show.stdout);
+    if (show.code === 0 && m) {
+      status.exitCode = Number(m[1]);
+      status.interruptSignal = Number(m[2]);
+    }
+  }
+  return job;
 }
+
+const LIVE_STATES = new Set(['PENDING', 'CONFIGURING', 'RUNNING', 'SUSPENDED', 'COMPLETING', 'REQUEUED', 'RESIZING', 'SIGNALING', 'STAGE_OUT']);
 
 /** `StdOut=`, `StdErr=`, `StdIn=` of `scontrol show -o job` (paths hold no spaces in these tests). */
 export function parseScontrolPaths(line: string): { standardOutput: string | null; standardError: string | null; standardInput: string | null } {

@@ -69,14 +69,15 @@ export interface StandinRequest {
 /**
  * A job submission the stand-in accepted as valid (Slurm may still have
  * refused it: then `jobId` is absent). `job` is the parsed `JobDescriptionModel`;
- * its `env` is readable (`job.env`) but not enumerable, so that printing or
- * diffing a submission does not show the environment.
+ * its `env` and `script` are readable (`job.env`, `job.script`) but not
+ * enumerable, so that printing or diffing a submission shows neither (they may
+ * carry secrets).
  */
 export interface StandinSubmission {
   system: string;
   user: string;
   jobId?: string;
-  job: Record<string, unknown> & { env?: Record<string, string> };
+  job: Record<string, unknown> & { env?: Record<string, string>; script?: string };
 }
 
 /** `false`: serving; `'refuse'`: port closed; `'hang'`: requests never answered; `503`: every answer is 503. */
@@ -163,7 +164,8 @@ export async function startFirecrestStandin(opts: FirecrestStandinOptions): Prom
     }
     if (path.length > 1 && path.endsWith('/')) {
       clientMistakes.push(`${method} ${path}: trailing slash (FirecREST answers 307)`);
-      return send({ status: 307, headers: { location: `${path.replace(/\/+$/, '')}${target.search}` } });
+      // absolute, as Starlette's redirect_slashes sends it
+      return send({ status: 307, headers: { location: `${url}${path.replace(/\/+$/, '')}${target.search}` } });
     }
     const who = await authenticate(req);
     if ('status' in who) return send(who);

@@ -158,7 +158,7 @@ describe('FirecREST stand-in', { skip }, () => {
 
     const slash = await call(s, 'GET', '/compute/daint/jobs/1/', alice);
     assert.equal(slash.status, 307);
-    assert.equal(slash.location, '/compute/daint/jobs/1');
+    assert.equal(slash.location, `${s.url}/compute/daint/jobs/1`);
     assert.equal((await call(s, 'GET', '/status/nosuch/userinfo', alice)).status, 404);
     assert.equal(s.submitted.filter((x) => x.jobId !== undefined).length, 0, 'nothing reached Slurm');
     assert.equal(s.clientMistakes.length, 5, s.clientMistakes.join('\n'));
@@ -188,7 +188,9 @@ describe('FirecREST stand-in', { skip }, () => {
     const record = s.submitted.find((x) => x.jobId === id);
     assert.equal(record?.user, 'alice');
     assert.equal(record?.job.env?.['STANDIN_PROBE'], 'value with spaces & $dollar');
+    assert.match(record?.job.script ?? '', /sleep 300/);
     assert.ok(!JSON.stringify(s.submitted).includes('value with spaces'), 'env is not printed with the submissions');
+    assert.ok(!JSON.stringify(s.submitted).includes('sleep 300'), 'nor is the script');
 
     const inSlurm = await squeueJob(id);
     assert.equal(inSlurm?.user, 'alice');
