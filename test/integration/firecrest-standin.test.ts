@@ -242,6 +242,24 @@ describe('FirecREST stand-in', { skip }, () => {
     assert.ok(!JSON.stringify(s.requests).includes(alice), 'no token in the recorded requests');
   });
 
+  test('a finished job shows its state and exit code until Slurm forgets it', async () => {
+    const submit = await call(s, 'POST', '/compute/daint/jobs', alice, {
+      job: { name: 'standin-exit', script: '#!/bin/bash\nexit 3\n', workingDirectory: '/home/alice', standardOutput: '/dev/null', standardError: '/dev/null' },
+    });
+    assert.equal(submit.status, 201, JSON.stringify(submit.body));
+    const id = (submit.body as { jobId: string }).jobId;
+    jobs.push(id);
+    let status: { state: string; exitCode?: number | null } = { state: '' };
+    for (let i = 0; i < 100 && !/FAILED|COMPLETED/.test(status.state); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      const got = await call(s, 'GET', `/compute/daint/jobs/${id}`, alice);
+      status = (got.body as { jobs: { status: typeof status }[] }).jobs[0]!.status;
+    }
+    assert.equal(status.state, 'FAILED');
+    assert.equal(status.exitCode, 3);
+    assert.deepEqual(s.violations, []);
+  });
+
   test('userinfo and partitions', async () => {
     const info = await call(s, 'GET', '/status/daint/userinfo', alice);
     assert.equal(info.status, 200);
@@ -257,6 +275,19 @@ describe('FirecREST stand-in', { skip }, () => {
     const configured = await call(s, 'GET', '/status/eiger/partitions', alice);
     assert.deepEqual((configured.body as { partitions: { name: string }[] }).partitions.map((p) => p.name), ['normal', 'debug']);
     assert.deepEqual(s.violations, []);
+  });
+
+  test('usernameClaim and userMap choose the Unix user', async () => {
+    const mapped = await startFirecrestStandin({ issuer: op.issuer, usernameClaim: 'sub', userMap: { 'bob-sub': 'carol.proj1' }, systems: { daint: {} } });
+    try {
+      const info = await call(mapped, 'GET', '/status/daint/userinfo', bob);
+      assert.equal((info.body as { user: { name: string } }).user.name, 'carol.proj1');
+      assert.equal(mapped.requests.at(-1)?.user, 'carol.proj1');
+      assert.equal((await call(mapped, 'GET', '/status/daint/userinfo', alice)).status, 404, 'alice-sub is no Unix user');
+      assert.deepEqual(mapped.violations, []);
+    } finally {
+      await mapped.close();
+    }
   });
 
   test('failNext, and FirecREST failing, hanging or unreachable', async () => {
