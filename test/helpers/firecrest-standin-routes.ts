@@ -103,7 +103,7 @@ async function submit(ctx: RouteContext, system: string, sys: StandinSystem, req
   const str = (k: string) => (typeof job[k] === 'string' ? (job[k] as string) : undefined);
   let account = str('account');
   if (sys.accounts !== undefined) {
-    const mine = sys.accounts[caller.user] ?? [];
+    const mine = (Object.hasOwn(sys.accounts, caller.user) ? sys.accounts[caller.user] : undefined) ?? [];
     account ??= mine.find((a) => a.default)?.name;
     if (account !== undefined && !mine.some((a) => a.name === account)) {
       return error(400, `Job submission failed: Invalid account or account/partition combination specified (${caller.user} has no account ${account})`);
@@ -144,10 +144,15 @@ async function visibleJob(jobId: string, system: string, caller: Caller): Promis
 
 /** Answers one request of an authenticated caller; `op` names the spec operation for the response check. */
 export async function route(ctx: RouteContext, req: IncomingMessage, method: string, path: string, caller: Caller, op: (o: string) => void): Promise<Answer> {
-  const parts = path.split('/').slice(1).map(decodeURIComponent);
-  const [area, system = '', ...rest] = parts;
-  const sys = ctx.systems[system];
   const notFound = error(404, 'Not Found');
+  let parts: string[];
+  try {
+    parts = path.split('/').slice(1).map(decodeURIComponent);
+  } catch {
+    return notFound;
+  }
+  const [area, system = '', ...rest] = parts;
+  const sys = Object.hasOwn(ctx.systems, system) ? ctx.systems[system] : undefined;
   if (area === 'compute' && rest[0] === 'jobs') {
     if (rest.length === 1 && method === 'POST') op('POST /compute/{system_name}/jobs');
     else if (rest.length === 2 && (method === 'GET' || method === 'DELETE')) op(`${method} /compute/{system_name}/jobs/{job_id}`);
@@ -177,7 +182,7 @@ export async function route(ctx: RouteContext, req: IncomingMessage, method: str
   if (rest[0] === 'userinfo') {
     const id = await unixIdentity(caller.user);
     if (id === null) return error(404, `User ${caller.user} does not exist on ${system}`);
-    const accounts = (sys.accounts?.[caller.user] ?? []).map((a) => ({ name: a.name, default: a.default === true }));
+    const accounts = ((sys.accounts !== undefined && Object.hasOwn(sys.accounts, caller.user) ? sys.accounts[caller.user] : undefined) ?? []).map((a) => ({ name: a.name, default: a.default === true }));
     return { status: 200, body: { ...id, accounts } };
   }
   const partitions = sys.partitions !== undefined ? sys.partitions.map((name) => ({ name, partition: 'UP', cpus: null, totalNodes: null })) : await sinfoPartitions();

@@ -103,6 +103,7 @@ export interface FirecrestStandin {
   close(): Promise<void>;
 }
 
+const UNIX_USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
 const LIVENESS = /^\/status\/liveness\/?$/;
 
 /** Starts the stand-in on 127.0.0.1, a free port. */
@@ -131,7 +132,8 @@ export async function startFirecrestStandin(opts: FirecrestStandinOptions): Prom
       const { payload } = await jwtVerify(m[1] as string, jwks, { algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256'] });
       const claim = payload[usernameClaim];
       if (typeof claim !== 'string' || claim === '') return invalid;
-      const user = opts.userMap?.[claim] ?? claim;
+      const user = opts.userMap !== undefined && Object.hasOwn(opts.userMap, claim) ? (opts.userMap[claim] as string) : claim;
+      if (!UNIX_USER.test(user)) return invalid;
       return { user, service: typeof payload.sub === 'string' && services.has(payload.sub) };
     } catch {
       return invalid;
