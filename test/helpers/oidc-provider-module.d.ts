@@ -8,6 +8,7 @@ declare module 'oidc-provider' {
   }
   export interface GrantInstance {
     addOIDCScope(scope: string): void;
+    addResourceScope(resource: string, scope: string): void;
     save(): Promise<string>;
   }
   export class Provider {

@@ -4,6 +4,11 @@
  * paths (`/hpc-users`), refresh tokens always issued, PKCE required, RS256
  * keys served at `/jwks`, RP-initiated logout at `/session/end`. The test
  * plays the browser at the provider with {@link TestOidcProvider.authorize}.
+ *
+ * With `jwtAccessTokens` every access token of the hub's clients is a JWT
+ * (RS256, the provider's keys) for one resource server, as FirecREST needs;
+ * with `serviceClients` confidential clients get JWT access tokens through the
+ * client-credentials grant (a CSCS-like service account).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
@@ -33,6 +38,23 @@ export interface OidcProviderOptions {
   otherClientIds?: string[];
   /** Listen on this port (a restarted provider keeps its issuer). */
   port?: number;
+  /**
+   * Every access token of the login clients (code grant and refresh) becomes a
+   * JWT signed with the provider's keys, with the claims `sub`,
+   * `preferred_username`, `groups`, `aud` (= `audience`), `exp`, `iss`,
+   * `client_id`. The userinfo endpoint then refuses these tokens (oidc-provider
+   * keeps userinfo for opaque tokens): take the user's claims from the ID token.
+   * `accessTokenTtl` applies to them.
+   */
+  jwtAccessTokens?: { audience: string };
+  /**
+   * Confidential clients allowed only the `client_credentials` grant,
+   * authenticated with HTTP Basic (`client_secret_basic`). Their access tokens
+   * are JWTs with `sub` = `client_id` = `preferred_username` = the client id,
+   * the audience of `jwtAccessTokens` (default `firecrest`) and the lifetime
+   * `accessTokenTtl`.
+   */
+  serviceClients?: { clientId: string; clientSecret: string }[];
 }
 
 export interface TestOidcProvider {
@@ -54,10 +76,21 @@ export interface TestOidcProvider {
    * issued before are refused.
    */
   rotateKeys(): Promise<void>;
-  /** Restarts the provider, forgetting every grant and token (refresh tokens are then refused). */
+  /**
+   * Restarts the provider, forgetting every grant and token: refresh tokens
+   * issued before are then refused (`invalid_grant`), which is how a test makes
+   * a refresh fail. JWT access tokens issued before stay valid until they expire
+   * (a resource server checks only their signature and `exp`).
+   */
   forgetTokens(): Promise<void>;
   /** Registers more redirect (and post-logout redirect) URIs for the client; restarts the provider. */
   addRedirectUris(redirect: string[], postLogout?: string[]): Promise<void>;
+  /** The token endpoint (for the client-credentials grant of `serviceClients`). */
+  readonly tokenUrl: string;
+  /** The JWKS URL a resource server verifies JWT access tokens with. */
+  readonly jwksUri: string;
+  /** The resource indicator of JWT access tokens (`undefined` without `jwtAccessTokens` and `serviceClients`). */
+  readonly resource: string | undefined;
   /** The `kid` tokens are signed with now. */
   readonly signingKid: string;
   /** Requests the provider received, as `METHOD path` (e.g. `GET /session/end?…`). */
@@ -95,6 +128,14 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Test
   const postLogoutUris = [...(opts.postLogoutRedirectUris ?? [])];
   let server: Server | undefined;
   const subOf = (login: string): string => users[login]?.sub ?? `${login}-sub`;
+  const loginOf = (sub: string): string | undefined => Object.keys(users).find((k) => subOf(k) === sub);
+  const serviceClients = opts.serviceClients ?? [];
+  const serviceIds = new Set(serviceClients.map((c) => c.clientId));
+  const jwtUsers = opts.jwtAccessTokens !== undefined;
+  const audience = opts.jwtAccessTokens?.audience ?? 'firecrest';
+  // a resource indicator must be an absolute URI; the audience need not be one
+  const resource = jwtUsers || serviceIds.size > 0 ? `urn:ganymede-test:resource:${encodeURIComponent(audience)}` : undefined;
+  const accessTtl = opts.accessTokenTtl ?? 3600;
 
   const build = (): Provider => {
     const client = (id: string) => ({
@@ -106,20 +147,45 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Test
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_post',
     });
+    const serviceClient = (c: { clientId: string; clientSecret: string }) => ({
+      client_id: c.clientId,
+      client_secret: c.clientSecret,
+      redirect_uris: [],
+      grant_types: ['client_credentials'],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
     const provider = new Provider(issuer, {
-      clients: [client(clientId), ...(opts.otherClientIds ?? []).map(client)],
+      clients: [client(clientId), ...(opts.otherClientIds ?? []).map(client), ...serviceClients.map(serviceClient)],
       jwks: { keys },
       cookies: { keys: ['test-provider-cookie-key'] },
       pkce: { required: () => true },
-      features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
+      features: {
+        devInteractions: { enabled: false },
+        rpInitiatedLogout: { enabled: true },
+        clientCredentials: { enabled: serviceIds.size > 0 },
+        resourceIndicators: {
+          enabled: resource !== undefined,
+          // the hub does not name a resource: the JWT one is the default for the clients that get JWTs
+          defaultResource: (_ctx: unknown, c: { clientId: string }) =>
+            resource !== undefined && (serviceIds.has(c.clientId) || jwtUsers) ? resource : undefined,
+          useGrantedResource: () => true,
+          getResourceServerInfo: () => ({ scope: 'firecrest', audience, accessTokenFormat: 'jwt', accessTokenTTL: accessTtl, jwt: { sign: { alg: 'RS256' } } }),
+        },
+      },
+      extraTokenClaims: (_ctx: unknown, token: { accountId?: string; clientId?: string }) => {
+        if (token.accountId === undefined) return { preferred_username: token.clientId };
+        const login = loginOf(token.accountId);
+        return login === undefined ? undefined : { preferred_username: login, groups: users[login]?.groups ?? [] };
+      },
       conformIdTokenClaims: false,
       claims: { openid: ['sub'], profile: ['preferred_username', 'name', 'groups'], email: ['email'] },
       issueRefreshToken: () => true,
-      ttl: { AccessToken: opts.accessTokenTtl ?? 3600, IdToken: 3600, RefreshToken: 86400, Session: 3600, Grant: 3600, Interaction: 600, AuthorizationCode: 60 },
+      ttl: { AccessToken: accessTtl, ClientCredentials: accessTtl, IdToken: 3600, RefreshToken: 86400, Session: 3600, Grant: 3600, Interaction: 600, AuthorizationCode: 60 },
       interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
       // the account id is the `sub`; the login name is `preferred_username`
       findAccount: (_ctx: unknown, sub: string) => {
-        const login = Object.keys(users).find((k) => subOf(k) === sub);
+        const login = loginOf(sub);
         const u = login === undefined ? undefined : users[login];
         if (!u || login === undefined) return undefined;
         return {
@@ -137,6 +203,9 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Test
     const handler = provider.callback();
     server = createServer((req, res: ServerResponse) => {
       requests.push(`${req.method} ${req.url}`);
+      // no kept-alive sockets: after a restart (forgetTokens) a client's next call reaches the new
+      // provider and gets its answer (invalid_grant), not "fetch failed" on a socket closed under it
+      res.setHeader('connection', 'close');
       const form = /^\/interaction\/([A-Za-z0-9_-]+)$/.exec(req.url ?? '');
       if (req.method === 'GET' && form) {
         // the login form a real browser sees (the scripted one posts directly)
@@ -160,6 +229,7 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Test
             } else {
               const grant = new provider.Grant({ accountId: subOf(login), clientId: String(details.params['client_id']) });
               grant.addOIDCScope(String(details.params['scope']));
+              if (resource !== undefined && jwtUsers) grant.addResourceScope(resource, 'firecrest');
               result = { login: { accountId: subOf(login) }, consent: { grantId: await grant.save() } };
             }
             const to = await provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });
@@ -192,6 +262,9 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Test
     clientId,
     clientSecret,
     requests,
+    tokenUrl: `${issuer}/token`,
+    jwksUri: `${issuer}/jwks`,
+    resource,
     get signingKid() {
       return keys[0]?.kid ?? '';
     },
