@@ -166,6 +166,8 @@ describe('the FirecREST spawn form in a browser, two systems', { skip: skipReaso
     assert.equal(await page.inputValue(`${d} input[name=nnodes]`), '1');
     assert.equal(await page.getAttribute(`${d} input[name=runtime]`, 'max'), '12');
     assert.equal(await page.inputValue(`${d} input[name=runtime]`), '1');
+    assert.match(await page.innerText(`${d} [data-field=nnodes]`), /From 1 to 4\./);
+    assert.match(await page.innerText(`${d} [data-field=runtime]`), /At most 12 hours\./);
     const envs = await selectState(page, `${d} select[name=environment]`);
     assert.deepEqual(envs.values, ['jupyterlab', 'prgenv-gnu', 'custom']);
     assert.deepEqual(envs.options, ['JupyterLab 4.3 (uenv)', 'PrgEnv GNU 24.11', 'Custom (given below)']);
