@@ -43,17 +43,21 @@ export function optionDocs(schema: TSchema = ConfigSchema, prefix = ''): OptionD
 
 /**
  * The options of a union of kinds (`auth`, `spawner`), each listed once: an
- * option every kind has (the common auth options, `kind` itself with every
- * kind's value) is written once; one that only some kinds have says which.
+ * option every kind has alike (the common auth options, `kind` itself with
+ * every kind's value) is written once; one that only some kinds have, or
+ * that kinds have with different defaults or meanings (`req_runtime` of
+ * `slurm` and of `firecrest`), gets a row per variant saying which kinds.
  */
 function unionDocs(members: TSchema[], prefix: string): OptionDoc[] {
   const kindOf = (m: TSchema): string | undefined => (m as TObject).properties?.['kind']?.['const'] as string | undefined;
-  const byKey = new Map<string, { doc: OptionDoc; kinds: string[]; types: string[] }>();
+  const variants = new Map<string, { doc: OptionDoc; kinds: string[]; types: string[] }>();
   for (const member of members) {
     for (const doc of optionDocs(member, prefix)) {
-      const seen = byKey.get(doc.key);
+      // `kind` differs by its value only: one row listing every value
+      const id = doc.key.endsWith('.kind') || doc.key === 'kind' ? doc.key : `${doc.key}\u0000${JSON.stringify(doc.default)}\u0000${doc.description}`;
+      const seen = variants.get(id);
       const kind = kindOf(member);
-      if (!seen) byKey.set(doc.key, { doc, kinds: kind === undefined ? [] : [kind], types: [doc.type] });
+      if (!seen) variants.set(id, { doc, kinds: kind === undefined ? [] : [kind], types: [doc.type] });
       else {
         if (kind !== undefined) seen.kinds.push(kind);
         if (!seen.types.includes(doc.type)) seen.types.push(doc.type);
@@ -61,7 +65,10 @@ function unionDocs(members: TSchema[], prefix: string): OptionDoc[] {
     }
   }
   const all = members.map(kindOf).filter((k) => k !== undefined);
-  return [...byKey.values()].map(({ doc, kinds, types }) => {
+  // the variants of one key next to each other, in the order keys first appear
+  const order = [...new Set([...variants.values()].map((v) => v.doc.key))];
+  const rows = [...variants.values()].sort((a, b) => order.indexOf(a.doc.key) - order.indexOf(b.doc.key));
+  return rows.map(({ doc, kinds, types }) => {
     const only = kinds.length < all.length ? `Only with \`kind: ${kinds.join('` or `kind: ')}\`. ` : '';
     return { ...doc, type: types.join(' | '), description: only + doc.description };
   });

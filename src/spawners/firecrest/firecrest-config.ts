@@ -58,7 +58,7 @@ export const ServiceAccountSchema = Type.Object(
   {
     client_id: Type.String({ minLength: 1, description: 'The service account client id.' }),
     client_secret: Type.String({ default: '', description: 'Its secret (prefer `client_secret_file`).' }),
-    client_secret_file: Type.String({ default: '', description: 'A file holding the secret (read at start and on reload).' }),
+    client_secret_file: Type.String({ default: '', description: 'A file holding the secret (surrounding whitespace ignored), read again for each new token, so a rotated secret is used without a restart.' }),
     token_url: Type.String({ minLength: 1, description: 'The token endpoint of the identity provider (client-credentials grant).' }),
     scope: Type.String({ default: '', description: 'Scopes to ask for, space-separated (empty: none).' }),
   },
