@@ -13,6 +13,7 @@ import pino from 'pino';
 import { TRIVIAL_SERVER } from '../helpers/hub.js';
 import { cancelJobs, jobCommandDir, jobLive, portReports, removeDir, removeJobLogs, slurmUnavailable } from '../helpers/slurm-jobs.js';
 import { trivialSpawner, type TrivialSpawner } from '../helpers/spawner-doubles.js';
+import { firecrestBackend } from './firecrest-backend.js';
 import { spawnerConformance, type SpawnerBackend } from './spawner-conformance.js';
 
 /** Kills a process group (local servers run in their own), else the process. */
@@ -125,6 +126,6 @@ function slurm(): SpawnerBackend {
   };
 }
 
-const BACKENDS: SpawnerBackend[] = [localProcess(), trivialDouble(), slurm()];
+const BACKENDS: SpawnerBackend[] = [localProcess(), trivialDouble(), slurm(), firecrestBackend()];
 
 for (const backend of BACKENDS) spawnerConformance(backend);

@@ -47,7 +47,9 @@ export interface FirecrestJobChoices {
  *   marks default, else the user's primary group.
  * - `partition`, `reservation`: the choice, else `req_partition` /
  *   `req_reservation` (left out when empty); `constraint` is `req_constraint`.
- * - `runtime`: the chosen hours as `HH:MM:SS`.
+ * - `nnodes`, `runtime`: the choice (hours as `HH:MM:SS`), else `req_nnodes` /
+ *   `req_runtime` (options never checked by the form, e.g. `{}`, still give a
+ *   valid job).
  * - `environment`: the choice, else the environment marked default, else the
  *   first configured one (none configured: no environment). A configured one
  *   gives `uenv` = `<uenv>:<mount>` and `uenv_view` when it has a uenv, and
@@ -58,8 +60,11 @@ export interface FirecrestJobChoices {
  *   mounted at `form.custom_environment_mount` (`prgenv-gnu/24.11:v1` →
  *   `prgenv-gnu/24.11:v1:/user-environments`).
  */
-export function jobChoices(config: FirecrestSpawnerConfig, choices: FirecrestChoices, userinfo: FirecrestUserInfo): FirecrestJobChoices {
-  const out: FirecrestJobChoices = { nnodes: choices.nnodes, runtime: hoursToRuntime(choices.runtime) };
+export function jobChoices(config: FirecrestSpawnerConfig, choices: Partial<FirecrestChoices>, userinfo: FirecrestUserInfo): FirecrestJobChoices {
+  const out: FirecrestJobChoices = {
+    nnodes: choices.nnodes ?? config.req_nnodes,
+    runtime: choices.runtime === undefined ? config.req_runtime : hoursToRuntime(choices.runtime),
+  };
   const account = choices.account ?? defaultAccount(config, userinfo);
   if (account) out.account = account;
   const partition = choices.partition ?? config.req_partition;

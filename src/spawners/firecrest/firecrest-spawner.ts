@@ -114,7 +114,7 @@ export class FirecrestSpawner implements Spawner {
   private jobDescription(req: SpawnRequest, info: FirecrestUserInfo): { job: FirecrestJobDescription; log: string } {
     const c = this.config;
     try {
-      const choices = jobChoices(c, req.userOptions as unknown as FirecrestChoices, info);
+      const choices = jobChoices(c, req.userOptions as Partial<FirecrestChoices>, info);
       const username = info.user.name;
       const hubVars = { username, hub_username: req.user.name, server_name: req.serverName };
       checkOneLineValues(hubVars, []);
