@@ -87,6 +87,20 @@ async function stopServer(d: FirecrestHub, token: string, user: string, server =
   });
 }
 
+/** The HTML of back-end `name`'s fieldset on the spawn page. */
+function fieldsetOf(html: string, name: string): string {
+  const m = new RegExp(`<fieldset class="backend-options" data-backend="${name}"[^>]*>([^]*?)</fieldset>`).exec(html);
+  assert.ok(m, `no fieldset for ${name} on the spawn page`);
+  return m[1]!;
+}
+
+/** Adds the API token of alice's running server (the trivial server's environment) to the secrets the hub log must not hold. */
+async function rememberServerToken(d: FirecrestHub): Promise<void> {
+  const token = (await processEnvOf('alice', d.files.trivialServer))?.['JUPYTERHUB_API_TOKEN'];
+  assert.match(token ?? '', /^\S{16,}$/, "the server's API token");
+  d.secrets.add(token!);
+}
+
 /** Cancels a job as root when Slurm still runs it (a test's `finally`). */
 async function cancelJob(jobId: string | undefined): Promise<void> {
   if (jobId && /^\d+$/.test(jobId)) await runAsRoot(`scancel ${jobId}`).catch(() => undefined);
@@ -112,7 +126,11 @@ describe('e2e: the FirecREST deployment (OIDC provider, FirecREST stand-in, real
   let alice: string;
 
   before(async () => {
-    d = await startFirecrestHub(cluster as SlurmCluster, { accessTokenTtl: TOKEN_TTL_S, backends: { daint: { batch_script: HELD_SCRIPT } } });
+    d = await startFirecrestHub(cluster as SlurmCluster, {
+      accessTokenTtl: TOKEN_TTL_S,
+      hubConfig: { allow_named_servers: true },
+      backends: { daint: { batch_script: HELD_SCRIPT } },
+    });
     alice = await d.hub.tokenFor('alice');
   });
   after(async () => {
@@ -124,7 +142,7 @@ describe('e2e: the FirecREST deployment (OIDC provider, FirecREST stand-in, real
     let jobId: string | undefined;
     try {
       const started = await d.hub.api('POST', '/users/alice/server', { token: alice, body: {} });
-      assert.equal(started.status, 202, `spawn: ${started.status} ${started.text}`);
+      assert.ok([201, 202].includes(started.status), `spawn: ${started.status} ${started.text}`);
       let released = false;
       const events = await followProgress(d.hub, alice, 'alice', '', async (e) => {
         const m = /Job (\d+) is queued \(reason: (\w+)\)/.exec(e.message ?? '');
@@ -201,6 +219,136 @@ describe('e2e: the FirecREST deployment (OIDC provider, FirecREST stand-in, real
       assert.ok(gone === null || !LIVE.test(gone.state), `job ${jobId} is still ${gone?.state}`);
       assert.equal((await serverRecord(d.hub, 'alice')).routed, false);
       await d.assertClean([apiToken]);
+    } finally {
+      await cancelJob(jobId);
+    }
+  });
+
+  it('the spawn form: both systems, alice\'s accounts from FirecREST (default preselected) and the partitions; an account not hers is refused naming the field, nothing submitted', async () => {
+    const browser = await d.login('alice');
+    const page = await browser.navigate('/hub/spawn');
+    assert.equal(page.status, 200, page.text.slice(0, 500));
+    assert.match(page.text, /<input[^>]*name="backend"[^>]*value="daint"/);
+    assert.match(page.text, /<input[^>]*name="backend"[^>]*value="eiger"/);
+    const daint = fieldsetOf(page.text, 'daint');
+    assert.match(daint, /<select name="account">(<option value="">[^<]*<\/option>)?<option value="proj1" selected>proj1<\/option><option value="proj2">proj2<\/option><\/select>/);
+    assert.match(daint, /<select name="partition">[^]*<option value="debug"[^>]*>debug<\/option>/);
+    const eiger = fieldsetOf(page.text, 'eiger');
+    assert.match(eiger, /<option value="normal"[^>]*>normal<\/option>/);
+    assert.match(eiger, /<option value="debug"[^>]*>debug<\/option>/);
+    assert.ok(d.standin.requests.some((r) => r.path === '/status/daint/userinfo' && r.user === 'alice' && r.status === 200), 'the form asked FirecREST as alice');
+    assert.ok(d.standin.requests.some((r) => r.path === '/status/eiger/partitions' && r.user === 'alice' && r.status === 200), "the form listed eiger's partitions as alice");
+
+    const xsrf = parseForm(page.text).fields['_xsrf'] ?? '';
+    const submits = d.standin.requests.filter((r) => r.method === 'POST').length;
+    const submitted = d.standin.submitted.length;
+    const refused = await browser.request('/hub/spawn', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _xsrf: xsrf, backend: 'daint', account: 'bobproj', partition: 'debug', nnodes: '1', runtime: '1' }).toString(),
+    });
+    const text = await refused.text();
+    assert.equal(refused.status, 400, text.slice(0, 500));
+    assert.match(refused.headers.get('content-type') ?? '', /html/);
+    assert.match(text, /account &quot;bobproj&quot; is not one of your accounts on daint/);
+    assert.equal(d.standin.requests.filter((r) => r.method === 'POST').length, submits, 'nothing was submitted');
+    assert.equal(d.standin.submitted.length, submitted);
+    const row = (await serverRecord(d.hub, 'alice')).row;
+    assert.ok(row === undefined || (!row.ready && row.pending === null), 'no server is starting');
+    await d.assertClean();
+  });
+
+  it('two systems from one hub: a named server on eiger is submitted, polled and cancelled on /compute/eiger', async () => {
+    let jobId: string | undefined;
+    try {
+      const started = await d.hub.api('POST', '/users/alice/servers/ez', { token: alice, body: { backend: 'eiger' } });
+      assert.ok([201, 202].includes(started.status), `spawn on eiger: ${started.status} ${started.text}`);
+      const events = await followProgress(d.hub, alice, 'alice', 'ez');
+      jobId = await jobIdOf(d.hub, 'alice', 'ez');
+      assert.ok(events.at(-1)?.ready, `not ready: ${JSON.stringify(events)}\n${d.log.text().slice(-3000)}`);
+      // a spawn done before the stream was opened shows only "ready": the hub's log says what was submitted where
+      assert.ok(
+        d.log.records().some((r) => r['msg'] === 'submitted FirecREST job' && r['jobId'] === jobId && r['system'] === 'eiger'),
+        'the hub submitted the job on eiger',
+      );
+      if (started.status === 202 && events.length > 1) assert.ok(events.some((e) => e.message === `Submitted job ${jobId} on eiger`), JSON.stringify(events));
+      const rec = await serverRecord(d.hub, 'alice', 'ez');
+      assert.equal(rec.row?.spawner, 'eiger', "the server's row records eiger");
+      assert.equal(JSON.parse(rec.row?.state ?? '{}').system, 'eiger');
+      const sub = d.standin.submitted.find((s) => s.jobId === jobId);
+      assert.equal(sub?.system, 'eiger');
+      assert.ok(d.standin.requests.some((r) => r.method === 'POST' && r.path === '/compute/eiger/jobs' && r.status === 201));
+      assert.equal((await squeueJob(jobId!))?.user, 'alice');
+      await rememberServerToken(d);
+      const page = await (await d.login('alice')).navigate('/user/alice/ez/');
+      assert.equal(page.status, 200);
+
+      const before = d.standin.requests.length;
+      await d.hub.hub.servers.pollRound();
+      const polls = d.standin.requests.slice(before).filter((r) => r.path.startsWith('/compute/'));
+      assert.ok(polls.some((r) => r.method === 'GET' && r.path === `/compute/eiger/jobs/${jobId}` && r.status === 200), JSON.stringify(polls));
+      assert.ok(!polls.some((r) => r.path.includes(`/jobs/${jobId}`) && !r.path.startsWith('/compute/eiger/')), 'the poll asked another system');
+      assert.equal((await serverRecord(d.hub, 'alice', 'ez')).row?.ready, 1);
+
+      await stopServer(d, alice, 'alice', 'ez');
+      assert.ok(d.standin.requests.some((r) => r.method === 'DELETE' && r.path === `/compute/eiger/jobs/${jobId}` && r.status === 204));
+      assert.ok(!d.standin.requests.some((r) => r.path.startsWith('/compute/daint/') && r.path.includes(`/jobs/${jobId}`)), 'daint was asked about the eiger job');
+      const gone = await squeueJob(jobId!);
+      assert.ok(gone === null || !LIVE.test(gone.state), `job ${jobId} is still ${gone?.state}`);
+      await d.assertClean();
+    } finally {
+      await cancelJob(jobId);
+    }
+  });
+
+  it('the access token expires while the server runs: polls and the stop use refreshed tokens, no login-again', async () => {
+    const browser = await d.login('alice');
+    let jobId: string | undefined;
+    try {
+      const tokenCalls = () => d.provider.requests.filter((r) => r.startsWith('POST /token')).length;
+      const started = await d.hub.api('POST', '/users/alice/servers/long', { token: alice, body: {} });
+      assert.ok([201, 202].includes(started.status), `spawn: ${started.status} ${started.text}`);
+      const events = await followProgress(d.hub, alice, 'alice', 'long');
+      jobId = await jobIdOf(d.hub, 'alice', 'long');
+      assert.ok(events.at(-1)?.ready, `not ready: ${JSON.stringify(events)}\n${d.log.text().slice(-3000)}`);
+
+      await rememberServerToken(d);
+      // the token the hub holds now (the newest of the submit and the start-up polls) expires while the server runs
+      await d.sampleSecrets();
+      const held = accessTokenClaims(d, 'alice').sort((a, b) => b.iat - a.iat)[0];
+      assert.ok(held, 'the hub holds an access token of alice');
+      const refreshesBefore = tokenCalls();
+      const pollsSeen = (): number => d.standin.requests.filter((r) => r.method === 'GET' && r.path === `/compute/daint/jobs/${jobId}` && r.user === 'alice' && r.status === 200).length;
+      // one poll half-way, then past the expiry
+      await new Promise((r) => setTimeout(r, 8000));
+      await d.hub.hub.servers.pollRound();
+      await until('the held access token to expire', async () => Date.now() / 1000 > held.exp + 1, (TOKEN_TTL_S + 5) * 1000);
+      const polled = pollsSeen();
+      const afterExpiry = d.standin.requests.length;
+      await d.hub.hub.servers.pollRound();
+      assert.equal(pollsSeen(), polled + 1, 'the poll after the expiry reached FirecREST as alice');
+      assert.equal((await serverRecord(d.hub, 'alice', 'long')).row?.ready, 1, 'the server is kept');
+      assert.equal((await squeueJob(jobId!))?.state, 'RUNNING');
+
+      await stopServer(d, alice, 'alice', 'long');
+      const late = d.standin.requests.slice(afterExpiry);
+      assert.ok(late.some((r) => r.method === 'DELETE' && r.path === `/compute/daint/jobs/${jobId}` && r.status === 204 && r.user === 'alice'), JSON.stringify(late));
+      assert.deepEqual(late.filter((r) => r.status >= 400), [], 'FirecREST refused no call after the expiry');
+      const gone = await squeueJob(jobId!);
+      assert.ok(gone === null || !LIVE.test(gone.state), `job ${jobId} is still ${gone?.state}`);
+
+      // refreshed, never through the service account, never "log in again"
+      await d.sampleSecrets();
+      const tokens = accessTokenClaims(d, 'alice');
+      assert.ok(new Set(tokens.map((c) => c.jti)).size >= 3, `distinct access tokens of alice: ${tokens.length}`);
+      assert.ok(tokens.some((c) => c.iat > held.exp), 'a token issued after the held one expired was used');
+      assert.ok(tokenCalls() > refreshesBefore + 1, 'the hub refreshed at the provider');
+      assert.ok(d.standin.requests.every((r) => r.user === undefined || r.user === 'alice'), 'only alice\'s tokens were used (no service account)');
+      assert.doesNotMatch(d.log.text(), /log in again|login has expired|could not learn whether the server runs/i);
+      const home = await browser.navigate('/hub/home');
+      assert.equal(home.status, 200);
+      assert.doesNotMatch(home.text, /log in again/i);
+      await d.assertClean();
     } finally {
       await cancelJob(jobId);
     }
