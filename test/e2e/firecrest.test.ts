@@ -101,6 +101,11 @@ async function rememberServerToken(d: FirecrestHub): Promise<void> {
   d.secrets.add(token!);
 }
 
+/** The hub's warnings and errors so far (the happy path has none: no refused token, no unknown poll). */
+function hubWarnings(d: FirecrestHub): string[] {
+  return d.log.records().flatMap((r) => (Number(r['level']) >= 40 ? [`${String(r['msg'])} ${JSON.stringify(r['err'] ?? r['reason'] ?? '')}`] : []));
+}
+
 /** Cancels a job as root when Slurm still runs it (a test's `finally`). */
 async function cancelJob(jobId: string | undefined): Promise<void> {
   if (jobId && /^\d+$/.test(jobId)) await runAsRoot(`scancel ${jobId}`).catch(() => undefined);
@@ -218,6 +223,7 @@ describe('e2e: the FirecREST deployment (OIDC provider, FirecREST stand-in, real
       const gone = await squeueJob(jobId!);
       assert.ok(gone === null || !LIVE.test(gone.state), `job ${jobId} is still ${gone?.state}`);
       assert.equal((await serverRecord(d.hub, 'alice')).routed, false);
+      assert.deepEqual(hubWarnings(d), []);
       await d.assertClean([apiToken]);
     } finally {
       await cancelJob(jobId);
@@ -255,6 +261,7 @@ describe('e2e: the FirecREST deployment (OIDC provider, FirecREST stand-in, real
     assert.equal(d.standin.submitted.length, submitted);
     const row = (await serverRecord(d.hub, 'alice')).row;
     assert.ok(row === undefined || (!row.ready && row.pending === null), 'no server is starting');
+    assert.deepEqual(hubWarnings(d), []);
     await d.assertClean();
   });
 
@@ -295,6 +302,7 @@ describe('e2e: the FirecREST deployment (OIDC provider, FirecREST stand-in, real
       assert.ok(!d.standin.requests.some((r) => r.path.startsWith('/compute/daint/') && r.path.includes(`/jobs/${jobId}`)), 'daint was asked about the eiger job');
       const gone = await squeueJob(jobId!);
       assert.ok(gone === null || !LIVE.test(gone.state), `job ${jobId} is still ${gone?.state}`);
+      assert.deepEqual(hubWarnings(d), []);
       await d.assertClean();
     } finally {
       await cancelJob(jobId);
@@ -348,6 +356,7 @@ describe('e2e: the FirecREST deployment (OIDC provider, FirecREST stand-in, real
       const home = await browser.navigate('/hub/home');
       assert.equal(home.status, 200);
       assert.doesNotMatch(home.text, /log in again/i);
+      assert.deepEqual(hubWarnings(d), []);
       await d.assertClean();
     } finally {
       await cancelJob(jobId);
