@@ -266,6 +266,10 @@ describe('e2e: the FirecREST deployment (OIDC provider, FirecREST stand-in, real
   });
 
   it('two systems from one hub: a named server on eiger is submitted, polled and cancelled on /compute/eiger', async () => {
+    const browser = await d.login('alice');
+    const form = await browser.navigate('/hub/spawn/alice/ez');
+    assert.equal(form.status, 200, form.text.slice(0, 500));
+    for (const system of ['daint', 'eiger']) assert.match(form.text, new RegExp(`<input[^>]*name="backend"[^>]*value="${system}"`), `the spawn page offers ${system}`);
     let jobId: string | undefined;
     try {
       const started = await d.hub.api('POST', '/users/alice/servers/ez', { token: alice, body: { backend: 'eiger' } });
@@ -287,7 +291,7 @@ describe('e2e: the FirecREST deployment (OIDC provider, FirecREST stand-in, real
       assert.ok(d.standin.requests.some((r) => r.method === 'POST' && r.path === '/compute/eiger/jobs' && r.status === 201));
       assert.equal((await squeueJob(jobId!))?.user, 'alice');
       await rememberServerToken(d);
-      const page = await (await d.login('alice')).navigate('/user/alice/ez/');
+      const page = await browser.navigate('/user/alice/ez/');
       assert.equal(page.status, 200);
 
       const before = d.standin.requests.length;
