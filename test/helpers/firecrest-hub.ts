@@ -45,7 +45,7 @@ export interface FirecrestHubOptions {
   systems?: Record<string, StandinSystem>;
   /** Options merged over a back-end's (by system name), e.g. `{daint: {batch_script: '…'}}`. */
   backends?: Record<string, Record<string, unknown>>;
-  /** Top-level hub config merged over the defaults (e.g. `start_timeout`, `poll_interval`). */
+  /** Top-level hub config merged over the defaults (e.g. `allow_named_servers`, `start_timeout`); `spawners` comes from `systems` and `backends`. */
   hubConfig?: Record<string, unknown>;
   /** Options merged over `auth` (e.g. `refresh_pre_spawn`). */
   auth?: Record<string, unknown>;
