@@ -61,12 +61,22 @@ describe('FirecREST through the hub: failures', { skip, concurrency: false, time
     else process.env['GANYMEDE_CRYPT_KEY'] = savedKey;
   });
 
+  /** Adds the tokens the hub holds now (users' access and refresh tokens, servers' API tokens) to `secrets`. */
+  const rememberTokens = async (t: TestHub): Promise<void> => {
+    for (const s of rig.standin.submitted) if (s.job.script) secrets.push(serverTokenOf(s.job.script));
+    for (const u of ['alice', 'bob']) {
+      if (!(await getUser(t.hub.db, u))?.auth_state) continue;
+      const { token, refreshToken } = await storedAccess(t, u);
+      secrets.push(token, refreshToken);
+    }
+  };
+
   /** Runs `body` with a hub, then checks the stand-in saw no mistake and the log no token, and stops the hub. */
   const withHub = async (spawners: Record<string, Record<string, unknown>>, body: (h: RigHub) => Promise<void>): Promise<void> => {
     const h = await rig.hub(spawners);
     try {
       await body(h);
-      for (const s of rig.standin.submitted) if (s.job.script) secrets.push(serverTokenOf(s.job.script));
+      await rememberTokens(h.t);
       assert.deepEqual(rig.standin.violations, [], 'the stand-in answered by the spec');
       assert.deepEqual(rig.standin.clientMistakes, [], 'the hub made no request the spec refuses');
       assertNoTokenInLog(h.logText(), secrets);
@@ -136,6 +146,8 @@ describe('FirecREST through the hub: failures', { skip, concurrency: false, time
         }
         // request_timeout 2 s, one retry: a hanging FirecREST costs two timeouts, not more
         assert.ok(ms < 12_000, `${mode}: failed after ${ms} ms`);
+        if (mode === 'hang') assert.ok(ms >= 2000, `hang: failed after ${ms} ms, not before request_timeout`);
+        else assert.ok(ms < 5000, `${mode}: failed at once (${ms} ms)`);
         assert.equal(await serverModel(h.t, 'alice', token), undefined, `${mode}: no server left`);
       }
       assert.equal(rig.standin.submitted.length, submitted, 'nothing was submitted to Slurm');
@@ -161,7 +173,7 @@ describe('FirecREST through the hub: failures', { skip, concurrency: false, time
     await withHub({ daint: rig.backend() }, async (h) => {
       const browser = await oidcLogin(rig, 'alice');
       const token = await h.t.tokenFor('alice');
-      secrets.push((await storedAccess(h.t, 'alice')).token);
+      await rememberTokens(h.t);
       const submitted = rig.standin.submitted.length;
       const posts = () => rig.standin.requests.filter((r) => r.method === 'POST' && JOBS.test(r.path)).map((r) => r.status);
       const refreshes = () => rig.op.requests.filter((r) => r.startsWith('POST /token')).length;
@@ -259,7 +271,7 @@ describe('FirecREST through the hub: failures', { skip, concurrency: false, time
       assert.equal((await serverState(second.t, 'alice'))['job_id'], sub.jobId);
       await reachable(second.t, 'alice');
       await stopped(second.t, 'alice', token, sub.jobId!);
-      for (const s of rig.standin.submitted) if (s.job.script) secrets.push(serverTokenOf(s.job.script));
+      await rememberTokens(second.t);
       assert.deepEqual(rig.standin.violations, []);
       assert.deepEqual(rig.standin.clientMistakes, []);
       assertNoTokenInLog(first.logText() + second.logText(), secrets);
@@ -283,8 +295,8 @@ describe('FirecREST through the hub: failures', { skip, concurrency: false, time
       await rig.op.forgetTokens();
       // the hub takes a token with less than 60 s left as expired (ACCESS_TTL 65 s)
       for (const u of ['alice', 'bob']) {
-        const { token, expiresAt } = await storedAccess(h.t, u);
-        secrets.push(token);
+        const { token, refreshToken, expiresAt } = await storedAccess(h.t, u);
+        secrets.push(token, refreshToken);
         const wait = (expiresAt - 60) * 1000 - Date.now() + 500;
         if (wait > 0) await sleep(wait);
       }

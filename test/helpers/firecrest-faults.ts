@@ -140,11 +140,11 @@ export async function oidcLogin(rig: FaultRig, user: string): Promise<Browser> {
   return b;
 }
 
-/** The access token and its expiry (Unix s) in `user`'s stored auth state. */
-export async function storedAccess(t: TestHub, user: string): Promise<{ token: string; expiresAt: number }> {
+/** The access and refresh tokens and the access token's expiry (Unix s) in `user`'s stored auth state. */
+export async function storedAccess(t: TestHub, user: string): Promise<{ token: string; refreshToken: string; expiresAt: number }> {
   const row = await getUser(t.hub.db, user);
   const state = t.hub.crypt.decrypt(row!.auth_state!) as Record<string, unknown>;
-  return { token: String(state['access_token']), expiresAt: Number(state['expires_at']) };
+  return { token: String(state['access_token']), refreshToken: String(state['refresh_token'] ?? ''), expiresAt: Number(state['expires_at']) };
 }
 
 /** The JUPYTERHUB_API_TOKEN a submitted script carries (base64 in the script). */
