@@ -19,6 +19,8 @@ export interface ProgressRecord {
   logTail?: string | undefined;
   /** Set when the spawn failed because the user must log in again (an error of status 401): where a fresh login starts. */
   loginAgainUrl?: string | undefined;
+  /** The HTTP status the failure answers with in the API (the spawner error's own, e.g. 503 for a scheduler that cannot be reached); absent: 500. */
+  status?: number | undefined;
 }
 
 /** Lines of a failed server's log the hub keeps for its failure page. */
@@ -78,7 +80,7 @@ export class ProgressLog {
    * tail kept for the failure page. With `loginAgainUrl` (the user must log in
    * again), the event's `html_message` and the failure page link to it.
    */
-  fail(id: number, message: string, logTail?: string, opts: { loginAgainUrl?: string } = {}): void {
+  fail(id: number, message: string, logTail?: string, opts: { loginAgainUrl?: string; status?: number } = {}): void {
     const event: ProgressEventOut = { progress: 100, failed: true, message: `Spawn failed: ${message}` };
     if (opts.loginAgainUrl) event.html_message = `${escapeHtml(event.message)} <a class="login-again" href="${escapeHtml(opts.loginAgainUrl)}">Log in again</a>`;
     this.push(id, event);
@@ -88,6 +90,7 @@ export class ProgressLog {
       rec.failure = message;
       rec.logTail = logTail === undefined ? undefined : cleanLogTail(logTail);
       rec.loginAgainUrl = opts.loginAgainUrl;
+      rec.status = opts.status;
     }
     this.emitter.emit(`${id}:done`);
   }

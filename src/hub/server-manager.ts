@@ -71,7 +71,7 @@ export class ServerManager {
     const fresh = (await getServer(db, user.id, serverName))!;
     if (finished && !fresh.ready) {
       const record = this.progress.get(server.id);
-      throw new HubError(record.loginAgainUrl ? 401 : 500, record.failure ?? `Spawn of ${serverLabel(user.name, serverName)} failed`);
+      throw new HubError(record.loginAgainUrl ? 401 : (record.status ?? 500), record.failure ?? `Spawn of ${serverLabel(user.name, serverName)} failed`);
     }
     return { outcome: finished ? 'started' : 'pending', server: fresh };
   }
@@ -279,7 +279,10 @@ export class ServerManager {
       this.h.identities.clear();
       // a back-end that needs a fresh login of the user (401): the failure offers one, coming back to the spawn page
       const spawnPage = `${urls.hub}spawn/${quotePath(user.name)}${row.name ? `/${quotePath(row.name)}` : ''}`;
-      this.progress.fail(row.id, message, logTail, needsLoginAgain(err) ? { loginAgainUrl: loginAgainUrl(this.h, spawnPage) } : {});
+      this.progress.fail(row.id, message, logTail, {
+        ...(needsLoginAgain(err) ? { loginAgainUrl: loginAgainUrl(this.h, spawnPage) } : {}),
+        ...failureStatus(err),
+      });
     }
   }
 
@@ -650,3 +653,13 @@ export function serverLabel(user: string, serverName: string): string {
 
 export type { Logger };
 
+/**
+ * The status a failed spawn answers with in the API: the spawner error's own
+ * when it names one other than 500 (400 a refused option, 502 a refusal of
+ * the scheduler, 503 a scheduler that cannot be reached); JupyterHub's 500
+ * otherwise.
+ */
+function failureStatus(err: unknown): { status?: number } {
+  const status = err instanceof HubError ? err.status : undefined;
+  return status !== undefined && status >= 400 && status <= 599 && status !== 500 ? { status } : {};
+}

@@ -119,7 +119,7 @@ describe('FirecREST through the hub: failures', { skip, concurrency: false, time
         await d.standin.setDown(false);
         assert.match(event.message ?? '', unavailable, `${mode}: the failed event says why`);
         if (api.status !== 202) {
-          assert.equal(api.status, 500, `${mode}: the API answer (a failed spawn, as JupyterHub answers it)`);
+          assert.equal(api.status, 503, `${mode}: the API answer (FirecREST unavailable: 503, not JupyterHub's blanket 500)`);
           assert.match(api.message ?? '', unavailable, `${mode}: the API answer says why`);
         }
         // request_timeout 2 s, one retry: a hanging FirecREST costs two timeouts, not more

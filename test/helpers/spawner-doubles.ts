@@ -195,13 +195,14 @@ export class NeverSpawner extends TrivialSpawner {
 /** `start` rejects with a SpawnError carrying `message`, after `delayMs` (default at once). */
 export class BadSpawner extends TrivialSpawner {
   override readonly kind = 'bad-double';
-  constructor(private readonly bad: TrivialOptions & { message?: string; delayMs?: number; afterLaunch?: boolean } = {}) {
+  /** `status`: the HTTP status the SpawnError carries (e.g. 503 for a scheduler that cannot be reached); default the SpawnError's 500. */
+  constructor(private readonly bad: TrivialOptions & { message?: string; delayMs?: number; afterLaunch?: boolean; status?: number } = {}) {
     super(bad);
   }
   protected override async startServer(req: SpawnRequest): Promise<StartResult> {
     if (this.bad.afterLaunch) await this.launch(req);
     if (this.bad.delayMs) await delay(this.bad.delayMs, req.signal);
-    throw new SpawnError(this.bad.message ?? 'bad-double refuses to start', 'double-failed');
+    throw new SpawnError(this.bad.message ?? 'bad-double refuses to start', 'double-failed', this.bad.status === undefined ? {} : { status: this.bad.status });
   }
 }
 

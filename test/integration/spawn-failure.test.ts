@@ -14,6 +14,26 @@ import { getUser } from '../../src/db/repos/users.js';
  * reset, so a new start is possible.
  */
 describe('a failing spawner', () => {
+  describe('failing with a status of its own', () => {
+    for (const status of [400, 502, 503]) {
+      it(`answers the start request with the spawner error's ${status}, not a blanket 500`, async () => {
+        const spawner = badSpawner({ message: `scheduler says ${status}`, status });
+        const t = await startTestHub({}, { spawner });
+        try {
+          const tok = await t.tokenFor('gina');
+          const r = await t.api('POST', '/users/gina/server', { token: tok });
+          assert.equal(r.status, status);
+          assert.match((r.body as { message: string }).message, new RegExp(`scheduler says ${status}`));
+          // the server is reset, so a new start is possible
+          await assertServerReset(t, 'gina');
+        } finally {
+          await t.stop();
+          await spawner.killAll();
+        }
+      });
+    }
+  });
+
   describe('failing at once', () => {
     let t: TestHub;
     let spawner: BadSpawner;
@@ -135,7 +155,7 @@ describe('a failing spawner', () => {
       const tok = await t.tokenFor('kira');
       await t.proxyServer.close();
       const r = await t.api('POST', '/users/kira/server', { token: tok });
-      assert.equal(r.status, 500);
+      assert.equal(r.status, 502); // the proxy's failure (ProxyError), not a blanket 500
       assert.match((r.body as { message: string }).message, /proxy/i);
       assert.equal(spawner.started.length, 1);
       assert.equal((await spawner.poll(spawner.started[0]!)).status, 'stopped', 'the server process is still running');
