@@ -272,6 +272,22 @@ describe('FirecrestSpawner.poll', () => {
     assert.deepEqual(await w.spawner.poll({ v: 1 }, { log: w.log }), { status: 'stopped' });
   });
 
+  it('a job FirecREST answers 404 for is stopped only once the system is confirmed: an unknown system answers unknown, naming it', async () => {
+    const w = world({ service: true });
+    running(w);
+    w.api.systemKnown = false;
+    const r = await w.spawner.poll(state, { log: w.log });
+    assert.equal(r.status, 'unknown');
+    assert.match(r.status === 'unknown' ? r.reason : '', /system daint/);
+    // the confirmation carries the same token as the question about the job
+    assert.deepEqual(w.api.calls.map((c) => [c.op, c.token]), [['job', 'alice-t1'], ['partitions', 'alice-t1']]);
+    w.tokens.expired.add('alice');
+    assert.equal((await w.spawner.poll(state, { log: w.log })).status, 'unknown');
+    w.api.systemKnown = true;
+    w.api.jobs.delete('55');
+    assert.deepEqual(await w.spawner.poll(state, { log: w.log }), { status: 'stopped' });
+  });
+
   it('a forged state answers unknown, and the state of a newer version is refused', async () => {
     const w = world();
     assert.equal((await w.spawner.poll({ v: 1, job_id: '1; rm', system: 'daint', user: 'alice' }, { log: w.log })).status, 'unknown');
@@ -303,6 +319,30 @@ describe('FirecrestSpawner.stop', () => {
     w.api.jobs.set('55', { states: [{ state: 'RUNNING' }], asked: 0, cancelled: false });
     w.api.afterCancel = [{ state: 'RUNNING' }];
     await assert.rejects(w.spawner.stop(state, { log: w.log }), /still running after 0.5 s/);
+  });
+
+  it('on a system FirecREST does not know, the DELETE and GET 404s are no success: stop fails naming the system', async () => {
+    const w = world();
+    w.api.systemKnown = false;
+    await assert.rejects(w.spawner.stop(state, { log: w.log }), /system daint/);
+  });
+
+  it('stop is bounded by cancel_wait_timeout even when FirecREST does not answer the questions about the job', async () => {
+    const w = world({ cfg: { cancel_wait_timeout: 0.3, request_timeout: 30 } });
+    w.api.jobs.set('55', { states: [{ state: 'RUNNING' }], asked: 0, cancelled: false });
+    w.api.hangJobs = true;
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      w.spawner.stop(state, { log: w.log }).then(
+        () => 'stopped',
+        (err: Error) => err.message,
+      ),
+      new Promise<string>((resolve) => (timer = setTimeout(() => resolve('no answer'), 3000))),
+    ]);
+    clearTimeout(timer);
+    assert.match(outcome, /could not say whether it is gone/);
+    assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
   });
 
   it('an expired login: an error saying to log in again; never the service account', async () => {

@@ -16,7 +16,7 @@ import type { JobStatus } from '../batch/job-status.js';
 import { waitForServer } from '../batch/job-watch.js';
 import { renderTemplate, TemplateError } from '../batch/script-template.js';
 import { NO_USER_TOKENS, type LogTailOptions, type OptionsContext, type PollResult, type SpawnRequest, type Spawner, type SpawnerDeps, type SpawnerState, type SpawnUser, type StartResult } from '../spawner.js';
-import { FirecrestError, type FirecrestApi, type FirecrestJobDescription, type FirecrestUserInfo } from './firecrest-api.js';
+import { FirecrestError, type FirecrestApi, type FirecrestJob, type FirecrestJobDescription, type FirecrestUserInfo } from './firecrest-api.js';
 import { FirecrestClient } from './firecrest-client.js';
 import type { FirecrestSpawnerConfig } from './firecrest-config.js';
 import { FirecrestForm, jobChoices, type FirecrestChoices, type FirecrestFormSources } from './firecrest-form.js';
@@ -207,13 +207,33 @@ export class FirecrestSpawner implements Spawner {
     const bound = AbortSignal.timeout(this.config.request_timeout * 1000 * (this.config.request_retries + 1) + 5000);
     const both = signal ? AbortSignal.any([signal, bound]) : bound;
     try {
-      const job = await this.calls.forPoll(s.user, `${s.system}/${s.job_id}`, log, (t) => this.api.job(t, s.job_id, both));
+      const job = await this.calls.forPoll(s.user, `${s.system}/${s.job_id}`, log, (t) => this.confirmedJob(t, s.job_id, both));
       return firecrestJobStatus(job);
     } catch (err) {
       signal?.throwIfAborted();
       if (err instanceof FirecrestLoginError) return { state: 'unknown', reason: `${err.message} (the server is kept)` };
       return { state: 'unknown', reason: (err as Error).message };
     }
+  }
+
+  /**
+   * `GET` the job as `token`. A job FirecREST does not have (404, empty list)
+   * is only taken as gone once the system is confirmed with the same token
+   * (its partitions): FirecREST answers 404 for a system it does not know
+   * too, and a misconfigured `system` must not declare every server stopped.
+   * @throws FirecrestError (404 naming the system) when the system is unknown, or the confirmation's own error.
+   */
+  private async confirmedJob(token: string, jobId: string, signal?: AbortSignal): Promise<FirecrestJob | undefined> {
+    const job = await this.api.job(token, jobId, signal);
+    if (job !== undefined) return job;
+    signal?.throwIfAborted();
+    try {
+      await this.api.partitions(token);
+    } catch (err) {
+      if (!(err instanceof FirecrestError) || err.status !== 404) throw err;
+      throw new FirecrestError(`FirecREST does not know system ${this.config.system} (check the system option of spawner ${this.deps.name}): job ${jobId} is not taken as gone (${err.message})`, 404, err.errorType, err.detail);
+    }
+    return undefined;
   }
 
   async poll(state: SpawnerState, opts: { log: Logger }): Promise<PollResult> {
@@ -245,8 +265,10 @@ export class FirecrestSpawner implements Spawner {
     const end = Date.now() + this.config.cancel_wait_timeout * 1000;
     for (let wait = 100; ; wait = Math.min(wait * 2, 1000)) {
       let status: JobStatus;
+      // each question within what is left of cancel_wait_timeout (at least 1 s): a FirecREST that does not answer cannot stretch the stop
+      const left = AbortSignal.timeout(Math.max(1000, end - Date.now()));
       try {
-        status = firecrestJobStatus(await this.calls.asUser(s.user, opts.log, (t) => this.api.job(t, s.job_id)));
+        status = firecrestJobStatus(await this.calls.asUser(s.user, opts.log, (t) => this.confirmedJob(t, s.job_id, left)));
       } catch (err) {
         status = { state: 'unknown', reason: (err as Error).message };
       }
