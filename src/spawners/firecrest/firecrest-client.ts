@@ -64,13 +64,13 @@ export class FirecrestClient implements FirecrestApi {
   }
 
   async userinfo(token: string): Promise<FirecrestUserInfo> {
-    const call = { method: 'GET', segments: ['status', this.system, 'userinfo'], token, refused: 'to show your user information', doing: 'asking for your user information' } satisfies FirecrestCall;
+    const call = { method: 'GET', segments: ['status', this.system, 'userinfo'], token, refused: 'to show your user information', doing: 'asking for your user information', aboutSystem: true } satisfies FirecrestCall;
     const answer = await this.http.call(call);
     return this.parse(call, () => parseUserInfo(answer?.body));
   }
 
   async partitions(token: string): Promise<FirecrestPartition[]> {
-    const call = { method: 'GET', segments: ['status', this.system, 'partitions'], token, refused: 'to list the partitions', doing: 'listing the partitions' } satisfies FirecrestCall;
+    const call = { method: 'GET', segments: ['status', this.system, 'partitions'], token, refused: 'to list the partitions', doing: 'listing the partitions', aboutSystem: true } satisfies FirecrestCall;
     const answer = await this.http.call(call);
     return this.parse(call, () => parsePartitions(answer?.body));
   }
