@@ -45,6 +45,8 @@ export class FirecrestApiDouble implements FirecrestApi {
   systemKnown = true;
   /** True: `job()` never answers (until its signal aborts). */
   hangJobs = false;
+  /** True: `userinfo()` and `partitions()` never answer. */
+  hangStatus = false;
   private lastId = 100;
 
   constructor(readonly system = 'daint') {}
@@ -55,7 +57,8 @@ export class FirecrestApiDouble implements FirecrestApi {
     if (!this.accepted.has(token)) throw new FirecrestError(`FirecREST (system ${this.system}): Access token is invalid.`, 401, 'error');
   }
 
-  private checkSystem(): void {
+  private async checkSystem(): Promise<void> {
+    if (this.hangStatus) await new Promise(() => undefined);
     if (!this.systemKnown) throw new FirecrestError(`FirecREST (system ${this.system}) answered HTTP 404: System '${this.system}' does not exist`, 404, 'error');
   }
 
@@ -115,13 +118,13 @@ export class FirecrestApiDouble implements FirecrestApi {
 
   async userinfo(token: string): Promise<FirecrestUserInfo> {
     this.check('userinfo', token);
-    this.checkSystem();
+    await this.checkSystem();
     return this.userinfoAnswer;
   }
 
   async partitions(token: string): Promise<FirecrestPartition[]> {
     this.check('partitions', token);
-    this.checkSystem();
+    await this.checkSystem();
     return [{ name: 'normal', state: 'UP' }, { name: 'debug', state: 'UP' }];
   }
 }

@@ -373,6 +373,27 @@ describe('FirecrestSpawner.stop', () => {
 });
 
 describe('FirecrestSpawner form delegation', () => {
+  it('a FirecREST that does not answer: the form and the check fail with 503 within request_timeout + 5 s, not never', async () => {
+    const w = world({ cfg: { request_timeout: 0.2 } });
+    w.api.hangStatus = true;
+    const ctx = { user: { name: 'alice', admin: false, groups: [] }, authState: null };
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = (work: Promise<unknown>) =>
+      Promise.race([
+        work.then(
+          () => 'drawn',
+          (err: unknown) => (err instanceof HubError ? `${err.status} ${err.message}` : String(err)),
+        ),
+        new Promise<string>((resolve) => (timer = setTimeout(() => resolve('no answer'), 8000))),
+      ]).finally(() => clearTimeout(timer));
+    try {
+      assert.match(await outcome(w.spawner.optionsForm({ name: 'alice', admin: false, groups: [] })), /^503 FirecREST \(system daint\) did not answer within 5\.2 s/);
+      assert.match(await outcome(w.spawner.checkOptions({ account: 'proj1', partition: 'normal', nnodes: 1, runtime: 1 }, ctx)), /^503 FirecREST \(system daint\) did not answer/);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+
   it("checkOptions gives the form FirecREST answers with the user's token; errors as 401 (log in again) and 503 (unavailable)", async () => {
     const original = FirecrestForm.prototype.check;
     FirecrestForm.prototype.check = async function (_options: Record<string, unknown>, sources: FirecrestFormSources): Promise<FirecrestChoices> {

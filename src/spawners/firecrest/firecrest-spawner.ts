@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import { ConfigError, HubError, SpawnError } from '../../lib/errors.js';
-import { sleep } from '../../lib/time.js';
+import { answerWithin, sleep } from '../../lib/time.js';
 import { plausibleHost } from '../batch/exechost.js';
 import { jobIdProblem } from '../batch/batch-state.js';
 import { batchJobEnv } from '../batch/job-env.js';
@@ -54,7 +54,7 @@ export class FirecrestSpawner implements Spawner {
   }
 
   optionsForm(user: SpawnUser, ctx?: { authState: Record<string, unknown> | null; previous: Record<string, unknown> }): Promise<string | undefined> {
-    return this.form.render(this.sources(user.name), ctx?.previous ?? {});
+    return this.withinFormTime(this.form.render(this.sources(user.name), ctx?.previous ?? {}));
   }
 
   optionsFromForm(posted: Record<string, string | string[]>): Record<string, unknown> {
@@ -62,7 +62,25 @@ export class FirecrestSpawner implements Spawner {
   }
 
   async checkOptions(options: Record<string, unknown>, ctx: OptionsContext): Promise<Record<string, unknown>> {
-    return { ...(await this.form.check(options, this.sources(ctx.user.name))) };
+    return { ...(await this.withinFormTime(this.form.check(options, this.sources(ctx.user.name)))) };
+  }
+
+  /**
+   * `work` (the form's FirecREST questions) within `request_timeout` + 5 s:
+   * a FirecREST that does not answer gives the user a 503 in bounded time
+   * rather than a page that never comes (its calls' retries would take
+   * `request_timeout` × (`request_retries` + 1) and more).
+   */
+  private async withinFormTime<T>(work: Promise<T>): Promise<T> {
+    const ms = this.config.request_timeout * 1000 + 5000;
+    try {
+      return await answerWithin(work, ms, 'FirecREST');
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('FirecREST gave no answer within')) {
+        throw new HubError(503, `FirecREST (system ${this.config.system}) did not answer within ${Math.round(ms / 100) / 10} s: the form cannot be drawn or checked now. Try again later.`);
+      }
+      throw err;
+    }
   }
 
   /** The form's FirecREST answers for `user`, with their token; errors as HubError 401/503/502 in plain words. The userinfo is asked once per sources. */
