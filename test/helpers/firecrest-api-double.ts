@@ -57,8 +57,10 @@ export class FirecrestApiDouble implements FirecrestApi {
     if (!this.accepted.has(token)) throw new FirecrestError(`FirecREST (system ${this.system}): Access token is invalid.`, 401, 'error');
   }
 
-  private async checkSystem(): Promise<void> {
-    if (this.hangStatus) await new Promise(() => undefined);
+  private async checkSystem(signal?: AbortSignal): Promise<void> {
+    if (this.hangStatus) {
+      await new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(new FirecrestError(`FirecREST (system ${this.system}) was not waited for`, 0)), { once: true }));
+    }
     if (!this.systemKnown) throw new FirecrestError(`FirecREST (system ${this.system}) answered HTTP 404: System '${this.system}' does not exist`, 404, 'error');
   }
 
@@ -122,9 +124,9 @@ export class FirecrestApiDouble implements FirecrestApi {
     return this.userinfoAnswer;
   }
 
-  async partitions(token: string): Promise<FirecrestPartition[]> {
+  async partitions(token: string, signal?: AbortSignal): Promise<FirecrestPartition[]> {
     this.check('partitions', token);
-    await this.checkSystem();
+    await this.checkSystem(signal);
     return [{ name: 'normal', state: 'UP' }, { name: 'debug', state: 'UP' }];
   }
 }

@@ -288,6 +288,17 @@ describe('FirecrestSpawner.poll', () => {
     assert.deepEqual(await w.spawner.poll(state, { log: w.log }), { status: 'stopped' });
   });
 
+  it('a poll is bounded even when the confirmation of a vanished job does not answer', async () => {
+    const w = world({ cfg: { request_timeout: 0.2, request_retries: 0 } });
+    w.api.hangStatus = true;
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([
+      w.spawner.poll(state, { log: w.log }),
+      new Promise<string>((resolve) => (timer = setTimeout(() => resolve('no answer'), 8000))),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(typeof r === 'string' ? r : r.status, 'unknown');
+  });
+
   it('a forged state answers unknown, and the state of a newer version is refused', async () => {
     const w = world();
     assert.equal((await w.spawner.poll({ v: 1, job_id: '1; rm', system: 'daint', user: 'alice' }, { log: w.log })).status, 'unknown');

@@ -69,8 +69,8 @@ export class FirecrestClient implements FirecrestApi {
     return this.parse(call, () => parseUserInfo(answer?.body));
   }
 
-  async partitions(token: string): Promise<FirecrestPartition[]> {
-    const call = { method: 'GET', segments: ['status', this.system, 'partitions'], token, refused: 'to list the partitions', doing: 'listing the partitions', aboutSystem: true } satisfies FirecrestCall;
+  async partitions(token: string, signal?: AbortSignal): Promise<FirecrestPartition[]> {
+    const call = { method: 'GET', segments: ['status', this.system, 'partitions'], token, refused: 'to list the partitions', doing: 'listing the partitions', aboutSystem: true, ...(signal ? { signal } : {}) } satisfies FirecrestCall;
     const answer = await this.http.call(call);
     return this.parse(call, () => parsePartitions(answer?.body));
   }

@@ -27,6 +27,9 @@ import { FIRECREST_STATE_VERSION, readFirecrestState, upgradeFirecrestState, typ
 import { FirecrestLoginError, FirecrestUserCalls, type ServiceTokenSource } from './firecrest-user-calls.js';
 import { ServiceAccountTokens } from './service-account.js';
 
+/** Longest one question about a job may take (its retries and the confirmation of a vanished job included): below the hub's 60 s poll limit. */
+const POLL_QUESTION_MS = 55_000;
+
 /** Runs single-user servers as FirecREST jobs. */
 export class FirecrestSpawner implements Spawner {
   readonly kind = 'firecrest';
@@ -222,7 +225,8 @@ export class FirecrestSpawner implements Spawner {
    */
   private async queryJob(s: FirecrestState, log: Logger, signal?: AbortSignal): Promise<JobStatus> {
     if (s.system !== this.config.system) return { state: 'unknown', reason: `the job runs on system ${s.system}, not on this back-end's ${this.config.system}` };
-    const bound = AbortSignal.timeout(this.config.request_timeout * 1000 * (this.config.request_retries + 1) + 5000);
+    // the question and its confirmation end before the hub gives up on the poll (POLL_TIMEOUT_MS, 60 s), whatever the retries
+    const bound = AbortSignal.timeout(Math.min(this.config.request_timeout * 1000 * (this.config.request_retries + 1) + 5000, POLL_QUESTION_MS));
     const both = signal ? AbortSignal.any([signal, bound]) : bound;
     try {
       const job = await this.calls.forPoll(s.user, `${s.system}/${s.job_id}`, log, (t) => this.confirmedJob(t, s.job_id, both));
@@ -246,7 +250,7 @@ export class FirecrestSpawner implements Spawner {
     if (job !== undefined) return job;
     signal?.throwIfAborted();
     try {
-      await this.api.partitions(token);
+      await this.api.partitions(token, signal);
     } catch (err) {
       if (!(err instanceof FirecrestError) || err.status !== 404) throw err;
       throw new FirecrestError(`FirecREST does not know system ${this.config.system} (check the system option of spawner ${this.deps.name}): job ${jobId} is not taken as gone (${err.message})`, 404, err.errorType, err.detail);
