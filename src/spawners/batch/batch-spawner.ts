@@ -19,7 +19,7 @@ import { cancelAndWait } from './job-cancel.js';
 import { JobCommands } from './job-commands.js';
 import { batchJobEnv } from './job-env.js';
 import type { JobStatus } from './job-status.js';
-import { waitForServer } from './job-watch.js';
+import { watchJobStart } from './job-watch.js';
 import { QueryBatcher } from './query-batcher.js';
 import type { Scheduler } from './scheduler.js';
 import { withEnvExports } from './script-env.js';
@@ -185,34 +185,15 @@ export class BatchSpawner implements Spawner {
   }
 
   /** Waits for the job to run and its server to report a port (fresh or resumed start). */
-  private async watch(req: SpawnRequest, submitted: BatchState): Promise<StartResult> {
-    let state = submitted;
-    const logPath = this.logPath(state);
-    try {
-      const { host, port } = await waitForServer({
-        jobId: state.job_id,
-        logPath,
-        query: (signal) => this.queryJob(state, signal),
-        hostOf: (status) => (status.state === 'running' && status.host ? rewriteHost(status.host, this.cfg.state_exechost_exp) : undefined),
-        onRunning: async (host) => {
-          state = { ...state, host };
-          await req.saveState(state);
-        },
-        reportedPort: () => req.reportedPort(),
-        progress: (e) => req.progress(e),
-        intervalMs: this.cfg.startup_poll_interval * 1000,
-        signal: req.signal,
-      });
-      state = { ...state, host, port };
-      await req.saveState(state);
-      const shownHost = host.includes(':') ? `[${host}]` : host;
-      return { url: `http://${shownHost}:${port}`, state };
-    } catch (err) {
-      if (req.signal.aborted) throw new SpawnError(`The spawn was given up while job ${state.job_id} waited; the hub cancels it`, 'cancelled', { cause: err });
-      if (err instanceof SpawnError) throw err;
-      throw new SpawnError(`Job ${state.job_id}: ${(err as Error).message}`, 'job-failed', { cause: err });
-    }
+  private watch(req: SpawnRequest, submitted: BatchState): Promise<StartResult> {
+    return watchJobStart(req, submitted, {
+      logPath: this.logPath(submitted),
+      query: (state, signal) => this.queryJob(state, signal),
+      hostOf: (status) => (status.state === 'running' && status.host ? rewriteHost(status.host, this.cfg.state_exechost_exp) : undefined),
+      intervalMs: this.cfg.startup_poll_interval * 1000,
+    });
   }
+
 
   /** One job's status: through the batcher in service-account mode, else its own query. Never rejects unless `signal` aborts. */
   private async queryJob(state: BatchState, signal?: AbortSignal): Promise<JobStatus> {

@@ -13,7 +13,7 @@ import { plausibleHost } from '../batch/exechost.js';
 import { jobIdProblem } from '../batch/batch-state.js';
 import { batchJobEnv } from '../batch/job-env.js';
 import type { JobStatus } from '../batch/job-status.js';
-import { waitForServer } from '../batch/job-watch.js';
+import { watchJobStart } from '../batch/job-watch.js';
 import { renderTemplate, TemplateError } from '../batch/script-template.js';
 import { NO_USER_TOKENS, type LogTailOptions, type OptionsContext, type PollResult, type SpawnRequest, type Spawner, type SpawnerDeps, type SpawnerState, type SpawnUser, type StartResult } from '../spawner.js';
 import { FirecrestError, type FirecrestApi, type FirecrestJob, type FirecrestJobDescription, type FirecrestUserInfo } from './firecrest-api.js';
@@ -182,33 +182,13 @@ export class FirecrestSpawner implements Spawner {
   }
 
   /** Waits for the job to run and its server to report a port (fresh or resumed start). */
-  private async watch(req: SpawnRequest, submitted: FirecrestState): Promise<StartResult> {
-    let state = submitted;
-    const logPath = state.log ?? `the working directory of job ${state.job_id}`;
-    try {
-      const { host, port } = await waitForServer({
-        jobId: state.job_id,
-        logPath,
-        query: (signal) => this.queryJob(state, req.log, signal),
-        hostOf: (status) => (status.state === 'running' && status.host ? this.hostOf(status.host) : undefined),
-        onRunning: async (host) => {
-          state = { ...state, host };
-          await req.saveState(state);
-        },
-        reportedPort: () => req.reportedPort(),
-        progress: (e) => req.progress(e),
-        intervalMs: this.config.startup_poll_interval * 1000,
-        signal: req.signal,
-      });
-      state = { ...state, host, port };
-      await req.saveState(state);
-      const shownHost = host.includes(':') ? `[${host}]` : host;
-      return { url: `http://${shownHost}:${port}`, state };
-    } catch (err) {
-      if (req.signal.aborted) throw new SpawnError(`The spawn was given up while job ${state.job_id} waited; the hub cancels it`, 'cancelled', { cause: err });
-      if (err instanceof SpawnError) throw err;
-      throw new SpawnError(`Job ${state.job_id}: ${(err as Error).message}`, 'job-failed', { cause: err });
-    }
+  private watch(req: SpawnRequest, submitted: FirecrestState): Promise<StartResult> {
+    return watchJobStart(req, submitted, {
+      logPath: submitted.log ?? `the working directory of job ${submitted.job_id}`,
+      query: (state, signal) => this.queryJob(state, req.log, signal),
+      hostOf: (status) => (status.state === 'running' && status.host ? this.hostOf(status.host) : undefined),
+      intervalMs: this.config.startup_poll_interval * 1000,
+    });
   }
 
   /** The host to connect to for node `node`: `node_name_template` with `{}` replaced; throws when that is no host name. */
