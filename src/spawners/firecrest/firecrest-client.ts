@@ -9,7 +9,7 @@ import { jobIdProblem } from '../batch/batch-state.js';
 import { FirecrestError, type FirecrestApi, type FirecrestJob, type FirecrestJobDescription, type FirecrestJobMetadata, type FirecrestPartition, type FirecrestUserInfo } from './firecrest-api.js';
 import { BadAnswer, parseJobAnswer, parseMetadataAnswer, parsePartitions, parseSubmitted, parseUserInfo } from './firecrest-answers.js';
 import { FirecrestHttp, type FirecrestCall } from './firecrest-http.js';
-import { outsideText } from './firecrest-text.js';
+import { outsideText } from '../../lib/outside-text.js';
 
 /** What a {@link FirecrestClient} needs: the system's API root and name, and how to call it. */
 export interface FirecrestClientOptions {

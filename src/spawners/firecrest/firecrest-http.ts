@@ -10,7 +10,8 @@ import { discardBody, readCappedText } from '../../lib/capped-body.js';
 import { sleep } from '../../lib/time.js';
 import { FirecrestError } from './firecrest-api.js';
 import { refusalDetail } from './firecrest-refusal.js';
-import { outsideText, plausibleBearerToken, urlForMessage, withoutSecret } from './firecrest-text.js';
+import { outsideText } from '../../lib/outside-text.js';
+import { plausibleBearerToken, urlForMessage, withoutSecret } from './firecrest-text.js';
 
 /** Largest successful answer read (a job list, a partition list): 1 MiB. */
 export const MAX_ANSWER_BYTES = 1024 * 1024;
