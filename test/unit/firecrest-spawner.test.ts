@@ -439,6 +439,12 @@ describe('createFirecrestSpawner and errors', () => {
     assert.ok(createFirecrestSpawner(config({ service_account: { client_id: 'sa', client_secret: 's', client_secret_file: '', token_url: 'https://idp/token', scope: '' } }), deps) instanceof FirecrestSpawner);
   });
 
+  it('refuses at start a firecrest_url with credentials or a query as a ConfigError naming it (not a bare Error)', () => {
+    for (const url of ['https://user:pw@f7t.example/v2', 'https://f7t.example/v2?x=1']) {
+      assert.throws(() => createFirecrestSpawner(config({ firecrest_url: url }), deps), (err: unknown) => err instanceof ConfigError && /firecrest_url/.test(err.message) && !err.message.includes('pw'));
+    }
+  });
+
   it('FirecREST errors reach the user as 503 (unavailable) or 502 (refused), in words', () => {
     const down = hubErrorOf(new FirecrestError('FirecREST (system daint) did not answer in 30 s', 0), 'daint');
     assert.ok(down instanceof HubError && down.status === 503 && /not available right now/.test(down.message));

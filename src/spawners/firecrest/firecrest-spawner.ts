@@ -368,9 +368,9 @@ export function createFirecrestSpawner(config: FirecrestSpawnerConfig, deps: Spa
       log: deps.log,
     });
   }
-  const client =
-    api ??
-    new FirecrestClient({
+  let client = api;
+  try {
+    client ??= new FirecrestClient({
       baseUrl: config.firecrest_url,
       system: config.system,
       fetch: deps.fetch,
@@ -378,6 +378,10 @@ export function createFirecrestSpawner(config: FirecrestSpawnerConfig, deps: Spa
       retries: config.request_retries,
       log: deps.log,
     });
+  } catch (err) {
+    // the client's own checks of the URL and the system (credentials, query, a dot-only name) are configuration mistakes
+    throw new ConfigError(`${where}: ${(err as Error).message}`);
+  }
   return new FirecrestSpawner(config, deps, client, service);
 }
 
