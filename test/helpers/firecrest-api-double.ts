@@ -165,6 +165,6 @@ export class FakeUserTokens implements UserTokens {
       if (this.refreshFails.has(user)) return Promise.resolve({ loginAgain: 'Your login could not be renewed; please log in again.' });
       this.generation.set(user, (this.generation.get(user) ?? 1) + 1);
     }
-    return Promise.resolve({ token: this.current(user), expiresAt: Date.now() + 300_000 });
+    return Promise.resolve({ token: this.current(user), expiresAt: Math.floor(Date.now() / 1000) + 300 });
   }
 }
