@@ -18,7 +18,7 @@ import { describeOutput } from './command-output.js';
 import { cancelAndWait } from './job-cancel.js';
 import { JobCommands } from './job-commands.js';
 import { batchJobEnv } from './job-env.js';
-import type { JobStatus } from './job-status.js';
+import { toPoll, type JobStatus } from './job-status.js';
 import { watchJobStart } from './job-watch.js';
 import { QueryBatcher } from './query-batcher.js';
 import type { Scheduler } from './scheduler.js';
@@ -312,20 +312,6 @@ function spacedFormValue(fields: SlurmSpawnerConfig['form_fields']): string | un
 /** A `gone` without a final state: what a query-all answers for a job it did not list. */
 function unlisted(status: JobStatus): boolean {
   return status.state === 'gone' && status.final === undefined;
-}
-
-/** A job status as the hub's poll result. */
-function toPoll(status: JobStatus): PollResult {
-  switch (status.state) {
-    case 'running':
-      return { status: 'running' };
-    case 'pending':
-      return status.reason ? { status: 'pending', reason: status.reason } : { status: 'pending' };
-    case 'gone':
-      return status.final ? { status: 'stopped', reason: status.final } : { status: 'stopped' };
-    case 'unknown':
-      return { status: 'unknown', reason: status.reason };
-  }
 }
 
 /** `work`, or a rejection with the signal's reason as soon as `signal` aborts (the work goes on, its answer unused). */

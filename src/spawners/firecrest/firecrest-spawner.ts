@@ -12,7 +12,7 @@ import { answerWithin, sleep } from '../../lib/time.js';
 import { plausibleHost } from '../batch/exechost.js';
 import { jobIdProblem } from '../batch/batch-state.js';
 import { batchJobEnv } from '../batch/job-env.js';
-import type { JobStatus } from '../batch/job-status.js';
+import { toPoll, type JobStatus } from '../batch/job-status.js';
 import { watchJobStart } from '../batch/job-watch.js';
 import { renderTemplate, TemplateError } from '../batch/script-template.js';
 import { NO_USER_TOKENS, type LogTailOptions, type OptionsContext, type PollResult, type SpawnRequest, type Spawner, type SpawnerDeps, type SpawnerState, type SpawnUser, type StartResult } from '../spawner.js';
@@ -324,20 +324,6 @@ export function hubErrorOf(err: unknown, system: string): unknown {
   if (!(err instanceof FirecrestError)) return err;
   if (err.unavailable) return new HubError(503, `FirecREST (system ${system}) is not available right now: ${err.message}. Try again later.`, { cause: err });
   return new HubError(502, err.message, { cause: err });
-}
-
-/** A job status as the hub's poll result. */
-function toPoll(status: JobStatus): PollResult {
-  switch (status.state) {
-    case 'running':
-      return { status: 'running' };
-    case 'pending':
-      return status.reason ? { status: 'pending', reason: status.reason } : { status: 'pending' };
-    case 'gone':
-      return status.final ? { status: 'stopped', reason: status.final } : { status: 'stopped' };
-    case 'unknown':
-      return { status: 'unknown', reason: status.reason };
-  }
 }
 
 /**
