@@ -121,6 +121,15 @@ describe('FirecrestSpawner.start', () => {
     assert.ok(req.events.some((e) => e.message === 'Submitted job 101 on daint'));
     assert.ok(req.events.some((e) => /queued \(reason: Priority\)/.test(e.message)));
     assert.ok(req.saved.some((s) => s['job_id'] === '101' && s['host'] === undefined), 'state saved right after submit');
+    // saved at every step a restarted hub resumes from: submitted, running on a host, serving on a port
+    assert.deepEqual(
+      req.saved.map((s) => [s['job_id'], s['host'], s['port']]),
+      [
+        ['101', undefined, undefined],
+        ['101', 'nid001', undefined],
+        ['101', 'nid001', 4242],
+      ],
+    );
     assert.ok(!w.lines.join('').includes(API_TOKEN) && !w.lines.join('').includes('alice-t1'), 'token in a log line');
   });
 
