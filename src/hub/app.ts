@@ -19,6 +19,7 @@ import { hubUserTokens } from '../auth/user-tokens.js';
 import { SpawnerBackends } from '../spawners/backends.js';
 import { createAuthenticator } from '../auth/registry.js';
 import { checkAuthStateKey } from '../auth/auth-state.js';
+import { checkUserTokenBackends } from '../auth/check-user-token-backends.js';
 import { usersRoutes } from '../api/users.js';
 import { serversRoutes } from '../api/servers.js';
 import { tokensRoutes } from '../api/tokens.js';
@@ -124,6 +125,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
   ref.hub = hub;
   try {
     checkAuthStateKey(config, hub.authenticator, hub.crypt);
+    checkUserTokenBackends(config, hub.authenticator);
   } catch (err) {
     await database.close();
     throw err;

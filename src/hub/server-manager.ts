@@ -471,6 +471,14 @@ export class ServerManager {
         try {
           state = savedState(spawner, row);
         } catch (err) {
+          if (row.ready && row.pending !== 'stop') {
+            // a running server whose state this version cannot read (a newer one wrote it): clearing it would forget a job that runs on;
+            // it is kept as it is, as the poll loop keeps it, and a stop clears it
+            log.error({ err: (err as Error).message }, 'unreadable spawner state; the running server is kept as it is (stopping it clears it)');
+            await updateServer(db, row.id, { pending: null, owner: this.h.processId });
+            kept++;
+            return;
+          }
           log.error({ err: (err as Error).message }, 'unreadable spawner state; the server is cleared');
           state = { v: 0 };
         }

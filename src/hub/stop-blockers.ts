@@ -6,6 +6,7 @@
  * as no blocker (logged), so the page never waits long or fails for it.
  */
 import type { ServerRow } from '../db/repos/servers.js';
+import { outsideText } from '../lib/outside-text.js';
 import { answerWithin } from '../lib/time.js';
 import type { Hub } from './context.js';
 import { savedState } from './spawner-calls.js';
@@ -33,9 +34,8 @@ export async function stopBlockers(
         const state = savedState(spawner, row);
         if (!state.v) return undefined;
         const reason = await answerWithin(spawner.stopBlocker(state, { user, log }), timeoutMs, 'stopBlocker');
-        if (typeof reason !== 'string' || reason.trim() === '') return undefined;
-        const text = reason.trim();
-        return [row.name, text.length > REASON_MAX ? `${text.slice(0, REASON_MAX)}…` : text];
+        const text = typeof reason === 'string' ? outsideText(reason, REASON_MAX) : '';
+        return text === '' ? undefined : [row.name, text];
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'the back-end could not say whether the server can be stopped; taken as it can');
         return undefined;

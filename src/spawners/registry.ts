@@ -11,6 +11,8 @@ import type { Spawner, SpawnerDeps } from './spawner.js';
 export interface SpawnerBackend<S extends TObject = TObject> {
   schema: S;
   create(options: Static<S>, deps: SpawnerDeps): Spawner;
+  /** True when the back-end acts as the user with their own access token (`SpawnerDeps.userTokens`): the login must keep one. */
+  actsAsUser?: boolean;
 }
 
 /** Declares a back-end with its options typed from its schema. */
@@ -42,7 +44,7 @@ export const SPAWNER_BACKENDS = {
       }),
   }),
   slurm: spawnerBackend<typeof SlurmSpawnerSchema>({ schema: SlurmSpawnerSchema, create: (s, deps): Spawner => createSlurmSpawner(s, deps) }),
-  firecrest: spawnerBackend<typeof FirecrestSpawnerSchema>({ schema: FirecrestSpawnerSchema, create: (s, deps): Spawner => createFirecrestSpawner(s, deps) }),
+  firecrest: spawnerBackend<typeof FirecrestSpawnerSchema>({ schema: FirecrestSpawnerSchema, create: (s, deps): Spawner => createFirecrestSpawner(s, deps), actsAsUser: true }),
 };
 
 type SpawnerSchemas = (typeof SPAWNER_BACKENDS)[keyof typeof SPAWNER_BACKENDS]['schema'];

@@ -120,7 +120,7 @@ export interface SpawnerDeps {
  * for at least the hub's refresh margin, when the provider said how long),
  * or why there is none and the user must log in again.
  */
-export type UserAccessToken = { token: string; expiresAt?: number } | { loginAgain: string };
+export type UserAccessToken = { token: string; /** When it expires, in Unix seconds (as OIDC's `expires_at`). */ expiresAt?: number } | { loginAgain: string };
 
 /**
  * The hub's store of users' OIDC tokens (their encrypted auth state), for

@@ -14,6 +14,7 @@ import type { ProgressRecord } from '../hub/progress.js';
 import { loadAuthState } from '../auth/auth-state.js';
 import { BACKEND_OPTION } from '../spawners/backends.js';
 import { sendLoginAgainPage } from './login-again-page.js';
+import { loginAgainUrl } from '../hub/login-again.js';
 
 interface SpawnTarget {
   owner: UserRow;
@@ -79,16 +80,35 @@ async function optionsForm(hub: Hub, t: SpawnTarget, groups: string[], chosen?: 
     const own = previous[BACKEND_OPTION] === undefined || previous[BACKEND_OPTION] === only.name ? previous : {};
     return only.spawner.optionsForm ? only.spawner.optionsForm(user, { authState, previous: own }) : undefined;
   }
-  // the back-end just posted (a form shown again with an error), else the one last used, else the first
-  const picked = usable.find((b) => b.name === chosen) ?? usable.find((b) => b.name === previous[BACKEND_OPTION]) ?? usable[0]!;
+  // each back-end's fields (asked at once: one slow system does not add to another's wait), preselected only from options that were its own;
+  // a back-end whose form cannot be drawn (its system down, the user's login refused) is shown, disabled, with the reason
+  const drawn = await Promise.all(
+    usable.map(async (b): Promise<{ own?: string; problem?: Html; err?: unknown }> => {
+      try {
+        const own = b.spawner.optionsForm ? await b.spawner.optionsForm(user, { authState, previous: previous[BACKEND_OPTION] === b.name ? previous : {} }) : undefined;
+        return own === undefined ? {} : { own };
+      } catch (err) {
+        hub.log.warn({ user: user.name, backend: b.name, err: (err as Error).message }, 'a back-end could not draw its spawn form; it is offered disabled');
+        if (!(err instanceof HubError)) return { problem: html`Its options cannot be shown right now.`, err };
+        const again = err.status === 401 ? html` <a class="login-again" href="${loginAgainUrl(hub, `${hub.urls.hub}spawn/${targetPath(t)}`)}">Log in again</a>` : '';
+        return { problem: html`${err.message}${again}`, err };
+      }
+    }),
+  );
+  const open = usable.filter((_b, i) => drawn[i]!.problem === undefined);
+  // none can be used: the first one's error is the page (a 401 there offers a fresh login)
+  if (open.length === 0) throw drawn[0]!.err;
+  // the back-end just posted (a form shown again with an error), else the one last used, else the first that can be used
+  const picked = open.find((b) => b.name === chosen) ?? open.find((b) => b.name === previous[BACKEND_OPTION]) ?? open[0]!;
   const parts: Html[] = [];
-  for (const b of usable) {
-    // each back-end's fields preselect only from options that were its own
-    const own = b.spawner.optionsForm ? await b.spawner.optionsForm(user, { authState, previous: previous[BACKEND_OPTION] === b.name ? previous : {} }) : undefined;
+  usable.forEach((b, i) => {
+    const { own, problem } = drawn[i]!;
     const on = b === picked;
-    parts.push(html`<label class="backend-choice"><input type="radio" name="${BACKEND_OPTION}" value="${b.name}"${new Html(on ? ' checked' : '')}> <strong>${b.displayName}</strong>${b.description ? html` <span class="muted">${b.description}</span>` : ''}</label>
+    const attrs = new Html(on ? ' checked' : problem ? ' disabled' : '');
+    parts.push(html`<label class="backend-choice"><input type="radio" name="${BACKEND_OPTION}" value="${b.name}"${attrs}> <strong>${b.displayName}</strong>${b.description ? html` <span class="muted">${b.description}</span>` : ''}</label>
+      ${problem ? html`<p class="error backend-problem" data-backend="${b.name}">${problem}</p>` : ''}
       ${own ? html`<fieldset class="backend-options" data-backend="${b.name}"${new Html(on ? '' : ' disabled hidden')}>${new Html(own)}</fieldset>` : ''}`);
-  }
+  });
   return html`<fieldset id="backend-choice"><legend>Where to run</legend>${parts}</fieldset>
     <script>
     (function(){

@@ -41,6 +41,12 @@ export class FirecrestApiDouble implements FirecrestApi {
     groups: [{ id: '1000', name: 'alice' }],
     accounts: [{ name: 'proj1', default: false }, { name: 'proj2', default: true }],
   };
+  /** False: FirecREST does not know this system (a misconfigured `system`): job calls answer 404 (undefined), status calls fail with 404. */
+  systemKnown = true;
+  /** True: `job()` never answers (until its signal aborts). */
+  hangJobs = false;
+  /** True: `userinfo()` and `partitions()` never answer. */
+  hangStatus = false;
   private lastId = 100;
 
   constructor(readonly system = 'daint') {}
@@ -49,6 +55,13 @@ export class FirecrestApiDouble implements FirecrestApi {
     this.calls.push({ op, token, ...extra });
     if (this.down !== undefined) throw new FirecrestError(`FirecREST (system ${this.system}) cannot be reached`, this.down);
     if (!this.accepted.has(token)) throw new FirecrestError(`FirecREST (system ${this.system}): Access token is invalid.`, 401, 'error');
+  }
+
+  private async checkSystem(signal?: AbortSignal): Promise<void> {
+    if (this.hangStatus) {
+      await new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(new FirecrestError(`FirecREST (system ${this.system}) was not waited for`, 0)), { once: true }));
+    }
+    if (!this.systemKnown) throw new FirecrestError(`FirecREST (system ${this.system}) answered HTTP 404: System '${this.system}' does not exist`, 404, 'error');
   }
 
   /** The calls of one kind. */
@@ -70,6 +83,10 @@ export class FirecrestApiDouble implements FirecrestApi {
   async job(token: string, jobId: string, signal?: AbortSignal): Promise<FirecrestJob | undefined> {
     signal?.throwIfAborted();
     this.check('job', token, { jobId });
+    if (this.hangJobs) {
+      await new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(new FirecrestError(`FirecREST (system ${this.system}) was not waited for`, 0)), { once: true }));
+    }
+    if (!this.systemKnown) return undefined;
     const j = this.jobs.get(jobId);
     if (!j) return undefined;
     const list = j.cancelled ? this.afterCancel : j.states;
@@ -88,6 +105,7 @@ export class FirecrestApiDouble implements FirecrestApi {
 
   async cancel(token: string, jobId: string): Promise<void> {
     this.check('cancel', token, { jobId });
+    if (!this.systemKnown) return;
     const j = this.jobs.get(jobId);
     if (j && !j.cancelled) {
       j.cancelled = true;
@@ -102,11 +120,13 @@ export class FirecrestApiDouble implements FirecrestApi {
 
   async userinfo(token: string): Promise<FirecrestUserInfo> {
     this.check('userinfo', token);
+    await this.checkSystem();
     return this.userinfoAnswer;
   }
 
-  async partitions(token: string): Promise<FirecrestPartition[]> {
+  async partitions(token: string, signal?: AbortSignal): Promise<FirecrestPartition[]> {
     this.check('partitions', token);
+    await this.checkSystem(signal);
     return [{ name: 'normal', state: 'UP' }, { name: 'debug', state: 'UP' }];
   }
 }
@@ -145,6 +165,6 @@ export class FakeUserTokens implements UserTokens {
       if (this.refreshFails.has(user)) return Promise.resolve({ loginAgain: 'Your login could not be renewed; please log in again.' });
       this.generation.set(user, (this.generation.get(user) ?? 1) + 1);
     }
-    return Promise.resolve({ token: this.current(user), expiresAt: Date.now() + 300_000 });
+    return Promise.resolve({ token: this.current(user), expiresAt: Math.floor(Date.now() / 1000) + 300 });
   }
 }

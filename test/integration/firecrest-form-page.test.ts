@@ -8,6 +8,7 @@ import { eventually, serverRecord } from '../helpers/server-state.js';
 import { FirecrestSpawnerSchema, type FirecrestSpawnerConfig } from '../../src/spawners/firecrest/firecrest-config.js';
 import { FirecrestForm, type FirecrestFormSources } from '../../src/spawners/firecrest/firecrest-form.js';
 import type { FirecrestUserInfo } from '../../src/spawners/firecrest/firecrest-api.js';
+import { HubError } from '../../src/lib/errors.js';
 
 /**
  * The FirecREST spawn form inside the hub's real spawn page, with two
@@ -99,5 +100,34 @@ describe('the FirecREST spawn form on the spawn page, two systems', () => {
     assert.match(e, /<option value="custom" selected>/);
     assert.match(e, /name="custom_environment" value="netcdf\/4.9:v2"/);
     assert.match(fieldset(again, 'daint'), /name="nnodes" value="1"/);
+  });
+});
+
+describe('the spawn page when one of several systems cannot draw its form', () => {
+  const daint = system('daint', ['proj1'], ['normal']);
+  const broken = system('broken', ['proj9'], ['x']);
+  broken.spawner.optionsForm = () => Promise.reject(new HubError(503, 'FirecREST (system broken) is not available right now: <script>alert(1)</script>. Try again later.'));
+  let t: TestHub;
+
+  before(async () => {
+    t = await startTestHub({}, { spawners: namedBackends({ broken, daint }) });
+  });
+  after(async () => {
+    await t.stop();
+    await daint.spawner.killAll();
+    await broken.spawner.killAll();
+  });
+
+  it("still offers the other systems, and says (escaped) why that one cannot be chosen", async () => {
+    const g = new Browser(t.hubUrl);
+    assert.equal((await g.login('gina', 'test-password')).status, 302);
+    const res = await g.get('/hub/spawn');
+    const html = await res.text();
+    assert.equal(res.status, 200, html.slice(0, 500));
+    assert.match(fieldset(html, 'daint'), /<option value="proj1" selected>/);
+    assert.match(html, /value="daint" checked/);
+    assert.match(html, /value="broken" disabled>/);
+    assert.match(html, /FirecREST \(system broken\) is not available right now: &lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+    assert.doesNotMatch(html, /<script>alert/);
   });
 });

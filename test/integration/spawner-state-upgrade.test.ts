@@ -84,6 +84,35 @@ describe('spawner state upgrades', () => {
   });
 });
 
+describe('spawner state upgrades on restart', () => {
+  it('a running server whose state this version refuses (a newer one wrote it) is kept by a restarted hub, logged', async () => {
+    const spawner = versionedStateSpawner();
+    const hub1 = await startTestHub({}, { spawner });
+    let hub2: TestHub | undefined;
+    const lines: Record<string, unknown>[] = [];
+    try {
+      assert.equal((await hub1.api('POST', '/users/uma/server', { token: await hub1.tokenFor('uma') })).status, 201);
+      const row = (await serverRecord(hub1, 'uma')).row!;
+      const newer = JSON.stringify({ ...(JSON.parse(row.state) as DoubleState), v: 99 });
+      await updateServer(hub1.hub.db, row.id, { state: newer });
+      await hub1.detach();
+      hub2 = await startTestHub({}, { spawner, dataDir: hub1.dataDir, proxyServer: hub1.proxyServer, hubPort: hub1.hubPort, reattach: true, log: capturingLog(lines) });
+      const after = (await serverRecord(hub2, 'uma')).row!;
+      assert.equal(after.ready, 1, 'the restarted hub forgot a server it could not read');
+      assert.equal(after.state, newer);
+      const logged = lines.find((l) => /unreadable spawner state/.test(String(l['msg'])));
+      assert.match(String(logged?.['err']), /version 99/);
+      // stopping it still clears it
+      assert.equal((await hub2.api('DELETE', '/users/uma/server', { token: await hub2.tokenFor('uma') })).status, 204);
+      await assertServerReset(hub2, 'uma');
+    } finally {
+      if (hub2) await hub2.stop();
+      else await hub1.stop();
+      await spawner.killAll();
+    }
+  });
+});
+
 describe('spawner state upgrades on resume', () => {
   it('a restarted hub resumes with the upgraded state', async () => {
     const queue = new JobQueue();

@@ -63,8 +63,15 @@ describe('ganymede config check and the login options', () => {
     ['explicit endpoints with scope openid and no issuer', 'auth:\n  kind: oidc\n  client_id: hub\n  authorize_url: https://a.example.org/auth\n  token_url: https://a.example.org/token\n  scope: [openid]\n', /need `issuer`/],
     ['a JWT oidc_server that is http and not loopback', 'auth:\n  kind: jwt-header\n  oidc_server: http://kc.example.org/realms/x\n  jwt_audience: a\n  platform: p\n', /must be https/],
     ['a JWT login without GANYMEDE_CRYPT_KEY', 'auth:\n  kind: jwt-header\n  oidc_server: https://kc.example.org/realms/x\n  jwt_audience: a\n  platform: p\n', /GANYMEDE_CRYPT_KEY is not set/, { GANYMEDE_CRYPT_KEY: undefined }],
+    ['a FirecREST back-end with a login that keeps no tokens', 'auth:\n  kind: shared-password\n  shared_password: long-enough-pw\nspawners:\n  daint:\n    kind: firecrest\n    firecrest_url: https://f7t.example.org/v2\n    system: daint\n', /spawner "daint" \(kind firecrest\) acts as the user with their own access token.*auth.kind: oidc/],
+    ['a FirecREST back-end with an OIDC login that keeps no auth state', 'auth:\n  kind: oidc\n  client_id: hub\n  issuer: https://kc.example.org/realms/x\nspawners:\n  daint:\n    kind: firecrest\n    firecrest_url: https://f7t.example.org/v2\n    system: daint\n', /spawner "daint" \(kind firecrest\).*enable_auth_state: true/],
     ['dev_users without GANYMEDE_CRYPT_KEY', 'auth:\n  kind: shared-password\n  shared_password: long-enough-pw\n  dev_users: [alice.p1]\n', /GANYMEDE_CRYPT_KEY is not set/, { GANYMEDE_CRYPT_KEY: undefined }],
   ];
+  it('accepts a FirecREST back-end behind an OIDC login that keeps its tokens', () => {
+    const r = check(file('auth:\n  kind: oidc\n  client_id: hub\n  issuer: https://kc.example.org/realms/x\n  enable_auth_state: true\nspawners:\n  daint:\n    kind: firecrest\n    firecrest_url: https://f7t.example.org/v2\n    system: daint\n'));
+    assert.equal(r.code, 0, r.out);
+  });
+
   for (const [what, text, message, env] of refused) {
     it(`refuses ${what}, naming it, as serve does`, () => {
       const r = check(file(text), env);

@@ -257,6 +257,15 @@ describe('FirecrestClient: retries, time limits, unreachable FirecREST', () => {
     assert.equal(e.message, 'FirecREST (system daint) refused to show your user information: User is not allowed to access system');
   });
 
+  it('a 404 of userinfo or partitions names the system option (a misconfigured system shows at the first call)', async () => {
+    const s = await server((_req, res) => sendJson(res, 404, { errorType: 'error', message: "System 'daintt' does not exist" }));
+    for (const call of [(c: FirecrestClient) => c.userinfo(TOKEN), (c: FirecrestClient) => c.partitions(TOKEN)]) {
+      const e = await failure(call(client(s.url, { system: 'daintt' })));
+      assert.equal(e.status, 404);
+      assert.match(e.message, /System 'daintt' does not exist.*is daintt a system this FirecREST knows\? Check the system option/);
+    }
+  });
+
   it('never retries a submit, on a 5xx or a time-out', async () => {
     const s = await server((_req, res, n) => (n === 0 ? sendJson(res, 502, { message: 'bad gateway' }) : undefined /* hang */));
     const c = client(s.url, { retries: 3, timeoutMs: 300 });

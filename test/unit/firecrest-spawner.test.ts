@@ -121,6 +121,15 @@ describe('FirecrestSpawner.start', () => {
     assert.ok(req.events.some((e) => e.message === 'Submitted job 101 on daint'));
     assert.ok(req.events.some((e) => /queued \(reason: Priority\)/.test(e.message)));
     assert.ok(req.saved.some((s) => s['job_id'] === '101' && s['host'] === undefined), 'state saved right after submit');
+    // saved at every step a restarted hub resumes from: submitted, running on a host, serving on a port
+    assert.deepEqual(
+      req.saved.map((s) => [s['job_id'], s['host'], s['port']]),
+      [
+        ['101', undefined, undefined],
+        ['101', 'nid001', undefined],
+        ['101', 'nid001', 4242],
+      ],
+    );
     assert.ok(!w.lines.join('').includes(API_TOKEN) && !w.lines.join('').includes('alice-t1'), 'token in a log line');
   });
 
@@ -272,6 +281,33 @@ describe('FirecrestSpawner.poll', () => {
     assert.deepEqual(await w.spawner.poll({ v: 1 }, { log: w.log }), { status: 'stopped' });
   });
 
+  it('a job FirecREST answers 404 for is stopped only once the system is confirmed: an unknown system answers unknown, naming it', async () => {
+    const w = world({ service: true });
+    running(w);
+    w.api.systemKnown = false;
+    const r = await w.spawner.poll(state, { log: w.log });
+    assert.equal(r.status, 'unknown');
+    assert.match(r.status === 'unknown' ? r.reason : '', /system daint/);
+    // the confirmation carries the same token as the question about the job
+    assert.deepEqual(w.api.calls.map((c) => [c.op, c.token]), [['job', 'alice-t1'], ['partitions', 'alice-t1']]);
+    w.tokens.expired.add('alice');
+    assert.equal((await w.spawner.poll(state, { log: w.log })).status, 'unknown');
+    w.api.systemKnown = true;
+    w.api.jobs.delete('55');
+    assert.deepEqual(await w.spawner.poll(state, { log: w.log }), { status: 'stopped' });
+  });
+
+  it('a poll is bounded even when the confirmation of a vanished job does not answer', async () => {
+    const w = world({ cfg: { request_timeout: 0.2, request_retries: 0 } });
+    w.api.hangStatus = true;
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([
+      w.spawner.poll(state, { log: w.log }),
+      new Promise<string>((resolve) => (timer = setTimeout(() => resolve('no answer'), 8000))),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(typeof r === 'string' ? r : r.status, 'unknown');
+  });
+
   it('a forged state answers unknown, and the state of a newer version is refused', async () => {
     const w = world();
     assert.equal((await w.spawner.poll({ v: 1, job_id: '1; rm', system: 'daint', user: 'alice' }, { log: w.log })).status, 'unknown');
@@ -305,6 +341,30 @@ describe('FirecrestSpawner.stop', () => {
     await assert.rejects(w.spawner.stop(state, { log: w.log }), /still running after 0.5 s/);
   });
 
+  it('on a system FirecREST does not know, the DELETE and GET 404s are no success: stop fails naming the system', async () => {
+    const w = world();
+    w.api.systemKnown = false;
+    await assert.rejects(w.spawner.stop(state, { log: w.log }), /system daint/);
+  });
+
+  it('stop is bounded by cancel_wait_timeout even when FirecREST does not answer the questions about the job', async () => {
+    const w = world({ cfg: { cancel_wait_timeout: 0.3, request_timeout: 30 } });
+    w.api.jobs.set('55', { states: [{ state: 'RUNNING' }], asked: 0, cancelled: false });
+    w.api.hangJobs = true;
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      w.spawner.stop(state, { log: w.log }).then(
+        () => 'stopped',
+        (err: Error) => err.message,
+      ),
+      new Promise<string>((resolve) => (timer = setTimeout(() => resolve('no answer'), 3000))),
+    ]);
+    clearTimeout(timer);
+    assert.match(outcome, /could not say whether it is gone/);
+    assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
+  });
+
   it('an expired login: an error saying to log in again; never the service account', async () => {
     const w = world({ service: true });
     w.api.jobs.set('55', { states: [{ state: 'RUNNING' }], asked: 0, cancelled: false });
@@ -333,6 +393,27 @@ describe('FirecrestSpawner.stop', () => {
 });
 
 describe('FirecrestSpawner form delegation', () => {
+  it('a FirecREST that does not answer: the form and the check fail with 503 within request_timeout + 5 s, not never', async () => {
+    const w = world({ cfg: { request_timeout: 0.2 } });
+    w.api.hangStatus = true;
+    const ctx = { user: { name: 'alice', admin: false, groups: [] }, authState: null };
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = (work: Promise<unknown>) =>
+      Promise.race([
+        work.then(
+          () => 'drawn',
+          (err: unknown) => (err instanceof HubError ? `${err.status} ${err.message}` : String(err)),
+        ),
+        new Promise<string>((resolve) => (timer = setTimeout(() => resolve('no answer'), 8000))),
+      ]).finally(() => clearTimeout(timer));
+    try {
+      assert.match(await outcome(w.spawner.optionsForm({ name: 'alice', admin: false, groups: [] })), /^503 FirecREST \(system daint\) did not answer within 5\.2 s/);
+      assert.match(await outcome(w.spawner.checkOptions({ account: 'proj1', partition: 'normal', nnodes: 1, runtime: 1 }, ctx)), /^503 FirecREST \(system daint\) did not answer/);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+
   it("checkOptions gives the form FirecREST answers with the user's token; errors as 401 (log in again) and 503 (unavailable)", async () => {
     const original = FirecrestForm.prototype.check;
     FirecrestForm.prototype.check = async function (_options: Record<string, unknown>, sources: FirecrestFormSources): Promise<FirecrestChoices> {
@@ -365,6 +446,12 @@ describe('createFirecrestSpawner and errors', () => {
     assert.throws(() => createFirecrestSpawner(config({ firecrest_url: 'not a url' }), deps), ConfigError);
     assert.throws(() => createFirecrestSpawner(config({ service_account: { client_id: 'sa', client_secret: '', client_secret_file: '', token_url: 'https://idp/token', scope: '' } }), deps), /client_secret/);
     assert.ok(createFirecrestSpawner(config({ service_account: { client_id: 'sa', client_secret: 's', client_secret_file: '', token_url: 'https://idp/token', scope: '' } }), deps) instanceof FirecrestSpawner);
+  });
+
+  it('refuses at start a firecrest_url with credentials or a query as a ConfigError naming it (not a bare Error)', () => {
+    for (const url of ['https://user:pw@f7t.example/v2', 'https://f7t.example/v2?x=1']) {
+      assert.throws(() => createFirecrestSpawner(config({ firecrest_url: url }), deps), (err: unknown) => err instanceof ConfigError && /firecrest_url/.test(err.message) && !err.message.includes('pw'));
+    }
   });
 
   it('FirecREST errors reach the user as 503 (unavailable) or 502 (refused), in words', () => {

@@ -1,12 +1,11 @@
 import * as oidc from 'openid-client';
+import { outsideText } from '../../lib/outside-text.js';
 
 /** Longest provider-supplied text shown to the user. */
 const MAX_PROVIDER_TEXT = 200;
 
 function clip(s: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what is removed
-  const flat = s.replace(/[\x00-\x1f\x7f]+/g, ' ');
-  return flat.length > MAX_PROVIDER_TEXT ? `${flat.slice(0, MAX_PROVIDER_TEXT)}…` : flat;
+  return outsideText(s, MAX_PROVIDER_TEXT);
 }
 
 /**

@@ -18,8 +18,8 @@ import { describeOutput } from './command-output.js';
 import { cancelAndWait } from './job-cancel.js';
 import { JobCommands } from './job-commands.js';
 import { batchJobEnv } from './job-env.js';
-import type { JobStatus } from './job-status.js';
-import { waitForServer } from './job-watch.js';
+import { toPoll, type JobStatus } from './job-status.js';
+import { watchJobStart } from './job-watch.js';
 import { QueryBatcher } from './query-batcher.js';
 import type { Scheduler } from './scheduler.js';
 import { withEnvExports } from './script-env.js';
@@ -185,34 +185,15 @@ export class BatchSpawner implements Spawner {
   }
 
   /** Waits for the job to run and its server to report a port (fresh or resumed start). */
-  private async watch(req: SpawnRequest, submitted: BatchState): Promise<StartResult> {
-    let state = submitted;
-    const logPath = this.logPath(state);
-    try {
-      const { host, port } = await waitForServer({
-        jobId: state.job_id,
-        logPath,
-        query: (signal) => this.queryJob(state, signal),
-        hostOf: (status) => (status.state === 'running' && status.host ? rewriteHost(status.host, this.cfg.state_exechost_exp) : undefined),
-        onRunning: async (host) => {
-          state = { ...state, host };
-          await req.saveState(state);
-        },
-        reportedPort: () => req.reportedPort(),
-        progress: (e) => req.progress(e),
-        intervalMs: this.cfg.startup_poll_interval * 1000,
-        signal: req.signal,
-      });
-      state = { ...state, host, port };
-      await req.saveState(state);
-      const shownHost = host.includes(':') ? `[${host}]` : host;
-      return { url: `http://${shownHost}:${port}`, state };
-    } catch (err) {
-      if (req.signal.aborted) throw new SpawnError(`The spawn was given up while job ${state.job_id} waited; the hub cancels it`, 'cancelled', { cause: err });
-      if (err instanceof SpawnError) throw err;
-      throw new SpawnError(`Job ${state.job_id}: ${(err as Error).message}`, 'job-failed', { cause: err });
-    }
+  private watch(req: SpawnRequest, submitted: BatchState): Promise<StartResult> {
+    return watchJobStart(req, submitted, {
+      logPath: this.logPath(submitted),
+      query: (state, signal) => this.queryJob(state, signal),
+      hostOf: (status) => (status.state === 'running' && status.host ? rewriteHost(status.host, this.cfg.state_exechost_exp) : undefined),
+      intervalMs: this.cfg.startup_poll_interval * 1000,
+    });
   }
+
 
   /** One job's status: through the batcher in service-account mode, else its own query. Never rejects unless `signal` aborts. */
   private async queryJob(state: BatchState, signal?: AbortSignal): Promise<JobStatus> {
@@ -331,20 +312,6 @@ function spacedFormValue(fields: SlurmSpawnerConfig['form_fields']): string | un
 /** A `gone` without a final state: what a query-all answers for a job it did not list. */
 function unlisted(status: JobStatus): boolean {
   return status.state === 'gone' && status.final === undefined;
-}
-
-/** A job status as the hub's poll result. */
-function toPoll(status: JobStatus): PollResult {
-  switch (status.state) {
-    case 'running':
-      return { status: 'running' };
-    case 'pending':
-      return status.reason ? { status: 'pending', reason: status.reason } : { status: 'pending' };
-    case 'gone':
-      return status.final ? { status: 'stopped', reason: status.final } : { status: 'stopped' };
-    case 'unknown':
-      return { status: 'unknown', reason: status.reason };
-  }
 }
 
 /** `work`, or a rejection with the signal's reason as soon as `signal` aborts (the work goes on, its answer unused). */

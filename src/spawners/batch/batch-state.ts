@@ -57,13 +57,22 @@ export function jobIdProblem(id: string): string | undefined {
 export function readBatchState(state: SpawnerState): BatchState | undefined {
   const s = state as Partial<BatchState> & Record<string, unknown>;
   if (s.job_id === undefined) return undefined;
-  if (s.v !== BATCH_STATE_VERSION) throw new Error(`batch spawner state of version ${JSON.stringify(s.v)} cannot be read (this hub knows version ${BATCH_STATE_VERSION})`);
-  if (typeof s.job_id !== 'string' || jobIdProblem(s.job_id)) throw new Error(`batch spawner state holds a bad job id: ${jobIdProblem(String(s.job_id))}`);
-  if (typeof s.system_user !== 'string' || systemUserProblem(s.system_user)) throw new Error(`batch spawner state of job ${s.job_id} holds a bad system user ${JSON.stringify(s.system_user)}`);
-  if (s.host !== undefined && (typeof s.host !== 'string' || !plausibleHost(s.host))) throw new Error(`batch spawner state of job ${s.job_id} holds a bad host`);
-  if (s.port !== undefined && !(Number.isInteger(s.port) && s.port > 0 && s.port < 65536)) throw new Error(`batch spawner state of job ${s.job_id} holds a bad port`);
-  if (s.log !== undefined && (typeof s.log !== 'string' || !s.log.startsWith('/') || CONTROL.test(s.log))) throw new Error(`batch spawner state of job ${s.job_id} holds a bad log path`);
+  checkJobState(s, BATCH_STATE_VERSION, 'batch spawner');
+  if (typeof s.system_user !== 'string' || systemUserProblem(s.system_user)) throw new Error(`batch spawner state of job ${String(s.job_id)} holds a bad system user ${JSON.stringify(s.system_user)}`);
   return s as BatchState;
+}
+
+/**
+ * The checks every job-based spawner's state shares (batch, FirecREST): its
+ * version is `version`, and its job id, host, port and log path are usable.
+ * Throws an Error starting with "`what` state" naming the bad field.
+ */
+export function checkJobState(s: Record<string, unknown>, version: number, what: string): void {
+  if (s.v !== version) throw new Error(`${what} state of version ${JSON.stringify(s.v)} cannot be read (this hub knows version ${version})`);
+  if (typeof s.job_id !== 'string' || jobIdProblem(s.job_id)) throw new Error(`${what} state holds a bad job id: ${jobIdProblem(String(s.job_id))}`);
+  if (s.host !== undefined && (typeof s.host !== 'string' || !plausibleHost(s.host))) throw new Error(`${what} state of job ${s.job_id} holds a bad host`);
+  if (s.port !== undefined && !(Number.isInteger(s.port) && (s.port as number) > 0 && (s.port as number) < 65536)) throw new Error(`${what} state of job ${s.job_id} holds a bad port`);
+  if (s.log !== undefined && (typeof s.log !== 'string' || !s.log.startsWith('/') || CONTROL.test(s.log))) throw new Error(`${what} state of job ${s.job_id} holds a bad log path`);
 }
 
 /**
@@ -72,6 +81,11 @@ export function readBatchState(state: SpawnerState): BatchState | undefined {
  * naming it, so the hub logs it instead of guessing.
  */
 export function upgradeBatchState(state: SpawnerState): SpawnerState {
-  if (state.v === BATCH_STATE_VERSION || (state as Record<string, unknown>)['job_id'] === undefined) return state;
-  throw new Error(`batch spawner state of version ${JSON.stringify(state.v)} cannot be read (this hub knows version ${BATCH_STATE_VERSION}); was it written by a newer Ganymede?`);
+  return upgradeJobState(state, BATCH_STATE_VERSION, 'batch spawner');
+}
+
+/** A job-based spawner's state at `version` (or naming no job) as it is; any other version refused, naming it (`what`: the spawner). */
+export function upgradeJobState(state: SpawnerState, version: number, what: string): SpawnerState {
+  if (state.v === version || (state as Record<string, unknown>)['job_id'] === undefined) return state;
+  throw new Error(`${what} state of version ${JSON.stringify(state.v)} cannot be read (this hub knows version ${version}); was it written by a newer Ganymede?`);
 }

@@ -1,7 +1,8 @@
 /**
  * What a batch scheduler says about one job, as the batch spawner's poll
- * understands it. Types only.
+ * understands it, and how the hub's poll reads it.
  */
+import type { PollResult } from '../spawner.js';
 
 /**
  * One job's status, from a scheduler's query output (see the Scheduler's
@@ -21,3 +22,17 @@ export type JobStatus =
   | { state: 'running'; host?: string }
   | { state: 'gone'; final?: string }
   | { state: 'unknown'; reason: string };
+
+/** A job status as the hub's poll result: a job gone is `stopped` (with its final state as the reason). */
+export function toPoll(status: JobStatus): PollResult {
+  switch (status.state) {
+    case 'running':
+      return { status: 'running' };
+    case 'pending':
+      return status.reason ? { status: 'pending', reason: status.reason } : { status: 'pending' };
+    case 'gone':
+      return status.final ? { status: 'stopped', reason: status.final } : { status: 'stopped' };
+    case 'unknown':
+      return { status: 'unknown', reason: status.reason };
+  }
+}

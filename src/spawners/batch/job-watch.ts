@@ -5,7 +5,7 @@
  */
 import { SpawnError } from '../../lib/errors.js';
 import { sleep } from '../../lib/time.js';
-import type { ProgressEvent } from '../spawner.js';
+import type { ProgressEvent, SpawnerState, SpawnRequest, StartResult } from '../spawner.js';
 import type { JobStatus } from './job-status.js';
 
 /** How often the database is asked for a reported port once the job runs. */
@@ -79,5 +79,52 @@ export async function waitForServer(w: JobWatch): Promise<{ host: string; port: 
       if (port !== undefined) return { host, port };
     }
     await sleep(host === undefined ? w.intervalMs : Math.min(PORT_POLL_MS, w.intervalMs), w.signal);
+  }
+}
+
+/** A job's saved state as {@link watchJobStart} updates it: its id, then its host, then its port. */
+export interface WatchedJobState extends SpawnerState {
+  job_id: string;
+  host?: string;
+  port?: number;
+}
+
+/**
+ * A start's wait for job `submitted` (fresh or resumed after a restart):
+ * {@link waitForServer} with the request's progress, port reports and
+ * signal; the state saved once the job runs on a host and again with the
+ * port. Resolves with the server's URL (an IPv6 host in brackets); every
+ * failure is a SpawnError (`cancelled` when the spawn was given up,
+ * `job-failed` with the job id otherwise).
+ */
+export async function watchJobStart<S extends WatchedJobState>(
+  req: SpawnRequest,
+  submitted: S,
+  w: Pick<JobWatch, 'logPath' | 'hostOf' | 'intervalMs'> & { query(state: S, signal: AbortSignal): Promise<JobStatus> },
+): Promise<StartResult> {
+  let state = submitted;
+  try {
+    const { host, port } = await waitForServer({
+      jobId: state.job_id,
+      logPath: w.logPath,
+      query: (signal) => w.query(state, signal),
+      hostOf: w.hostOf,
+      onRunning: async (host) => {
+        state = { ...state, host };
+        await req.saveState(state);
+      },
+      reportedPort: () => req.reportedPort(),
+      progress: (e) => req.progress(e),
+      intervalMs: w.intervalMs,
+      signal: req.signal,
+    });
+    state = { ...state, host, port };
+    await req.saveState(state);
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    return { url: `http://${shownHost}:${port}`, state };
+  } catch (err) {
+    if (req.signal.aborted) throw new SpawnError(`The spawn was given up while job ${state.job_id} waited; the hub cancels it`, 'cancelled', { cause: err });
+    if (err instanceof SpawnError) throw err;
+    throw new SpawnError(`Job ${state.job_id}: ${(err as Error).message}`, 'job-failed', { cause: err });
   }
 }

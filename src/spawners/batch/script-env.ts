@@ -47,12 +47,22 @@ export function withEnvExports(script: string, env: Record<string, string>): str
     }
     exports.push(`export ${name}=${shellQuote(value)}`);
   }
-  if (exports.length === 0) return script;
+  return afterScriptHeader(script, exports);
+}
+
+/**
+ * `script` with `added` inserted right after the last comment line of its
+ * leading header (shebang, `#SBATCH` directives), so the scheduler still
+ * reads every directive and the lines run before the first command.
+ * Unchanged when `added` is empty.
+ */
+export function afterScriptHeader(script: string, added: readonly string[]): string {
+  if (added.length === 0) return script;
   const lines = script.split('\n');
   let at = 0;
   for (let i = 0; i < lines.length && HEADER_LINE.test(lines[i]!); i++) {
     if (lines[i]!.trim() !== '') at = i + 1;
   }
-  lines.splice(at, 0, ...exports);
+  lines.splice(at, 0, ...added);
   return lines.join('\n');
 }

@@ -6,7 +6,7 @@
  */
 import { jobIdProblem } from '../batch/batch-state.js';
 import type { FirecrestJob, FirecrestJobMetadata, FirecrestPartition, FirecrestUserInfo } from './firecrest-api.js';
-import { hasControl, outsideText } from './firecrest-text.js';
+import { hasControl, outsideText } from '../../lib/outside-text.js';
 
 /** An answer that does not have the shape the spec gives it; `message` completes "FirecREST ... gave an answer ...: ". */
 export class BadAnswer extends Error {

@@ -103,8 +103,8 @@ export interface FirecrestApi {
   metadata(token: string, jobId: string): Promise<FirecrestJobMetadata | undefined>;
   /** `GET /status/{system}/userinfo`. */
   userinfo(token: string): Promise<FirecrestUserInfo>;
-  /** `GET /status/{system}/partitions`. */
-  partitions(token: string): Promise<FirecrestPartition[]>;
+  /** `GET /status/{system}/partitions`; `signal` ends the call early (a poll's bound). */
+  partitions(token: string, signal?: AbortSignal): Promise<FirecrestPartition[]>;
   /** The system's name, for messages. */
   readonly system: string;
 }

@@ -9,7 +9,7 @@ import { jobIdProblem } from '../batch/batch-state.js';
 import { FirecrestError, type FirecrestApi, type FirecrestJob, type FirecrestJobDescription, type FirecrestJobMetadata, type FirecrestPartition, type FirecrestUserInfo } from './firecrest-api.js';
 import { BadAnswer, parseJobAnswer, parseMetadataAnswer, parsePartitions, parseSubmitted, parseUserInfo } from './firecrest-answers.js';
 import { FirecrestHttp, type FirecrestCall } from './firecrest-http.js';
-import { outsideText } from './firecrest-text.js';
+import { outsideText } from '../../lib/outside-text.js';
 
 /** What a {@link FirecrestClient} needs: the system's API root and name, and how to call it. */
 export interface FirecrestClientOptions {
@@ -64,13 +64,13 @@ export class FirecrestClient implements FirecrestApi {
   }
 
   async userinfo(token: string): Promise<FirecrestUserInfo> {
-    const call = { method: 'GET', segments: ['status', this.system, 'userinfo'], token, refused: 'to show your user information', doing: 'asking for your user information' } satisfies FirecrestCall;
+    const call = { method: 'GET', segments: ['status', this.system, 'userinfo'], token, refused: 'to show your user information', doing: 'asking for your user information', aboutSystem: true } satisfies FirecrestCall;
     const answer = await this.http.call(call);
     return this.parse(call, () => parseUserInfo(answer?.body));
   }
 
-  async partitions(token: string): Promise<FirecrestPartition[]> {
-    const call = { method: 'GET', segments: ['status', this.system, 'partitions'], token, refused: 'to list the partitions', doing: 'listing the partitions' } satisfies FirecrestCall;
+  async partitions(token: string, signal?: AbortSignal): Promise<FirecrestPartition[]> {
+    const call = { method: 'GET', segments: ['status', this.system, 'partitions'], token, refused: 'to list the partitions', doing: 'listing the partitions', aboutSystem: true, ...(signal ? { signal } : {}) } satisfies FirecrestCall;
     const answer = await this.http.call(call);
     return this.parse(call, () => parsePartitions(answer?.body));
   }

@@ -7,6 +7,7 @@
  */
 import { escapeHtml as e } from '../../lib/html-escape.js';
 import { CUSTOM_ENVIRONMENT } from './firecrest-form-rules.js';
+import { patternAttr } from '../options-form/render-field.js';
 
 /** One choice of a select: `unusable` says why it is shown but cannot be picked. */
 export interface FormViewChoice {
@@ -62,16 +63,6 @@ function select(name: string, choices: readonly FormViewChoice[], picked: string
   if (choices.length === 0 && empty === undefined) return `<select name="${e(name)}" disabled><option value="">${e(emptyText)}</option></select>`;
   const first = empty === undefined ? '' : `<option value=""${picked === undefined ? ' selected' : ''}>${e(empty)}</option>`;
   return `<select name="${e(name)}">${first}${options(choices, picked)}</select>`;
-}
-
-/** The `pattern` attribute when browsers can compile it (they use the `v` flag, stricter than the hub's `u`). */
-function patternAttr(pattern: string): string {
-  try {
-    new RegExp(`^(?:${pattern})$`, 'v');
-  } catch {
-    return '';
-  }
-  return ` pattern="${e(pattern)}"`;
 }
 
 function environmentField(view: FirecrestFormView): string {

@@ -10,7 +10,8 @@ import { discardBody, readCappedText } from '../../lib/capped-body.js';
 import { sleep } from '../../lib/time.js';
 import { FirecrestError } from './firecrest-api.js';
 import { refusalDetail } from './firecrest-refusal.js';
-import { outsideText, plausibleBearerToken, urlForMessage, withoutSecret } from './firecrest-text.js';
+import { outsideText } from '../../lib/outside-text.js';
+import { plausibleBearerToken, urlForMessage, withoutSecret } from './firecrest-text.js';
 
 /** Largest successful answer read (a job list, a partition list): 1 MiB. */
 export const MAX_ANSWER_BYTES = 1024 * 1024;
@@ -49,6 +50,8 @@ export interface FirecrestCall {
   doing: string;
   /** A 404 is an answer (undefined) rather than an error. */
   notFoundIsAnswer?: boolean;
+  /** A call about the system itself (`/status/{system}/...`): its 404 message asks whether the `system` option is right. */
+  aboutSystem?: boolean;
   signal?: AbortSignal;
 }
 
@@ -177,6 +180,7 @@ export class FirecrestHttp {
     let message: string;
     if (status === 401) message = `${this.who} did not accept the access token (${said})`;
     else if (status >= 500) message = `${this.who} failed while ${call.doing} (HTTP ${status}): ${said}`;
+    else if (status === 404 && call.aboutSystem) message = `${this.who} refused ${call.refused}: ${said}; is ${outsideText(this.opts.system, 64)} a system this FirecREST knows? Check the system option of the spawner`;
     else if (status >= 400) message = `${this.who} refused ${call.refused}: ${said}`;
     else message = `${this.who} gave an unexpected HTTP ${status} while ${call.doing}`;
     throw new FirecrestError(message, status >= 400 ? status : 502, errorType, detail && withoutSecret(detail, call.token));

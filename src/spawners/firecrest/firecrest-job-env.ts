@@ -10,6 +10,7 @@
  * the job's shell.
  */
 import { quoteName } from '../../lib/quote-name.js';
+import { afterScriptHeader } from '../batch/script-env.js';
 
 /** A portable environment variable name (what a shell can export). */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -71,9 +72,6 @@ export function encodedEnvLines(encoded: Record<string, string>): string[] {
   return lines;
 }
 
-/** A line of a script's leading header: blank, or a comment (the shebang and `#SBATCH` directives are comments). */
-const HEADER_LINE = /^[ \t]*(?:#.*)?\r?$/;
-
 /**
  * `script` with the lines of {@link encodedEnvLines} right after the last
  * comment line of its leading header (shebang, `#SBATCH` directives), so
@@ -81,13 +79,5 @@ const HEADER_LINE = /^[ \t]*(?:#.*)?\r?$/;
  * first command. Unchanged when `encoded` is empty.
  */
 export function withEncodedEnv(script: string, encoded: Record<string, string>): string {
-  const exports = encodedEnvLines(encoded);
-  if (exports.length === 0) return script;
-  const lines = script.split('\n');
-  let at = 0;
-  for (let i = 0; i < lines.length && HEADER_LINE.test(lines[i]!); i++) {
-    if (lines[i]!.trim() !== '') at = i + 1;
-  }
-  lines.splice(at, 0, ...exports);
-  return lines.join('\n');
+  return afterScriptHeader(script, encodedEnvLines(encoded));
 }

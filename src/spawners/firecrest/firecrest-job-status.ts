@@ -3,6 +3,7 @@
  * server (pure): Slurm's state word mapped to the batch spawner's
  * {@link JobStatus}, the first node of the job's host list as its host.
  */
+import { outsideText } from '../../lib/outside-text.js';
 import type { JobStatus } from '../batch/job-status.js';
 import type { FirecrestJob } from './firecrest-api.js';
 import { firstHost } from './firecrest-hostlist.js';
@@ -17,7 +18,7 @@ const ENDED = new Set(['BOOT_FAIL', 'CANCELLED', 'COMPLETED', 'DEADLINE', 'FAILE
 /** A reason or state word shown to the user: printable, one line, at most 120 characters; undefined for none. */
 function shown(text: unknown): string | undefined {
   if (typeof text !== 'string') return undefined;
-  const clean = text.replace(/[^\x20-\x7e]/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 120);
+  const clean = outsideText(text, 119);
   return clean === '' || /^none$/i.test(clean) ? undefined : clean;
 }
 

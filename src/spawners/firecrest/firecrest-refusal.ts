@@ -3,7 +3,7 @@
  * (`{"errorType": "error" | "validation", "message": ..., "causedBy": [...]}`)
  * of a 4xx or 5xx turned into the part of a sentence after the colon. Pure.
  */
-import { outsideText } from './firecrest-text.js';
+import { outsideText } from '../../lib/outside-text.js';
 
 /**
  * What FirecREST said in error body `text` (raw, possibly not JSON): its

@@ -8,15 +8,15 @@
  */
 import type { Logger } from 'pino';
 import { ConfigError, HubError, SpawnError } from '../../lib/errors.js';
-import { sleep } from '../../lib/time.js';
+import { answerWithin, sleep } from '../../lib/time.js';
 import { plausibleHost } from '../batch/exechost.js';
 import { jobIdProblem } from '../batch/batch-state.js';
 import { batchJobEnv } from '../batch/job-env.js';
-import type { JobStatus } from '../batch/job-status.js';
-import { waitForServer } from '../batch/job-watch.js';
+import { toPoll, type JobStatus } from '../batch/job-status.js';
+import { watchJobStart } from '../batch/job-watch.js';
 import { renderTemplate, TemplateError } from '../batch/script-template.js';
 import { NO_USER_TOKENS, type LogTailOptions, type OptionsContext, type PollResult, type SpawnRequest, type Spawner, type SpawnerDeps, type SpawnerState, type SpawnUser, type StartResult } from '../spawner.js';
-import { FirecrestError, type FirecrestApi, type FirecrestJobDescription, type FirecrestUserInfo } from './firecrest-api.js';
+import { FirecrestError, type FirecrestApi, type FirecrestJob, type FirecrestJobDescription, type FirecrestUserInfo } from './firecrest-api.js';
 import { FirecrestClient } from './firecrest-client.js';
 import type { FirecrestSpawnerConfig } from './firecrest-config.js';
 import { FirecrestForm, jobChoices, type FirecrestChoices, type FirecrestFormSources } from './firecrest-form.js';
@@ -26,6 +26,9 @@ import { checkOneLineValues, commandLine, DEFAULT_FIRECREST_SCRIPT, jobLogPatter
 import { FIRECREST_STATE_VERSION, readFirecrestState, upgradeFirecrestState, type FirecrestState } from './firecrest-state.js';
 import { FirecrestLoginError, FirecrestUserCalls, type ServiceTokenSource } from './firecrest-user-calls.js';
 import { ServiceAccountTokens } from './service-account.js';
+
+/** Longest one question about a job may take (its retries and the confirmation of a vanished job included): below the hub's 60 s poll limit. */
+const POLL_QUESTION_MS = 55_000;
 
 /** Runs single-user servers as FirecREST jobs. */
 export class FirecrestSpawner implements Spawner {
@@ -54,7 +57,7 @@ export class FirecrestSpawner implements Spawner {
   }
 
   optionsForm(user: SpawnUser, ctx?: { authState: Record<string, unknown> | null; previous: Record<string, unknown> }): Promise<string | undefined> {
-    return this.form.render(this.sources(user.name), ctx?.previous ?? {});
+    return this.withinFormTime(this.form.render(this.sources(user.name), ctx?.previous ?? {}));
   }
 
   optionsFromForm(posted: Record<string, string | string[]>): Record<string, unknown> {
@@ -62,7 +65,25 @@ export class FirecrestSpawner implements Spawner {
   }
 
   async checkOptions(options: Record<string, unknown>, ctx: OptionsContext): Promise<Record<string, unknown>> {
-    return { ...(await this.form.check(options, this.sources(ctx.user.name))) };
+    return { ...(await this.withinFormTime(this.form.check(options, this.sources(ctx.user.name)))) };
+  }
+
+  /**
+   * `work` (the form's FirecREST questions) within `request_timeout` + 5 s:
+   * a FirecREST that does not answer gives the user a 503 in bounded time
+   * rather than a page that never comes (its calls' retries would take
+   * `request_timeout` × (`request_retries` + 1) and more).
+   */
+  private async withinFormTime<T>(work: Promise<T>): Promise<T> {
+    const ms = this.config.request_timeout * 1000 + 5000;
+    try {
+      return await answerWithin(work, ms, 'FirecREST');
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('FirecREST gave no answer within')) {
+        throw new HubError(503, `FirecREST (system ${this.config.system}) did not answer within ${Math.round(ms / 100) / 10} s: the form cannot be drawn or checked now. Try again later.`);
+      }
+      throw err;
+    }
   }
 
   /** The form's FirecREST answers for `user`, with their token; errors as HubError 401/503/502 in plain words. The userinfo is asked once per sources. */
@@ -161,33 +182,13 @@ export class FirecrestSpawner implements Spawner {
   }
 
   /** Waits for the job to run and its server to report a port (fresh or resumed start). */
-  private async watch(req: SpawnRequest, submitted: FirecrestState): Promise<StartResult> {
-    let state = submitted;
-    const logPath = state.log ?? `the working directory of job ${state.job_id}`;
-    try {
-      const { host, port } = await waitForServer({
-        jobId: state.job_id,
-        logPath,
-        query: (signal) => this.queryJob(state, req.log, signal),
-        hostOf: (status) => (status.state === 'running' && status.host ? this.hostOf(status.host) : undefined),
-        onRunning: async (host) => {
-          state = { ...state, host };
-          await req.saveState(state);
-        },
-        reportedPort: () => req.reportedPort(),
-        progress: (e) => req.progress(e),
-        intervalMs: this.config.startup_poll_interval * 1000,
-        signal: req.signal,
-      });
-      state = { ...state, host, port };
-      await req.saveState(state);
-      const shownHost = host.includes(':') ? `[${host}]` : host;
-      return { url: `http://${shownHost}:${port}`, state };
-    } catch (err) {
-      if (req.signal.aborted) throw new SpawnError(`The spawn was given up while job ${state.job_id} waited; the hub cancels it`, 'cancelled', { cause: err });
-      if (err instanceof SpawnError) throw err;
-      throw new SpawnError(`Job ${state.job_id}: ${(err as Error).message}`, 'job-failed', { cause: err });
-    }
+  private watch(req: SpawnRequest, submitted: FirecrestState): Promise<StartResult> {
+    return watchJobStart(req, submitted, {
+      logPath: submitted.log ?? `the working directory of job ${submitted.job_id}`,
+      query: (state, signal) => this.queryJob(state, req.log, signal),
+      hostOf: (status) => (status.state === 'running' && status.host ? this.hostOf(status.host) : undefined),
+      intervalMs: this.config.startup_poll_interval * 1000,
+    });
   }
 
   /** The host to connect to for node `node`: `node_name_template` with `{}` replaced; throws when that is no host name. */
@@ -204,16 +205,37 @@ export class FirecrestSpawner implements Spawner {
    */
   private async queryJob(s: FirecrestState, log: Logger, signal?: AbortSignal): Promise<JobStatus> {
     if (s.system !== this.config.system) return { state: 'unknown', reason: `the job runs on system ${s.system}, not on this back-end's ${this.config.system}` };
-    const bound = AbortSignal.timeout(this.config.request_timeout * 1000 * (this.config.request_retries + 1) + 5000);
+    // the question and its confirmation end before the hub gives up on the poll (POLL_TIMEOUT_MS, 60 s), whatever the retries
+    const bound = AbortSignal.timeout(Math.min(this.config.request_timeout * 1000 * (this.config.request_retries + 1) + 5000, POLL_QUESTION_MS));
     const both = signal ? AbortSignal.any([signal, bound]) : bound;
     try {
-      const job = await this.calls.forPoll(s.user, `${s.system}/${s.job_id}`, log, (t) => this.api.job(t, s.job_id, both));
+      const job = await this.calls.forPoll(s.user, `${s.system}/${s.job_id}`, log, (t) => this.confirmedJob(t, s.job_id, both));
       return firecrestJobStatus(job);
     } catch (err) {
       signal?.throwIfAborted();
       if (err instanceof FirecrestLoginError) return { state: 'unknown', reason: `${err.message} (the server is kept)` };
       return { state: 'unknown', reason: (err as Error).message };
     }
+  }
+
+  /**
+   * `GET` the job as `token`. A job FirecREST does not have (404, empty list)
+   * is only taken as gone once the system is confirmed with the same token
+   * (its partitions): FirecREST answers 404 for a system it does not know
+   * too, and a misconfigured `system` must not declare every server stopped.
+   * @throws FirecrestError (404 naming the system) when the system is unknown, or the confirmation's own error.
+   */
+  private async confirmedJob(token: string, jobId: string, signal?: AbortSignal): Promise<FirecrestJob | undefined> {
+    const job = await this.api.job(token, jobId, signal);
+    if (job !== undefined) return job;
+    signal?.throwIfAborted();
+    try {
+      await this.api.partitions(token, signal);
+    } catch (err) {
+      if (!(err instanceof FirecrestError) || err.status !== 404) throw err;
+      throw new FirecrestError(`FirecREST does not know system ${this.config.system} (check the system option of spawner ${this.deps.name}): job ${jobId} is not taken as gone (${err.message})`, 404, err.errorType, err.detail);
+    }
+    return undefined;
   }
 
   async poll(state: SpawnerState, opts: { log: Logger }): Promise<PollResult> {
@@ -245,8 +267,10 @@ export class FirecrestSpawner implements Spawner {
     const end = Date.now() + this.config.cancel_wait_timeout * 1000;
     for (let wait = 100; ; wait = Math.min(wait * 2, 1000)) {
       let status: JobStatus;
+      // each question within what is left of cancel_wait_timeout (at least 1 s): a FirecREST that does not answer cannot stretch the stop
+      const left = AbortSignal.timeout(Math.max(1000, end - Date.now()));
       try {
-        status = firecrestJobStatus(await this.calls.asUser(s.user, opts.log, (t) => this.api.job(t, s.job_id)));
+        status = firecrestJobStatus(await this.calls.asUser(s.user, opts.log, (t) => this.confirmedJob(t, s.job_id, left)));
       } catch (err) {
         status = { state: 'unknown', reason: (err as Error).message };
       }
@@ -302,20 +326,6 @@ export function hubErrorOf(err: unknown, system: string): unknown {
   return new HubError(502, err.message, { cause: err });
 }
 
-/** A job status as the hub's poll result. */
-function toPoll(status: JobStatus): PollResult {
-  switch (status.state) {
-    case 'running':
-      return { status: 'running' };
-    case 'pending':
-      return status.reason ? { status: 'pending', reason: status.reason } : { status: 'pending' };
-    case 'gone':
-      return status.final ? { status: 'stopped', reason: status.final } : { status: 'stopped' };
-    case 'unknown':
-      return { status: 'unknown', reason: status.reason };
-  }
-}
-
 /**
  * The FirecREST spawner for one back-end's options; `api` replaces the HTTP
  * client (tests). Builds the client and, when `service_account` is set, its
@@ -344,9 +354,9 @@ export function createFirecrestSpawner(config: FirecrestSpawnerConfig, deps: Spa
       log: deps.log,
     });
   }
-  const client =
-    api ??
-    new FirecrestClient({
+  let client = api;
+  try {
+    client ??= new FirecrestClient({
       baseUrl: config.firecrest_url,
       system: config.system,
       fetch: deps.fetch,
@@ -354,6 +364,10 @@ export function createFirecrestSpawner(config: FirecrestSpawnerConfig, deps: Spa
       retries: config.request_retries,
       log: deps.log,
     });
+  } catch (err) {
+    // the client's own checks of the URL and the system (credentials, query, a dot-only name) are configuration mistakes
+    throw new ConfigError(`${where}: ${(err as Error).message}`);
+  }
   return new FirecrestSpawner(config, deps, client, service);
 }
 

@@ -4,8 +4,7 @@
  * reaches a URL or a message.
  */
 import type { SpawnerState } from '../spawner.js';
-import { jobIdProblem } from '../batch/batch-state.js';
-import { plausibleHost } from '../batch/exechost.js';
+import { checkJobState, upgradeJobState } from '../batch/batch-state.js';
 
 /** Version 1 of the FirecREST spawner's state. */
 export interface FirecrestState extends SpawnerState {
@@ -39,13 +38,9 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 export function readFirecrestState(state: SpawnerState): FirecrestState | undefined {
   const s = state as Partial<FirecrestState> & Record<string, unknown>;
   if (s.job_id === undefined) return undefined;
-  if (s.v !== FIRECREST_STATE_VERSION) throw new Error(`FirecREST spawner state of version ${JSON.stringify(s.v)} cannot be read (this hub knows version ${FIRECREST_STATE_VERSION})`);
-  if (typeof s.job_id !== 'string' || jobIdProblem(s.job_id)) throw new Error(`FirecREST spawner state holds a bad job id: ${jobIdProblem(String(s.job_id))}`);
-  if (typeof s.system !== 'string' || !SYSTEM.test(s.system)) throw new Error(`FirecREST spawner state of job ${s.job_id} holds a bad system name`);
-  if (typeof s.user !== 'string' || s.user === '' || CONTROL.test(s.user)) throw new Error(`FirecREST spawner state of job ${s.job_id} holds a bad user name`);
-  if (s.host !== undefined && (typeof s.host !== 'string' || !plausibleHost(s.host))) throw new Error(`FirecREST spawner state of job ${s.job_id} holds a bad host`);
-  if (s.port !== undefined && !(Number.isInteger(s.port) && s.port > 0 && s.port < 65536)) throw new Error(`FirecREST spawner state of job ${s.job_id} holds a bad port`);
-  if (s.log !== undefined && (typeof s.log !== 'string' || !s.log.startsWith('/') || CONTROL.test(s.log))) throw new Error(`FirecREST spawner state of job ${s.job_id} holds a bad log path`);
+  checkJobState(s, FIRECREST_STATE_VERSION, 'FirecREST spawner');
+  if (typeof s.system !== 'string' || !SYSTEM.test(s.system)) throw new Error(`FirecREST spawner state of job ${String(s.job_id)} holds a bad system name`);
+  if (typeof s.user !== 'string' || s.user === '' || CONTROL.test(s.user)) throw new Error(`FirecREST spawner state of job ${String(s.job_id)} holds a bad user name`);
   return s as FirecrestState;
 }
 
@@ -55,6 +50,5 @@ export function readFirecrestState(state: SpawnerState): FirecrestState | undefi
  * naming it.
  */
 export function upgradeFirecrestState(state: SpawnerState): SpawnerState {
-  if (state.v === FIRECREST_STATE_VERSION || (state as Record<string, unknown>)['job_id'] === undefined) return state;
-  throw new Error(`FirecREST spawner state of version ${JSON.stringify(state.v)} cannot be read (this hub knows version ${FIRECREST_STATE_VERSION}); was it written by a newer Ganymede?`);
+  return upgradeJobState(state, FIRECREST_STATE_VERSION, 'FirecREST spawner');
 }

@@ -9,7 +9,8 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { discardBody, readCappedText } from '../../lib/capped-body.js';
 import { FirecrestError } from './firecrest-api.js';
-import { outsideText, plausibleBearerToken, urlForMessage, withoutSecret } from './firecrest-text.js';
+import { outsideText } from '../../lib/outside-text.js';
+import { plausibleBearerToken, urlForMessage, withoutSecret } from './firecrest-text.js';
 
 /** A token is fetched again once fewer than this many seconds of its life are left. */
 export const TOKEN_MARGIN_S = 60;

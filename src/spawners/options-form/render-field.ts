@@ -17,7 +17,7 @@ export function emptyChoicesText(field: FormField): string {
  * `v` flag, stricter than the hub's `u` (`[a-z_-]` must be written `[a-z_\-]`);
  * a pattern they would reject is left out (the hub still checks it).
  */
-function patternAttr(pattern: string | undefined): string {
+export function patternAttr(pattern: string | undefined): string {
   if (pattern === undefined) return '';
   try {
     new RegExp(`^(?:${pattern})$`, 'v');
