@@ -5,7 +5,7 @@ import { deleteTokensOfSession } from '../db/repos/tokens.js';
 import { getUserById, type UserRow } from '../db/repos/users.js';
 import { isoNow } from '../lib/time.js';
 import { AuthError } from './auth-error.js';
-import { decryptAuthState } from './auth-state.js';
+import { decryptAuthState, encryptAuthState } from './auth-state.js';
 import { admitUser } from './admit-user.js';
 
 /** The message of every failed refresh: the user must log in again. */
@@ -27,7 +27,7 @@ export function loginAgainError(): AuthError {
  * arriving while a refresh of theirs is under way wait for it and share its
  * outcome (single-use refresh tokens are spent once).
  */
-export async function refreshAuth(hub: Hub, user: UserRow, opts: { force: boolean; log: Logger }): Promise<UserRow | null> {
+export async function refreshAuth(hub: Hub, user: UserRow, opts: RefreshOptions): Promise<UserRow | null> {
   if (!hub.authenticator.refreshUser) return user;
   // One refresh per user at a time: requests arriving together share it. Providers that rotate
   // refresh tokens refuse a token used twice, so a second refresh at once would log the user out.
@@ -40,10 +40,23 @@ export async function refreshAuth(hub: Hub, user: UserRow, opts: { force: boolea
   return p;
 }
 
+/** How {@link refreshAuth} runs. */
+export interface RefreshOptions {
+  force: boolean;
+  log: Logger;
+  /**
+   * Not on behalf of a request of the user (a spawner renewing the user's
+   * token for a poll): an identity provider that cannot be reached, or an
+   * error of the backend, ends none of the user's sessions (the next request
+   * of theirs tries again); only a refusal does.
+   */
+  background?: boolean;
+}
+
 /** The refreshes under way, per hub and user id (see {@link refreshAuth}). */
 const inFlight = new WeakMap<Hub, Map<number, Promise<UserRow | null>>>();
 
-async function refreshOnce(hub: Hub, given: UserRow, opts: { force: boolean; log: Logger }): Promise<UserRow | null> {
+async function refreshOnce(hub: Hub, given: UserRow, opts: RefreshOptions): Promise<UserRow | null> {
   const a = hub.authenticator;
   if (!a.refreshUser) return given;
   const log = opts.log.child({ user: given.name });
@@ -61,8 +74,11 @@ async function refreshOnce(hub: Hub, given: UserRow, opts: { force: boolean; log
     }
     if (result) return await admitUser(hub, result, { log, expectName: user.name });
     log.info('refresh failed: the user must log in again');
+    // refused: the refresh token is spent, so it is dropped (no later call asks the provider with it again)
+    if (authState && typeof authState['refresh_token'] === 'string') await dropRefreshToken(hub, user.id, authState, log);
   } catch (err) {
     log.warn({ err: (err as Error).message, status: (err as AuthError).status }, 'refresh failed: the user must log in again');
+    if (opts.background) return null;
   }
   await endUserSessions(hub, user.id);
   return null;
@@ -94,6 +110,13 @@ export async function refreshBeforeSpawn(hub: Hub, user: UserRow, log: Logger): 
   const fresh = await refreshAuth(hub, current, { force: true, log });
   if (!fresh) throw loginAgainError();
   return fresh;
+}
+
+/** Saves the user's auth state without its refresh token (one the provider refused). */
+async function dropRefreshToken(hub: Hub, userId: number, authState: Record<string, unknown>, log: Logger): Promise<void> {
+  const { refresh_token: _spent, ...rest } = authState;
+  const stored = encryptAuthState(hub.crypt, rest, log);
+  if (stored !== undefined) await hub.db.updateTable('users').set({ auth_state: stored }).where('id', '=', userId).execute();
 }
 
 /** Ends every login session of a user (and the tokens issued to them). */

@@ -31,7 +31,7 @@ export function hubUserTokens(hub: () => Hub): UserTokens {
   return {
     accessToken: (userName, opts) => {
       const h = hub();
-      const renew = h.authenticator.refreshUser ? (user: UserRow, log: Logger) => refreshAuth(h, user, { force: true, log }) : undefined;
+      const renew = h.authenticator.refreshUser ? (user: UserRow, log: Logger) => refreshAuth(h, user, { force: true, log, background: true }) : undefined;
       return accessToken({ db: h.db, crypt: h.crypt, ...(renew ? { renew } : {}) }, userName, opts);
     },
   };
@@ -55,7 +55,9 @@ async function accessToken(src: TokenSource, userName: string, opts: { refresh?:
     const stored = tokenOf(decryptAuthState(src.crypt, user.auth_state, log));
     // no token kept for the user (another login, or none yet): a refresh has nothing to start from, and must not end their sessions
     if (!stored) return { loginAgain: `${LOGIN_AGAIN} (the hub keeps no access token from your login)` };
-    if (!opts.refresh && validLongEnough(stored)) return stored;
+    if (!opts.refresh && validLongEnough(stored)) return handedOut(stored);
+    // no refresh token (none issued, or dropped when the provider refused it): nothing to renew with, no provider to ask
+    if (!stored.refreshable) return { loginAgain: LOGIN_AGAIN };
     if (!src.renew) return { loginAgain: `${LOGIN_AGAIN} (your access token ${opts.refresh ? 'was refused' : 'expires'} and cannot be renewed here)` };
     const fresh = await src.renew(user, log);
     if (!fresh) return { loginAgain: LOGIN_AGAIN };
@@ -65,7 +67,7 @@ async function accessToken(src: TokenSource, userName: string, opts: { refresh?:
     if (renewed.token === stored.token && (opts.refresh || !validLongEnough(renewed))) {
       return { loginAgain: `${LOGIN_AGAIN} (your access token could not be renewed)` };
     }
-    return renewed;
+    return handedOut(renewed);
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'could not read or renew the user access token');
     return { loginAgain: LOGIN_AGAIN };
@@ -76,10 +78,16 @@ function validLongEnough(t: { expiresAt?: number }): boolean {
   return t.expiresAt === undefined || t.expiresAt - TOKEN_MIN_VALIDITY_S > Date.now() / 1000;
 }
 
-/** The access token (and its expiry, Unix seconds) in an auth state, when it holds one. */
-function tokenOf(authState: Record<string, unknown> | null): { token: string; expiresAt?: number } | undefined {
+/** What a caller gets of a stored token: the token and its expiry. */
+function handedOut(t: { token: string; expiresAt?: number }): UserAccessToken {
+  return t.expiresAt === undefined ? { token: t.token } : { token: t.token, expiresAt: t.expiresAt };
+}
+
+/** The access token (and its expiry, Unix seconds) in an auth state, when it holds one, and whether a refresh token came with it. */
+function tokenOf(authState: Record<string, unknown> | null): { token: string; expiresAt?: number; refreshable: boolean } | undefined {
   const token = authState?.['access_token'];
   if (typeof token !== 'string' || token === '') return undefined;
   const exp = authState?.['expires_at'];
-  return typeof exp === 'number' && Number.isFinite(exp) ? { token, expiresAt: exp } : { token };
+  const refreshable = typeof authState?.['refresh_token'] === 'string' && authState['refresh_token'] !== '';
+  return typeof exp === 'number' && Number.isFinite(exp) ? { token, expiresAt: exp, refreshable } : { token, refreshable };
 }

@@ -25,6 +25,7 @@ const USERS = {
   bob: { password: 'bob-pw', groups: ['/hpc-users'] },
   carol: { password: 'carol-pw', groups: ['/hpc-users'] },
   dave: { password: 'dave-pw', groups: ['/hpc-users'] },
+  erin: { password: 'erin-pw', groups: ['/hpc-users'] },
 };
 const TTL = TOKEN_MIN_VALIDITY_S + 3;
 
@@ -172,11 +173,26 @@ describe('UserTokens against the real provider', () => {
     assert.equal(await sessions('carol'), 1);
   });
 
-  it('a provider that cannot be reached answers loginAgain, never a throw', async () => {
+  it('a refused refresh token is asked once: it is dropped, and later calls answer loginAgain without the provider', async () => {
+    await login('erin');
+    await op.forgetTokens();
+    const from = op.requests.length;
+    const first = await tokens.accessToken('erin', { refresh: true, log });
+    assert.ok('loginAgain' in first);
+    assert.equal(idpCalls(from).filter((r) => r.startsWith('POST /token')).length, 1, 'one refresh asked');
+    assert.equal((await stored('erin'))['refresh_token'], undefined, 'the spent refresh token is no longer stored');
+    const again = op.requests.length;
+    for (let i = 0; i < 3; i++) assert.ok('loginAgain' in (await tokens.accessToken('erin', { refresh: true, log })));
+    assert.deepEqual(idpCalls(again), [], 'polls after the refusal do not ask the provider again');
+  });
+
+  it('a provider that cannot be reached answers loginAgain, never a throw, and ends no session (a background poll must not log the user out)', async () => {
     await login('dave');
     await op.stop();
     const got = await tokens.accessToken('dave', { refresh: true, log });
     assert.ok('loginAgain' in got);
     assert.match(got.loginAgain, /log in again/);
+    assert.equal(await sessions('dave'), 1, 'the session is kept');
+    assert.equal(typeof (await stored('dave'))['refresh_token'], 'string', 'the refresh token is kept for when the provider is back');
   });
 });
