@@ -114,7 +114,8 @@ export async function refreshBeforeSpawn(hub: Hub, user: UserRow, log: Logger): 
 
 /** Saves the user's auth state without its refresh token (one the provider refused). */
 async function dropRefreshToken(hub: Hub, userId: number, authState: Record<string, unknown>, log: Logger): Promise<void> {
-  const { refresh_token: _spent, ...rest } = authState;
+  const rest = { ...authState };
+  delete rest['refresh_token'];
   const stored = encryptAuthState(hub.crypt, rest, log);
   if (stored !== undefined) await hub.db.updateTable('users').set({ auth_state: stored }).where('id', '=', userId).execute();
 }
