@@ -31,7 +31,8 @@ export async function loginAccessToken(op: TestOidcProvider, login: string, redi
   const callback = await op.authorize(url.href, login);
   const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: 'token-login' });
   const expiresIn = tokens.expiresIn();
-  return { token: tokens.access_token, ...(expiresIn === undefined ? {} : { expiresAt: Date.now() + expiresIn * 1000 }) };
+  // Unix seconds, as UserAccessToken.expiresAt
+  return { token: tokens.access_token, ...(expiresIn === undefined ? {} : { expiresAt: Math.floor(Date.now() / 1000) + expiresIn }) };
 }
 
 /**
@@ -51,7 +52,7 @@ export function oneLoginUserTokens(op: () => TestOidcProvider | undefined, login
       if (!provider) return { loginAgain: 'The test provider is not running.' };
       try {
         const held = current ? await current : undefined;
-        if (opts.refresh || !held || (held.expiresAt !== undefined && held.expiresAt - Date.now() < 60_000)) current = loginAccessToken(provider, login);
+        if (opts.refresh || !held || (held.expiresAt !== undefined && held.expiresAt - Date.now() / 1000 < 60)) current = loginAccessToken(provider, login);
         return await current!;
       } catch (err) {
         current = undefined;

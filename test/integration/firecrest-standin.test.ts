@@ -4,10 +4,10 @@
  * jobs on the real local Slurm as the token's user, every answer checked
  * against the official FirecREST v2 spec (`violations` stays empty).
  */
+import { loginAccessToken } from '../helpers/oidc-user-tokens.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
-import * as oidc from 'openid-client';
 import { SignJWT, generateKeyPair } from 'jose';
 import { startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
 import { startFirecrestStandin, type FirecrestStandin } from '../helpers/firecrest-standin.js';
@@ -19,20 +19,7 @@ const SERVICE = { clientId: 'jupyterhub-service', clientSecret: 'service-secret-
 
 /** Logs `login` in at the provider (code flow with PKCE) and returns the access token. */
 async function accessTokenOf(op: TestOidcProvider, login: string): Promise<string> {
-  const config = await oidc.discovery(new URL(op.issuer), op.clientId, op.clientSecret, oidc.ClientSecretPost(op.clientSecret), {
-    execute: [oidc.allowInsecureRequests],
-  });
-  const verifier = oidc.randomPKCECodeVerifier();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid profile',
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state: 'st',
-  });
-  const callback = await op.authorize(url.href, login);
-  const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: 'st' });
-  return tokens.access_token;
+  return (await loginAccessToken(op, login, REDIRECT)).token;
 }
 
 /** A client-credentials token of the service client. */
