@@ -10,7 +10,7 @@ const common = {
   format: 'esm',
   target: 'node20',
   // ssh2 loads optional native addons (cpu-features, sshcrypto) that esbuild cannot bundle
-  external: ['better-sqlite3', 'pg', 'pg-native', 'ssh2'],
+  external: ['better-sqlite3', 'pg', 'pg-native', 'ssh2', '@kubernetes/client-node'],
   // CommonJS dependencies call require(); give the ES module one.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   sourcemap: true,

@@ -2,6 +2,8 @@ import { Type, type Static, type TObject, type TUnion } from '@sinclair/typebox'
 import { SlurmSpawnerSchema } from './batch/batch-config.js';
 import { FirecrestSpawnerSchema } from './firecrest/firecrest-config.js';
 import { createFirecrestSpawner } from './firecrest/firecrest-spawner.js';
+import { KubernetesSpawnerSchema } from './kubernetes/kubernetes-config.js';
+import { createKubernetesSpawner } from './kubernetes/kubernetes-spawner.js';
 import { createSlurmSpawner } from './batch/slurm-spawner.js';
 import { LocalProcessSpawner } from './local-process.js';
 import { LocalProcessSpawnerSchema } from './local-process-config.js';
@@ -45,6 +47,7 @@ export const SPAWNER_BACKENDS = {
   }),
   slurm: spawnerBackend<typeof SlurmSpawnerSchema>({ schema: SlurmSpawnerSchema, create: (s, deps): Spawner => createSlurmSpawner(s, deps) }),
   firecrest: spawnerBackend<typeof FirecrestSpawnerSchema>({ schema: FirecrestSpawnerSchema, create: (s, deps): Spawner => createFirecrestSpawner(s, deps), actsAsUser: true }),
+  kubernetes: spawnerBackend<typeof KubernetesSpawnerSchema>({ schema: KubernetesSpawnerSchema, create: (s, deps): Spawner => createKubernetesSpawner(s, deps) }),
 };
 
 type SpawnerSchemas = (typeof SPAWNER_BACKENDS)[keyof typeof SPAWNER_BACKENDS]['schema'];

@@ -26,7 +26,7 @@ describe('configuration', () => {
   it('names the key, the value and what was expected', () => {
     assert.throws(() => validateConfig({ port: 'eighty' }), /port: expected integer, got "eighty"/);
     assert.throws(() => validateConfig({ port: 70000 }), /port: .*65535.*got 70000/);
-    assert.throws(() => validateConfig({ spawner: { kind: 'kubernetes' } }), /spawner\.kind: (?:expected 'local-process', got|unknown kind) "kubernetes"/);
+    assert.throws(() => validateConfig({ spawner: { kind: 'nomad' } }), /spawner\.kind: (?:expected 'local-process', got|unknown kind) "nomad"/);
     assert.throws(() => validateConfig({ base_url: 'hub' }), /base_url/);
   });
 
