@@ -43,7 +43,7 @@ export function deepMerge(base: Record<string, unknown>, override: Record<string
 
 /** Replaces `{value}` with `text` in every string of `data` (keys are left alone). */
 export function substituteValue<T>(data: T, text: string): T {
-  if (typeof data === 'string') return data.replaceAll('{value}', text) as T;
+  if (typeof data === 'string') return data.replaceAll('{value}', () => text) as T; // a function: `$&` in the text stays literal
   if (Array.isArray(data)) return data.map((v: unknown) => substituteValue(v, text)) as T;
   if (isPlainObject(data)) {
     const out: Record<string, unknown> = {};
