@@ -283,6 +283,7 @@ describe("Up2U's profiles", () => {
     refused(() => applyProfile(UP2U, { profile: 'custom-image', 'image--unlisted-choice': 'docker.io/x:1' }, p), field, /quay\.io\/jupyter with a dated tag/);
     refused(() => applyProfile(UP2U, { profile: 'custom-image', 'image--unlisted-choice': ['a'] }, p), /"image--unlisted-choice" must be a string/);
     refused(() => applyProfile(UP2U, { profile: 'custom-image', image: 'scipy', 'image--unlisted-choice': 'quay.io/jupyter/r-notebook:1' }, p), /not both/);
+    assert.equal(applyProfile(UP2U, { profile: 'custom-image', image: 'scipy', 'image--unlisted-choice': '' }, p).config.image, 'quay.io/jupyter/scipy-notebook:2025-01-06');
   });
   it('refuses control characters even when no regex is set, and values the schema refuses', () => {
     const c = config({

@@ -144,7 +144,9 @@ export function applyProfile(
   for (const o of p.options) {
     const field = o.key + UNLISTED_SUFFIX;
     const raw = userOptions[o.key];
-    const text = userOptions[field];
+    const given = userOptions[field];
+    // an empty text next to a listed choice is a form that posted both fields: the choice counts
+    const text = given === '' && typeof raw === 'string' && raw !== '' ? undefined : given;
     const allowed = listOf(o.choices.map((c) => c.key));
     if (text !== undefined && text !== null) {
       if (raw !== undefined && raw !== null && raw !== '') throw bad(`user options "${o.key}" and "${field}": give a listed choice or a free text, not both`);
