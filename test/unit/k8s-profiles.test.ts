@@ -393,6 +393,7 @@ describe('the profile cards', () => {
     assert.match(other, new RegExp(`<option value="${UNLISTED_SELECT_VALUE}" selected>`));
     assert.match(other, /value="&quot;&gt;&lt;script&gt;"/);
     assert.match(profileFormHtml(profiles(), { profile: 'gone' }), /value="x" checked/);
+    assert.match(profileFormHtml(profiles(), { profile: 'y', size: 'small', 'size--unlisted-choice': '' }), /<option value="small" selected>/);
     assert.equal(profileFormHtml([], {}), '');
   });
   it('round-trips form fields to user_options, keeping only the chosen profile', () => {

@@ -27,8 +27,10 @@ function optionHtml(p: ResolvedProfile, o: ResolvedOption, previous: Record<stri
   const name = fieldName(p.slug, o.key);
   const text = previous ? str(previous[o.key + SUFFIX]) : undefined;
   const listed = previous ? str(previous[o.key]) : undefined;
-  const other = o.unlisted !== undefined && (text !== undefined || o.choices.length === 0);
-  const picked = other ? undefined : o.choices.some((c) => c.key === listed) ? listed : o.defaultChoice;
+  const listedOk = o.choices.some((c) => c.key === listed);
+  // "Other..." when a text was given (an empty one beside a listed choice is not one), or when it is all there is
+  const other = o.unlisted !== undefined && ((text !== undefined && (text !== '' || !listedOk)) || o.choices.length === 0);
+  const picked = other ? undefined : listedOk ? listed : o.defaultChoice;
   const items = o.choices.map((c) => `<option value="${e(c.key)}"${c.key === picked ? ' selected' : ''}>${e(c.display_name)}</option>`);
   if (o.unlisted) items.push(`<option value="${UNLISTED_SELECT_VALUE}"${other ? ' selected' : ''}>${e(o.unlisted.display_name_in_choices)}</option>`);
   const parts = [`<label class="profile-option">${e(o.display_name)} <select name="${e(name)}">${items.join('')}</select></label>`];
