@@ -23,7 +23,8 @@ export const ProfileChoiceSchema = Type.Object(
     default: Type.Boolean({ default: false }),
     kubespawner_override: Override,
   },
-  { additionalProperties: false },
+  // `default: undefined`: TypeBox's Value.Default fills the entries of a map (Record) only when their schema has a `default` key
+  { additionalProperties: false, default: undefined },
 );
 
 /** A profile option (a select on the profile's card): listed choices and an optional free-text value. */
@@ -45,7 +46,7 @@ export const ProfileOptionSchema = Type.Object(
       ),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: undefined }, // see ProfileChoiceSchema
 );
 
 /** One profile of `profile_list` (KubeSpawner's semantics). */
