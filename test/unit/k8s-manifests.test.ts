@@ -5,7 +5,7 @@ import { Pod, PersistentVolumeClaim, Secret } from 'kubernetes-models/v1';
 import { KubernetesSpawnerSchema, type KubernetesSpawnerConfig } from '../../src/spawners/kubernetes/kubernetes-config.js';
 import { serverObjectNames } from '../../src/spawners/kubernetes/kube-names.js';
 import { cpuQuantity, memoryQuantity } from '../../src/spawners/kubernetes/kube-quantities.js';
-import { podManifest, pvcManifest, secretManifest, POD_LABEL_SELECTOR, type ManifestInput } from '../../src/spawners/kubernetes/manifests.js';
+import { ownerReferenceTo, podManifest, pvcManifest, secretManifest, POD_LABEL_SELECTOR, type ManifestInput } from '../../src/spawners/kubernetes/manifests.js';
 import { validateK8sObject } from '../helpers/k8s-schema.js';
 
 const TOKEN = 'tok-3f9a0c1d2e';
@@ -304,10 +304,21 @@ test("quantities: KubeSpawner's 2G is 2 × 2^30 bytes; CPUs as cores or millicor
   assert.equal(memoryQuantity('1.5G'), '1610612736');
   assert.equal(memoryQuantity('512M'), '536870912');
   assert.equal(memoryQuantity('2Gi'), '2Gi');
+  assert.equal(memoryQuantity('512Ki'), '512Ki');
   assert.equal(memoryQuantity('1000'), '1000');
   assert.equal(memoryQuantity(2e9), '2000000000');
   assert.throws(() => memoryQuantity('lots'), /not a memory amount/);
   assert.equal(cpuQuantity(2), '2');
   assert.equal(cpuQuantity(0.5), '500m');
   assert.equal(cpuQuantity(0.0001), '1m');
+});
+
+test('the secret can be owned by the created pod, so Kubernetes deletes it with the pod', () => {
+  const i = input(config(UP2U));
+  const created = { ...podManifest(i), metadata: { ...podManifest(i).metadata, uid: '0b7c9e1a-1111-4222-8333-444455556666' } };
+  const secret = secretManifest(i);
+  secret.metadata = { ...secret.metadata, ownerReferences: [ownerReferenceTo(created)] };
+  assert.deepEqual(secret.metadata.ownerReferences, [{ apiVersion: 'v1', kind: 'Pod', name: 'jupyter-alice', uid: '0b7c9e1a-1111-4222-8333-444455556666', blockOwnerDeletion: false }]);
+  assertValid('Secret', secret);
+  assert.throws(() => ownerReferenceTo(podManifest(i)), /no name or uid/);
 });

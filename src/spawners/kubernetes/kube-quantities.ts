@@ -9,7 +9,7 @@ const BYTE_SUFFIX_POWER: Record<string, number> = { K: 1, M: 2, G: 3, T: 4, P: 5
  * A memory amount (`mem_limit`, `mem_guarantee`) as a Kubernetes quantity:
  * a number or digits are bytes; `K`, `M`, `G`, `T`, `P`, `E` without `i` are
  * powers of 1024 as in KubeSpawner (`2G` → `2147483648`); a Kubernetes suffix
- * (`Gi`, `Mi`, `k`, `m`...) is kept as it is.
+ * (`Gi`, `Mi`, `Ki`, `k`, `m`...) is kept as it is.
  *
  * @throws Error when `value` is not such an amount.
  */
@@ -18,7 +18,7 @@ export function memoryQuantity(value: string | number): string {
     if (!Number.isFinite(value) || value < 0) throw new Error(`not a memory amount: ${value}`);
     return String(Math.floor(value));
   }
-  const m = /^([0-9]+(?:\.[0-9]+)?)([KMGTPE]|[mkMGTPE]i|[mk])?$/.exec(value);
+  const m = /^([0-9]+(?:\.[0-9]+)?)([KMGTPE]i?|[mk])?$/.exec(value);
   if (!m) throw new Error(`not a memory amount: ${JSON.stringify(value.slice(0, 40))}`);
   const [, num, suffix] = m as unknown as [string, string, string | undefined];
   if (suffix === undefined) return num.split('.')[0]!;

@@ -10,6 +10,7 @@ import type {
   V1EnvVar,
   V1Lifecycle,
   V1ObjectMeta,
+  V1OwnerReference,
   V1PersistentVolumeClaim,
   V1Pod,
   V1PodSecurityContext,
@@ -55,7 +56,11 @@ function varsOf(i: ManifestInput): NameVariables {
   return nameVariables(i.user, i.server, i.names.namespace);
 }
 
-/** `value` deep-copied with the name templates of every string replaced (keys kept). */
+/**
+ * `value` deep-copied with the name templates of every string replaced (keys
+ * kept): `{username}`, `{servername}`, `{user_server}` as slugs (never the raw
+ * names: no `/` or `..` reaches a path), `{hubnamespace}` as the server's namespace.
+ */
 function expandDeep<T>(value: T, vars: NameVariables): T {
   if (typeof value === 'string') return expandNameTemplate(value, vars) as T;
   if (Array.isArray(value)) return value.map((v: unknown) => expandDeep(v, vars)) as T;
@@ -222,4 +227,17 @@ export function secretManifest(i: ManifestInput): V1Secret {
   const data: Record<string, string> = {};
   for (const [name, value] of Object.entries(secret)) data[name] = Buffer.from(value, 'utf8').toString('base64');
   return { apiVersion: 'v1', kind: 'Secret', metadata: metadata(i, i.names.secret), type: 'Opaque', data };
+}
+
+/**
+ * An owner reference to the created `pod` (it needs its `uid`), for the
+ * server's Secret: Kubernetes then deletes the Secret with the pod.
+ *
+ * @throws Error when the pod has no name or uid yet (not created).
+ */
+export function ownerReferenceTo(pod: V1Pod): V1OwnerReference {
+  const name = pod.metadata?.name;
+  const uid = pod.metadata?.uid;
+  if (!name || !uid) throw new Error('the pod has no name or uid yet: create it first');
+  return { apiVersion: 'v1', kind: 'Pod', name, uid, blockOwnerDeletion: false };
 }
