@@ -150,3 +150,31 @@ test('a-b with the default server and a with server b stay apart', () => {
   assert.notEqual(serverObjectNames(c, 'a', '-b', 'jhub').pod, serverObjectNames(c, 'a-', 'b', 'jhub').pod);
   assert.notEqual(serverObjectNames(c, 'A', '', 'jhub').pod, serverObjectNames(c, 'a', '', 'jhub').pod);
 });
+
+test('exhaustively: every name of up to 4 characters from {a, b, -, A, ., ü} gets its own slug and pod name', () => {
+  const alphabet = ['a', 'b', '-', 'A', '.', 'ü'];
+  let names = [''];
+  const all: string[] = [];
+  for (let len = 1; len <= 4; len++) {
+    names = names.flatMap((n) => alphabet.map((ch) => n + ch));
+    all.push(...names);
+  }
+  const slugs = new Map<string, string>();
+  for (const n of all) {
+    const s = safeSlug(n, 48);
+    assert.equal(slugs.get(s), undefined, `${JSON.stringify(n)} and ${JSON.stringify(slugs.get(s))} share ${s}`);
+    slugs.set(s, n);
+  }
+  const c = config();
+  const pods = new Map<string, string>();
+  const servers = ['', ...all.filter((n) => n.length <= 2)];
+  for (const user of all.filter((n) => n.length <= 3)) {
+    for (const server of servers) {
+      const pod = serverObjectNames(c, user, server, 'jhub').pod;
+      const pair = JSON.stringify([user, server]);
+      assert.equal(pods.get(pod), undefined, `${pair} and ${pods.get(pod)} share ${pod}`);
+      pods.set(pod, pair);
+    }
+  }
+  assert.ok(pods.size > 10_000);
+});
