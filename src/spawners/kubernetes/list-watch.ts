@@ -186,6 +186,9 @@ export class ListWatch<T extends Meta> {
     if (this.stopped) handle.abort();
     if (failure) handle.abort();
     this.live = !this.stopped && !failure;
+    // An open watch resets the backoff, unless it fails or ends within minBackoffMs (then the streak goes on).
+    const streak = this.failures;
+    this.failures = 0;
     const untilResync = Math.max(0, this.listedAt + this.opts.resyncMs - Date.now());
     let resync = false;
     const timer = setTimeout(() => {
@@ -198,16 +201,15 @@ export class ListWatch<T extends Meta> {
       clearTimeout(timer);
       this.handle = undefined;
       this.live = false;
+      if (Date.now() - openedAt < this.minBackoffMs) this.failures = streak;
     }
     if (failure) throw failure;
     if (resync) {
       this.needList = true;
-      this.failures = 0;
       return;
     }
     // A watch that ends at once is a failure too, or a server that closes every watch would be asked in a tight loop.
     if (Date.now() - openedAt < this.minBackoffMs) throw new KubeApiError(`Kubernetes: the ${this.opts.what} watch ended at once.`, 0);
-    this.failures = 0;
   }
 
   private apply(e: WatchEvent<T>): void {
