@@ -39,7 +39,9 @@ export function kubeApiErrorFrom(what: string, err: unknown): KubeApiError {
   if (status === 0) {
     const kind = e.name === 'AbortError' ? 'was aborted' : 'could not reach the Kubernetes API';
     const code = typeof e.code === 'string' && /^[A-Z_]{1,40}$/.test(e.code) ? ` (${e.code})` : '';
-    return new KubeApiError(`Kubernetes: ${what} ${kind}${code}.`, 0);
+    // The client's own sentence (a refused connection, a TLS or config problem); never one with headers in it.
+    const said = err instanceof Error && err.message && !/authorization|bearer|token/i.test(err.message) ? `: ${cleanMessage(err.message)}` : '';
+    return new KubeApiError(`Kubernetes: ${what} ${kind}${code}${said}.`, 0);
   }
   const body = statusBody(e.body);
   const reason = body.reason ?? REASON_BY_STATUS[status];
