@@ -61,6 +61,8 @@ describe('kubeApiFrom over HTTP', () => {
         const [, ns, name] = podPath;
         if (name === 'hang') return; // never answers
         if (!name && url.searchParams.get('watch') === 'true') {
+          if (url.searchParams.get('resourceVersion') === 'expired') return status(res, 410, 'Expired', 'too old resource version');
+          if (url.searchParams.get('resourceVersion') === 'silent') return; // no answer at all
           res.writeHead(200, { 'content-type': 'application/json' });
           const line = (type: string, object: unknown) => res.write(`${JSON.stringify({ type, object })}\n`);
           line('ADDED', { metadata: { namespace: ns, name: 'w1', resourceVersion: '11' }, status: { phase: 'Pending' } });
@@ -216,5 +218,23 @@ describe('kubeApiFrom over HTTP', () => {
     const open = await api.watchPods('jhub', 'component=singleuser-server', 'open', () => undefined);
     open.abort();
     await open.done;
+  });
+
+  it('a watch refused with 410 settles done with a KubeApiError 410, and a watch that never answers times out', async () => {
+    const { api } = kubeApiFrom(config, log);
+    const refused = await api.watchPods('jhub', 'component=singleuser-server', 'expired', () => undefined);
+    const err = await refused.done.then(
+      () => assert.fail('expected 410'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof KubeApiError);
+    assert.equal(err.status, 410);
+    assert.equal(err.reason, 'Expired');
+
+    const t0 = Date.now();
+    const silent = await api.watchPods('jhub', 'component=singleuser-server', 'silent', () => undefined).catch((e: unknown) => e);
+    assert.ok(silent instanceof KubeApiError);
+    assert.equal(silent.status, 0);
+    assert.ok(Date.now() - t0 < 2000);
   });
 });
