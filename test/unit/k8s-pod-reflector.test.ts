@@ -54,13 +54,17 @@ describe('PodReflector', () => {
     await r.stop();
   });
 
-  it('ignores objects without a name and bookmarks only move the version', async () => {
+  it('skips objects without a usable name or namespace, and bookmarks only move the version', async () => {
     const api = new KubeApiDouble();
     const r = reflector(api);
     await r.start();
     await until(() => r.synced);
     const [w] = api.openWatches();
     w!.send('ADDED', { metadata: { namespace: 'hub' } });
+    w!.send('ADDED', null);
+    w!.send('MODIFIED', { metadata: { namespace: 5, name: 'x' } });
+    w!.send('DELETED', 'not an object');
+    assert.equal(r.synced, true, 'hostile events are skipped, not fatal');
     w!.send('BOOKMARK', { metadata: { resourceVersion: '555' } });
     await delay(10);
     w!.end();

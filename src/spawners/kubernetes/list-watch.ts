@@ -37,9 +37,11 @@ export function objectKey(namespace: string | undefined, name: string): string {
   return `${namespace ?? ''}/${name}`;
 }
 
-function keyOf(obj: Meta): string | undefined {
-  const name = obj.metadata?.name;
-  return typeof name === 'string' && name ? objectKey(obj.metadata?.namespace, name) : undefined;
+function keyOf(obj: Meta | null | undefined): string | undefined {
+  const name = obj?.metadata?.name;
+  const namespace = obj?.metadata?.namespace;
+  if (typeof name !== 'string' || !name || (namespace !== undefined && typeof namespace !== 'string')) return undefined;
+  return objectKey(namespace, name);
 }
 
 /** The version to watch from after an ERROR event or a failed watch: 410 means the version is gone. */
@@ -72,7 +74,11 @@ export class ListWatch<T extends Meta> {
     this.maxBackoffMs = Math.max(this.minBackoffMs, opts.maxBackoffMs ?? 30_000);
   }
 
-  /** True once listed and while a watch is open. */
+  /**
+   * True once listed and while a watch is open or being re-opened after a clean end or
+   * a periodic resync (the cache is still current then); false after a failure until
+   * the next watch opens, and after stop.
+   */
   get synced(): boolean {
     return this.live;
   }
@@ -145,7 +151,7 @@ export class ListWatch<T extends Meta> {
     this.calls += 1;
     const list = await this.opts.list();
     const fresh = new Map<string, T>();
-    for (const item of list.items) {
+    for (const item of Array.isArray(list.items) ? list.items : []) {
       const key = keyOf(item);
       if (key) fresh.set(key, item);
     }
@@ -200,7 +206,6 @@ export class ListWatch<T extends Meta> {
     } finally {
       clearTimeout(timer);
       this.handle = undefined;
-      this.live = false;
       if (Date.now() - openedAt < this.minBackoffMs) this.failures = streak;
     }
     if (failure) throw failure;
@@ -213,7 +218,8 @@ export class ListWatch<T extends Meta> {
   }
 
   private apply(e: WatchEvent<T>): void {
-    const version = e.object?.metadata?.resourceVersion;
+    if (!e.object || typeof e.object !== 'object') return;
+    const version = e.object.metadata?.resourceVersion;
     if (e.type === 'BOOKMARK') {
       if (typeof version === 'string' && version) this.resourceVersion = version;
       return;
