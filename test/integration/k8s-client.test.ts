@@ -132,10 +132,20 @@ describe('kubeApiFrom over HTTP', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("takes the hub namespace from the context, or from the namespace option", () => {
+  it('takes the hub namespace from the context (a file or KUBECONFIG), or from the namespace option', () => {
     assert.equal(kubeApiFrom(config, log).hubNamespace, 'from-context');
     assert.equal(kubeApiFrom({ ...config, namespace: 'jhub' }, log).hubNamespace, 'jhub');
     assert.throws(() => kubeApiFrom({ ...config, kube_config: join(dir, 'missing.yaml') }, log), /kube_config/);
+    // This machine is no pod: in-cluster credentials fail with a sentence naming the option.
+    assert.throws(() => kubeApiFrom({ ...config, kube_config: 'in-cluster' }, log), /^Error: kube_config: /);
+    const saved = process.env['KUBECONFIG'];
+    process.env['KUBECONFIG'] = config.kube_config;
+    try {
+      assert.equal(kubeApiFrom({ ...config, kube_config: 'default' }, log).hubNamespace, 'from-context', 'default: KUBECONFIG');
+    } finally {
+      if (saved === undefined) delete process.env['KUBECONFIG'];
+      else process.env['KUBECONFIG'] = saved;
+    }
   });
 
   it('creates, reads, lists and deletes a pod with the bearer token', async () => {
