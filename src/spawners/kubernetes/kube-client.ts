@@ -19,7 +19,8 @@ function loadKubeConfig(config: KubernetesSpawnerConfig): { kc: KubeConfig; cont
   const kc = new KubeConfig();
   if (config.kube_config === 'in-cluster') {
     kc.loadFromCluster();
-    return { kc, contextNamespace: readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, 'utf8').trim() };
+    // The service account's namespace is needed only when the `namespace` option does not name one.
+    return { kc, contextNamespace: config.namespace ? config.namespace : readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, 'utf8').trim() };
   }
   if (config.kube_config === 'default') kc.loadFromDefault();
   else kc.loadFromFile(config.kube_config);
