@@ -8,6 +8,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Value } from '@sinclair/typebox/value';
 import { HubError, SpawnError } from '../../src/lib/errors.js';
@@ -249,7 +250,12 @@ describe('kubernetes spawner: poll from the shared cache', () => {
     api.run(NS, 'jupyter-alice', '10.0.0.2');
     const { state } = await s.result;
     api.mutate(NS, 'jupyter-alice', (p) => (p.status!.podIP = '10.0.0.3'));
-    assert.deepEqual(await spawner.poll(state, { log }), { status: 'running' });
+    const lines: string[] = [];
+    const seen = pino({ level: 'warn' }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }));
+    assert.deepEqual(await spawner.poll(state, { log: seen }), { status: 'running' });
+    assert.deepEqual(await spawner.poll(state, { log: seen }), { status: 'running' });
+    assert.equal(lines.filter((l) => l.includes('new IP')).length, 1, 'one warning per change');
+    assert.match(lines[0]!, /"was":"10\.0\.0\.2","now":"10\.0\.0\.3"/);
     await spawner.close();
   });
 });

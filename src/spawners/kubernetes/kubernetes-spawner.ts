@@ -38,6 +38,8 @@ export class KubernetesSpawner implements Spawner {
   readonly kind = 'kubernetes';
   readonly resumable = true;
   private live: Promise<Live> | undefined;
+  /** Pods (`ns/name/ip`) whose new IP was logged already: one warning per change, not one per poll. */
+  private readonly movedWarned = new Set<string>();
 
   /**
    * @param api the Kubernetes calls (undefined: built from `config` by init)
@@ -221,7 +223,9 @@ export class KubernetesSpawner implements Spawner {
     const pod = live.pods.get(s.namespace, s.pod);
     const result = podPoll(pod, live.pods.synced);
     const ip = pod?.status?.podIP;
-    if (result.status === 'running' && s.ip && ip && ip !== s.ip) {
+    if (result.status === 'running' && s.ip && ip && ip !== s.ip && !this.movedWarned.has(`${s.namespace}/${s.pod}/${ip}`)) {
+      if (this.movedWarned.size > 10_000) this.movedWarned.clear();
+      this.movedWarned.add(`${s.namespace}/${s.pod}/${ip}`);
       opts.log.warn({ pod: s.pod, namespace: s.namespace, was: s.ip, now: ip }, "the server's pod has a new IP: the hub's route still points at the old one");
     }
     return result;
