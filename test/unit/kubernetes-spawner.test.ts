@@ -327,6 +327,8 @@ describe('kubernetes spawner: stop, claim, resume, collisions, names', () => {
     await podOf(api);
     const saved = s.saved.at(-1)!;
     await first.spawner.close(); // the hub goes away; the pod stays
+    await failsWith(s, /stopped waiting for pod jupyter-alice .* as it shuts down/, 'hub-closing');
+    assert.ok(api.pod(NS, 'jupyter-alice'), 'the pod is left for the restarted hub');
     const second = await world({}, api);
     const creates = api.callsOf('createPod').length;
     const r = spawn(second.spawner, api, { resumeState: saved });

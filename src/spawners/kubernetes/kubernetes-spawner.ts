@@ -19,7 +19,7 @@ import type { KubernetesSpawnerConfig } from './kubernetes-config.js';
 import { podManifest, POD_LABEL_SELECTOR, pvcManifest, secretManifest, type ManifestInput } from './manifests.js';
 import { EventReflector, PodReflector } from './pod-reflector.js';
 import { podPoll } from './pod-status.js';
-import { waitForPod, waitForPodGone } from './pod-wait.js';
+import { waitForPod, waitForPodGone, WaitClosedError } from './pod-wait.js';
 import { applyProfile, availableProfiles, profileFormHtml, profileOptionsFromForm, type ProfileChoice } from './profiles.js';
 
 /** Seconds a server's pod gets to end when it is stopped. */
@@ -38,6 +38,8 @@ export class KubernetesSpawner implements Spawner {
   readonly kind = 'kubernetes';
   readonly resumable = true;
   private live: Promise<Live> | undefined;
+  /** Aborted by close: ends the waits of spawns under way, leaving their pods to a restarted hub. */
+  private closing = new AbortController();
   /** Pods (`ns/name/ip`) whose new IP was logged already: one warning per change, not one per poll. */
   private readonly movedWarned = new Set<string>();
 
@@ -61,6 +63,8 @@ export class KubernetesSpawner implements Spawner {
   async close(): Promise<void> {
     const live = this.live;
     this.live = undefined;
+    this.closing.abort();
+    this.closing = new AbortController();
     if (!live) return;
     const l = await live.catch(() => undefined);
     if (l) await Promise.allSettled([l.pods.stop(), l.events.stop()]);
@@ -192,11 +196,12 @@ export class KubernetesSpawner implements Spawner {
   /** Waits for the pod; any failure (or giving up) deletes the server's objects, then rethrows. */
   private async waitReady(req: SpawnRequest, live: Live, s: KubeState, uid: string | undefined, port: number, image: string): Promise<StartResult> {
     try {
-      const { url, ip } = await waitForPod(live.pods, live.events, { namespace: s.namespace, name: s.pod, uid, mustExist: uid === undefined, port, image, signal: req.signal, progress: (e) => req.progress(e) });
+      const { url, ip } = await waitForPod(live.pods, live.events, { namespace: s.namespace, name: s.pod, uid, mustExist: uid === undefined, port, image, signal: req.signal, closed: this.closing.signal, progress: (e) => req.progress(e) });
       const state: KubeState = { ...s, ip };
       await req.saveState(state);
       return { url, state };
     } catch (err) {
+      if (err instanceof WaitClosedError) throw err;
       req.log.warn({ pod: s.pod, namespace: s.namespace, err: (err as Error).message }, 'the server pod did not become ready: deleting it');
       await this.cleanUp(s, req.log);
       throw err;

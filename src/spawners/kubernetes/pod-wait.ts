@@ -10,6 +10,9 @@ import type { ProgressEvent } from '../spawner.js';
 import { eventIsAbout, progressOfEvent } from './pod-progress.js';
 import { pendingReason, podFailure, readyUrl, unschedulable } from './pod-status.js';
 
+/** How often a wait looks at the cache without a change event (cache only: no API call). */
+const RECHECK_MS = 2000;
+
 /** The parts of the reflectors a wait uses. */
 export interface PodCache {
   get(namespace: string, name: string): V1Pod | undefined;
@@ -18,6 +21,13 @@ export interface PodCache {
 }
 export interface EventFeed {
   onEvent(listener: (e: CoreV1Event) => void): () => void;
+}
+
+/** A wait ended because the spawner was closed (the hub shuts down), not because the pod failed. */
+export class WaitClosedError extends SpawnError {
+  constructor(message: string) {
+    super(message, 'hub-closing', { status: 503 });
+  }
 }
 
 /** What {@link waitForPod} waits for. */
@@ -33,6 +43,8 @@ export interface PodWait {
   /** The image, for messages before the pod is seen. */
   image: string;
   signal: AbortSignal;
+  /** Aborted when the hub process closes the spawner: the wait ends with {@link WaitClosedError}, the pod is left alone (a restarted hub resumes). */
+  closed?: AbortSignal;
   progress(e: ProgressEvent): void;
 }
 
@@ -59,6 +71,11 @@ export function waitForPod(pods: PodCache, events: EventFeed, w: PodWait): Promi
       fail(new SpawnError(`Gave up waiting for pod ${w.name} in namespace ${w.namespace}: ${why}.`, 'timeout'));
     };
     w.signal.addEventListener('abort', onAbort, { once: true });
+    const onClosed = (): void => fail(new WaitClosedError(`The hub stopped waiting for pod ${w.name} in namespace ${w.namespace} as it shuts down`));
+    w.closed?.addEventListener('abort', onClosed, { once: true });
+    // a look at the cache now and then too: a re-list after a reconnect may not replay every change as an event
+    const timer = setInterval(() => check(), RECHECK_MS);
+    timer.unref();
 
     function isOurs(pod: V1Pod): boolean {
       return pod.metadata?.namespace === w.namespace && pod.metadata.name === w.name && (w.uid === undefined || pod.metadata.uid === w.uid);
@@ -72,9 +89,11 @@ export function waitForPod(pods: PodCache, events: EventFeed, w: PodWait): Promi
     function finish(): boolean {
       if (done) return false;
       done = true;
+      clearInterval(timer);
       offPod();
       offEvents();
       w.signal.removeEventListener('abort', onAbort);
+      w.closed?.removeEventListener('abort', onClosed);
       return true;
     }
     function fail(err: Error): void {
@@ -100,6 +119,7 @@ export function waitForPod(pods: PodCache, events: EventFeed, w: PodWait): Promi
       lastReason = refusal ? `the scheduler finds no node for it: ${refusal}` : pendingReason(pod);
       if (refusal) say({ progress: 20, message: `Waiting for a node: ${refusal}` });
     }
+    if (w.closed?.aborted) return onClosed();
     if (w.signal.aborted) return onAbort();
     check();
   });
