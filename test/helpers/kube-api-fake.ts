@@ -229,9 +229,8 @@ export class KubeApiFake implements KubeApi {
     this.container(namespace, name, { running: { startedAt: new Date() } });
   }
 
-  /** An event about pod `namespace/name` (its current uid). */
-  event(namespace: string, name: string, reason: string, message: string): void {
-    const uid = this.pods.get(`${namespace}/${name}`)?.metadata?.uid;
+  /** An event about pod `namespace/name` (its current uid, unless `uid` is given). */
+  event(namespace: string, name: string, reason: string, message: string, uid = this.pods.get(`${namespace}/${name}`)?.metadata?.uid): void {
     const e: CoreV1Event = {
       metadata: { name: `${name}.${this.next()}`, namespace },
       involvedObject: { kind: 'Pod', name, namespace, ...(uid ? { uid } : {}) },

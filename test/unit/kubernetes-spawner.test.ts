@@ -142,6 +142,7 @@ describe('kubernetes spawner: start', () => {
     await podOf(api);
     api.event(NS, 'jupyter-bob', 'Scheduled', 'Successfully assigned hub/jupyter-bob to node-1');
     api.event('other', 'jupyter-alice', 'Scheduled', 'Successfully assigned other/jupyter-alice to node-1');
+    api.event(NS, 'jupyter-alice', 'Scheduled', 'Successfully assigned hub/jupyter-alice to node-1', 'uid-of-an-older-pod');
     api.run(NS, 'jupyter-alice', '10.0.0.9');
     await s.result;
     assert.ok(!s.progress.some((p) => p.message.includes('node-1')));
