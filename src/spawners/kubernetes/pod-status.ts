@@ -65,9 +65,6 @@ export function podFailure(pod: V1Pod): PodFailure | undefined {
   if (waiting?.reason && PULL_FAILURES.has(waiting.reason)) {
     return { reason: 'image-pull', message: `The image ${notebookImage(pod)} of pod ${name} cannot be pulled (${waiting.reason}${why ? `: ${why}` : ''}). Check the image name and tag, and the pull secrets.` };
   }
-  if (waiting?.reason === 'CreateContainerConfigError' || waiting?.reason === 'CreateContainerError') {
-    return { reason: 'container-config', message: `The server's container in pod ${name} cannot be created (${waiting.reason}${why ? `: ${why}` : ''}).` };
-  }
   const oom = [c?.state?.terminated, c?.lastState?.terminated].find((t) => t?.reason === 'OOMKilled');
   if (oom) return { reason: 'oom-killed', message: `The server in pod ${name} was killed because it used more memory than its limit (OOMKilled, exit code ${oom.exitCode}). Choose a profile with more memory or use less.` };
   if (waiting?.reason === 'CrashLoopBackOff') {
@@ -92,6 +89,20 @@ export function pendingReason(pod: V1Pod): string {
   const waiting = notebookStatus(pod)?.state?.waiting;
   if (waiting?.reason) return `The server's container waits (${apiText(waiting.reason, 60)})${waiting.message ? `: ${apiText(waiting.message)}` : ''}`;
   return pod.spec?.nodeName ? `Starting on node ${apiText(pod.spec.nodeName, 120)}` : 'Waiting to be scheduled';
+}
+
+/** Reasons a container waits for in every start: not worth a line of their own. */
+const ROUTINE_WAITS = new Set(['ContainerCreating', 'PodInitializing']);
+
+/**
+ * A sentence when the server's container waits for something unusual that
+ * may still pass (CreateContainerConfigError while a secret reaches the
+ * node...), else undefined. Shown as progress; the hub's timeout names it.
+ */
+export function containerTrouble(pod: V1Pod): string | undefined {
+  const waiting = notebookStatus(pod)?.state?.waiting;
+  if (!waiting?.reason || ROUTINE_WAITS.has(waiting.reason)) return undefined;
+  return `The server's container waits (${apiText(waiting.reason, 60)})${waiting.message ? `: ${apiText(waiting.message)}` : ''}`;
 }
 
 /** The scheduler's refusal (condition PodScheduled=False, Unschedulable), or undefined. */

@@ -8,7 +8,7 @@ import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { SpawnError } from '../../lib/errors.js';
 import type { ProgressEvent } from '../spawner.js';
 import { eventIsAbout, progressOfEvent } from './pod-progress.js';
-import { pendingReason, podFailure, readyUrl, unschedulable } from './pod-status.js';
+import { containerTrouble, pendingReason, podFailure, readyUrl, unschedulable } from './pod-status.js';
 
 /** How often a wait looks at the cache without a change event (cache only: no API call). */
 const RECHECK_MS = 2000;
@@ -118,6 +118,8 @@ export function waitForPod(pods: PodCache, events: EventFeed, w: PodWait): Promi
       const refusal = unschedulable(pod);
       lastReason = refusal ? `the scheduler finds no node for it: ${refusal}` : pendingReason(pod);
       if (refusal) say({ progress: 20, message: `Waiting for a node: ${refusal}` });
+      const trouble = refusal ? undefined : containerTrouble(pod);
+      if (trouble) say({ progress: 50, message: trouble });
     }
     if (w.closed?.aborted) return onClosed();
     if (w.signal.aborted) return onAbort();
