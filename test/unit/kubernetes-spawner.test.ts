@@ -201,6 +201,17 @@ describe('kubernetes spawner: failures, each with a sentence and the objects cle
     await spawner.close();
   });
 
+  it('a container config error that passes is only progress', async () => {
+    const { api, spawner } = await world();
+    const s = spawn(spawner, api);
+    await podOf(api);
+    api.container(NS, 'jupyter-alice', { waiting: { reason: 'CreateContainerConfigError', message: 'secret "jupyter-alice-secret" not found' } });
+    await until(() => s.progress.some((p) => p.message.includes('CreateContainerConfigError')), 'the progress line');
+    api.run(NS, 'jupyter-alice', '10.0.0.9');
+    assert.equal((await s.result).url, 'http://10.0.0.9:8888');
+    await spawner.close();
+  });
+
   it('a pod create the API refuses: a SpawnError naming it, the secret deleted', async () => {
     const { api, spawner } = await world();
     api.failNext.set('createPod', new KubeApiError('pods is forbidden: exceeded quota', 403, 'Forbidden'));
