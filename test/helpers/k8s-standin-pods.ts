@@ -81,9 +81,6 @@ export class PodDriver {
   /** Takes a newly created pod through its scenario (runs in the background). */
   started(ns: string, pod: K8sObject): void {
     this.gone.delete(`${ns}/${String(pod.metadata.name)}`);
-    this.store.update('pods', ns, String(pod.metadata.name), (p) => {
-      p.status = { phase: 'Pending', qosClass: 'Burstable' };
-    });
     void this.drive(ns, String(pod.metadata.name)).catch(() => {});
   }
 

@@ -16,8 +16,10 @@
  * - Pods are driven like a cluster would (k8s-standin-pods.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,12 +42,21 @@ export interface K8sStandinOptions {
   namespaces?: string[];
   /** Milliseconds between two steps of a pod's life (default 20). */
   stepMs?: number;
+  /**
+   * HTTPS with a self-signed certificate for 127.0.0.1 whose PEM goes into the
+   * kubeconfig as `certificate-authority-data`, as a real apiserver (default
+   * true). false: plain HTTP, and the kubeconfig says `insecure-skip-tls-verify`
+   * (client-node 1.4 refuses http:// without it).
+   */
+  tls?: boolean;
 }
 
 /** A running stand-in. */
 export interface K8sStandin {
-  /** `http://127.0.0.1:<port>` */
+  /** `https://127.0.0.1:<port>` (`http://` with `tls: false`). */
   readonly url: string;
+  /** The PEM certificate the stand-in serves (its own CA), when `tls`. */
+  readonly caPem: string | undefined;
   /** A kubeconfig file (in a temp dir) pointing at the stand-in with the token; context namespace `default`. */
   readonly kubeconfigPath: string;
   /** The bearer token every request must carry. */
@@ -191,7 +202,7 @@ export async function startK8sStandin(opts: K8sStandinOptions = {}): Promise<K8s
       full.data = data;
       delete full.stringData;
     }
-    if (t.resource === 'pods' || t.resource === 'persistentvolumeclaims') delete full.status;
+    if (t.resource === 'pods') full.status = { phase: 'Pending', qosClass: qosClass(full) };
     if (t.resource === 'persistentvolumeclaims') full.status = { phase: 'Bound', accessModes: (full.spec as { accessModes?: string[] } | undefined)?.accessModes, capacity: (full.spec as { resources?: { requests?: unknown } } | undefined)?.resources?.requests };
     if (t.resource === 'namespaces') full.status = { phase: 'Active' };
     const stored = store.create(t.resource, t.namespace, full);
@@ -201,25 +212,31 @@ export async function startK8sStandin(opts: K8sStandinOptions = {}): Promise<K8s
 
   const watch = (req: IncomingMessage, res: ServerResponse, rec: RecordedRequest, t: Target, match: (o: Record<string, unknown>) => boolean, q: URLSearchParams): void => {
     rec.status = 200;
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.flushHeaders();
     let ended = false;
     let timer: NodeJS.Timeout | undefined;
+    // eslint-disable-next-line prefer-const -- `end` may run inside store.watch (410), before the assignment
+    let stop: (() => void) | undefined;
     const end = (): void => {
       if (ended) return;
       ended = true;
       clearTimeout(timer);
-      stop();
+      stop?.();
       res.end();
     };
-    const stop = store.watch(t.resource, t.namespace, match, q.get('resourceVersion'), (e) => {
+    stop = store.watch(t.resource, t.namespace, match, q.get('resourceVersion'), (e) => {
       if (!ended) res.write(`${JSON.stringify(e)}\n`);
     }, end);
     const seconds = Number(q.get('timeoutSeconds') ?? 1800);
-    if (!ended) timer = setTimeout(end, Math.max(0, seconds) * 1000);
+    if (ended) stop();
+    else timer = setTimeout(end, Math.max(0, seconds) * 1000);
     req.socket.once('close', end);
   };
 
-  const server = createServer((req, res) => {
+  const dir = mkdtempSync(join(tmpdir(), 'k8s-standin-'));
+  const caPem = opts.tls === false ? undefined : selfSigned(dir);
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const rec: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', status: 0, kind: 'other' };
     requests.push(rec);
     if (down) {
@@ -231,24 +248,26 @@ export async function startK8sStandin(opts: K8sStandinOptions = {}): Promise<K8s
       if (err instanceof K8sStatusError) return send(res, rec, err.code, err.toStatus());
       send(res, rec, 500, statusObject(500, 'InternalError', `stand-in: ${(err as Error).message}`));
     });
-  });
+  };
+  const server = caPem
+    ? createHttpsServer({ cert: caPem, key: readFileSync(join(dir, 'key.pem')) }, onRequest)
+    : createHttpServer(onRequest);
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const dir = mkdtempSync(join(tmpdir(), 'k8s-standin-'));
+  const url = `${caPem ? 'https' : 'http'}://127.0.0.1:${(server.address() as { port: number }).port}`;
   const kubeconfigPath = join(dir, 'kubeconfig');
   writeFileSync(kubeconfigPath, JSON.stringify({
     apiVersion: 'v1', kind: 'Config', 'current-context': 'standin', preferences: {},
-    clusters: [{ name: 'standin', cluster: { server: url } }],
+    clusters: [{ name: 'standin', cluster: { server: url, ...(caPem ? { 'certificate-authority-data': Buffer.from(caPem).toString('base64') } : { 'insecure-skip-tls-verify': true }) } }],
     users: [{ name: 'standin', user: { token } }],
     contexts: [{ name: 'standin', context: { cluster: 'standin', user: 'standin', namespace: 'default' } }],
   }), { mode: 0o600 });
 
   return {
-    url, kubeconfigPath, token, requests, counts,
+    url, caPem, kubeconfigPath, token, requests, counts,
     get resourceVersion() { return store.resourceVersion; },
     list: (resource, namespace) => store.list(resource, namespace),
     get: (resource, namespace, name) => store.get(resource, namespace, name),
@@ -278,6 +297,23 @@ export async function startK8sStandin(opts: K8sStandinOptions = {}): Promise<K8s
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A self-signed certificate for 127.0.0.1 (key.pem in `dir`); returns the certificate PEM. */
+function selfSigned(dir: string): string {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=kube-apiserver-standin',
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-addext', 'basicConstraints=critical,CA:TRUE', '-days', '2',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore', timeout: 10_000 });
+  return readFileSync(join(dir, 'cert.pem'), 'utf8');
+}
+
+/** The pod's QoS class as the apiserver computes it (roughly: limits = requests everywhere → Guaranteed). */
+function qosClass(pod: K8sObject): string {
+  const cs = ((pod.spec as { containers?: { resources?: { limits?: Record<string, unknown>; requests?: Record<string, unknown> } }[] } | undefined)?.containers) ?? [];
+  if (cs.every((c) => !c.resources?.limits && !c.resources?.requests)) return 'BestEffort';
+  const guaranteed = cs.every((c) => c.resources?.limits?.cpu !== undefined && c.resources.limits.memory !== undefined &&
+    Object.entries(c.resources.requests ?? {}).every(([k, v]) => String(c.resources?.limits?.[k]) === String(v)));
+  return guaranteed ? 'Guaranteed' : 'Burstable';
 }
 
 function combine(a: (o: Record<string, unknown>) => boolean, b: (o: Record<string, unknown>) => boolean): (o: Record<string, unknown>) => boolean {
