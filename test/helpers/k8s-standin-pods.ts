@@ -12,7 +12,13 @@ import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { K8sObject, K8sStore } from './k8s-standin-store.js';
 
-/** What a pod does once created. */
+/**
+ * What a pod does once created: `run` (default), `unschedulable` (Pending,
+ * FailedScheduling), `image-pull-fail` (ErrImagePull, ImagePullBackOff),
+ * `oom` (runs, then OOMKilled exit 137: phase Failed with restartPolicy
+ * Never, else restarted into CrashLoopBackOff with the OOM in lastState),
+ * `crash-loop` (Running, CrashLoopBackOff, exit 1 in lastState).
+ */
 export type PodScenario = 'run' | 'unschedulable' | 'image-pull-fail' | 'oom' | 'crash-loop';
 
 const SERVER = fileURLToPath(new URL('../fixtures/trivial-server.mjs', import.meta.url));
@@ -30,7 +36,11 @@ export class PodDriver {
   private nextIp = randomBytes(2).readUInt16BE() % 60000;
   private closed = false;
 
-  constructor(private readonly store: K8sStore, private readonly stepMs: number) {}
+  constructor(
+    private readonly store: K8sStore,
+    private readonly stepMs: number,
+    private readonly realServers = true,
+  ) {}
 
   /** Sets the scenario of pods named `pod` (or matching a predicate); the last one set wins. A running pod switches now for `oom`/`crash-loop`. */
   setScenario(pod: string | ((namespace: string, name: string) => boolean), scenario: PodScenario): void {
@@ -85,11 +95,11 @@ export class PodDriver {
   }
 
   private async drive(ns: string, name: string): Promise<void> {
-    const scenario = this.scenarioOf(ns, name);
+    const scenario = (): PodScenario => this.scenarioOf(ns, name);
     await sleep(this.stepMs);
     let pod = this.store.get('pods', ns, name);
     if (!pod || this.closed) return;
-    if (scenario === 'unschedulable') {
+    if (scenario() === 'unschedulable') {
       const message = '0/3 nodes are available: 3 Insufficient cpu.';
       this.setStatus(ns, name, (s) => {
         s.conditions = [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: now() }];
@@ -113,7 +123,7 @@ export class PodDriver {
     this.event(ns, pod, 'Normal', 'Pulling', `Pulling image "${image}"`);
     await sleep(this.stepMs);
     if (!this.store.get('pods', ns, name)) return;
-    if (scenario === 'image-pull-fail') {
+    if (scenario() === 'image-pull-fail') {
       this.event(ns, pod, 'Warning', 'Failed', `Failed to pull image "${image}": rpc error: code = NotFound desc = failed to pull and unpack image "${image}": not found`);
       this.event(ns, pod, 'Warning', 'Failed', 'Error: ErrImagePull');
       this.waiting(ns, name, 'ErrImagePull', `rpc error: code = NotFound desc = failed to pull and unpack image "${image}": not found`);
@@ -135,7 +145,7 @@ export class PodDriver {
     this.event(ns, pod, 'Normal', 'Created', `Created container ${c.name}`);
     const port = c.ports?.find((p) => p.name === 'notebook-port')?.containerPort ?? c.ports?.[0]?.containerPort ?? 8888;
     const ip = this.allocateIp();
-    if (scenario !== 'crash-loop') {
+    if (scenario() !== 'crash-loop' && this.realServers) {
       await this.startServer(ns, name, ip, port, env);
       if (!this.store.get('pods', ns, name)) return this.stopServer(ns, name);
     }
@@ -154,9 +164,10 @@ export class PodDriver {
       ];
       s.containerStatuses = [{ name: c.name, image, imageID: `${image}@sha256:${'0'.repeat(64)}`, ready: true, restartCount: 0, started: true, state: { running: { startedAt: t } } }];
     });
-    if (scenario === 'oom' || scenario === 'crash-loop') {
+    const now2 = scenario();
+    if (now2 === 'oom' || now2 === 'crash-loop') {
       await sleep(this.stepMs);
-      await this.fail(ns, name, scenario);
+      await this.fail(ns, name, now2);
     }
   }
 
@@ -177,13 +188,23 @@ export class PodDriver {
       s.conditions = (s.conditions as { type: string }[] | undefined)?.map((c) => (c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False', reason: 'ContainersNotReady', lastTransitionTime: t } : c));
     };
     if (how === 'oom') {
+      const oom = { exitCode: 137, reason: 'OOMKilled', startedAt: t, finishedAt: t, containerID: '' };
+      const restarts = (pod.spec as { restartPolicy?: string }).restartPolicy !== 'Never';
       this.setStatus(ns, name, (s) => {
-        s.phase = 'Failed';
+        if (!restarts) s.phase = 'Failed';
         notReady(s);
         const cs = (s.containerStatuses as Record<string, unknown>[])[0]!;
-        Object.assign(cs, { ready: false, started: false, state: { terminated: { exitCode: 137, reason: 'OOMKilled', startedAt: t, finishedAt: t, containerID: '' } } });
+        Object.assign(cs, { ready: false, started: false, state: { terminated: oom } });
       });
       this.event(ns, pod, 'Warning', 'OOMKilling', `Memory cgroup out of memory: Killed process (node) in container notebook of pod ${ns}/${name}`);
+      if (!restarts) return;
+      // restartPolicy Always/OnFailure: the kubelet restarts it, then backs off; the OOM stays in lastState.
+      await sleep(this.stepMs);
+      this.setStatus(ns, name, (s) => {
+        const cs = (s.containerStatuses as Record<string, unknown>[])[0]!;
+        Object.assign(cs, { restartCount: 1, lastState: { terminated: oom }, state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off 10s restarting failed container=notebook pod=${name}_${ns}(${String(pod.metadata.uid)})` } } });
+      });
+      this.event(ns, pod, 'Warning', 'BackOff', `Back-off restarting failed container notebook in pod ${name}_${ns}(${String(pod.metadata.uid)})`);
       return;
     }
     for (let restart = 1; restart <= 2; restart++) {

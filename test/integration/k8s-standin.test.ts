@@ -212,10 +212,12 @@ describe('Kubernetes API stand-in through @kubernetes/client-node', () => {
     assert.equal((k8s.get('pods', NS, 'nopull-1') as V1Pod).status?.phase, 'Pending');
   });
 
-  it('oom: runs, then terminated OOMKilled exit 137 and its server gone', async () => {
+  it('oom: runs, then terminated OOMKilled exit 137 and its server gone (restartPolicy Never: Failed)', async () => {
     k8s.setScenario('oomer', 'oom');
     await secret('oomer', 't');
-    await api.createNamespacedPod({ namespace: NS, body: pod('oomer') });
+    const never = pod('oomer');
+    never.spec!.restartPolicy = 'Never';
+    await api.createNamespacedPod({ namespace: NS, body: never });
     const p = await until(() => {
       const x = k8s.get('pods', NS, 'oomer') as V1Pod | undefined;
       return x?.status?.phase === 'Failed' ? x : undefined;
@@ -225,6 +227,20 @@ describe('Kubernetes API stand-in through @kubernetes/client-node', () => {
     assert.equal(term?.exitCode, 137);
     await assert.rejects(fetch(`http://${p.status?.podIP}:8888/`));
     assert.ok((await podEvents('oomer')).some((e) => e.reason === 'Started'));
+  });
+
+  it('oom with restartPolicy OnFailure, set after the pod runs: CrashLoopBackOff with OOMKilled in lastState', async () => {
+    await secret('oomer2', 't');
+    await api.createNamespacedPod({ namespace: NS, body: pod('oomer2') });
+    await until(() => (k8s.get('pods', NS, 'oomer2') as V1Pod | undefined)?.status?.phase === 'Running', 'oomer2 running');
+    k8s.setScenario('oomer2', 'oom');
+    const p = await until(() => {
+      const x = k8s.get('pods', NS, 'oomer2') as V1Pod | undefined;
+      return x?.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff' ? x : undefined;
+    }, 'oomer2 restarted');
+    assert.equal(p.status?.phase, 'Running');
+    assert.equal(p.status?.containerStatuses?.[0]?.lastState?.terminated?.reason, 'OOMKilled');
+    assert.equal(p.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode, 137);
   });
 
   it('crash-loop: CrashLoopBackOff with restarts and BackOff events', async () => {
