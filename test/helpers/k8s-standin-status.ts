@@ -37,9 +37,17 @@ export const alreadyExists = (resource: string, name: string): K8sStatusError =>
 export function invalid(kind: string, name: string, problems: string[]): K8sStatusError {
   const causes = problems.map((p) => {
     const i = p.indexOf(': ');
-    return { reason: 'FieldValueInvalid', field: i > 0 ? p.slice(0, i) : '', message: i > 0 ? p.slice(i + 2) : p };
+    return { reason: 'FieldValueInvalid', field: i > 0 ? fieldPath(p.slice(0, i)) : '', message: i > 0 ? p.slice(i + 2) : p };
   });
-  return new K8sStatusError(422, 'Invalid', `${kind} "${name}" is invalid: ${problems.join(', ')}`, { name, kind, causes });
+  const text = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ');
+  return new K8sStatusError(422, 'Invalid', `${kind} "${name}" is invalid: ${text}`, { name, kind, causes });
+}
+
+/** A JSON pointer (`/spec/containers/0/name`) as the apiserver names fields (`spec.containers[0].name`); other text unchanged. */
+function fieldPath(at: string): string {
+  if (!at.startsWith('/')) return at;
+  return at.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, s) => (/^\d+$/.test(s) ? `${acc}[${s}]` : acc ? `${acc}.${s}` : s), '');
 }
 
 /** 400 BadRequest. */

@@ -23,7 +23,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateK8sObject } from './k8s-schema.js';
+import { validateK8sObject, type K8sKind } from './k8s-schema.js';
 import { PodDriver, type PodScenario } from './k8s-standin-pods.js';
 import { K8sStatusError, badRequest, fieldSelector, invalid, labelSelector, metadataProblems, notFound, statusObject } from './k8s-standin-status.js';
 import { K8sStore, type K8sObject } from './k8s-standin-store.js';
@@ -91,7 +91,7 @@ export interface K8sStandin {
   close(): Promise<void>;
 }
 
-const RESOURCES: Record<string, { kind: string; namespaced: boolean }> = {
+const RESOURCES: Record<string, { kind: K8sKind; namespaced: boolean }> = {
   pods: { kind: 'Pod', namespaced: true },
   persistentvolumeclaims: { kind: 'PersistentVolumeClaim', namespaced: true },
   secrets: { kind: 'Secret', namespaced: true },
