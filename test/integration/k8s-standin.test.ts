@@ -277,3 +277,27 @@ describe('Kubernetes API stand-in through @kubernetes/client-node', () => {
     closed = true;
   });
 });
+
+describe('Kubernetes API stand-in for benchmarks (realServers: false)', () => {
+  it('runs 300 pods without processes; one list and one watch see them all, counted per kind', async () => {
+    const k8s = await startK8sStandin({ stepMs: 1, realServers: false, tls: false });
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromFile(k8s.kubeconfigPath);
+      const api = kc.makeApiClient(CoreV1Api);
+      const running = new Set<string>();
+      const ctl = await new Watch(kc).watch('/api/v1/pods', { labelSelector: 'component=singleuser-server', resourceVersion: k8s.resourceVersion },
+        (_t, p: V1Pod) => p.status?.phase === 'Running' && running.add(p.metadata?.name ?? ''), () => {});
+      for (let i = 0; i < 300; i += 50)
+        await Promise.all(Array.from({ length: 50 }, (_, j) => api.createNamespacedPod({ namespace: NS, body: pod(`bench-${i + j}`, { env: [] }) })));
+      await until(() => running.size === 300, '300 running', 20_000);
+      assert.equal((await api.listPodForAllNamespaces({ labelSelector: 'component=singleuser-server' })).items.length, 300);
+      assert.equal(k8s.runningServers, 0);
+      assert.deepEqual({ ...k8s.counts }, { list: 1, watch: 1, get: 0, create: 300, delete: 0, other: 0 });
+      assert.ok(k8s.requests.every((r) => r.status === 200 || r.status === 201));
+      ctl.abort();
+    } finally {
+      await k8s.close();
+    }
+  });
+});
