@@ -291,6 +291,12 @@ describe('the Kubernetes back-end end to end, through a real hub and proxy, over
     assert.equal(gc.resources.limits['nvidia.com/gpu'], '1');
     assert.deepEqual((gpod.spec as { nodeSelector?: Record<string, string> }).nodeSelector, { 'nvidia.com/gpu.present': 'true' });
     await stop('frank');
+
+    // a listed choice of an option through the API
+    const listed = await spawn('frank', '', { profile: 'datascience', image: 'latest' });
+    assert.equal(listed.at(-1)?.ready, true, listed.map((e) => e.message).join('\n'));
+    assert.equal(((await podOf('frank')).spec.containers[0] as { image: string }).image, 'quay.io/jupyter/datascience-notebook:latest');
+    await stop('frank');
     assert.deepEqual(refused(), []);
   });
 
