@@ -14,6 +14,7 @@ import { TRIVIAL_SERVER } from '../helpers/hub.js';
 import { cancelJobs, jobCommandDir, jobLive, portReports, removeDir, removeJobLogs, slurmUnavailable } from '../helpers/slurm-jobs.js';
 import { trivialSpawner, type TrivialSpawner } from '../helpers/spawner-doubles.js';
 import { firecrestBackend } from './firecrest-backend.js';
+import { kubernetesBackend } from './kubernetes-backend.js';
 import { spawnerConformance, type SpawnerBackend } from './spawner-conformance.js';
 
 /** Kills a process group (local servers run in their own), else the process. */
@@ -126,6 +127,6 @@ function slurm(): SpawnerBackend {
   };
 }
 
-const BACKENDS: SpawnerBackend[] = [localProcess(), trivialDouble(), slurm(), firecrestBackend()];
+const BACKENDS: SpawnerBackend[] = [localProcess(), trivialDouble(), slurm(), firecrestBackend(), kubernetesBackend()];
 
 for (const backend of BACKENDS) spawnerConformance(backend);

@@ -122,8 +122,11 @@ export function podPoll(pod: V1Pod | undefined, synced: boolean): PollResult {
   const t = notebookStatus(pod)?.state?.terminated;
   if (t) return { status: 'stopped', exitCode: t.exitCode, ...(t.reason ? { reason: apiText(t.reason, 60) } : {}) };
   switch (pod.status?.phase) {
-    case 'Running':
-      return { status: 'running' };
+    case 'Running': {
+      // a crash loop (an OOM kill restarted, say) is not a server that answers: stopped, saying why
+      const crash = notebookStatus(pod)?.state?.waiting?.reason === 'CrashLoopBackOff' ? podFailure(pod) : undefined;
+      return crash ? { status: 'stopped', reason: crash.message } : { status: 'running' };
+    }
     case 'Failed':
     case 'Succeeded':
       return { status: 'stopped', reason: `pod ${pod.status.phase}${pod.status.message ? `: ${apiText(pod.status.message)}` : ''}` };
