@@ -237,6 +237,16 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
       if (s.pending) throw new HubError(400, `User ${name}'s server ${s.name ? `${s.name} ` : ''}is pending ${s.pending}, please wait`);
     }
     for (const s of servers) if (s.ready || s.url) await hub.servers.stop(user, s.name);
+    // what back-ends keep for the user across servers (a volume claim), before the row goes: a failure keeps the user
+    for (const b of hub.spawners.all()) {
+      if (!b.spawner.deleteUser) continue;
+      try {
+        await b.spawner.deleteUser(user.name, { log: hub.log.child({ user: user.name, backend: b.name }) });
+      } catch (err) {
+        req.log.warn({ user: user.name, backend: b.name, err: (err as Error).message }, "could not delete the user's data on a back-end");
+        throw new HubError(503, `Could not delete ${name}'s data on back-end ${JSON.stringify(b.name)}: ${(err as Error).message}; the user is kept, try again.`);
+      }
+    }
     await deleteUser(hub.db, user.id);
     return sendStatus(reply, 204);
   });

@@ -204,6 +204,13 @@ export interface Spawner {
    */
   stopBlocker?(state: SpawnerState, ctx: { user: string; log: Logger }): Promise<string | undefined>;
   /**
+   * A hub user is being deleted (their servers already stopped): remove what
+   * the back-end keeps for the user across servers and was told to remove
+   * with the user (Kubernetes: the user's volume claim with `delete_pvc`).
+   * Throws when it could not; the hub then keeps the user and says why.
+   */
+  deleteUser?(user: string, opts: { log: Logger }): Promise<void>;
+  /**
    * HTML fragment for the spawn form, or undefined for none. `previous` holds
    * the options this user's server last started with (to preselect them).
    */
