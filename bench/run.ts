@@ -1,7 +1,7 @@
 /**
  * Runs the benchmarks and prints a summary table.
  *
- *   node --import tsx bench/run.ts [api] [startup] [spawn] [spawn-trivial] [proxy] [slurm] [--quick] [--profile] [--keep] [--build]
+ *   node --import tsx bench/run.ts [api] [startup] [spawn] [spawn-trivial] [proxy] [kubernetes] [slurm] [--quick] [--profile] [--keep] [--build]
  *   npm run bench -- [names...] [flags]
  *
  * No name: all of them but slurm (run it by name: it needs root and resizes the
@@ -20,6 +20,7 @@ import { spawnBench } from './spawn.js';
 import { spawnTrivialBench } from './spawn-trivial.js';
 import { proxyBench } from './proxy.js';
 import { slurmBench } from './slurm.js';
+import { kubernetesBench } from './kubernetes.js';
 import { parseArgs, printResult, type Bench } from './lib/common.js';
 import { checkBuild, jupyterhubVersion, ROOT } from './lib/hubs.js';
 import { installCleanupHandlers, stopAll } from './lib/procs.js';
@@ -33,6 +34,7 @@ const BENCHES: Record<string, { bench: Bench; limitMin: number; onlyWhenNamed?: 
   spawn: { bench: spawnBench, limitMin: 20 },
   'spawn-trivial': { bench: spawnTrivialBench, limitMin: 20 },
   proxy: { bench: proxyBench, limitMin: 15 },
+  kubernetes: { bench: kubernetesBench, limitMin: 5 },
   slurm: { bench: slurmBench, limitMin: 20, onlyWhenNamed: true },
 };
 

@@ -58,8 +58,11 @@ export function printResult(r: BenchResult): void {
   for (const n of r.notes) process.stdout.write(`- ${n}\n`);
 }
 
-/** When `moduleUrl` is the script node was asked to run: run this one benchmark and exit. */
-export function runIfMain(moduleUrl: string, bench: Bench): void {
+/**
+ * When `moduleUrl` is the script node was asked to run: run this one benchmark and exit.
+ * `usesDist: false`: the benchmark runs src/ in-process, so a missing or stale dist/ is not checked.
+ */
+export function runIfMain(moduleUrl: string, bench: Bench, how: { usesDist?: boolean } = {}): void {
   const file = process.argv[1] ? path.resolve(process.argv[1]) : '';
   if (file !== fileURLToPath(moduleUrl)) return;
   installCleanupHandlers();
@@ -67,7 +70,7 @@ export function runIfMain(moduleUrl: string, bench: Bench): void {
   void (async () => {
     let code = 0;
     try {
-      const stale = checkBuild();
+      const stale = how.usesDist === false ? undefined : checkBuild();
       if (stale) log(`warning: ${stale}`);
       printResult(await bench(opts));
     } catch (err) {
