@@ -6,7 +6,7 @@
  * restart, a leftover pod of the same name, and hostile user names. The run
  * against the spec-checked API stand-in is another test.
  */
-import { describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -36,8 +36,15 @@ interface Spawn {
   result: Promise<StartResult>;
 }
 
+/** Every spawner a test made, closed after it even when it fails (an open reflector would keep the process alive). */
+const opened: KubernetesSpawner[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((s) => s.close()));
+});
+
 async function world(more: Partial<KubernetesSpawnerConfig> = {}, api = new KubeApiFake()) {
   const spawner = new KubernetesSpawner(config(more), { log, name: 'k8s', now: Date.now, fetch, dataDir: '/nonexistent' }, api);
+  opened.push(spawner);
   await spawner.init();
   return { api, spawner };
 }
@@ -109,16 +116,16 @@ describe('kubernetes spawner: start', () => {
     const r = await s.result;
     assert.equal(r.url, 'http://10.1.2.3:8888');
     const creates = api.calls.filter((c) => /^(create|read)/.test(c));
-    assert.deepEqual(creates, ['readPvc hub/claim-alice', 'createPvc hub/claim-alice', 'createSecret hub/jupyter-alice-secret', 'createPod hub/jupyter-alice']);
+    assert.deepEqual(creates, ['readPvc hub/claim-alice', 'createPvc hub/claim-alice', 'createSecret hub/jupyter-alice', 'createPod hub/jupyter-alice']);
     // the pod names the secret and carries no token
     const podJson = JSON.stringify(api.pod(NS, 'jupyter-alice'));
-    assert.ok(podJson.includes('jupyter-alice-secret'));
+    assert.ok(podJson.includes('"secretKeyRef":{"name":"jupyter-alice"'), 'the token comes from the secret named as the pod');
     assert.ok(!podJson.includes(TOKEN));
     // state saved right after the pod's creation, then with its IP
     const podCall = api.calls.indexOf('createPod hub/jupyter-alice') + 1;
     assert.ok(s.savedAt.includes(podCall), `a save right after createPod (saves at ${s.savedAt.join(',')}, pod at ${podCall})`);
-    assert.deepEqual(s.saved[0], { v: 1, pod: 'jupyter-alice', namespace: NS, secret: 'jupyter-alice-secret', pvc: 'claim-alice' });
-    assert.deepEqual(r.state, { v: 1, pod: 'jupyter-alice', namespace: NS, secret: 'jupyter-alice-secret', pvc: 'claim-alice', ip: '10.1.2.3' });
+    assert.deepEqual(s.saved[0], { v: 1, pod: 'jupyter-alice', namespace: NS, secret: 'jupyter-alice', pvc: 'claim-alice' });
+    assert.deepEqual(r.state, { v: 1, pod: 'jupyter-alice', namespace: NS, secret: 'jupyter-alice', pvc: 'claim-alice', ip: '10.1.2.3' });
     assert.deepEqual(
       s.progress.map((p) => p.message),
       [
@@ -205,7 +212,7 @@ describe('kubernetes spawner: failures, each with a sentence and the objects cle
     const { api, spawner } = await world();
     const s = spawn(spawner, api);
     await podOf(api);
-    api.container(NS, 'jupyter-alice', { waiting: { reason: 'CreateContainerConfigError', message: 'secret "jupyter-alice-secret" not found' } });
+    api.container(NS, 'jupyter-alice', { waiting: { reason: 'CreateContainerConfigError', message: 'secret "jupyter-alice" not found' } });
     await until(() => s.progress.some((p) => p.message.includes('CreateContainerConfigError')), 'the progress line');
     api.run(NS, 'jupyter-alice', '10.0.0.9');
     assert.equal((await s.result).url, 'http://10.0.0.9:8888');
@@ -307,7 +314,8 @@ describe('kubernetes spawner: stop, claim, resume, collisions, names', () => {
   });
 
   it('the claim is created once and reused by the user\'s other servers', async () => {
-    const { api, spawner } = await world({ storage_pvc_ensure: true });
+    // KubeSpawner 7's default claim-{user_server} gives each server its own claim; one claim per user is claim-{username}
+    const { api, spawner } = await world({ storage_pvc_ensure: true, pvc_name_template: 'claim-{username}' });
     const a = spawn(spawner, api);
     await podOf(api);
     api.run(NS, 'jupyter-alice', '10.0.0.2');
@@ -354,7 +362,7 @@ describe('kubernetes spawner: stop, claim, resume, collisions, names', () => {
 
   it('resume of a pod that is gone fails at once and cleans up', async () => {
     const { api, spawner } = await world();
-    const r = spawn(spawner, api, { resumeState: { v: 1, pod: 'jupyter-alice', namespace: NS, secret: 'jupyter-alice-secret' } });
+    const r = spawn(spawner, api, { resumeState: { v: 1, pod: 'jupyter-alice', namespace: NS, secret: 'jupyter-alice' } });
     await failsWith(r, /is gone: it was deleted outside the hub/, 'pod-deleted');
     await spawner.close();
   });
@@ -376,13 +384,13 @@ describe('kubernetes spawner: stop, claim, resume, collisions, names', () => {
 
   it('a leftover secret is replaced', async () => {
     const api = new KubeApiFake();
-    await api.createSecret(NS, { metadata: { name: 'jupyter-alice-secret' } });
+    await api.createSecret(NS, { metadata: { name: 'jupyter-alice' } });
     const { spawner } = await world({}, api);
     const s = spawn(spawner, api);
     await podOf(api);
     api.run(NS, 'jupyter-alice', '10.0.0.5');
     await s.result;
-    assert.deepEqual(api.callsOf('deleteSecret'), ['hub/jupyter-alice-secret']);
+    assert.deepEqual(api.callsOf('deleteSecret'), ['hub/jupyter-alice']);
     await spawner.close();
   });
 
