@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Value } from '@sinclair/typebox/value';
-import { HubError, SpawnError } from '../../src/lib/errors.js';
+import { ConfigError, HubError, SpawnError } from '../../src/lib/errors.js';
 import { KubeApiError } from '../../src/spawners/kubernetes/kube-api.js';
 import { KubernetesSpawnerSchema, type KubernetesSpawnerConfig } from '../../src/spawners/kubernetes/kubernetes-config.js';
 import { KubernetesSpawner } from '../../src/spawners/kubernetes/kubernetes-spawner.js';
@@ -183,6 +183,48 @@ describe('kubernetes spawner: failures, each with a sentence and the objects cle
     await failing((api) => api.container(NS, 'jupyter-alice', { running: {} }, { terminated: { exitCode: 137, reason: 'OOMKilled' } }, 'Running'), /more memory than its limit \(OOMKilled, exit code 137\)/, 'oom-killed');
   });
 
+  it('OOM-killed with restartPolicy OnFailure (a crash loop whose last end is OOMKilled) names the memory limit', async () => {
+    const { api, spawner } = await world({ mem_limit: '1G' });
+    const s = spawn(spawner, api);
+    await podOf(api);
+    api.container(NS, 'jupyter-alice', { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 10s' } }, { terminated: { exitCode: 137, reason: 'OOMKilled' } }, 'Running');
+    await failsWith(s, /OOM-killed \(memory limit 1073741824\)/, 'oom-killed');
+  });
+
+  it('a running server that OOM-loops polls stopped with the memory limit', async () => {
+    const { api, spawner } = await world({ mem_limit: '2Gi' });
+    const s = spawn(spawner, api);
+    await podOf(api);
+    api.run(NS, 'jupyter-alice', '10.0.0.2');
+    const { state } = await s.result;
+    api.container(NS, 'jupyter-alice', { waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { exitCode: 137, reason: 'OOMKilled' } }, 'Running');
+    assert.deepEqual(await spawner.poll(state, { log }), { status: 'stopped', exitCode: 137, reason: 'OOM-killed (memory limit 2Gi)' });
+  });
+
+  it('a memory amount no quantity can hold: ConfigError at construction (also from a profile), 400 naming the option from a free-text choice', async () => {
+    const make = (c: KubernetesSpawnerConfig) => new KubernetesSpawner(c, { log, name: 'k8s', now: Date.now, fetch, dataDir: '/x' }, new KubeApiFake());
+    assert.throws(() => make(config({ mem_limit: '2 gigs' })), (e: Error) => e instanceof ConfigError && /spawners\.k8s\.mem_limit/.test(e.message));
+    const big = { display_name: 'Big', slug: 'big', kubespawner_override: { mem_limit: 'lots' } };
+    assert.throws(() => make(config({ profile_list: [big] as unknown as KubernetesSpawnerConfig['profile_list'] })), (e: Error) => e instanceof ConfigError && /spawners\.k8s\.profile_list\[0\].*mem_limit/.test(e.message));
+    const free = {
+      display_name: 'Free',
+      slug: 'free',
+      profile_options: { mem: { display_name: 'Memory', choices: { small: { display_name: '1G', default: true, kubespawner_override: { mem_limit: '1G' } } }, unlisted_choice: { enabled: true, kubespawner_override: { mem_limit: '{value}' } } } },
+    };
+    const { api, spawner } = await world({ profile_list: [free] as unknown as KubernetesSpawnerConfig['profile_list'] });
+    const options = { profile: 'free', 'mem--unlisted-choice': 'lots' };
+    const ctx = { user: { name: 'alice', admin: false, groups: [] } } as unknown as Parameters<KubernetesSpawner['checkOptions']>[1];
+    assert.throws(() => spawner.checkOptions(options, ctx), (e: Error) => e instanceof HubError && e.status === 400 && /mem_limit/.test(e.message), 'checkOptions');
+    const s = spawn(spawner, api, { userOptions: options });
+    await assert.rejects(s.result, (e: Error) => e instanceof HubError && e.status === 400 && /mem_limit/.test(e.message));
+    assert.equal(api.pods.size + api.secrets.size, 0, 'nothing created');
+  });
+
+  it('a bad profile list stops the hub at start: ConfigError naming spawners.<name>', () => {
+    const twice = [{ display_name: 'A', slug: 'a', default: true }, { display_name: 'B', slug: 'b', default: true }];
+    assert.throws(() => new KubernetesSpawner(config({ profile_list: twice as unknown as KubernetesSpawnerConfig['profile_list'] }), { log, name: 'gpu', now: Date.now, fetch, dataDir: '/x' }, new KubeApiFake()), (e: Error) => e instanceof ConfigError && /spawners\.gpu/.test(e.message));
+  });
+
   it('crash loop', async () => {
     await failing((api) => api.container(NS, 'jupyter-alice', { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } }, { terminated: { exitCode: 1, reason: 'Error' } }), /keeps crashing .*last exit code 1, Error.*CrashLoopBackOff/, 'crash-loop');
   });
@@ -252,7 +294,7 @@ describe('kubernetes spawner: poll from the shared cache', () => {
     const { state: running } = await s.result;
     assert.deepEqual(await spawner.poll(running, { log }), { status: 'running' });
     api.container(NS, 'jupyter-alice', { terminated: { exitCode: 137, reason: 'OOMKilled' } });
-    assert.deepEqual(await spawner.poll(running, { log }), { status: 'stopped', exitCode: 137, reason: 'OOMKilled' });
+    assert.deepEqual(await spawner.poll(running, { log }), { status: 'stopped', exitCode: 137, reason: 'OOM-killed (memory limit none set)' });
     api.removePod(NS, 'jupyter-alice');
     assert.deepEqual(await spawner.poll(running, { log }), { status: 'stopped' });
     assert.deepEqual(api.calls.slice(before), [], 'no API call');

@@ -8,10 +8,11 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { HubError, SpawnError } from '../../lib/errors.js';
+import { ConfigError, HubError, SpawnError } from '../../lib/errors.js';
 import type { OptionsContext, PollResult, SpawnRequest, Spawner, SpawnerDeps, SpawnerState, SpawnUser, StartResult } from '../spawner.js';
 import { KubeApiError, type KubeApi } from './kube-api.js';
 import { kubeApiFrom } from './kube-client.js';
+import { cpuQuantity, memoryQuantity } from './kube-quantities.js';
 import { serverObjectNames } from './kube-names.js';
 import { KUBE_STATE_VERSION, readKubeState, type KubeState } from './kube-state.js';
 import { alreadyExists, ensureNamespace, ensurePvc, notFound } from './kube-storage.js';
@@ -20,6 +21,7 @@ import { podManifest, POD_LABEL_SELECTOR, pvcManifest, secretManifest, type Mani
 import { EventReflector, PodReflector } from './pod-reflector.js';
 import { podPoll } from './pod-status.js';
 import { waitForPod, waitForPodGone, WaitClosedError } from './pod-wait.js';
+import { checkProfileList } from './profile-list.js';
 import { applyProfile, availableProfiles, profileFormHtml, profileOptionsFromForm, type ProfileChoice } from './profiles.js';
 
 /** Seconds a server's pod gets to end when it is stopped. */
@@ -52,7 +54,12 @@ export class KubernetesSpawner implements Spawner {
     readonly deps: SpawnerDeps,
     readonly api: KubeApi | undefined,
     readonly hubNamespace?: string,
-  ) {}
+  ) {
+    const at = `spawners.${deps.name}`;
+    checkProfileList(config, at);
+    const bad = badQuantity(config);
+    if (bad) throw new ConfigError(`config: ${at}.${bad}`);
+  }
 
   /** Builds the client and starts the shared watches of pods and events (resolves after their first lists). */
   async init(): Promise<void> {
@@ -115,8 +122,10 @@ export class KubernetesSpawner implements Spawner {
   }
 
   checkOptions(options: Record<string, unknown>, ctx: OptionsContext): Record<string, unknown> {
-    const { choice } = this.profileConfig(options, ctx.user);
+    const { config, choice } = this.profileConfig(options, ctx.user);
     if (!choice) return {};
+    const bad = badQuantity(config);
+    if (bad) throw new HubError(400, `Option ${bad} (from profile ${JSON.stringify(choice.profile)})`);
     const out: Record<string, unknown> = { profile: choice.profile, ...choice.options };
     for (const [k, v] of Object.entries(choice.unlisted)) out[`${k}--unlisted-choice`] = v;
     return out;
@@ -150,7 +159,7 @@ export class KubernetesSpawner implements Spawner {
     const { config, choice } = this.profileConfig(req.userOptions, req.user);
     const names = serverObjectNames(config, req.user.name, req.serverName, live.hubNamespace);
     const input: ManifestInput = { config, user: req.user.name, server: req.serverName, names, env: req.env };
-    const built = buildManifests(input);
+    const built = buildManifests(input, choice?.profile);
     const ns = names.namespace;
     const { api } = live;
     const s: KubeState = { v: KUBE_STATE_VERSION, pod: names.pod, namespace: ns, secret: names.secret };
@@ -258,13 +267,35 @@ export class KubernetesSpawner implements Spawner {
 }
 
 /** The manifests of a server; a builder's complaint (a bad profile value) as a SpawnError, a HubError as it is. */
-function buildManifests(input: ManifestInput) {
+function buildManifests(input: ManifestInput, profile: string | undefined) {
+  const bad = badQuantity(input.config);
+  if (bad) throw new HubError(400, `Option ${bad}${profile ? ` (from profile ${JSON.stringify(profile)})` : ''}`);
   try {
     return { pod: podManifest(input), secret: secretManifest(input), pvc: input.config.storage_pvc_ensure ? pvcManifest(input) : undefined };
   } catch (err) {
     if (err instanceof HubError) throw err;
     throw new SpawnError(`Cannot build the server's Kubernetes objects: ${(err as Error).message}; nothing was created`, 'bad-manifest', { cause: err });
   }
+}
+
+/** `<option>: "<value>" is not ...` for the first CPU or memory option that is no Kubernetes quantity, else undefined. */
+function badQuantity(c: KubernetesSpawnerConfig): string | undefined {
+  const checks: [string, unknown, (v: never) => string][] = [
+    ['mem_limit', c.mem_limit, memoryQuantity],
+    ['mem_guarantee', c.mem_guarantee, memoryQuantity],
+    ['cpu_limit', c.cpu_limit, cpuQuantity],
+    ['cpu_guarantee', c.cpu_guarantee, cpuQuantity],
+  ];
+  for (const [key, value, parse] of checks) {
+    if (value === undefined || value === null) continue;
+    try {
+      parse(value as never);
+    } catch {
+      const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : JSON.stringify(value);
+      return `${key}: ${shown} is not ${key.startsWith('mem') ? 'a memory amount (bytes, or a number with K, M, G, T, Ki, Mi, Gi...)' : 'a positive number of CPU cores'}`;
+    }
+  }
+  return undefined;
 }
 
 /** Creates an object; when one of that name is left over (409), deletes it and creates it once more. */
