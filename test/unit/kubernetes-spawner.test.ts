@@ -409,6 +409,22 @@ describe('kubernetes spawner: stop, claim, resume, collisions, names', () => {
     await spawner.close();
   });
 
+  it('after close nothing starts the watches again (a stop or a failing spawn during shutdown); init opens them again', async () => {
+    const { api, spawner } = await world();
+    const s = spawn(spawner, api);
+    await podOf(api);
+    const state = s.saved.at(-1)!;
+    await spawner.close();
+    await failsWith(s, /as it shuts down/, 'hub-closing');
+    const lists = api.callsOf('listPods').length;
+    await assert.rejects(spawner.stop(state, { log }), /closed/);
+    await assert.rejects(spawner.start(s.req), (e: Error) => e instanceof SpawnError && e.reason === 'hub-closing');
+    assert.equal(api.callsOf('listPods').length, lists, 'no new list');
+    assert.equal((await spawner.poll(state, { log })).status, 'unknown');
+    await spawner.init();
+    assert.equal(api.callsOf('listPods').length, lists + 1);
+  });
+
   it('a leftover pod of the same name is deleted and the create retried once', async () => {
     const api = new KubeApiFake();
     await api.createPod(NS, { metadata: { name: 'jupyter-alice', labels: { component: 'singleuser-server', 'app.kubernetes.io/managed-by': 'ganymede' } }, spec: { containers: [] } });

@@ -42,6 +42,8 @@ export class KubernetesSpawner implements Spawner {
   private live: Promise<Live> | undefined;
   /** Aborted by close: ends the waits of spawns under way, leaving their pods to a restarted hub. */
   private closing = new AbortController();
+  /** Set by close, cleared by init: nothing starts the shared watches again in between. */
+  private closed = false;
   /** Pods (`ns/name/ip`) whose new IP was logged already: one warning per change, not one per poll. */
   private readonly movedWarned = new Set<string>();
 
@@ -63,6 +65,7 @@ export class KubernetesSpawner implements Spawner {
 
   /** Builds the client and starts the shared watches of pods and events (resolves after their first lists). */
   async init(): Promise<void> {
+    this.closed = false;
     await this.shared();
   }
 
@@ -70,6 +73,7 @@ export class KubernetesSpawner implements Spawner {
   async close(): Promise<void> {
     const live = this.live;
     this.live = undefined;
+    this.closed = true;
     this.closing.abort();
     this.closing = new AbortController();
     if (!live) return;
@@ -79,6 +83,8 @@ export class KubernetesSpawner implements Spawner {
 
   /** The shared parts, started once (again after a failed start). */
   private shared(): Promise<Live> {
+    // a spawn that fails while the hub shuts down must not start the watches again (they would keep the process alive)
+    if (this.closed) return Promise.reject(new WaitClosedError('The Kubernetes spawner is closed: the hub shuts down'));
     this.live ??= this.open().catch((err: unknown) => {
       this.live = undefined;
       throw err;
@@ -147,6 +153,7 @@ export class KubernetesSpawner implements Spawner {
 
   async start(req: SpawnRequest): Promise<StartResult> {
     const live = await this.shared().catch((err: unknown) => {
+      if (err instanceof WaitClosedError) throw err;
       throw new SpawnError(`The Kubernetes API cannot be reached: ${(err as Error).message}`, 'kube-unavailable', { status: 503, cause: err });
     });
     if (req.resumeState) {
