@@ -22,7 +22,7 @@ describe('podPoll', () => {
     ['pending unscheduled', pod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: 'no gpu' }] }), true, { status: 'pending', reason: 'Not scheduled yet (Unschedulable): no gpu' }],
     ['pending pulling', pod({ phase: 'Pending', ...nb({ waiting: { reason: 'ContainerCreating' } }) }), true, { status: 'pending', reason: "The server's container waits (ContainerCreating)" }],
     ['running', pod({ phase: 'Running', ...nb({ running: {} }) }), true, { status: 'running' }],
-    ['terminated', pod({ phase: 'Running', ...nb({ terminated: { exitCode: 137, reason: 'OOMKilled' } }) }), true, { status: 'stopped', exitCode: 137, reason: 'OOMKilled' }],
+    ['terminated', pod({ phase: 'Running', ...nb({ terminated: { exitCode: 137, reason: 'OOMKilled' } }) }), true, { status: 'stopped', exitCode: 137, reason: 'OOM-killed (memory limit none set)' }],
     ['failed', pod({ phase: 'Failed', message: 'evicted' }), true, { status: 'stopped', reason: 'pod Failed: evicted' }],
     ['odd phase', pod({ phase: 'Weird\u0007' }), true, { status: 'unknown', reason: "the pod's phase is Weird" }],
   ];

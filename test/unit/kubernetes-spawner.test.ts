@@ -6,12 +6,12 @@
  * restart, a leftover pod of the same name, and hostile user names. The run
  * against the spec-checked API stand-in is another test.
  */
-import { describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Value } from '@sinclair/typebox/value';
-import { HubError, SpawnError } from '../../src/lib/errors.js';
+import { ConfigError, HubError, SpawnError } from '../../src/lib/errors.js';
 import { KubeApiError } from '../../src/spawners/kubernetes/kube-api.js';
 import { KubernetesSpawnerSchema, type KubernetesSpawnerConfig } from '../../src/spawners/kubernetes/kubernetes-config.js';
 import { KubernetesSpawner } from '../../src/spawners/kubernetes/kubernetes-spawner.js';
@@ -36,8 +36,15 @@ interface Spawn {
   result: Promise<StartResult>;
 }
 
+/** Every spawner a test made, closed after it even when it fails (an open reflector would keep the process alive). */
+const opened: KubernetesSpawner[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((s) => s.close()));
+});
+
 async function world(more: Partial<KubernetesSpawnerConfig> = {}, api = new KubeApiFake()) {
   const spawner = new KubernetesSpawner(config(more), { log, name: 'k8s', now: Date.now, fetch, dataDir: '/nonexistent' }, api);
+  opened.push(spawner);
   await spawner.init();
   return { api, spawner };
 }
@@ -109,16 +116,16 @@ describe('kubernetes spawner: start', () => {
     const r = await s.result;
     assert.equal(r.url, 'http://10.1.2.3:8888');
     const creates = api.calls.filter((c) => /^(create|read)/.test(c));
-    assert.deepEqual(creates, ['readPvc hub/claim-alice', 'createPvc hub/claim-alice', 'createSecret hub/jupyter-alice-secret', 'createPod hub/jupyter-alice']);
+    assert.deepEqual(creates, ['readPvc hub/claim-alice', 'createPvc hub/claim-alice', 'createSecret hub/jupyter-alice', 'createPod hub/jupyter-alice']);
     // the pod names the secret and carries no token
     const podJson = JSON.stringify(api.pod(NS, 'jupyter-alice'));
-    assert.ok(podJson.includes('jupyter-alice-secret'));
+    assert.ok(podJson.includes('"secretKeyRef":{"name":"jupyter-alice"'), 'the token comes from the secret named as the pod');
     assert.ok(!podJson.includes(TOKEN));
     // state saved right after the pod's creation, then with its IP
     const podCall = api.calls.indexOf('createPod hub/jupyter-alice') + 1;
     assert.ok(s.savedAt.includes(podCall), `a save right after createPod (saves at ${s.savedAt.join(',')}, pod at ${podCall})`);
-    assert.deepEqual(s.saved[0], { v: 1, pod: 'jupyter-alice', namespace: NS, secret: 'jupyter-alice-secret', pvc: 'claim-alice' });
-    assert.deepEqual(r.state, { v: 1, pod: 'jupyter-alice', namespace: NS, secret: 'jupyter-alice-secret', pvc: 'claim-alice', ip: '10.1.2.3' });
+    assert.deepEqual(s.saved[0], { v: 1, pod: 'jupyter-alice', namespace: NS, secret: 'jupyter-alice', pvc: 'claim-alice' });
+    assert.deepEqual(r.state, { v: 1, pod: 'jupyter-alice', namespace: NS, secret: 'jupyter-alice', pvc: 'claim-alice', ip: '10.1.2.3' });
     assert.deepEqual(
       s.progress.map((p) => p.message),
       [
@@ -176,6 +183,48 @@ describe('kubernetes spawner: failures, each with a sentence and the objects cle
     await failing((api) => api.container(NS, 'jupyter-alice', { running: {} }, { terminated: { exitCode: 137, reason: 'OOMKilled' } }, 'Running'), /more memory than its limit \(OOMKilled, exit code 137\)/, 'oom-killed');
   });
 
+  it('OOM-killed with restartPolicy OnFailure (a crash loop whose last end is OOMKilled) names the memory limit', async () => {
+    const { api, spawner } = await world({ mem_limit: '1G' });
+    const s = spawn(spawner, api);
+    await podOf(api);
+    api.container(NS, 'jupyter-alice', { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 10s' } }, { terminated: { exitCode: 137, reason: 'OOMKilled' } }, 'Running');
+    await failsWith(s, /OOM-killed \(memory limit 1073741824\)/, 'oom-killed');
+  });
+
+  it('a running server that OOM-loops polls stopped with the memory limit', async () => {
+    const { api, spawner } = await world({ mem_limit: '2Gi' });
+    const s = spawn(spawner, api);
+    await podOf(api);
+    api.run(NS, 'jupyter-alice', '10.0.0.2');
+    const { state } = await s.result;
+    api.container(NS, 'jupyter-alice', { waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { exitCode: 137, reason: 'OOMKilled' } }, 'Running');
+    assert.deepEqual(await spawner.poll(state, { log }), { status: 'stopped', exitCode: 137, reason: 'OOM-killed (memory limit 2Gi)' });
+  });
+
+  it('a memory amount no quantity can hold: ConfigError at construction (also from a profile), 400 naming the option from a free-text choice', async () => {
+    const make = (c: KubernetesSpawnerConfig) => new KubernetesSpawner(c, { log, name: 'k8s', now: Date.now, fetch, dataDir: '/x' }, new KubeApiFake());
+    assert.throws(() => make(config({ mem_limit: '2 gigs' })), (e: Error) => e instanceof ConfigError && /spawners\.k8s\.mem_limit/.test(e.message));
+    const big = { display_name: 'Big', slug: 'big', kubespawner_override: { mem_limit: 'lots' } };
+    assert.throws(() => make(config({ profile_list: [big] as unknown as KubernetesSpawnerConfig['profile_list'] })), (e: Error) => e instanceof ConfigError && /spawners\.k8s\.profile_list\[0\].*mem_limit/.test(e.message));
+    const free = {
+      display_name: 'Free',
+      slug: 'free',
+      profile_options: { mem: { display_name: 'Memory', choices: { small: { display_name: '1G', default: true, kubespawner_override: { mem_limit: '1G' } } }, unlisted_choice: { enabled: true, kubespawner_override: { mem_limit: '{value}' } } } },
+    };
+    const { api, spawner } = await world({ profile_list: [free] as unknown as KubernetesSpawnerConfig['profile_list'] });
+    const options = { profile: 'free', 'mem--unlisted-choice': 'lots' };
+    const ctx = { user: { name: 'alice', admin: false, groups: [] } } as unknown as Parameters<KubernetesSpawner['checkOptions']>[1];
+    assert.throws(() => spawner.checkOptions(options, ctx), (e: Error) => e instanceof HubError && e.status === 400 && /mem_limit/.test(e.message), 'checkOptions');
+    const s = spawn(spawner, api, { userOptions: options });
+    await assert.rejects(s.result, (e: Error) => e instanceof HubError && e.status === 400 && /mem_limit/.test(e.message));
+    assert.equal(api.pods.size + api.secrets.size, 0, 'nothing created');
+  });
+
+  it('a bad profile list stops the hub at start: ConfigError naming spawners.<name>', () => {
+    const twice = [{ display_name: 'A', slug: 'a', default: true }, { display_name: 'B', slug: 'b', default: true }];
+    assert.throws(() => new KubernetesSpawner(config({ profile_list: twice as unknown as KubernetesSpawnerConfig['profile_list'] }), { log, name: 'gpu', now: Date.now, fetch, dataDir: '/x' }, new KubeApiFake()), (e: Error) => e instanceof ConfigError && /spawners\.gpu/.test(e.message));
+  });
+
   it('crash loop', async () => {
     await failing((api) => api.container(NS, 'jupyter-alice', { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } }, { terminated: { exitCode: 1, reason: 'Error' } }), /keeps crashing .*last exit code 1, Error.*CrashLoopBackOff/, 'crash-loop');
   });
@@ -205,7 +254,7 @@ describe('kubernetes spawner: failures, each with a sentence and the objects cle
     const { api, spawner } = await world();
     const s = spawn(spawner, api);
     await podOf(api);
-    api.container(NS, 'jupyter-alice', { waiting: { reason: 'CreateContainerConfigError', message: 'secret "jupyter-alice-secret" not found' } });
+    api.container(NS, 'jupyter-alice', { waiting: { reason: 'CreateContainerConfigError', message: 'secret "jupyter-alice" not found' } });
     await until(() => s.progress.some((p) => p.message.includes('CreateContainerConfigError')), 'the progress line');
     api.run(NS, 'jupyter-alice', '10.0.0.9');
     assert.equal((await s.result).url, 'http://10.0.0.9:8888');
@@ -245,7 +294,7 @@ describe('kubernetes spawner: poll from the shared cache', () => {
     const { state: running } = await s.result;
     assert.deepEqual(await spawner.poll(running, { log }), { status: 'running' });
     api.container(NS, 'jupyter-alice', { terminated: { exitCode: 137, reason: 'OOMKilled' } });
-    assert.deepEqual(await spawner.poll(running, { log }), { status: 'stopped', exitCode: 137, reason: 'OOMKilled' });
+    assert.deepEqual(await spawner.poll(running, { log }), { status: 'stopped', exitCode: 137, reason: 'OOM-killed (memory limit none set)' });
     api.removePod(NS, 'jupyter-alice');
     assert.deepEqual(await spawner.poll(running, { log }), { status: 'stopped' });
     assert.deepEqual(api.calls.slice(before), [], 'no API call');
@@ -307,7 +356,8 @@ describe('kubernetes spawner: stop, claim, resume, collisions, names', () => {
   });
 
   it('the claim is created once and reused by the user\'s other servers', async () => {
-    const { api, spawner } = await world({ storage_pvc_ensure: true });
+    // KubeSpawner 7's default claim-{user_server} gives each server its own claim; one claim per user is claim-{username}
+    const { api, spawner } = await world({ storage_pvc_ensure: true, pvc_name_template: 'claim-{username}' });
     const a = spawn(spawner, api);
     await podOf(api);
     api.run(NS, 'jupyter-alice', '10.0.0.2');
@@ -354,9 +404,25 @@ describe('kubernetes spawner: stop, claim, resume, collisions, names', () => {
 
   it('resume of a pod that is gone fails at once and cleans up', async () => {
     const { api, spawner } = await world();
-    const r = spawn(spawner, api, { resumeState: { v: 1, pod: 'jupyter-alice', namespace: NS, secret: 'jupyter-alice-secret' } });
+    const r = spawn(spawner, api, { resumeState: { v: 1, pod: 'jupyter-alice', namespace: NS, secret: 'jupyter-alice' } });
     await failsWith(r, /is gone: it was deleted outside the hub/, 'pod-deleted');
     await spawner.close();
+  });
+
+  it('after close nothing starts the watches again (a stop or a failing spawn during shutdown); init opens them again', async () => {
+    const { api, spawner } = await world();
+    const s = spawn(spawner, api);
+    await podOf(api);
+    const state = s.saved.at(-1)!;
+    await spawner.close();
+    await failsWith(s, /as it shuts down/, 'hub-closing');
+    const lists = api.callsOf('listPods').length;
+    await assert.rejects(spawner.stop(state, { log }), /closed/);
+    await assert.rejects(spawner.start(s.req), (e: Error) => e instanceof SpawnError && e.reason === 'hub-closing');
+    assert.equal(api.callsOf('listPods').length, lists, 'no new list');
+    assert.equal((await spawner.poll(state, { log })).status, 'unknown');
+    await spawner.init();
+    assert.equal(api.callsOf('listPods').length, lists + 1);
   });
 
   it('a leftover pod of the same name is deleted and the create retried once', async () => {
@@ -376,13 +442,13 @@ describe('kubernetes spawner: stop, claim, resume, collisions, names', () => {
 
   it('a leftover secret is replaced', async () => {
     const api = new KubeApiFake();
-    await api.createSecret(NS, { metadata: { name: 'jupyter-alice-secret' } });
+    await api.createSecret(NS, { metadata: { name: 'jupyter-alice' } });
     const { spawner } = await world({}, api);
     const s = spawn(spawner, api);
     await podOf(api);
     api.run(NS, 'jupyter-alice', '10.0.0.5');
     await s.result;
-    assert.deepEqual(api.callsOf('deleteSecret'), ['hub/jupyter-alice-secret']);
+    assert.deepEqual(api.callsOf('deleteSecret'), ['hub/jupyter-alice']);
     await spawner.close();
   });
 

@@ -8,10 +8,11 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { HubError, SpawnError } from '../../lib/errors.js';
+import { ConfigError, HubError, SpawnError } from '../../lib/errors.js';
 import type { OptionsContext, PollResult, SpawnRequest, Spawner, SpawnerDeps, SpawnerState, SpawnUser, StartResult } from '../spawner.js';
 import { KubeApiError, type KubeApi } from './kube-api.js';
 import { kubeApiFrom } from './kube-client.js';
+import { cpuQuantity, memoryQuantity } from './kube-quantities.js';
 import { serverObjectNames } from './kube-names.js';
 import { KUBE_STATE_VERSION, readKubeState, type KubeState } from './kube-state.js';
 import { alreadyExists, ensureNamespace, ensurePvc, notFound } from './kube-storage.js';
@@ -20,6 +21,7 @@ import { podManifest, POD_LABEL_SELECTOR, pvcManifest, secretManifest, type Mani
 import { EventReflector, PodReflector } from './pod-reflector.js';
 import { podPoll } from './pod-status.js';
 import { waitForPod, waitForPodGone, WaitClosedError } from './pod-wait.js';
+import { checkProfileList } from './profile-list.js';
 import { applyProfile, availableProfiles, profileFormHtml, profileOptionsFromForm, type ProfileChoice } from './profiles.js';
 
 /** Seconds a server's pod gets to end when it is stopped. */
@@ -40,6 +42,8 @@ export class KubernetesSpawner implements Spawner {
   private live: Promise<Live> | undefined;
   /** Aborted by close: ends the waits of spawns under way, leaving their pods to a restarted hub. */
   private closing = new AbortController();
+  /** Set by close, cleared by init: nothing starts the shared watches again in between. */
+  private closed = false;
   /** Pods (`ns/name/ip`) whose new IP was logged already: one warning per change, not one per poll. */
   private readonly movedWarned = new Set<string>();
 
@@ -52,10 +56,16 @@ export class KubernetesSpawner implements Spawner {
     readonly deps: SpawnerDeps,
     readonly api: KubeApi | undefined,
     readonly hubNamespace?: string,
-  ) {}
+  ) {
+    const at = `spawners.${deps.name}`;
+    checkProfileList(config, at);
+    const bad = badQuantity(config);
+    if (bad) throw new ConfigError(`config: ${at}.${bad}`);
+  }
 
   /** Builds the client and starts the shared watches of pods and events (resolves after their first lists). */
   async init(): Promise<void> {
+    this.closed = false;
     await this.shared();
   }
 
@@ -63,6 +73,7 @@ export class KubernetesSpawner implements Spawner {
   async close(): Promise<void> {
     const live = this.live;
     this.live = undefined;
+    this.closed = true;
     this.closing.abort();
     this.closing = new AbortController();
     if (!live) return;
@@ -72,6 +83,8 @@ export class KubernetesSpawner implements Spawner {
 
   /** The shared parts, started once (again after a failed start). */
   private shared(): Promise<Live> {
+    // a spawn that fails while the hub shuts down must not start the watches again (they would keep the process alive)
+    if (this.closed) return Promise.reject(new WaitClosedError('The Kubernetes spawner is closed: the hub shuts down'));
     this.live ??= this.open().catch((err: unknown) => {
       this.live = undefined;
       throw err;
@@ -115,8 +128,10 @@ export class KubernetesSpawner implements Spawner {
   }
 
   checkOptions(options: Record<string, unknown>, ctx: OptionsContext): Record<string, unknown> {
-    const { choice } = this.profileConfig(options, ctx.user);
+    const { config, choice } = this.profileConfig(options, ctx.user);
     if (!choice) return {};
+    const bad = badQuantity(config);
+    if (bad) throw new HubError(400, `Option ${bad} (from profile ${JSON.stringify(choice.profile)})`);
     const out: Record<string, unknown> = { profile: choice.profile, ...choice.options };
     for (const [k, v] of Object.entries(choice.unlisted)) out[`${k}--unlisted-choice`] = v;
     return out;
@@ -138,6 +153,7 @@ export class KubernetesSpawner implements Spawner {
 
   async start(req: SpawnRequest): Promise<StartResult> {
     const live = await this.shared().catch((err: unknown) => {
+      if (err instanceof WaitClosedError) throw err;
       throw new SpawnError(`The Kubernetes API cannot be reached: ${(err as Error).message}`, 'kube-unavailable', { status: 503, cause: err });
     });
     if (req.resumeState) {
@@ -150,7 +166,7 @@ export class KubernetesSpawner implements Spawner {
     const { config, choice } = this.profileConfig(req.userOptions, req.user);
     const names = serverObjectNames(config, req.user.name, req.serverName, live.hubNamespace);
     const input: ManifestInput = { config, user: req.user.name, server: req.serverName, names, env: req.env };
-    const built = buildManifests(input);
+    const built = buildManifests(input, choice?.profile);
     const ns = names.namespace;
     const { api } = live;
     const s: KubeState = { v: KUBE_STATE_VERSION, pod: names.pod, namespace: ns, secret: names.secret };
@@ -258,13 +274,35 @@ export class KubernetesSpawner implements Spawner {
 }
 
 /** The manifests of a server; a builder's complaint (a bad profile value) as a SpawnError, a HubError as it is. */
-function buildManifests(input: ManifestInput) {
+function buildManifests(input: ManifestInput, profile: string | undefined) {
+  const bad = badQuantity(input.config);
+  if (bad) throw new HubError(400, `Option ${bad}${profile ? ` (from profile ${JSON.stringify(profile)})` : ''}`);
   try {
     return { pod: podManifest(input), secret: secretManifest(input), pvc: input.config.storage_pvc_ensure ? pvcManifest(input) : undefined };
   } catch (err) {
     if (err instanceof HubError) throw err;
     throw new SpawnError(`Cannot build the server's Kubernetes objects: ${(err as Error).message}; nothing was created`, 'bad-manifest', { cause: err });
   }
+}
+
+/** `<option>: "<value>" is not ...` for the first CPU or memory option that is no Kubernetes quantity, else undefined. */
+function badQuantity(c: KubernetesSpawnerConfig): string | undefined {
+  const checks: [string, unknown, (v: never) => string][] = [
+    ['mem_limit', c.mem_limit, memoryQuantity],
+    ['mem_guarantee', c.mem_guarantee, memoryQuantity],
+    ['cpu_limit', c.cpu_limit, cpuQuantity],
+    ['cpu_guarantee', c.cpu_guarantee, cpuQuantity],
+  ];
+  for (const [key, value, parse] of checks) {
+    if (value === undefined || value === null) continue;
+    try {
+      parse(value as never);
+    } catch {
+      const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : JSON.stringify(value);
+      return `${key}: ${shown} is not ${key.startsWith('mem') ? 'a memory amount (bytes, or a number with K, M, G, T, Ki, Mi, Gi...)' : 'a positive number of CPU cores'}`;
+    }
+  }
+  return undefined;
 }
 
 /** Creates an object; when one of that name is left over (409), deletes it and creates it once more. */

@@ -65,8 +65,8 @@ export function podFailure(pod: V1Pod): PodFailure | undefined {
   if (waiting?.reason && PULL_FAILURES.has(waiting.reason)) {
     return { reason: 'image-pull', message: `The image ${notebookImage(pod)} of pod ${name} cannot be pulled (${waiting.reason}${why ? `: ${why}` : ''}). Check the image name and tag, and the pull secrets.` };
   }
-  const oom = [c?.state?.terminated, c?.lastState?.terminated].find((t) => t?.reason === 'OOMKilled');
-  if (oom) return { reason: 'oom-killed', message: `The server in pod ${name} was killed because it used more memory than its limit (OOMKilled, exit code ${oom.exitCode}). Choose a profile with more memory or use less.` };
+  const oom = oomKilled(pod);
+  if (oom) return { reason: 'oom-killed', message: `The server in pod ${name} was OOM-killed (memory limit ${memoryLimit(pod)}): it used more memory than its limit (OOMKilled, exit code ${oom.exitCode}). Choose a profile with more memory or use less.` };
   if (waiting?.reason === 'CrashLoopBackOff') {
     const last = c?.lastState?.terminated;
     const exit = last ? ` (last exit code ${last.exitCode}${last.reason ? `, ${apiText(last.reason, 60)}` : ''})` : '';
@@ -80,6 +80,18 @@ export function podFailure(pod: V1Pod): PodFailure | undefined {
     return { reason: 'pod-ended', message: `Pod ${name} ended (${phase})${how} before the server was ready${said ? `: ${said}` : ''}.` };
   }
   return undefined;
+}
+
+/** The server container's OOM kill, now or as the last end before a restart (restartPolicy OnFailure), if any. */
+function oomKilled(pod: V1Pod): { exitCode: number } | undefined {
+  const c = notebookStatus(pod);
+  return [c?.state?.terminated, c?.lastState?.terminated].find((t) => t?.reason === 'OOMKilled');
+}
+
+/** The server container's memory limit as the pod spec has it, for messages. */
+function memoryLimit(pod: V1Pod): string {
+  const limit = pod.spec?.containers.find((x) => x.name === NOTEBOOK_CONTAINER)?.resources?.limits?.['memory'];
+  return limit === undefined ? 'none set' : apiText(String(limit), 40);
 }
 
 /** Why a pending pod waits: the scheduler's message, the container's waiting reason, or a plain sentence. */
@@ -120,7 +132,12 @@ export function podPoll(pod: V1Pod | undefined, synced: boolean): PollResult {
   if (!synced) return { status: 'unknown', reason: 'the watch of pods is reconnecting' };
   if (!pod) return { status: 'stopped' };
   const t = notebookStatus(pod)?.state?.terminated;
-  if (t) return { status: 'stopped', exitCode: t.exitCode, ...(t.reason ? { reason: apiText(t.reason, 60) } : {}) };
+  if (t) return { status: 'stopped', exitCode: t.exitCode, ...(t.reason === 'OOMKilled' ? { reason: `OOM-killed (memory limit ${memoryLimit(pod)})` } : t.reason ? { reason: apiText(t.reason, 60) } : {}) };
+  // restartPolicy OnFailure: a server that died restarts in a loop; it is not serving
+  if (notebookStatus(pod)?.state?.waiting?.reason === 'CrashLoopBackOff') {
+    const oom = oomKilled(pod);
+    return { status: 'stopped', ...(oom ? { exitCode: oom.exitCode, reason: `OOM-killed (memory limit ${memoryLimit(pod)})` } : { reason: 'the server keeps crashing (CrashLoopBackOff)' }) };
+  }
   switch (pod.status?.phase) {
     case 'Running': {
       // a crash loop (an OOM kill restarted, say) is not a server that answers: stopped, saying why
