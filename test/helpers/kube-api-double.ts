@@ -162,6 +162,9 @@ export class KubeApiDouble implements KubeApi {
   readPvc(): Promise<never> {
     return Promise.reject(new Error('not in the double'));
   }
+  listPvcs(): Promise<never> {
+    return Promise.reject(new Error('not in the double'));
+  }
   deletePvc(): Promise<void> {
     return Promise.reject(new Error('not in the double'));
   }

@@ -6,7 +6,7 @@
  * the way a cluster would. It records every call in order (`calls`). The
  * spec-checked API stand-in is another helper.
  */
-import type { CoreV1Event, V1ContainerState, V1Namespace, V1PersistentVolumeClaim, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Event, V1ContainerState, V1Namespace, V1ObjectMeta, V1PersistentVolumeClaim, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { KubeApiError, type KubeApi, type KubeList, type WatchEvent, type WatchHandle } from '../../src/spawners/kubernetes/kube-api.js';
 
 const SUBDOMAIN = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
@@ -138,6 +138,12 @@ export class KubeApiFake implements KubeApi {
     return Promise.resolve(this.pvcs.get(`${namespace}/${name}`));
   }
 
+  listPvcs(namespace: string | undefined, labelSelector: string): Promise<KubeList<V1PersistentVolumeClaim>> {
+    this.call('listPvcs', namespace ?? '*');
+    const items = [...this.pvcs.values()].filter((p) => (namespace === undefined || p.metadata?.namespace === namespace) && matches(p, labelSelector));
+    return Promise.resolve({ items: structuredClone(items), resourceVersion: String(this.rv) });
+  }
+
   deletePvc(namespace: string, name: string): Promise<void> {
     return this.remove('deletePvc', this.pvcs, namespace, name, 'persistentvolumeclaims');
   }
@@ -250,7 +256,7 @@ function checkName(name: string, re: RegExp, kind: string): void {
   if (!re.test(name)) throw new KubeApiError(`${kind} name ${JSON.stringify(name)} is invalid`, 422, 'Invalid');
 }
 
-function matches(p: V1Pod, selector: string): boolean {
+function matches(p: { metadata?: V1ObjectMeta }, selector: string): boolean {
   const labels = p.metadata?.labels ?? {};
   return selector.split(',').every((kv) => {
     const [k, v] = kv.split('=');

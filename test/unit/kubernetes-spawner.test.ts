@@ -372,6 +372,21 @@ describe('kubernetes spawner: stop, claim, resume, collisions, names', () => {
     await spawner.close();
   });
 
+  it('deleting the user deletes their claims only with delete_pvc, and only theirs', async () => {
+    for (const deletePvc of [false, true]) {
+      const { api, spawner } = await world({ storage_pvc_ensure: true, pvc_name_template: 'claim-{username}', delete_pvc: deletePvc });
+      const a = spawn(spawner, api);
+      await podOf(api);
+      api.run(NS, 'jupyter-alice', '10.0.0.2');
+      await a.result;
+      // a claim of another user that carries alice's slug label (a forged or colliding label) is not hers
+      await api.createPvc(NS, { metadata: { name: 'claim-other', namespace: NS, labels: { 'hub.jupyter.org/username': 'alice', 'app.kubernetes.io/managed-by': 'ganymede' }, annotations: { 'hub.jupyter.org/username': 'Alice' } } });
+      await spawner.deleteUser('alice', { log });
+      assert.deepEqual(api.callsOf('deletePvc'), deletePvc ? ['hub/claim-alice'] : [], `delete_pvc: ${deletePvc}`);
+      await spawner.close();
+    }
+  });
+
   it('a claim created by someone else meanwhile (409) is fine', async () => {
     const { api, spawner } = await world({ storage_pvc_ensure: true });
     api.failNext.set('createPvc', new KubeApiError('already exists', 409, 'AlreadyExists'));

@@ -48,6 +48,7 @@ export interface KubeApi {
   createPvc(namespace: string, pvc: V1PersistentVolumeClaim): Promise<V1PersistentVolumeClaim>;
   readPvc(namespace: string, name: string): Promise<V1PersistentVolumeClaim | undefined>;
   deletePvc(namespace: string, name: string): Promise<void>;
+  listPvcs(namespace: string | undefined, labelSelector: string): Promise<KubeList<V1PersistentVolumeClaim>>;
   createSecret(namespace: string, secret: V1Secret): Promise<V1Secret>;
   deleteSecret(namespace: string, name: string): Promise<void>;
   readNamespace(name: string): Promise<V1Namespace | undefined>;

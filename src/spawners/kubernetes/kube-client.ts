@@ -5,7 +5,7 @@
  * the Status reason and a sentence that never holds a credential.
  */
 import { readFileSync } from 'node:fs';
-import { CoreV1Api, KubeConfig, Observable, Watch, type ConfigurationOptions, type CoreV1Event, type RequestContext, type ResponseContext, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, Observable, Watch, type ConfigurationOptions, type CoreV1Event, type RequestContext, type ResponseContext, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubernetesSpawnerConfig } from './kubernetes-config.js';
 import { KubeApiError, type KubeApi, type KubeList, type WatchEvent, type WatchHandle } from './kube-api.js';
@@ -137,6 +137,14 @@ class ClientNodeKubeApi implements KubeApi {
   }
   async deletePvc(namespace: string, name: string) {
     await this.call(`delete volume claim ${namespace}/${name}`, (o) => this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name }, o), () => undefined);
+  }
+  async listPvcs(namespace: string | undefined, labelSelector: string): Promise<KubeList<V1PersistentVolumeClaim>> {
+    const list = await this.call(`list volume claims in ${namespace ?? 'all namespaces'}`, (o) =>
+      namespace === undefined
+        ? this.core.listPersistentVolumeClaimForAllNamespaces({ labelSelector }, o)
+        : this.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector }, o),
+    );
+    return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
   }
   createSecret(namespace: string, secret: Parameters<KubeApi['createSecret']>[1]) {
     return this.call(`create secret ${namespace}/${secret.metadata?.name ?? ''}`, (o) => this.core.createNamespacedSecret({ namespace, body: secret }, o));

@@ -13,7 +13,7 @@ import type { OptionsContext, PollResult, SpawnRequest, Spawner, SpawnerDeps, Sp
 import { KubeApiError, type KubeApi } from './kube-api.js';
 import { kubeApiFrom } from './kube-client.js';
 import { cpuQuantity, memoryQuantity } from './kube-quantities.js';
-import { serverObjectNames } from './kube-names.js';
+import { nameVariables, serverObjectNames } from './kube-names.js';
 import { KUBE_STATE_VERSION, readKubeState, type KubeState } from './kube-state.js';
 import { alreadyExists, ensureNamespace, ensurePvc, notFound } from './kube-storage.js';
 import type { KubernetesSpawnerConfig } from './kubernetes-config.js';
@@ -265,6 +265,26 @@ export class KubernetesSpawner implements Spawner {
     }
     if (!(await waitForPodGone(live.pods, s.namespace, s.pod, this.stopWaitMs()))) {
       throw new Error(`Pod ${s.pod} in namespace ${s.namespace} was deleted but is still there after ${this.stopWaitMs() / 1000} s`);
+    }
+  }
+
+  /**
+   * With `delete_pvc`: deletes the user's volume claims (every claim labelled
+   * with the user's slug and annotated with the user's exact name, so a user
+   * whose slug another name shares keeps theirs). Without it, nothing: claims
+   * outlive the user until an administrator deletes them.
+   */
+  async deleteUser(user: string, opts: { log: Logger }): Promise<void> {
+    if (!this.config.delete_pvc) return;
+    const live = await this.shared();
+    const namespace = serverObjectNames(this.config, user, '', live.hubNamespace).namespace;
+    const selector = `hub.jupyter.org/username=${nameVariables(user, '', live.hubNamespace).username},app.kubernetes.io/managed-by=ganymede`;
+    const claims = await kubeCall(`list the volume claims of ${JSON.stringify(user)} in namespace ${namespace}`, () => live.api.listPvcs(namespace, selector));
+    for (const pvc of claims.items) {
+      const name = pvc.metadata?.name;
+      if (!name || pvc.metadata?.annotations?.['hub.jupyter.org/username'] !== user) continue;
+      await kubeCall(`delete volume claim ${name} in namespace ${namespace}`, () => live.api.deletePvc(namespace, name).catch(ignoreNotFound));
+      opts.log.info({ pvc: name, namespace }, "deleted the user's volume claim (delete_pvc)");
     }
   }
 
