@@ -7,6 +7,7 @@
  * names the live objects, so a restarted hub re-attaches to them.
  */
 import type { V1Pod } from '@kubernetes/client-node';
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { ConfigError, HubError, SpawnError } from '../../lib/errors.js';
 import type { OptionsContext, PollResult, SpawnRequest, Spawner, SpawnerDeps, SpawnerState, SpawnUser, StartResult } from '../spawner.js';
@@ -41,7 +42,7 @@ export class KubernetesSpawner implements Spawner {
   readonly resumable = true;
   private live: Promise<Live> | undefined;
   /** Aborted by close: ends the waits of spawns under way, leaving their pods to a restarted hub. */
-  private closing = new AbortController();
+  private closing = unboundedController();
   /** Set by close, cleared by init: nothing starts the shared watches again in between. */
   private closed = false;
   /** Pods (`ns/name/ip`) whose new IP was logged already: one warning per change, not one per poll. */
@@ -75,7 +76,7 @@ export class KubernetesSpawner implements Spawner {
     this.live = undefined;
     this.closed = true;
     this.closing.abort();
-    this.closing = new AbortController();
+    this.closing = unboundedController();
     if (!live) return;
     const l = await live.catch(() => undefined);
     if (l) await Promise.allSettled([l.pods.stop(), l.events.stop()]);
@@ -354,4 +355,11 @@ async function kubeCall<T>(what: string, call: () => Promise<T>): Promise<T> {
 /** The Kubernetes spawner for one back-end's options; `api` replaces the client (tests). */
 export function createKubernetesSpawner(config: KubernetesSpawnerConfig, deps: SpawnerDeps, api?: KubeApi): KubernetesSpawner {
   return new KubernetesSpawner(config, deps, api);
+}
+
+/** The controller whose signal every waiting spawn listens to: as many listeners as spawns, so no listener-count warning. */
+function unboundedController(): AbortController {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  return c;
 }
