@@ -189,7 +189,7 @@ describe('the Kubernetes back-end end to end, through a real hub and proxy, over
     const events = await spawn('carol');
     const last = events.at(-1);
     if (last?.failed) {
-      assert.match(last.message, /OOMKilled|more memory than its limit/, events.map((e) => e.message).join('\n'));
+      assert.match(last.message, /OOMKilled|OOM-killed|more memory than its limit/, events.map((e) => e.message).join('\n'));
     } else {
       // the pod was ready before it was killed: the hub's poll finds it stopped for the OOM kill
       assert.equal(last?.ready, true);
@@ -200,7 +200,7 @@ describe('the Kubernetes back-end end to end, through a real hub and proxy, over
         const pod = await podOf('carol');
         throw new Error(`${err.message}\n${JSON.stringify(pod.status)}\n${log.text().split('\n').filter((l) => l.includes('carol')).slice(-5).join('\n')}`);
       });
-      assert.match(log.text(), /OOMKilled/);
+      assert.match(log.text(), /OOMKilled|OOM-killed/);
     }
     assert.deepEqual(refused(), []);
   });
