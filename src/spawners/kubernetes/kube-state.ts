@@ -16,6 +16,8 @@ export interface KubeState extends SpawnerState {
   secret: string;
   /** The user's claim, when the server mounts one (never deleted on stop). */
   pvc?: string;
+  /** The pod's uid once created: a pod recreated by someone else under the same name is not this server's. */
+  uid?: string;
   /** The profile's slug the server started with. */
   profile?: string;
   /** The pod's IP when the server became ready (the hub's route points there). */
@@ -24,6 +26,9 @@ export interface KubeState extends SpawnerState {
 
 /** A DNS-1123 name (pods, secrets, claims: subdomains; namespaces: labels, a subset). */
 const NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
+
+/** A Kubernetes uid (a UUID in practice). */
+const UID = /^[A-Za-z0-9-]{1,128}$/;
 
 /**
  * Reads a saved state: undefined for an empty one (nothing was created),
@@ -35,6 +40,7 @@ export function readKubeState(state: SpawnerState | undefined): KubeState | unde
   if (state.v !== KUBE_STATE_VERSION) throw new Error(`The saved state of this server has version ${JSON.stringify(state.v)}, not the Kubernetes spawner's ${KUBE_STATE_VERSION}`);
   const out: KubeState = { v: 1, pod: name(state, 'pod'), namespace: name(state, 'namespace'), secret: name(state, 'secret') };
   if (state['pvc'] !== undefined) out.pvc = name(state, 'pvc');
+  if (typeof state['uid'] === 'string' && UID.test(state['uid'])) out.uid = state['uid'];
   if (typeof state['profile'] === 'string') out.profile = state['profile'];
   if (typeof state['ip'] === 'string') out.ip = state['ip'];
   return out;
