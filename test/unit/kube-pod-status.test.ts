@@ -86,4 +86,10 @@ describe('readKubeState', () => {
     assert.throws(() => readKubeState({ v: 1, pod: '../etc', namespace: 'n', secret: 's' }), /no valid pod name/);
     assert.throws(() => readKubeState({ v: 1, pod: 'p', namespace: 'n' }), /no valid secret name/);
   });
+  it('a namespace must be a DNS-1123 label (no dots, at most 63 characters); a malformed uid is dropped', () => {
+    assert.throws(() => readKubeState({ v: 1, pod: 'p', namespace: 'kube.system', secret: 's' }), /no valid namespace name/);
+    assert.throws(() => readKubeState({ v: 1, pod: 'p', namespace: 'n'.repeat(64), secret: 's' }), /no valid namespace name/);
+    assert.equal(readKubeState({ v: 1, pod: 'p', namespace: 'n', secret: 's', uid: 'a/b' })?.uid, undefined);
+    assert.equal(readKubeState({ v: 1, pod: 'p', namespace: 'n', secret: 's', uid: '0f1e-2d' })?.uid, '0f1e-2d');
+  });
 });
