@@ -291,6 +291,7 @@ describe("Up2U's profiles", () => {
     });
     const p = availableProfiles(c, USER, {});
     refused(() => applyProfile(c, { 'tag--unlisted-choice': '1G\u0007' }, p), /"tag--unlisted-choice": control characters/);
+    refused(() => applyProfile(c, { 'tag--unlisted-choice': '1G\u202e' }, p), /"tag--unlisted-choice": control characters/);
     refused(() => applyProfile(c, { 'tag--unlisted-choice': 'lots' }, p), /"tag--unlisted-choice".*invalid configuration.*mem_limit/);
     refused(() => applyProfile(c, {}, p), /"tag--unlisted-choice".*give a value/);
     assert.equal(applyProfile(c, { 'tag--unlisted-choice': '2G' }, p).config.image, 'img:2G');

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { readKubeState } from '../../src/spawners/kubernetes/kube-state.js';
 import { eventIsAbout, progressOfEvent } from '../../src/spawners/kubernetes/pod-progress.js';
-import { containerTrouble, podFailure, podPoll, readyUrl } from '../../src/spawners/kubernetes/pod-status.js';
+import { apiText, containerTrouble, podFailure, podPoll, readyUrl } from '../../src/spawners/kubernetes/pod-status.js';
 
 function pod(status: V1Pod['status'], port = 8888): V1Pod {
   return { metadata: { name: 'jupyter-a', namespace: 'hub' }, spec: { containers: [{ name: 'notebook', image: 'img:1', ports: [{ name: 'notebook-port', containerPort: port }] }] }, status };
@@ -27,6 +27,15 @@ describe('podPoll', () => {
     ['odd phase', pod({ phase: 'Weird\u0007' }), true, { status: 'unknown', reason: "the pod's phase is Weird" }],
   ];
   for (const [name, p, synced, want] of rows) it(name, () => assert.deepEqual(podPoll(p, synced), want));
+});
+
+describe('apiText', () => {
+  it('drops bidi controls, folds blanks and clips text from the API server like any outside text', () => {
+    assert.equal(apiText('Back-off \u202epulling\u202c image\u2066 "x"\u2069'), 'Back-off pulling image "x"');
+    assert.equal(apiText('a\t\t  b\n\nc'), 'a b c');
+    assert.equal(apiText('x'.repeat(400), 10), `${'x'.repeat(10)}…`);
+    assert.equal(apiText(42), '');
+  });
 });
 
 describe('readyUrl', () => {
@@ -76,5 +85,11 @@ describe('readKubeState', () => {
     assert.throws(() => readKubeState({ v: 2, pod: 'p' }), /version 2/);
     assert.throws(() => readKubeState({ v: 1, pod: '../etc', namespace: 'n', secret: 's' }), /no valid pod name/);
     assert.throws(() => readKubeState({ v: 1, pod: 'p', namespace: 'n' }), /no valid secret name/);
+  });
+  it('a namespace must be a DNS-1123 label (no dots, at most 63 characters); a malformed uid is dropped', () => {
+    assert.throws(() => readKubeState({ v: 1, pod: 'p', namespace: 'kube.system', secret: 's' }), /no valid namespace name/);
+    assert.throws(() => readKubeState({ v: 1, pod: 'p', namespace: 'n'.repeat(64), secret: 's' }), /no valid namespace name/);
+    assert.equal(readKubeState({ v: 1, pod: 'p', namespace: 'n', secret: 's', uid: 'a/b' })?.uid, undefined);
+    assert.equal(readKubeState({ v: 1, pod: 'p', namespace: 'n', secret: 's', uid: '0f1e-2d' })?.uid, '0f1e-2d');
   });
 });

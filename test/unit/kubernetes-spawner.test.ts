@@ -125,7 +125,7 @@ describe('kubernetes spawner: start', () => {
     const podCall = api.calls.indexOf('createPod hub/jupyter-alice') + 1;
     assert.ok(s.savedAt.includes(podCall), `a save right after createPod (saves at ${s.savedAt.join(',')}, pod at ${podCall})`);
     assert.deepEqual(s.saved[0], { v: 1, pod: 'jupyter-alice', namespace: NS, secret: 'jupyter-alice', pvc: 'claim-alice' });
-    assert.deepEqual(r.state, { v: 1, pod: 'jupyter-alice', namespace: NS, secret: 'jupyter-alice', pvc: 'claim-alice', ip: '10.1.2.3' });
+    assert.deepEqual(r.state, { v: 1, pod: 'jupyter-alice', namespace: NS, secret: 'jupyter-alice', pvc: 'claim-alice', uid: api.pod(NS, 'jupyter-alice')!.metadata!.uid, ip: '10.1.2.3' });
     assert.deepEqual(
       s.progress.map((p) => p.message),
       [
@@ -322,6 +322,27 @@ describe('kubernetes spawner: poll from the shared cache', () => {
 });
 
 describe('kubernetes spawner: stop, claim, resume, collisions, names', () => {
+  it('a pod recreated by someone else with the same name (another uid) is not ours: poll stopped, stop leaves it, resume fails', async () => {
+    const { api, spawner } = await world();
+    const s = spawn(spawner, api);
+    await podOf(api);
+    api.run(NS, 'jupyter-alice', '10.0.0.2');
+    const { state } = await s.result;
+    assert.equal(state['uid'], api.pod(NS, 'jupyter-alice')!.metadata!.uid, 'the state names the pod by uid too');
+    // someone deletes our pod and creates one of the same name
+    const foreign = structuredClone(api.pod(NS, 'jupyter-alice')!);
+    api.removePod(NS, 'jupyter-alice');
+    delete foreign.metadata!.uid;
+    await api.createPod(NS, foreign);
+    api.run(NS, 'jupyter-alice', '10.0.0.9');
+    assert.equal((await spawner.poll(state, { log })).status, 'stopped', 'another uid: our server is gone');
+    await spawner.stop(state, { log });
+    assert.ok(api.pod(NS, 'jupyter-alice'), "stop does not delete someone else's pod");
+    const r = spawn(spawner, api, { resumeState: state });
+    await failsWith(r, /gone|deleted/);
+    await spawner.close();
+  });
+
   it('stop deletes pod and secret, keeps the claim, waits for the pod to go, and is idempotent', async () => {
     const { api, spawner } = await world({ storage_pvc_ensure: true });
     const s = spawn(spawner, api);

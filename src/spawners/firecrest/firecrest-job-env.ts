@@ -10,6 +10,7 @@
  * the job's shell.
  */
 import { quoteName } from '../../lib/quote-name.js';
+import { isSecretEnvName } from '../../lib/secret-env-name.js';
 import { afterScriptHeader } from '../batch/script-env.js';
 
 /** A portable environment variable name (what a shell can export). */
@@ -17,10 +18,6 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Values that may go in FirecREST's `env` as they are: no quotes, spaces, shell or control characters. */
 const PLAIN_VALUE = /^[A-Za-z0-9_.,:/=+@%~-]*$/;
-
-/** Names that hold secrets whatever their value: never in `env`. */
-const SECRET_NAMES = new Set(['JUPYTERHUB_API_TOKEN', 'JPY_API_TOKEN', 'JUPYTERHUB_CRYPT_KEY', 'CONFIGPROXY_AUTH_TOKEN']);
-const SECRET_PART = /TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL/i;
 
 /** Where a job's environment goes. */
 export interface JobEnvSplit {
@@ -30,10 +27,8 @@ export interface JobEnvSplit {
   encoded: Record<string, string>;
 }
 
-/** Whether variable `name` holds a secret (the API token, the crypt key, anything named *TOKEN*, *SECRET*, *KEY*, *PASSWORD*). */
-export function isSecretName(name: string): boolean {
-  return SECRET_NAMES.has(name) || SECRET_PART.test(name);
-}
+/** Whether variable `name` holds a secret ({@link isSecretEnvName}). */
+export const isSecretName = isSecretEnvName;
 
 /**
  * `env` split into what FirecREST's `env` may carry and what goes into the

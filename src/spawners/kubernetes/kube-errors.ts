@@ -4,6 +4,7 @@
  * from known fields only (the client's own message lists headers; the
  * Status message from the server is cut and kept printable).
  */
+import { outsideText } from '../../lib/outside-text.js';
 import { KubeApiError } from './kube-api.js';
 
 /** The Status object's fields we read, when the body is one. */
@@ -21,11 +22,9 @@ function statusBody(body: unknown): { reason?: string; message?: string } {
   return { reason: typeof reason === 'string' && /^[A-Za-z]{1,64}$/.test(reason) ? reason : undefined, message: typeof message === 'string' ? message : undefined };
 }
 
-/** The server's message, printable and at most 300 characters. */
+/** The server's message, printable and at most 300 characters ({@link outsideText}). */
 function cleanMessage(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  return flat.length > 300 ? `${flat.slice(0, 300)}…` : flat;
+  return outsideText(text, 300);
 }
 
 /** The reason the API server gives for a status when the body has none. */

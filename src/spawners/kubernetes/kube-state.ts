@@ -16,6 +16,8 @@ export interface KubeState extends SpawnerState {
   secret: string;
   /** The user's claim, when the server mounts one (never deleted on stop). */
   pvc?: string;
+  /** The pod's uid once created: a pod recreated by someone else under the same name is not this server's. */
+  uid?: string;
   /** The profile's slug the server started with. */
   profile?: string;
   /** The pod's IP when the server became ready (the hub's route points there). */
@@ -24,6 +26,11 @@ export interface KubeState extends SpawnerState {
 
 /** A DNS-1123 name (pods, secrets, claims: subdomains; namespaces: labels, a subset). */
 const NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
+/** A DNS-1123 label (namespaces). */
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** A Kubernetes uid (a UUID in practice). */
+const UID = /^[A-Za-z0-9-]{1,128}$/;
 
 /**
  * Reads a saved state: undefined for an empty one (nothing was created),
@@ -33,15 +40,16 @@ const NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 export function readKubeState(state: SpawnerState | undefined): KubeState | undefined {
   if (!state || Object.keys(state).length === 0 || (state.v === KUBE_STATE_VERSION && state['pod'] === undefined)) return undefined;
   if (state.v !== KUBE_STATE_VERSION) throw new Error(`The saved state of this server has version ${JSON.stringify(state.v)}, not the Kubernetes spawner's ${KUBE_STATE_VERSION}`);
-  const out: KubeState = { v: 1, pod: name(state, 'pod'), namespace: name(state, 'namespace'), secret: name(state, 'secret') };
+  const out: KubeState = { v: 1, pod: name(state, 'pod'), namespace: name(state, 'namespace', LABEL), secret: name(state, 'secret') };
   if (state['pvc'] !== undefined) out.pvc = name(state, 'pvc');
+  if (typeof state['uid'] === 'string' && UID.test(state['uid'])) out.uid = state['uid'];
   if (typeof state['profile'] === 'string') out.profile = state['profile'];
   if (typeof state['ip'] === 'string') out.ip = state['ip'];
   return out;
 }
 
-function name(state: SpawnerState, key: string): string {
+function name(state: SpawnerState, key: string, shape = NAME): string {
   const v = state[key];
-  if (typeof v !== 'string' || !NAME.test(v)) throw new Error(`The saved state of this server has no valid ${key} name (${JSON.stringify(v)?.slice(0, 80)})`);
+  if (typeof v !== 'string' || !shape.test(v)) throw new Error(`The saved state of this server has no valid ${key} name (${JSON.stringify(v)?.slice(0, 80)})`);
   return v;
 }

@@ -161,7 +161,7 @@ export class KubernetesSpawner implements Spawner {
       const s = readKubeState(req.resumeState);
       if (!s) throw new SpawnError('There is no pod to resume: the saved state names none', 'no-pod');
       req.progress({ progress: 15, message: `Resuming the wait for pod ${s.pod} in namespace ${s.namespace}` });
-      return this.waitReady(req, live, s, undefined, this.config.port, this.config.image);
+      return this.waitReady(req, live, s, s.uid, true, this.config.port, this.config.image);
     }
     if (req.signal.aborted) throw new SpawnError('The spawn was cancelled before anything was created', 'cancelled');
     const { config, choice } = this.profileConfig(req.userOptions, req.user);
@@ -185,6 +185,7 @@ export class KubernetesSpawner implements Spawner {
       await req.saveState(s);
       const pod = await kubeCall(`create pod ${names.pod} in namespace ${ns}`, () => this.createPod(live, ns, built.pod, req.log));
       uid = pod.metadata?.uid;
+      if (uid) s.uid = uid;
       await req.saveState(s);
     } catch (err) {
       await this.cleanUp(s, req.log);
@@ -192,7 +193,7 @@ export class KubernetesSpawner implements Spawner {
     }
     req.log.info({ pod: s.pod, namespace: ns }, 'created the server pod');
     req.progress({ progress: 10, message: `Created pod ${s.pod} in namespace ${ns}` });
-    return this.waitReady(req, live, s, uid, config.port, config.image);
+    return this.waitReady(req, live, s, uid, uid === undefined, config.port, config.image);
   }
 
   /** Creates the pod; a leftover pod of the same name is deleted, waited out and the create tried once more. */
@@ -211,9 +212,9 @@ export class KubernetesSpawner implements Spawner {
   }
 
   /** Waits for the pod; any failure (or giving up) deletes the server's objects, then rethrows. */
-  private async waitReady(req: SpawnRequest, live: Live, s: KubeState, uid: string | undefined, port: number, image: string): Promise<StartResult> {
+  private async waitReady(req: SpawnRequest, live: Live, s: KubeState, uid: string | undefined, mustExist: boolean, port: number, image: string): Promise<StartResult> {
     try {
-      const { url, ip } = await waitForPod(live.pods, live.events, { namespace: s.namespace, name: s.pod, uid, mustExist: uid === undefined, port, image, signal: req.signal, closed: this.closing.signal, progress: (e) => req.progress(e) });
+      const { url, ip } = await waitForPod(live.pods, live.events, { namespace: s.namespace, name: s.pod, uid, mustExist, port, image, signal: req.signal, closed: this.closing.signal, progress: (e) => req.progress(e) });
       const state: KubeState = { ...s, ip };
       await req.saveState(state);
       return { url, state };
@@ -242,7 +243,7 @@ export class KubernetesSpawner implements Spawner {
     if (!s) return { status: 'stopped' };
     const live = await this.live?.catch(() => undefined);
     if (!live) return { status: 'unknown', reason: 'the watch of pods has not started' };
-    const pod = live.pods.get(s.namespace, s.pod);
+    const pod = ours(live.pods.get(s.namespace, s.pod), s);
     const result = podPoll(pod, live.pods.synced);
     const ip = pod?.status?.podIP;
     if (result.status === 'running' && s.ip && ip && ip !== s.ip && !this.movedWarned.has(`${s.namespace}/${s.pod}/${ip}`)) {
@@ -258,13 +259,15 @@ export class KubernetesSpawner implements Spawner {
     const s = readKubeState(state);
     if (!s) return;
     const live = await this.shared();
-    await kubeCall(`delete pod ${s.pod} in namespace ${s.namespace}`, () => live.api.deletePod(s.namespace, s.pod, STOP_GRACE_SECONDS).catch(ignoreNotFound));
+    const cached = live.pods.get(s.namespace, s.pod);
+    if (cached && !ours(cached, s)) opts.log.warn({ pod: s.pod, namespace: s.namespace }, "a pod of the server's name with another uid is not this server's: leaving it");
+    else await kubeCall(`delete pod ${s.pod} in namespace ${s.namespace}`, () => live.api.deletePod(s.namespace, s.pod, STOP_GRACE_SECONDS).catch(ignoreNotFound));
     await kubeCall(`delete secret ${s.secret} in namespace ${s.namespace}`, () => live.api.deleteSecret(s.namespace, s.secret).catch(ignoreNotFound));
     if (!live.pods.synced) {
       opts.log.warn({ pod: s.pod }, 'the watch of pods is reconnecting: not waiting for the deleted pod to go');
       return;
     }
-    if (!(await waitForPodGone(live.pods, s.namespace, s.pod, this.stopWaitMs()))) {
+    if (!(await waitForPodGone(live.pods, s.namespace, s.pod, this.stopWaitMs(), s.uid))) {
       throw new Error(`Pod ${s.pod} in namespace ${s.namespace} was deleted but is still there after ${this.stopWaitMs() / 1000} s`);
     }
   }
@@ -292,6 +295,11 @@ export class KubernetesSpawner implements Spawner {
   private stopWaitMs(): number {
     return (this.config.request_timeout + STOP_GRACE_SECONDS) * 1000;
   }
+}
+
+/** `pod` when it is the server's (same uid, or no uid saved), else undefined. */
+function ours(pod: V1Pod | undefined, s: KubeState): V1Pod | undefined {
+  return pod && s.uid !== undefined && pod.metadata?.uid !== undefined && pod.metadata.uid !== s.uid ? undefined : pod;
 }
 
 /** The manifests of a server; a builder's complaint (a bad profile value) as a SpawnError, a HubError as it is. */

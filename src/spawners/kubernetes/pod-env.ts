@@ -2,12 +2,8 @@
  * The environment of a server's pod (pure): which variables the container
  * gets inline and which travel through the server's Secret.
  */
+import { isSecretEnvName } from '../../lib/secret-env-name.js';
 import { expandNameTemplate, type NameVariables } from './kube-names.js';
-
-/** Names that always hold secrets. */
-const SECRET_NAMES = new Set(['JUPYTERHUB_API_TOKEN', 'JPY_API_TOKEN', 'JUPYTERHUB_CRYPT_KEY', 'CONFIGPROXY_AUTH_TOKEN']);
-/** Names that look like secrets: kept out of the pod spec too. */
-const SECRET_PART = /TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL/i;
 
 /**
  * The hub host's own variables (JupyterHub's `env_keep`): meaningless inside a
@@ -15,11 +11,6 @@ const SECRET_PART = /TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL/i;
  * (the back-end's `environment` may still set them).
  */
 const HOST_ONLY = new Set(['PATH', 'PYTHONPATH', 'CONDA_ROOT', 'CONDA_DEFAULT_ENV', 'VIRTUAL_ENV', 'HOME', 'SHELL']);
-
-/** Whether variable `name` holds a secret (the API token, the crypt key, anything named *TOKEN*, *SECRET*, *KEY*, *PASSWORD*). */
-export function isSecretEnvName(name: string): boolean {
-  return SECRET_NAMES.has(name) || SECRET_PART.test(name);
-}
 
 /** A pod's environment, split. */
 export interface PodEnvironment {

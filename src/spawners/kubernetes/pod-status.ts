@@ -5,6 +5,7 @@
  */
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { PollResult } from '../spawner.js';
+import { MAX_OUTSIDE_TEXT, outsideText } from '../../lib/outside-text.js';
 
 /** The container of the server in the pod. */
 export const NOTEBOOK_CONTAINER = 'notebook';
@@ -15,12 +16,9 @@ export interface PodFailure {
   message: string;
 }
 
-/** `text` from the API server made fit for a sentence: control characters out, at most `max` characters. */
-export function apiText(text: unknown, max = 300): string {
-  if (typeof text !== 'string') return '';
-  // eslint-disable-next-line no-control-regex
-  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+/** `text` from the API server made fit for a sentence ({@link outsideText}: control and bidi characters out, blanks folded, clipped); '' for a non-string. */
+export function apiText(text: unknown, max = MAX_OUTSIDE_TEXT): string {
+  return typeof text === 'string' ? outsideText(text, max) : '';
 }
 
 function notebookStatus(pod: V1Pod): V1ContainerStatus | undefined {

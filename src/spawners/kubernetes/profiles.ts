@@ -7,6 +7,7 @@
  * and the allowed values. Pure.
  */
 import { HubError } from '../../lib/errors.js';
+import { hasControl } from '../../lib/outside-text.js';
 import { substituteValue } from './deep-merge.js';
 import type { KubernetesSpawnerConfig } from './kubernetes-config.js';
 import { mergeOverrides, resolveProfiles, schemaProblem, type ResolvedOption, type ResolvedProfile } from './profile-list.js';
@@ -100,14 +101,12 @@ function pickProfile(config: KubernetesSpawnerConfig, raw: unknown, profiles: Re
   throw bad(`user option "profile": ${shown(raw)} is ${exists ? 'not available to you' : 'not a profile of this back-end'}; one of: ${allowed}`);
 }
 
-const CONTROL = /[\p{Cc}\u2028\u2029]/u;
-
 function checkUnlisted(o: ResolvedOption, field: string, text: unknown): string {
   if (!o.unlisted) throw bad(`user option "${field}": option "${o.key}" takes no free text; one of: ${listOf(o.choices.map((c) => c.key))}`);
   if (typeof text !== 'string') throw bad(`user option "${field}" must be a string`);
   if (text === '') throw bad(`user option "${field}": give a value for ${JSON.stringify(o.unlisted.display_name)}`);
   if (text.length > UNLISTED_MAX_LENGTH) throw bad(`user option "${field}": at most ${UNLISTED_MAX_LENGTH} characters`);
-  if (CONTROL.test(text)) throw bad(`user option "${field}": control characters are not allowed`);
+  if (hasControl(text)) throw bad(`user option "${field}": control characters are not allowed`);
   if (o.unlisted.regex && !o.unlisted.regex.test(text)) {
     const why = o.unlisted.validation_message || `it must match ${o.unlisted.pattern}`;
     throw bad(`user option "${field}": ${shown(text)} is refused: ${why}`);
