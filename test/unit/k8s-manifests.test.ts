@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Value } from '@sinclair/typebox/value';
-import { Pod, PersistentVolumeClaim, Secret } from 'kubernetes-models/v1';
+import { Pod, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
 import { KubernetesSpawnerSchema, type KubernetesSpawnerConfig } from '../../src/spawners/kubernetes/kubernetes-config.js';
 import { serverObjectNames } from '../../src/spawners/kubernetes/kube-names.js';
 import { cpuQuantity, memoryQuantity } from '../../src/spawners/kubernetes/kube-quantities.js';
-import { ownerReferenceTo, podManifest, pvcManifest, secretManifest, POD_LABEL_SELECTOR, type ManifestInput } from '../../src/spawners/kubernetes/manifests.js';
+import { ownerReferenceTo, podManifest, pvcManifest, secretManifest, serviceManifest, POD_LABEL_SELECTOR, type ManifestInput } from '../../src/spawners/kubernetes/manifests.js';
 import { validateK8sObject } from '../helpers/k8s-schema.js';
 
 const TOKEN = 'tok-3f9a0c1d2e';
@@ -321,4 +321,22 @@ test('the secret can be owned by the created pod, so Kubernetes deletes it with 
   assert.deepEqual(secret.metadata.ownerReferences, [{ apiVersion: 'v1', kind: 'Pod', name: 'jupyter-alice', uid: '0b7c9e1a-1111-4222-8333-444455556666', blockOwnerDeletion: false }]);
   assertValid('Secret', secret);
   assert.throws(() => ownerReferenceTo(podManifest(i)), /no name or uid/);
+});
+
+test('a Service in front of the server: named like the pod, selecting exactly its pod, port notebook-port, valid for hostile names', () => {
+  for (const [user, server] of [['alice', ''], ['alice', 'gpu'], ['Ünïcode.User/..', 'x--y'], ['a'.repeat(300), 'b'.repeat(300)]] as const) {
+    const i = input(config({ port: 8890 }), user, server);
+    const svc = serviceManifest(i);
+    const pod = podManifest(i);
+    new Service(svc as never).validate();
+    assert.deepEqual(validateK8sObject('Service', svc), []);
+    assert.equal(svc.metadata?.name, pod.metadata?.name);
+    assert.equal(svc.spec?.type, 'ClusterIP');
+    assert.deepEqual(svc.spec?.ports, [{ name: 'notebook-port', port: 8890, targetPort: 'notebook-port', protocol: 'TCP' }]);
+    for (const [k, v] of Object.entries(svc.spec?.selector ?? {})) assert.equal(pod.metadata?.labels?.[k], v, `the pod carries ${k}=${v}`);
+  }
+  // two servers of one user are told apart by the selector
+  const a = serviceManifest(input(config(), 'alice', '')).spec?.selector;
+  const b = serviceManifest(input(config(), 'alice', 'gpu')).spec?.selector;
+  assert.notDeepEqual(a, b);
 });

@@ -17,6 +17,7 @@ import type {
   V1PodSpec,
   V1SecurityContext,
   V1Secret,
+  V1Service,
   V1Toleration,
   V1Volume,
   V1VolumeMount,
@@ -227,6 +228,27 @@ export function secretManifest(i: ManifestInput): V1Secret {
   const data: Record<string, string> = {};
   for (const [name, value] of Object.entries(secret)) data[name] = Buffer.from(value, 'utf8').toString('base64');
   return { apiVersion: 'v1', kind: 'Secret', metadata: metadata(i, i.names.secret), type: 'Opaque', data };
+}
+
+/**
+ * A ClusterIP Service in front of the server's pod (KubeSpawner makes one
+ * with `services_enabled`, so the hub reaches the server by a stable DNS
+ * name instead of the pod's IP): named like the pod, port `notebook-port`,
+ * selecting the pod by its user, server and component labels.
+ */
+export function serviceManifest(i: ManifestInput): V1Service {
+  const labels = serverLabels(i);
+  const selector = {
+    'hub.jupyter.org/username': labels['hub.jupyter.org/username']!,
+    'hub.jupyter.org/servername': labels['hub.jupyter.org/servername']!,
+    component: labels['component']!,
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: metadata(i, i.names.pod),
+    spec: { type: 'ClusterIP', selector, ports: [{ name: PORT_NAME, port: i.config.port, targetPort: PORT_NAME, protocol: 'TCP' }] },
+  };
 }
 
 /**
