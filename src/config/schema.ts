@@ -2,6 +2,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { LocalProcessSpawnerSchema } from '../spawners/local-process-config.js';
 import { spawnerConfigSchema } from '../spawners/registry.js';
 import { AuthConfigSchema } from '../auth/registry.js';
+import { CullConfigSchema } from '../services/culler/culler-config.js';
 import type { Logger } from 'pino';
 import type { AuthResult } from '../auth/authenticator.js';
 
@@ -129,6 +130,7 @@ export const ConfigSchema = Type.Object(
           "API clients that are not users (JupyterHub's `services`), such as the idle culler: `[{name, api_token}]`, with permissions from `roles[].services`. Services removed from this list are deleted with their tokens at start.",
       },
     ),
+    cull: CullConfigSchema,
     allowed_users: StrList('Users allowed to log in. Empty: anyone who authenticates. Admin users are always allowed.'),
     admin_users: StrList('Users made admin at login and at start-up.'),
     blocked_users: StrList('Users who may never log in, even when they authenticate.'),

@@ -9,6 +9,9 @@ import * as m0002 from './migrations/0002-services.js';
 import * as m0003 from './migrations/0003-auth-refresh.js';
 import * as m0004 from './migrations/0004-oauth-pkce.js';
 import * as m0005 from './migrations/0005-reported-port.js';
+import * as m0006 from './migrations/0006-audit-log.js';
+import * as m0007 from './migrations/0007-spawn-queue.js';
+import * as m0008 from './migrations/0008-activity-source.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -85,6 +88,9 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0003-auth-refresh': { up: (db) => m0003.up(db), down: (db) => m0003.down(db) },
     '0004-oauth-pkce': { up: (db) => m0004.up(db), down: (db) => m0004.down(db) },
     '0005-reported-port': { up: (db) => m0005.up(db), down: (db) => m0005.down(db) },
+    '0006-audit-log': { up: (db) => m0006.up(db, dialect), down: (db) => m0006.down(db) },
+    '0007-spawn-queue': { up: (db) => m0007.up(db, dialect), down: (db) => m0007.down(db) },
+    '0008-activity-source': { up: (db) => m0008.up(db, dialect), down: (db) => m0008.down(db) },
   };
 }
 

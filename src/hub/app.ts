@@ -47,6 +47,7 @@ import { clientErrorHandler, connectRefusedHandler, errorHandler, expectationFai
 import { loadServices } from './services-loader.js';
 import { drainRefusedBodies } from './refused-body.js';
 import { trustedProxies } from './trusted-proxies.js';
+import { noMetrics } from '../metrics/metrics.js';
 
 export interface BuildOptions {
   config: Config;
@@ -116,6 +117,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     authenticator: opts.authenticator ?? createAuthenticator(config, database.db, log),
     crypt: CryptKeeper.fromEnv(),
     servers,
+    metrics: noMetrics,
     identities: new IdentityCache(),
     urls,
     dataDir,

@@ -9,6 +9,7 @@ import type { Proxy } from '../proxy/proxy.js';
 import type { SpawnerBackends } from '../spawners/backends.js';
 import type { ServerManager } from './server-manager.js';
 import type { IdentityCache } from './identity-cache.js';
+import type { HubMetrics } from '../metrics/metrics.js';
 
 /** Where things are, as URLs and paths. */
 export interface HubUrls {
@@ -38,6 +39,8 @@ export interface Hub {
   authenticator: Authenticator;
   crypt: CryptKeeper;
   servers: ServerManager;
+  /** Where spawn, stop, proxy and queue timings are recorded (src/metrics/). */
+  metrics: HubMetrics;
   /** Short-lived cache of resolved API identities (see identity-cache.ts). */
   identities: IdentityCache;
   urls: HubUrls;
