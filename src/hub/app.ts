@@ -48,6 +48,7 @@ import { loadServices } from './services-loader.js';
 import { drainRefusedBodies } from './refused-body.js';
 import { trustedProxies } from './trusted-proxies.js';
 import { noMetrics } from '../metrics/metrics.js';
+import { ManagedServices } from '../services/managed-services.js';
 
 export interface BuildOptions {
   config: Config;
@@ -118,6 +119,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     crypt: CryptKeeper.fromEnv(),
     servers,
     metrics: noMetrics,
+    managedServices: new ManagedServices(),
     identities: new IdentityCache(),
     urls,
     dataDir,
@@ -146,6 +148,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     app,
     database,
     close: async () => {
+      await hub.managedServices.stopAll();
       await app.close();
       await servers.close();
       await hub.spawners.close(log);

@@ -8,6 +8,7 @@ import { buildHub, hubUrls, type BuiltHub } from './app.js';
 import { ensureProxy, proxyApiUrls, proxyToken } from './proxy-process.js';
 import { reconcileRoutes } from './reconcile.js';
 import { loadRoles } from './roles-loader.js';
+import { applyServices } from '../services/apply-services.js';
 import { listenError } from '../lib/listen-error.js';
 import path from 'node:path';
 import { prepareDataDir } from './data-dir.js';
@@ -39,7 +40,7 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
   const built = await buildHub({ config, hooks, log, proxyToken: token });
   const { hub, app } = built;
   for (const name of config.admin_users) await ensureUser(hub.db, normalizeUsername(name), true);
-  await loadRoles(hub.db, config.roles);
+  await loadRoles(hub.db, config.roles, config.services);
   // Serve the API at once; routes need the proxy, so re-attaching waits for it.
   let address: string;
   try {
@@ -61,6 +62,8 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
   } else {
     await reconcileRoutes(hub);
   }
+  // managed services (and service routes) once the proxy is up, as JupyterHub starts them
+  await applyServices(hub);
   hub.servers.startPolling();
   const interval = config.proxy.check_interval * 1000;
   let timer: NodeJS.Timeout | undefined;

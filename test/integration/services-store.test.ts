@@ -37,7 +37,7 @@ for (const dialect of dialects) {
         roles: [{ name: 'culler-role', scopes: ['list:users', 'delete:servers'], services: ['culler'] }],
       });
       await loadServices(db, cfg.services, quiet);
-      await loadRoles(db, cfg.roles);
+      await loadRoles(db, cfg.roles, cfg.services);
       assert.deepEqual((await listServices(db)).map((s) => s.name), ['culler', 'dash']);
       const culler = (await getService(db, 'culler'))!;
       assert.deepEqual(await rolesOfService(db, culler.id), ['culler-role']);
