@@ -3,7 +3,7 @@ import type { Hub } from '../hub/context.js';
 import { loadRoles } from '../hub/roles-loader.js';
 import { loadServices } from '../hub/services-loader.js';
 import { reconcileRoutes } from '../hub/reconcile.js';
-import { checkServiceRoles } from './service-roles.js';
+import { checkServiceRoleRefs } from './service-roles.js';
 
 /**
  * Applies a `services:` list to a running hub (at start, after the proxy is
@@ -18,7 +18,7 @@ import { checkServiceRoles } from './service-roles.js';
  * A reload sets `hub.config` to the new configuration, then calls this.
  */
 export async function applyServices(hub: Hub, services: Config['services'] = hub.config.services): Promise<void> {
-  checkServiceRoles(services);
+  await checkServiceRoleRefs(hub.db, hub.config.roles, services);
   const checked = await loadServices(hub.db, services, hub.log);
   await loadRoles(hub.db, hub.config.roles, services);
   hub.identities.clear();

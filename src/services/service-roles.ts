@@ -13,6 +13,29 @@ export function implicitServiceRole(name: string): string {
   return `${IMPLICIT_ROLE_PREFIX}${name}`;
 }
 
+/**
+ * Checks, before any write, that every role a service is given exists (built
+ * in, in `roles`, or stored) and every service `roles[].services` names is
+ * listed, and the inline scopes (errors name the service or role).
+ */
+export async function checkServiceRoleRefs(db: Kysely<DB>, roles: Config['roles'], services: Config['services']): Promise<void> {
+  checkServiceRoles(services);
+  const names = new Set(services.map((s) => s.name));
+  for (const role of roles) {
+    for (const name of role.services) {
+      if (!names.has(name)) throw new ConfigError(`config: roles: ${role.name}: no service named ${JSON.stringify(name)} in services`);
+    }
+  }
+  const configured = new Set(roles.map((r) => r.name));
+  for (const s of services) {
+    for (const role of s.roles) {
+      if (isBuiltinRole(role) || configured.has(role)) continue;
+      const stored = await db.selectFrom('roles').select('name').where('name', '=', role).executeTakeFirst();
+      if (!stored) throw new ConfigError(`config: services: ${JSON.stringify(s.name)}: roles: no role named ${JSON.stringify(role)} (neither built in nor in roles)`);
+    }
+  }
+}
+
 /** Checks the inline `roles` and `scopes` of each service (errors name the service), before any write. */
 export function checkServiceRoles(services: Config['services']): void {
   for (const s of services) {
