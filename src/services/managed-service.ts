@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { removePidFile, writePidFile } from './service-pid-file.js';
 
 /** How one managed service runs: the command, its whole environment, where its output goes. */
 export interface ManagedSpec {
@@ -11,6 +12,8 @@ export interface ManagedSpec {
   cwd?: string | undefined;
   /** Its stdout and stderr are appended here (0600). */
   logFile: string;
+  /** Where its pid is kept while it runs (see service-pid-file.ts). */
+  pidFile?: string | undefined;
 }
 
 /** Restart and stop timings (tests shorten them). */
@@ -75,6 +78,7 @@ export class ManagedService {
         if (done) return;
         done = true;
         this.child = undefined;
+        if (spec.pidFile) removePidFile(spec.pidFile);
         resolve();
         if (this.stopping) return;
         const ranMs = Date.now() - startedAt;
@@ -94,6 +98,7 @@ export class ManagedService {
       child.once('error', (err) => finish(null, null, err));
       child.once('exit', (code, signal) => finish(code, signal));
     });
+    if (child.pid !== undefined && spec.pidFile) writePidFile(spec.pidFile, child.pid);
     if (child.pid !== undefined) this.log.info({ service: spec.name, pid: child.pid, command: spec.command, log: spec.logFile }, 'managed service started');
   }
 

@@ -5,6 +5,7 @@ import { createServiceToken, getService } from '../db/repos/services.js';
 import { sha256 } from '../lib/crypto.js';
 import { DEFAULT_TIMINGS, ManagedService, type ManagedTimings } from './managed-service.js';
 import { servicePrefix } from './service-routes.js';
+import { stopLeftover } from './service-pid-file.js';
 
 /** Variables of the hub's own environment a managed service keeps (as JupyterHub's spawners' `env_keep`); no secret of the hub's. */
 const ENV_KEEP = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'PYTHONPATH', 'VIRTUAL_ENV', 'CONDA_ROOT', 'CONDA_DEFAULT_ENV'];
@@ -84,7 +85,10 @@ export class ManagedServices {
         await current.service.stop();
         if (current.generated && current.generated !== generated) await this.dropToken(hub, current);
       }
-      const service = new ManagedService({ name: s.name, command: s.command, env, cwd, logFile: path.join(hub.dataDir, 'services', `${s.name}.log`) }, hub.log, this.timings);
+      const dir = path.join(hub.dataDir, 'services');
+      const pidFile = path.join(dir, `${s.name}.pid`);
+      if (!current) await stopLeftover(pidFile, s.name, this.timings.stopTimeoutMs, hub.log);
+      const service = new ManagedService({ name: s.name, command: s.command, env, cwd, logFile: path.join(dir, `${s.name}.log`), pidFile }, hub.log, this.timings);
       this.running.set(s.name, { service, fingerprint, ...(generated ? { generated } : {}) });
       service.start();
     }

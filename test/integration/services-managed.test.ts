@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +9,7 @@ import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { freePort } from '../../src/spawners/local-process.js';
 import { validateConfig } from '../../src/config/load.js';
 import { applyServices } from '../../src/services/apply-services.js';
+import { writePidFile } from '../../src/services/service-pid-file.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/managed-service.mjs', import.meta.url));
 
@@ -154,5 +156,27 @@ describe('a managed service (command): started by the hub, restarted, stopped wi
     assert.ok(!alive(first.pid), 'the process is gone');
     const after = readFileSync(stopMark, 'utf8');
     assert.ok(after.slice(before.length).includes(`stopped ${first.pid}`), 'it got SIGTERM');
+  });
+});
+
+describe('a managed service left running by a hub killed with kill -9', () => {
+  it('is stopped before the next hub starts its own', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-managed-left-'));
+    const port = await freePort('127.0.0.1');
+    mkdirSync(path.join(dataDir, 'services'), { mode: 0o700 });
+    const left = spawn(process.execPath, [FIXTURE], { env: { ...process.env, JUPYTERHUB_SERVICE_URL: `http://127.0.0.1:${port}`, JUPYTERHUB_API_URL: 'http://127.0.0.1:9/hub/api' }, detached: true, stdio: 'ignore' });
+    const exited = new Promise((r) => left.once('exit', r));
+    writePidFile(path.join(dataDir, 'services', 'minder.pid'), left.pid!);
+    const services = [{ name: 'minder', command: [process.execPath, FIXTURE], url: `http://127.0.0.1:${port}` }];
+    const t = await startTestHub({ services }, { dataDir });
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the leftover was not stopped')), 15_000)))]);
+      clearTimeout(timer);
+      const now = await describeService(t, 'minder', left.pid!);
+      assert.equal(now.whoami.status, 200, 'the new copy holds a token the hub accepts');
+    } finally {
+      await t.stop();
+    }
   });
 });
