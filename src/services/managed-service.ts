@@ -99,7 +99,7 @@ export class ManagedService {
       child.once('exit', (code, signal) => finish(code, signal));
     });
     if (child.pid !== undefined && spec.pidFile) writePidFile(spec.pidFile, child.pid);
-    if (child.pid !== undefined) this.log.info({ service: spec.name, pid: child.pid, command: spec.command, log: spec.logFile }, 'managed service started');
+    if (child.pid !== undefined) this.log.info({ service: spec.name, servicePid: child.pid, command: spec.command, log: spec.logFile }, 'managed service started');
   }
 
   /** Stops the process (and does not restart it): SIGTERM to its group, SIGKILL after `stopTimeoutMs`. */
@@ -115,7 +115,7 @@ export class ManagedService {
     const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timeout = setTimeout(() => r(false), this.timings.stopTimeoutMs)))]);
     clearTimeout(timeout);
     if (!inTime) {
-      this.log.warn({ service: this.spec.name, pid: child.pid, waitedMs: this.timings.stopTimeoutMs }, 'managed service did not stop on SIGTERM; killing it');
+      this.log.warn({ service: this.spec.name, servicePid: child.pid, waitedMs: this.timings.stopTimeoutMs }, 'managed service did not stop on SIGTERM; killing it');
       signalGroup(child.pid, 'SIGKILL');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
     }

@@ -42,7 +42,7 @@ export async function stopLeftover(file: string, name: string, timeoutMs: number
   const [pidText, ticks] = text.trim().split(' ');
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 1 || !ticks || startTicks(pid) !== ticks) return;
-  log.warn({ service: name, pid }, 'a managed service left by an earlier hub process still runs; stopping it');
+  log.warn({ service: name, servicePid: pid }, 'a managed service left by an earlier hub process still runs; stopping it');
   const signal = (s: NodeJS.Signals) => {
     try {
       process.kill(-pid, s);
