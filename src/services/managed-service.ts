@@ -99,7 +99,7 @@ export class ManagedService {
       child.once('exit', (code, signal) => finish(code, signal));
     });
     if (child.pid !== undefined && spec.pidFile) writePidFile(spec.pidFile, child.pid);
-    if (child.pid !== undefined) this.log.info({ service: spec.name, servicePid: child.pid, command: spec.command, log: spec.logFile }, 'managed service started');
+    if (child.pid !== undefined) this.log.info({ service: spec.name, servicePid: child.pid, program: spec.command[0], log: spec.logFile }, 'managed service started');
   }
 
   /** Stops the process (and does not restart it): SIGTERM to its group, SIGKILL after `stopTimeoutMs`. */

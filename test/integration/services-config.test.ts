@@ -1,7 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +12,9 @@ import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { validateConfig } from '../../src/config/load.js';
 import { applyServices } from '../../src/services/apply-services.js';
 import { expandScopes } from '../../src/rbac/scopes.js';
+import { checkServiceRoles } from '../../src/services/service-roles.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const FILE_TOKEN = 'file-token-0123456789abcdef';
 const SCOPED_TOKEN = 'scoped-token-0123456789abcdef';
@@ -166,5 +172,34 @@ describe('services from config: token file, inline roles and scopes, url routed 
     // nothing changed
     assert.equal((await t.api('GET', '/user', { token: FILE_TOKEN })).status, 200);
     assert.equal((await t.api('GET', '/services/x', { token: admin })).status, 404);
+  });
+});
+
+describe('services in ganymede config check and in docs/operations.md', () => {
+  it('config check refuses a missing token file, naming the service', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-svc-check-'));
+    try {
+      const file = path.join(dir, 'c.yaml');
+      writeFileSync(file, `services:\n  - name: culler\n    api_token_file: ${path.join(dir, 'nope')}\n`);
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', "const m = await import('./src/cli/main.ts'); await m.main(process.argv.slice(1));", '--', 'config', 'check', '--config', file],
+        { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+      );
+      assert.notEqual(r.status, 0);
+      assert.match(`${r.stdout}${r.stderr}`, /services: "culler": api_token_file .*nope does not exist/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the example of docs/operations.md is a valid configuration', () => {
+    const doc = readFileSync(path.join(ROOT, 'docs/operations.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## Services'));
+    const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    assert.ok(block, 'a yaml block in the Services section');
+    const cfg = validateConfig(parseYaml(block) as Record<string, unknown>);
+    checkServiceRoles(cfg.services);
+    assert.deepEqual(cfg.services.map((s) => s.name), ['idle-culler', 'announcements', 'stats']);
   });
 });
