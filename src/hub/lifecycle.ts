@@ -55,15 +55,23 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
     await app.close();
     throw err;
   }
-  const { kept, cleared, resumed } = await hub.servers.reattachAll();
-  if (proxyApiUrls(config).length > 1) {
-    // Proxies the operator runs may start after the hub: the periodic check adds their routes.
-    await reconcileRoutes(hub).catch((err: Error) => log.warn({ err: err.message }, 'could not reconcile every proxy; will retry'));
-  } else {
-    await reconcileRoutes(hub);
+  let reattached: { kept: number; cleared: number; resumed: number };
+  try {
+    // managed services once the proxy is up, as JupyterHub starts them; their routes come with the reconciliation below
+    await applyServices(hub, hub.config.services, { routes: false });
+    reattached = await hub.servers.reattachAll();
+    if (proxyApiUrls(config).length > 1) {
+      // Proxies the operator runs may start after the hub: the periodic check adds their routes.
+      await reconcileRoutes(hub).catch((err: Error) => log.warn({ err: err.message }, 'could not reconcile every proxy; will retry'));
+    } else {
+      await reconcileRoutes(hub);
+    }
+  } catch (err) {
+    // a hub that fails to start leaves no managed service behind
+    await hub.managedServices.stopAll();
+    throw err;
   }
-  // managed services (and service routes) once the proxy is up, as JupyterHub starts them
-  await applyServices(hub);
+  const { kept, cleared, resumed } = reattached;
   hub.servers.startPolling();
   const interval = config.proxy.check_interval * 1000;
   let timer: NodeJS.Timeout | undefined;

@@ -16,13 +16,15 @@ import { checkServiceRoleRefs } from './service-roles.js';
  * anything is stored.
  *
  * A reload sets `hub.config` to the new configuration, then calls this.
+ * `routes: false` leaves the proxy to the caller's own reconciliation (start-up).
  */
-export async function applyServices(hub: Hub, services: Config['services'] = hub.config.services): Promise<void> {
+export async function applyServices(hub: Hub, services: Config['services'] = hub.config.services, opts: { routes?: boolean } = {}): Promise<void> {
   await checkServiceRoleRefs(hub.db, hub.config.roles, services);
   const checked = await loadServices(hub.db, services, hub.log);
   await loadRoles(hub.db, hub.config.roles, services);
   hub.identities.clear();
   await hub.managedServices.sync(hub, checked);
+  if (opts.routes === false) return;
   try {
     await reconcileRoutes(hub);
   } catch (err) {
