@@ -18,7 +18,11 @@ import { checkServiceRoleRefs } from './service-roles.js';
  * A reload sets `hub.config` to the new configuration, then calls this.
  * `routes: false` leaves the proxy to the caller's own reconciliation (start-up).
  */
-export async function applyServices(hub: Hub, services: Config['services'] = hub.config.services, opts: { routes?: boolean } = {}): Promise<void> {
+export function applyServices(hub: Hub, services: Config['services'] = hub.config.services, opts: { routes?: boolean } = {}): Promise<void> {
+  return hub.managedServices.exclusive(() => applyNow(hub, services, opts));
+}
+
+async function applyNow(hub: Hub, services: Config['services'], opts: { routes?: boolean }): Promise<void> {
   await checkServiceRoleRefs(hub.db, hub.config.roles, services);
   const checked = await loadServices(hub.db, services, hub.log);
   await loadRoles(hub.db, hub.config.roles, services);

@@ -47,7 +47,16 @@ export function managedServiceEnv(hub: Pick<Hub, 'urls'>, s: Pick<CheckedService
  */
 export class ManagedServices {
   private readonly running = new Map<string, Running>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
   timings: ManagedTimings = DEFAULT_TIMINGS;
+
+  /** Runs `fn` after every earlier one has settled: two applies (a reload during start-up) never interleave. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
 
   /** The pid of a managed service's process, or 0. */
   pidOf(name: string): number {
@@ -65,6 +74,7 @@ export class ManagedServices {
   }
 
   async sync(hub: Hub, services: readonly CheckedService[]): Promise<void> {
+    if (this.closed) return; // the hub is stopping: start nothing more
     const wanted = new Map(services.filter((s) => s.command.length).map((s) => [s.name, s]));
     for (const [name, r] of [...this.running]) {
       if (wanted.has(name)) continue;
@@ -89,6 +99,7 @@ export class ManagedServices {
       const pidFile = path.join(dir, `${s.name}.pid`);
       if (!current) await stopLeftover(pidFile, s.name, this.timings.stopTimeoutMs, hub.log);
       const service = new ManagedService({ name: s.name, command: s.command, env, cwd, logFile: path.join(dir, `${s.name}.log`), pidFile }, hub.log, this.timings);
+      if (this.closed) return;
       this.running.set(s.name, { service, fingerprint, ...(generated ? { generated } : {}) });
       service.start();
     }
@@ -96,6 +107,7 @@ export class ManagedServices {
 
   /** Stops every managed service (at hub stop), in parallel, each bounded by its stop timeout. */
   async stopAll(): Promise<void> {
+    this.closed = true;
     const all = [...this.running.values()];
     this.running.clear();
     await Promise.all(all.map((r) => r.service.stop()));
