@@ -49,6 +49,7 @@ import { drainRefusedBodies } from './refused-body.js';
 import { trustedProxies } from './trusted-proxies.js';
 import { noMetrics } from '../metrics/metrics.js';
 import { ManagedServices } from '../services/managed-services.js';
+import { configuredServices } from '../services/service-config.js';
 
 export interface BuildOptions {
   config: Config;
@@ -102,7 +103,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
   const database = await openDatabase(config.db.url, dataDir);
   await migrate(database);
   // before roles are loaded (they may name services), in tests as at start
-  await loadServices(database.db, config.services, log);
+  await loadServices(database.db, configuredServices(config), log);
   const urls = hubUrls(config);
   const hooks = opts.hooks ?? {};
   const ref: { hub?: Hub } = {};

@@ -9,6 +9,7 @@ import { ensureProxy, proxyApiUrls, proxyToken } from './proxy-process.js';
 import { reconcileRoutes } from './reconcile.js';
 import { loadRoles } from './roles-loader.js';
 import { applyServices } from '../services/apply-services.js';
+import { configuredServices } from '../services/service-config.js';
 import { listenError } from '../lib/listen-error.js';
 import path from 'node:path';
 import { prepareDataDir } from './data-dir.js';
@@ -40,7 +41,7 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
   const built = await buildHub({ config, hooks, log, proxyToken: token });
   const { hub, app } = built;
   for (const name of config.admin_users) await ensureUser(hub.db, normalizeUsername(name), true);
-  await loadRoles(hub.db, config.roles, config.services);
+  await loadRoles(hub.db, config.roles, configuredServices(config));
   // Serve the API at once; routes need the proxy, so re-attaching waits for it.
   let address: string;
   try {
@@ -58,7 +59,7 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
   let reattached: { kept: number; cleared: number; resumed: number };
   try {
     // managed services once the proxy is up, as JupyterHub starts them; their routes come with the reconciliation below
-    await applyServices(hub, hub.config.services, { routes: false });
+    await applyServices(hub, configuredServices(hub.config), { routes: false });
     reattached = await hub.servers.reattachAll();
     if (proxyApiUrls(config).length > 1) {
       // Proxies the operator runs may start after the hub: the periodic check adds their routes.

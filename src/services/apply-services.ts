@@ -4,6 +4,7 @@ import { loadRoles } from '../hub/roles-loader.js';
 import { loadServices } from '../hub/services-loader.js';
 import { reconcileRoutes } from '../hub/reconcile.js';
 import { checkServiceRoleRefs } from './service-roles.js';
+import { configuredServices } from './service-config.js';
 
 /**
  * Applies a `services:` list to a running hub (at start, after the proxy is
@@ -15,10 +16,11 @@ import { checkServiceRoleRefs } from './service-roles.js';
  * nothing. Bad entries throw a ConfigError naming the service, before
  * anything is stored.
  *
- * A reload sets `hub.config` to the new configuration, then calls this.
+ * A reload sets `hub.config` to the new configuration, then calls this
+ * (the default list is `configuredServices(hub.config)`).
  * `routes: false` leaves the proxy to the caller's own reconciliation (start-up).
  */
-export function applyServices(hub: Hub, services: Config['services'] = hub.config.services, opts: { routes?: boolean } = {}): Promise<void> {
+export function applyServices(hub: Hub, services: Config['services'] = configuredServices(hub.config), opts: { routes?: boolean } = {}): Promise<void> {
   return hub.managedServices.exclusive(() => applyNow(hub, services, opts));
 }
 

@@ -64,3 +64,13 @@ export const ServicesConfigSchema = Type.Array(ServiceConfigSchema, {
   description:
     "API clients that are not users (JupyterHub's `services`), such as the idle culler: `[{name, api_token, roles, scopes, url, command}]`. Applied at start and by `applyServices` on reload: services removed from the list are deleted with their tokens and routes, and their processes stopped.",
 });
+
+/**
+ * The services the hub keeps: `services:`, plus any the hub adds itself (the
+ * built-in idle culler registers its own service here). Every place that
+ * applies services uses this list, so a service added here is never deleted
+ * as "no longer configured".
+ */
+export function configuredServices(config: { services: ServiceConfig[] }): ServiceConfig[] {
+  return config.services;
+}
