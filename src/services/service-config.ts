@@ -74,3 +74,8 @@ export const ServicesConfigSchema = Type.Array(ServiceConfigSchema, {
 export function configuredServices(config: { services: ServiceConfig[] }): ServiceConfig[] {
   return config.services;
 }
+
+/** The token files services name (`api_token_file`, as given): a live reload watches them too. */
+export function serviceTokenFiles(config: { services: ServiceConfig[] }): string[] {
+  return configuredServices(config).flatMap((s) => (s.api_token_file === undefined ? [] : [s.api_token_file]));
+}
