@@ -2,16 +2,19 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Hub } from '../hub/context.js';
 import { serviceRoles, type Requester } from '../hub/service-identity.js';
 import { HubError } from '../lib/errors.js';
-import { urlJoin } from '../lib/names.js';
+import { servicePrefix } from '../services/service-routes.js';
 import { filterFor, matchesFilter } from '../rbac/check.js';
 import { getService, listServices, type ServiceRow } from '../db/repos/services.js';
 import { requireScope } from './common.js';
 import { paginated, readPage } from './pagination.js';
 
-/** Which service-model keys each scope reveals (JupyterHub's access map). */
+/**
+ * Which service-model keys each scope reveals (JupyterHub's access map):
+ * `command` and `pid` only with `read:services` (admins hold it).
+ */
 const SERVICE_ACCESS: ReadonlyArray<[string, readonly string[]]> = [
-  ['read:services', ['kind', 'name', 'admin', 'roles', 'url', 'prefix', 'command', 'pid', 'info']],
-  ['read:services:name', ['kind', 'name']],
+  ['read:services', ['kind', 'name', 'admin', 'roles', 'url', 'prefix', 'command', 'pid', 'info', 'display']],
+  ['read:services:name', ['kind', 'name', 'admin']],
   ['read:roles:services', ['kind', 'name', 'roles', 'admin']],
 ];
 
@@ -27,10 +30,11 @@ export function serviceModel(hub: Hub, who: Pick<Requester, 'scopes'>, service: 
     admin: service.admin === 1 || roles.includes('admin'),
     roles: [...roles],
     url: service.url ?? '',
-    prefix: service.url ? urlJoin(hub.urls.base, 'services', encodeURIComponent(service.name), '/') : '',
-    command: [],
-    pid: 0,
+    prefix: service.url ? servicePrefix(hub.urls, service.name) : '',
+    command: hub.managedServices.commandOf(service.name),
+    pid: hub.managedServices.pidOf(service.name),
     info: JSON.parse(service.info) as unknown,
+    display: service.display === 1,
   };
   const model: Record<string, unknown> = {};
   for (const key of Object.keys(full)) if (allowed.has(key)) model[key] = full[key];

@@ -291,6 +291,11 @@ async function configCommand(values: Values, sub: string | undefined): Promise<v
       const { checkAuthConfig } = await import('../auth/check-auth-config.js');
       const pino = (await import('pino')).default;
       checkAuthConfig(cfg, pino({ level: 'silent' }));
+      // services: names once, token files readable and long enough, urls, inline scopes
+      const { checkServices } = await import('../hub/services-loader.js');
+      const { checkServiceRoles } = await import('../services/service-roles.js');
+      checkServices(cfg.services, pino({ level: 'silent' }));
+      checkServiceRoles(cfg.services);
       process.stdout.write(`configuration OK${source ? ` (${source})` : ' (defaults)'}\n`);
       return;
     }

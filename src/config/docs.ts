@@ -28,15 +28,21 @@ function typeName(s: TSchema): string {
   }
 }
 
-/** Every option of the schema, flattened to dotted keys, with type, default and help. */
-export function optionDocs(schema: TSchema = ConfigSchema, prefix = ''): OptionDoc[] {
+/**
+ * Every option of the schema, flattened to dotted keys, with type, default and
+ * help; with `entries`, the keys of each entry of a list of objects too
+ * (`services[].name`, for the reference).
+ */
+export function optionDocs(schema: TSchema = ConfigSchema, prefix = '', entries = false): OptionDoc[] {
   const out: OptionDoc[] = [];
-  if (schema[Kind] === 'Union') return unionDocs((schema as unknown as { anyOf: TSchema[] }).anyOf, prefix);
+  if (schema[Kind] === 'Union') return unionDocs((schema as unknown as { anyOf: TSchema[] }).anyOf, prefix, entries);
   for (const [name, sub] of Object.entries((schema as TObject).properties ?? {})) {
     const key = prefix ? `${prefix}.${name}` : name;
     const isSection = (sub[Kind] === 'Object' || sub[Kind] === 'Union') && !(sub[Kind] === 'Union' && (sub as unknown as { anyOf: TSchema[] }).anyOf.every((m) => m[Kind] === 'Literal' || m[Kind] === 'Boolean'));
-    if (isSection) out.push(...optionDocs(sub, key));
+    if (isSection) out.push(...optionDocs(sub, key, entries));
     else out.push({ key, type: typeName(sub), default: sub['default'], description: String(sub['description'] ?? '') });
+    const items = entries && sub[Kind] === 'Array' ? (sub['items'] as TSchema) : undefined;
+    if (items?.[Kind] === 'Object') out.push(...optionDocs(items, `${key}[]`, entries));
   }
   return out;
 }
@@ -48,11 +54,11 @@ export function optionDocs(schema: TSchema = ConfigSchema, prefix = ''): OptionD
  * that kinds have with different defaults or meanings (`req_runtime` of
  * `slurm` and of `firecrest`), gets a row per variant saying which kinds.
  */
-function unionDocs(members: TSchema[], prefix: string): OptionDoc[] {
+function unionDocs(members: TSchema[], prefix: string, entries: boolean): OptionDoc[] {
   const kindOf = (m: TSchema): string | undefined => (m as TObject).properties?.['kind']?.['const'] as string | undefined;
   const variants = new Map<string, { doc: OptionDoc; kinds: string[]; types: string[] }>();
   for (const member of members) {
-    for (const doc of optionDocs(member, prefix)) {
+    for (const doc of optionDocs(member, prefix, entries)) {
       // `kind` differs by its value only: one row listing every value
       const id = doc.key.endsWith('.kind') || doc.key === 'kind' ? doc.key : `${doc.key}\u0000${JSON.stringify(doc.default)}\u0000${doc.description}`;
       const seen = variants.get(id);
@@ -76,7 +82,7 @@ function unionDocs(members: TSchema[], prefix: string): OptionDoc[] {
 
 /** docs/reference/config.md, generated (`npm run docs:gen`). */
 export function configMarkdown(): string {
-  const rows = optionDocs().map((o) => `| \`${o.key}\` | ${o.type.replaceAll('|', '\\|')} | ${o.default === undefined ? '—' : `\`${JSON.stringify(o.default)}\``} | ${o.description.replaceAll('|', '\\|')} |`);
+  const rows = optionDocs(ConfigSchema, '', true).map((o) => `| \`${o.key}\` | ${o.type.replaceAll('|', '\\|')} | ${o.default === undefined ? '—' : `\`${JSON.stringify(o.default)}\``} | ${o.description.replaceAll('|', '\\|')} |`);
   return `# Configuration reference
 
 Generated from \`src/config/schema.ts\` by \`npm run docs:gen\`; do not edit by hand.

@@ -3,6 +3,7 @@ import { LocalProcessSpawnerSchema } from '../spawners/local-process-config.js';
 import { spawnerConfigSchema } from '../spawners/registry.js';
 import { AuthConfigSchema } from '../auth/registry.js';
 import { CullConfigSchema } from '../services/culler/culler-config.js';
+import { ServicesConfigSchema } from '../services/service-config.js';
 import type { Logger } from 'pino';
 import type { AuthResult } from '../auth/authenticator.js';
 
@@ -102,34 +103,7 @@ export const ConfigSchema = Type.Object(
       ),
       { default: [], description: "Custom roles, applied at every start (JupyterHub's `load_roles`): `[{name, scopes, users, groups, services}]`." },
     ),
-    services: Type.Array(
-      Type.Object(
-        {
-          name: Type.String({
-            pattern: '^[a-z0-9][a-z0-9_.-]{0,254}$',
-            description: 'Service name: lower-case letters, digits, `_.-`, starting with a letter or digit. Services are not users: nobody can log in as one.',
-          }),
-          api_token: Type.Optional(
-            Type.String({
-              minLength: 16,
-              description:
-                "The service's API token (at least 16 characters; `openssl rand -hex 32`). Stored hashed and replaced at each start. Without it, make one with `ganymede token --service NAME`.",
-            }),
-          ),
-          admin: Type.Boolean({ default: false, description: 'Deprecated (as in JupyterHub): give the service the `admin` role. Prefer a role with only the scopes it needs.' }),
-          url: Type.Optional(Type.String({ description: 'Where the service runs (shown in its model; the hub does not proxy services yet).' })),
-          display: Type.Boolean({ default: true, description: 'Whether the service is listed to users (kept for JupyterHub compatibility).' }),
-          oauth_no_confirm: Type.Boolean({ default: false, description: 'Kept for JupyterHub compatibility; the hub does not run OAuth for services yet.' }),
-          info: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: 'Free-form information returned in the service model.' }),
-        },
-        { additionalProperties: false },
-      ),
-      {
-        default: [],
-        description:
-          "API clients that are not users (JupyterHub's `services`), such as the idle culler: `[{name, api_token}]`, with permissions from `roles[].services`. Services removed from this list are deleted with their tokens at start.",
-      },
-    ),
+    services: ServicesConfigSchema,
     cull: CullConfigSchema,
     allowed_users: StrList('Users allowed to log in. Empty: anyone who authenticates. Admin users are always allowed.'),
     admin_users: StrList('Users made admin at login and at start-up.'),

@@ -159,7 +159,7 @@ export interface ServiceTokensTable {
   /** sha256 hex of the token */
   hashed: string;
   service_id: number;
-  /** 'config' (the service's `api_token`, replaced at each start) or 'api' (`ganymede token --service`) */
+  /** 'config' (the service's `api_token`/`api_token_file`, replaced when it changes), 'api' (`ganymede token --service`) or 'managed' (generated for a managed service without `api_token`) */
   kind: string;
   /** JSON array of scopes */
   scopes: string;

@@ -48,6 +48,8 @@ import { loadServices } from './services-loader.js';
 import { drainRefusedBodies } from './refused-body.js';
 import { trustedProxies } from './trusted-proxies.js';
 import { noMetrics } from '../metrics/metrics.js';
+import { ManagedServices } from '../services/managed-services.js';
+import { configuredServices } from '../services/service-config.js';
 
 export interface BuildOptions {
   config: Config;
@@ -101,7 +103,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
   const database = await openDatabase(config.db.url, dataDir);
   await migrate(database);
   // before roles are loaded (they may name services), in tests as at start
-  await loadServices(database.db, config.services, log);
+  await loadServices(database.db, configuredServices(config), log);
   const urls = hubUrls(config);
   const hooks = opts.hooks ?? {};
   const ref: { hub?: Hub } = {};
@@ -118,6 +120,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     crypt: CryptKeeper.fromEnv(),
     servers,
     metrics: noMetrics,
+    managedServices: new ManagedServices(),
     identities: new IdentityCache(),
     urls,
     dataDir,
@@ -146,6 +149,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     app,
     database,
     close: async () => {
+      await hub.managedServices.stopAll();
       await app.close();
       await servers.close();
       await hub.spawners.close(log);

@@ -10,6 +10,7 @@ import type { SpawnerBackends } from '../spawners/backends.js';
 import type { ServerManager } from './server-manager.js';
 import type { IdentityCache } from './identity-cache.js';
 import type { HubMetrics } from '../metrics/metrics.js';
+import type { ManagedServices } from '../services/managed-services.js';
 
 /** Where things are, as URLs and paths. */
 export interface HubUrls {
@@ -41,6 +42,8 @@ export interface Hub {
   servers: ServerManager;
   /** Where spawn, stop, proxy and queue timings are recorded (src/metrics/). */
   metrics: HubMetrics;
+  /** The services this hub process runs (`services[].command`). */
+  managedServices: ManagedServices;
   /** Short-lived cache of resolved API identities (see identity-cache.ts). */
   identities: IdentityCache;
   urls: HubUrls;

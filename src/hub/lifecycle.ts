@@ -8,6 +8,8 @@ import { buildHub, hubUrls, type BuiltHub } from './app.js';
 import { ensureProxy, proxyApiUrls, proxyToken } from './proxy-process.js';
 import { reconcileRoutes } from './reconcile.js';
 import { loadRoles } from './roles-loader.js';
+import { applyServices } from '../services/apply-services.js';
+import { configuredServices } from '../services/service-config.js';
 import { listenError } from '../lib/listen-error.js';
 import path from 'node:path';
 import { prepareDataDir } from './data-dir.js';
@@ -39,7 +41,7 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
   const built = await buildHub({ config, hooks, log, proxyToken: token });
   const { hub, app } = built;
   for (const name of config.admin_users) await ensureUser(hub.db, normalizeUsername(name), true);
-  await loadRoles(hub.db, config.roles);
+  await loadRoles(hub.db, config.roles, configuredServices(config));
   // Serve the API at once; routes need the proxy, so re-attaching waits for it.
   let address: string;
   try {
@@ -54,13 +56,23 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
     await app.close();
     throw err;
   }
-  const { kept, cleared, resumed } = await hub.servers.reattachAll();
-  if (proxyApiUrls(config).length > 1) {
-    // Proxies the operator runs may start after the hub: the periodic check adds their routes.
-    await reconcileRoutes(hub).catch((err: Error) => log.warn({ err: err.message }, 'could not reconcile every proxy; will retry'));
-  } else {
-    await reconcileRoutes(hub);
+  let reattached: { kept: number; cleared: number; resumed: number };
+  try {
+    // managed services once the proxy is up, as JupyterHub starts them; their routes come with the reconciliation below
+    await applyServices(hub, configuredServices(hub.config), { routes: false });
+    reattached = await hub.servers.reattachAll();
+    if (proxyApiUrls(config).length > 1) {
+      // Proxies the operator runs may start after the hub: the periodic check adds their routes.
+      await reconcileRoutes(hub).catch((err: Error) => log.warn({ err: err.message }, 'could not reconcile every proxy; will retry'));
+    } else {
+      await reconcileRoutes(hub);
+    }
+  } catch (err) {
+    // a hub that fails to start leaves no managed service behind
+    await hub.managedServices.stopAll();
+    throw err;
   }
+  const { kept, cleared, resumed } = reattached;
   hub.servers.startPolling();
   const interval = config.proxy.check_interval * 1000;
   let timer: NodeJS.Timeout | undefined;

@@ -6,6 +6,7 @@ import { proxyMembers } from '../proxy/multi-proxy.js';
 import type { Proxy, Route } from '../proxy/proxy.js';
 import type { Hub } from './context.js';
 import { serverPrefix } from './spawn-env.js';
+import { isServiceRoute, wantedServiceRoutes } from '../services/service-routes.js';
 
 type Wanted = Map<string, { target: string; data: Record<string, unknown> }>;
 
@@ -19,8 +20,9 @@ type Table = Map<string, Route & { lastActivity?: Date }>;
 
 /**
  * Makes the proxy's routing table match the database: the hub's own route at
- * the base URL, one route per ready server; stale hub-owned routes are
- * removed. Copies each route's `last_activity` into the server and user.
+ * the base URL, one route per ready server, one per service with a url
+ * (`<base>services/<name>/`, data `{service}`); stale hub-owned routes are
+ * removed (a removed service's too). Copies each route's `last_activity` into the server and user.
  *
  * A server being started keeps whatever route it has: its spawn adds the route
  * (after storing the server's url) before marking it ready, and removing the
@@ -49,6 +51,7 @@ export async function reconcileRoutes(hub: Hub): Promise<{ added: number; remove
   const wanted: Wanted = new Map();
   const starting = new Set<string>();
   wanted.set(hub.urls.base, { target: hub.urls.internal, data: { hub: true } });
+  for (const [spec, route] of await wantedServiceRoutes(hub.db, hub.urls)) wanted.set(spec, route);
   for (const s of servers) {
     const spec = serverPrefix(hub.urls, s.user_name, s.name);
     if (dotSegmentIn(spec) !== undefined) continue; // a name stored before the name rules: never routed
@@ -107,7 +110,7 @@ async function reconcileOne(proxy: Proxy, routes: Table, wanted: Wanted, startin
   const removals: (() => Promise<void>)[] = [];
   for (const [spec, have] of routes) {
     if (wanted.has(spec) || starting.has(spec)) continue;
-    if (have.data['jupyterhub'] === true || have.data['hub'] === true) removals.push(() => proxy.deleteRoute(spec));
+    if (have.data['jupyterhub'] === true || have.data['hub'] === true || isServiceRoute(have.data)) removals.push(() => proxy.deleteRoute(spec));
   }
   await inParallel(additions, RECONCILE_CONCURRENCY);
   await inParallel(removals, RECONCILE_CONCURRENCY);

@@ -23,6 +23,8 @@ import { ensureUser } from '../../src/db/repos/users.js';
 import { validateResponse } from './openapi.js';
 import { reconcileRoutes } from '../../src/hub/reconcile.js';
 import { loadRoles } from '../../src/hub/roles-loader.js';
+import { applyServices } from '../../src/services/apply-services.js';
+import { configuredServices } from '../../src/services/service-config.js';
 
 export const TRIVIAL_SERVER = fileURLToPath(new URL('../fixtures/trivial-server.mjs', import.meta.url));
 
@@ -142,7 +144,7 @@ async function startTestHubOnce(raw: Record<string, unknown>, opts: TestHubOptio
     if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
-  await loadRoles(built.hub.db, config.roles);
+  await loadRoles(built.hub.db, config.roles, configuredServices(config));
   try {
     await built.app.listen({ host: '127.0.0.1', port: hubPort });
   } catch (err) {
@@ -153,6 +155,8 @@ async function startTestHubOnce(raw: Record<string, unknown>, opts: TestHubOptio
   }
   const reattached = opts.reattach ? await built.hub.servers.reattachAll() : undefined;
   await reconcileRoutes(built.hub);
+  // managed services and service routes, as `serve` starts them once the proxy is up
+  if (configuredServices(config).length) await applyServices(built.hub);
   const hubUrl = `http://127.0.0.1:${hubPort}`;
   const t: TestHub = {
     ...built,
@@ -163,6 +167,7 @@ async function startTestHubOnce(raw: Record<string, unknown>, opts: TestHubOptio
     dataDir,
     reattached,
     async detach() {
+      await built.hub.managedServices.stopAll();
       await built.app.close();
       await built.hub.servers.close(0);
       await built.database.close();

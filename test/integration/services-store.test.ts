@@ -37,7 +37,7 @@ for (const dialect of dialects) {
         roles: [{ name: 'culler-role', scopes: ['list:users', 'delete:servers'], services: ['culler'] }],
       });
       await loadServices(db, cfg.services, quiet);
-      await loadRoles(db, cfg.roles);
+      await loadRoles(db, cfg.roles, cfg.services);
       assert.deepEqual((await listServices(db)).map((s) => s.name), ['culler', 'dash']);
       const culler = (await getService(db, 'culler'))!;
       assert.deepEqual(await rolesOfService(db, culler.id), ['culler-role']);
@@ -63,6 +63,37 @@ for (const dialect of dialects) {
       assert.equal((await db.selectFrom('service_roles').select('role').execute()).length, 0);
       // no service ever became a user
       assert.equal((await db.selectFrom('users').select('id').execute()).length, 0);
+    });
+
+    it('inline roles and scopes: the implicit role is created, assigned, updated and deleted with the scopes', async (t) => {
+      if (!database) return t.skip('no PostgreSQL');
+      const db = database.db;
+      const load = async (raw: Record<string, unknown>) => {
+        const cfg = validateConfig(raw);
+        await loadServices(db, cfg.services, quiet);
+        await loadRoles(db, cfg.roles, cfg.services);
+      };
+      const roles = [{ name: 'reader', scopes: ['read:users'], services: ['both'] }];
+      await load({ services: [{ name: 'both', scopes: ['list:users'], roles: ['admin'] }, { name: 'plain', roles: ['reader'] }], roles });
+      const both = (await getService(db, 'both'))!;
+      const plain = (await getService(db, 'plain'))!;
+      assert.deepEqual((await rolesOfService(db, both.id)).sort(), ['_service-both', 'admin', 'reader']);
+      assert.deepEqual(await rolesOfService(db, plain.id), ['reader']);
+      const stored = await db.selectFrom('roles').select(['name', 'scopes']).where('name', '=', '_service-both').executeTakeFirstOrThrow();
+      assert.deepEqual(JSON.parse(stored.scopes), ['list:users']);
+      // the same config again: the same rows
+      await load({ services: [{ name: 'both', scopes: ['list:users'], roles: ['admin'] }, { name: 'plain', roles: ['reader'] }], roles });
+      assert.deepEqual((await rolesOfService(db, both.id)).sort(), ['_service-both', 'admin', 'reader']);
+      // scopes changed, then dropped; an inline role dropped
+      await load({ services: [{ name: 'both', scopes: ['list:groups'] }, { name: 'plain' }], roles });
+      assert.deepEqual(JSON.parse((await db.selectFrom('roles').select('scopes').where('name', '=', '_service-both').executeTakeFirstOrThrow()).scopes), ['list:groups']);
+      assert.deepEqual(await rolesOfService(db, plain.id), []);
+      await load({ services: [{ name: 'both' }, { name: 'plain' }], roles });
+      assert.deepEqual(await rolesOfService(db, both.id), ['reader']);
+      assert.equal(await db.selectFrom('roles').select('name').where('name', '=', '_service-both').executeTakeFirst(), undefined);
+      // a token kind 'managed' is stored and found like the others
+      const { token } = await createServiceToken(db, both.id, { kind: 'managed', scopes: ['inherit'] });
+      assert.equal((await findServiceToken(db, token))?.kind, 'managed');
     });
   });
 }

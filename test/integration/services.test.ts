@@ -157,7 +157,7 @@ describe('services', () => {
     const dup = validateConfig({ services: [{ name: 'x' }, { name: 'x' }] });
     await assert.rejects(loadServices(t.hub.db, dup.services, quiet), /listed twice/);
     const ghost = validateConfig({ roles: [{ name: 'r-ghost', scopes: ['list:users'], services: ['ghost'] }] });
-    await assert.rejects(loadRoles(t.hub.db, ghost.roles), /no service named "ghost"/);
+    await assert.rejects(loadRoles(t.hub.db, ghost.roles, ghost.services), /no service named "ghost"/);
   });
 });
 

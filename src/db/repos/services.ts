@@ -66,7 +66,7 @@ export async function rolesOfService(db: Kysely<DB>, serviceId: number): Promise
 export async function createServiceToken(
   db: Kysely<DB>,
   serviceId: number,
-  opts: { kind: 'config' | 'api'; scopes: string[]; note?: string; expiresIn?: number | null; token?: string },
+  opts: { kind: 'config' | 'api' | 'managed'; scopes: string[]; note?: string; expiresIn?: number | null; token?: string },
 ): Promise<{ token: string; row: ServiceTokenRow }> {
   const token = opts.token ?? newToken();
   const row = await db

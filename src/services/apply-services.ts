@@ -1,0 +1,40 @@
+import type { Config } from '../config/schema.js';
+import type { Hub } from '../hub/context.js';
+import { loadRoles } from '../hub/roles-loader.js';
+import { loadServices } from '../hub/services-loader.js';
+import { reconcileRoutes } from '../hub/reconcile.js';
+import { checkServiceRoleRefs } from './service-roles.js';
+import { configuredServices } from './service-config.js';
+
+/**
+ * Applies a `services:` list to a running hub (at start, after the proxy is
+ * up, and on a live reload): services stored or deleted with their tokens
+ * (`api_token_file` read again), their roles and scopes re-applied (with
+ * `hub.config.roles`), managed processes started, restarted when changed or
+ * stopped, and the proxy's routes brought in line (`/services/<name>/`).
+ * Idempotent: applying the same list again changes nothing and restarts
+ * nothing. Bad entries throw a ConfigError naming the service, before
+ * anything is stored.
+ *
+ * A reload sets `hub.config` to the new configuration, then calls this
+ * (the default list is `configuredServices(hub.config)`).
+ * `routes: false` leaves the proxy to the caller's own reconciliation (start-up).
+ */
+export function applyServices(hub: Hub, services: Config['services'] = configuredServices(hub.config), opts: { routes?: boolean } = {}): Promise<void> {
+  return hub.managedServices.exclusive(() => applyNow(hub, services, opts));
+}
+
+async function applyNow(hub: Hub, services: Config['services'], opts: { routes?: boolean }): Promise<void> {
+  await checkServiceRoleRefs(hub.db, hub.config.roles, services);
+  const checked = await loadServices(hub.db, services, hub.log);
+  await loadRoles(hub.db, hub.config.roles, services);
+  hub.identities.clear();
+  await hub.managedServices.sync(hub, checked);
+  if (opts.routes === false) return;
+  try {
+    await reconcileRoutes(hub);
+  } catch (err) {
+    // the periodic reconciliation (proxy.check_interval) retries
+    hub.log.warn({ err: (err as Error).message }, 'services: could not update the proxy routes now; will retry');
+  }
+}
