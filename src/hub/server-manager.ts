@@ -259,7 +259,7 @@ export class ServerManager {
       emit(90, 'Server answers; adding its route to the proxy');
       await this.h.proxy.addRoute(prefix, result.url, { jupyterhub: true, user: user.name, server_name: row.name });
       const now = isoNow();
-      await updateServer(db, row.id, { ready: 1, pending: null, started: now, last_activity: now, owner: this.h.processId });
+      await updateServer(db, row.id, { ready: 1, pending: null, started: now, last_activity: now, last_activity_source: 'start', owner: this.h.processId });
       log.info({ ms: Date.now() - started, url: result.url }, 'server ready');
       this.progress.finish(row.id, { progress: 100, message: `Server ready at ${prefix}`, ready: true, url: prefix });
     } catch (err) {
