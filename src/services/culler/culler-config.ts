@@ -14,10 +14,10 @@ export const CullConfigSchema = Type.Object(
     enabled: Type.Boolean({
       default: false,
       description:
-        'Run the built-in idle culler in the hub. It uses only the REST API, with a token of its own service (`cull-idle`, made at start, scopes `list:users`, `read:users:activity`, `read:servers`, `delete:servers`, and `delete:users` with `users`).',
+        'Run the built-in idle culler in the hub. It uses only the REST API, with a token of its own service (`cull-idle`, made at its first round, scopes `list:users`, `read:users:activity`, `read:servers`, `delete:servers`, and `delete:users` with `users`).',
     }),
     timeout: Type.Number({ minimum: 1, default: 3600, description: 'Seconds a server may stay without activity before it is stopped (`--timeout`).' }),
-    every: Type.Number({ minimum: 1, default: 600, description: 'Seconds between two culling rounds (`--every`).' }),
+    every: Type.Number({ minimum: 1, default: 600, description: 'Seconds between two culling rounds (`--cull-every`).' }),
     max_age: Seconds(0, 'Seconds after its start at which a server is stopped whatever its activity (`--max-age`); 0: no limit.'),
     users: Type.Boolean({
       default: false,
