@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import { cullAt, cullTime, userCullDue } from '../../src/services/culler/cull-at.js';
 import { cullOnce, type CullOptions } from '../../src/services/culler/culler.js';
 import { validateConfig } from '../../src/config/load.js';
+import { startHub } from '../../src/hub/lifecycle.js';
+import pino from 'pino';
 
 const NOW = new Date('2026-12-04T12:00:00.000Z');
 const ago = (s: number) => new Date(NOW.getTime() - s * 1000).toISOString();
@@ -127,5 +129,15 @@ describe('cullOnce against a REST API double', () => {
   it('a refused listing is an error naming the status', async () => {
     const f = (async () => Response.json({ status: 403, message: 'Action is not authorized with current scopes; requires any of [list:users]' }, { status: 403 })) as typeof fetch;
     await assert.rejects(cullOnce({ apiUrl: 'http://hub/hub/api', token: 't', fetch: f }, OPTS), /listing users: HTTP 403 \(Action is not authorized/);
+  });
+});
+
+describe('the built-in culler at start', () => {
+  it('refuses a service or role named like the culler, before anything starts', async () => {
+    const log = pino({ level: 'silent' });
+    const withService = validateConfig({ data_dir: '/nonexistent/never-created', cull: { enabled: true }, services: [{ name: 'cull-idle' }] });
+    await assert.rejects(startHub(withService, {}, log), /services: the name cull-idle is the built-in culler's/);
+    const withRole = validateConfig({ data_dir: '/nonexistent/never-created', cull: { enabled: true }, roles: [{ name: 'cull-idle', scopes: ['read:users'] }] });
+    await assert.rejects(startHub(withRole, {}, log), /roles: the name cull-idle is the built-in culler's role/);
   });
 });
