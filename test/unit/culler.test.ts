@@ -111,6 +111,23 @@ describe('cullOnce against a REST API double', () => {
     assert.deepEqual(report.deleted.sort(), ['gone', 'idle', 'named']);
   });
 
+  it('a bare list honouring offset/limit is read page by page; one ignoring them is read once', async () => {
+    const many = Array.from({ length: 450 }, (_, i) => ({ name: `u${i}`, last_activity: ago(5), servers: { '': server(5, 10) } }));
+    const paged = (async (url: string | URL) => {
+      const u = new URL(String(url));
+      const offset = Number(u.searchParams.get('offset'));
+      return Response.json(many.slice(offset, offset + Number(u.searchParams.get('limit'))));
+    }) as typeof fetch;
+    assert.equal((await cullOnce({ apiUrl: 'http://hub/hub/api', token: 't', fetch: paged, now: () => NOW }, OPTS)).users, 450);
+    let calls = 0;
+    const whole = (async () => {
+      calls++;
+      return Response.json(many);
+    }) as typeof fetch;
+    assert.equal((await cullOnce({ apiUrl: 'http://hub/hub/api', token: 't', fetch: whole, now: () => NOW }, OPTS)).users, 450);
+    assert.equal(calls, 2, 'the second answer brought no new user: done');
+  });
+
   it('a stop still in progress (202) keeps the user; concurrency bounds requests in flight', async () => {
     const many = Array.from({ length: 12 }, (_, i) => ({ name: `u${i}`, last_activity: ago(5000), servers: { '': server(5000, 6000) } }));
     const hub = fakeHub(many, { stopStatus: 202 });

@@ -103,7 +103,7 @@ function problem(what: string, r: { status: number; body: unknown }): string {
  * Every user (only those with a ready server unless `all`), page by page:
  * JupyterHub 2+ answers the pagination Accept header with
  * `{items, _pagination: {next}}`; an older hub (or one ignoring it) with a
- * bare list, which is then taken as the whole answer.
+ * bare list, read on while full pages of new users come back.
  */
 export async function listUsers(client: CullClient, all: boolean): Promise<UserModel[]> {
   const out: UserModel[] = [];
@@ -112,7 +112,17 @@ export async function listUsers(client: CullClient, all: boolean): Promise<UserM
     const query = `${all ? '' : 'state=ready&'}offset=${offset}&limit=${PAGE}`;
     const r = await call(client, 'GET', `/users?${query}`);
     if (r.status !== 200) throw new CullError(problem('listing users', r));
-    if (Array.isArray(r.body)) return out.concat(r.body as UserModel[]);
+    if (Array.isArray(r.body)) {
+      // a plain list: a hub without pagination (all users at once), or one applying offset/limit
+      // without the envelope; a short page is the last, a page of names already seen ends it too
+      const items = r.body as UserModel[];
+      const seen = new Set(out.map((u) => u.name));
+      const fresh = items.filter((u) => !seen.has(u.name));
+      out.push(...fresh);
+      if (items.length < PAGE || fresh.length === 0) return out;
+      offset += items.length;
+      continue;
+    }
     const body = r.body as { items?: unknown; _pagination?: { next?: { offset?: number } | null } } | undefined;
     if (!body || !Array.isArray(body.items)) throw new CullError('listing users: the answer is neither a list nor a page of users');
     out.push(...(body.items as UserModel[]));
