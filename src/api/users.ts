@@ -282,7 +282,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
       }
     }
     for (const u of updates) {
-      await touchServerActivity(hub.db, u.id, u.when);
+      await touchServerActivity(hub.db, u.id, u.when, 'server');
       if (!userLast || u.when > userLast) userLast = u.when;
     }
     if (userLast) await touchUserActivity(hub.db, user.id, userLast);

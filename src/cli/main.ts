@@ -16,6 +16,8 @@ Commands:
   serve                 start the hub and, unless configured otherwise, its proxy (default)
   stop                  stop everything the hub started: its servers, its proxy, the hub
   proxy [flags]         run the proxy alone (configurable-http-proxy's flags; see 'ganymede proxy --help')
+  cull [flags]          stop idle servers of any JupyterHub or Ganymede through its REST API
+                        (jupyterhub-idle-culler's flags; see 'ganymede cull --help')
   db upgrade            bring the database schema up to date
   token NAME            print a new API token for user NAME (created if missing)
   password reset        make and print a new shared login password
@@ -107,6 +109,16 @@ export async function main(argv: string[]): Promise<void> {
     await runProxyCli(rest);
     return;
   }
+  if (first === 'cull') {
+    const { runCullCli } = await import('./cull.js');
+    try {
+      await runCullCli(rest);
+    } catch (err) {
+      if (err instanceof HubError) fail(err.message);
+      throw err;
+    }
+    return;
+  }
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: COMMON, allowPositionals: true, strict: true });
@@ -163,6 +175,10 @@ async function help(topic: string | undefined): Promise<void> {
   }
   if (topic === 'proxy') {
     process.stdout.write((await import('../proxy/builtin/cli.js')).PROXY_USAGE);
+    return;
+  }
+  if (topic === 'cull') {
+    process.stdout.write((await import('./cull.js')).CULL_USAGE);
     return;
   }
   const { COMMAND_HELP } = await import('./help.js');

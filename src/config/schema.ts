@@ -129,6 +129,10 @@ export const ConfigSchema = Type.Object(
     start_timeout: Seconds(60, 'Seconds the spawner may take to start a server (not counting the HTTP check).'),
     http_timeout: Seconds(30, 'Seconds a started server may take to answer HTTP before the spawn fails.'),
     poll_interval: Seconds(30, 'Seconds between polls of running servers.'),
+    last_activity_interval: Seconds(
+      300,
+      "Seconds between two reads of the proxy's per-route activity into the servers' and users' `last_activity` (JupyterHub's `last_activity_interval`); 0: only at each reconciliation (`proxy.check_interval`). The built-in culler also reads it just before each round.",
+    ),
     slow_spawn_timeout: Seconds(10, 'Seconds the start API call waits before answering 202 (pending).'),
     allow_named_servers: Type.Boolean({ default: false, description: 'Let users run named servers besides the default one.' }),
     named_server_limit_per_user: Type.Integer({ minimum: 0, default: 0, description: 'Most named servers a user may have; 0: no limit.' }),

@@ -48,6 +48,9 @@ export interface RolesTable {
 
 export type PendingAction = 'spawn' | 'stop';
 
+/** Where a server's last activity was learnt (migration 0008). */
+export type ActivitySource = 'server' | 'proxy' | 'start';
+
 export interface ServersTable {
   id: Generated<number>;
   user_id: number;
@@ -60,6 +63,8 @@ export interface ServersTable {
   spawner: string;
   started: string | null;
   last_activity: string | null;
+  /** Where `last_activity` came from: 'server' (its report), 'proxy' (its route's traffic), 'start', or null (unknown). */
+  last_activity_source: ActivitySource | null;
   /** JSON object */
   user_options: string;
   pending: PendingAction | null;

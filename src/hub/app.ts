@@ -47,6 +47,7 @@ import { clientErrorHandler, connectRefusedHandler, errorHandler, expectationFai
 import { loadServices } from './services-loader.js';
 import { drainRefusedBodies } from './refused-body.js';
 import { trustedProxies } from './trusted-proxies.js';
+import { builtinServices } from '../services/culler/culler-service.js';
 import { noMetrics } from '../metrics/metrics.js';
 import { ManagedServices } from '../services/managed-services.js';
 import { configuredServices } from '../services/service-config.js';
@@ -103,7 +104,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
   const database = await openDatabase(config.db.url, dataDir);
   await migrate(database);
   // before roles are loaded (they may name services), in tests as at start
-  await loadServices(database.db, configuredServices(config), log);
+  await loadServices(database.db, configuredServices(config), log, builtinServices(config));
   const urls = hubUrls(config);
   const hooks = opts.hooks ?? {};
   const ref: { hub?: Hub } = {};

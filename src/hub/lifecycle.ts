@@ -13,6 +13,10 @@ import { configuredServices } from '../services/service-config.js';
 import { listenError } from '../lib/listen-error.js';
 import path from 'node:path';
 import { prepareDataDir } from './data-dir.js';
+import { startActivityPolling } from './route-activity.js';
+import { startCuller } from '../services/culler/culler-runner.js';
+import { cullerNameClash } from '../services/culler/culler-service.js';
+import { ConfigError } from '../lib/errors.js';
 
 export interface RunningHub extends BuiltHub {
   /** The address the hub listens on. */
@@ -29,6 +33,8 @@ export interface RunningHub extends BuiltHub {
  */
 export async function startHub(config: Config, hooks: ConfigHooks, log: Logger): Promise<RunningHub> {
   const t0 = Date.now();
+  const clash = config.cull.enabled ? cullerNameClash(config.services, config.roles) : undefined;
+  if (clash) throw new ConfigError(`config: ${clash}`);
   const dataDir = path.resolve(config.data_dir);
   prepareDataDir(dataDir, log);
   const token = proxyToken(config, dataDir);
@@ -88,6 +94,9 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
     timer = setTimeout(tick, interval);
     timer.unref();
   }
+  // both read hub.config at every tick: a live reload changes their interval, or turns culling on or off
+  const stopActivity = startActivityPolling(hub);
+  const culler = startCuller(hub);
   log.info({ address, public: `http://${config.ip}:${config.port}${config.base_url}`, kept, cleared, resumed, ms: Date.now() - t0 }, 'hub ready');
   const notice = await hub.authenticator.completeStartup?.();
   return {
@@ -96,6 +105,8 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
     ...(notice ? { notice } : {}),
     stop: async () => {
       if (timer) clearTimeout(timer);
+      stopActivity();
+      await culler.stop();
       await built.close();
     },
   };

@@ -1,5 +1,5 @@
-import { activeServers, touchServerActivity } from '../db/repos/servers.js';
-import { touchUserActivity } from '../db/repos/users.js';
+import { activeServers } from '../db/repos/servers.js';
+import { recordRouteActivity } from './route-activity.js';
 import { ProxyError } from '../lib/errors.js';
 import { dotSegmentIn } from '../lib/route-path.js';
 import { proxyMembers } from '../proxy/multi-proxy.js';
@@ -77,21 +77,7 @@ export async function reconcileRoutes(hub: Hub): Promise<{ added: number; remove
   );
   // Single proxy: its error as it was thrown (unchanged behaviour).
   if (members.length === 1 && failures.length === 1) throw failures[0]!.err;
-  for (const s of servers) {
-    if (!s.ready) continue;
-    const spec = serverPrefix(hub.urls, s.user_name, s.name);
-    let latest: Date | undefined;
-    for (const t of tables) {
-      const at = t.get(spec)?.lastActivity;
-      if (at && (!latest || at > latest)) latest = at;
-    }
-    if (!latest) continue;
-    const when = latest.toISOString();
-    if (!s.last_activity || when > s.last_activity) {
-      await touchServerActivity(hub.db, s.id, when);
-      await touchUserActivity(hub.db, s.user_id, when);
-    }
-  }
+  await recordRouteActivity(hub, servers, tables);
   if (added || removed) hub.log.info({ added, removed, ...(members.length > 1 ? { proxies: members.length } : {}) }, 'reconciled proxy routes with the database');
   if (failures.length) {
     const detail = failures.map((f) => `${f.name}: ${f.err instanceof Error ? f.err.message : String(f.err)}`).join('; ');

@@ -7,7 +7,7 @@ import { quotePath, serverNameProblem, usernameProblem } from '../lib/names.js';
 import { loginAgainUrl, needsLoginAgain } from './login-again.js';
 import type { UserRow } from '../db/repos/users.js';
 import { activeServers, claimSpawn, countActive, createServer, deleteServer, getServer, reportedPort, updateServer, type ServerRow } from '../db/repos/servers.js';
-import { getUserById, groupsOfUsers } from '../db/repos/users.js';
+import { getUserById, groupsOfUsers, touchUserActivity } from '../db/repos/users.js';
 import { createToken, deleteServerTokens } from '../db/repos/tokens.js';
 import { upsertClient } from '../db/repos/oauth.js';
 import type { PollResult, SpawnUser, Spawner, SpawnerState } from '../spawners/spawner.js';
@@ -259,7 +259,8 @@ export class ServerManager {
       emit(90, 'Server answers; adding its route to the proxy');
       await this.h.proxy.addRoute(prefix, result.url, { jupyterhub: true, user: user.name, server_name: row.name });
       const now = isoNow();
-      await updateServer(db, row.id, { ready: 1, pending: null, started: now, last_activity: now, owner: this.h.processId });
+      await updateServer(db, row.id, { ready: 1, pending: null, started: now, last_activity: now, last_activity_source: 'start', owner: this.h.processId });
+      await touchUserActivity(db, user.id, now); // a start is the user's activity (as JupyterHub's spawn)
       log.info({ ms: Date.now() - started, url: result.url }, 'server ready');
       this.progress.finish(row.id, { progress: 100, message: `Server ready at ${prefix}`, ready: true, url: prefix });
     } catch (err) {

@@ -46,10 +46,11 @@ export function checkServices(services: Config['services'], log: Logger): Checke
  * each service is stored with its config token (hashed; replaced when it
  * changes, removed when it is dropped), and services no longer listed are
  * deleted with their tokens and roles. Services are not users: nothing here
- * creates a user or a login. Roles are assigned by `loadRoles`, processes and
+ * creates a user or a login. `builtin` names services the hub runs itself
+ * (the idle culler's), kept although not listed. Roles are assigned by `loadRoles`, processes and
  * routes by `applyServices` (src/services/apply-services.ts).
  */
-export async function loadServices(db: Kysely<DB>, services: Config['services'], log: Logger): Promise<CheckedService[]> {
+export async function loadServices(db: Kysely<DB>, services: Config['services'], log: Logger, builtin: readonly string[] = []): Promise<CheckedService[]> {
   const checked = checkServices(services, log);
   await db.transaction().execute(async (tx) => {
     for (const s of checked) {
@@ -64,7 +65,7 @@ export async function loadServices(db: Kysely<DB>, services: Config['services'],
       });
       await setConfigToken(tx, row.id, s.token);
     }
-    const removed = await deleteServicesExcept(tx, checked.map((s) => s.name));
+    const removed = await deleteServicesExcept(tx, [...checked.map((s) => s.name), ...builtin]);
     if (removed.length) log.info({ services: removed }, 'deleted services no longer in the configuration, with their tokens');
   });
   return checked;

@@ -1,3 +1,4 @@
+import { builtinServices } from './culler/culler-service.js';
 import type { Config } from '../config/schema.js';
 import type { Hub } from '../hub/context.js';
 import { loadRoles } from '../hub/roles-loader.js';
@@ -26,7 +27,7 @@ export function applyServices(hub: Hub, services: Config['services'] = configure
 
 async function applyNow(hub: Hub, services: Config['services'], opts: { routes?: boolean }): Promise<void> {
   await checkServiceRoleRefs(hub.db, hub.config.roles, services);
-  const checked = await loadServices(hub.db, services, hub.log);
+  const checked = await loadServices(hub.db, services, hub.log, builtinServices(hub.config));
   await loadRoles(hub.db, hub.config.roles, services);
   hub.identities.clear();
   await hub.managedServices.sync(hub, checked);

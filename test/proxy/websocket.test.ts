@@ -35,6 +35,14 @@ describe('websocket forwarding', () => {
       seen.push(req);
       sock.on('message', (data: Buffer, binary: boolean) => {
         if (data.toString() === 'close-please') sock.close(4001, 'asked');
+        else if (data.toString() === 'stream') {
+          // frames from the server alone (a kernel's output): five, 60 ms apart
+          let n = 0;
+          const timer = setInterval(() => {
+            sock.send(`out ${n}`);
+            if (++n === 5) clearInterval(timer);
+          }, 60);
+        }
         else sock.send(data, { binary });
       });
     });
@@ -79,6 +87,19 @@ describe('websocket forwarding', () => {
     await msg;
     const t1 = ((await api(proxy, 'GET', '/api/routes/user/alice')).json() as { last_activity: string }).last_activity;
     assert.ok(Date.parse(t1) > Date.parse(t0), `${t1} > ${t0}`);
+    ws.close();
+  });
+
+  it('updates last_activity on frames from the server alone (not only the upgrade or client frames)', async () => {
+    const ws = await open(wsUrl('/user/alice/ws'));
+    const got: string[] = [];
+    const five = new Promise<void>((resolve) => ws.on('message', (data: Buffer) => got.push(data.toString()) === 5 && resolve()));
+    const sent = Date.now();
+    ws.send('stream'); // the client's last frame
+    await five;
+    const last = ((await api(proxy, 'GET', '/api/routes/user/alice')).json() as { last_activity: string }).last_activity;
+    // the fifth server frame left ~300 ms after the client's only one: the route saw it
+    assert.ok(Date.parse(last) >= sent + 200, `last_activity ${last} is ${Date.parse(last) - sent} ms after the client's last frame`);
     ws.close();
   });
 

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable, Updateable } from 'kysely';
-import type { DB, ServersTable } from '../schema.js';
+import type { ActivitySource, DB, ServersTable } from '../schema.js';
 import { HubError } from '../../lib/errors.js';
 import { serverNameProblem } from '../../lib/names.js';
 
@@ -49,7 +49,7 @@ export async function createServer(db: Kysely<DB>, userId: number, name: string,
   if (problem) throw new HubError(400, problem);
   return db
     .insertInto('servers')
-    .values({ user_id: userId, name, state: '{}', url: null, spawner, started: null, last_activity: null, user_options: '{}', pending: null, ready: 0, owner: null, reported_port: null })
+    .values({ user_id: userId, name, state: '{}', url: null, spawner, started: null, last_activity: null, last_activity_source: null, user_options: '{}', pending: null, ready: 0, owner: null, reported_port: null })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
@@ -77,10 +77,11 @@ export async function deleteServer(db: Kysely<DB>, id: number): Promise<void> {
   await db.deleteFrom('servers').where('id', '=', id).execute();
 }
 
-export async function touchServerActivity(db: Kysely<DB>, id: number, when: string): Promise<void> {
+/** Moves a server's last_activity forward only (an older report changes nothing), recording where it came from. */
+export async function touchServerActivity(db: Kysely<DB>, id: number, when: string, source: ActivitySource): Promise<void> {
   await db
     .updateTable('servers')
-    .set({ last_activity: when })
+    .set({ last_activity: when, last_activity_source: source })
     .where('id', '=', id)
     .where((eb) => eb.or([eb('last_activity', 'is', null), eb('last_activity', '<', when)]))
     .execute();
