@@ -47,7 +47,8 @@ import { clientErrorHandler, connectRefusedHandler, errorHandler, expectationFai
 import { loadServices } from './services-loader.js';
 import { drainRefusedBodies } from './refused-body.js';
 import { trustedProxies } from './trusted-proxies.js';
-import { noMetrics } from '../metrics/metrics.js';
+import { PrometheusHubMetrics } from '../metrics/hub-metrics.js';
+import { metricsRoutes, recordRequestDurations } from '../metrics/metrics-routes.js';
 
 export interface BuildOptions {
   config: Config;
@@ -106,6 +107,8 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
   const hooks = opts.hooks ?? {};
   const ref: { hub?: Hub } = {};
   const servers = new ServerManager(() => ref.hub!);
+  // a registry per hub (tests build several in one process); swap queueLength for the spawn queue's own
+  const metrics = new PrometheusHubMetrics({ db: database.db });
   const hub: Hub = {
     config,
     hooks,
@@ -117,7 +120,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     authenticator: opts.authenticator ?? createAuthenticator(config, database.db, log),
     crypt: CryptKeeper.fromEnv(),
     servers,
-    metrics: noMetrics,
+    metrics,
     identities: new IdentityCache(),
     urls,
     dataDir,
@@ -140,7 +143,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     await database.close();
     throw err;
   }
-  const app = buildApp(hub);
+  const app = buildApp(hub, metrics);
   return {
     hub,
     app,
@@ -154,7 +157,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
   };
 }
 
-function buildApp(hub: Hub): FastifyInstance {
+function buildApp(hub: Hub, metrics: PrometheusHubMetrics): FastifyInstance {
   const apiPrefix = urlJoin(hub.urls.hub, 'api/');
   const errorShape = { apiPrefix, hubPrefix: hub.urls.hub, headers: hub.config.headers };
   const app = Fastify({
@@ -196,6 +199,7 @@ function buildApp(hub: Hub): FastifyInstance {
   app.addHook('onResponse', async (req, reply) => {
     if (req.method !== 'GET' && req.method !== 'HEAD' && reply.statusCode < 400) hub.identities.clear();
   });
+  recordRequestDurations(app, metrics);
   app.setErrorHandler(errorHandler(errorShape));
   app.setNotFoundHandler(notFoundHandler(errorShape));
 
@@ -220,6 +224,7 @@ function buildApp(hub: Hub): FastifyInstance {
       spawnRoutes(pages, hub);
       tokenRoutes(pages, hub);
       adminRoutes(pages, hub);
+      metricsRoutes(pages, hub, metrics);
     },
     { prefix: hub.urls.hub.replace(/\/$/, '') },
   );

@@ -76,6 +76,7 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
     timer = setTimeout(tick, interval);
     timer.unref();
   }
+  hub.metrics.hubStarted((Date.now() - t0) / 1000);
   log.info({ address, public: `http://${config.ip}:${config.port}${config.base_url}`, kept, cleared, resumed, ms: Date.now() - t0 }, 'hub ready');
   const notice = await hub.authenticator.completeStartup?.();
   return {
