@@ -115,6 +115,23 @@ describe('GET /hub/metrics', () => {
   });
 });
 
+describe('GET /hub/metrics for a Prometheus service', () => {
+  it("answers a service whose role grants read:metrics (the operator's scrape set-up in docs/operations.md)", async () => {
+    const token = 'prometheus-scrape-token-0123456789';
+    const t = await startTestHub({
+      services: [{ name: 'prometheus', api_token: token }],
+      roles: [{ name: 'metrics-reader', scopes: ['read:metrics'], services: ['prometheus'] }],
+    });
+    try {
+      const res = await fetch(`${t.hubUrl}/hub/metrics`, { headers: { Authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 200);
+      assert.equal(parseExposition(await res.text()).value('jupyterhub_running_servers'), 0);
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
 describe('GET /hub/metrics with authenticate_prometheus: false', () => {
   it('answers without credentials', async () => {
     const t = await startTestHub({ authenticate_prometheus: false });
