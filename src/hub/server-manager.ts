@@ -19,7 +19,7 @@ import { waitForHttp } from './wait-up.js';
 import { refreshBeforeSpawn } from '../auth/refresh.js';
 import { loadAuthState } from '../auth/auth-state.js';
 import { serverWorkDir } from './work-dir.js';
-import { afterStop, environmentFromHooks } from './spawn-hooks.js';
+import { environmentFromHooks, PostStopHooks } from './spawn-hooks.js';
 
 export type SpawnOutcome = 'started' | 'pending';
 
@@ -47,6 +47,8 @@ export type StopOutcome = 'stopped' | 'pending';
 export class ServerManager {
   private readonly inFlight = new Map<number, { promise: Promise<void>; abort: AbortController }>();
   readonly progress = new ProgressLog();
+  /** `post_stop_hook` calls still running (a stop does not wait for them; {@link close} does, bounded). */
+  readonly stopHooks = new PostStopHooks();
   private pollTimer: NodeJS.Timeout | undefined;
   /** Aborted by {@link close}: ends the poll loop, including a round waiting between spread polls. */
   private readonly closing = new AbortController();
@@ -289,7 +291,7 @@ export class ServerManager {
       // a back-end that needs a fresh login of the user (401): the failure offers one, coming back to the spawn page
       const spawnPage = `${urls.hub}spawn/${quotePath(user.name)}${row.name ? `/${quotePath(row.name)}` : ''}`;
       // (a spawn cancelled by a stop: the stop runs the hook)
-      if (!signal.aborted) afterStop(this.h, { user: user.name, serverName: row.name, backend: backend.name, reason: 'spawn-failed' });
+      if (!signal.aborted) this.stopHooks.run(this.h, { user: user.name, serverName: row.name, backend: backend.name, reason: 'spawn-failed' });
       this.progress.fail(row.id, message, logTail, {
         ...(needsLoginAgain(err) ? { loginAgainUrl: loginAgainUrl(this.h, spawnPage) } : {}),
         ...failureStatus(err),
@@ -413,7 +415,7 @@ export class ServerManager {
     if (remove) await deleteServer(db, row.id);
     this.progress.clear(row.id);
     this.h.metrics.stopEnded('success', (performance.now() - began) / 1000);
-    afterStop(this.h, { user: user.name, serverName: row.name, backend, reason: 'stopped' });
+    this.stopHooks.run(this.h, { user: user.name, serverName: row.name, backend, reason: 'stopped' });
     return undefined;
   }
 
@@ -456,7 +458,7 @@ export class ServerManager {
       .executeTakeFirst();
     if (Number(cleared.numUpdatedRows) !== 1) return false;
     log.warn({ exitCode: result.exitCode, reason: result.reason }, 'server stopped by itself');
-    afterStop(this.h, { user: userName, serverName: row.name, backend: this.h.spawners.forRow(row).name, reason: 'died' });
+    this.stopHooks.run(this.h, { user: userName, serverName: row.name, backend: this.h.spawners.forRow(row).name, reason: 'died' });
     await this.h.proxy.deleteRoute(serverPrefix(this.h.urls, userName, row.name)).catch(() => undefined);
     await deleteServerTokens(db, row.user_id, row.name);
     this.h.identities.clear();
@@ -507,7 +509,7 @@ export class ServerManager {
           await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
           await deleteServerTokens(db, row.user_id, row.name);
           cleared++;
-          afterStop(this.h, { user: row.user_name, serverName: row.name, backend: this.h.spawners.forRow(row).name, reason: 'finished-after-restart' });
+          this.stopHooks.run(this.h, { user: row.user_name, serverName: row.name, backend: this.h.spawners.forRow(row).name, reason: 'finished-after-restart' });
           log.info('finished a stop an earlier hub process began');
           return;
         }
@@ -650,6 +652,7 @@ export class ServerManager {
     this.closing.abort();
     if (this.pollTimer) clearTimeout(this.pollTimer);
     await resolvesWithin(Promise.allSettled([...this.inFlight.values()].map((f) => f.promise)), timeoutMs);
+    await this.stopHooks.settled(timeoutMs);
   }
 
   progressOf(serverId: number): ProgressRecord {

@@ -1,6 +1,6 @@
 import type { AuthStateHookResult, ConfigHooks, PostStopContext, SpawnHookContext } from '../config/hooks.js';
 import { HubError, SpawnError } from '../lib/errors.js';
-import { answerWithin } from '../lib/time.js';
+import { answerWithin, resolvesWithin } from '../lib/time.js';
 import type { Hub } from './context.js';
 
 /** How long one hook may take before the spawn fails (or, for `post_stop_hook`, before a warning is logged). */
@@ -38,21 +38,35 @@ export async function environmentFromHooks(hub: Hub, ctx: SpawnHookContext, labe
 }
 
 /**
- * Runs `post_stop_hook` (when there is one) without waiting for it: a stop
- * never waits for, or fails because of, the hook. Its errors are logged, and
- * so is a hook still running after {@link HOOK_TIMEOUT_MS}.
+ * Runs `post_stop_hook` (when there is one) without making the stop wait for
+ * it: a stop never waits for, or fails because of, the hook. Its errors are
+ * logged, and so is a hook still running after {@link HOOK_TIMEOUT_MS}. The
+ * hooks still running are kept, so that the hub's close (a shutdown that
+ * stops every server) can wait for them, bounded.
  */
-export function afterStop(hub: Hub, ctx: Omit<PostStopContext, 'log'>): void {
-  const hook = hub.hooks.post_stop_hook;
-  if (!hook) return;
-  const log = hub.log.child({ user: ctx.user, server: ctx.serverName, hook: 'post_stop_hook' });
-  let work: Promise<void>;
-  try {
-    work = Promise.resolve(hook({ ...ctx, log }));
-  } catch (err) {
-    work = Promise.reject(err as Error);
+export class PostStopHooks {
+  private readonly running = new Set<Promise<void>>();
+
+  run(hub: Hub, ctx: Omit<PostStopContext, 'log'>): void {
+    const hook = hub.hooks.post_stop_hook;
+    if (!hook) return;
+    const log = hub.log.child({ user: ctx.user, server: ctx.serverName, hook: 'post_stop_hook' });
+    let work: Promise<void>;
+    try {
+      work = Promise.resolve(hook({ ...ctx, log }));
+    } catch (err) {
+      work = Promise.reject(err as Error);
+    }
+    const done = answerWithin(work, HOOK_TIMEOUT_MS, 'post_stop_hook')
+      .catch((err: unknown) => log.error({ err: messageOf(err), reason: ctx.reason }, 'post_stop_hook failed (the server is stopped all the same)'))
+      .finally(() => this.running.delete(done));
+    this.running.add(done);
   }
-  answerWithin(work, HOOK_TIMEOUT_MS, 'post_stop_hook').catch((err: unknown) => log.error({ err: messageOf(err), reason: ctx.reason }, 'post_stop_hook failed (the server is stopped all the same)'));
+
+  /** Resolves when every hook running now has ended, or after `ms`. */
+  async settled(ms: number): Promise<void> {
+    await resolvesWithin(Promise.allSettled([...this.running]), ms);
+  }
 }
 
 async function call<T>(name: string, label: string, run: () => T | Promise<T>): Promise<T> {
