@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
-import { badSpawner, namedBackends, trivialSpawner, type BadSpawner, type TrivialSpawner } from '../helpers/spawner-doubles.js';
+import { badSpawner, namedBackends, neverSpawner, trivialSpawner, type BadSpawner, type TrivialSpawner } from '../helpers/spawner-doubles.js';
 import { parseExposition, type Exposition } from '../helpers/prometheus-text.js';
 import type { PrometheusHubMetrics } from '../../src/metrics/hub-metrics.js';
 
@@ -112,6 +112,32 @@ describe('GET /hub/metrics', () => {
     // the npm parser reads the same gauge values
     const gauge = m.families.get('jupyterhub_active_users')!.metrics.find((x) => x.labels?.['period'] === '30d');
     assert.equal(Number(gauge?.value), 4);
+  });
+});
+
+describe('spawn refusals in jupyterhub_server_spawn_duration_seconds', () => {
+  it('counts already-pending, throttled (concurrent_spawn_limit) and too-many-users (active_server_limit)', async () => {
+    const spawner = neverSpawner();
+    const t = await startTestHub({ concurrent_spawn_limit: 1, active_server_limit: 2, slow_spawn_timeout: 0.1 }, { spawner });
+    try {
+      const [ann, ben] = [await t.tokenFor('ann'), await t.tokenFor('ben')];
+      assert.equal((await t.api('POST', '/users/ann/server', { token: ann })).status, 202);
+      assert.equal((await t.api('POST', '/users/ann/server', { token: ann })).status, 202, 'already pending');
+      assert.equal((await t.api('POST', '/users/ben/server', { token: ben })).status, 429, 'over concurrent_spawn_limit');
+      t.hub.config = { ...t.hub.config, concurrent_spawn_limit: 0, active_server_limit: 1 };
+      assert.equal((await t.api('POST', '/users/ben/server', { token: ben })).status, 429, 'over active_server_limit');
+      const res = await fetch(`${t.hubUrl}/hub/metrics`, { headers: { Authorization: `token ${await t.tokenFor('root', { admin: true })}` } });
+      const m = parseExposition(await res.text());
+      const count = (status: string) => m.value('jupyterhub_server_spawn_duration_seconds_count', { status });
+      assert.deepEqual(
+        ['success', 'failure', 'already-pending', 'throttled', 'too-many-users'].map(count),
+        [0, 0, 1, 1, 1],
+      );
+      assert.equal(m.value('ganymede_spawn_queue_length'), 1, 'the pending spawn (until the spawn queue counts its own)');
+    } finally {
+      await t.stop();
+      await spawner.killAll();
+    }
   });
 });
 
