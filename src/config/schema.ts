@@ -183,7 +183,7 @@ export const ConfigSchema = Type.Object(
     authenticate_prometheus: Type.Boolean({
       default: true,
       description:
-        'Require the `read:metrics` scope to read `<base>hub/metrics` (JupyterHub\'s `authenticate_prometheus`). False: anyone who reaches the hub may read the metrics (keep the hub port private then).',
+        'Require the `read:metrics` scope to read `<base>hub/metrics` (JupyterHub\'s `authenticate_prometheus`). False: anyone may read them, through the public proxy too (JupyterHub\'s behaviour with this off).',
     }),
     logo_file: Type.String({
       default: '',
