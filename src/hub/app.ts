@@ -153,6 +153,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
       await servers.close();
       await hub.spawners.close(log);
       await database.close();
+      metrics.close();
     },
   };
 }

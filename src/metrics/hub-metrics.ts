@@ -4,6 +4,7 @@ import type { DB } from '../db/schema.js';
 import { ACTIVE_PERIODS, CachedSnapshot, readSnapshot, type ActivePeriod } from './db-snapshot.js';
 import { SPAWN_STATUSES, type HubMetrics, type SpawnStatus } from './metrics.js';
 import { pendingSpawnCount } from './queue-length.js';
+import { registerProcessMetrics } from '../proxy/builtin/process-metrics.js';
 
 /** JupyterHub's buckets of `jupyterhub_server_spawn_duration_seconds` (spawns take a while). */
 export const SPAWN_BUCKETS = [0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 180, 300, 600];
@@ -34,6 +35,7 @@ export class PrometheusHubMetrics implements HubMetrics {
   private readonly startup: Histogram;
   private readonly queueWaits: Histogram<'outcome'>;
   private readonly snapshot: CachedSnapshot;
+  private readonly stopProcessMetrics: () => void;
 
   constructor(opts: HubMetricsOptions) {
     const registers = [this.registry];
@@ -75,6 +77,8 @@ export class PrometheusHubMetrics implements HubMetrics {
       this.proxyPolls.zero({ status });
     }
     for (const outcome of ['admitted', 'timeout', 'cancelled']) this.queueWaits.zero({ outcome });
+    // the process's CPU, memory, open files and event-loop lag, as the proxy reports its own (no GC histogram: see there)
+    this.stopProcessMetrics = registerProcessMetrics(this.registry);
     new Gauge({
       name: 'jupyterhub_running_servers',
       help: 'the number of user servers currently running',
@@ -139,6 +143,11 @@ export class PrometheusHubMetrics implements HubMetrics {
   /** The exposition text (Prometheus text format 0.0.4) and its content type. */
   async text(): Promise<{ body: string; contentType: string }> {
     return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+
+  /** Stops the event-loop monitor of the process metrics (the hub's close). */
+  close(): void {
+    this.stopProcessMetrics();
   }
 
   /** Forgets the cached database read: the next scrape reads afresh. */

@@ -58,6 +58,8 @@ describe('GET /hub/metrics', () => {
       ['jupyterhub_active_users', 'GAUGE'],
       ['ganymede_spawn_queue_length', 'GAUGE'],
       ['ganymede_spawn_queue_wait_seconds', 'HISTOGRAM'],
+      ['process_resident_memory_bytes', 'GAUGE'],
+      ['nodejs_eventloop_lag_p99_seconds', 'GAUGE'],
     ] as const) {
       assert.equal(m.families.get(name)?.type, type, name);
     }
