@@ -37,7 +37,7 @@ export const CommonAuthOptions = Type.Object({
   enable_auth_state: Type.Boolean({
     default: false,
     description:
-      "Keep the login's auth state (tokens, projects) with the user, encrypted with GANYMEDE_CRYPT_KEY, and hand it to the spawner and to `preSpawnStart`. The hub refuses to start when this (or a backend that needs auth state) is on and GANYMEDE_CRYPT_KEY is not set.",
+      "Keep the login's auth state (tokens, projects) with the user, encrypted with GANYMEDE_CRYPT_KEY, and hand it to the spawner and to `pre_spawn_hook`. The hub refuses to start when this (or a backend that needs auth state) is on and GANYMEDE_CRYPT_KEY is not set.",
   }),
   logout_redirect_url: Type.String({
     default: '',

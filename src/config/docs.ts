@@ -89,7 +89,8 @@ Generated from \`src/config/schema.ts\` by \`npm run docs:gen\`; do not edit by 
 
 Options are read from a YAML file (\`--config FILE\` or \`GANYMEDE_CONFIG\`), or from a JavaScript module
 (\`ganymede.config.js\`) whose default export is the same object plus optional \`hooks\`
-(\`preSpawnStart\`, \`optionsForm\`, \`optionsFromForm\`, \`postAuthHook\`). Command-line flags \`--ip\`, \`--port\` and
+(\`pre_spawn_hook\` or its older name \`preSpawnStart\`, \`post_stop_hook\`, \`auth_state_hook\`, \`modify_env\`,
+\`optionsForm\`, \`optionsFromForm\`, \`postAuthHook\`; see [hooks.md](../hooks.md)). Command-line flags \`--ip\`, \`--port\` and
 \`--data-dir\` override the file. Nested keys are written as YAML mappings (\`hub.port\` is \`hub: {port: 8081}\`).
 An unknown key, a wrong type or a value out of range stops the hub with a message naming the key.
 

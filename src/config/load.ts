@@ -54,6 +54,9 @@ async function readConfigFile(file: string): Promise<{ raw: Record<string, unkno
         if (typeof fn !== 'function') throw new ConfigError(`config file ${file}: hooks.${name}: expected a function, got ${describe(fn)}`);
         (hooks as Record<string, unknown>)[name] = fn;
       }
+      if (hooks.preSpawnStart && hooks.pre_spawn_hook) {
+        throw new ConfigError(`config file ${file}: hooks: preSpawnStart is the older name of pre_spawn_hook; give only one of them`);
+      }
     }
     return { raw, hooks, wholeRefs: [] };
   }

@@ -4,8 +4,6 @@ import { spawnerConfigSchema } from '../spawners/registry.js';
 import { AuthConfigSchema } from '../auth/registry.js';
 import { CullConfigSchema } from '../services/culler/culler-config.js';
 import { ServicesConfigSchema } from '../services/service-config.js';
-import type { Logger } from 'pino';
-import type { AuthResult } from '../auth/authenticator.js';
 
 /**
  * The one declaration of every configuration option: its type, default and
@@ -160,6 +158,11 @@ export const ConfigSchema = Type.Object(
       default: true,
       description: 'After login without a `next` page, send users whose default server runs to that server (else to the home page).',
     }),
+    authenticate_prometheus: Type.Boolean({
+      default: true,
+      description:
+        'Require the `read:metrics` scope to read `<base>hub/metrics` (JupyterHub\'s `authenticate_prometheus`). False: anyone may read them, through the public proxy too (JupyterHub\'s behaviour with this off).',
+    }),
     logo_file: Type.String({
       default: '',
       description:
@@ -173,30 +176,7 @@ export type Config = Static<typeof ConfigSchema>;
 export type SpawnerConfig = Config['spawner'];
 export type AuthConfig = Config['auth'];
 
-/** Hooks that may only be given as code, from a `ganymede.config.js` module. */
-export interface ConfigHooks {
-  /** Called before every spawn; may change the environment or throw to refuse. */
-  preSpawnStart?: (ctx: {
-    user: string;
-    serverName: string;
-    env: Record<string, string>;
-    userOptions: Record<string, unknown>;
-    /** The user's current auth state (decrypted), or null. */
-    authState: Record<string, unknown> | null;
-  }) => void | Promise<void>;
-  /** Replaces the spawner's options form (HTML, or undefined for none). */
-  optionsForm?: (user: { name: string; admin: boolean; groups: string[] }) => string | undefined | Promise<string | undefined>;
-  /** Turns the posted form into user_options. */
-  optionsFromForm?: (form: Record<string, string | string[]>) => Record<string, unknown>;
-  /**
-   * Called at every login and refresh after the hub's own policy (names,
-   * allow/block lists, groups): may return a changed result (name, admin,
-   * groups, auth state) or null to refuse the login. The hub checks a
-   * changed name against the name rules again.
-   */
-  postAuthHook?: (result: AuthResult, ctx: { kind: string; log: Logger }) => AuthResult | null | Promise<AuthResult | null>;
-}
-
-export const HOOK_NAMES: ReadonlyArray<keyof ConfigHooks> = ['preSpawnStart', 'optionsForm', 'optionsFromForm', 'postAuthHook'];
+// The hooks' types live in hooks.ts (for config authors); re-exported here where the hub imports them.
+export { HOOK_NAMES, type ConfigHooks } from './hooks.js';
 
 export type { TSchema };

@@ -48,9 +48,10 @@ import { loadServices } from './services-loader.js';
 import { drainRefusedBodies } from './refused-body.js';
 import { trustedProxies } from './trusted-proxies.js';
 import { builtinServices } from '../services/culler/culler-service.js';
-import { noMetrics } from '../metrics/metrics.js';
 import { ManagedServices } from '../services/managed-services.js';
 import { configuredServices } from '../services/service-config.js';
+import { PrometheusHubMetrics } from '../metrics/hub-metrics.js';
+import { metricsRoutes, recordRequestDurations } from '../metrics/metrics-routes.js';
 
 export interface BuildOptions {
   config: Config;
@@ -109,6 +110,8 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
   const hooks = opts.hooks ?? {};
   const ref: { hub?: Hub } = {};
   const servers = new ServerManager(() => ref.hub!);
+  // a registry per hub (tests build several in one process); swap queueLength for the spawn queue's own
+  const metrics = new PrometheusHubMetrics({ db: database.db });
   const hub: Hub = {
     config,
     hooks,
@@ -120,8 +123,8 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     authenticator: opts.authenticator ?? createAuthenticator(config, database.db, log),
     crypt: CryptKeeper.fromEnv(),
     servers,
-    metrics: noMetrics,
     managedServices: new ManagedServices(),
+    metrics,
     identities: new IdentityCache(),
     urls,
     dataDir,
@@ -144,7 +147,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     await database.close();
     throw err;
   }
-  const app = buildApp(hub);
+  const app = buildApp(hub, metrics);
   return {
     hub,
     app,
@@ -155,11 +158,12 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
       await servers.close();
       await hub.spawners.close(log);
       await database.close();
+      metrics.close();
     },
   };
 }
 
-function buildApp(hub: Hub): FastifyInstance {
+function buildApp(hub: Hub, metrics: PrometheusHubMetrics): FastifyInstance {
   const apiPrefix = urlJoin(hub.urls.hub, 'api/');
   const errorShape = { apiPrefix, hubPrefix: hub.urls.hub, headers: hub.config.headers };
   const app = Fastify({
@@ -201,6 +205,7 @@ function buildApp(hub: Hub): FastifyInstance {
   app.addHook('onResponse', async (req, reply) => {
     if (req.method !== 'GET' && req.method !== 'HEAD' && reply.statusCode < 400) hub.identities.clear();
   });
+  recordRequestDurations(app, metrics);
   app.setErrorHandler(errorHandler(errorShape));
   app.setNotFoundHandler(notFoundHandler(errorShape));
 
@@ -225,6 +230,7 @@ function buildApp(hub: Hub): FastifyInstance {
       spawnRoutes(pages, hub);
       tokenRoutes(pages, hub);
       adminRoutes(pages, hub);
+      metricsRoutes(pages, hub, metrics);
     },
     { prefix: hub.urls.hub.replace(/\/$/, '') },
   );

@@ -97,6 +97,7 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
   // both read hub.config at every tick: a live reload changes their interval, or turns culling on or off
   const stopActivity = startActivityPolling(hub);
   const culler = startCuller(hub);
+  hub.metrics.hubStarted((Date.now() - t0) / 1000);
   log.info({ address, public: `http://${config.ip}:${config.port}${config.base_url}`, kept, cleared, resumed, ms: Date.now() - t0 }, 'hub ready');
   const notice = await hub.authenticator.completeStartup?.();
   return {

@@ -38,6 +38,18 @@ type Table = Map<string, Route & { lastActivity?: Date }>;
  * that failed) is thrown after all were tried.
  */
 export async function reconcileRoutes(hub: Hub): Promise<{ added: number; removed: number }> {
+  const began = performance.now();
+  try {
+    const result = await reconcileAll(hub);
+    hub.metrics.proxyPolled('success', (performance.now() - began) / 1000);
+    return result;
+  } catch (err) {
+    hub.metrics.proxyPolled('failure', (performance.now() - began) / 1000);
+    throw err;
+  }
+}
+
+async function reconcileAll(hub: Hub): Promise<{ added: number; removed: number }> {
   const members = proxyMembers(hub.proxy);
   const reads = await Promise.all(
     members.map((m) =>

@@ -19,6 +19,7 @@ import { waitForHttp } from './wait-up.js';
 import { refreshBeforeSpawn } from '../auth/refresh.js';
 import { loadAuthState } from '../auth/auth-state.js';
 import { serverWorkDir } from './work-dir.js';
+import { environmentFromHooks, PostStopHooks } from './spawn-hooks.js';
 
 export type SpawnOutcome = 'started' | 'pending';
 
@@ -46,6 +47,8 @@ export type StopOutcome = 'stopped' | 'pending';
 export class ServerManager {
   private readonly inFlight = new Map<number, { promise: Promise<void>; abort: AbortController }>();
   readonly progress = new ProgressLog();
+  /** `post_stop_hook` calls still running (a stop does not wait for them; {@link close} does, bounded). */
+  readonly stopHooks = new PostStopHooks();
   private pollTimer: NodeJS.Timeout | undefined;
   /** Aborted by {@link close}: ends the poll loop, including a round waiting between spread polls. */
   private readonly closing = new AbortController();
@@ -84,6 +87,7 @@ export class ServerManager {
    */
   async requestSpawn(user: UserRow, serverName: string, userOptions: Record<string, unknown> | undefined): Promise<{ server: ServerRow; done?: Promise<void> }> {
     const { config, db } = this.h;
+    const began = performance.now();
     const badName = usernameProblem(user.name) ?? serverNameProblem(serverName); // e.g. a name stored before the rules
     if (badName) throw new HubError(400, badName);
     let row = await getServer(db, user.id, serverName);
@@ -98,7 +102,10 @@ export class ServerManager {
       }
     }
     const label = serverLabel(user.name, serverName);
-    if (row?.pending === 'spawn') return { server: row };
+    if (row?.pending === 'spawn') {
+      this.h.metrics.spawnEnded('already-pending', (performance.now() - began) / 1000);
+      return { server: row };
+    }
     if (row?.pending) throw new HubError(400, `${label} is pending ${row.pending}`);
     if (row?.ready) {
       const alive = await this.pollOne(user.name, row);
@@ -110,7 +117,7 @@ export class ServerManager {
     // the options are checked by the back-end on every path (API, form, remembered) before anything is
     // claimed, or stored: a refused start leaves no new server row behind
     const plan = await this.plan(user, userOptions ?? this.remembered(row, label));
-    await this.checkLimits();
+    await this.checkLimits(began);
     // two first starts of a new server at once: one creates the row, the other uses it (the claim below decides)
     row ??= await createServer(db, user.id, serverName, plan.backend.name).catch(async (err: unknown) => {
       const raced = await getServer(db, user.id, serverName);
@@ -170,11 +177,12 @@ export class ServerManager {
     return { user, spawnUser, backend, options, stored, authState };
   }
 
-  private async checkLimits(): Promise<void> {
+  private async checkLimits(began: number): Promise<void> {
     const { config, db } = this.h;
     if (!config.concurrent_spawn_limit && !config.active_server_limit) return;
     const { active, pending } = await countActive(db);
     if (config.concurrent_spawn_limit && pending >= config.concurrent_spawn_limit) {
+      this.h.metrics.spawnEnded('throttled', (performance.now() - began) / 1000);
       const retry = 30 + Math.floor(Math.random() * 31);
       throw new HubError(429, `Too many users trying to log in right now. Try again in ${Math.ceil(retry / 10) * 10} seconds.`, {
         headers: { 'Retry-After': String(retry) },
@@ -182,6 +190,7 @@ export class ServerManager {
     }
     if (config.active_server_limit && active >= config.active_server_limit) {
       // JupyterHub sends no Retry-After here; clients that honour 429 need one ("a few minutes").
+      this.h.metrics.spawnEnded('too-many-users', (performance.now() - began) / 1000);
       const retry = 120 + Math.floor(Math.random() * 61);
       throw new HubError(429, 'Active user limit exceeded. Try again in a few minutes.', { headers: { 'Retry-After': String(retry) } });
     }
@@ -205,7 +214,7 @@ export class ServerManager {
         emit(10, 'Resuming the wait for the server after a hub restart');
       } else {
         emit(0, 'Server requested');
-        env = await this.prepare(plan, row);
+        env = await this.prepare(plan, row, log);
       }
       const workDir = await serverWorkDir(this.h.dataDir, user.name, row.name, log);
       const timeout = AbortSignal.timeout(config.start_timeout * 1000);
@@ -262,10 +271,12 @@ export class ServerManager {
       await updateServer(db, row.id, { ready: 1, pending: null, started: now, last_activity: now, last_activity_source: 'start', owner: this.h.processId });
       await touchUserActivity(db, user.id, now); // a start is the user's activity (as JupyterHub's spawn)
       log.info({ ms: Date.now() - started, url: result.url }, 'server ready');
+      this.h.metrics.spawnEnded('success', (Date.now() - started) / 1000);
       this.progress.finish(row.id, { progress: 100, message: `Server ready at ${prefix}`, ready: true, url: prefix });
     } catch (err) {
       const message = err instanceof HubError ? err.message : `Spawn of ${label} failed: ${(err as Error).message}`;
       log.error({ err: err instanceof Error ? err.message : String(err), logMessage: (err as HubError).logMessage }, 'spawn failed');
+      this.h.metrics.spawnEnded('failure', (Date.now() - started) / 1000);
       let logTail: string | undefined;
       if (state) {
         try {
@@ -280,6 +291,8 @@ export class ServerManager {
       this.h.identities.clear();
       // a back-end that needs a fresh login of the user (401): the failure offers one, coming back to the spawn page
       const spawnPage = `${urls.hub}spawn/${quotePath(user.name)}${row.name ? `/${quotePath(row.name)}` : ''}`;
+      // (a spawn cancelled by a stop: the stop runs the hook)
+      if (!signal.aborted) this.stopHooks.run(this.h, { user: user.name, serverName: row.name, backend: backend.name, reason: 'spawn-failed' });
       this.progress.fail(row.id, message, logTail, {
         ...(needsLoginAgain(err) ? { loginAgainUrl: loginAgainUrl(this.h, spawnPage) } : {}),
         ...failureStatus(err),
@@ -290,10 +303,10 @@ export class ServerManager {
   /**
    * The first steps of a new spawn: records the back-end and options, makes
    * the server's API token and OAuth client, and builds its environment
-   * (after the `preSpawnStart` hook).
+   * (through the config module's spawn hooks: src/hub/spawn-hooks.ts).
    */
-  private async prepare(plan: SpawnPlan, row: ServerRow): Promise<Record<string, string>> {
-    const { config, db, urls, hooks } = this.h;
+  private async prepare(plan: SpawnPlan, row: ServerRow, log: Logger): Promise<Record<string, string>> {
+    const { config, db, urls } = this.h;
     const { user, authState } = plan;
     await updateServer(db, row.id, { user_options: JSON.stringify(plan.stored), spawner: plan.backend.name });
     await deleteServerTokens(db, user.id, row.name);
@@ -315,8 +328,9 @@ export class ServerManager {
       serverName: row.name,
     });
     const env = buildServerEnv({ config, urls, user: user.name, serverName: row.name, apiToken: token });
-    if (hooks.preSpawnStart) await hooks.preSpawnStart({ user: user.name, serverName: row.name, env, userOptions: plan.options, authState });
-    return env;
+    const { admin, groups } = plan.spawnUser;
+    const ctx = { user: user.name, admin, groups, serverName: row.name, backend: plan.backend.name, userOptions: plan.options, authState, log };
+    return environmentFromHooks(this.h, ctx, serverLabel(user.name, row.name), env);
   }
 
   /** The end of a server's log from its spawner (bounded in time); undefined when it has none. */
@@ -373,9 +387,10 @@ export class ServerManager {
    */
   private async runStop(user: UserRow, row: ServerRow, remove: boolean): Promise<{ message: string; loginAgain: boolean } | undefined> {
     const { db, urls } = this.h;
-    const { spawner } = this.h.spawners.forRow(row);
+    const { spawner, name: backend } = this.h.spawners.forRow(row);
     const log = this.h.log.child({ user: user.name, server: row.name });
     const prefix = serverPrefix(urls, user.name, row.name);
+    const began = performance.now();
     let state: SpawnerState | undefined;
     try {
       await this.h.proxy.deleteRoute(prefix).catch((err: Error) => log.warn({ err: err.message }, 'could not delete the route; reconciliation will'));
@@ -390,6 +405,7 @@ export class ServerManager {
         if (row.ready && row.url) {
           await this.h.proxy.addRoute(prefix, row.url, { jupyterhub: true, user: user.name, server_name: row.name }).catch(() => undefined);
         }
+        this.h.metrics.stopEnded('failure', (performance.now() - began) / 1000);
         return { message: reason, loginAgain: needsLoginAgain(err) };
       }
       log.error({ err: reason }, 'stop failed: unreadable spawner state; the server is cleared');
@@ -399,6 +415,8 @@ export class ServerManager {
     this.h.identities.clear();
     if (remove) await deleteServer(db, row.id);
     this.progress.clear(row.id);
+    this.h.metrics.stopEnded('success', (performance.now() - began) / 1000);
+    this.stopHooks.run(this.h, { user: user.name, serverName: row.name, backend, reason: 'stopped' });
     return undefined;
   }
 
@@ -441,6 +459,7 @@ export class ServerManager {
       .executeTakeFirst();
     if (Number(cleared.numUpdatedRows) !== 1) return false;
     log.warn({ exitCode: result.exitCode, reason: result.reason }, 'server stopped by itself');
+    this.stopHooks.run(this.h, { user: userName, serverName: row.name, backend: this.h.spawners.forRow(row).name, reason: 'died' });
     await this.h.proxy.deleteRoute(serverPrefix(this.h.urls, userName, row.name)).catch(() => undefined);
     await deleteServerTokens(db, row.user_id, row.name);
     this.h.identities.clear();
@@ -491,6 +510,7 @@ export class ServerManager {
           await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
           await deleteServerTokens(db, row.user_id, row.name);
           cleared++;
+          this.stopHooks.run(this.h, { user: row.user_name, serverName: row.name, backend: this.h.spawners.forRow(row).name, reason: 'finished-after-restart' });
           log.info('finished a stop an earlier hub process began');
           return;
         }
@@ -633,6 +653,7 @@ export class ServerManager {
     this.closing.abort();
     if (this.pollTimer) clearTimeout(this.pollTimer);
     await resolvesWithin(Promise.allSettled([...this.inFlight.values()].map((f) => f.promise)), timeoutMs);
+    await this.stopHooks.settled(timeoutMs);
   }
 
   progressOf(serverId: number): ProgressRecord {
