@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Hub } from '../hub/context.js';
-import type { Identity } from '../hub/identity.js';
+import { scopesOfUser, type Identity } from '../hub/identity.js';
 import { HubError } from '../lib/errors.js';
 import { filterFor, hasScope, isEmptyFilter, matchesFilter } from '../rbac/check.js';
 import { groupsOfUsers, type UserRow } from '../db/repos/users.js';
@@ -81,7 +81,9 @@ export function adminRoutes(app: FastifyInstance, hub: Hub): void {
     const back = viewUrl(p, view, {});
     const button = (op: string, label: string, fields: Record<string, string>, cls = 'secondary'): Html =>
       html`<form class="inline" method="post" action="${p}admin/action"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="op" value="${op}"><input type="hidden" name="back" value="${back}">${Object.entries(fields).map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)}<button class="${cls}" type="submit" data-op="${op}">${label}</button></form>`;
-    const ctx: RowContext = { hub, who, button, groups, servers: allServers };
+    // admin_access off: the admin role alone does not open someone else's server (src/oauth/provider.ts)
+    const openScopes = hub.config.admin_access || !who.roles.includes('admin') ? who.scopes : await scopesOfUser(hub.db, who.user, who.roles.filter((r) => r !== 'admin'));
+    const ctx: RowContext = { hub, who, button, groups, servers: allServers, openScopes };
     const sortLink = (label: string, key: 'name' | 'last_activity'): Html => {
       const next: AdminSort = view.sort === key ? (`-${key}` as AdminSort) : key;
       const mark = view.sort === key ? ' ▲' : view.sort === `-${key}` ? ' ▼' : '';
@@ -112,6 +114,8 @@ interface RowContext {
   button: (op: string, label: string, fields: Record<string, string>, cls?: string) => Html;
   groups: Map<number, string[]>;
   servers: Map<number, ServerRow[]>;
+  /** the scopes that open a server in the browser (without the admin role's unless admin_access) */
+  openScopes: ReadonlySet<string>;
 }
 
 function userRow(ctx: RowContext, u: UserRow): Html {
@@ -139,7 +143,7 @@ function userRow(ctx: RowContext, u: UserRow): Html {
       const key = { server: `${u.name}/${s.name}`, userGroups };
       const info = cullInfo(ctx.hub, s);
       const url = `${ctx.hub.urls.base}user/${quotePath(u.name)}/${s.name ? `${quotePath(s.name)}/` : ''}`;
-      const open = s.ready && may(['access:servers'], key) ? html` <a class="open" href="${url}">open</a>` : '';
+      const open = s.ready && matchesFilter(filterFor(ctx.openScopes, 'access:servers'), key) ? html` <a class="open" href="${url}">open</a>` : '';
       const stop = (s.ready || s.pending === 'spawn') && may(['delete:servers'], key) ? button('stop', 'Stop', { user: u.name, server: s.name }, 'danger') : '';
       const start = !s.ready && !s.pending && s.name && may(['servers'], key) ? button('start', 'Start', { user: u.name, server: s.name }) : '';
       const del = s.name && !s.ready && !s.pending && may(['delete:servers'], key) ? button('delete-server', 'Delete', { user: u.name, server: s.name }) : '';

@@ -23,6 +23,7 @@ describe('the admin page at 50,000 users in a real browser', { skip: existsSync(
   before(async () => {
     t = await startTestHub({
       admin_users: ['ada'],
+      admin_access: true,
       auth: { kind: 'shared-password', shared_password: 'test-password', admin_password: 'ada-admin-password' },
     });
     await insertUsers(t.hub.db, { count: USERS, running: 1000 - 1 }); // user00000..: the first 999 "run" (rows only)
