@@ -5,6 +5,7 @@ import { listUsers } from '../../src/db/repos/users.js';
 import { adminUserPage } from '../../src/web/admin-query.js';
 import { STORE_DIALECTS } from '../helpers/store-dialects.js';
 import { insertUsers } from '../helpers/bulk-users.js';
+import { startTestHub, type TestHub } from '../helpers/hub.js';
 
 /**
  * The admin page's and GET /users' search, sort and paging in the query
@@ -78,3 +79,31 @@ for (const dialect of STORE_DIALECTS) {
     });
   });
 }
+
+describe('GET /hub/api/users with name_filter, state and sort', () => {
+  let t: TestHub;
+  let admin: string;
+  before(async () => {
+    t = await startTestHub();
+    admin = await t.tokenFor('root', { admin: true });
+    await insertUsers(t.hub.db, { count: 120, running: 3 });
+  });
+  after(async () => t.stop());
+
+  it('filters by a part of the name, any case, with the state filter and a descending sort, and counts the matches', async () => {
+    const r = await t.api('GET', '/users?name_filter=USER0001&sort=-name&limit=3', { token: admin, headers: { Accept: 'application/jupyterhub-pagination+json' } });
+    assert.equal(r.status, 200, r.text);
+    const env = r.body as { items: { name: string }[]; _pagination: { total: number } };
+    assert.deepEqual(env.items.map((u) => u.name), ['user00019', 'user00018', 'user00017']);
+    assert.equal(env._pagination.total, 10);
+    const ready = await t.api('GET', '/users?state=ready&name_filter=0000', { token: admin });
+    assert.deepEqual((ready.body as { name: string }[]).map((u) => u.name), ['user00000', 'user00001', 'user00002']);
+  });
+
+  it('refuses a repeated or overlong name_filter with a 400 naming it', async () => {
+    const r = await t.api('GET', `/users?name_filter=a&name_filter=b`, { token: admin });
+    assert.equal(r.status, 400);
+    assert.match((r.body as { message: string }).message, /name_filter/);
+    assert.equal((await t.api('GET', `/users?name_filter=${'x'.repeat(300)}`, { token: admin })).status, 400);
+  });
+});
