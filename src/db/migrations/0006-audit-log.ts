@@ -29,8 +29,8 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   await db.schema.createIndex('audit_log_action').on('audit_log').columns(['action', 'at']).execute();
   // NULLs (never active) first in ascending order, as SQLite orders them and as listUsers asks (JupyterHub's
   // order): then both directions of the sort walk the index
-  if (dialect === 'postgres') await sql`create index users_last_activity on users (last_activity asc nulls first)`.execute(db);
-  else await db.schema.createIndex('users_last_activity').on('users').column('last_activity').execute();
+  if (dialect === 'postgres') await sql`create index users_last_activity on users (last_activity asc nulls first, id asc)`.execute(db);
+  else await db.schema.createIndex('users_last_activity').on('users').columns(['last_activity', 'id']).execute();
   await db.schema.createIndex('servers_ready').on('servers').columns(['ready', 'user_id']).execute();
   await db.schema.createIndex('servers_pending').on('servers').columns(['pending', 'user_id']).execute();
 }
