@@ -90,17 +90,18 @@ export function adminRoutes(app: FastifyInstance, hub: Hub): void {
       return html`<a href="${viewUrl(p, view, { sort: next, offset: 0 })}">${label}${mark}</a>`;
     };
     const canAdd = hasScope(who.scopes, 'admin:users');
-    const body = html`<div class="card"><h1>Users</h1>
+    const jumps = [canAdd ? html`<a href="#add-user">Add users</a>` : '', holdsGroups(who) ? html`<a href="#edit-group">Groups</a>` : '', audit ? html`<a href="#audit">Audit log</a>` : ''].filter((j) => j !== '');
+    const body = html`<div class="card"><h1>Users</h1>${jumps.length ? html`<p class="muted">${jumps.map((j, i) => (i ? html` · ${j}` : j))}</p>` : ''}
       <form method="get" action="${p}admin" id="search"><label for="q">Find users by name</label>
         <input id="q" name="q" type="text" value="${view.q}" placeholder="part of a name">
         ${view.sort !== 'name' ? html`<input type="hidden" name="sort" value="${view.sort}">` : ''}<p><button type="submit">Search</button></p></form>
-      <p class="muted" id="user-count">${total} users${view.q ? html` matching <code>${view.q}</code>` : ''}</p>
+      <p class="muted" id="user-count">${total.toLocaleString('en-US')} users${view.q ? html` matching <code>${view.q}</code>` : ''}</p>
       <div class="table-scroll"><table id="users"><thead><tr><th>${sortLink('User', 'name')}</th><th>Admin</th><th>Groups</th><th>${sortLink('Last activity', 'last_activity')}</th>
         <th><a href="${viewUrl(p, view, { sort: 'active', offset: 0 })}">Servers${view.sort === 'active' ? ' ▲' : ''}</a></th><th></th></tr></thead><tbody>
       ${rows.map((u) => userRow(ctx, u))}</tbody></table></div>
       <p>${view.offset > 0 ? html`<a id="prev" href="${viewUrl(p, view, { offset: Math.max(0, view.offset - PAGE_SIZE) })}">previous</a> ` : ''}${
         view.offset + PAGE_SIZE < total ? html`<a id="next" href="${viewUrl(p, view, { offset: view.offset + PAGE_SIZE })}">next</a>` : ''
-      } <span class="muted">${rows.length ? `${view.offset + 1}–${view.offset + rows.length} of ${total}` : ''}</span></p></div>
+      } <span class="muted">${rows.length ? `${(view.offset + 1).toLocaleString('en-US')}–${(view.offset + rows.length).toLocaleString('en-US')} of ${total.toLocaleString('en-US')}` : ''}</span></p></div>
       ${canAdd ? addUserCard(p, xsrf, back) : ''}
       ${holdsGroups(who) ? groupCard(p, xsrf, back) : ''}
       ${audit ? auditCard(p, audit) : ''}`;
@@ -148,7 +149,7 @@ function userRow(ctx: RowContext, u: UserRow): Html {
       const start = !s.ready && !s.pending && s.name && may(['servers'], key) ? button('start', 'Start', { user: u.name, server: s.name }) : '';
       const del = s.name && !s.ready && !s.pending && may(['delete:servers'], key) ? button('delete-server', 'Delete', { user: u.name, server: s.name }) : '';
       return html`<div class="server" data-server="${s.name}"><strong>${s.name || 'default'}</strong> <span class="state">${serverState(s)}</span>
-        <span class="muted">${s.spawner}</span> <span class="muted">active ${when(s.last_activity)}${info.source ? ` (${info.source})` : ''}</span>
+        <span class="muted" title="back-end">on ${s.spawner}</span> <span class="muted">active ${when(s.last_activity)}${info.source ? ` (${info.source})` : ''}</span>
         ${info.cullAt ? html`<span class="muted"> culled at ${when(info.cullAt)}</span>` : ''}${open} ${stop}${start}${del}</div>`;
     });
   return html`<tr data-user="${u.name}"><td class="wrap">${u.name}</td><td class="admin-flag">${admin}</td><td class="wrap">${groupsShown}</td><td>${activity}</td>
