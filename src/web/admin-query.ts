@@ -49,3 +49,20 @@ export async function adminUserPage(db: Kysely<DB>, q: AdminQuery): Promise<{ ro
   }
   return { rows, total: all.total };
 }
+
+/** The first `limit` groups by name (all, or those named in the viewer's `list:groups` filter) with their member counts: two queries. */
+export async function groupSummaries(db: Kysely<DB>, names: string[] | undefined, limit: number): Promise<{ name: string; members: number }[]> {
+  if (names !== undefined && names.length === 0) return [];
+  let q = db.selectFrom('groups').select(['id', 'name']);
+  if (names !== undefined) q = q.where('name', 'in', names);
+  const groups = await q.orderBy('name').limit(limit).execute();
+  if (!groups.length) return [];
+  const counts = await db
+    .selectFrom('user_groups')
+    .select((eb) => ['group_id', eb.fn.countAll<number>().as('n')])
+    .where('group_id', 'in', groups.map((g) => g.id))
+    .groupBy('group_id')
+    .execute();
+  const byId = new Map(counts.map((c) => [c.group_id, Number(c.n)]));
+  return groups.map((g) => ({ name: g.name, members: byId.get(g.id) ?? 0 }));
+}

@@ -10,12 +10,13 @@ import { quotePath } from '../lib/names.js';
 import { html, page, when, type Html } from './layout.js';
 import { pageUser, xsrfField } from './session.js';
 import { queryInteger } from '../api/pagination.js';
-import { ADMIN_SORTS, adminUserPage, type AdminSort } from './admin-query.js';
+import { ADMIN_SORTS, adminUserPage, groupSummaries, type AdminSort } from './admin-query.js';
 import { cullInfo } from './admin-culling.js';
 import { adminActionRoutes } from './admin-actions.js';
 
 const PAGE_SIZE = 50;
 const AUDIT_SHOWN = 20;
+const GROUPS_SHOWN = 100;
 
 interface View {
   q: string;
@@ -76,6 +77,8 @@ export function adminRoutes(app: FastifyInstance, hub: Hub): void {
     const ids = rows.map((u) => u.id);
     const [allServers, groups] = await Promise.all([serversOfUsers(hub.db, ids), groupsOfUsers(hub.db, ids)]);
     const audit = hasScope(who.scopes, 'read:audit') ? (await listAudit(hub.db, { offset: 0, limit: AUDIT_SHOWN, count: false })).rows : undefined;
+    const listedGroups = filterFor(who.scopes, 'list:groups');
+    const groupList = holdsGroups(who) ? await groupSummaries(hub.db, listedGroups === 'all' ? undefined : [...listedGroups.groups], GROUPS_SHOWN) : [];
     const xsrf = xsrfField(hub, req, reply);
     const p = hub.urls.hub;
     const back = viewUrl(p, view, {});
@@ -103,7 +106,7 @@ export function adminRoutes(app: FastifyInstance, hub: Hub): void {
         view.offset + PAGE_SIZE < total ? html`<a id="next" href="${viewUrl(p, view, { offset: view.offset + PAGE_SIZE })}">next</a>` : ''
       } <span class="muted">${rows.length ? `${(view.offset + 1).toLocaleString('en-US')}–${(view.offset + rows.length).toLocaleString('en-US')} of ${total.toLocaleString('en-US')}` : ''}</span></p></div>
       ${canAdd ? addUserCard(p, xsrf, back) : ''}
-      ${holdsGroups(who) ? groupCard(p, xsrf, back) : ''}
+      ${holdsGroups(who) ? groupCard(p, xsrf, back, groupList) : ''}
       ${audit ? auditCard(p, audit) : ''}`;
     return reply.type('text/html').send(page({ title: 'Admin', hubPrefix: p, user: { name: who.user.name, admin: !!who.user.admin } }, body));
   });
@@ -168,9 +171,10 @@ function addUserCard(p: string, xsrf: string, back: string): Html {
       <p><button type="submit" id="add-user-button">Add user</button></p></form></div>`;
 }
 
-function groupCard(p: string, xsrf: string, back: string): Html {
+function groupCard(p: string, xsrf: string, back: string, groups: { name: string; members: number }[]): Html {
   const op = (value: string, label: string, id: string): Html => html`<button type="submit" name="op" value="${value}" id="${id}" class="secondary">${label}</button> `;
   return html`<div class="card" id="edit-group"><h2>Groups</h2>
+    ${groups.length ? html`<p class="wrap" id="group-list">${groups.map((g, i) => html`${i ? ', ' : ''}<strong>${g.name}</strong> <span class="muted">(${g.members})</span>`)}${groups.length === GROUPS_SHOWN ? html` <span class="muted">… (the first ${GROUPS_SHOWN}; all: <code>${p}api/groups</code>)</span>` : ''}</p>` : html`<p class="muted">No groups you can list.</p>`}
     <form method="post" action="${p}admin/action"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="back" value="${back}">
       <label for="group-name">Group</label><input id="group-name" name="group" type="text" required>
       <label for="group-user">User (to add or remove)</label><input id="group-user" name="user" type="text">

@@ -103,6 +103,7 @@ describe('the admin page at 50,000 users in a real browser', { skip: existsSync(
     await Promise.all([page.waitForURL(/\/hub\/admin/), page.click('#group-add')]);
     await search('newbie');
     assert.equal(await row('newbie').locator('td').nth(2).textContent(), 'team');
+    assert.equal(await page.textContent('#group-list'), 'team (1)');
     const audit = (await page.textContent('#audit')) ?? '';
     for (const action of ['server.start', 'server.stop', 'user.admin.grant', 'user.create', 'group.create', 'group.members.add']) assert.ok(audit.includes(action), action);
     assert.match(audit, /group\.members\.addteam\{"users":\["newbie"\]\}/);
