@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { migrate, type Database } from '../../src/db/database.js';
 import { listUsers } from '../../src/db/repos/users.js';
+import { listAudit, recordAudit } from '../../src/db/repos/audit.js';
 import { adminUserPage } from '../../src/web/admin-query.js';
 import { STORE_DIALECTS } from '../helpers/store-dialects.js';
 import { insertUsers } from '../helpers/bulk-users.js';
@@ -69,6 +70,22 @@ for (const dialect of STORE_DIALECTS) {
       assert.deepEqual(page2.rows.map((u) => u.name), ['a_b00002', 'user00005', 'user00006']);
       const filtered = await adminUserPage(database.db, { offset: 0, limit: 3, sort: 'active', nameFilter: '0000' });
       assert.deepEqual(filtered.rows.map((u) => u.name), ['user00000', 'user00001', 'user00002']);
+    });
+
+    it('keeps audit entries newest first, filtered by actor and by action or action prefix, without secret keys', async (t) => {
+      if (!database) return t.skip('PostgreSQL not available');
+      const db = database.db;
+      await recordAudit(db, { actor: { kind: 'user', name: 'root' }, action: 'server.start', target: 'a/' });
+      await recordAudit(db, { actor: { kind: 'service', name: 'culler' }, action: 'server.stop', target: 'a/' });
+      await recordAudit(db, { actor: { kind: 'cli', name: 'ops' }, action: 'token.create', target: 'a', detail: { note: 'n', token: 'secret-value' } });
+      const all = await listAudit(db, { offset: 0, limit: 10 });
+      assert.equal(all.total, 3);
+      assert.deepEqual(all.rows.map((r) => r.action), ['token.create', 'server.stop', 'server.start']);
+      assert.deepEqual(JSON.parse(all.rows[0]!.detail), { note: 'n' });
+      assert.deepEqual((await listAudit(db, { offset: 0, limit: 10, action: 'server.' })).rows.map((r) => r.actor), ['culler', 'root']);
+      assert.equal((await listAudit(db, { offset: 0, limit: 10, action: 'server' })).total, 0, 'a prefix ends in a dot');
+      assert.deepEqual((await listAudit(db, { offset: 0, limit: 10, actor: 'root' })).rows.map((r) => r.action), ['server.start']);
+      assert.deepEqual((await listAudit(db, { offset: 1, limit: 1 })).rows.map((r) => r.action), ['server.stop']);
     });
 
     it('"-name" pages backwards through the name index and respects the viewer\'s filter', async (t) => {
