@@ -1,7 +1,7 @@
 /**
  * Runs the benchmarks and prints a summary table.
  *
- *   node --import tsx bench/run.ts [api] [startup] [spawn] [spawn-trivial] [proxy] [kubernetes] [slurm] [--quick] [--profile] [--keep] [--build]
+ *   node --import tsx bench/run.ts [api] [admin] [startup] [spawn] [spawn-trivial] [proxy] [kubernetes] [slurm] [--quick] [--profile] [--keep] [--build]
  *   npm run bench -- [names...] [flags]
  *
  * No name: all of them but slurm (run it by name: it needs root and resizes the
@@ -15,6 +15,7 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { apiBench } from './api.js';
+import { adminBench } from './admin.js';
 import { startupBench } from './startup.js';
 import { spawnBench } from './spawn.js';
 import { spawnTrivialBench } from './spawn-trivial.js';
@@ -30,6 +31,7 @@ import { log, table, type BenchResult } from './lib/report.js';
 /** `onlyWhenNamed`: not part of "all" (slurm reconfigures the machine's shared test cluster and needs root). */
 const BENCHES: Record<string, { bench: Bench; limitMin: number; onlyWhenNamed?: boolean }> = {
   api: { bench: apiBench, limitMin: 30 },
+  admin: { bench: adminBench, limitMin: 20 },
   startup: { bench: startupBench, limitMin: 30 },
   spawn: { bench: spawnBench, limitMin: 20 },
   'spawn-trivial': { bench: spawnTrivialBench, limitMin: 20 },

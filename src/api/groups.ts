@@ -6,6 +6,7 @@ import { quoteName } from '../lib/quote-name.js';
 import { filterFor } from '../rbac/check.js';
 import { addMembers, createGroup, deleteGroup, getGroup, listGroups, membersOfGroups, removeMembers, rolesOfGroups, setGroupProperties, type GroupRow } from '../db/repos/groups.js';
 import type { Requester } from '../hub/service-identity.js';
+import { audit } from '../hub/audit.js';
 import { jsonObjectBody, onlyKeys, requireScope, sendStatus } from './common.js';
 import { groupModel } from './models.js';
 import { paginated, readPage } from './pagination.js';
@@ -60,7 +61,10 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
     }
     for (const n of names as string[]) await requireGroupNamePrivilegesHeld(hub, who, n);
     const created = [];
-    for (const n of names as string[]) created.push(await modelOf(hub, who, await createGroup(hub.db, n)));
+    for (const n of names as string[]) {
+      created.push(await modelOf(hub, who, await createGroup(hub.db, n)));
+      await audit(hub, who, 'group.create', n);
+    }
     return reply.code(201).send(created);
   });
 
@@ -86,6 +90,7 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
     if (props !== undefined && (typeof props !== 'object' || props === null || Array.isArray(props))) throw new HubError(400, 'field "properties" must be an object');
     const g = await createGroup(hub.db, name, (props as Record<string, unknown> | undefined) ?? {});
     await addMembers(hub.db, g.id, ids);
+    await audit(hub, who, 'group.create', name, { users: (await usersByIds(hub, ids)).map((u) => u.name) });
     return reply.code(201).send(await modelOf(hub, who, g));
   });
 
@@ -96,6 +101,7 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
     const members = (await hub.db.selectFrom('user_groups').select('user_id').where('group_id', '=', g.id).execute()).map((r) => r.user_id);
     await requireGroupRolesHeld(hub, who, [g.id], await usersByIds(hub, members), `delete group ${name}`);
     await deleteGroup(hub.db, g.id);
+    await audit(hub, who, 'group.delete', name);
     return sendStatus(reply, 204);
   });
 
@@ -110,6 +116,7 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
     await requireNoReachGained(hub, who, name, users);
     await requireGroupRolesHeld(hub, who, [g.id], users, `add members to group ${name}`);
     await addMembers(hub.db, g.id, ids);
+    await audit(hub, who, 'group.members.add', name, { users: users.map((u) => u.name) });
     return modelOf(hub, who, g);
   });
 
@@ -120,8 +127,10 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
     const body = jsonObjectBody(req, false);
     onlyKeys(body, ['users'], 'group members');
     const ids = await userIds(hub, body);
-    await requireGroupRolesHeld(hub, who, [g.id], await usersByIds(hub, ids), `remove members from group ${name}`);
+    const users = await usersByIds(hub, ids);
+    await requireGroupRolesHeld(hub, who, [g.id], users, `remove members from group ${name}`);
     await removeMembers(hub.db, g.id, ids);
+    await audit(hub, who, 'group.members.remove', name, { users: users.map((u) => u.name) });
     return modelOf(hub, who, g);
   });
 
@@ -131,6 +140,7 @@ export function groupsRoutes(app: FastifyInstance, hub: Hub): void {
     const g = await findOr404(hub, name);
     const body = jsonObjectBody(req, false);
     await setGroupProperties(hub.db, g.id, body);
+    await audit(hub, who, 'group.properties.set', name, { keys: Object.keys(body).slice(0, 50) });
     return modelOf(hub, who, { ...g, properties: JSON.stringify(body) });
   });
 }

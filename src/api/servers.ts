@@ -5,6 +5,7 @@ import { serverNameProblem } from '../lib/names.js';
 import { getServer } from '../db/repos/servers.js';
 import { serverPrefix } from '../hub/spawn-env.js';
 import type { ProgressEventOut } from '../hub/progress.js';
+import { audit, auditsServerAction } from '../hub/audit.js';
 import { expectType, findUserOr404, groupsOf, jsonObjectBody, onlyKeys, requireScope, sendStatus } from './common.js';
 
 interface ServerParams {
@@ -22,7 +23,7 @@ function params(req: FastifyRequest): { user: string; server: string } {
 
 async function startServer(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const { user: name, server } = params(req);
-  await requireScope(hub, req, ['servers'], { server: `${name}/${server}`, userGroups: await groupsOf(hub, name, req) });
+  const who = await requireScope(hub, req, ['servers'], { server: `${name}/${server}`, userGroups: await groupsOf(hub, name, req) });
   const user = await findUserOr404(hub, name);
   if ((req.params as ServerParams).server_name !== undefined && server === '') {
     throw new HubError(400, 'Server name must not be empty; use /users/{name}/server for the default server');
@@ -30,12 +31,13 @@ async function startServer(hub: Hub, req: FastifyRequest, reply: FastifyReply): 
   const body = req.body === undefined || req.body === null || req.body === '' ? undefined : jsonObjectBody(req);
   const options = body && Object.keys(body).length ? body : undefined;
   const { outcome } = await hub.servers.spawn(user, server, options);
+  if (auditsServerAction(who, name)) await audit(hub, who, 'server.start', `${name}/${server}`, { outcome });
   return sendStatus(reply, outcome === 'started' ? 201 : 202);
 }
 
 async function stopServer(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const { user: name, server } = params(req);
-  await requireScope(hub, req, ['delete:servers'], { server: `${name}/${server}`, userGroups: await groupsOf(hub, name, req) });
+  const who = await requireScope(hub, req, ['delete:servers'], { server: `${name}/${server}`, userGroups: await groupsOf(hub, name, req) });
   const user = await findUserOr404(hub, name);
   const body = jsonObjectBody(req);
   onlyKeys(body, ['remove'], 'stop server');
@@ -49,6 +51,7 @@ async function stopServer(hub: Hub, req: FastifyRequest, reply: FastifyReply): P
     return sendStatus(reply, 204);
   }
   const outcome = await hub.servers.stop(user, server, { remove });
+  if (auditsServerAction(who, name)) await audit(hub, who, remove ? 'server.delete' : 'server.stop', `${name}/${server}`, { outcome });
   return sendStatus(reply, outcome === 'stopped' ? 204 : 202);
 }
 

@@ -7,6 +7,7 @@ import { actsAsAdmin, listScopes, scopesNotHeld } from '../rbac/privilege.js';
 import { groupsLookup } from './privilege.js';
 import { roleScopes, isBuiltinRole } from '../rbac/roles.js';
 import { scopesOfUser, userRolesAndGroups } from '../hub/identity.js';
+import { audit } from '../hub/audit.js';
 import { expectType, findUserOr404, groupsOf, jsonObjectBody, onlyKeys, requireScope, sendStatus } from './common.js';
 import { tokenModel } from './models.js';
 
@@ -73,6 +74,7 @@ export function tokensRoutes(app: FastifyInstance, hub: Hub): void {
     if (inherit && !byOwner && !actsAsAdmin(who.scopes)) scopes = [...effective].sort();
     const note = (body['note'] as string | undefined) ?? (byOwner ? 'Requested via api' : `Requested via api by ${who.kind} ${who.kind === 'user' ? who.user.name : who.service.name}`);
     const { token, row } = await createToken(hub.db, user.id, { kind: 'api', scopes: scopes as string[], note, expiresIn: (expires as number | null | undefined) ?? null });
+    await audit(hub, who, 'token.create', user.name, { id: `a${row.id}`, note, scopes, expires_in: expires ?? null, via: 'api' });
     return reply.code(201).send({ ...tokenModel(user, row), token });
   });
 

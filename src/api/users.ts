@@ -21,6 +21,7 @@ import {
 } from '../db/repos/users.js';
 import { serversOfUsers, touchServerActivity } from '../db/repos/servers.js';
 import { apiIdentity, expectType, findUserOr404, groupsOf, jsonObjectBody, onlyKeys, queryFlag, requireScope, sendStatus } from './common.js';
+import { audit } from '../hub/audit.js';
 import { userModel, type UserContext } from './models.js';
 import { paginated, readPage } from './pagination.js';
 import { serviceModel } from './services.js';
@@ -89,6 +90,8 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     const descending = sort.startsWith('-');
     if (descending) sort = sort.slice(1);
     if (!['id', 'name', 'last_activity'].includes(sort)) throw new HubError(400, `Invalid sort key: ${JSON.stringify(q['sort'])}; expected id, name or last_activity`);
+    const nameFilter = q['name_filter'];
+    if (nameFilter !== undefined && (typeof nameFilter !== 'string' || nameFilter.length > 255)) throw new HubError(400, 'Invalid name_filter: give it once, as text of at most 255 characters');
     const filter = filterFor(who.scopes, 'list:users');
     const { rows, total } = await listUsers(hub.db, {
       offset: page.offset,
@@ -99,6 +102,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
       names: filter === 'all' ? undefined : [...filter.users],
       groups: filter === 'all' ? undefined : [...filter.groups],
       count: page.envelope,
+      nameFilter: nameFilter as string | undefined,
     });
     if (!page.envelope && total === -1 && q['limit'] === undefined) {
       req.log.warn({ total, returned: rows.length }, 'Truncated user list in request that does not expect pagination');
@@ -127,6 +131,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     if (existing.length === wanted.length) throw new HubError(409, `All ${wanted.length} users already exist`);
     for (const n of wanted) if (!existing.includes(n)) await requireNamePrivilegesHeld(hub, who, n, `create user ${n}`);
     for (const n of wanted) if (!existing.includes(n)) created.push(await createUser(hub.db, n, body['admin'] === true));
+    for (const u of created) await audit(hub, who, 'user.create', u.name, { admin: !!u.admin });
     const contexts = await userContexts(hub, created);
     return reply.code(201).send(created.map((u) => userModel(hub, who, u, contexts.get(u.id)!, false)));
   });
@@ -150,6 +155,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     if (await getUser(hub.db, name)) throw new HubError(409, `User ${name} already exists`);
     await requireNamePrivilegesHeld(hub, who, name, `create user ${name}`);
     const user = await createUser(hub.db, name, body['admin'] === true);
+    await audit(hub, who, 'user.create', name, { admin: !!user.admin });
     return reply.code(201).send(await modelOf(hub, who, user));
   });
 
@@ -222,6 +228,9 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
         if (groupIds.length) await tx.insertInto('user_groups').values(groupIds.map((group_id) => ({ user_id: user.id, group_id }))).execute();
       }
     });
+    if (newName !== undefined && newName !== name) await audit(hub, who, 'user.rename', newName, { from: name });
+    if (body['admin'] !== undefined && (body['admin'] === true) !== !!user.admin) await audit(hub, who, body['admin'] === true ? 'user.admin.grant' : 'user.admin.revoke', newName ?? name);
+    if (body['groups'] !== undefined) await audit(hub, who, 'user.groups.set', newName ?? name, { groups: body['groups'] });
     return modelOf(hub, who, (await getUser(hub.db, newName ?? name))!);
   });
 
@@ -248,6 +257,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
       }
     }
     await deleteUser(hub.db, user.id);
+    await audit(hub, who, 'user.delete', name);
     return sendStatus(reply, 204);
   });
 

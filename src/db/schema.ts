@@ -190,4 +190,22 @@ export interface DB {
   services: ServicesTable;
   service_roles: ServiceRolesTable;
   service_tokens: ServiceTokensTable;
+  audit_log: AuditLogTable;
+}
+
+/** One audit entry (migration 0006, `src/db/repos/audit.ts`): who did what, when. Never holds a token value. */
+export interface AuditLogTable {
+  id: Generated<number>;
+  /** ISO time of the action */
+  at: string;
+  /** `user`, `service` or `cli` */
+  actor_kind: string;
+  /** the user's or service's name (`cli`: the OS user running `ganymede`) */
+  actor: string;
+  /** e.g. `user.create`, `server.start`, `token.create` (docs/operations.md lists them) */
+  action: string;
+  /** what it acted on: a user name, `user/server`, a group name */
+  target: string;
+  /** JSON object with details of the action */
+  detail: string;
 }

@@ -1,3 +1,4 @@
+import { auditRoutes } from '../api/audit.js';
 import os from 'node:os';
 import path from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -218,6 +219,7 @@ function buildApp(hub: Hub, metrics: PrometheusHubMetrics): FastifyInstance {
       groupsRoutes(api, hub);
       servicesRoutes(api, hub);
       portReportRoutes(api, hub);
+      auditRoutes(api, hub);
       oauthRoutes(api, hub);
     },
     { prefix: apiPrefix.replace(/\/+$/, '') },

@@ -69,6 +69,7 @@ export function buildServerEnv(opts: {
     JUPYTERHUB_PUBLIC_HUB_URL: '',
   });
   if (!env['USER']) env['USER'] = user;
+  if (config.admin_access) env['JUPYTERHUB_ADMIN_ACCESS'] = '1';
   Object.assign(env, config.environment);
   return env;
 }

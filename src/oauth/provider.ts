@@ -63,7 +63,8 @@ async function authorize(hub: Hub, req: FastifyRequest, reply: FastifyReply): Pr
   const owner = client.user_id !== null ? await getUserById(hub.db, client.user_id) : undefined;
   const allowed = JSON.parse(client.allowed_scopes) as string[];
   const { roles } = await userRolesAndGroups(hub.db, user);
-  const held = await scopesOfUser(hub.db, user, roles);
+  // admin_access off: the admin role alone does not open someone else's server
+  const held = await scopesOfUser(hub.db, user, owner && owner.id !== user.id && !hub.config.admin_access ? roles.filter((r) => r !== 'admin') : roles);
   // the target is the owner's server: a `!group=` scope reaches it when the owner is in that group
   const ownerGroups = owner ? (await userRolesAndGroups(hub.db, owner)).groups : [];
   const granted = allowed.filter((s) => hasScope(held, s, { userGroups: ownerGroups }));

@@ -46,6 +46,8 @@ export const builtinRoles: Readonly<Record<BuiltinRoleName, RoleSpec>> = Object.
       'read:roles',
       'read:metrics',
       'shares',
+      // Ganymede's own scope: the audit log
+      'read:audit',
     ]),
   }),
   /**

@@ -144,6 +144,8 @@ const builtinDefinitions = {
   },
   shutdown: { description: 'Shut the hub down.' },
   'read:metrics': { description: 'Read the Prometheus metrics.' },
+  // Ganymede's own (not in JupyterHub 5.5): GET /hub/api/audit and the admin page's audit section
+  'read:audit': { description: 'Read the audit log of admin actions and token creations (Ganymede only).' },
 } as const satisfies Record<string, ScopeDefinition>;
 
 /** The name of a scope that JupyterHub 5.5 defines. */

@@ -6,6 +6,7 @@ import { getClient } from '../db/repos/oauth.js';
 import { HubError } from '../lib/errors.js';
 import { html, page, when, type Html } from './layout.js';
 import { isSecureRequest } from '../hub/cookies.js';
+import { audit } from '../hub/audit.js';
 import { pageUser, requireXsrf, xsrfField } from './session.js';
 
 /** How long a new token waits to be shown once on the token page, in seconds. */
@@ -137,7 +138,8 @@ export function tokenRoutes(app: FastifyInstance, hub: Hub): void {
       throw new HubError(400, `expires_in must be a positive number of seconds up to ${MAX_TOKEN_EXPIRES_IN}, got ${JSON.stringify(String(form['expires_in']).slice(0, 40))}`);
     }
     const note = (form['note'] ?? '').slice(0, 500) || 'Requested via token page';
-    const { token } = await createToken(hub.db, who.user.id, { kind: 'api', scopes: ['inherit'], note, expiresIn: expires });
+    const { token, row } = await createToken(hub.db, who.user.id, { kind: 'api', scopes: ['inherit'], note, expiresIn: expires });
+    await audit(hub, who, 'token.create', who.user.name, { id: `a${row.id}`, note, scopes: ['inherit'], expires_in: expires, via: 'page' });
     putFlash(req, reply, { user: who.user.id, token, note });
     return reply.redirect(`${hub.urls.hub}token`, 303);
   });

@@ -218,7 +218,9 @@ describe('spec and scope table agree', { skip }, () => {
   test('the oauth2 scopes in the spec are exactly our scope definitions', () => {
     const doc = specDocument() as { components: { securitySchemes: { oauth2: { flows: { authorizationCode: { scopes: Record<string, string> } } } } } };
     const specScopes = Object.keys(doc.components.securitySchemes.oauth2.flows.authorizationCode.scopes).sort();
-    assert.deepEqual(specScopes, Object.keys(scopeDefinitions).sort());
+    // plus Ganymede's own scopes, which JupyterHub's spec cannot list
+    const ganymedeOnly = ['read:audit'];
+    assert.deepEqual(specScopes, Object.keys(scopeDefinitions).filter((s) => !ganymedeOnly.includes(s)).sort());
   });
 
   test('every scope an operation requires is defined', () => {

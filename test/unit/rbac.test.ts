@@ -43,6 +43,8 @@ describe('scope definitions', () => {
       'users:shares', 'read:users:shares', 'groups:shares', 'read:groups:shares', 'read:shares', 'shares', 'proxy',
       'shutdown', 'read:metrics',
     ];
+    // plus Ganymede's own
+    expected.push('read:audit');
     assert.deepEqual(sorted(Object.keys(scopeDefinitions)), sorted(expected));
   });
 

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { DB, UsersTable } from '../schema.js';
 import { isoNow } from '../../lib/time.js';
 import { HubError } from '../../lib/errors.js';
@@ -90,6 +90,8 @@ export interface ListUsersQuery {
   names?: string[] | undefined;
   /** Restrict to members of these groups (scope filters). */
   groups?: string[] | undefined;
+  /** Only names containing this text, case-insensitively (JupyterHub's `name_filter`). */
+  nameFilter?: string | undefined;
   /** Count all matches (for the pagination envelope); otherwise `total` is -1 unless the page is short. */
   count?: boolean;
 }
@@ -121,16 +123,26 @@ export async function listUsers(db: Kysely<DB>, q: ListUsersQuery): Promise<{ ro
       return ors.length ? eb.or(ors) : eb.val(false);
     });
   }
+  // names are stored lower case (every entry point normalizes them), so a lower-cased pattern matches in any
+  // case as JupyterHub's ilike does, on both dialects, without lower() on 50,000 rows
+  if (q.nameFilter) base = base.where(sql<boolean>`users.name like ${`%${likeEscape(q.nameFilter.toLowerCase())}%`} escape '!'`);
   const total = q.count === false ? -1 : Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   const col = q.sort === 'name' ? 'users.name' : q.sort === 'last_activity' ? 'users.last_activity' : 'users.id';
+  // never-active users first in ascending order, last in descending (JupyterHub's order, the same in both
+  // dialects); ties by id in the same direction, so that both directions walk the (last_activity, id) index
   const rows = await base
     .selectAll('users')
-    .orderBy(col, q.descending ? 'desc' : 'asc')
-    .orderBy('users.id', 'asc')
+    .orderBy(col, (ob) => (col !== 'users.last_activity' ? (q.descending ? ob.desc() : ob.asc()) : q.descending ? ob.desc().nullsLast() : ob.asc().nullsFirst()))
+    .orderBy('users.id', col === 'users.last_activity' && q.descending ? 'desc' : 'asc')
     .limit(q.limit)
     .offset(q.offset)
     .execute();
   return { rows, total: total === -1 && rows.length < q.limit ? q.offset + rows.length : total };
+}
+
+/** `text` with LIKE's wildcards escaped by `!` (for `like ... escape '!'`). */
+function likeEscape(text: string): string {
+  return text.replace(/[!%_]/g, (c) => `!${c}`);
 }
 
 /** Group names per user id. */

@@ -1,0 +1,43 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { apiCallFor } from '../../src/web/admin-actions.js';
+import { cleanDetail } from '../../src/db/repos/audit.js';
+import { HubError } from '../../src/lib/errors.js';
+
+describe('the admin page buttons as REST calls', () => {
+  test('each op maps to its API route, names path-quoted', () => {
+    const cases: [Record<string, string>, string, string, unknown][] = [
+      [{ op: 'add-user', user: 'al/ice', admin: '1' }, 'POST', 'users/al%2Fice', { admin: true }],
+      [{ op: 'delete-user', user: 'bob' }, 'DELETE', 'users/bob', undefined],
+      [{ op: 'grant-admin', user: 'bob' }, 'PATCH', 'users/bob', { admin: true }],
+      [{ op: 'revoke-admin', user: 'bob' }, 'PATCH', 'users/bob', { admin: false }],
+      [{ op: 'start', user: 'bob', server: '' }, 'POST', 'users/bob/server', undefined],
+      [{ op: 'start', user: 'bob', server: 'gpu 1' }, 'POST', 'users/bob/servers/gpu%201', undefined],
+      [{ op: 'stop', user: 'bob', server: 'gpu' }, 'DELETE', 'users/bob/servers/gpu', undefined],
+      [{ op: 'delete-server', user: 'bob', server: 'gpu' }, 'DELETE', 'users/bob/servers/gpu', { remove: true }],
+      [{ op: 'group-add', group: 'team', user: 'bob' }, 'POST', 'groups/team/users', { users: ['bob'] }],
+      [{ op: 'group-remove', group: 'team', user: 'bob' }, 'DELETE', 'groups/team/users', { users: ['bob'] }],
+      [{ op: 'group-create', group: 'team' }, 'POST', 'groups/team', undefined],
+      [{ op: 'group-delete', group: 'team' }, 'DELETE', 'groups/team', undefined],
+    ];
+    for (const [form, method, path, body] of cases) {
+      const call = apiCallFor(form);
+      assert.deepEqual([call.method, call.path, call.body], [method, path, body], JSON.stringify(form));
+    }
+  });
+
+  test('an unknown op, a missing name or deleting the default server is a 400 naming it', () => {
+    for (const [form, re] of [
+      [{ op: 'drop-tables' }, /Unknown admin action/],
+      [{ op: 'delete-user', user: ' ' }, /user field is empty/],
+      [{ op: 'group-add', group: 'team' }, /user field is empty/],
+      [{ op: 'delete-server', user: 'bob', server: '' }, /default server/],
+    ] as const) {
+      assert.throws(() => apiCallFor(form as Record<string, string>), (e: unknown) => e instanceof HubError && e.status === 400 && re.test(e.message));
+    }
+  });
+});
+
+test('audit details drop anything that looks like a secret', () => {
+  assert.deepEqual(cleanDetail({ note: 'n', token: 'abc', api_token: 'x', Password: 'p', auth_state: {}, client_secret: 's', scopes: ['a'] }), { note: 'n', scopes: ['a'] });
+});
