@@ -17,12 +17,22 @@ export interface LoadedConfig {
   source: string | undefined;
 }
 
+/** How {@link loadConfig} reads the file. */
+export interface LoadOptions {
+  /**
+   * Import a JS/TS config module again rather than from node's module cache
+   * (a live reload, src/hub/reload.ts): the module's URL gets a query naming
+   * this number. Modules it imports itself still come from the cache.
+   */
+  fresh?: number;
+}
+
 /** Reads a config file (YAML, JSON, or a JS module whose default export is the config), validates it and fills defaults. */
-export async function loadConfig(file: string | undefined, overrides: Record<string, unknown> = {}): Promise<LoadedConfig> {
+export async function loadConfig(file: string | undefined, overrides: Record<string, unknown> = {}, opts: LoadOptions = {}): Promise<LoadedConfig> {
   let raw: Record<string, unknown> = {};
   let hooks: ConfigHooks = {};
   if (file) {
-    const loaded = await readConfigFile(file);
+    const loaded = await readConfigFile(file, opts);
     raw = convertWholeRefs(ConfigSchema, loaded.raw, loaded.wholeRefs);
     hooks = loaded.hooks;
   }
@@ -30,12 +40,14 @@ export async function loadConfig(file: string | undefined, overrides: Record<str
   return { config: validateConfig(merged), hooks, source: file };
 }
 
-async function readConfigFile(file: string): Promise<{ raw: Record<string, unknown>; hooks: ConfigHooks; wholeRefs: Array<Array<string | number>> }> {
+async function readConfigFile(file: string, opts: LoadOptions): Promise<{ raw: Record<string, unknown>; hooks: ConfigHooks; wholeRefs: Array<Array<string | number>> }> {
   const abs = path.resolve(file);
   if (/\.(m?js|ts)$/.test(abs)) {
     let mod: { default?: unknown };
     try {
-      mod = (await import(pathToFileURL(abs).href)) as { default?: unknown };
+      const url = pathToFileURL(abs);
+      if (opts.fresh !== undefined) url.search = `reload=${opts.fresh}`;
+      mod = (await import(url.href)) as { default?: unknown };
     } catch (err) {
       throw new ConfigError(`config file ${file}: cannot load module: ${(err as Error).message}`);
     }
@@ -77,6 +89,7 @@ async function readConfigFile(file: string): Promise<{ raw: Record<string, unkno
     const lines = expanded.problems.map((p) => `${p.key}: ${p.message}`);
     throw new ConfigError(
       lines.length === 1 ? `config file ${file}: ${lines[0]}` : `config file ${file}: ${lines.length} problems:\n${lines.map((l) => `  ${l}`).join('\n')}`,
+      lines,
     );
   }
   return { raw: expanded.value as Record<string, unknown>, hooks: {}, wholeRefs: expanded.wholeRefs };
@@ -112,7 +125,7 @@ export function validateConfig(raw: Record<string, unknown>): Config {
     if (config.auth.kind === 'shared-password') problems.push(...devUsersProblems(config.auth.dev_users));
     if (problems.length === 0) return config;
   }
-  throw new ConfigError(formatProblems(problems));
+  throw new ConfigError(formatProblems(problems), problems.map((p) => `${p.key}: ${p.message}`));
 }
 
 /**

@@ -11,6 +11,7 @@ import { loadRoles } from './roles-loader.js';
 import { listenError } from '../lib/listen-error.js';
 import path from 'node:path';
 import { prepareDataDir } from './data-dir.js';
+import { ConfigReloader } from './reload.js';
 
 export interface RunningHub extends BuiltHub {
   /** The address the hub listens on. */
@@ -20,12 +21,22 @@ export interface RunningHub extends BuiltHub {
   stop(): Promise<void>;
 }
 
+/** Where the configuration came from, so that a live reload reads it again (src/hub/reload.ts). */
+export interface ReloadSource {
+  /** The config file (watched for changes unless `watch` is false). */
+  file: string | undefined;
+  /** The command line's overrides, applied over the file at every reload as at start. */
+  overrides?: Record<string, unknown>;
+  /** Watch the file and the secret files it names (default true). */
+  watch?: boolean;
+}
+
 /**
  * Starts the hub in order: store, proxy (reused when running), re-attach to
  * servers, routes, then listen. Servers and the proxy are left running when
  * the hub stops, so a restart goes unnoticed by users.
  */
-export async function startHub(config: Config, hooks: ConfigHooks, log: Logger): Promise<RunningHub> {
+export async function startHub(config: Config, hooks: ConfigHooks, log: Logger, source: ReloadSource = { file: undefined, watch: false }): Promise<RunningHub> {
   const t0 = Date.now();
   const dataDir = path.resolve(config.data_dir);
   prepareDataDir(dataDir, log);
@@ -76,6 +87,10 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
     timer = setTimeout(tick, interval);
     timer.unref();
   }
+  // live configuration: SIGHUP (src/cli/main.ts) and changes of the file reload it from now on
+  const reloader = new ConfigReloader(hub, { file: source.file, overrides: source.overrides ?? {} });
+  hub.configReload = reloader;
+  if (source.watch !== false) reloader.watch();
   log.info({ address, public: `http://${config.ip}:${config.port}${config.base_url}`, kept, cleared, resumed, ms: Date.now() - t0 }, 'hub ready');
   const notice = await hub.authenticator.completeStartup?.();
   return {
@@ -83,6 +98,7 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
     address,
     ...(notice ? { notice } : {}),
     stop: async () => {
+      reloader.close();
       if (timer) clearTimeout(timer);
       await built.close();
     },
