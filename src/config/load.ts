@@ -8,6 +8,7 @@ import { expandEnvRefs } from './env-refs.js';
 import { convertWholeRefs } from './whole-refs.js';
 import { configNameProblems } from './names-check.js';
 import { devUsersProblems } from '../auth/dev-users.js';
+import { isSecretKey } from '../lib/log-sanitize.js';
 import { ConfigSchema, HOOK_NAMES, type Config, type ConfigHooks } from './schema.js';
 
 export interface LoadedConfig {
@@ -111,7 +112,9 @@ export function validateConfig(raw: Record<string, unknown>): Config {
     if (problems.some((p) => key === p.key || key.startsWith(`${p.key}.`) || p.key.startsWith(`${key}.`))) continue;
     // a list written as one string (e.g. `dev_users: ${DEV_USERS}`): say how a variable gives a list
     const listHint = /^expected array/i.test(err.message) && typeof err.value === 'string' ? ' (a list from one variable: write ["${VAR}"], split on white space)' : '';
-    problems.push({ key, message: `${err.message.toLowerCase()}, got ${describe(err.value)}${listHint}` });
+    // a secret's value is never quoted back (the message reaches logs: a live reload logs it)
+    const got = isSecretKey(key.split('.').pop() ?? '') && err.value !== undefined ? 'a value not shown (a secret)' : describe(err.value);
+    problems.push({ key, message: `${err.message.toLowerCase()}, got ${got}${listHint}` });
   }
   if (problems.length === 0) {
     const config = withDefaults as Config;

@@ -73,4 +73,15 @@ describe('live configuration: the plan', () => {
     assert.equal((plan.applied.auth as { shared_password?: string }).shared_password, 'password-one');
     assert.deepEqual(plan.applied.auth.admin_groups, ['ops']);
   });
+
+  it('never quotes a secret back in a problem (a refused reload logs the problems)', () => {
+    assert.throws(
+      () => validateConfig({ auth: { kind: 'shared-password', shared_password: 'xq7Zk' } }),
+      (err: Error & { problems?: string[] }) => {
+        assert.doesNotMatch(err.message, /xq7Zk/);
+        assert.match(err.problems?.[0] ?? '', /^auth\.shared_password: .*not shown \(a secret\)/);
+        return true;
+      },
+    );
+  });
 });
