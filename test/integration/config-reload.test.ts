@@ -117,7 +117,7 @@ describe('live configuration reload', () => {
     assert.equal(t.hub.config.concurrent_spawn_limit, 7);
     assert.ok(lines.some((l) => l['level'] === 40 && /need a restart/.test(String(l['msg'])) && JSON.stringify((l['options'] as string[]).sort()) === JSON.stringify(['hub', 'port'])), JSON.stringify(lines));
     assert.deepEqual(reloader.status().restart_pending.sort(), ['hub', 'port']);
-    const info = await t.api('GET', '/info', { token: await t.tokenFor('root-admin', { admin: true }), validate: false });
+    const info = await t.api('GET', '/info', { token: await t.tokenFor('root-admin', { admin: true }) });
     const shown = (info.body as { config_reload?: { restart_pending: string[]; last: ReloadOutcome } }).config_reload;
     assert.deepEqual(shown?.restart_pending.sort(), ['hub', 'port']);
     assert.equal(shown?.last.result, 'applied');
