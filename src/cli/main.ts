@@ -204,6 +204,7 @@ async function serve(values: Values): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    delete hup.reload; // no reload while the hub stops
     log.info({ signal }, 'stopping the hub; the proxy and servers keep running unless a shutdown asked otherwise');
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
