@@ -109,4 +109,27 @@ describe('watching the config file and the files it names', () => {
     assert.deepEqual((await reloader.reload('test')).changed, ['concurrent_spawn_limit']);
     assert.equal(target.config.concurrent_spawn_limit, 6);
   });
+
+  it('never runs two reloads at once: those asked for during one are folded into the next', async () => {
+    const config = (await loadConfig(undefined)).config;
+    let reads = 0;
+    let running = 0;
+    const load = async () => {
+      reads++;
+      running++;
+      assert.equal(running, 1, 'one reload at a time');
+      await sleep(50);
+      running--;
+      return { config: { ...config, concurrent_spawn_limit: 10 + reads }, hooks: {}, source: undefined };
+    };
+    const target = { config, hooks: {}, db: undefined as never, log, identities: { clear: () => undefined } };
+    const reloader = new ConfigReloader(target, { file: undefined, load });
+    const first = reloader.reload('a');
+    await sleep(10); // it reads the file now
+    const outcomes = await Promise.all([first, reloader.reload('b'), reloader.reload('c'), reloader.reload('d')]);
+    assert.equal(reads, 2, 'the first, then one for all that came while it ran');
+    assert.deepEqual(outcomes.map((o) => o.trigger), ['a', 'b', 'b', 'b']);
+    assert.equal(target.config.concurrent_spawn_limit, 12);
+    assert.deepEqual(reloader.status().counts, { applied: 2, unchanged: 0, refused: 0 });
+  });
 });
