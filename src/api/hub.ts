@@ -22,6 +22,8 @@ export function hubRoutes(app: FastifyInstance, hub: Hub): void {
       sys_executable: process.execPath,
       authenticator: { class: `ganymede.auth.${hub.authenticator.kind}`, version: GANYMEDE_VERSION },
       spawner: { class: `ganymede.spawners.${hub.spawners.default.spawner.kind}`, version: GANYMEDE_VERSION },
+      // Ganymede's own: the live configuration reloads (src/hub/reload.ts) and options waiting for a restart
+      ...(hub.configReload ? { config_reload: hub.configReload.status() } : {}),
     };
   });
 

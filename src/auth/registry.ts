@@ -13,7 +13,10 @@ import { JwtHeaderAuthSchema } from './jwt-header/schema.js';
 
 /** What a backend's constructor gets besides its own options. */
 export interface AuthBackendDeps {
+  /** The configuration at start; read hub-wide options (`admin_users`) through `liveConfig`. */
   config: Config;
+  /** The hub's configuration now (a live reload replaces it). */
+  liveConfig: () => Config;
   db: Kysely<DB>;
   log: Logger;
 }
@@ -63,7 +66,7 @@ function createSharedPassword(a: Static<typeof SharedPasswordAuthSchema>, deps: 
     log: deps.log,
     password: a.shared_password ?? process.env['GANYMEDE_SHARED_PASSWORD'],
     adminPassword: a.admin_password,
-    adminUsers: deps.config.admin_users.map((u) => u.toLowerCase()),
+    adminUsers: () => deps.liveConfig().admin_users.map((u) => u.toLowerCase()),
     devUsers: a.dev_users,
   });
 }
@@ -76,9 +79,9 @@ export const AuthConfigSchema = Type.Union(
   { default: { kind: 'shared-password' }, description: 'The authenticator (`kind`) and its options.' },
 ) as unknown as TUnion<AuthSchemas[]>;
 
-/** Builds the authenticator named by `auth.kind`. */
-export function createAuthenticator(config: Config, db: Kysely<DB>, log: Logger): Authenticator {
+/** Builds the authenticator named by `auth.kind`; `liveConfig` gives the hub's configuration at each use (default: `config`). */
+export function createAuthenticator(config: Config, db: Kysely<DB>, log: Logger, liveConfig: () => Config = () => config): Authenticator {
   const backend = (AUTH_BACKENDS as Record<string, AuthBackend>)[config.auth.kind];
   if (!backend) throw new Error(`unknown auth.kind ${JSON.stringify(config.auth.kind)}`);
-  return backend.create(config.auth, { config, db, log });
+  return backend.create(config.auth, { config, liveConfig, db, log });
 }

@@ -38,7 +38,8 @@ export class SharedPasswordAuthenticator implements Authenticator {
       log: Logger;
       password: string | undefined;
       adminPassword: string | undefined;
-      adminUsers: string[];
+      /** `admin_users`: a function reads them when needed (a live reload may change them). */
+      adminUsers: readonly string[] | (() => readonly string[]);
       /** `auth.dev_users` (`<user>.<project>`, checked at config load); empty: not in dev mode. */
       devUsers?: readonly string[];
       /** Also called with the notice of a generated password (completeStartup returns it too). */
@@ -46,15 +47,20 @@ export class SharedPasswordAuthenticator implements Authenticator {
     },
   ) {}
 
+  private get adminUsers(): readonly string[] {
+    const a = this.opts.adminUsers;
+    return typeof a === 'function' ? a() : a;
+  }
+
   /** Dev mode keeps the projects auth state: the hub needs GANYMEDE_CRYPT_KEY. */
   get needsAuthState(): boolean {
     return (this.opts.devUsers?.length ?? 0) > 0;
   }
 
   async init(): Promise<void> {
-    if (!this.opts.adminPassword && this.opts.adminUsers.length) {
+    if (!this.opts.adminPassword && this.adminUsers.length) {
       this.opts.log.warn(
-        { admin_users: this.opts.adminUsers },
+        { admin_users: this.adminUsers },
         'admin_users cannot log in: the shared-password login refuses admins the shared password, and auth.admin_password is not set',
       );
     }
@@ -125,7 +131,7 @@ export class SharedPasswordAuthenticator implements Authenticator {
    * of the admin role under other names (`actsAsAdmin`).
    */
   private async isAdmin(name: string): Promise<boolean> {
-    if (this.opts.adminUsers.map(normalizeUsername).includes(name)) return true;
+    if (this.adminUsers.map(normalizeUsername).includes(name)) return true;
     const user = await this.opts.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
     if (!user) return false;
     if (user.admin === 1) return true;

@@ -27,6 +27,17 @@ is running: it reads the database and the pid files directly.
 With a running hub, an admin may do the same through the REST API:
   POST /hub/api/shutdown  {"servers": true, "proxy": true}   (scope: shutdown)
 `,
+  reload: `Usage: ganymede reload [--config FILE] [--data-dir DIR]
+
+Asks the running hub of this data dir to read its configuration again (sends
+SIGHUP to the pid in <data_dir>/hub.pid; 'kill -HUP PID' does the same). The
+hub also reloads by itself when the config file, or a file it names in a
+'*_file' option, changes. Options that apply live take effect without
+dropping a request or touching a running server; options that need a restart
+are logged and keep their running value; a file that does not validate is
+refused, its problems logged, and the running configuration kept. See
+docs/operations.md, "Live configuration".
+`,
   password: `Usage: ganymede password reset [--config FILE] [--data-dir DIR]
 
 The shared-password login: makes a new generated login password, stores its

@@ -17,6 +17,7 @@ const USAGE = `Usage: ganymede [command] [options]
 Commands:
   serve                 start the hub and, unless configured otherwise, its proxy (default)
   stop                  stop everything the hub started: its servers, its proxy, the hub
+  reload                have the running hub read its configuration again (SIGHUP)
   proxy [flags]         run the proxy alone (configurable-http-proxy's flags; see 'ganymede proxy --help')
   cull [flags]          stop idle servers of any JupyterHub or Ganymede through its REST API
                         (jupyterhub-idle-culler's flags; see 'ganymede cull --help')
@@ -83,6 +84,12 @@ type Values = {
 };
 
 async function config(values: Values) {
+  const { file, overrides } = configSource(values);
+  return loadConfig(file, overrides);
+}
+
+/** The config file and the command line's overrides of it (read again by a live reload). */
+function configSource(values: Values): { file: string | undefined; overrides: Record<string, unknown> } {
   const overrides: Record<string, unknown> = {};
   if (values.ip !== undefined) overrides['ip'] = values.ip;
   if (values.port !== undefined) {
@@ -90,7 +97,7 @@ async function config(values: Values) {
     overrides['port'] = Number(values.port);
   }
   if (values['data-dir'] !== undefined) overrides['data_dir'] = values['data-dir'];
-  return loadConfig(values.config ?? process.env['GANYMEDE_CONFIG'], overrides);
+  return { file: values.config ?? process.env['GANYMEDE_CONFIG'], overrides };
 }
 
 function fail(message: string): never {
@@ -144,6 +151,8 @@ export async function main(argv: string[]): Promise<void> {
         return await serve(values);
       case 'stop':
         return await stopCommand(values);
+      case 'reload':
+        return await reloadCommand(values);
       case 'password':
         if (positionals[1] !== 'reset') fail(`unknown password command ${JSON.stringify(positionals[1] ?? '')}; expected 'password reset'`);
         return await passwordReset(values);
@@ -190,12 +199,18 @@ async function help(topic: string | undefined): Promise<void> {
 }
 
 async function serve(values: Values): Promise<void> {
-  const { config: cfg, hooks } = await config(values);
+  const source = configSource(values);
+  // SIGHUP reloads the configuration (src/hub/reload.ts); one during start-up is done once the hub runs
+  const hup: { reload?: (trigger: string) => void; duringStart: boolean } = { duringStart: false };
+  process.on('SIGHUP', () => (hup.reload ? hup.reload('SIGHUP') : (hup.duringStart = true)));
+  const { config: cfg, hooks } = await loadConfig(source.file, source.overrides);
   const log = createLogger(cfg.log_level, { format: cfg.log_format });
   const { startHub } = await import('../hub/lifecycle.js');
   const { writeHubPid } = await import('../hub/shutdown.js');
-  const running = await startHub(cfg, hooks, log);
+  const running = await startHub(cfg, hooks, log, source);
   writeHubPid(running.hub.dataDir);
+  hup.reload = (trigger) => void running.hub.configReload?.reload(trigger, { force: true });
+  if (hup.duringStart) hup.reload('SIGHUP (during start-up)');
   const publicUrl = `http://${cfg.ip === '' ? '0.0.0.0' : cfg.ip}:${cfg.port}${cfg.base_url}`;
   process.stderr.write(`\nGanymede is running at ${publicUrl} (hub at ${running.address}).\n`);
   process.stderr.write(`Ctrl-C stops the hub only; the proxy and servers keep running. 'ganymede stop' stops everything.\n`);
@@ -207,6 +222,7 @@ async function serve(values: Values): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    delete hup.reload; // no reload while the hub stops
     log.info({ signal }, 'stopping the hub; the proxy and servers keep running unless a shutdown asked otherwise');
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
@@ -271,6 +287,16 @@ async function stopCommand(values: Values): Promise<void> {
   const { stopEverythingOffline } = await import('./stop.js');
   const said = await stopEverythingOffline(cfg, { servers: values['keep-servers'] !== true, proxy: values['keep-proxy'] !== true }, log);
   process.stdout.write(`${said.join('\n')}\n`);
+}
+
+/** `ganymede reload`: SIGHUP to the hub whose pid file is in the data dir (src/hub/reload.ts does the rest). */
+async function reloadCommand(values: Values): Promise<void> {
+  const { config: cfg } = await config(values);
+  const { hubPidFile, processMatches, readPid } = await import('../hub/shutdown.js');
+  const pid = readPid(hubPidFile(path.resolve(cfg.data_dir)));
+  if (pid === undefined || !processMatches(pid, 'ganymede')) fail(`reload: no hub runs on the data dir ${path.resolve(cfg.data_dir)} (no live pid in hub.pid)`);
+  process.kill(pid, 'SIGHUP');
+  process.stdout.write(`asked the hub (pid ${pid}) to reload its configuration; its log says what applied, what needs a restart, or why the file was refused\n`);
 }
 
 async function passwordReset(values: Values): Promise<void> {

@@ -8,6 +8,7 @@ import { expandEnvRefs } from './env-refs.js';
 import { convertWholeRefs } from './whole-refs.js';
 import { configNameProblems } from './names-check.js';
 import { devUsersProblems } from '../auth/dev-users.js';
+import { isSecretKey } from '../lib/log-sanitize.js';
 import { ConfigSchema, HOOK_NAMES, type Config, type ConfigHooks } from './schema.js';
 
 export interface LoadedConfig {
@@ -17,12 +18,22 @@ export interface LoadedConfig {
   source: string | undefined;
 }
 
+/** How {@link loadConfig} reads the file. */
+export interface LoadOptions {
+  /**
+   * Import a JS/TS config module again rather than from node's module cache
+   * (a live reload, src/hub/reload.ts): the module's URL gets a query naming
+   * this number. Modules it imports itself still come from the cache.
+   */
+  fresh?: number;
+}
+
 /** Reads a config file (YAML, JSON, or a JS module whose default export is the config), validates it and fills defaults. */
-export async function loadConfig(file: string | undefined, overrides: Record<string, unknown> = {}): Promise<LoadedConfig> {
+export async function loadConfig(file: string | undefined, overrides: Record<string, unknown> = {}, opts: LoadOptions = {}): Promise<LoadedConfig> {
   let raw: Record<string, unknown> = {};
   let hooks: ConfigHooks = {};
   if (file) {
-    const loaded = await readConfigFile(file);
+    const loaded = await readConfigFile(file, opts);
     raw = convertWholeRefs(ConfigSchema, loaded.raw, loaded.wholeRefs);
     hooks = loaded.hooks;
   }
@@ -30,12 +41,14 @@ export async function loadConfig(file: string | undefined, overrides: Record<str
   return { config: validateConfig(merged), hooks, source: file };
 }
 
-async function readConfigFile(file: string): Promise<{ raw: Record<string, unknown>; hooks: ConfigHooks; wholeRefs: Array<Array<string | number>> }> {
+async function readConfigFile(file: string, opts: LoadOptions): Promise<{ raw: Record<string, unknown>; hooks: ConfigHooks; wholeRefs: Array<Array<string | number>> }> {
   const abs = path.resolve(file);
   if (/\.(m?js|ts)$/.test(abs)) {
     let mod: { default?: unknown };
     try {
-      mod = (await import(pathToFileURL(abs).href)) as { default?: unknown };
+      const url = pathToFileURL(abs);
+      if (opts.fresh !== undefined) url.search = `reload=${opts.fresh}`;
+      mod = (await import(url.href)) as { default?: unknown };
     } catch (err) {
       throw new ConfigError(`config file ${file}: cannot load module: ${(err as Error).message}`);
     }
@@ -80,6 +93,7 @@ async function readConfigFile(file: string): Promise<{ raw: Record<string, unkno
     const lines = expanded.problems.map((p) => `${p.key}: ${p.message}`);
     throw new ConfigError(
       lines.length === 1 ? `config file ${file}: ${lines[0]}` : `config file ${file}: ${lines.length} problems:\n${lines.map((l) => `  ${l}`).join('\n')}`,
+      lines,
     );
   }
   return { raw: expanded.value as Record<string, unknown>, hooks: {}, wholeRefs: expanded.wholeRefs };
@@ -101,7 +115,9 @@ export function validateConfig(raw: Record<string, unknown>): Config {
     if (problems.some((p) => key === p.key || key.startsWith(`${p.key}.`) || p.key.startsWith(`${key}.`))) continue;
     // a list written as one string (e.g. `dev_users: ${DEV_USERS}`): say how a variable gives a list
     const listHint = /^expected array/i.test(err.message) && typeof err.value === 'string' ? ' (a list from one variable: write ["${VAR}"], split on white space)' : '';
-    problems.push({ key, message: `${err.message.toLowerCase()}, got ${describe(err.value)}${listHint}` });
+    // a secret's value is never quoted back (the message reaches logs: a live reload logs it)
+    const got = isSecretKey(key.split('.').pop() ?? '') && err.value !== undefined ? 'a value not shown (a secret)' : describe(err.value);
+    problems.push({ key, message: `${err.message.toLowerCase()}, got ${got}${listHint}` });
   }
   if (problems.length === 0) {
     const config = withDefaults as Config;
@@ -115,7 +131,7 @@ export function validateConfig(raw: Record<string, unknown>): Config {
     if (config.auth.kind === 'shared-password') problems.push(...devUsersProblems(config.auth.dev_users));
     if (problems.length === 0) return config;
   }
-  throw new ConfigError(formatProblems(problems));
+  throw new ConfigError(formatProblems(problems), problems.map((p) => `${p.key}: ${p.message}`));
 }
 
 /**

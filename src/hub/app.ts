@@ -43,7 +43,7 @@ import { identify } from './identity.js';
 import { IdentityCache } from './identity-cache.js';
 import { proxyApiUrls } from './proxy-process.js';
 import { prepareDataDir } from './data-dir.js';
-import { securityHeaders } from './security-headers.js';
+import { liveSecurityHeaders } from './security-headers.js';
 import { clientErrorHandler, connectRefusedHandler, errorHandler, expectationFailedHandler, frameworkErrorHandler, notFoundHandler, sendError } from './error-replies.js';
 import { loadServices } from './services-loader.js';
 import { drainRefusedBodies } from './refused-body.js';
@@ -121,7 +121,7 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
     log,
     proxy: opts.proxy ?? defaultProxy(config, opts.proxyToken ?? config.proxy.auth_token ?? process.env['CONFIGPROXY_AUTH_TOKEN'] ?? '', log),
     spawners: opts.spawners ?? (opts.spawner ? SpawnerBackends.single(opts.spawner) : SpawnerBackends.fromConfig(config, { log, dataDir, userTokens: hubUserTokens(() => ref.hub!) })),
-    authenticator: opts.authenticator ?? createAuthenticator(config, database.db, log),
+    authenticator: opts.authenticator ?? createAuthenticator(config, database.db, log, () => ref.hub?.config ?? config),
     crypt: CryptKeeper.fromEnv(),
     servers,
     managedServices: new ManagedServices(),
@@ -166,7 +166,14 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
 
 function buildApp(hub: Hub, metrics: PrometheusHubMetrics): FastifyInstance {
   const apiPrefix = urlJoin(hub.urls.hub, 'api/');
-  const errorShape = { apiPrefix, hubPrefix: hub.urls.hub, headers: hub.config.headers };
+  // the `headers` option is read when an answer is made: a live reload may replace it
+  const errorShape = {
+    apiPrefix,
+    hubPrefix: hub.urls.hub,
+    get headers() {
+      return hub.config.headers;
+    },
+  };
   const app = Fastify({
     loggerInstance: hub.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -189,14 +196,14 @@ function buildApp(hub: Hub, metrics: PrometheusHubMetrics): FastifyInstance {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonParser(() => new HubError(400, 'Request body is not valid JSON')));
   // Other types: JSON sent without its Content-Type is still read.
   app.addContentTypeParser('*', { parseAs: 'string' }, jsonParser(() => new HubError(415, 'Unsupported request body: send JSON (Content-Type: application/json)')));
-  const extraHeaders = securityHeaders(hub.config.headers);
+  const extraHeaders = liveSecurityHeaders(() => hub.config.headers);
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
   });
   app.addHook('onRequest', async (req, reply) => {
     reply.header('X-JupyterHub-Version', JUPYTERHUB_API_VERSION);
-    reply.headers(extraHeaders);
+    reply.headers(extraHeaders());
     if (closing) {
       reply.header('Connection', 'close');
       return sendError(errorShape, req, reply, 503, 'The hub is shutting down; try again in a moment');

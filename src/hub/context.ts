@@ -11,6 +11,7 @@ import type { ServerManager } from './server-manager.js';
 import type { IdentityCache } from './identity-cache.js';
 import type { HubMetrics } from '../metrics/metrics.js';
 import type { ManagedServices } from '../services/managed-services.js';
+import type { ConfigReloader } from './reload.js';
 
 /** Where things are, as URLs and paths. */
 export interface HubUrls {
@@ -51,6 +52,12 @@ export interface Hub {
   cookieSecret: string;
   /** Identifies this hub process in `servers.owner` (pid@host:start). */
   processId: string;
+  /**
+   * The live configuration reload (src/hub/reload.ts), set by startHub once
+   * the hub listens: its status (shown by `GET /hub/api/info`) and `onReload`
+   * listeners. Unset in hubs built without startHub (tests).
+   */
+  configReload?: ConfigReloader;
   /** Stops the hub process after `POST /hub/api/shutdown` (set by `ganymede serve`; tests leave it unset). */
   exit?: () => void;
 }

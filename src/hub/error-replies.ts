@@ -91,8 +91,8 @@ export function notFoundHandler(ctx: ErrorShapeContext) {
  * path, not Fastify's whole echo of it.
  */
 export function frameworkErrorHandler(ctx: ErrorShapeContext) {
-  const extra = securityHeaders(ctx.headers);
   return (err: FastifyError, req: FastifyRequest, reply: FastifyReply): void => {
+    const extra = securityHeaders(ctx.headers); // now: a live reload may change the option
     reply.headers(extra);
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
     const message =
@@ -152,8 +152,8 @@ type SocketWithResponse = Socket & { _httpMessage?: { headersSent?: boolean } | 
  * connection. Nothing is written when an answer is already under way.
  */
 export function clientErrorHandler(ctx: ErrorShapeContext, log: { debug(obj: object, msg: string): void }) {
-  const extra = securityHeaders(ctx.headers);
   return (err: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void => {
+    const extra = securityHeaders(ctx.headers); // now: a live reload may change the option
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const target = targetOf(err.rawPacket);
     const known = err.code === 'HPE_HEADER_OVERFLOW' && target.length > LONG_URL ? { status: 414, message: 'URL too long' } : clientErrorStatus(err.code ?? '');
@@ -188,8 +188,8 @@ function rawAnswer(ctx: ErrorShapeContext, extra: Record<string, string>, status
  * in the hub's error shape. The hub tunnels nothing.
  */
 export function connectRefusedHandler(ctx: ErrorShapeContext) {
-  const extra = securityHeaders(ctx.headers);
   return (req: IncomingMessage, socket: Duplex): void => {
+    const extra = securityHeaders(ctx.headers); // now: a live reload may change the option
     socket.on('error', () => socket.destroy());
     if (!socket.writable) {
       socket.destroy();
@@ -205,8 +205,8 @@ export function connectRefusedHandler(ctx: ErrorShapeContext) {
  * security headers (node's own 417 has neither), and the connection closes.
  */
 export function expectationFailedHandler(ctx: ErrorShapeContext) {
-  const extra = securityHeaders(ctx.headers);
   return (req: IncomingMessage, res: ServerResponse): void => {
+    const extra = securityHeaders(ctx.headers); // now: a live reload may change the option
     req.resume();
     const status = 417;
     const message = 'Unsupported Expect header: the hub meets only "Expect: 100-continue"';

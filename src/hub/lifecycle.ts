@@ -17,6 +17,7 @@ import { startActivityPolling } from './route-activity.js';
 import { startCuller } from '../services/culler/culler-runner.js';
 import { cullerNameClash } from '../services/culler/culler-service.js';
 import { ConfigError } from '../lib/errors.js';
+import { ConfigReloader } from './reload.js';
 
 export interface RunningHub extends BuiltHub {
   /** The address the hub listens on. */
@@ -26,12 +27,22 @@ export interface RunningHub extends BuiltHub {
   stop(): Promise<void>;
 }
 
+/** Where the configuration came from, so that a live reload reads it again (src/hub/reload.ts). */
+export interface ReloadSource {
+  /** The config file (watched for changes unless `watch` is false). */
+  file: string | undefined;
+  /** The command line's overrides, applied over the file at every reload as at start. */
+  overrides?: Record<string, unknown>;
+  /** Watch the file and the secret files it names (default true). */
+  watch?: boolean;
+}
+
 /**
  * Starts the hub in order: store, proxy (reused when running), re-attach to
  * servers, routes, then listen. Servers and the proxy are left running when
  * the hub stops, so a restart goes unnoticed by users.
  */
-export async function startHub(config: Config, hooks: ConfigHooks, log: Logger): Promise<RunningHub> {
+export async function startHub(config: Config, hooks: ConfigHooks, log: Logger, source: ReloadSource = { file: undefined, watch: false }): Promise<RunningHub> {
   const t0 = Date.now();
   const clash = config.cull.enabled ? cullerNameClash(config.services, config.roles) : undefined;
   if (clash) throw new ConfigError(`config: ${clash}`);
@@ -98,6 +109,14 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
   const stopActivity = startActivityPolling(hub);
   const culler = startCuller(hub);
   hub.metrics.hubStarted((Date.now() - t0) / 1000);
+  // live configuration: SIGHUP (src/cli/main.ts) and changes of the file reload it from now on
+  const reloader = new ConfigReloader(hub, {
+    file: source.file,
+    overrides: source.overrides ?? {},
+    applyServices: (next) => applyServices(hub, configuredServices(next)),
+  });
+  hub.configReload = reloader;
+  if (source.watch !== false) reloader.watch();
   log.info({ address, public: `http://${config.ip}:${config.port}${config.base_url}`, kept, cleared, resumed, ms: Date.now() - t0 }, 'hub ready');
   const notice = await hub.authenticator.completeStartup?.();
   return {
@@ -105,6 +124,7 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger):
     address,
     ...(notice ? { notice } : {}),
     stop: async () => {
+      reloader.close();
       if (timer) clearTimeout(timer);
       stopActivity();
       await culler.stop();

@@ -8,6 +8,16 @@ import { ensureUser } from '../db/repos/users.js';
 import { createGroup, getGroup } from '../db/repos/groups.js';
 import { checkServiceRoles, syncServiceRoles } from '../services/service-roles.js';
 
+/** Throws ConfigError for the first role definition that cannot be stored (checked before anything is written). */
+export function checkRoles(roles: Config['roles']): void {
+  for (const role of roles) {
+    // a built-in role is listed to assign it: its (empty) default description is not an override
+    const problem = validateRole(isBuiltinRole(role.name) && role.description === '' ? { name: role.name, scopes: role.scopes.length ? role.scopes : undefined } : role);
+    if (problem) throw new ConfigError(`config: roles: ${problem}`);
+    if (isBuiltinRole(role.name) && role.scopes.length) throw new ConfigError(`config: roles: ${role.name} is a built-in role; its scopes cannot be changed here`);
+  }
+}
+
 /**
  * Applies `roles` from config: each role is stored with its scopes, and
  * assigned to exactly the users and groups listed (earlier assignments of a
@@ -17,12 +27,7 @@ import { checkServiceRoles, syncServiceRoles } from '../services/service-roles.j
  * loaded first: see services-loader.ts; give the same `services` list).
  */
 export async function loadRoles(db: Kysely<DB>, roles: Config['roles'], services: Config['services']): Promise<void> {
-  for (const role of roles) {
-    // a built-in role is listed to assign it: its (empty) default description is not an override
-    const problem = validateRole(isBuiltinRole(role.name) && role.description === '' ? { name: role.name, scopes: role.scopes.length ? role.scopes : undefined } : role);
-    if (problem) throw new ConfigError(`config: roles: ${problem}`);
-    if (isBuiltinRole(role.name) && role.scopes.length) throw new ConfigError(`config: roles: ${role.name} is a built-in role; its scopes cannot be changed here`);
-  }
+  checkRoles(roles);
   checkServiceRoles(services);
   await db.transaction().execute(async (tx) => {
     for (const role of roles) {

@@ -19,3 +19,21 @@ export function securityHeaders(configured: Readonly<Record<string, string>>): R
   }
   return Object.fromEntries([...out.values()].filter(([, value]) => value !== ''));
 }
+
+/**
+ * {@link securityHeaders} of the `headers` option as it is now (it may be
+ * replaced by a live reload), computed again only when the option's object
+ * changes.
+ */
+export function liveSecurityHeaders(current: () => Readonly<Record<string, string>>): () => Record<string, string> {
+  let seen: Readonly<Record<string, string>> | undefined;
+  let headers: Record<string, string> = {};
+  return () => {
+    const configured = current();
+    if (configured !== seen) {
+      seen = configured;
+      headers = securityHeaders(configured);
+    }
+    return headers;
+  };
+}

@@ -87,8 +87,11 @@ export class ProxyError extends HubError {
 
 /** Configuration that cannot be used: names the key, the value and what was expected. */
 export class ConfigError extends HubError {
-  constructor(message: string) {
+  /** Each thing wrong, one line each (`key: what is wrong`); the message when not given. */
+  readonly problems: readonly string[];
+  constructor(message: string, problems?: readonly string[]) {
     super(500, message, { code: 'HUB_CONFIG_ERROR' });
     this.name = 'ConfigError';
+    this.problems = problems ?? [message];
   }
 }

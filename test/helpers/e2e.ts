@@ -378,7 +378,8 @@ export class E2eHub {
     readonly hubPort: number,
   ) {}
 
-  static async create(proxyKind: ProxyKind): Promise<E2eHub> {
+  /** `config` replaces top-level options of the test config (e.g. `spawner` for the trivial server). */
+  static async create(proxyKind: ProxyKind, opts: { config?: Record<string, unknown> } = {}): Promise<E2eHub> {
     requireBuiltHub();
     const dataDir = mkdtempSync(path.join(os.tmpdir(), `ganymede-e2e-${proxyKind}-`));
     const [publicPort, proxyApiPort, hubPort] = (await freePorts(3)) as [number, number, number];
@@ -402,6 +403,7 @@ export class E2eHub {
       // the data dir; system accounts keep them in their homes (they cannot enter the data dir).
       environment: accountPrefix ? {} : { JUPYTER_RUNTIME_DIR: path.join(dataDir, 'jupyter-runtime'), IPYTHONDIR: path.join(dataDir, 'ipython') },
       slow_spawn_timeout: 10,
+      ...opts.config,
     };
     const configFile = path.join(dataDir, 'e2e-config.yaml');
     writeFileSync(configFile, YAML.stringify(config));
