@@ -2,6 +2,7 @@ import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { DB, ServersTable } from '../schema.js';
 import { HubError } from '../../lib/errors.js';
 import { serverNameProblem } from '../../lib/names.js';
+import { idIn } from '../id-list.js';
 
 export type ServerRow = Selectable<ServersTable>;
 
@@ -12,7 +13,7 @@ export async function getServer(db: Kysely<DB>, userId: number, name: string): P
 export async function serversOfUsers(db: Kysely<DB>, userIds: number[]): Promise<Map<number, ServerRow[]>> {
   const out = new Map<number, ServerRow[]>();
   if (userIds.length === 0) return out;
-  const rows = await db.selectFrom('servers').selectAll().where('user_id', 'in', userIds).orderBy('name').execute();
+  const rows = await db.selectFrom('servers').selectAll().where(idIn(db, 'user_id', userIds)).orderBy('name').execute();
   for (const r of rows) {
     const list = out.get(r.user_id) ?? [];
     list.push(r);

@@ -1,0 +1,55 @@
+/**
+ * The hot lookups of `GET /users/{name}`: the user with its group and role
+ * names in one statement, and its servers in another, both compiled once
+ * (see prepared.ts). The same answers as getUser + groupsOfUsers +
+ * rolesOfUsers + serversOfUsers, in two statements instead of four.
+ */
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { DB } from '../schema.js';
+import { dialectOf, preparedQuery } from '../prepared.js';
+import type { UserRow } from './users.js';
+import type { ServerRow } from './servers.js';
+
+/** A JSON array of `column` (sorted as SQL sorts it) over the rows of a sub-select: a string on SQLite, parsed already on PostgreSQL. */
+function jsonArray(db: Kysely<DB>, column: string): RawBuilder<unknown> {
+  const ref = sql.ref(column);
+  return dialectOf(db) === 'sqlite' ? sql`json_group_array(${ref} order by ${ref})` : sql`coalesce(json_agg(${ref} order by ${ref}), '[]'::json)`;
+}
+
+function names(value: unknown): string[] {
+  const list = (typeof value === 'string' ? JSON.parse(value) : value) as unknown;
+  return Array.isArray(list) ? (list as string[]) : [];
+}
+
+type UserWithNames = UserRow & { group_names: unknown; role_names: unknown };
+
+const byName = preparedQuery<UserWithNames>(1, (db, [name]) =>
+  db
+    .selectFrom('users')
+    .selectAll('users')
+    .select((eb) => [
+      eb
+        .selectFrom('user_groups')
+        .innerJoin('groups', 'groups.id', 'user_groups.group_id')
+        .select(jsonArray(db, 'groups.name').as('n'))
+        .whereRef('user_groups.user_id', '=', 'users.id')
+        .as('group_names'),
+      eb.selectFrom('user_roles').select(jsonArray(db, 'user_roles.role').as('n')).whereRef('user_roles.user_id', '=', 'users.id').as('role_names'),
+    ])
+    .where('users.name', '=', name!),
+);
+
+const serversOf = preparedQuery<ServerRow>(1, (db, [userId]) => db.selectFrom('servers').selectAll().where('user_id', '=', userId as unknown as number).orderBy('name'));
+
+/** A user by name with its group names (sorted by the database) and extra role names, or undefined. */
+export async function userWithNames(db: Kysely<DB>, name: string): Promise<{ user: UserRow; groups: string[]; roles: string[] } | undefined> {
+  const row = (await byName(db, name))[0];
+  if (!row) return undefined;
+  const { group_names, role_names, ...user } = row;
+  return { user, groups: names(group_names), roles: names(role_names) };
+}
+
+/** A user's servers, by name. */
+export async function serversOfUser(db: Kysely<DB>, userId: number): Promise<ServerRow[]> {
+  return serversOf(db, userId);
+}
