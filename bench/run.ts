@@ -1,7 +1,7 @@
 /**
  * Runs the benchmarks and prints a summary table.
  *
- *   node --import tsx bench/run.ts [api] [startup] [spawn] [spawn-trivial] [proxy] [kubernetes] [slurm] [--quick] [--profile] [--keep] [--build]
+ *   node --import tsx bench/run.ts [api] [startup] [startup-large] [spawn] [spawn-trivial] [proxy] [kubernetes] [slurm] [--quick] [--profile] [--keep] [--build]
  *   npm run bench -- [names...] [flags]
  *
  * No name: all of them but slurm (run it by name: it needs root and resizes the
@@ -16,6 +16,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { apiBench } from './api.js';
 import { startupBench } from './startup.js';
+import { startupLargeBench } from './startup-large.js';
 import { spawnBench } from './spawn.js';
 import { spawnTrivialBench } from './spawn-trivial.js';
 import { proxyBench } from './proxy.js';
@@ -31,6 +32,7 @@ import { log, table, type BenchResult } from './lib/report.js';
 const BENCHES: Record<string, { bench: Bench; limitMin: number; onlyWhenNamed?: boolean }> = {
   api: { bench: apiBench, limitMin: 30 },
   startup: { bench: startupBench, limitMin: 30 },
+  'startup-large': { bench: startupLargeBench, limitMin: 25 },
   spawn: { bench: spawnBench, limitMin: 20 },
   'spawn-trivial': { bench: spawnTrivialBench, limitMin: 20 },
   proxy: { bench: proxyBench, limitMin: 15 },

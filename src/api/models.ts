@@ -2,7 +2,7 @@ import type { Hub } from '../hub/context.js';
 import type { Requester } from '../hub/service-identity.js';
 import { filterFor, isEmptyFilter, matchesFilter } from '../rbac/check.js';
 import type { UserRow } from '../db/repos/users.js';
-import type { ServerRow } from '../db/repos/servers.js';
+import type { ServerModelRow } from '../db/repos/servers.js';
 import type { TokenRow } from '../db/repos/tokens.js';
 import type { GroupRow } from '../db/repos/groups.js';
 import { quotePath, urlJoin } from '../lib/names.js';
@@ -12,7 +12,7 @@ import { decryptAuthState } from '../auth/auth-state.js';
 export interface UserContext {
   groups: string[];
   roles: string[];
-  servers: ServerRow[];
+  servers: ServerModelRow[];
 }
 
 /** Which user-model keys each scope reveals (JupyterHub's access map). */
@@ -60,11 +60,11 @@ function filtersOf(who: Requester): RequestFilters {
   return f;
 }
 
-export function isActive(s: ServerRow): boolean {
+export function isActive(s: Pick<ServerModelRow, 'ready' | 'pending'>): boolean {
   return s.ready === 1 || s.pending !== null;
 }
 
-export function serverModel(hub: Hub, user: UserRow, s: ServerRow, withState: boolean): Record<string, unknown> {
+export function serverModel(hub: Hub, user: UserRow, s: ServerModelRow, withState: boolean): Record<string, unknown> {
   const url = serverPrefix(hub.urls, user.name, s.name);
   const model: Record<string, unknown> = {
     name: s.name,

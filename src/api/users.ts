@@ -5,6 +5,7 @@ import { HubError } from '../lib/errors.js';
 import { normalizeUsername, usernameProblem } from '../lib/names.js';
 import { quoteName } from '../lib/quote-name.js';
 import { parseIso } from '../lib/time.js';
+import { LogEvery } from '../lib/log-every.js';
 import { filterFor, hasScope } from '../rbac/check.js';
 import {
   createUser,
@@ -19,7 +20,7 @@ import {
   type UserSort,
   type UserStateFilter,
 } from '../db/repos/users.js';
-import { serversOfUsers, touchServerActivity, type ServerRow } from '../db/repos/servers.js';
+import { modelServersOfUsers, serversOfUsers, touchServerActivity, type ServerModelRow } from '../db/repos/servers.js';
 import { serversOfUser, userWithNames } from '../db/repos/user-lookup.js';
 import { USER_LIST_SCHEMA, USER_MODEL_SCHEMA, USER_PAGE_SCHEMA } from './user-schemas.js';
 import { apiIdentity, expectType, findUserOr404, groupsOf, jsonObjectBody, onlyKeys, queryFlag, requireScope, sendStatus } from './common.js';
@@ -28,12 +29,15 @@ import { paginated, readPage } from './pagination.js';
 import { serviceModel } from './services.js';
 import { isAdminUser, requireAdmin, requireGroupRolesHeld, requireNamePrivilegesHeld, requireNoReachGained, requireNoReachGainedByRenaming } from './privilege.js';
 
+/** The truncated-list warning of GET /users: once a minute at most. */
+const truncationWarning = new LogEvery(60_000);
+
 const READ_USER_SCOPES = ['read:users', 'read:users:name', 'read:servers', 'read:users:groups', 'read:users:activity', 'read:roles:users'];
 
 /** Loads groups, roles and servers for many users in three queries. */
 export async function userContexts(hub: Hub, users: UserRow[]): Promise<Map<number, UserContext>> {
   const ids = users.map((u) => u.id);
-  const [groups, roles, servers] = await Promise.all([groupsOfUsers(hub.db, ids), rolesOfUsers(hub.db, ids), serversOfUsers(hub.db, ids)]);
+  const [groups, roles, servers] = await Promise.all([groupsOfUsers(hub.db, ids), rolesOfUsers(hub.db, ids), modelServersOfUsers(hub.db, ids)]);
   const out = new Map<number, UserContext>();
   for (const u of users) out.set(u.id, { groups: groups.get(u.id) ?? NONE, roles: userRoles(u, roles.get(u.id)), servers: servers.get(u.id) ?? NO_SERVERS });
   return out;
@@ -41,7 +45,7 @@ export async function userContexts(hub: Hub, users: UserRow[]): Promise<Map<numb
 
 // shared by every model that has no groups, roles or servers of its own: frozen, so a change throws
 const NONE = Object.freeze([]) as unknown as string[];
-const NO_SERVERS = Object.freeze([]) as unknown as ServerRow[];
+const NO_SERVERS = Object.freeze([]) as unknown as ServerModelRow[];
 const PLAIN_ROLES = Object.freeze(['user']) as unknown as string[];
 const ADMIN_ROLES = Object.freeze(['admin', 'user']) as unknown as string[];
 
@@ -113,7 +117,9 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
       count: page.envelope,
     });
     if (!page.envelope && total === -1 && q['limit'] === undefined) {
-      req.log.warn({ total, returned: rows.length }, 'Truncated user list in request that does not expect pagination');
+      // a client that does not paginate asks for this on every call: the warning is not written every time
+      const skipped = truncationWarning.due();
+      if (skipped !== undefined) req.log.warn({ returned: rows.length, not_logged_since: skipped }, 'Truncated user list in request that does not expect pagination');
     }
     const contexts = await userContexts(hub, rows);
     const includeStopped = queryFlag(q['include_stopped_servers']);

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { migrate, type Database } from '../../src/db/database.js';
 import { createUser, groupsOfUsers, rolesOfUsers } from '../../src/db/repos/users.js';
-import { createServer, serversOfUsers, updateServer } from '../../src/db/repos/servers.js';
+import { createServer, modelServersOfUsers, serversOfUsers, SERVER_MODEL_COLUMNS, updateServer } from '../../src/db/repos/servers.js';
 import { addMembers, createGroup } from '../../src/db/repos/groups.js';
 import { serversOfUser, userWithNames } from '../../src/db/repos/user-lookup.js';
 import { preparedQuery } from '../../src/db/prepared.js';
@@ -59,7 +59,9 @@ for (const dialect of STORE_DIALECTS) {
 
       const servers = await serversOfUser(db, ann.id);
       assert.deepEqual(servers.map((s) => s.name), ['', 'b']);
-      assert.deepEqual(servers, (await serversOfUsers(db, [ann.id])).get(ann.id));
+      const full = (await serversOfUsers(db, [ann.id])).get(ann.id)!;
+      assert.deepEqual(servers, full.map((r) => Object.fromEntries(SERVER_MODEL_COLUMNS.map((c) => [c, r[c]]))));
+      assert.deepEqual(servers, (await modelServersOfUsers(db, [ann.id])).get(ann.id));
       assert.deepEqual(await serversOfUser(db, bob.id), []);
     });
 
@@ -80,6 +82,7 @@ for (const dialect of STORE_DIALECTS) {
       ].sort());
       assert.deepEqual([...(await rolesOfUsers(db, ids)).entries()], [[users[7]!.id, ['r7']]]);
       assert.deepEqual([...(await serversOfUsers(db, ids)).keys()], [users[249]!.id]);
+      assert.deepEqual([...(await modelServersOfUsers(db, ids)).keys()], [users[249]!.id]);
       assert.equal((await groupsOfUsers(db, [])).size, 0);
     });
 

@@ -8,7 +8,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../schema.js';
 import { dialectOf, preparedQuery } from '../prepared.js';
 import type { UserRow } from './users.js';
-import type { ServerRow } from './servers.js';
+import { SERVER_MODEL_COLUMNS, type ServerModelRow } from './servers.js';
 
 /** A JSON array of `column` (sorted as SQL sorts it) over the rows of a sub-select: a string on SQLite, parsed already on PostgreSQL. */
 function jsonArray(db: Kysely<DB>, column: string): RawBuilder<unknown> {
@@ -39,7 +39,7 @@ const byName = preparedQuery<UserWithNames>(1, (db, [name]) =>
     .where('users.name', '=', name!),
 );
 
-const serversOf = preparedQuery<ServerRow>(1, (db, [userId]) => db.selectFrom('servers').selectAll().where('user_id', '=', userId as unknown as number).orderBy('name'));
+const serversOf = preparedQuery<ServerModelRow>(1, (db, [userId]) => db.selectFrom('servers').select(SERVER_MODEL_COLUMNS).where('user_id', '=', userId as unknown as number).orderBy('name'));
 
 /** A user by name with its group names (sorted by the database) and extra role names, or undefined. */
 export async function userWithNames(db: Kysely<DB>, name: string): Promise<{ user: UserRow; groups: string[]; roles: string[] } | undefined> {
@@ -49,7 +49,7 @@ export async function userWithNames(db: Kysely<DB>, name: string): Promise<{ use
   return { user, groups: names(group_names), roles: names(role_names) };
 }
 
-/** A user's servers, by name. */
-export async function serversOfUser(db: Kysely<DB>, userId: number): Promise<ServerRow[]> {
+/** A user's servers, by name, with the columns the models read. */
+export async function serversOfUser(db: Kysely<DB>, userId: number): Promise<ServerModelRow[]> {
   return serversOf(db, userId);
 }
