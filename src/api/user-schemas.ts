@@ -10,6 +10,27 @@
 const nullableString = { type: ['string', 'null'] } as const;
 const stringList = { type: 'array', items: { type: 'string' } } as const;
 
+/** A server model (models.ts serverModel), in its key order. */
+export const SERVER_MODEL_SCHEMA = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    last_activity: nullableString,
+    started: nullableString,
+    pending: nullableString,
+    ready: { type: 'boolean' },
+    stopped: { type: 'boolean' },
+    url: { type: 'string' },
+    // any JSON: written by JSON.stringify
+    user_options: {},
+    progress_url: { type: 'string' },
+    full_url: nullableString,
+    full_progress_url: nullableString,
+    state: {},
+  },
+  additionalProperties: true,
+} as const;
+
 export const USER_MODEL_SCHEMA = {
   type: 'object',
   properties: {
@@ -24,7 +45,7 @@ export const USER_MODEL_SCHEMA = {
     last_activity: nullableString,
     // any JSON: written by JSON.stringify
     auth_state: {},
-    servers: { type: 'object', additionalProperties: {} },
+    servers: { type: 'object', additionalProperties: SERVER_MODEL_SCHEMA },
   },
   additionalProperties: true,
 } as const;
