@@ -11,17 +11,15 @@ import {
   createUser,
   deleteUser,
   getUser,
-  groupsOfUsers,
   listUsers,
-  rolesOfUsers,
   touchUserActivity,
   updateUser,
   type UserRow,
   type UserSort,
   type UserStateFilter,
 } from '../db/repos/users.js';
-import { modelServersOfUsers, serversOfUsers, touchServerActivity, type ServerModelRow } from '../db/repos/servers.js';
-import { serversOfUser, userWithNames } from '../db/repos/user-lookup.js';
+import { serversOfUsers, touchServerActivity, type ServerModelRow } from '../db/repos/servers.js';
+import { contextsOfUsers, serversOfUser, userWithNames } from '../db/repos/user-lookup.js';
 import { USER_LIST_SCHEMA, USER_MODEL_SCHEMA, USER_PAGE_SCHEMA } from './user-schemas.js';
 import { apiIdentity, expectType, findUserOr404, groupsOf, jsonObjectBody, onlyKeys, queryFlag, requireScope, sendStatus } from './common.js';
 import { userModel, type UserContext } from './models.js';
@@ -36,8 +34,7 @@ const READ_USER_SCOPES = ['read:users', 'read:users:name', 'read:servers', 'read
 
 /** Loads groups, roles and servers for many users in three queries. */
 export async function userContexts(hub: Hub, users: UserRow[]): Promise<Map<number, UserContext>> {
-  const ids = users.map((u) => u.id);
-  const [groups, roles, servers] = await Promise.all([groupsOfUsers(hub.db, ids), rolesOfUsers(hub.db, ids), modelServersOfUsers(hub.db, ids)]);
+  const { groups, roles, servers } = await contextsOfUsers(hub.db, users.map((u) => u.id));
   const out = new Map<number, UserContext>();
   for (const u of users) out.set(u.id, { groups: groups.get(u.id) ?? NONE, roles: userRoles(u, roles.get(u.id)), servers: servers.get(u.id) ?? NO_SERVERS });
   return out;

@@ -9,7 +9,7 @@ import { migrate, type Database } from '../../src/db/database.js';
 import { createUser, groupsOfUsers, rolesOfUsers } from '../../src/db/repos/users.js';
 import { createServer, modelServersOfUsers, serversOfUsers, SERVER_MODEL_COLUMNS, updateServer } from '../../src/db/repos/servers.js';
 import { addMembers, createGroup } from '../../src/db/repos/groups.js';
-import { serversOfUser, userWithNames } from '../../src/db/repos/user-lookup.js';
+import { contextsOfUsers, serversOfUser, userWithNames } from '../../src/db/repos/user-lookup.js';
 import { preparedQuery } from '../../src/db/prepared.js';
 import { STORE_DIALECTS } from '../helpers/store-dialects.js';
 
@@ -84,6 +84,13 @@ for (const dialect of STORE_DIALECTS) {
       assert.deepEqual([...(await serversOfUsers(db, ids)).keys()], [users[249]!.id]);
       assert.deepEqual([...(await modelServersOfUsers(db, ids)).keys()], [users[249]!.id]);
       assert.equal((await groupsOfUsers(db, [])).size, 0);
+      // the compiled statements of the API's pages give the same
+      const contexts = await contextsOfUsers(db, ids);
+      assert.deepEqual(contexts.groups, groups);
+      assert.deepEqual(contexts.roles, await rolesOfUsers(db, ids));
+      assert.deepEqual(contexts.servers, await modelServersOfUsers(db, ids));
+      assert.deepEqual((await contextsOfUsers(db, [users[7]!.id])).roles, new Map([[users[7]!.id, ['r7']]]));
+      assert.equal((await contextsOfUsers(db, [])).servers.size, 0);
     });
 
     it('refuses a compiled query whose values are not all placeholders', async (t) => {
