@@ -74,7 +74,8 @@ export function serverModel(hub: Hub, user: UserRow, s: ServerModelRow, withStat
     ready: s.ready === 1 && s.pending === null,
     stopped: !isActive(s),
     url,
-    user_options: JSON.parse(s.user_options) as unknown,
+    // most servers have no options: no parse for them (a new object each time: models are not shared)
+    user_options: s.user_options === '{}' ? {} : (JSON.parse(s.user_options) as unknown),
     progress_url: s.name ? urlJoin(hub.urls.hub, 'api/users', quotePath(user.name), 'servers', quotePath(s.name), 'progress') : urlJoin(hub.urls.hub, 'api/users', quotePath(user.name), 'server/progress'),
     full_url: null,
     full_progress_url: null,
