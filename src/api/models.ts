@@ -6,7 +6,6 @@ import type { ServerModelRow } from '../db/repos/servers.js';
 import type { TokenRow } from '../db/repos/tokens.js';
 import type { GroupRow } from '../db/repos/groups.js';
 import { quotePath, urlJoin } from '../lib/names.js';
-import { serverPrefix } from '../hub/spawn-env.js';
 import { decryptAuthState } from '../auth/auth-state.js';
 
 export interface UserContext {
@@ -64,8 +63,33 @@ export function isActive(s: Pick<ServerModelRow, 'ready' | 'pending'>): boolean 
   return s.ready === 1 || s.pending !== null;
 }
 
-export function serverModel(hub: Hub, user: UserRow, s: ServerModelRow, withState: boolean): Record<string, unknown> {
-  const url = serverPrefix(hub.urls, user.name, s.name);
+/** URL parts of a hub's server models, joined once per `urls` (the joins run regular expressions). */
+interface ModelUrls {
+  /** `<base>user` without a trailing slash. */
+  userBase: string;
+  /** `<hub>api/users` without a trailing slash. */
+  apiUsers: string;
+}
+const modelUrlsCache = new WeakMap<Hub['urls'], ModelUrls>();
+function modelUrls(urls: Hub['urls']): ModelUrls {
+  let m = modelUrlsCache.get(urls);
+  if (!m) {
+    m = { userBase: urlJoin(urls.base, 'user').replace(/\/+$/, ''), apiUsers: urlJoin(urls.hub, 'api/users').replace(/\/+$/, '') };
+    modelUrlsCache.set(urls, m);
+  }
+  return m;
+}
+
+/**
+ * A server's URL prefix, as serverPrefix gives it: quoted segments have no
+ * slash and are never empty, so joining them is concatenation.
+ */
+function prefixOf(m: ModelUrls, quotedUser: string, serverName: string): string {
+  return serverName ? `${m.userBase}/${quotedUser}/${quotePath(serverName)}/` : `${m.userBase}/${quotedUser}/`;
+}
+
+export function serverModel(hub: Hub, user: UserRow, s: ServerModelRow, withState: boolean, quotedUser = quotePath(user.name)): Record<string, unknown> {
+  const m = modelUrls(hub.urls);
   const model: Record<string, unknown> = {
     name: s.name,
     last_activity: s.last_activity,
@@ -73,10 +97,10 @@ export function serverModel(hub: Hub, user: UserRow, s: ServerModelRow, withStat
     pending: s.pending,
     ready: s.ready === 1 && s.pending === null,
     stopped: !isActive(s),
-    url,
+    url: prefixOf(m, quotedUser, s.name),
     // most servers have no options: no parse for them (a new object each time: models are not shared)
     user_options: s.user_options === '{}' ? {} : (JSON.parse(s.user_options) as unknown),
-    progress_url: s.name ? urlJoin(hub.urls.hub, 'api/users', quotePath(user.name), 'servers', quotePath(s.name), 'progress') : urlJoin(hub.urls.hub, 'api/users', quotePath(user.name), 'server/progress'),
+    progress_url: s.name ? `${m.apiUsers}/${quotedUser}/servers/${quotePath(s.name)}/progress` : `${m.apiUsers}/${quotedUser}/server/progress`,
     full_url: null,
     full_progress_url: null,
   };
@@ -107,7 +131,8 @@ export function userModel(hub: Hub, who: Requester, user: UserRow, ctx: UserCont
   if (allowed('roles')) model['roles'] = ctx.roles;
   if (allowed('groups')) model['groups'] = ctx.groups;
   const defaultServer = ctx.servers.length ? ctx.servers.find((s) => s.name === '') : undefined;
-  if (allowed('server')) model['server'] = defaultServer && defaultServer.ready && !defaultServer.pending ? serverPrefix(hub.urls, user.name, '') : null;
+  const quotedUser = ctx.servers.length ? quotePath(user.name) : '';
+  if (allowed('server')) model['server'] = defaultServer && defaultServer.ready && !defaultServer.pending ? prefixOf(modelUrls(hub.urls), quotedUser, '') : null;
   if (allowed('pending')) model['pending'] = defaultServer?.pending ?? null;
   if (allowed('created')) model['created'] = user.created;
   if (allowed('last_activity')) model['last_activity'] = user.last_activity;
@@ -121,7 +146,7 @@ export function userModel(hub: Hub, who: Requester, user: UserRow, ctx: UserCont
     if (!(isActive(s) || includeStopped)) continue;
     const serverTarget = { server: `${user.name}/${s.name}`, userGroups: ctx.groups };
     if (matchesFilter(filters.readServers, serverTarget)) {
-      servers[s.name] = serverModel(hub, user, s, matchesFilter(filters.serverState, serverTarget));
+      servers[s.name] = serverModel(hub, user, s, matchesFilter(filters.serverState, serverTarget), quotedUser);
       shown++;
     }
   }
