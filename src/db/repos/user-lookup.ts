@@ -59,7 +59,8 @@ const groupsOfIds = preparedQuery<{ user_id: number; name: string }>(1, (db, [id
   db.selectFrom('user_groups').innerJoin('groups', 'groups.id', 'user_groups.group_id').select(['user_groups.user_id', 'groups.name']).where(idInList(db, 'user_groups.user_id', ids)).orderBy('groups.name'),
 );
 const rolesOfIds = preparedQuery<{ user_id: number; role: string }>(1, (db, [ids]) => db.selectFrom('user_roles').select(['user_id', 'role']).where(idInList(db, 'user_id', ids)));
-const serversOfIds = preparedQuery<ServerModelRow>(1, (db, [ids]) => db.selectFrom('servers').select(SERVER_MODEL_COLUMNS).where(idInList(db, 'user_id', ids)).orderBy('name'));
+// by user, then name: the (user_id, name) index gives that order, with no sort of the rows
+const serversOfIds = preparedQuery<ServerModelRow>(1, (db, [ids]) => db.selectFrom('servers').select(SERVER_MODEL_COLUMNS).where(idInList(db, 'user_id', ids)).orderBy('user_id').orderBy('name'));
 
 function byUser<R extends { user_id: number }, V>(rows: R[], value: (r: R) => V): Map<number, V[]> {
   const out = new Map<number, V[]>();
