@@ -1,7 +1,7 @@
 /**
  * Runs the benchmarks and prints a summary table.
  *
- *   node --import tsx bench/run.ts [api] [admin] [startup] [spawn] [spawn-trivial] [proxy] [kubernetes] [slurm] [--quick] [--profile] [--keep] [--build]
+ *   node --import tsx bench/run.ts [api] [admin] [startup] [startup-large] [spawn] [spawn-trivial] [proxy] [kubernetes] [slurm] [--quick] [--profile] [--keep] [--build]
  *   npm run bench -- [names...] [flags]
  *
  * No name: all of them but slurm (run it by name: it needs root and resizes the
@@ -17,6 +17,7 @@ import os from 'node:os';
 import { apiBench } from './api.js';
 import { adminBench } from './admin.js';
 import { startupBench } from './startup.js';
+import { startupLargeBench } from './startup-large.js';
 import { spawnBench } from './spawn.js';
 import { spawnTrivialBench } from './spawn-trivial.js';
 import { proxyBench } from './proxy.js';
@@ -33,6 +34,7 @@ const BENCHES: Record<string, { bench: Bench; limitMin: number; onlyWhenNamed?: 
   api: { bench: apiBench, limitMin: 30 },
   admin: { bench: adminBench, limitMin: 20 },
   startup: { bench: startupBench, limitMin: 30 },
+  'startup-large': { bench: startupLargeBench, limitMin: 25 },
   spawn: { bench: spawnBench, limitMin: 20 },
   'spawn-trivial': { bench: spawnTrivialBench, limitMin: 20 },
   proxy: { bench: proxyBench, limitMin: 15 },

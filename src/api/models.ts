@@ -1,18 +1,17 @@
 import type { Hub } from '../hub/context.js';
 import type { Requester } from '../hub/service-identity.js';
-import { filterFor, matchesFilter } from '../rbac/check.js';
+import { filterFor, isEmptyFilter, matchesFilter } from '../rbac/check.js';
 import type { UserRow } from '../db/repos/users.js';
-import type { ServerRow } from '../db/repos/servers.js';
+import type { ServerModelRow } from '../db/repos/servers.js';
 import type { TokenRow } from '../db/repos/tokens.js';
 import type { GroupRow } from '../db/repos/groups.js';
 import { quotePath, urlJoin } from '../lib/names.js';
-import { serverPrefix } from '../hub/spawn-env.js';
 import { decryptAuthState } from '../auth/auth-state.js';
 
 export interface UserContext {
   groups: string[];
   roles: string[];
-  servers: ServerRow[];
+  servers: ServerModelRow[];
 }
 
 /** Which user-model keys each scope reveals (JupyterHub's access map). */
@@ -27,33 +26,70 @@ const USER_ACCESS: ReadonlyArray<[string, readonly string[]]> = [
 ];
 
 type Filter = ReturnType<typeof filterFor>;
+/** For one model key: `true` when granted on every user, else the filters that may grant it (none: never). */
+type KeyGrant = true | Filter[];
 interface RequestFilters {
-  access: [Filter, readonly string[]][];
+  keys: Map<string, KeyGrant>;
   readServers: Filter;
   serverState: Filter;
 }
 const filtersCache = new WeakMap<Requester, RequestFilters>();
 
-/** The scope filters a request needs for models, computed once per request. */
+/**
+ * The scope filters a request needs for models, computed once per requester
+ * (an identity is per request, or per cached token for a second): which keys
+ * every user reveals, and for the others the filters to match per user.
+ */
 function filtersOf(who: Requester): RequestFilters {
   let f = filtersCache.get(who);
   if (!f) {
-    f = {
-      access: USER_ACCESS.map(([scope, keys]) => [filterFor(who.scopes, scope), keys]),
-      readServers: filterFor(who.scopes, 'read:servers'),
-      serverState: filterFor(who.scopes, 'admin:server_state'),
-    };
+    const keys = new Map<string, KeyGrant>();
+    for (const [scope, scopeKeys] of USER_ACCESS) {
+      const filter = filterFor(who.scopes, scope);
+      if (filter !== 'all' && isEmptyFilter(filter)) continue;
+      for (const k of scopeKeys) {
+        const grant = keys.get(k) ?? [];
+        if (grant === true) continue;
+        keys.set(k, filter === 'all' ? true : [...grant, filter]);
+      }
+    }
+    f = { keys, readServers: filterFor(who.scopes, 'read:servers'), serverState: filterFor(who.scopes, 'admin:server_state') };
     filtersCache.set(who, f);
   }
   return f;
 }
 
-export function isActive(s: ServerRow): boolean {
+export function isActive(s: Pick<ServerModelRow, 'ready' | 'pending'>): boolean {
   return s.ready === 1 || s.pending !== null;
 }
 
-export function serverModel(hub: Hub, user: UserRow, s: ServerRow, withState: boolean): Record<string, unknown> {
-  const url = serverPrefix(hub.urls, user.name, s.name);
+/** URL parts of a hub's server models, joined once per `urls` (the joins run regular expressions). */
+interface ModelUrls {
+  /** `<base>user` without a trailing slash. */
+  userBase: string;
+  /** `<hub>api/users` without a trailing slash. */
+  apiUsers: string;
+}
+const modelUrlsCache = new WeakMap<Hub['urls'], ModelUrls>();
+function modelUrls(urls: Hub['urls']): ModelUrls {
+  let m = modelUrlsCache.get(urls);
+  if (!m) {
+    m = { userBase: urlJoin(urls.base, 'user').replace(/\/+$/, ''), apiUsers: urlJoin(urls.hub, 'api/users').replace(/\/+$/, '') };
+    modelUrlsCache.set(urls, m);
+  }
+  return m;
+}
+
+/**
+ * A server's URL prefix, as serverPrefix gives it: quoted segments have no
+ * slash and are never empty, so joining them is concatenation.
+ */
+function prefixOf(m: ModelUrls, quotedUser: string, serverName: string): string {
+  return serverName ? `${m.userBase}/${quotedUser}/${quotePath(serverName)}/` : `${m.userBase}/${quotedUser}/`;
+}
+
+export function serverModel(hub: Hub, user: UserRow, s: ServerModelRow, withState: boolean, quotedUser = quotePath(user.name)): Record<string, unknown> {
+  const m = modelUrls(hub.urls);
   const model: Record<string, unknown> = {
     name: s.name,
     last_activity: s.last_activity,
@@ -61,9 +97,10 @@ export function serverModel(hub: Hub, user: UserRow, s: ServerRow, withState: bo
     pending: s.pending,
     ready: s.ready === 1 && s.pending === null,
     stopped: !isActive(s),
-    url,
-    user_options: JSON.parse(s.user_options) as unknown,
-    progress_url: s.name ? urlJoin(hub.urls.hub, 'api/users', quotePath(user.name), 'servers', quotePath(s.name), 'progress') : urlJoin(hub.urls.hub, 'api/users', quotePath(user.name), 'server/progress'),
+    url: prefixOf(m, quotedUser, s.name),
+    // most servers have no options: no parse for them (a new object each time: models are not shared)
+    user_options: s.user_options === '{}' ? {} : (JSON.parse(s.user_options) as unknown),
+    progress_url: s.name ? `${m.apiUsers}/${quotedUser}/servers/${quotePath(s.name)}/progress` : `${m.apiUsers}/${quotedUser}/server/progress`,
     full_url: null,
     full_progress_url: null,
   };
@@ -73,40 +110,47 @@ export function serverModel(hub: Hub, user: UserRow, s: ServerRow, withState: bo
 
 /** The user model, with only the keys the requester's scopes reveal. */
 export function userModel(hub: Hub, who: Requester, user: UserRow, ctx: UserContext, includeStopped: boolean): Record<string, unknown> {
-  const target = { user: user.name, userGroups: ctx.groups };
   const filters = filtersOf(who);
-  const allowed = new Set<string>();
-  for (const [filter, keys] of filters.access) {
-    if (matchesFilter(filter, target)) for (const k of keys) allowed.add(k);
-  }
-  const defaultServer = ctx.servers.find((s) => s.name === '');
-  const full: Record<string, unknown> = {
-    kind: 'user',
-    name: user.name,
-    admin: user.admin === 1,
-    roles: ctx.roles,
-    groups: ctx.groups,
-    server: defaultServer && defaultServer.ready && !defaultServer.pending ? serverPrefix(hub.urls, user.name, '') : null,
-    pending: defaultServer?.pending ?? null,
-    created: user.created,
-    last_activity: user.last_activity,
+  const target = { user: user.name, userGroups: ctx.groups };
+  const matched = new Map<Filter, boolean>();
+  const allowed = (key: string): boolean => {
+    const grant = filters.keys.get(key);
+    if (grant === undefined || grant === true) return grant === true;
+    for (const filter of grant) {
+      let m = matched.get(filter);
+      if (m === undefined) matched.set(filter, (m = matchesFilter(filter, target)));
+      if (m) return true;
+    }
+    return false;
   };
+  // keys in JupyterHub's order; each only when revealed
   const model: Record<string, unknown> = {};
-  for (const key of Object.keys(full)) if (allowed.has(key)) model[key] = full[key];
-  if (allowed.has('auth_state')) {
+  if (allowed('kind')) model['kind'] = 'user';
+  if (allowed('name')) model['name'] = user.name;
+  if (allowed('admin')) model['admin'] = user.admin === 1;
+  if (allowed('roles')) model['roles'] = ctx.roles;
+  if (allowed('groups')) model['groups'] = ctx.groups;
+  const defaultServer = ctx.servers.length ? ctx.servers.find((s) => s.name === '') : undefined;
+  const quotedUser = ctx.servers.length ? quotePath(user.name) : '';
+  if (allowed('server')) model['server'] = defaultServer && defaultServer.ready && !defaultServer.pending ? prefixOf(modelUrls(hub.urls), quotedUser, '') : null;
+  if (allowed('pending')) model['pending'] = defaultServer?.pending ?? null;
+  if (allowed('created')) model['created'] = user.created;
+  if (allowed('last_activity')) model['last_activity'] = user.last_activity;
+  if (allowed('auth_state')) {
     // a state the key cannot read (a changed GANYMEDE_CRYPT_KEY) is logged and shown as none, not a 500
     model['auth_state'] = decryptAuthState(hub.crypt, user.auth_state, hub.log);
   }
-  const readServers = filters.readServers;
-  const stateFilter = filters.serverState;
   const servers: Record<string, unknown> = {};
+  let shown = 0;
   for (const s of ctx.servers) {
+    if (!(isActive(s) || includeStopped)) continue;
     const serverTarget = { server: `${user.name}/${s.name}`, userGroups: ctx.groups };
-    if ((isActive(s) || includeStopped) && matchesFilter(readServers, serverTarget)) {
-      servers[s.name] = serverModel(hub, user, s, matchesFilter(stateFilter, serverTarget));
+    if (matchesFilter(filters.readServers, serverTarget)) {
+      servers[s.name] = serverModel(hub, user, s, matchesFilter(filters.serverState, serverTarget), quotedUser);
+      shown++;
     }
   }
-  if (allowed.has('servers') || Object.keys(servers).length) model['servers'] = servers;
+  if (shown || allowed('servers')) model['servers'] = servers;
   return model;
 }
 

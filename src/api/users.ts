@@ -5,21 +5,22 @@ import { HubError } from '../lib/errors.js';
 import { normalizeUsername, usernameProblem } from '../lib/names.js';
 import { quoteName } from '../lib/quote-name.js';
 import { parseIso } from '../lib/time.js';
+import { LogEvery } from '../lib/log-every.js';
 import { filterFor, hasScope } from '../rbac/check.js';
 import {
   createUser,
   deleteUser,
   getUser,
-  groupsOfUsers,
   listUsers,
-  rolesOfUsers,
   touchUserActivity,
   updateUser,
   type UserRow,
   type UserSort,
   type UserStateFilter,
 } from '../db/repos/users.js';
-import { serversOfUsers, touchServerActivity } from '../db/repos/servers.js';
+import { serversOfUsers, touchServerActivity, type ServerModelRow } from '../db/repos/servers.js';
+import { contextsOfUsers, serversOfUser, userWithNames } from '../db/repos/user-lookup.js';
+import { USER_LIST_SCHEMA, USER_MODEL_SCHEMA, USER_PAGE_SCHEMA } from './user-schemas.js';
 import { apiIdentity, expectType, findUserOr404, groupsOf, jsonObjectBody, onlyKeys, queryFlag, requireScope, sendStatus } from './common.js';
 import { audit } from '../hub/audit.js';
 import { userModel, type UserContext } from './models.js';
@@ -27,19 +28,31 @@ import { paginated, readPage } from './pagination.js';
 import { serviceModel } from './services.js';
 import { isAdminUser, requireAdmin, requireGroupRolesHeld, requireNamePrivilegesHeld, requireNoReachGained, requireNoReachGainedByRenaming } from './privilege.js';
 
+/** The truncated-list warning of GET /users: once a minute at most. */
+const truncationWarning = new LogEvery(60_000);
+
 const READ_USER_SCOPES = ['read:users', 'read:users:name', 'read:servers', 'read:users:groups', 'read:users:activity', 'read:roles:users'];
 
 /** Loads groups, roles and servers for many users in three queries. */
 export async function userContexts(hub: Hub, users: UserRow[]): Promise<Map<number, UserContext>> {
-  const ids = users.map((u) => u.id);
-  const [groups, roles, servers] = await Promise.all([groupsOfUsers(hub.db, ids), rolesOfUsers(hub.db, ids), serversOfUsers(hub.db, ids)]);
+  const { groups, roles, servers } = await contextsOfUsers(hub.db, users.map((u) => u.id));
   const out = new Map<number, UserContext>();
-  for (const u of users) {
-    const r = new Set(['user', ...(roles.get(u.id) ?? [])]);
-    if (u.admin) r.add('admin');
-    out.set(u.id, { groups: groups.get(u.id) ?? [], roles: [...r].sort(), servers: servers.get(u.id) ?? [] });
-  }
+  for (const u of users) out.set(u.id, { groups: groups.get(u.id) ?? NONE, roles: userRoles(u, roles.get(u.id)), servers: servers.get(u.id) ?? NO_SERVERS });
   return out;
+}
+
+// shared by every model that has no groups, roles or servers of its own: frozen, so a change throws
+const NONE = Object.freeze([]) as unknown as string[];
+const NO_SERVERS = Object.freeze([]) as unknown as ServerModelRow[];
+const PLAIN_ROLES = Object.freeze(['user']) as unknown as string[];
+const ADMIN_ROLES = Object.freeze(['admin', 'user']) as unknown as string[];
+
+/** The role names of a user's model: `user`, `admin` for admins, and its extra roles, sorted. */
+function userRoles(user: UserRow, extra: string[] | undefined): string[] {
+  if (!extra?.length) return user.admin ? ADMIN_ROLES : PLAIN_ROLES;
+  const r = new Set(['user', ...extra]);
+  if (user.admin) r.add('admin');
+  return [...r].sort();
 }
 
 export async function modelOf(hub: Hub, who: Requester, user: UserRow, includeStopped = false): Promise<Record<string, unknown>> {
@@ -105,12 +118,15 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
       nameFilter: nameFilter as string | undefined,
     });
     if (!page.envelope && total === -1 && q['limit'] === undefined) {
-      req.log.warn({ total, returned: rows.length }, 'Truncated user list in request that does not expect pagination');
+      // a client that does not paginate asks for this on every call: the warning is not written every time
+      const skipped = truncationWarning.due();
+      if (skipped !== undefined) req.log.warn({ returned: rows.length, not_logged_since: skipped }, 'Truncated user list in request that does not expect pagination');
     }
     const contexts = await userContexts(hub, rows);
     const includeStopped = queryFlag(q['include_stopped_servers']);
     const items = rows.map((u) => userModel(hub, who, u, contexts.get(u.id)!, includeStopped));
-    return reply.send(paginated(req, page, items, total));
+    const body = paginated(req, page, items, total);
+    return reply.type('application/json; charset=utf-8').send(reply.serializeInput(body as Record<string, unknown>, page.envelope ? USER_PAGE_SCHEMA : USER_LIST_SCHEMA));
   });
 
   app.post('/users', async (req, reply) => {
@@ -136,11 +152,15 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     return reply.code(201).send(created.map((u) => userModel(hub, who, u, contexts.get(u.id)!, false)));
   });
 
-  app.get('/users/:name', async (req) => {
+  app.get('/users/:name', { schema: { response: { 200: USER_MODEL_SCHEMA } } }, async (req) => {
     const name = userName(req);
     const who = await requireScope(hub, req, READ_USER_SCOPES, { user: name, userGroups: await groupsOf(hub, name, req) });
-    const user = await findUserOr404(hub, name);
-    return modelOf(hub, who, user, queryFlag((req.query as Record<string, unknown>)['include_stopped_servers']));
+    // the user, its groups and roles in one statement, its servers in another (the hot path of API clients)
+    const found = await userWithNames(hub.db, name);
+    if (!found) throw new HubError(404, `No such user: ${quoteName(name)}`);
+    const { user, groups, roles } = found;
+    const ctx = { groups, roles: userRoles(user, roles), servers: await serversOfUser(hub.db, user.id) };
+    return userModel(hub, who, user, ctx, queryFlag((req.query as Record<string, unknown>)['include_stopped_servers']));
   });
 
   app.post('/users/:name', async (req, reply) => {

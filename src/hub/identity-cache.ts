@@ -7,7 +7,8 @@ import type { Requester } from './service-identity.js';
  * It is only a cache of the database: this process clears it after every
  * successful non-GET request (any of which may revoke or change permissions)
  * and whenever it revokes server tokens; changes made by another hub process
- * are seen within `ttlMs`.
+ * (several hubs on one PostgreSQL) are seen within `ttlMs`, one second by
+ * default, and an entry never outlives its token's `expires_at`.
  */
 export class IdentityCache {
   private readonly entries = new Map<string, { identity: Requester; expires: number }>();
@@ -33,8 +34,15 @@ export class IdentityCache {
 
   set(key: string, identity: Requester): void {
     if (this.ttlMs <= 0) return;
+    let expires = Date.now() + this.ttlMs;
+    // never past the token's own expiry
+    const tokenExpires = identity.token && 'expires_at' in identity.token ? identity.token.expires_at : null;
+    if (tokenExpires) {
+      const at = Date.parse(tokenExpires);
+      expires = Number.isFinite(at) ? Math.min(expires, at) : 0;
+    }
     if (this.entries.size >= this.maxEntries) this.entries.clear();
-    this.entries.set(key, { identity, expires: Date.now() + this.ttlMs });
+    this.entries.set(key, { identity, expires });
   }
 
   clear(): void {

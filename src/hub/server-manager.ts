@@ -16,6 +16,10 @@ import type { Hub } from './context.js';
 import { accessScopes, buildServerEnv, oauthClientId, serverPrefix } from './spawn-env.js';
 import { LOG_TAIL_BYTES, LOG_TAIL_LINES, ProgressLog, type ProgressRecord } from './progress.js';
 import { waitForHttp } from './wait-up.js';
+import { forEachBounded } from '../lib/bounded.js';
+
+/** Servers re-attached at once at start-up (each is a poll and one local HTTP check). */
+const REATTACH_CONCURRENCY = 64;
 import { refreshBeforeSpawn } from '../auth/refresh.js';
 import { loadAuthState } from '../auth/auth-state.js';
 import { serverWorkDir } from './work-dir.js';
@@ -483,8 +487,8 @@ export class ServerManager {
     let cleared = 0;
     let resumed = 0;
     const rows = await activeServers(db);
-    await Promise.all(
-      rows.map(async (row) => {
+    // bounded: a thousand servers are checked a few dozen at a time, not with a thousand sockets at once
+    await forEachBounded(rows, REATTACH_CONCURRENCY, async (row) => {
         const log = this.h.log.child({ user: row.user_name, server: row.name });
         const { spawner } = this.h.spawners.forRow(row);
         let state: SpawnerState;
@@ -565,8 +569,7 @@ export class ServerManager {
         await deleteServerTokens(db, row.user_id, row.name);
         cleared++;
         log.info('cleared a server that is no longer running');
-      }),
-    );
+    });
     return { kept, cleared, resumed };
   }
 

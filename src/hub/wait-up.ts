@@ -1,5 +1,6 @@
 import { SpawnError } from '../lib/errors.js';
 import { sleep } from '../lib/time.js';
+import { httpStatus } from '../lib/http-status.js';
 
 /**
  * Waits until `url` answers HTTP with any status below 500 (redirects are not
@@ -17,12 +18,11 @@ export async function waitForHttp(
   while (Date.now() < deadline) {
     if (opts.signal?.aborted) throw new SpawnError(`Spawn of ${opts.label} was cancelled`, 'cancelled');
     try {
-      const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(Math.min(5000, Math.max(100, deadline - Date.now()))) });
-      await res.body?.cancel();
-      if (res.status < 500) return;
-      lastError = `HTTP ${res.status}`;
+      const status = await httpStatus(url, Math.min(5000, Math.max(100, deadline - Date.now())));
+      if (status < 500) return;
+      lastError = `HTTP ${status}`;
     } catch (err) {
-      lastError = (err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      lastError = (err as Error & { code?: string }).code ?? (err as Error).message;
     }
     tries++;
     if (opts.stillRunning && tries % 5 === 0 && !(await opts.stillRunning())) {

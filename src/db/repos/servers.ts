@@ -2,6 +2,7 @@ import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { ActivitySource, DB, ServersTable } from '../schema.js';
 import { HubError } from '../../lib/errors.js';
 import { serverNameProblem } from '../../lib/names.js';
+import { idIn } from '../id-list.js';
 
 export type ServerRow = Selectable<ServersTable>;
 
@@ -12,11 +13,28 @@ export async function getServer(db: Kysely<DB>, userId: number, name: string): P
 export async function serversOfUsers(db: Kysely<DB>, userIds: number[]): Promise<Map<number, ServerRow[]>> {
   const out = new Map<number, ServerRow[]>();
   if (userIds.length === 0) return out;
-  const rows = await db.selectFrom('servers').selectAll().where('user_id', 'in', userIds).orderBy('name').execute();
+  const rows = await db.selectFrom('servers').selectAll().where(idIn(db, 'user_id', userIds)).orderBy('name').execute();
   for (const r of rows) {
     const list = out.get(r.user_id) ?? [];
     list.push(r);
     out.set(r.user_id, list);
+  }
+  return out;
+}
+
+/** The columns the API's server and user models read (not the URL, back-end, owner or reported port). */
+export const SERVER_MODEL_COLUMNS = ['user_id', 'name', 'state', 'started', 'last_activity', 'user_options', 'pending', 'ready'] as const;
+export type ServerModelRow = Pick<ServerRow, (typeof SERVER_MODEL_COLUMNS)[number]>;
+
+/** serversOfUsers with only SERVER_MODEL_COLUMNS: a page of 200 users with servers makes fewer values. */
+export async function modelServersOfUsers(db: Kysely<DB>, userIds: number[]): Promise<Map<number, ServerModelRow[]>> {
+  const out = new Map<number, ServerModelRow[]>();
+  if (userIds.length === 0) return out;
+  const rows = await db.selectFrom('servers').select(SERVER_MODEL_COLUMNS).where(idIn(db, 'user_id', userIds)).orderBy('name').execute();
+  for (const r of rows) {
+    const list = out.get(r.user_id);
+    if (list) list.push(r);
+    else out.set(r.user_id, [r]);
   }
   return out;
 }

@@ -3,6 +3,7 @@ import type { DB, UsersTable } from '../schema.js';
 import { isoNow } from '../../lib/time.js';
 import { HubError } from '../../lib/errors.js';
 import { usernameProblem } from '../../lib/names.js';
+import { idIn } from '../id-list.js';
 
 export type UserRow = Selectable<UsersTable>;
 
@@ -153,7 +154,7 @@ export async function groupsOfUsers(db: Kysely<DB>, userIds: number[]): Promise<
     .selectFrom('user_groups')
     .innerJoin('groups', 'groups.id', 'user_groups.group_id')
     .select(['user_groups.user_id', 'groups.name'])
-    .where('user_groups.user_id', 'in', userIds)
+    .where(idIn(db, 'user_groups.user_id', userIds))
     .orderBy('groups.name')
     .execute();
   for (const r of rows) {
@@ -168,7 +169,7 @@ export async function groupsOfUsers(db: Kysely<DB>, userIds: number[]): Promise<
 export async function rolesOfUsers(db: Kysely<DB>, userIds: number[]): Promise<Map<number, string[]>> {
   const out = new Map<number, string[]>();
   if (userIds.length === 0) return out;
-  const rows = await db.selectFrom('user_roles').select(['user_id', 'role']).where('user_id', 'in', userIds).execute();
+  const rows = await db.selectFrom('user_roles').select(['user_id', 'role']).where(idIn(db, 'user_id', userIds)).execute();
   for (const r of rows) {
     const list = out.get(r.user_id) ?? [];
     list.push(r.role);
