@@ -108,13 +108,15 @@ describe('FirecREST stand-in', { skip }, () => {
     const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"preferred_username":"alice"}').toString('base64url')}.`;
     assert.equal((await call(s, 'GET', '/status/daint/userinfo', unsigned)).status, 401);
 
-    // a provider whose tokens live 1 s, and a stand-in trusting it
-    const shortOp = await startOidcProvider({ redirectUris: [REDIRECT], jwtAccessTokens: { audience: 'firecrest' }, accessTokenTtl: 1 });
+    // a provider whose tokens live 5 s (long enough to be used once on a loaded machine: getting one is a
+    // whole login), and a stand-in trusting it; the expiry is waited for from the token's own `exp`
+    const shortOp = await startOidcProvider({ redirectUris: [REDIRECT], jwtAccessTokens: { audience: 'firecrest' }, accessTokenTtl: 5 });
     const shortS = await startFirecrestStandin({ issuer: shortOp.issuer, jwksUri: shortOp.jwksUri, systems: { daint: {} } });
     try {
       const token = await accessTokenOf(shortOp, 'alice');
       assert.equal((await call(shortS, 'GET', '/status/daint/userinfo', token)).status, 200);
-      await new Promise((r) => setTimeout(r, 2100));
+      const { exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number };
+      await new Promise((r) => setTimeout(r, Math.max(0, exp * 1000 - Date.now()) + 1100));
       const expired = await call(shortS, 'GET', '/status/daint/userinfo', token);
       assert.equal(expired.status, 401);
       assert.equal((expired.body as { message: string }).message, 'Access token is invalid.');
