@@ -3,6 +3,7 @@ import { LocalProcessSpawnerSchema } from '../spawners/local-process-config.js';
 import { spawnerConfigSchema } from '../spawners/registry.js';
 import { AuthConfigSchema } from '../auth/registry.js';
 import { CullConfigSchema } from '../services/culler/culler-config.js';
+import { ServerLimitOptions, SpawnQueueConfigSchema } from '../hub/spawn-queue-config.js';
 import type { Logger } from 'pino';
 import type { AuthResult } from '../auth/authenticator.js';
 
@@ -158,8 +159,14 @@ export const ConfigSchema = Type.Object(
     slow_spawn_timeout: Seconds(10, 'Seconds the start API call waits before answering 202 (pending).'),
     allow_named_servers: Type.Boolean({ default: false, description: 'Let users run named servers besides the default one.' }),
     named_server_limit_per_user: Type.Integer({ minimum: 0, default: 0, description: 'Most named servers a user may have; 0: no limit.' }),
-    concurrent_spawn_limit: Type.Integer({ minimum: 0, default: 100, description: 'Most spawns pending at once; 0: no limit.' }),
-    active_server_limit: Type.Integer({ minimum: 0, default: 0, description: 'Most servers running or pending at once; 0: no limit.' }),
+    concurrent_spawn_limit: Type.Integer({
+      minimum: 0,
+      default: 100,
+      description: 'Most spawns in progress at once, over every hub process on the database; more wait in `spawn_queue`. 0: no limit.',
+    }),
+    active_server_limit: Type.Integer({ minimum: 0, default: 0, description: 'Most servers running or pending (queued ones too) at once; 0: no limit. A start over it is refused with 429.' }),
+    spawn_queue: SpawnQueueConfigSchema,
+    ...ServerLimitOptions,
     cookie_max_age_days: Type.Number({ exclusiveMinimum: 0, default: 14, description: 'Lifetime of login sessions and OAuth tokens, in days.' }),
     headers: Type.Record(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }), Type.String({ pattern: '^[\\t\\x20-\\x7e]*$' }), {
       default: {},

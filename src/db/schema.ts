@@ -169,6 +169,18 @@ export interface ServiceTokensTable {
   last_activity: string | null;
 }
 
+/** A spawn waiting for a slot under `concurrent_spawn_limit` (FIFO by `id`; deleted when admitted). */
+export interface SpawnQueueTable {
+  id: Generated<number>;
+  server_id: number;
+  /** The hub process (`processId`) that runs the spawn once admitted. */
+  owner: string;
+  /** When the spawn joined the queue, ISO time. */
+  enqueued: string;
+  /** When the owning process last re-checked the queue, ISO time: an entry not seen for long belongs to a dead process. */
+  seen: string;
+}
+
 export interface DB {
   users: UsersTable;
   groups: GroupsTable;
@@ -185,4 +197,5 @@ export interface DB {
   services: ServicesTable;
   service_roles: ServiceRolesTable;
   service_tokens: ServiceTokensTable;
+  spawn_queue: SpawnQueueTable;
 }
