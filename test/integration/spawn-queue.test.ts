@@ -148,6 +148,25 @@ describe('spawn queue', () => {
     assert.deepEqual(spawner.order, ['w1']);
   });
 
+  it('a restarted hub clears the queued spawns the earlier process left', async () => {
+    spawner = countingSpawner(60_000);
+    const raw = { concurrent_spawn_limit: 1, slow_spawn_timeout: 0 };
+    const first = await startTestHub(raw, { spawner });
+    const [a, b] = await Promise.all(['r1', 'r2'].map((n) => first.tokenFor(n)));
+    assert.equal((await first.api('POST', '/users/r1/server', { token: a! })).status, 202);
+    assert.equal((await first.api('POST', '/users/r2/server', { token: b! })).status, 202);
+    assert.equal(await queueLength(first.hub.db), 1);
+    await first.detach(); // as a killed process: the queue row and the pending servers stay
+    const t = await startTestHub(raw, { spawner, dataDir: first.dataDir, proxyServer: first.proxyServer, reattach: true });
+    hubs.push(t);
+    assert.equal(await queueLength(t.hub.db), 0);
+    assert.equal((await serverRecord(t, 'r2')).row?.pending ?? null, null);
+    // the queue works on: a new start is admitted at once (r1's interrupted spawn was cleared too)
+    assert.equal((await t.api('POST', '/users/r2/server', { token: b! })).status, 202);
+    await eventually(() => spawner!.order.length === 2, 5000, 'r2 started');
+    assert.deepEqual(spawner.order, ['r1', 'r2']);
+  });
+
   it('server_limit_per_user and server_limit_per_group (the largest of a user\'s groups) refuse with 403', async () => {
     spawner = countingSpawner(0);
     const t = await startTestHub({ allow_named_servers: true, server_limit_per_user: 1, server_limit_per_group: { big: 3, small: 2 } }, { spawner });
