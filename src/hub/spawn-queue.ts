@@ -18,6 +18,10 @@ interface Waiter {
   admit: (admitted: boolean) => void;
   /** Pushes a progress message to the spawn's events. */
   say: (message: string) => void;
+  /** Ends the wait of a spawn whose entry another process removed (this one was taken as dead). */
+  lost: () => void;
+  /** Set while the spawn leaves the queue on its own (stopped, or max_wait): its entry is gone for that reason. */
+  leaving?: boolean;
   /** The last position told to the user (to push a progress event only when it changes). */
   told?: string;
 }
@@ -93,6 +97,7 @@ export class SpawnQueue {
       };
       // leaving the queue races with an admission: whichever removes the entry first decides
       const leave = async (outcome: 'cancelled' | 'timeout') => {
+        waiter.leaving = true;
         const left = await leaveQueue(this.hub().db, entryId, outcome === 'timeout').catch(() => false);
         if (!left) return; // admitted meanwhile: the round that admitted it resolves it
         if (outcome === 'timeout') {
@@ -103,7 +108,11 @@ export class SpawnQueue {
         this.wake();
       };
       const onAbort = () => void leave('cancelled');
-      const waiter: Waiter = { serverId: ticket.serverId, since, say, admit: (ok) => done(ok, 'admitted') };
+      const lost = () => {
+        this.hub().servers.progress.fail(ticket.serverId, 'the spawn was dropped from the queue (this hub process did not re-check it in time); start it again');
+        done(false, 'lost');
+      };
+      const waiter: Waiter = { serverId: ticket.serverId, since, say, lost, admit: (ok) => done(ok, 'admitted') };
       this.waiters.set(entryId, waiter);
       signal.addEventListener('abort', onAbort, { once: true });
       const seconds = this.hub().config.spawn_queue.max_wait;
@@ -175,6 +184,7 @@ export class SpawnQueue {
   private async round(): Promise<void> {
     const hub = this.hub();
     const every = hub.config.spawn_queue.check_interval * 1000;
+    const began = Date.now();
     const round = await admitWaiting(hub.db, hub.dialect, {
       owner: hub.processId,
       now: isoNow(),
@@ -183,6 +193,9 @@ export class SpawnQueue {
     });
     if (round.stale.length) hub.log.warn({ servers: round.stale.length }, 'removed queued spawns of a hub process that stopped re-checking');
     for (const id of round.admitted) this.waiters.get(id)?.admit(true);
+    // a waiter older than this round whose entry is gone, not admitted: removed by another process (or leaving now)
+    const present = new Set([...round.admitted, ...round.waiting.map((e) => e.id)]);
+    for (const [id, w] of this.waiters) if (w.since < began && !present.has(id) && !w.leaving) w.lost();
     const length = round.waiting.length;
     round.waiting.forEach((e, i) => {
       const w = this.waiters.get(e.id);

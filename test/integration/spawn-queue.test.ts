@@ -148,6 +148,23 @@ describe('spawn queue', () => {
     assert.deepEqual(spawner.order, ['w1']);
   });
 
+  it('a waiting spawn whose queue entry another process removed fails at the next re-check (no endless wait)', async () => {
+    spawner = countingSpawner(60_000);
+    const t = await startTestHub({ concurrent_spawn_limit: 1, slow_spawn_timeout: 0, spawn_queue: { check_interval: 0.1 } }, { spawner });
+    hubs.push(t);
+    const [a, b] = await Promise.all(['l1', 'l2'].map((n) => t.tokenFor(n)));
+    assert.equal((await t.api('POST', '/users/l1/server', { token: a! })).status, 202);
+    assert.equal((await t.api('POST', '/users/l2/server', { token: b! })).status, 202);
+    // as another hub's sweep of entries not seen in time: the entry goes and the server is reset
+    const user = await ensureUser(t.hub.db, 'l2');
+    await t.hub.db.deleteFrom('spawn_queue').execute();
+    await t.hub.db.updateTable('servers').set({ pending: null, owner: null }).where('user_id', '=', user.id).execute();
+    const id = (await serverRecord(t, 'l2')).row!.id;
+    await eventually(() => t.hub.servers.progressOf(id).done, 5000, 'the wait ended');
+    assert.match(t.hub.servers.progressOf(id).failure ?? '', /dropped from the queue/);
+    assert.deepEqual(spawner.order, ['l1']);
+  });
+
   it('a restarted hub clears the queued spawns the earlier process left', async () => {
     spawner = countingSpawner(60_000);
     const raw = { concurrent_spawn_limit: 1, slow_spawn_timeout: 0 };
