@@ -7,6 +7,7 @@ import { eventually, serverRecord } from '../helpers/server-state.js';
 import { queueLength } from '../../src/db/repos/spawn-queue.js';
 import { addMembers, createGroup } from '../../src/db/repos/groups.js';
 import { ensureUser } from '../../src/db/repos/users.js';
+import { Browser } from '../helpers/browser.js';
 
 /**
  * The spawn queue: a start over `concurrent_spawn_limit` waits its turn
@@ -99,6 +100,12 @@ describe('spawn queue', () => {
     assert.equal(model.servers['']?.pending, 'spawn');
     assert.equal(model.servers['']?.ready, false);
     assert.match(await firstEvent(t, c!, 's3', /spawn queue/), /^Waiting in the spawn queue: position 2 of 2/);
+    // the pending page shows it too
+    const browser = new Browser(t.hubUrl);
+    assert.equal((await browser.login('s3', 'test-password')).status, 302);
+    const page = await browser.get('/hub/spawn-pending/s3');
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<p id="queue" class="muted">Waiting in the spawn queue: position 2 of 2<\/p>/);
     assert.equal(await queueLength(t.hub.db), 2);
     // a stop while queued: out of the queue, the server reset, nothing reached the spawner
     assert.ok([202, 204].includes((await t.api('DELETE', '/users/s2/server', { token: b! })).status));
