@@ -20,6 +20,7 @@ import { refreshBeforeSpawn } from '../auth/refresh.js';
 import { loadAuthState } from '../auth/auth-state.js';
 import { serverWorkDir } from './work-dir.js';
 import { SpawnQueue, type SpawnTicket } from './spawn-queue.js';
+import { retryAfterOf } from './spawn-limits.js';
 
 export type SpawnOutcome = 'started' | 'pending';
 
@@ -74,7 +75,9 @@ export class ServerManager {
     const fresh = (await getServer(db, user.id, serverName))!;
     if (finished && !fresh.ready) {
       const record = this.progress.get(server.id);
-      throw new HubError(record.loginAgainUrl ? 401 : (record.status ?? 500), record.failure ?? `Spawn of ${serverLabel(user.name, serverName)} failed`);
+      const status = record.loginAgainUrl ? 401 : (record.status ?? 500);
+      const message = record.failure ?? `Spawn of ${serverLabel(user.name, serverName)} failed`;
+      throw new HubError(status, message, status === 429 ? { headers: retryAfterOf(message) } : {}); // given up in the spawn queue
     }
     return { outcome: finished ? 'started' : 'pending', server: fresh };
   }

@@ -30,6 +30,12 @@ export function tooManySpawns(estimate: number | undefined): HubError {
   });
 }
 
+/** The `Retry-After` header of a spawn given up in the queue, from the seconds its message names (default 60). */
+export function retryAfterOf(message: string): Record<string, string> {
+  const named = /Try again in (\d+) seconds/.exec(message);
+  return { 'Retry-After': named ? named[1]! : '60' };
+}
+
 /** JupyterHub's refusal over `active_server_limit` (with a Retry-After, which JupyterHub leaves out). */
 export function tooManyActive(): HubError {
   const retry = 120 + Math.floor(Math.random() * 61);

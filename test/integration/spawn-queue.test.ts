@@ -144,11 +144,15 @@ describe('spawn queue', () => {
 
   it('beyond spawn_queue.max_wait the spawn fails with the 429 message and the server is reset', async () => {
     spawner = countingSpawner(60_000);
-    const t = await startTestHub({ concurrent_spawn_limit: 1, slow_spawn_timeout: 0, spawn_queue: { max_wait: 0.3 } }, { spawner });
+    const t = await startTestHub({ concurrent_spawn_limit: 1, slow_spawn_timeout: 1, spawn_queue: { max_wait: 0.3 } }, { spawner });
     hubs.push(t);
     const [a, b] = await Promise.all(['w1', 'w2'].map((n) => t.tokenFor(n)));
     assert.equal((await t.api('POST', '/users/w1/server', { token: a! })).status, 202);
-    assert.equal((await t.api('POST', '/users/w2/server', { token: b! })).status, 202);
+    // given up before slow_spawn_timeout: the start call itself answers 429, with Retry-After
+    const r = await t.api('POST', '/users/w2/server', { token: b! });
+    assert.equal(r.status, 429);
+    const said = /Try again in (\d+) seconds/.exec((r.body as { message: string }).message);
+    assert.equal(r.headers.get('retry-after'), said?.[1]);
     assert.match(await firstEvent(t, b!, 'w2', /failed|Too many/), /Spawn failed: Too many users trying to log in right now\. Try again in \d+0 seconds\./);
     await eventually(async () => ((await serverRecord(t, 'w2')).row?.pending ?? null) === null, 5000, 'w2 reset');
     assert.equal(await queueLength(t.hub.db), 0);
