@@ -1,7 +1,7 @@
 /**
  * Runs the benchmarks and prints a summary table.
  *
- *   node --import tsx bench/run.ts [api] [admin] [startup] [startup-large] [spawn] [spawn-trivial] [proxy] [kubernetes] [slurm] [--quick] [--profile] [--keep] [--build]
+ *   node --import tsx bench/run.ts [api] [admin] [startup] [startup-large] [spawn] [spawn-trivial] [spawn-storm] [proxy] [kubernetes] [slurm] [--quick] [--profile] [--keep] [--build]
  *   npm run bench -- [names...] [flags]
  *
  * No name: all of them but slurm (run it by name: it needs root and resizes the
@@ -20,6 +20,7 @@ import { startupBench } from './startup.js';
 import { startupLargeBench } from './startup-large.js';
 import { spawnBench } from './spawn.js';
 import { spawnTrivialBench } from './spawn-trivial.js';
+import { spawnStormBench } from './spawn-storm.js';
 import { proxyBench } from './proxy.js';
 import { slurmBench } from './slurm.js';
 import { kubernetesBench } from './kubernetes.js';
@@ -37,6 +38,7 @@ const BENCHES: Record<string, { bench: Bench; limitMin: number; onlyWhenNamed?: 
   'startup-large': { bench: startupLargeBench, limitMin: 25 },
   spawn: { bench: spawnBench, limitMin: 20 },
   'spawn-trivial': { bench: spawnTrivialBench, limitMin: 20 },
+  'spawn-storm': { bench: spawnStormBench, limitMin: 45 },
   proxy: { bench: proxyBench, limitMin: 15 },
   kubernetes: { bench: kubernetesBench, limitMin: 5 },
   slurm: { bench: slurmBench, limitMin: 20, onlyWhenNamed: true },

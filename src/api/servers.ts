@@ -82,8 +82,10 @@ async function progressStream(hub: Hub, req: FastifyRequest, reply: FastifyReply
   }
   // Follow the events of the spawn in this process; also re-read the row every
   // second, so a spawn run by another hub process (or lost in a restart) ends
-  // the stream too. Bounded by the spawn's own time limits.
-  const limitMs = (hub.config.start_timeout + hub.config.http_timeout + 10) * 1000;
+  // the stream too. Bounded by the spawn's own time limits (and the queue's).
+  // a queued spawn may first wait up to spawn_queue.max_wait (no bound there: the spawn's own start limits then)
+  const queueWait = hub.config.spawn_queue.max_wait || 3600;
+  const limitMs = (queueWait + hub.config.start_timeout + hub.config.http_timeout + 10) * 1000;
   await new Promise<void>((resolve) => {
     let finished = false;
     const finish = (last?: ProgressEventOut) => {

@@ -4,6 +4,7 @@ import { spawnerConfigSchema } from '../spawners/registry.js';
 import { AuthConfigSchema } from '../auth/registry.js';
 import { CullConfigSchema } from '../services/culler/culler-config.js';
 import { ServicesConfigSchema } from '../services/service-config.js';
+import { ServerLimitOptions, SpawnQueueConfigSchema } from '../hub/spawn-queue-config.js';
 
 /**
  * The one declaration of every configuration option: its type, default and
@@ -139,8 +140,14 @@ export const ConfigSchema = Type.Object(
         "Let admins open other users' servers in the browser (JupyterHub's name). Off: the admin role's `access:servers` does not count when the hub authorizes a browser (OAuth) login to someone else's server, and the admin page shows no link to open it; access granted by other roles (e.g. `access:servers!group=team`) still counts. JupyterHub 5 ignores this deprecated option and always lets admins in. Applies live.",
     }),
     named_server_limit_per_user: Type.Integer({ minimum: 0, default: 0, description: 'Most named servers a user may have; 0: no limit.' }),
-    concurrent_spawn_limit: Type.Integer({ minimum: 0, default: 100, description: 'Most spawns pending at once; 0: no limit.' }),
-    active_server_limit: Type.Integer({ minimum: 0, default: 0, description: 'Most servers running or pending at once; 0: no limit.' }),
+    concurrent_spawn_limit: Type.Integer({
+      minimum: 0,
+      default: 100,
+      description: 'Most spawns in progress at once, over every hub process on the database; more wait in `spawn_queue`. 0: no limit.',
+    }),
+    active_server_limit: Type.Integer({ minimum: 0, default: 0, description: 'Most servers running or pending (queued ones too) at once; 0: no limit. A start over it is refused with 429.' }),
+    spawn_queue: SpawnQueueConfigSchema,
+    ...ServerLimitOptions,
     cookie_max_age_days: Type.Number({ exclusiveMinimum: 0, default: 14, description: 'Lifetime of login sessions and OAuth tokens, in days.' }),
     headers: Type.Record(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }), Type.String({ pattern: '^[\\t\\x20-\\x7e]*$' }), {
       default: {},

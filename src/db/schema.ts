@@ -174,6 +174,18 @@ export interface ServiceTokensTable {
   last_activity: string | null;
 }
 
+/** A spawn waiting for a slot under `concurrent_spawn_limit` (FIFO by `id`; deleted when admitted). */
+export interface SpawnQueueTable {
+  id: Generated<number>;
+  server_id: number;
+  /** The hub process (`processId`) that runs the spawn once admitted. */
+  owner: string;
+  /** When the spawn joined the queue, ISO time. */
+  enqueued: string;
+  /** When the owning process last re-checked the queue, ISO time: an entry not seen for long belongs to a dead process. */
+  seen: string;
+}
+
 export interface DB {
   users: UsersTable;
   groups: GroupsTable;
@@ -191,6 +203,7 @@ export interface DB {
   service_roles: ServiceRolesTable;
   service_tokens: ServiceTokensTable;
   audit_log: AuditLogTable;
+  spawn_queue: SpawnQueueTable;
 }
 
 /** One audit entry (migration 0006, `src/db/repos/audit.ts`): who did what, when. Never holds a token value. */

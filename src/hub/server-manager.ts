@@ -6,7 +6,7 @@ import { pollSafely, POLL_TIMEOUT_MS, savedState } from './spawner-calls.js';
 import { quotePath, serverNameProblem, usernameProblem } from '../lib/names.js';
 import { loginAgainUrl, needsLoginAgain } from './login-again.js';
 import type { UserRow } from '../db/repos/users.js';
-import { activeServers, claimSpawn, countActive, createServer, deleteServer, getServer, reportedPort, updateServer, type ServerRow } from '../db/repos/servers.js';
+import { activeServers, createServer, deleteServer, getServer, reportedPort, updateServer, type ServerRow } from '../db/repos/servers.js';
 import { getUserById, groupsOfUsers, touchUserActivity } from '../db/repos/users.js';
 import { createToken, deleteServerTokens } from '../db/repos/tokens.js';
 import { upsertClient } from '../db/repos/oauth.js';
@@ -24,6 +24,8 @@ import { refreshBeforeSpawn } from '../auth/refresh.js';
 import { loadAuthState } from '../auth/auth-state.js';
 import { serverWorkDir } from './work-dir.js';
 import { environmentFromHooks, PostStopHooks } from './spawn-hooks.js';
+import { SpawnQueue, type SpawnTicket } from './spawn-queue.js';
+import { retryAfterOf } from './spawn-limits.js';
 
 export type SpawnOutcome = 'started' | 'pending';
 
@@ -62,6 +64,8 @@ export class ServerManager {
    * the hub's start-up (re-attach) or a spawn.
    */
   pollTimeoutMs = POLL_TIMEOUT_MS;
+  /** Limits and the FIFO queue of spawns over `concurrent_spawn_limit` (src/hub/spawn-queue.ts). */
+  readonly queue = new SpawnQueue(() => this.h);
 
   constructor(private readonly hub: () => Hub) {}
 
@@ -78,7 +82,9 @@ export class ServerManager {
     const fresh = (await getServer(db, user.id, serverName))!;
     if (finished && !fresh.ready) {
       const record = this.progress.get(server.id);
-      throw new HubError(record.loginAgainUrl ? 401 : (record.status ?? 500), record.failure ?? `Spawn of ${serverLabel(user.name, serverName)} failed`);
+      const status = record.loginAgainUrl ? 401 : (record.status ?? 500);
+      const message = record.failure ?? `Spawn of ${serverLabel(user.name, serverName)} failed`;
+      throw new HubError(status, message, status === 429 ? { headers: retryAfterOf(message) } : {}); // given up in the spawn queue
     }
     return { outcome: finished ? 'started' : 'pending', server: fresh };
   }
@@ -121,23 +127,32 @@ export class ServerManager {
     // the options are checked by the back-end on every path (API, form, remembered) before anything is
     // claimed, or stored: a refused start leaves no new server row behind
     const plan = await this.plan(user, userOptions ?? this.remembered(row, label));
-    await this.checkLimits(began);
     // two first starts of a new server at once: one creates the row, the other uses it (the claim below decides)
+    const created = !row;
     row ??= await createServer(db, user.id, serverName, plan.backend.name).catch(async (err: unknown) => {
       const raced = await getServer(db, user.id, serverName);
       if (!raced) throw err;
       return raced;
     });
-    if (!(await claimSpawn(db, row.id, this.h.processId))) throw new HubError(400, `${label} is already pending or running`);
+    // the limits are checked and the spawn claimed (admitted, or queued) in one step with the other hub processes
+    const claimed = row;
+    const ticket = await this.queue.reserve(user, plan.spawnUser.groups, row.id, label).catch(async (err: unknown) => {
+      // a refused first start leaves no server behind (a named server would show as existing)
+      if (created) await db.deleteFrom('servers').where('id', '=', claimed.id).where('pending', 'is', null).where('ready', '=', 0).execute();
+      throw err;
+    });
     this.progress.reset(row.id);
-    return { server: { ...row, pending: 'spawn' }, done: this.launch(row, plan) };
+    return { server: { ...row, pending: 'spawn' }, done: this.launch(row, plan, ticket) };
   }
 
   /** Runs a claimed spawn in the background, tracked in `inFlight`; the promise settles when it ends. */
-  private launch(row: ServerRow, plan: SpawnPlan): Promise<void> {
+  private launch(row: ServerRow, plan: SpawnPlan, ticket?: SpawnTicket): Promise<void> {
     const abort = new AbortController();
     const id = row.id;
-    const done = this.runSpawn(plan, row, abort.signal)
+    // a queued spawn waits for its slot first (a stop while it waits takes it out of the queue)
+    const admitted = ticket ? this.queue.wait(ticket, abort.signal, (message) => this.progress.push(id, { progress: 0, message })) : Promise.resolve(true);
+    const done = admitted
+      .then((ok) => (ok ? this.queue.timed(() => this.runSpawn(plan, row, abort.signal)) : undefined))
       .catch((err: Error) => this.h.log.error({ err: err.message, user: plan.user.name }, 'spawn bookkeeping failed'))
       .finally(() => this.inFlight.delete(id));
     this.inFlight.set(id, { promise: done, abort });
@@ -179,25 +194,6 @@ export class ServerManager {
     // the model shows `backend` only when there is a choice (one back-end: user_options as the spawner checked them)
     const stored = this.h.spawners.all().length > 1 ? { [BACKEND_OPTION]: backend.name, ...options } : options;
     return { user, spawnUser, backend, options, stored, authState };
-  }
-
-  private async checkLimits(began: number): Promise<void> {
-    const { config, db } = this.h;
-    if (!config.concurrent_spawn_limit && !config.active_server_limit) return;
-    const { active, pending } = await countActive(db);
-    if (config.concurrent_spawn_limit && pending >= config.concurrent_spawn_limit) {
-      this.h.metrics.spawnEnded('throttled', (performance.now() - began) / 1000);
-      const retry = 30 + Math.floor(Math.random() * 31);
-      throw new HubError(429, `Too many users trying to log in right now. Try again in ${Math.ceil(retry / 10) * 10} seconds.`, {
-        headers: { 'Retry-After': String(retry) },
-      });
-    }
-    if (config.active_server_limit && active >= config.active_server_limit) {
-      // JupyterHub sends no Retry-After here; clients that honour 429 need one ("a few minutes").
-      this.h.metrics.spawnEnded('too-many-users', (performance.now() - began) / 1000);
-      const retry = 120 + Math.floor(Math.random() * 61);
-      throw new HubError(429, 'Active user limit exceeded. Try again in a few minutes.', { headers: { 'Retry-After': String(retry) } });
-    }
   }
 
   private async runSpawn(plan: SpawnPlan, row: ServerRow, signal: AbortSignal): Promise<void> {
@@ -486,7 +482,9 @@ export class ServerManager {
     let kept = 0;
     let cleared = 0;
     let resumed = 0;
-    const rows = await activeServers(db);
+    // queued spawns of earlier processes are dropped (their servers are cleared below); another live hub's are left alone
+    const othersQueued = await this.queue.forRestart();
+    const rows = (await activeServers(db)).filter((r) => !othersQueued.has(r.id));
     // bounded: a thousand servers are checked a few dozen at a time, not with a thousand sockets at once
     await forEachBounded(rows, REATTACH_CONCURRENCY, async (row) => {
         const log = this.h.log.child({ user: row.user_name, server: row.name });
@@ -654,6 +652,7 @@ export class ServerManager {
   /** Stops the poll loop and waits (bounded) for transitions in flight. */
   async close(timeoutMs = 5000): Promise<void> {
     this.closing.abort();
+    this.queue.close();
     if (this.pollTimer) clearTimeout(this.pollTimer);
     await resolvesWithin(Promise.allSettled([...this.inFlight.values()].map((f) => f.promise)), timeoutMs);
     await this.stopHooks.settled(timeoutMs);

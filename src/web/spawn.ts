@@ -223,13 +223,17 @@ export function spawnRoutes(app: FastifyInstance, hub: Hub): void {
     const body = html`<div class="card"><h1>Your server is starting up</h1>
       <p class="muted">You will be redirected when it is ready.</p>
       <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"><div id="bar"></div></div>
+      <p id="queue" class="muted">${queueLine(hub, row.id)}</p>
       <ul class="log" id="log"></ul>
       </div>
       <script>
       (function(){
         var bar=document.getElementById('bar'),log=document.getElementById('log');
         var es=new EventSource(${new Html(scriptString(progressUrl))});
+        var queue=document.getElementById('queue');
         es.onmessage=function(m){var e=JSON.parse(m.data);bar.style.width=(e.progress||0)+'%';
+          if(/^Waiting in the spawn queue/.test(e.message||'')){queue.textContent=e.message;return;}
+          queue.textContent='';
           var li=document.createElement('li');li.textContent=e.message||'';log.appendChild(li);
           if(e.ready){es.close();window.location.replace(${new Html(scriptString(next ?? ''))}||e.url||${new Html(scriptString(url))});}
           if(e.failed){es.close();window.location.reload();}};
@@ -268,4 +272,11 @@ function loginAgainOr(hub: Hub, req: FastifyRequest, reply: FastifyReply, who: I
 /** A JavaScript string literal that is safe inside an HTML script element. */
 function scriptString(value: string): string {
   return JSON.stringify(value).replaceAll('<', '\\u003c').replaceAll('>', '\\u003e').replaceAll('&', '\\u0026').replaceAll('\u2028', '\\u2028').replaceAll('\u2029', '\\u2029');
+}
+
+/** The latest queue message of a spawn of this process still waiting (the position and estimate), else empty. */
+function queueLine(hub: Hub, serverId: number): string {
+  const events = hub.servers.progressOf(serverId).events;
+  const last = events[events.length - 1];
+  return last && last.message.startsWith('Waiting in the spawn queue') ? last.message : '';
 }

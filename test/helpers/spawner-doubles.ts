@@ -15,6 +15,8 @@
  * - {@link optionsCheckingSpawner}: `checkOptions` accepts only `size` (small|large, normalised) and `note`.
  * - {@link versionedStateSpawner}: saves state `v: 1`; `upgradeState` lifts it to `v: 2` and refuses others.
  * - {@link pollManySpawner}: has `pollMany` and counts its calls.
+ * - {@link countingSpawner} (counting-spawner.ts): no process per server (one shared in-process listener), a delay,
+ *   and the most starts in progress at once: for crowds of spawns (the spawn queue).
  * - {@link loginBoundSpawner}: acts as the user (as FirecREST does): while {@link LoginBoundSpawner.loginExpired}
  *   is set, `stopBlocker` gives a reason, `stop` throws a 401-status error and `start` a SpawnError of status 401.
  *
@@ -32,6 +34,8 @@ import { SpawnerBackends, type Backend } from '../../src/spawners/backends.js';
 import { freePort } from '../../src/spawners/local-process.js';
 import type { PollResult, SpawnRequest, Spawner, SpawnerState, StartResult } from '../../src/spawners/spawner.js';
 import { TRIVIAL_SERVER } from './hub.js';
+
+export { countingSpawner, CountingSpawner } from './counting-spawner.js';
 
 /** State of a double's server: the process and where it listens. */
 export interface DoubleState extends SpawnerState {

@@ -6,10 +6,12 @@ import { serverRecord } from '../helpers/server-state.js';
 import { Browser } from '../helpers/browser.js';
 
 /**
- * `concurrent_spawn_limit` (spawns pending at once) and `active_server_limit`
- * (servers running or pending): a start over the limit is refused with 429,
- * a Retry-After header and JupyterHub's message, on the API and the spawn
- * page, without touching the refused server's row.
+ * `concurrent_spawn_limit` (spawns in progress at once) with no queue
+ * (`spawn_queue.max_length: 0`, JupyterHub's behaviour) and
+ * `active_server_limit` (servers running or pending): a start over the limit
+ * is refused with 429, a Retry-After header and JupyterHub's message, on the
+ * API and the spawn page, without touching the refused server's row. The
+ * queue itself: spawn-queue.test.ts.
  */
 describe('spawn limits', () => {
   let t: TestHub | undefined;
@@ -21,9 +23,9 @@ describe('spawn limits', () => {
     spawner = undefined;
   });
 
-  it('concurrent_spawn_limit: a spawn over the limit gets 429 with Retry-After; a slot that frees admits the next', async () => {
+  it('concurrent_spawn_limit without a queue: a spawn over the limit gets 429 with Retry-After; a slot that frees admits the next', async () => {
     spawner = neverSpawner();
-    t = await startTestHub({ concurrent_spawn_limit: 2, slow_spawn_timeout: 0.1 }, { spawner });
+    t = await startTestHub({ concurrent_spawn_limit: 2, slow_spawn_timeout: 0.1, spawn_queue: { max_length: 0 } }, { spawner });
     const toks = await Promise.all(['c1', 'c2', 'c3'].map((n) => t!.tokenFor(n)));
     assert.equal((await t.api('POST', '/users/c1/server', { token: toks[0] })).status, 202);
     assert.equal((await t.api('POST', '/users/c2/server', { token: toks[1] })).status, 202);
@@ -33,7 +35,7 @@ describe('spawn limits', () => {
     const retry = Number(r.headers.get('retry-after'));
     assert.ok(retry >= 30 && retry <= 60, `Retry-After ${r.headers.get('retry-after')}`);
     const refused = await serverRecord(t, 'c3');
-    assert.equal(refused.row?.pending ?? null, null);
+    assert.equal(refused.row, undefined, 'a refused first start leaves no server row');
     assert.equal(spawner.calls.length, 2, 'the refused spawn reached the spawner');
     // cancelling one pending spawn frees a slot
     assert.equal((await t.api('DELETE', '/users/c1/server', { token: toks[0] })).status, 204);
@@ -58,7 +60,7 @@ describe('spawn limits', () => {
 
   it('the spawn page answers a refused start with a 429 page', async () => {
     spawner = neverSpawner();
-    t = await startTestHub({ concurrent_spawn_limit: 1, slow_spawn_timeout: 0.1 }, { spawner });
+    t = await startTestHub({ concurrent_spawn_limit: 1, slow_spawn_timeout: 0.1, spawn_queue: { max_length: 0 } }, { spawner });
     const tok = await t.tokenFor('p1');
     assert.equal((await t.api('POST', '/users/p1/server', { token: tok })).status, 202);
     const b = new Browser(t.hubUrl);
