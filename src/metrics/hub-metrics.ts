@@ -3,7 +3,7 @@ import { Gauge, Histogram, Registry } from 'prom-client';
 import type { DB } from '../db/schema.js';
 import { ACTIVE_PERIODS, CachedSnapshot, readSnapshot, type ActivePeriod } from './db-snapshot.js';
 import { SPAWN_STATUSES, type HubMetrics, type SpawnStatus } from './metrics.js';
-import { pendingSpawnCount } from './queue-length.js';
+import { queueLength as queuedSpawns } from '../db/repos/spawn-queue.js';
 import { registerProcessMetrics } from '../proxy/builtin/process-metrics.js';
 
 /** JupyterHub's buckets of `jupyterhub_server_spawn_duration_seconds` (spawns take a while). */
@@ -39,7 +39,7 @@ export class PrometheusHubMetrics implements HubMetrics {
 
   constructor(opts: HubMetricsOptions) {
     const registers = [this.registry];
-    const queueLength = opts.queueLength ?? pendingSpawnCount;
+    const queueLength = opts.queueLength ?? queuedSpawns;
     this.snapshot = new CachedSnapshot(() => readSnapshot(opts.db, queueLength), opts.snapshotTtlMs ?? 1000);
     const snapshot = this.snapshot;
     this.requests = new Histogram({

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { migrate, type Database } from '../../src/db/database.js';
 import { readSnapshot } from '../../src/metrics/db-snapshot.js';
-import { pendingSpawnCount } from '../../src/metrics/queue-length.js';
+import { queueLength } from '../../src/db/repos/spawn-queue.js';
 import { STORE_DIALECTS } from '../helpers/store-dialects.js';
 
 /** The database gauges of /hub/metrics read the same on every dialect (PostgreSQL answers counts as strings). */
@@ -33,12 +33,14 @@ for (const dialect of STORE_DIALECTS) {
         ids.push(row.id);
       }
       const server = (i: number, ready: number, pending: 'spawn' | 'stop' | null) =>
-        db.insertInto('servers').values({ user_id: ids[i]!, name: '', ready, pending, state: '{}', user_options: '{}', spawner: 'default' }).execute();
+        db.insertInto('servers').values({ user_id: ids[i]!, name: '', ready, pending, state: '{}', user_options: '{}', spawner: 'default' }).returning('id').executeTakeFirstOrThrow();
       await server(0, 1, null);
       await server(1, 1, null);
-      await server(2, 0, 'spawn');
+      const queued = await server(2, 0, 'spawn');
+      // a spawn waiting in the queue (src/db/repos/spawn-queue.ts)
+      await db.insertInto('spawn_queue').values({ server_id: queued.id, owner: 'test', enqueued: ago(5), seen: ago(1) }).execute();
       await server(3, 1, 'stop');
-      assert.deepEqual(await readSnapshot(db, pendingSpawnCount, now), {
+      assert.deepEqual(await readSnapshot(db, queueLength, now), {
         totalUsers: 7,
         activeUsers: { '24h': 2, '7d': 4, '30d': 5 },
         runningServers: 3,

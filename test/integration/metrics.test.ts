@@ -118,16 +118,17 @@ describe('GET /hub/metrics', () => {
 });
 
 describe('spawn refusals in jupyterhub_server_spawn_duration_seconds', () => {
-  it('counts already-pending, throttled (concurrent_spawn_limit) and too-many-users (active_server_limit)', async () => {
+  it('counts already-pending, throttled (the spawn queue full) and too-many-users (active_server_limit), and the queue length', async () => {
     const spawner = neverSpawner();
-    const t = await startTestHub({ concurrent_spawn_limit: 1, active_server_limit: 2, slow_spawn_timeout: 0.1 }, { spawner });
+    const t = await startTestHub({ concurrent_spawn_limit: 1, active_server_limit: 3, spawn_queue: { max_length: 1 }, slow_spawn_timeout: 0.1 }, { spawner });
     try {
-      const [ann, ben] = [await t.tokenFor('ann'), await t.tokenFor('ben')];
+      const [ann, ben, cat, dan] = [await t.tokenFor('ann'), await t.tokenFor('ben'), await t.tokenFor('cat'), await t.tokenFor('dan')];
       assert.equal((await t.api('POST', '/users/ann/server', { token: ann })).status, 202);
       assert.equal((await t.api('POST', '/users/ann/server', { token: ann })).status, 202, 'already pending');
-      assert.equal((await t.api('POST', '/users/ben/server', { token: ben })).status, 429, 'over concurrent_spawn_limit');
-      t.hub.config = { ...t.hub.config, concurrent_spawn_limit: 0, active_server_limit: 1 };
-      assert.equal((await t.api('POST', '/users/ben/server', { token: ben })).status, 429, 'over active_server_limit');
+      assert.equal((await t.api('POST', '/users/ben/server', { token: ben })).status, 202, 'queued behind ann');
+      assert.equal((await t.api('POST', '/users/cat/server', { token: cat })).status, 429, 'the queue (max_length 1) is full');
+      t.hub.config = { ...t.hub.config, active_server_limit: 1 };
+      assert.equal((await t.api('POST', '/users/dan/server', { token: dan })).status, 429, 'over active_server_limit');
       const res = await fetch(`${t.hubUrl}/hub/metrics`, { headers: { Authorization: `token ${await t.tokenFor('root', { admin: true })}` } });
       const m = parseExposition(await res.text());
       const count = (status: string) => m.value('jupyterhub_server_spawn_duration_seconds_count', { status });
@@ -135,7 +136,7 @@ describe('spawn refusals in jupyterhub_server_spawn_duration_seconds', () => {
         ['success', 'failure', 'already-pending', 'throttled', 'too-many-users'].map(count),
         [0, 0, 1, 1, 1],
       );
-      assert.equal(m.value('ganymede_spawn_queue_length'), 1, 'the pending spawn (until the spawn queue counts its own)');
+      assert.equal(m.value('ganymede_spawn_queue_length'), 1, "ben's queued spawn");
     } finally {
       await t.stop();
       await spawner.killAll();

@@ -50,7 +50,7 @@ describe('Authorization: Basic at the token endpoint', () => {
 
 describe('privilege comparisons', () => {
   test('actsAsAdmin wants every admin scope unfiltered', () => {
-    assert.ok(actsAsAdmin(expandScopes(['admin-ui', 'admin:users', 'admin:servers', 'admin:services', 'tokens', 'admin:groups', 'list:services', 'read:services', 'read:hub', 'proxy', 'shutdown', 'access:services', 'access:servers', 'read:roles', 'read:metrics', 'shares'])));
+    assert.ok(actsAsAdmin(expandScopes(['admin-ui', 'admin:users', 'admin:servers', 'admin:services', 'tokens', 'admin:groups', 'list:services', 'read:services', 'read:hub', 'proxy', 'shutdown', 'access:services', 'access:servers', 'read:roles', 'read:metrics', 'read:audit', 'shares'])));
     assert.ok(!actsAsAdmin(expandScopes(['admin:users'])));
   });
   test('scopesNotHeld honours filters and hierarchy', () => {
