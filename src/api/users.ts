@@ -180,7 +180,7 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     const vis = visibilityKey(hub, who);
     if (vis === undefined || !responseCacheOf(hub)) return userModelByName(hub, who, name, includeStopped);
     // the same user, flag and visibility give the same answer while the database is unchanged (response-cache.ts)
-    const { body } = await cachedJson(hub, `user\0${name}\0${includeStopped ? 1 : 0}\0${vis}`, async () => ({
+    const { body } = await cachedJson(hub, `user\0${JSON.stringify(name)}\0${includeStopped ? 1 : 0}\0${vis}`, async () => ({
       body: Buffer.from(reply.serializeInput(await userModelByName(hub, who, name, includeStopped), USER_MODEL_SCHEMA)),
     }));
     return reply.type(JSON_TYPE).send(body);
