@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
+import { postgresAvailable, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { loadRoles } from '../../src/hub/roles-loader.js';
 import { CryptKeeper } from '../../src/lib/crypto.js';
 import { responseCacheOf, RESPONSE_CACHE_MAX_ENTRIES } from '../../src/api/response-cache.js';
@@ -193,5 +194,27 @@ describe('API response cache: fresh after every write, per visibility, bounded',
     }
     assert.ok(cache.stats.entries <= RESPONSE_CACHE_MAX_ENTRIES, `${cache.stats.entries} entries`);
     assert.ok(cache.stats.bytes <= cache.maxBytes);
+  });
+});
+
+describe('API response cache on PostgreSQL: off', { skip: postgresAvailable() ? false : 'PostgreSQL is not installed (scripts/test.sh installs it)' }, () => {
+  let pg: TestPostgres | undefined;
+  let t: TestHub | undefined;
+  after(async () => {
+    await t?.stop();
+    pg?.stop();
+  });
+
+  it('caches nothing (no cheap way to see another process commit) and answers fresh', async () => {
+    pg = await startPostgres();
+    assert.ok(pg, 'PostgreSQL started');
+    t = await startTestHub({ db: { url: pg.url } });
+    const admin = await t.tokenFor('root', { admin: true });
+    assert.equal((await t.api('POST', '/users/ann', { token: admin })).status, 201);
+    assert.equal(((await t.api('GET', '/users/ann', { token: admin })).body as UserModel).admin, false);
+    assert.equal((await t.api('PATCH', '/users/ann', { token: admin, body: { admin: true } })).status, 200);
+    assert.equal(((await t.api('GET', '/users/ann', { token: admin })).body as UserModel).admin, true);
+    assert.ok(((await t.api('GET', '/users', { token: admin })).body as UserModel[]).some((u) => u.name === 'ann' && u.admin));
+    assert.equal(responseCacheOf(t.hub), undefined);
   });
 });
