@@ -31,7 +31,7 @@ interface Entry extends CachedAnswer {
 }
 
 export const RESPONSE_CACHE_MAX_ENTRIES = 2_000;
-export const RESPONSE_CACHE_MAX_BYTES = 32 * 1024 * 1024;
+export const RESPONSE_CACHE_MAX_BYTES = 16 * 1024 * 1024;
 
 export class ResponseCache {
   private readonly entries = new Map<string, Entry>();
