@@ -59,6 +59,38 @@ function filtersOf(who: Requester): RequestFilters {
   return f;
 }
 
+const visibilityCache = new WeakMap<Requester, Map<string, string>>();
+
+function filterText(filter: Filter): string {
+  if (filter === 'all') return '*';
+  const part = (tag: string, names: Set<string>) => (names.size ? `${tag}${JSON.stringify([...names].sort())}` : '');
+  return `${part('u', filter.users)}${part('s', filter.servers)}${part('g', filter.groups)}${part('v', filter.services)}`;
+}
+
+/**
+ * What of the requester's scopes shapes the user models it is shown (and,
+ * with `extra`, e.g. `list:users`, which users are listed): the filter of
+ * every scope userModel reads, as text. Two requesters with the same key get
+ * the same models of the same rows (src/api/response-cache.ts keys on it).
+ * Undefined when the models would hold decrypted auth state (the requester
+ * may read it and the hub has a crypt key): those answers are not cached.
+ */
+export function visibilityKey(hub: Hub, who: Requester, extra = ''): string | undefined {
+  let byExtra = visibilityCache.get(who);
+  if (!byExtra) visibilityCache.set(who, (byExtra = new Map()));
+  let key = byExtra.get(extra);
+  if (key === undefined) {
+    key = '';
+    const scopes = [...USER_ACCESS.map(([scope]) => scope), 'read:servers', 'admin:server_state', ...(extra ? [extra] : [])];
+    for (const scope of scopes) key += `${scope}=${filterText(filterFor(who.scopes, scope))};`;
+    byExtra.set(extra, key);
+  }
+  const authState = filtersOf(who).keys.has('auth_state');
+  // without a key every auth state reads as null: nothing secret in the answer
+  if (authState && hub.crypt.enabled) return undefined;
+  return authState ? `${key}crypt=off` : key;
+}
+
 export function isActive(s: Pick<ServerModelRow, 'ready' | 'pending'>): boolean {
   return s.ready === 1 || s.pending !== null;
 }

@@ -23,13 +23,16 @@ import { contextsOfUsers, serversOfUser, userWithNames } from '../db/repos/user-
 import { USER_LIST_SCHEMA, USER_MODEL_SCHEMA, USER_PAGE_SCHEMA } from './user-schemas.js';
 import { apiIdentity, expectType, findUserOr404, groupsOf, jsonObjectBody, onlyKeys, queryFlag, requireScope, sendStatus } from './common.js';
 import { audit } from '../hub/audit.js';
-import { userModel, type UserContext } from './models.js';
+import { userModel, visibilityKey, type UserContext } from './models.js';
+import { cachedJson, responseCacheOf, type CachedAnswer } from './response-cache.js';
 import { paginated, readPage } from './pagination.js';
 import { serviceModel } from './services.js';
 import { isAdminUser, requireAdmin, requireGroupRolesHeld, requireNamePrivilegesHeld, requireNoReachGained, requireNoReachGainedByRenaming } from './privilege.js';
 
 /** The truncated-list warning of GET /users: once a minute at most. */
 const truncationWarning = new LogEvery(60_000);
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 const READ_USER_SCOPES = ['read:users', 'read:users:name', 'read:servers', 'read:users:groups', 'read:users:activity', 'read:roles:users'];
 
@@ -57,6 +60,15 @@ function userRoles(user: UserRow, extra: string[] | undefined): string[] {
 
 export async function modelOf(hub: Hub, who: Requester, user: UserRow, includeStopped = false): Promise<Record<string, unknown>> {
   const ctx = (await userContexts(hub, [user])).get(user.id)!;
+  return userModel(hub, who, user, ctx, includeStopped);
+}
+
+/** A user's model by name, or 404: the user, its groups and roles in one statement, its servers in another (the hot path of API clients). */
+async function userModelByName(hub: Hub, who: Requester, name: string, includeStopped: boolean): Promise<Record<string, unknown>> {
+  const found = await userWithNames(hub.db, name);
+  if (!found) throw new HubError(404, `No such user: ${quoteName(name)}`);
+  const { user, groups, roles } = found;
+  const ctx = { groups, roles: userRoles(user, roles), servers: await serversOfUser(hub.db, user.id) };
   return userModel(hub, who, user, ctx, includeStopped);
 }
 
@@ -106,27 +118,36 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     const nameFilter = q['name_filter'];
     if (nameFilter !== undefined && (typeof nameFilter !== 'string' || nameFilter.length > 255)) throw new HubError(400, 'Invalid name_filter: give it once, as text of at most 255 characters');
     const filter = filterFor(who.scopes, 'list:users');
-    const { rows, total } = await listUsers(hub.db, {
-      offset: page.offset,
-      limit: page.limit,
-      state: state as UserStateFilter | undefined,
-      sort: sort as UserSort,
-      descending,
-      names: filter === 'all' ? undefined : [...filter.users],
-      groups: filter === 'all' ? undefined : [...filter.groups],
-      count: page.envelope,
-      nameFilter: nameFilter as string | undefined,
-    });
-    if (!page.envelope && total === -1 && q['limit'] === undefined) {
+    const build = async (): Promise<CachedAnswer> => {
+      const { rows, total } = await listUsers(hub.db, {
+        offset: page.offset,
+        limit: page.limit,
+        state: state as UserStateFilter | undefined,
+        sort: sort as UserSort,
+        descending,
+        names: filter === 'all' ? undefined : [...filter.users],
+        groups: filter === 'all' ? undefined : [...filter.groups],
+        count: page.envelope,
+        nameFilter: nameFilter as string | undefined,
+      });
+      const contexts = await userContexts(hub, rows);
+      const includeStopped = queryFlag(q['include_stopped_servers']);
+      const items = rows.map((u) => userModel(hub, who, u, contexts.get(u.id)!, includeStopped));
+      const body = paginated(req, page, items, total);
+      const json = reply.serializeInput(body as Record<string, unknown>, page.envelope ? USER_PAGE_SCHEMA : USER_LIST_SCHEMA);
+      // truncated: a bare list of up to api_page_max_limit users, the client giving no limit
+      return { body: Buffer.from(json), note: !page.envelope && total === -1 && q['limit'] === undefined ? rows.length : undefined };
+    };
+    // the same URL, page and visibility give the same answer while the database is unchanged (response-cache.ts)
+    const vis = visibilityKey(hub, who, 'list:users');
+    const key = vis === undefined ? undefined : `users\0${req.url}\0${page.envelope ? 1 : 0}\0${page.offset}\0${page.limit}\0${vis}`;
+    const { body, note } = await cachedJson(hub, key, build);
+    if (note !== undefined) {
       // a client that does not paginate asks for this on every call: the warning is not written every time
       const skipped = truncationWarning.due();
-      if (skipped !== undefined) req.log.warn({ returned: rows.length, not_logged_since: skipped }, 'Truncated user list in request that does not expect pagination');
+      if (skipped !== undefined) req.log.warn({ returned: note, not_logged_since: skipped }, 'Truncated user list in request that does not expect pagination');
     }
-    const contexts = await userContexts(hub, rows);
-    const includeStopped = queryFlag(q['include_stopped_servers']);
-    const items = rows.map((u) => userModel(hub, who, u, contexts.get(u.id)!, includeStopped));
-    const body = paginated(req, page, items, total);
-    return reply.type('application/json; charset=utf-8').send(reply.serializeInput(body as Record<string, unknown>, page.envelope ? USER_PAGE_SCHEMA : USER_LIST_SCHEMA));
+    return reply.type(JSON_TYPE).send(body);
   });
 
   app.post('/users', async (req, reply) => {
@@ -152,15 +173,17 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     return reply.code(201).send(created.map((u) => userModel(hub, who, u, contexts.get(u.id)!, false)));
   });
 
-  app.get('/users/:name', { schema: { response: { 200: USER_MODEL_SCHEMA } } }, async (req) => {
+  app.get('/users/:name', { schema: { response: { 200: USER_MODEL_SCHEMA } } }, async (req, reply) => {
     const name = userName(req);
     const who = await requireScope(hub, req, READ_USER_SCOPES, { user: name, userGroups: await groupsOf(hub, name, req) });
-    // the user, its groups and roles in one statement, its servers in another (the hot path of API clients)
-    const found = await userWithNames(hub.db, name);
-    if (!found) throw new HubError(404, `No such user: ${quoteName(name)}`);
-    const { user, groups, roles } = found;
-    const ctx = { groups, roles: userRoles(user, roles), servers: await serversOfUser(hub.db, user.id) };
-    return userModel(hub, who, user, ctx, queryFlag((req.query as Record<string, unknown>)['include_stopped_servers']));
+    const includeStopped = queryFlag((req.query as Record<string, unknown>)['include_stopped_servers']);
+    const vis = visibilityKey(hub, who);
+    if (vis === undefined || !responseCacheOf(hub)) return userModelByName(hub, who, name, includeStopped);
+    // the same user, flag and visibility give the same answer while the database is unchanged (response-cache.ts)
+    const { body } = await cachedJson(hub, `user\0${JSON.stringify(name)}\0${includeStopped ? 1 : 0}\0${vis}`, async () => ({
+      body: Buffer.from(reply.serializeInput(await userModelByName(hub, who, name, includeStopped), USER_MODEL_SCHEMA)),
+    }));
+    return reply.type(JSON_TYPE).send(body);
   });
 
   app.post('/users/:name', async (req, reply) => {

@@ -4,6 +4,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, 
 import SQLite from 'better-sqlite3';
 import { ConfigError } from '../lib/errors.js';
 import type { DB } from './schema.js';
+import { registerChangeStamp, SqliteChangeWatch } from './change-stamp.js';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-services.js';
 import * as m0003 from './migrations/0003-auth-refresh.js';
@@ -51,7 +52,9 @@ export async function openDatabase(url: string, dataDir: string): Promise<Databa
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    const watch = new SqliteChangeWatch(sqlite);
+    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, watch) }) });
+    registerChangeStamp(db, watch);
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   throw new ConfigError(`config: db.url: expected a sqlite:// or postgres:// URL, got ${JSON.stringify(url.replace(/:[^:@/]*@/, ':***@'))}`);
@@ -62,21 +65,27 @@ export async function openDatabase(url: string, dataDir: string): Promise<Databa
  * running it; this keeps the most recent prepared statements by their SQL
  * text. better-sqlite3 runs a statement to completion synchronously, so one
  * statement object can serve every call.
+ *
+ * Kysely's driver asks for the statement right before it runs it, every
+ * time: a statement SQLite does not call read-only bumps `watch`'s write
+ * epoch there (see change-stamp.ts).
  */
-function withStatementCache(sqlite: SQLite.Database, size = 500): SqliteDatabase {
-  const cache = new Map<string, SQLite.Statement>();
+function withStatementCache(sqlite: SQLite.Database, watch: SqliteChangeWatch, size = 500): SqliteDatabase {
+  const cache = new Map<string, { stmt: SQLite.Statement; readonly: boolean }>();
   return {
     close: () => sqlite.close(),
     prepare: (text: string) => {
-      let stmt = cache.get(text);
-      if (stmt) {
+      let entry = cache.get(text);
+      if (entry) {
         cache.delete(text);
       } else {
-        stmt = sqlite.prepare(text);
+        const stmt = sqlite.prepare(text);
+        entry = { stmt, readonly: stmt.readonly };
         if (cache.size >= size) cache.delete(cache.keys().next().value as string);
       }
-      cache.set(text, stmt);
-      return stmt;
+      cache.set(text, entry);
+      if (!entry.readonly) watch.bump();
+      return entry.stmt;
     },
   };
 }

@@ -1,0 +1,55 @@
+/**
+ * A stamp of the database's content, for caches of what was read from it
+ * (src/api/response-cache.ts): two reads of the stamp are equal only if no
+ * write can have been committed in between, by this process or another.
+ *
+ * SQLite only. This process's writes are counted at the statement: every
+ * statement that SQLite itself does not report read-only
+ * (`sqlite3_stmt_readonly`, better-sqlite3's `readonly`) bumps the write
+ * epoch just before it runs, whatever built it (Kysely's query builder,
+ * a compiled query run by preparedQuery, a raw `sql` template, a
+ * migration). Writes by other connections (a second hub process on the same
+ * file, a CLI command) change `PRAGMA data_version`, read at each stamp.
+ *
+ * PostgreSQL has no cheap equivalent (another process's commit is not
+ * visible without a query per table or a notification channel), so there is
+ * no stamp there and nothing is cached.
+ */
+import type { Kysely } from 'kysely';
+import type SQLite from 'better-sqlite3';
+import type { DB } from './schema.js';
+
+export interface ChangeStamp {
+  /** The current stamp: equal to an earlier one only if nothing was written in between. */
+  read(): string;
+}
+
+/** The write epoch of one SQLite connection and its `data_version`. */
+export class SqliteChangeWatch implements ChangeStamp {
+  private epoch = 0;
+  private dataVersion: SQLite.Statement | undefined;
+
+  constructor(private readonly sqlite: SQLite.Database) {}
+
+  /** A statement that may write is about to run on this connection. */
+  bump(): void {
+    this.epoch++;
+  }
+
+  read(): string {
+    // prepared on first use, not while the connection is being set up
+    this.dataVersion ??= this.sqlite.prepare('PRAGMA data_version').pluck();
+    return `${this.epoch}:${this.dataVersion.get() as number}`;
+  }
+}
+
+const stamps = new WeakMap<Kysely<DB>, ChangeStamp>();
+
+export function registerChangeStamp(db: Kysely<DB>, stamp: ChangeStamp): void {
+  stamps.set(db, stamp);
+}
+
+/** The change stamp of a database opened by openDatabase, or undefined when its changes cannot be seen cheaply (PostgreSQL). */
+export function changeStampOf(db: Kysely<DB>): ChangeStamp | undefined {
+  return stamps.get(db);
+}
