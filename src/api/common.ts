@@ -7,6 +7,7 @@ import { identify, tokenFromHeader } from '../hub/identity.js';
 import { refreshIfStale } from '../auth/refresh.js';
 import { identifyService, type Requester } from '../hub/service-identity.js';
 import { IdentityCache } from '../hub/identity-cache.js';
+import { noteRequestActivity } from '../hub/request-activity.js';
 import { checkXsrf, LOGIN_COOKIE, xsrfHeader } from '../hub/cookies.js';
 import { getUser, type UserRow } from '../db/repos/users.js';
 import { isPlainObject } from '../config/load.js';
@@ -40,6 +41,7 @@ export async function apiIdentity(hub: Hub, req: FastifyRequest): Promise<Reques
     if (!checkXsrf(req, xsrfHeader(req) ?? (typeof field === 'string' ? field : undefined), who.sessionId)) who = null;
   }
   r[IDENTITY] = who;
+  noteRequestActivity(hub, who);
   return who;
 }
 

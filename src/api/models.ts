@@ -172,7 +172,8 @@ export function userModel(hub: Hub, who: Requester, user: UserRow, ctx: UserCont
     // a state the key cannot read (a changed GANYMEDE_CRYPT_KEY) is logged and shown as none, not a 500
     model['auth_state'] = decryptAuthState(hub.crypt, user.auth_state, hub.log);
   }
-  const servers: Record<string, unknown> = {};
+  // keyed by server name (user input): no prototype, so `__proto__` or `constructor` is an ordinary key
+  const servers = Object.create(null) as Record<string, unknown>;
   let shown = 0;
   for (const s of ctx.servers) {
     if (!(isActive(s) || includeStopped)) continue;

@@ -195,6 +195,12 @@ function fillMapDefaults(schema: TObject, config: Record<string, unknown>): void
 }
 
 function checkUnknownKeys(schema: TSchema, value: unknown, at: string, problems: Problem[]): void {
+  if (schema[Kind] === 'Array' && Array.isArray(value)) {
+    // entries of a list of objects (`services:`, `roles:`): their keys and maps are checked as any other's
+    const items = (schema as unknown as { items: TSchema }).items;
+    value.forEach((item, i) => checkUnknownKeys(items, item, at ? `${at}.${i}` : String(i), problems));
+    return;
+  }
   if (!isPlainObject(value)) return;
   if (schema[Kind] === 'Record') {
     // a map of named entries (`spawners:`): each name matches the key pattern, each entry is checked as its schema
@@ -214,6 +220,7 @@ function checkUnknownKeys(schema: TSchema, value: unknown, at: string, problems:
   if (schema[Kind] === 'Union') {
     const members = (schema as unknown as { anyOf: TSchema[] }).anyOf;
     const kinds = members.map((m) => (m as TObject).properties?.['kind']?.['const'] as string | undefined).filter((k) => k);
+    if (kinds.length === 0) return; // a union of plain values (a form field's `default`): the schema check reports it
     const kind = value['kind'] ?? (members[0] as TObject).properties?.['kind']?.['default'];
     const member = members.find((m) => (m as TObject).properties?.['kind']?.['const'] === kind);
     if (!member) {

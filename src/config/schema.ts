@@ -137,7 +137,7 @@ export const ConfigSchema = Type.Object(
     admin_access: Type.Boolean({
       default: false,
       description:
-        "Let admins open other users' servers in the browser (JupyterHub's name). Off: the admin role's `access:servers` does not count when the hub authorizes a browser (OAuth) login to someone else's server, and the admin page shows no link to open it; access granted by other roles (e.g. `access:servers!group=team`) still counts. JupyterHub 5 ignores this deprecated option and always lets admins in. Applies live.",
+        "Let admins open other users' servers in the browser (JupyterHub's name). Off: the admin role's `access:servers` does not count when the hub authorizes a browser (OAuth) login to someone else's server, and the admin page shows no link to open it; access granted by other roles (e.g. `access:servers!group=team`) still counts. JupyterHub 5 ignores this deprecated option and always lets admins in. Browser only, no security boundary: an admin's API token still reaches other users' servers, and admins may create tokens for any user. Applies live.",
     }),
     named_server_limit_per_user: Type.Integer({ minimum: 0, default: 0, description: 'Most named servers a user may have; 0: no limit.' }),
     concurrent_spawn_limit: Type.Integer({

@@ -113,7 +113,7 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger, 
   const reloader = new ConfigReloader(hub, {
     file: source.file,
     overrides: source.overrides ?? {},
-    applyServices: (next) => applyServices(hub, configuredServices(next)),
+    applyServices: (next) => applyServices(hub, configuredServices(next), { config: next }),
   });
   hub.configReload = reloader;
   if (source.watch !== false) reloader.watch();

@@ -70,7 +70,7 @@ export interface ReloaderOptions {
   /** Reads the configuration (default: {@link loadConfig}; tests replace it). */
   load?: (file: string | undefined, overrides: Record<string, unknown>, opts: LoadOptions) => Promise<LoadedConfig>;
   /**
-   * Applies the services and roles of a configuration already set as
+   * Applies the services and roles of a configuration not yet set as
    * `hub.config` (src/services/apply-services.ts: tokens, roles, managed
    * processes, routes); throws a ConfigError to refuse it. Unset: they are
    * left alone (tests of the reload alone).
@@ -188,13 +188,12 @@ export class ConfigReloader {
     // every check before the first write, so that a refusal leaves the database as it was
     checkRoles(next.roles);
     if (force || has('services') || has('roles') || has('cull')) {
-      // applyServices reads the roles and the culler's settings from hub.config: it runs on the new one,
-      // and a refusal (a role naming a service that is gone, a bad token file) puts the old one back
-      hub.config = next;
+      // applied from the new configuration while requests still run with the old one (hub.config is set
+      // only once all succeeded); a refusal (a role naming a service that is gone, a bad token file)
+      // re-applies the old one
       try {
         await this.opts.applyServices?.(next);
       } catch (err) {
-        hub.config = current;
         await this.opts.applyServices?.(current).catch(() => undefined);
         throw err;
       }

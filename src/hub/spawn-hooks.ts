@@ -91,6 +91,11 @@ function checkedEnv(name: string, label: string, env: unknown): Record<string, s
   return env as Record<string, string>;
 }
 
+/** Most characters of a hook's error message the user and the log are shown (an error page from a service can be megabytes). */
+export const HOOK_MESSAGE_MAX = 500;
+
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const text = err instanceof Error ? err.message : String(err);
+  const chars = [...text.slice(0, HOOK_MESSAGE_MAX * 2)];
+  return chars.length > HOOK_MESSAGE_MAX || text.length > HOOK_MESSAGE_MAX * 2 ? `${chars.slice(0, HOOK_MESSAGE_MAX).join('')}… (${text.length} characters)` : text;
 }

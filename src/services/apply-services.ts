@@ -17,18 +17,26 @@ import { configuredServices } from './service-config.js';
  * nothing. Bad entries throw a ConfigError naming the service, before
  * anything is stored.
  *
- * A reload sets `hub.config` to the new configuration, then calls this
- * (the default list is `configuredServices(hub.config)`).
+ * A reload passes the configuration it is about to set (`opts.config`) and
+ * sets it as `hub.config` only once this succeeded, so that a refused reload
+ * is never seen by a request (the default list is `configuredServices(hub.config)`).
  * `routes: false` leaves the proxy to the caller's own reconciliation (start-up).
  */
-export function applyServices(hub: Hub, services: Config['services'] = configuredServices(hub.config), opts: { routes?: boolean } = {}): Promise<void> {
+export function applyServices(hub: Hub, services: Config['services'] = configuredServices(hub.config), opts: ApplyOptions = {}): Promise<void> {
   return hub.managedServices.exclusive(() => applyNow(hub, services, opts));
 }
 
-async function applyNow(hub: Hub, services: Config['services'], opts: { routes?: boolean }): Promise<void> {
-  await checkServiceRoleRefs(hub.db, hub.config.roles, services);
-  const checked = await loadServices(hub.db, services, hub.log, builtinServices(hub.config));
-  await loadRoles(hub.db, hub.config.roles, services);
+interface ApplyOptions {
+  routes?: boolean;
+  /** The roles and culler settings to apply with (default `hub.config`): a reload's configuration, not yet set. */
+  config?: Pick<Config, 'roles' | 'cull'>;
+}
+
+async function applyNow(hub: Hub, services: Config['services'], opts: ApplyOptions): Promise<void> {
+  const config = opts.config ?? hub.config;
+  await checkServiceRoleRefs(hub.db, config.roles, services);
+  const checked = await loadServices(hub.db, services, hub.log, builtinServices(config));
+  await loadRoles(hub.db, config.roles, services);
   hub.identities.clear();
   await hub.managedServices.sync(hub, checked);
   if (opts.routes === false) return;

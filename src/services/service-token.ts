@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from '../lib/errors.js';
@@ -25,11 +25,21 @@ export function serviceToken(s: Pick<ServiceConfig, 'name' | 'api_token' | 'api_
   const file = path.resolve(s.api_token_file);
   let text: string;
   try {
-    const st = statSync(file);
-    if (!st.isFile()) throw new ConfigError(`${where}: api_token_file ${file} is not a file`);
-    if (st.size > MAX_TOKEN_FILE_BYTES) throw new ConfigError(`${where}: api_token_file ${file} is larger than ${MAX_TOKEN_FILE_BYTES} bytes; it should hold only the token`);
-    if (st.mode & 0o004) log.warn({ service: s.name, file }, 'services: api_token_file is readable by every local account; make it 0600 or 0640');
-    text = readFileSync(file, 'utf8');
+    // one open file, checked and read with a bound: a file that grows after a check, or one whose size the
+    // kernel reports as 0 (/proc, /sys), is never read whole; O_NONBLOCK: opening a FIFO does not wait for a writer
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new ConfigError(`${where}: api_token_file ${file} is not a file`);
+      const buf = Buffer.alloc(MAX_TOKEN_FILE_BYTES + 1);
+      let n = 0;
+      for (let got = -1; got !== 0 && n < buf.length; n += got) got = readSync(fd, buf, n, buf.length - n, null);
+      if (n > MAX_TOKEN_FILE_BYTES) throw new ConfigError(`${where}: api_token_file ${file} is larger than ${MAX_TOKEN_FILE_BYTES} bytes; it should hold only the token`);
+      if (st.mode & 0o004) log.warn({ service: s.name, file }, 'services: api_token_file is readable by every local account; make it 0600 or 0640');
+      text = buf.subarray(0, n).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Hub } from '../hub/context.js';
 import { HubError } from '../lib/errors.js';
-import { quotePath } from '../lib/names.js';
+import { groupNameProblem, quotePath, serverNameProblem, usernameProblem } from '../lib/names.js';
 import { pageUser, requireXsrf } from './session.js';
 
 /** One admin-page button: the REST call it makes. */
@@ -17,12 +17,53 @@ function required(form: Record<string, string>, field: string, what: string): st
   return v;
 }
 
-/** The REST call behind each `op` of the admin page's forms. */
+/** A name field, checked against the hub's name rules (a `..` would otherwise be read as path syntax). */
+function named(form: Record<string, string>, field: 'user' | 'group', what: string): string {
+  const v = required(form, field, what);
+  const problem = field === 'user' ? usernameProblem(v) : groupNameProblem(v);
+  if (problem) throw new HubError(400, `${what}: ${problem}`);
+  return v;
+}
+
+/**
+ * Whether `path` reaches the router as written. `app.inject` resolves it as a
+ * URL: dot segments (`..`, `.`, and their percent-encoded forms) climb, so
+ * `users/bob/servers/..` would be `DELETE /users/bob`, another route than the
+ * button's. Every replayed call must be the route it was built as.
+ */
+export function pathKeptAsWritten(path: string): boolean {
+  try {
+    return new URL(path, 'http://hub.invalid').pathname === path;
+  } catch {
+    return false;
+  }
+}
+
+/** Where the page goes back to after an action: its own view (`<hub>admin`, with a query), else the plain page. */
+export function adminBack(hubPrefix: string, back: string | undefined): string {
+  const page = `${hubPrefix}admin`;
+  const v = back ?? '';
+  return (v === page || v.startsWith(`${page}?`)) && /^[\x21-\x7e]*$/.test(v) && pathKeptAsWritten(v.split('?', 1)[0]!) ? v : page;
+}
+
+/**
+ * The REST call behind each `op` of the admin page's forms: names checked
+ * against the name rules, and the path refused unless the router reads it
+ * as written (see {@link pathKeptAsWritten}).
+ */
 export function apiCallFor(form: Record<string, string>): ApiCall {
+  const call = callFor(form);
+  if (!pathKeptAsWritten(`/api/${call.path}`)) throw new HubError(400, `${form['op'] ?? ''}: the names make a path that would reach another API route`);
+  return call;
+}
+
+function callFor(form: Record<string, string>): ApiCall {
   const op = form['op'] ?? '';
-  const user = (what: string): string => quotePath(required(form, 'user', what));
-  const group = (what: string): string => quotePath(required(form, 'group', what));
+  const user = (what: string): string => quotePath(named(form, 'user', what));
+  const group = (what: string): string => quotePath(named(form, 'group', what));
   const server = form['server'] ?? '';
+  const serverProblem = serverNameProblem(server);
+  if (serverProblem && (op === 'start' || op === 'stop' || op === 'delete-server')) throw new HubError(400, `${op}: ${serverProblem}`);
   const serverPath = (u: string): string => (server ? `users/${u}/servers/${quotePath(server)}` : `users/${u}/server`);
   switch (op) {
     case 'add-user':
@@ -41,7 +82,7 @@ export function apiCallFor(form: Record<string, string>): ApiCall {
       return { method: 'DELETE', path: serverPath(user('delete server')), body: { remove: true } };
     case 'group-add':
     case 'group-remove':
-      return { method: op === 'group-add' ? 'POST' : 'DELETE', path: `groups/${group(op)}/users`, body: { users: [required(form, 'user', op)] } };
+      return { method: op === 'group-add' ? 'POST' : 'DELETE', path: `groups/${group(op)}/users`, body: { users: [named(form, 'user', op)] } };
     case 'group-create':
       return { method: 'POST', path: `groups/${group('create group')}` };
     case 'group-delete':
@@ -85,7 +126,6 @@ export function adminActionRoutes(app: FastifyInstance, hub: Hub): void {
       }
       throw new HubError(res.statusCode, message.slice(0, 500));
     }
-    const back = form['back'] ?? '';
-    return reply.redirect(back.startsWith(`${hub.urls.hub}admin`) && !back.includes('//') && /^[\x21-\x7e]*$/.test(back) ? back : `${hub.urls.hub}admin`, 303);
+    return reply.redirect(adminBack(hub.urls.hub, form['back']), 303);
   });
 }

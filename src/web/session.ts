@@ -3,6 +3,7 @@ import type { Hub } from '../hub/context.js';
 import { identify, type Identity } from '../hub/identity.js';
 import { checkXsrf, clearLoginCookies, ensureXsrf, loginCookieSession, xsrfHeader } from '../hub/cookies.js';
 import { refreshIfStale } from '../auth/refresh.js';
+import { noteRequestActivity } from '../hub/request-activity.js';
 import { HubError } from '../lib/errors.js';
 import { urlJoin } from '../lib/names.js';
 import { localRedirectTarget, redirectLocal } from './redirect.js';
@@ -10,6 +11,7 @@ import { localRedirectTarget, redirectLocal } from './redirect.js';
 /** The logged-in browser user of a page, or a redirect to the login page. */
 export async function pageUser(hub: Hub, req: FastifyRequest, reply: FastifyReply): Promise<Identity | null> {
   const who = await identify(hub.db, req, true);
+  noteRequestActivity(hub, who);
   if (who) return who.via === 'cookie' ? withFreshLogin(hub, req, reply, who) : who;
   const login = urlJoin(hub.urls.hub, 'login');
   await redirectLocal(reply, `${login}?next=${encodeURIComponent(req.url)}`, login);

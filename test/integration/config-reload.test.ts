@@ -42,7 +42,7 @@ describe('live configuration reload', () => {
     file = path.join(t.dataDir, 'ganymede.yaml');
     base = JSON.parse(JSON.stringify(t.hub.config)) as Record<string, unknown>;
     writeConfig({});
-    reloader = new ConfigReloader(t.hub, { file, debounceMs: 50, applyServices: (next) => applyServices(t.hub, configuredServices(next)) });
+    reloader = new ConfigReloader(t.hub, { file, debounceMs: 50, applyServices: (next) => applyServices(t.hub, configuredServices(next), { config: next }) });
     t.hub.configReload = reloader; // as startHub does
   });
   after(async () => {

@@ -55,3 +55,22 @@ describe('configuration', () => {
     assert.equal(readFileSync(file, 'utf8'), configMarkdown(), 'docs/reference/config.md is stale: run npm run docs:gen');
   });
 });
+
+it('entries of a list of objects get the key checks of any section (services, roles)', () => {
+  const problems = (raw: Record<string, unknown>): string => {
+    try {
+      validateConfig(raw);
+      return '';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  // a map's key pattern inside a list entry was not checked at all: a managed service got `BAD NAME=...`
+  assert.match(problems({ services: [{ name: 'x', environment: { 'BAD NAME': 'v' } }] }), /services\.0\.environment\.BAD NAME: "BAD NAME" is not a valid name/);
+  // a misspelt key is named with a suggestion, and its value (here a token) is not quoted back
+  const typo = problems({ services: [{ name: 'x', api_tokn: 'hunter2-secret-value-long' }] });
+  assert.match(typo, /services\.0\.api_tokn: unknown option \(did you mean "api_token"\?\)/);
+  assert.doesNotMatch(typo, /hunter2/);
+  assert.match(problems({ roles: [{ name: 'r', scope: ['read:users'] }] }), /roles\.0\.scope: unknown option \(did you mean "scopes"\?\)/);
+  assert.equal(problems({ services: [{ name: 'x', api_token: 'a-long-enough-secret-token', environment: { OK_1: 'v' } }], roles: [{ name: 'r', scopes: ['read:users'], services: ['x'] }] }), '');
+});

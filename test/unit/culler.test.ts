@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { cullAt, cullTime, userCullDue } from '../../src/services/culler/cull-at.js';
 import { cullOnce, type CullOptions } from '../../src/services/culler/culler.js';
+import { builtinCullOptions } from '../../src/services/culler/culler-runner.js';
 import { validateConfig } from '../../src/config/load.js';
 import { startHub } from '../../src/hub/lifecycle.js';
 import pino from 'pino';
@@ -109,6 +110,17 @@ describe('cullOnce against a REST API double', () => {
     assert.deepEqual(report.stopped.sort(), ['idle/', 'named/a b']);
     assert.deepEqual(hub.calls.find((c) => c.path.endsWith('/servers/a%20b'))?.body, { remove: true });
     assert.deepEqual(report.deleted.sort(), ['gone', 'idle', 'named']);
+  });
+
+  it("the hub's own culler culls an idle admin's server but never asks to delete the admin (its token may not)", async () => {
+    const hub = fakeHub(users());
+    const opts = builtinCullOptions({ ...validateConfig({}).cull, enabled: true, timeout: 600, users: true, admin_users: true });
+    assert.equal(opts.keep_admin_users, true);
+    const report = await cullOnce({ apiUrl: 'http://hub/hub/api', token: 't', fetch: hub.fetch, now: () => NOW }, opts);
+    assert.ok(report.stopped.includes('boss/'), "the admin's idle server is culled");
+    assert.ok(!hub.calls.some((c) => c.method === 'DELETE' && c.path === '/hub/api/users/boss'), 'no DELETE of the admin user');
+    assert.deepEqual(report.deleted.sort(), ['gone', 'idle', 'named']);
+    assert.equal(report.errors, 0);
   });
 
   it('a bare list honouring offset/limit is read page by page; one ignoring them is read once', async () => {

@@ -24,7 +24,7 @@ export const CullConfigSchema = Type.Object(
       description: 'Also delete users idle longer than `timeout` who have no server running (`--cull-users`). Deleting a user deletes their tokens and named servers.',
     }),
     remove_named_servers: Type.Boolean({ default: false, description: 'Delete culled named servers instead of only stopping them (`--remove-named-servers`).' }),
-    admin_users: Type.Boolean({ default: true, description: "Cull admin users' servers (and, with `users`, admin users) too; false: admins are exempt (`--cull-admin-users`)." }),
+    admin_users: Type.Boolean({ default: true, description: "Cull admin users' servers too; false: admins are exempt (`--cull-admin-users`). The built-in culler never deletes an admin user (with `users`): only admins may delete admins, and its service is none." }),
     concurrency: Type.Integer({ minimum: 1, default: 10, description: 'Most API requests a round has in flight at once (`--concurrency`).' }),
   },
   { additionalProperties: false, default: {}, description: "The built-in idle culler (Z2JH's `cull.*`; jupyterhub-idle-culler's flags)." },

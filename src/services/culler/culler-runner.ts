@@ -1,6 +1,7 @@
 import type { Hub } from '../../hub/context.js';
 import { pollRouteActivity } from '../../hub/route-activity.js';
-import { cullOnce, type CullReport } from './culler.js';
+import { cullOnce, type CullOptions, type CullReport } from './culler.js';
+import type { CullConfig } from './culler-config.js';
 import { releaseLease, takeLease } from './cull-lease.js';
 import { revokeRoundToken, roundToken } from './culler-service.js';
 
@@ -8,6 +9,15 @@ import { revokeRoundToken, roundToken } from './culler-service.js';
 const IDLE_CHECK_MS = 60_000;
 /** A round's token lives at most this long (it is revoked when the round ends). */
 const ROUND_TOKEN_SECONDS = 3600;
+
+/**
+ * The options of the hub's own rounds. Admin users are never deleted: the
+ * culler's service is no admin, and only admins may delete admins here
+ * (every such request would fail, and be logged, at every round).
+ */
+export function builtinCullOptions(cull: CullConfig): CullOptions {
+  return { timeout: cull.timeout, max_age: cull.max_age, users: cull.users, remove_named_servers: cull.remove_named_servers, admin_users: cull.admin_users, concurrency: cull.concurrency, keep_admin_users: true };
+}
 
 export interface CullerRunner {
   /** Runs one round now (tests; the admin page might offer it). Undefined when culling is off or another hub holds the lease. */
@@ -47,7 +57,7 @@ export function startCuller(hub: Hub, opts: CullerRunnerOptions = {}): CullerRun
     try {
       const report = await cullOnce(
         { apiUrl: hub.urls.api, token, log, ...(opts.fetch ? { fetch: opts.fetch } : {}), ...(opts.now ? { now: opts.now } : {}) },
-        { timeout: cull.timeout, max_age: cull.max_age, users: cull.users, remove_named_servers: cull.remove_named_servers, admin_users: cull.admin_users, concurrency: cull.concurrency },
+        builtinCullOptions(cull),
       );
       if (report.stopped.length || report.deleted.length || report.errors) {
         log.info({ users: report.users, stopped: report.stopped.length, deleted: report.deleted.length, errors: report.errors }, 'culling round done');

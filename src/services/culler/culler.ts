@@ -9,8 +9,13 @@ import type { CullConfig } from './culler-config.js';
  * (culler-runner.ts in the hub, `ganymede cull` on the command line).
  */
 
-/** What a round does, as jupyterhub-idle-culler's flags. */
-export type CullOptions = Omit<CullConfig, 'enabled' | 'every'> & CullRules;
+/**
+ * What a round does, as jupyterhub-idle-culler's flags; `keep_admin_users`
+ * never deletes an admin user (their servers are still culled unless
+ * `admin_users` is false): the hub's own culler sets it, as its token may not
+ * delete admins (only admins may, src/api/users.ts).
+ */
+export type CullOptions = Omit<CullConfig, 'enabled' | 'every'> & CullRules & { keep_admin_users?: boolean };
 
 export interface CullLog {
   info(obj: object, msg: string): void;
@@ -183,6 +188,7 @@ export async function cullOnce(client: CullClient, opts: CullOptions): Promise<C
   const culled = new Set(serverWork.map((w) => `${w.user.name}/${w.name}`));
   const userWork = users.filter((u) => {
     if (stillRunning.has(u.name)) return false;
+    if (opts.keep_admin_users && u.admin === true) return false;
     // a server not culled this round (running, or a spawn or stop in flight) keeps its user
     const left = Object.entries(u.servers ?? {}).filter(([n, s]) => !culled.has(`${u.name}/${n}`) && (s.ready || s.pending));
     return left.length === 0 && userCullDue(u, opts, now);
