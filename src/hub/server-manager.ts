@@ -1,25 +1,23 @@
 import type { Logger } from 'pino';
 import { HubError, SpawnError } from '../lib/errors.js';
-import { answerWithin, isoNow, resolvesWithin, sleep } from '../lib/time.js';
+import { isoNow, resolvesWithin } from '../lib/time.js';
 import { raceAbort } from '../lib/race-abort.js';
-import { pollSafely, POLL_TIMEOUT_MS, savedState } from './spawner-calls.js';
+import { pollSafely, savedState } from './spawner-calls.js';
 import { quotePath, serverNameProblem, usernameProblem } from '../lib/names.js';
 import { loginAgainUrl, needsLoginAgain } from './login-again.js';
 import type { UserRow } from '../db/repos/users.js';
-import { activeServers, createServer, deleteServer, getServer, reportedPort, updateServer, type ServerRow } from '../db/repos/servers.js';
-import { getUserById, groupsOfUsers, touchUserActivity } from '../db/repos/users.js';
+import { createServer, deleteServer, getServer, reportedPort, updateServer, type ServerRow } from '../db/repos/servers.js';
+import { groupsOfUsers, touchUserActivity } from '../db/repos/users.js';
 import { createToken, deleteServerTokens } from '../db/repos/tokens.js';
 import { upsertClient } from '../db/repos/oauth.js';
-import type { PollResult, SpawnUser, Spawner, SpawnerState } from '../spawners/spawner.js';
+import type { SpawnUser, Spawner, SpawnerState } from '../spawners/spawner.js';
 import { BACKEND_OPTION, type Backend } from '../spawners/backends.js';
 import type { Hub } from './context.js';
 import { accessScopes, buildServerEnv, oauthClientId, serverPrefix } from './spawn-env.js';
 import { LOG_TAIL_BYTES, LOG_TAIL_LINES, ProgressLog, type ProgressRecord } from './progress.js';
 import { waitForHttp } from './wait-up.js';
-import { forEachBounded } from '../lib/bounded.js';
-
-/** Servers re-attached at once at start-up (each is a poll and one local HTTP check). */
-const REATTACH_CONCURRENCY = 64;
+import { ServerPoller } from './server-poll.js';
+import { reattachAll } from './reattach.js';
 import { refreshBeforeSpawn } from '../auth/refresh.js';
 import { loadAuthState } from '../auth/auth-state.js';
 import { serverWorkDir } from './work-dir.js';
@@ -55,19 +53,50 @@ export class ServerManager {
   readonly progress = new ProgressLog();
   /** `post_stop_hook` calls still running (a stop does not wait for them; {@link close} does, bounded). */
   readonly stopHooks = new PostStopHooks();
-  private pollTimer: NodeJS.Timeout | undefined;
-  /** Aborted by {@link close}: ends the poll loop, including a round waiting between spread polls. */
-  private readonly closing = new AbortController();
-  /**
-   * How long one `poll` or `pollMany` may take before its answer is taken as
-   * `unknown`: a scheduler command that hangs must not stall the poll loop,
-   * the hub's start-up (re-attach) or a spawn.
-   */
-  pollTimeoutMs = POLL_TIMEOUT_MS;
+  /** The poll loop (src/hub/server-poll.ts). */
+  readonly poller: ServerPoller;
   /** Limits and the FIFO queue of spawns over `concurrent_spawn_limit` (src/hub/spawn-queue.ts). */
   readonly queue = new SpawnQueue(() => this.h);
 
-  constructor(private readonly hub: () => Hub) {}
+  constructor(private readonly hub: () => Hub) {
+    this.poller = new ServerPoller(hub, this.stopHooks);
+  }
+
+  /** How long one `poll` or `pollMany` may take before its answer is taken as `unknown` (see {@link ServerPoller}). */
+  get pollTimeoutMs(): number {
+    return this.poller.pollTimeoutMs;
+  }
+
+  set pollTimeoutMs(ms: number) {
+    this.poller.pollTimeoutMs = ms;
+  }
+
+  /** Polls a ready server; clears it when it stopped. True when it runs or its back-end cannot tell. */
+  pollOne(userName: string, row: ServerRow): Promise<boolean> {
+    return this.poller.pollOne(userName, row);
+  }
+
+  /** One round of polls of every ready server, spread over `spreadMs`. */
+  pollRound(spreadMs = 0): Promise<void> {
+    return this.poller.pollRound(spreadMs);
+  }
+
+  /** Starts the poll loop (every `poll_interval`). */
+  startPolling(): void {
+    this.poller.startPolling();
+  }
+
+  /** At start-up: re-attaches to the servers an earlier hub process left (src/hub/reattach.ts). */
+  reattachAll(): Promise<{ kept: number; cleared: number; resumed: number }> {
+    return reattachAll({
+      hub: this.hub,
+      pollTimeoutMs: this.pollTimeoutMs,
+      stopHooks: this.stopHooks,
+      progress: this.progress,
+      queue: this.queue,
+      resume: (row, spawn) => void this.launch(row, spawn),
+    });
+  }
 
   private get h(): Hub {
     return this.hub();
@@ -420,240 +449,10 @@ export class ServerManager {
     return undefined;
   }
 
-  /**
-   * Polls a ready server; when it has stopped, clears it and its route.
-   * Returns true when it runs, or when its spawner could not tell (`unknown`:
-   * a scheduler that cannot be reached never makes a server dead).
-   */
-  async pollOne(userName: string, row: ServerRow): Promise<boolean> {
-    const { spawner } = this.h.spawners.forRow(row);
-    let state: SpawnerState;
-    try {
-      state = savedState(spawner, row);
-    } catch (err) {
-      this.h.log.warn({ user: userName, server: row.name, err: (err as Error).message }, 'unreadable spawner state; polled again later');
-      return true;
-    }
-    if (!state.v) return false;
-    const log = this.h.log.child({ user: userName, server: row.name });
-    return this.afterPoll(userName, row, await pollSafely(spawner, state, log, this.pollTimeoutMs), log);
-  }
-
-  /** Acts on one poll result of a ready server (see {@link pollOne}). */
-  private async afterPoll(userName: string, row: ServerRow, result: PollResult, log: Logger): Promise<boolean> {
-    const { db } = this.h;
-    if (result.status === 'unknown') {
-      log.warn({ reason: result.reason }, 'could not learn whether the server runs; keeping it');
-      return true;
-    }
-    if (result.status !== 'stopped') return true;
-    // clear the server only as polled: a poll of a round's snapshot (spread over the interval) must not clear a
-    // server that was stopped and started again meanwhile (or is being stopped or started now)
-    const cleared = await db
-      .updateTable('servers')
-      .set({ ready: 0, pending: null, url: null, state: '{}', owner: null })
-      .where('id', '=', row.id)
-      .where('state', '=', row.state)
-      .where('ready', '=', 1)
-      .where('pending', 'is', null)
-      .executeTakeFirst();
-    if (Number(cleared.numUpdatedRows) !== 1) return false;
-    log.warn({ exitCode: result.exitCode, reason: result.reason }, 'server stopped by itself');
-    this.stopHooks.run(this.h, { user: userName, serverName: row.name, backend: this.h.spawners.forRow(row).name, reason: 'died' });
-    await this.h.proxy.deleteRoute(serverPrefix(this.h.urls, userName, row.name)).catch(() => undefined);
-    await deleteServerTokens(db, row.user_id, row.name);
-    this.h.identities.clear();
-    return false;
-  }
-
-  /**
-   * At start-up: re-attaches to servers that a previous hub process started,
-   * each through the back-end its row records.
-   * - A server whose spawner says it runs (or cannot tell: `unknown`) and that
-   *   answers HTTP is kept; one marked ready that does not answer yet is kept
-   *   too (the poll loop notices if it dies).
-   * - A spawn still under way on a resumable back-end (a job still queued) is
-   *   resumed: this process goes on waiting for it, nothing is cancelled.
-   * - A stop still under way is finished (the server is stopped and cleared).
-   * - Anything else is gone or cannot be finished: it is cleaned up.
-   */
-  async reattachAll(): Promise<{ kept: number; cleared: number; resumed: number }> {
-    const { db, urls } = this.h;
-    let kept = 0;
-    let cleared = 0;
-    let resumed = 0;
-    // queued spawns of earlier processes are dropped (their servers are cleared below); another live hub's are left alone
-    const othersQueued = await this.queue.forRestart();
-    const rows = (await activeServers(db)).filter((r) => !othersQueued.has(r.id));
-    // bounded: a thousand servers are checked a few dozen at a time, not with a thousand sockets at once
-    await forEachBounded(rows, REATTACH_CONCURRENCY, async (row) => {
-        const log = this.h.log.child({ user: row.user_name, server: row.name });
-        const { spawner } = this.h.spawners.forRow(row);
-        let state: SpawnerState;
-        try {
-          state = savedState(spawner, row);
-        } catch (err) {
-          if (row.ready && row.pending !== 'stop') {
-            // a running server whose state this version cannot read (a newer one wrote it): clearing it would forget a job that runs on;
-            // it is kept as it is, as the poll loop keeps it, and a stop clears it
-            log.error({ err: (err as Error).message }, 'unreadable spawner state; the running server is kept as it is (stopping it clears it)');
-            await updateServer(db, row.id, { pending: null, owner: this.h.processId });
-            kept++;
-            return;
-          }
-          log.error({ err: (err as Error).message }, 'unreadable spawner state; the server is cleared');
-          state = { v: 0 };
-        }
-        const prefix = serverPrefix(urls, row.user_name, row.name);
-        if (row.pending === 'stop') {
-          // a stop the previous process did not finish: finish it (the user asked for it), never revive the server
-          if (state.v) await spawner.stop(state, { log }).catch((err: Error) => log.warn({ err: err.message }, 'could not finish an interrupted stop'));
-          await this.h.proxy.deleteRoute(prefix).catch(() => undefined);
-          await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
-          await deleteServerTokens(db, row.user_id, row.name);
-          cleared++;
-          this.stopHooks.run(this.h, { user: row.user_name, serverName: row.name, backend: this.h.spawners.forRow(row).name, reason: 'finished-after-restart' });
-          log.info('finished a stop an earlier hub process began');
-          return;
-        }
-        const status: PollResult['status'] = state.v ? (await pollSafely(spawner, state, log, this.pollTimeoutMs)).status : 'stopped';
-        const alive = status !== 'stopped';
-        if (alive && row.url) {
-          let up = true;
-          try {
-            await waitForHttp(`${row.url}${prefix}api`, { timeoutMs: 5000, label: prefix });
-          } catch {
-            up = false;
-          }
-          if (up) {
-            // a spawn the previous process left pending is finished now: it gets its start time
-            const now = isoNow();
-            const times = row.started ? {} : { started: now, last_activity: row.last_activity ?? now };
-            await updateServer(db, row.id, { ready: 1, pending: null, owner: this.h.processId, ...times });
-            kept++;
-            log.info({ url: row.url }, 're-attached to running server');
-            return;
-          }
-          if (row.ready) {
-            // running but not answering now: keep it, the poll loop will notice if it dies
-            await updateServer(db, row.id, { pending: null, owner: this.h.processId });
-            kept++;
-            log.warn({ url: row.url }, 're-attached to a running server that does not answer HTTP yet');
-            return;
-          }
-        }
-        if (alive && row.pending === 'spawn' && spawner.resumable) {
-          const user = await getUserById(db, row.user_id);
-          if (user) {
-            await updateServer(db, row.id, { owner: this.h.processId, url: null });
-            const spawnUser: SpawnUser = { name: user.name, admin: !!user.admin, groups: (await groupsOfUsers(db, [user.id])).get(user.id) ?? [] };
-            const stored = JSON.parse(row.user_options) as Record<string, unknown>;
-            const options = { ...stored };
-            delete options[BACKEND_OPTION];
-            const authState = await loadAuthState(db, this.h.crypt, user.id, log);
-            this.progress.reset(row.id);
-            void this.launch(row, { user, spawnUser, backend: this.h.spawners.forRow(row), options, stored, authState, resumeState: state });
-            resumed++;
-            log.info({ status }, 'resumed waiting for a server whose spawn an earlier hub process began');
-            return;
-          }
-        }
-        if (alive && state.v && row.pending === 'spawn') {
-          // an interrupted spawn this back-end cannot resume: clean it up
-          await spawner.stop(state, { log }).catch(() => undefined);
-        }
-        await this.h.proxy.deleteRoute(prefix).catch(() => undefined);
-        await updateServer(db, row.id, { ready: 0, pending: null, url: null, state: '{}', owner: null });
-        await deleteServerTokens(db, row.user_id, row.name);
-        cleared++;
-        log.info('cleared a server that is no longer running');
-    });
-    return { kept, cleared, resumed };
-  }
-
-  /**
-   * Polls every ready server every poll_interval (the whole round jittered by
-   * 10%). A back-end with `pollMany` gets all its servers in one call (one
-   * scheduler query per host); the others' servers are polled one by one,
-   * spread over the interval, so that many servers do not mean a burst of
-   * commands at the start of each round.
-   */
-  startPolling(): void {
-    const interval = this.h.config.poll_interval * 1000;
-    if (!interval) return;
-    const tick = async () => {
-      const began = Date.now();
-      try {
-        await this.pollRound(interval * 0.8);
-      } catch (err) {
-        this.h.log.warn({ err: (err as Error).message }, 'a poll round failed');
-      } finally {
-        // close() may have come while this round ran: then no further round
-        if (!this.closing.signal.aborted) {
-          const wait = Math.max(0, interval * (0.9 + Math.random() * 0.2) - (Date.now() - began));
-          this.pollTimer = setTimeout(tick, wait);
-          this.pollTimer.unref();
-        }
-      }
-    };
-    this.pollTimer = setTimeout(tick, interval);
-    this.pollTimer.unref();
-  }
-
-  /** One round of polls of every ready server, spread over `spreadMs` (see {@link startPolling}). */
-  async pollRound(spreadMs = 0): Promise<void> {
-    const rows = (await activeServers(this.h.db)).filter((r) => r.ready && !r.pending);
-    const single: typeof rows = [];
-    const grouped = new Map<string, typeof rows>();
-    for (const row of rows) {
-      const backend = this.h.spawners.forRow(row);
-      if (!backend.spawner.pollMany) single.push(row);
-      else grouped.set(backend.name, [...(grouped.get(backend.name) ?? []), row]);
-    }
-    const batches = [...grouped.values()].map(async (group) => {
-      const { spawner } = this.h.spawners.forRow(group[0]!);
-      const readable: { row: (typeof rows)[number]; state: SpawnerState }[] = [];
-      for (const row of group) {
-        try {
-          const state = savedState(spawner, row);
-          if (state.v) readable.push({ row, state });
-        } catch (err) {
-          this.h.log.warn({ user: row.user_name, server: row.name, err: (err as Error).message }, 'unreadable spawner state; polled again later');
-        }
-      }
-      if (!readable.length) return;
-      const backendLog = this.h.log.child({ backend: this.h.spawners.forRow(group[0]!).name });
-      let results: PollResult[];
-      try {
-        results = await answerWithin(spawner.pollMany!(readable.map((r) => r.state), { log: backendLog }), this.pollTimeoutMs, 'pollMany');
-      } catch (err) {
-        // the contract says never throw; a back-end that does leaves every one of its servers as it is
-        const reason = (err as Error).message;
-        backendLog.warn({ err: reason }, 'pollMany failed; keeping every server of this back-end');
-        results = readable.map(() => ({ status: 'unknown', reason }));
-      }
-      for (const [i, { row }] of readable.entries()) {
-        const log = this.h.log.child({ user: row.user_name, server: row.name });
-        const result = results[i] ?? { status: 'unknown', reason: 'pollMany gave no answer for this server' };
-        await this.afterPoll(row.user_name, row, result, log).catch((err: Error) => log.warn({ err: err.message }, 'could not act on a poll result'));
-      }
-    });
-    const gap = single.length > 1 ? spreadMs / single.length : 0;
-    const singles = (async () => {
-      for (const [i, row] of single.entries()) {
-        if (i && gap) await sleep(gap, this.closing.signal).catch(() => undefined);
-        if (this.closing.signal.aborted) return;
-        await this.pollOne(row.user_name, row).catch((err: Error) => this.h.log.warn({ user: row.user_name, server: row.name, err: err.message }, 'a poll failed'));
-      }
-    })();
-    await Promise.allSettled([...batches, singles]);
-  }
-
   /** Stops the poll loop and waits (bounded) for transitions in flight. */
   async close(timeoutMs = 5000): Promise<void> {
-    this.closing.abort();
+    this.poller.close();
     this.queue.close();
-    if (this.pollTimer) clearTimeout(this.pollTimer);
     await resolvesWithin(Promise.allSettled([...this.inFlight.values()].map((f) => f.promise)), timeoutMs);
     await this.stopHooks.settled(timeoutMs);
   }
