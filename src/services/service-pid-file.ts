@@ -1,4 +1,5 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { signalGroup } from '../lib/signal-group.js';
 import type { Logger } from 'pino';
 
 /**
@@ -43,17 +44,7 @@ export async function stopLeftover(file: string, name: string, timeoutMs: number
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 1 || !ticks || startTicks(pid) !== ticks) return;
   log.warn({ service: name, servicePid: pid }, 'a managed service left by an earlier hub process still runs; stopping it');
-  const signal = (s: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, s);
-    } catch {
-      try {
-        process.kill(pid, s);
-      } catch {
-        // gone
-      }
-    }
-  };
+  const signal = (s: NodeJS.Signals) => signalGroup(pid, s);
   signal('SIGTERM');
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { signalGroup } from '../lib/signal-group.js';
 import { constants as fsConstants, openSync, closeSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -223,17 +224,6 @@ async function readTail(file: string, lines: number, maxBytes: number): Promise<
   }
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // already gone
-    }
-  }
-}
 
 function isOurProcess(s: LocalState): boolean {
   try {
