@@ -5,9 +5,9 @@ import { deleteServerTokens } from '../db/repos/tokens.js';
 import { loadAuthState } from '../auth/auth-state.js';
 import { forEachBounded } from '../lib/bounded.js';
 import type { PollResult, SpawnUser, SpawnerState } from '../spawners/spawner.js';
-import { BACKEND_OPTION, type Backend } from '../spawners/backends.js';
-import type { UserRow } from '../db/repos/users.js';
+import { BACKEND_OPTION } from '../spawners/backends.js';
 import type { Hub } from './context.js';
+import type { SpawnPlan } from './spawn-plan.js';
 import { pollSafely, savedState } from './spawner-calls.js';
 import { serverPrefix } from './spawn-env.js';
 import { waitForHttp } from './wait-up.js';
@@ -19,15 +19,7 @@ import type { SpawnQueue } from './spawn-queue.js';
 const REATTACH_CONCURRENCY = 64;
 
 /** A spawn an earlier hub process began, to be resumed by this one (ServerManager's launch). */
-export interface ResumedSpawn {
-  user: UserRow;
-  spawnUser: SpawnUser;
-  backend: Backend;
-  options: Record<string, unknown>;
-  stored: Record<string, unknown>;
-  authState: Record<string, unknown> | null;
-  resumeState: SpawnerState;
-}
+export type ResumedSpawn = SpawnPlan & { resumeState: SpawnerState };
 
 /** What re-attaching needs of the server manager (server-manager.ts). */
 export interface ReattachHost {

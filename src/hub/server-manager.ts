@@ -11,13 +11,14 @@ import { groupsOfUsers, touchUserActivity } from '../db/repos/users.js';
 import { createToken, deleteServerTokens } from '../db/repos/tokens.js';
 import { upsertClient } from '../db/repos/oauth.js';
 import type { SpawnUser, Spawner, SpawnerState } from '../spawners/spawner.js';
-import { BACKEND_OPTION, type Backend } from '../spawners/backends.js';
+import { BACKEND_OPTION } from '../spawners/backends.js';
 import type { Hub } from './context.js';
 import { accessScopes, buildServerEnv, oauthClientId, serverPrefix } from './spawn-env.js';
 import { LOG_TAIL_BYTES, LOG_TAIL_LINES, ProgressLog, type ProgressRecord } from './progress.js';
 import { waitForHttp } from './wait-up.js';
 import { ServerPoller } from './server-poll.js';
 import { reattachAll } from './reattach.js';
+import type { SpawnPlan } from './spawn-plan.js';
 import { refreshBeforeSpawn } from '../auth/refresh.js';
 import { loadAuthState } from '../auth/auth-state.js';
 import { serverWorkDir } from './work-dir.js';
@@ -27,19 +28,6 @@ import { retryAfterOf } from './spawn-limits.js';
 
 export type SpawnOutcome = 'started' | 'pending';
 
-/** What one spawn runs with, decided (and checked) before it is claimed. */
-interface SpawnPlan {
-  user: UserRow;
-  spawnUser: SpawnUser;
-  backend: Backend;
-  /** The options the spawner gets (checked by it; without `backend`). */
-  options: Record<string, unknown>;
-  /** The options stored with the server (and shown in its model): `options` plus `backend` when the user picked one. */
-  stored: Record<string, unknown>;
-  authState: Record<string, unknown> | null;
-  /** Set when a restarted hub resumes a spawn an earlier process began. */
-  resumeState?: SpawnerState;
-}
 export type StopOutcome = 'stopped' | 'pending';
 
 /**

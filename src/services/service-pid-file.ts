@@ -1,4 +1,5 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isZombie, startTicks } from '../lib/proc-stat.js';
 import { signalGroup } from '../lib/signal-group.js';
 import type { Logger } from 'pino';
 
@@ -9,15 +10,6 @@ import type { Logger } from 'pino';
  * port, with a token the next hub no longer accepts).
  */
 
-/** Field 22 of /proc/PID/stat (start time in clock ticks since boot), or null. */
-function startTicks(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}
 
 export function writePidFile(file: string, pid: number): void {
   try {
@@ -54,11 +46,3 @@ export async function stopLeftover(file: string, name: string, timeoutMs: number
   signal('SIGKILL');
 }
 
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
-}

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
+import { isZombie, startTicks } from '../lib/proc-stat.js';
 import { signalGroup } from '../lib/signal-group.js';
-import { constants as fsConstants, openSync, closeSync, readFileSync, statSync } from 'node:fs';
+import { constants as fsConstants, openSync, closeSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { lstat, open, realpath } from 'node:fs/promises';
@@ -237,25 +238,7 @@ function isOurProcess(s: LocalState): boolean {
   return s.startTicks === null || ticks === s.startTicks;
 }
 
-/** Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot. */
-function startTicks(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
-  } catch {
-    return null;
-  }
-}
 
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
-}
 
 /** A port free on `ip` right now (the OS picks it). */
 export function freePort(ip: string): Promise<number> {
