@@ -120,7 +120,11 @@ export class SpawnQueue {
       this.waiters.set(entryId, waiter);
       signal.addEventListener('abort', onAbort, { once: true });
       const seconds = this.hub().config.spawn_queue.max_wait;
-      if (seconds > 0) maxWait = setTimeout(() => void leave('timeout'), seconds * 1000);
+      if (seconds > 0) {
+        maxWait = setTimeout(() => void leave('timeout'), seconds * 1000);
+        // a hub stopping (or a test's hub left behind) is not held open by a queued spawn's deadline
+        maxWait.unref();
+      }
       const position = ticket.position ?? this.waiters.size;
       this.tell(waiter, position, Math.max(position, this.waiters.size));
       this.wake();

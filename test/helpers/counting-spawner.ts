@@ -57,6 +57,8 @@ export class CountingSpawner implements Spawner {
           req.signal.removeEventListener('abort', fail);
           resolve();
         }, this.delayMs);
+        // a start left running by a hub a test detached (as if killed) must not hold the test process open
+        timer.unref();
         if (req.signal.aborted) fail();
         else req.signal.addEventListener('abort', fail, { once: true });
       });
