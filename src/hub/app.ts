@@ -201,17 +201,19 @@ function buildApp(hub: Hub, metrics: PrometheusHubMetrics): FastifyInstance {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (req, reply) => {
+  // (callback hooks: they run on every request, and an async hook costs a promise each time)
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('X-JupyterHub-Version', JUPYTERHUB_API_VERSION);
     reply.headers(extraHeaders());
-    if (closing) {
-      reply.header('Connection', 'close');
-      return sendError(errorShape, req, reply, 503, 'The hub is shutting down; try again in a moment');
-    }
+    if (!closing) return done();
+    reply.header('Connection', 'close');
+    // answered here: the request goes no further (done is not called)
+    sendError(errorShape, req, reply, 503, 'The hub is shutting down; try again in a moment');
   });
   // Any successful change may revoke or change permissions: drop cached identities.
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     if (req.method !== 'GET' && req.method !== 'HEAD' && reply.statusCode < 400) hub.identities.clear();
+    done();
   });
   recordRequestDurations(app, metrics);
   app.setErrorHandler(errorHandler(errorShape));

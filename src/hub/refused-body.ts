@@ -22,12 +22,12 @@ export const MAX_DRAINED_BYTES = 64 * 1024 * 1024;
  * (declared by Content-Length, or counted for a chunked body).
  */
 export function drainRefusedBodies(app: FastifyInstance, maxBytes = MAX_DRAINED_BYTES): void {
-  app.addHook('onSend', async (req, reply, payload) => {
-    if (reply.statusCode !== 413) return payload;
+  // a callback hook: it runs on every answer, and an async hook costs a promise each time
+  app.addHook('onSend', (req, reply, payload, done) => {
     const raw = req.raw;
-    if (raw.complete || raw.destroyed) return payload;
+    if (reply.statusCode !== 413 || raw.complete || raw.destroyed) return done(null, payload);
     const declared = Number(raw.headers['content-length'] ?? 0);
-    if (!(declared <= maxBytes)) return payload; // too much to read: the connection closes
+    if (!(declared <= maxBytes)) return done(null, payload); // too much to read: the connection closes
     // Said explicitly: removing Fastify's `close` would still close (node then keeps its own decision).
     reply.header('connection', 'keep-alive');
     let seen = 0;
@@ -37,6 +37,6 @@ export function drainRefusedBodies(app: FastifyInstance, maxBytes = MAX_DRAINED_
     });
     raw.on('error', () => undefined);
     raw.resume();
-    return payload;
+    done(null, payload);
   });
 }

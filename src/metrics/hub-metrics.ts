@@ -29,6 +29,8 @@ export interface HubMetricsOptions {
 export class PrometheusHubMetrics implements HubMetrics {
   readonly registry = new Registry();
   private readonly requests: Histogram<'method' | 'handler' | 'code'>;
+  /** The histogram's child per label set, so that a request does not hash its labels (the sets are few: route patterns, not URLs). */
+  private readonly requestSeries = new Map<string, { observe(value: number): void }>();
   private readonly spawns: Histogram<'status'>;
   private readonly stops: Histogram<'status'>;
   private readonly proxyPolls: Histogram<'status'>;
@@ -137,7 +139,13 @@ export class PrometheusHubMetrics implements HubMetrics {
 
   /** One HTTP request ended: `handler` is the route pattern (bounded cardinality), never the raw URL. */
   requestEnded(method: string, handler: string, code: number, seconds: number): void {
-    this.requests.observe({ method, handler, code }, seconds);
+    const key = `${method} ${code} ${handler}`;
+    let series = this.requestSeries.get(key);
+    if (!series) {
+      series = this.requests.labels({ method, handler, code });
+      this.requestSeries.set(key, series);
+    }
+    series.observe(seconds);
   }
 
   /** The exposition text (Prometheus text format 0.0.4) and its content type. */
