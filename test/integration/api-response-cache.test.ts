@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { OTHER_WRITERS_CHECK_MS } from '../../src/db/change-stamp.js';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
@@ -141,6 +142,8 @@ describe('API response cache: fresh after every write, per visibility, bounded',
     const file = path.join(t.dataDir, 'ganymede.sqlite');
     const script = "const D = require('better-sqlite3'); const db = new D(process.argv[1]); db.pragma('busy_timeout = 5000'); db.prepare(\"update users set admin = 1 where name = 'cat'\").run(); db.close();";
     execFileSync(process.execPath, ['-e', script, file], { cwd: process.cwd(), timeout: 10_000 });
+    // another process's commit is seen within OTHER_WRITERS_CHECK_MS (src/db/change-stamp.ts)
+    await new Promise((r) => setTimeout(r, OTHER_WRITERS_CHECK_MS + 10));
     assert.equal((await user('cat')).admin, true, 'the other process committed: the next GET shows it');
     assert.equal((await listed('cat'))?.admin, true);
   });

@@ -11,7 +11,7 @@ import { sql } from 'kysely';
 import SQLite from 'better-sqlite3';
 import { ResponseCache } from '../../src/api/response-cache.js';
 import { migrate, openDatabase } from '../../src/db/database.js';
-import { changeStampOf } from '../../src/db/change-stamp.js';
+import { changeStampOf, OTHER_WRITERS_CHECK_MS } from '../../src/db/change-stamp.js';
 import { createUser, getUser } from '../../src/db/repos/users.js';
 import { userWithNames } from '../../src/db/repos/user-lookup.js';
 
@@ -86,6 +86,8 @@ describe('SQLite change stamp', () => {
       } finally {
         other.close();
       }
+      // another connection's commit is seen once OTHER_WRITERS_CHECK_MS have passed (test/unit/change-stamp.test.ts)
+      await new Promise((r) => setTimeout(r, OTHER_WRITERS_CHECK_MS + 10));
       changed("another connection's commit");
       same('nothing');
     } finally {
