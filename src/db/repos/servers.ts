@@ -50,18 +50,6 @@ export async function activeServers(db: Kysely<DB>): Promise<(ServerRow & { user
     .execute();
 }
 
-export async function countActive(db: Kysely<DB>): Promise<{ active: number; pending: number }> {
-  const row = await db
-    .selectFrom('servers')
-    .select((eb) => [
-      eb.fn.countAll<number>().as('active'),
-      eb.fn.sum<number>(eb.case().when('pending', '=', 'spawn').then(1).else(0).end()).as('pending'),
-    ])
-    .where((eb) => eb.or([eb('ready', '=', 1), eb('pending', 'is not', null)]))
-    .executeTakeFirstOrThrow();
-  return { active: Number(row.active), pending: Number(row.pending ?? 0) };
-}
-
 export async function createServer(db: Kysely<DB>, userId: number, name: string, spawner: string): Promise<ServerRow> {
   const problem = serverNameProblem(name); // the last lock behind every entry point
   if (problem) throw new HubError(400, problem);
