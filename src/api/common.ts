@@ -16,14 +16,34 @@ const IDENTITY = Symbol('identity');
 type WithIdentity = FastifyRequest & { [IDENTITY]?: Requester | null };
 
 /**
+ * The identity behind an API request when it is known without a database
+ * read: found earlier in this request, or a token (Authorization header)
+ * whose identity the identity cache holds. Undefined otherwise, and always
+ * for the login cookie, whose session may need a refresh and whose XSRF
+ * token is checked (apiIdentity does both). A route's fast path uses it
+ * before any await; every other caller goes through apiIdentity.
+ */
+export function knownIdentity(hub: Hub, req: FastifyRequest): Requester | null | undefined {
+  const r = req as WithIdentity;
+  if (r[IDENTITY] !== undefined) return r[IDENTITY];
+  const token = tokenFromHeader(req);
+  if (!token) return undefined;
+  const who = hub.identities.get(IdentityCache.key('token', token));
+  if (!who) return undefined;
+  r[IDENTITY] = who;
+  noteRequestActivity(hub, who);
+  return who;
+}
+
+/**
  * The identity behind an API request: a user's or a service's token in the
  * Authorization header, or the login cookie (then non-GET requests must echo
  * the XSRF token of the login session in `X-XSRFToken`, or as an `_xsrf`
  * query parameter, as JupyterHub 4.1+ requires). Cached on the request.
  */
 export async function apiIdentity(hub: Hub, req: FastifyRequest): Promise<Requester | null> {
-  const r = req as WithIdentity;
-  if (r[IDENTITY] !== undefined) return r[IDENTITY];
+  const known = knownIdentity(hub, req);
+  if (known !== undefined) return known;
   const token = tokenFromHeader(req);
   const cookie = token ? undefined : req.cookies[LOGIN_COOKIE];
   const key = token ? IdentityCache.key('token', token) : cookie ? IdentityCache.key('cookie', cookie) : undefined;
@@ -40,14 +60,18 @@ export async function apiIdentity(hub: Hub, req: FastifyRequest): Promise<Reques
     const field = (req.query as Record<string, unknown> | undefined)?.['_xsrf'];
     if (!checkXsrf(req, xsrfHeader(req) ?? (typeof field === 'string' ? field : undefined), who.sessionId)) who = null;
   }
-  r[IDENTITY] = who;
+  (req as WithIdentity)[IDENTITY] = who;
   noteRequestActivity(hub, who);
   return who;
 }
 
 /** Requires one of `anyOf` on `target`; throws 403/404 as JupyterHub's `needs_scope` does. */
 export async function requireScope(hub: Hub, req: FastifyRequest, anyOf: readonly string[], target: Target = {}): Promise<Requester> {
-  const who = await apiIdentity(hub, req);
+  return scopeHeld(await apiIdentity(hub, req), anyOf, target);
+}
+
+/** requireScope's check, for a requester already identified (e.g. by knownIdentity): returns it, or throws 403/404. */
+export function scopeHeld(who: Requester | null, anyOf: readonly string[], target: Target = {}): Requester {
   if (!who) {
     throw new HubError(403, `Missing or invalid credentials; requires any of [${anyOf.join(', ')}]`);
   }
@@ -76,7 +100,8 @@ export async function groupsOf(hub: Hub, userName: string, req?: FastifyRequest)
 }
 
 const groupFilterCache = new WeakMap<Requester, boolean>();
-function hasGroupFilter(who: Requester): boolean {
+/** Whether any of the requester's scopes is filtered by group (then a target's groups must be read). */
+export function hasGroupFilter(who: Requester): boolean {
   let has = groupFilterCache.get(who);
   if (has === undefined) {
     has = [...who.scopes].some((s) => s.includes('!group='));

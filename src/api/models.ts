@@ -59,7 +59,26 @@ function filtersOf(who: Requester): RequestFilters {
   return f;
 }
 
-const visibilityCache = new WeakMap<Requester, Map<string, string>>();
+const visibilityCache = new WeakMap<Requester, Map<string, string | undefined>>();
+
+/**
+ * Visibility texts by a short name (`v1`, `v2`, ...): cache keys carry the
+ * name, not the text, which is long and would be hashed on every lookup.
+ * Bounded: when full it is emptied, and a text seen again gets a new name
+ * (names are never reused, so two texts never share one).
+ */
+const visibilityNames = new Map<string, string>();
+const VISIBILITY_NAMES_MAX = 10_000;
+let visibilityCounter = 0;
+function visibilityName(text: string): string {
+  let name = visibilityNames.get(text);
+  if (name === undefined) {
+    if (visibilityNames.size >= VISIBILITY_NAMES_MAX) visibilityNames.clear();
+    name = `v${++visibilityCounter}`;
+    visibilityNames.set(text, name);
+  }
+  return name;
+}
 
 function filterText(filter: Filter): string {
   if (filter === 'all') return '*';
@@ -69,26 +88,27 @@ function filterText(filter: Filter): string {
 
 /**
  * What of the requester's scopes shapes the user models it is shown (and,
- * with `extra`, e.g. `list:users`, which users are listed): the filter of
- * every scope userModel reads, as text. Two requesters with the same key get
- * the same models of the same rows (src/api/response-cache.ts keys on it).
- * Undefined when the models would hold decrypted auth state (the requester
- * may read it and the hub has a crypt key): those answers are not cached.
+ * with `extra`, e.g. `list:users`, which users are listed), as a short name:
+ * two requesters get the same name only if every scope userModel reads has
+ * the same filter for both, so they get the same models of the same rows
+ * (src/api/response-cache.ts keys on it). Undefined when the models would
+ * hold decrypted auth state (the requester may read it and the hub has a
+ * crypt key): those answers are not cached. Worked out once per requester.
  */
 export function visibilityKey(hub: Hub, who: Requester, extra = ''): string | undefined {
   let byExtra = visibilityCache.get(who);
   if (!byExtra) visibilityCache.set(who, (byExtra = new Map()));
-  let key = byExtra.get(extra);
-  if (key === undefined) {
-    key = '';
-    const scopes = [...USER_ACCESS.map(([scope]) => scope), 'read:servers', 'admin:server_state', ...(extra ? [extra] : [])];
-    for (const scope of scopes) key += `${scope}=${filterText(filterFor(who.scopes, scope))};`;
-    byExtra.set(extra, key);
-  }
+  // the crypt key can be set by a reload: part of the entry's key
+  const entry = hub.crypt.enabled ? `${extra}\0crypt` : extra;
+  if (byExtra.has(entry)) return byExtra.get(entry);
+  let text = '';
+  const scopes = [...USER_ACCESS.map(([scope]) => scope), 'read:servers', 'admin:server_state', ...(extra ? [extra] : [])];
+  for (const scope of scopes) text += `${scope}=${filterText(filterFor(who.scopes, scope))};`;
   const authState = filtersOf(who).keys.has('auth_state');
   // without a key every auth state reads as null: nothing secret in the answer
-  if (authState && hub.crypt.enabled) return undefined;
-  return authState ? `${key}crypt=off` : key;
+  const key = authState && hub.crypt.enabled ? undefined : visibilityName(authState ? `${text}crypt=off` : text);
+  byExtra.set(entry, key);
+  return key;
 }
 
 export function isActive(s: Pick<ServerModelRow, 'ready' | 'pending'>): boolean {

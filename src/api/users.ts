@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Hub } from '../hub/context.js';
 import type { Requester } from '../hub/service-identity.js';
 import { HubError } from '../lib/errors.js';
@@ -21,10 +21,10 @@ import {
 import { serversOfUsers, touchServerActivity, type ServerModelRow } from '../db/repos/servers.js';
 import { contextsOfUsers, serversOfUser, userWithNames } from '../db/repos/user-lookup.js';
 import { USER_LIST_SCHEMA, USER_MODEL_SCHEMA, USER_PAGE_SCHEMA } from './user-schemas.js';
-import { apiIdentity, expectType, findUserOr404, groupsOf, jsonObjectBody, onlyKeys, queryFlag, requireScope, sendStatus } from './common.js';
+import { apiIdentity, expectType, findUserOr404, groupsOf, hasGroupFilter, jsonObjectBody, knownIdentity, onlyKeys, queryFlag, requireScope, scopeHeld, sendStatus } from './common.js';
 import { audit } from '../hub/audit.js';
 import { userModel, visibilityKey, type UserContext } from './models.js';
-import { cachedJson, responseCacheOf, type CachedAnswer } from './response-cache.js';
+import { cachedAnswer, cachedJson, responseCacheOf, type CachedAnswer } from './response-cache.js';
 import { paginated, readPage } from './pagination.js';
 import { serviceModel } from './services.js';
 import { isAdminUser, requireAdmin, requireGroupRolesHeld, requireNamePrivilegesHeld, requireNoReachGained, requireNoReachGainedByRenaming } from './privilege.js';
@@ -82,6 +82,9 @@ function checkNewName(name: string): string {
   if (normalizeUsername(name) !== name) throw new HubError(400, `invalid user name ${quoteName(name)}: user names are lower case`);
   return name;
 }
+
+/** The response cache's key of one user's model (the name last: it may hold any character). */
+const userAnswerKey = (name: string, includeStopped: boolean, vis: string): string => `user\0${vis}\0${includeStopped ? 1 : 0}\0${name}`;
 
 export function usersRoutes(app: FastifyInstance, hub: Hub): void {
   app.get('/user', async (req) => {
@@ -173,18 +176,34 @@ export function usersRoutes(app: FastifyInstance, hub: Hub): void {
     return reply.code(201).send(created.map((u) => userModel(hub, who, u, contexts.get(u.id)!, false)));
   });
 
-  app.get('/users/:name', { schema: { response: { 200: USER_MODEL_SCHEMA } } }, async (req, reply) => {
+  // Not async: a cached answer for a known token is sent before any await (the fast path); the
+  // rest is the same checks with the database.
+  app.get('/users/:name', { schema: { response: { 200: USER_MODEL_SCHEMA } } }, (req, reply) => {
     const name = userName(req);
+    const known = knownIdentity(hub, req);
+    if (known && !hasGroupFilter(known)) {
+      const who = scopeHeld(known, READ_USER_SCOPES, { user: name, userGroups: [] });
+      const includeStopped = queryFlag((req.query as Record<string, unknown>)['include_stopped_servers']);
+      const vis = visibilityKey(hub, who);
+      const hit = vis === undefined ? undefined : cachedAnswer(hub, userAnswerKey(name, includeStopped, vis));
+      if (hit) {
+        void reply.type(JSON_TYPE).send(hit.body);
+        return;
+      }
+    }
+    return userByName(req, reply, name);
+  });
+  const userByName = async (req: FastifyRequest, reply: FastifyReply, name: string) => {
     const who = await requireScope(hub, req, READ_USER_SCOPES, { user: name, userGroups: await groupsOf(hub, name, req) });
     const includeStopped = queryFlag((req.query as Record<string, unknown>)['include_stopped_servers']);
     const vis = visibilityKey(hub, who);
     if (vis === undefined || !responseCacheOf(hub)) return userModelByName(hub, who, name, includeStopped);
     // the same user, flag and visibility give the same answer while the database is unchanged (response-cache.ts)
-    const { body } = await cachedJson(hub, `user\0${JSON.stringify(name)}\0${includeStopped ? 1 : 0}\0${vis}`, async () => ({
+    const { body } = await cachedJson(hub, userAnswerKey(name, includeStopped, vis), async () => ({
       body: Buffer.from(reply.serializeInput(await userModelByName(hub, who, name, includeStopped), USER_MODEL_SCHEMA)),
     }));
     return reply.type(JSON_TYPE).send(body);
-  });
+  };
 
   app.post('/users/:name', async (req, reply) => {
     const name = userName(req);

@@ -39,6 +39,9 @@ export class SqliteChangeWatch implements ChangeStamp {
   private dataVersion: SQLite.Statement | undefined;
   private otherWriters = 0;
   private checkedAt = -Infinity;
+  private stamp = '';
+  private stampEpoch = -1;
+  private stampOthers = -1;
 
   constructor(
     private readonly sqlite: SQLite.Database,
@@ -59,7 +62,13 @@ export class SqliteChangeWatch implements ChangeStamp {
       this.otherWriters = this.dataVersion.get() as number;
       this.checkedAt = t;
     }
-    return `${this.epoch}:${this.otherWriters}`;
+    // the same text while nothing changed (no string is made per read)
+    if (this.stampEpoch !== this.epoch || this.stampOthers !== this.otherWriters) {
+      this.stampEpoch = this.epoch;
+      this.stampOthers = this.otherWriters;
+      this.stamp = `${this.epoch}:${this.otherWriters}`;
+    }
+    return this.stamp;
   }
 }
 

@@ -1,8 +1,7 @@
 import { auditRoutes } from '../api/audit.js';
 import os from 'node:os';
 import path from 'node:path';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import fastifyCookie from '@fastify/cookie';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyFormbody from '@fastify/formbody';
 import type { Logger } from 'pino';
 import type { Config, ConfigHooks } from '../config/schema.js';
@@ -46,7 +45,7 @@ import { prepareDataDir } from './data-dir.js';
 import { liveSecurityHeaders } from './security-headers.js';
 import { clientErrorHandler, connectRefusedHandler, errorHandler, expectationFailedHandler, frameworkErrorHandler, notFoundHandler, sendError } from './error-replies.js';
 import { loadServices } from './services-loader.js';
-import { drainRefusedBodies } from './refused-body.js';
+import { installCookies } from './request-cookies.js';
 import { trustedProxies } from './trusted-proxies.js';
 import { builtinServices } from '../services/culler/culler-service.js';
 import { ManagedServices } from '../services/managed-services.js';
@@ -186,10 +185,9 @@ function buildApp(hub: Hub, metrics: PrometheusHubMetrics): FastifyInstance {
     frameworkErrors: frameworkErrorHandler(errorShape),
     clientErrorHandler: clientErrorHandler(errorShape, hub.log),
   });
-  drainRefusedBodies(app);
   app.server.on('checkExpectation', expectationFailedHandler(errorShape));
   app.server.on('connect', connectRefusedHandler(errorShape));
-  app.register(fastifyCookie, { secret: hub.cookieSecret });
+  installCookies(app, hub.cookieSecret);
   app.register(fastifyFormbody);
   // An empty JSON body is no body (clients send Content-Type on bodiless requests).
   app.removeContentTypeParser('application/json');
@@ -210,10 +208,16 @@ function buildApp(hub: Hub, metrics: PrometheusHubMetrics): FastifyInstance {
     // answered here: the request goes no further (done is not called)
     sendError(errorShape, req, reply, 503, 'The hub is shutting down; try again in a moment');
   });
-  // Any successful change may revoke or change permissions: drop cached identities.
-  app.addHook('onResponse', (req, reply, done) => {
+  // Any successful change may revoke or change permissions: drop cached identities. The hook is
+  // given to the routes that can change something (not GET or HEAD) as they are added, so reads run none.
+  const dropIdentities = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     if (req.method !== 'GET' && req.method !== 'HEAD' && reply.statusCode < 400) hub.identities.clear();
     done();
+  };
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.every((m) => m === 'GET' || m === 'HEAD')) return;
+    route.onResponse = [...(route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse]), dropIdentities];
   });
   recordRequestDurations(app, metrics);
   app.setErrorHandler(errorHandler(errorShape));

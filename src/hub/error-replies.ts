@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { HubError } from '../lib/errors.js';
 import { html, page } from '../web/layout.js';
+import { drainRefusedBody } from './refused-body.js';
 import { securityHeaders } from './security-headers.js';
 
 /**
@@ -72,6 +73,7 @@ export function errorHandler(ctx: ErrorShapeContext) {
   return (err: FastifyError | HubError, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const { status, message, headers } = describeError(err);
     for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+    if (status === 413) drainRefusedBody(req, reply);
     const url = quotedPath(req.url);
     if (status >= 500) req.log.error({ err, url }, 'request failed');
     else req.log.info({ status, message, url }, 'request refused');

@@ -11,32 +11,29 @@
  * The reading is bounded: past {@link MAX_DRAINED_BYTES} the connection is
  * closed as before.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** Most bytes of a refused body read (and dropped) before the connection is closed anyway. */
 export const MAX_DRAINED_BYTES = 64 * 1024 * 1024;
 
 /**
- * Adds an `onSend` hook: a 413 answer to a request whose body was not read
- * keeps the connection, and the body is read and dropped, up to `maxBytes`
- * (declared by Content-Length, or counted for a chunked body).
+ * Called where a 413 answer is made (the error handler): the connection is
+ * kept and the unread rest of the body is read and dropped, up to `maxBytes`
+ * (declared by Content-Length, or counted for a chunked body). A body
+ * declared larger than that is not read, and the connection closes.
  */
-export function drainRefusedBodies(app: FastifyInstance, maxBytes = MAX_DRAINED_BYTES): void {
-  // a callback hook: it runs on every answer, and an async hook costs a promise each time
-  app.addHook('onSend', (req, reply, payload, done) => {
-    const raw = req.raw;
-    if (reply.statusCode !== 413 || raw.complete || raw.destroyed) return done(null, payload);
-    const declared = Number(raw.headers['content-length'] ?? 0);
-    if (!(declared <= maxBytes)) return done(null, payload); // too much to read: the connection closes
-    // Said explicitly: removing Fastify's `close` would still close (node then keeps its own decision).
-    reply.header('connection', 'keep-alive');
-    let seen = 0;
-    raw.on('data', (chunk: Buffer) => {
-      seen += chunk.length;
-      if (seen > maxBytes) raw.socket.destroy();
-    });
-    raw.on('error', () => undefined);
-    raw.resume();
-    done(null, payload);
+export function drainRefusedBody(req: FastifyRequest, reply: FastifyReply, maxBytes = MAX_DRAINED_BYTES): void {
+  const raw = req.raw;
+  if (raw.complete || raw.destroyed) return;
+  const declared = Number(raw.headers['content-length'] ?? 0);
+  if (!(declared <= maxBytes)) return; // too much to read: the connection closes
+  // Said explicitly: removing Fastify's `close` would still close (node then keeps its own decision).
+  reply.header('connection', 'keep-alive');
+  let seen = 0;
+  raw.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > maxBytes) raw.socket.destroy();
   });
+  raw.on('error', () => undefined);
+  raw.resume();
 }

@@ -5,12 +5,12 @@
  * `finishLogin` and answers its result as JSON, or `{status, message}` for an
  * AuthError. Requests go through `inject`: nothing listens.
  */
-import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { AuthError, type Authenticator } from '../../src/auth/authenticator.js';
 import { OidcAuthenticator } from '../../src/auth/oidc/oidc-authenticator.js';
 import { OidcAuthSchema } from '../../src/auth/oidc/schema.js';
+import { installCookies } from '../../src/hub/request-cookies.js';
 import { Value } from '@sinclair/typebox/value';
 
 /** The hub URL the test app pretends to have; its callback is what the provider must accept. */
@@ -26,7 +26,7 @@ export function oidcAuthenticator(raw: Record<string, unknown>): OidcAuthenticat
 
 export async function oidcLoginApp(auth: Authenticator): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
-  await app.register(fastifyCookie, { secret: 'test-cookie-secret-0123456789abcdef' });
+  installCookies(app, 'test-cookie-secret-0123456789abcdef');
   const log = pino({ level: 'silent' });
   app.setErrorHandler((err, _req, reply) => {
     if (err instanceof AuthError) return reply.code(err.status).send({ status: err.status, message: err.message });
