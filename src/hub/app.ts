@@ -46,6 +46,7 @@ import { liveSecurityHeaders } from './security-headers.js';
 import { clientErrorHandler, connectRefusedHandler, errorHandler, expectationFailedHandler, frameworkErrorHandler, notFoundHandler, sendError } from './error-replies.js';
 import { loadServices } from './services-loader.js';
 import { installCookies } from './request-cookies.js';
+import { lazyRequestLoggers } from './request-logger.js';
 import { trustedProxies } from './trusted-proxies.js';
 import { builtinServices } from '../services/culler/culler-service.js';
 import { ManagedServices } from '../services/managed-services.js';
@@ -176,6 +177,8 @@ function buildApp(hub: Hub, metrics: PrometheusHubMetrics): FastifyInstance {
   const app = Fastify({
     loggerInstance: hub.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    // a request's logger is made when it logs (most log nothing)
+    childLoggerFactory: lazyRequestLoggers,
     bodyLimit: hub.config.max_body_size,
     trustProxy: trustedProxies(hub.config.trusted_downstream_ips),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
@@ -200,7 +203,7 @@ function buildApp(hub: Hub, metrics: PrometheusHubMetrics): FastifyInstance {
     closing = true;
   });
   // (callback hooks: they run on every request, and an async hook costs a promise each time)
-  app.addHook('onRequest', (req, reply, done) => {
+  app.addHook('onRequest', function hubHeaders(req, reply, done) {
     reply.header('X-JupyterHub-Version', JUPYTERHUB_API_VERSION);
     reply.headers(extraHeaders());
     if (!closing) return done();

@@ -26,7 +26,9 @@ type WithSetCookies = FastifyReply & { [SET]: Map<string, string> | null };
 
 /** What one Set-Cookie header value says (`name=value; Path=…; …`). */
 export function serializeSetCookie(name: string, value: string, opts: CookieSerializeOptions): string {
-  const { signed: _signed, encode, ...attributes } = opts;
+  // `signed` says how the value was made, not an attribute
+  const { encode, ...attributes } = opts;
+  delete attributes.signed;
   return stringifySetCookie({ name, value, ...attributes, secure: attributes.secure === true }, { encode });
 }
 

@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 
@@ -11,8 +12,11 @@ export function newToken(): string {
 /** Length of the stored token prefix used to find candidate rows. */
 export const TOKEN_PREFIX_LENGTH = 4;
 
+/** node's one-call hash (20.12+), about twice as fast as a Hash object: every API request hashes its token. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
 export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return oneShotHash ? oneShotHash('sha256', text, 'hex') : createHash('sha256').update(text).digest('hex');
 }
 
 export function safeEqual(a: string, b: string): boolean {

@@ -5,6 +5,7 @@ import { ACTIVE_PERIODS, CachedSnapshot, readSnapshot, type ActivePeriod } from 
 import { SPAWN_STATUSES, type HubMetrics, type SpawnStatus } from './metrics.js';
 import { queueLength as queuedSpawns } from '../db/repos/spawn-queue.js';
 import { registerProcessMetrics } from '../proxy/builtin/process-metrics.js';
+import { CountedHistogram, type CountedSeries } from './counted-histogram.js';
 
 /** JupyterHub's buckets of `jupyterhub_server_spawn_duration_seconds` (spawns take a while). */
 export const SPAWN_BUCKETS = [0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 180, 300, 600];
@@ -28,9 +29,9 @@ export interface HubMetricsOptions {
  */
 export class PrometheusHubMetrics implements HubMetrics {
   readonly registry = new Registry();
-  private readonly requests: Histogram<'method' | 'handler' | 'code'>;
-  /** The histogram's child per label set, so that a request does not hash its labels (the sets are few: route patterns, not URLs). */
-  private readonly requestSeries = new Map<string, { observe(value: number): void }>();
+  private readonly requests: CountedHistogram<'method' | 'handler' | 'code'>;
+  /** The series by handler, method and code, so that a request makes no label set or key (they are few: route patterns, not URLs). */
+  private readonly requestSeries = new Map<string, Map<string, Map<number, CountedSeries>>>();
   private readonly spawns: Histogram<'status'>;
   private readonly stops: Histogram<'status'>;
   private readonly proxyPolls: Histogram<'status'>;
@@ -44,12 +45,8 @@ export class PrometheusHubMetrics implements HubMetrics {
     const queueLength = opts.queueLength ?? queuedSpawns;
     this.snapshot = new CachedSnapshot(() => readSnapshot(opts.db, queueLength), opts.snapshotTtlMs ?? 1000);
     const snapshot = this.snapshot;
-    this.requests = new Histogram({
-      name: 'jupyterhub_request_duration_seconds',
-      help: 'request duration for all HTTP requests',
-      labelNames: ['method', 'handler', 'code'],
-      registers,
-    });
+    // observed on every request: a histogram whose observation is a few additions (counted-histogram.ts)
+    this.requests = new CountedHistogram('jupyterhub_request_duration_seconds', 'request duration for all HTTP requests', ['method', 'handler', 'code'], registers);
     this.spawns = new Histogram({
       name: 'jupyterhub_server_spawn_duration_seconds',
       help: 'time taken for server spawning operation',
@@ -139,12 +136,12 @@ export class PrometheusHubMetrics implements HubMetrics {
 
   /** One HTTP request ended: `handler` is the route pattern (bounded cardinality), never the raw URL. */
   requestEnded(method: string, handler: string, code: number, seconds: number): void {
-    const key = `${method} ${code} ${handler}`;
-    let series = this.requestSeries.get(key);
-    if (!series) {
-      series = this.requests.labels({ method, handler, code });
-      this.requestSeries.set(key, series);
-    }
+    let byMethod = this.requestSeries.get(handler);
+    if (!byMethod) this.requestSeries.set(handler, (byMethod = new Map()));
+    let byCode = byMethod.get(method);
+    if (!byCode) byMethod.set(method, (byCode = new Map()));
+    let series = byCode.get(code);
+    if (!series) byCode.set(code, (series = this.requests.labels({ method, handler, code: String(code) })));
     series.observe(seconds);
   }
 

@@ -23,7 +23,7 @@ export function metricsRoutes(app: FastifyInstance, hub: Hub, metrics: Prometheu
  * matched share one label.
  */
 export function recordRequestDurations(app: FastifyInstance, metrics: PrometheusHubMetrics): void {
-  app.addHook('onResponse', (req, reply, done) => {
+  app.addHook('onResponse', function recordDuration(req, reply, done) {
     metrics.requestEnded(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
