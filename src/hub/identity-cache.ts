@@ -18,8 +18,10 @@ export class IdentityCache {
     private readonly maxEntries = 10_000,
   ) {}
 
+  /** A token's key is its hash alone (64 hex digits, no text joined: it is hashed once per lookup); a cookie's is prefixed, so the two never meet. */
   static key(kind: 'token' | 'cookie', secret: string): string {
-    return `${kind}:${sha256(secret)}`;
+    const hash = sha256(secret);
+    return kind === 'token' ? hash : `cookie:${hash}`;
   }
 
   get(key: string): Requester | undefined {
