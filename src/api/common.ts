@@ -15,6 +15,31 @@ import { isPlainObject } from '../config/load.js';
 const IDENTITY = Symbol('identity');
 type WithIdentity = FastifyRequest & { [IDENTITY]?: Requester | null };
 
+const HEADER_KEY = Symbol('authorization key');
+type KeyedSocket = { [HEADER_KEY]?: { header: string; key: string } };
+
+/**
+ * The identity-cache key of the request's token (its SHA-256), or undefined
+ * without a token. A keep-alive client sends the same Authorization header
+ * on each request: the key is kept on the connection with the header it was
+ * made from, and reused while the next request's header is the same text.
+ * Nothing crosses connections (the proxy's connections carry many users'
+ * headers: each different one is hashed), and the identity behind the key
+ * still expires from the identity cache as before.
+ */
+function tokenKey(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const socket = req.raw.socket as unknown as KeyedSocket | null;
+  const memo = socket?.[HEADER_KEY];
+  if (memo && memo.header === header) return memo.key;
+  const token = tokenFromHeader(req);
+  if (!token) return undefined;
+  const key = IdentityCache.key('token', token);
+  if (socket) socket[HEADER_KEY] = { header, key };
+  return key;
+}
+
 /**
  * The identity behind an API request when it is known without a database
  * read: found earlier in this request, or a token (Authorization header)
@@ -26,9 +51,9 @@ type WithIdentity = FastifyRequest & { [IDENTITY]?: Requester | null };
 export function knownIdentity(hub: Hub, req: FastifyRequest): Requester | null | undefined {
   const r = req as WithIdentity;
   if (r[IDENTITY] !== undefined) return r[IDENTITY];
-  const token = tokenFromHeader(req);
-  if (!token) return undefined;
-  const who = hub.identities.get(IdentityCache.key('token', token));
+  const key = tokenKey(req);
+  if (key === undefined) return undefined;
+  const who = hub.identities.get(key);
   if (!who) return undefined;
   r[IDENTITY] = who;
   noteRequestActivity(hub, who);
@@ -46,7 +71,7 @@ export async function apiIdentity(hub: Hub, req: FastifyRequest): Promise<Reques
   if (known !== undefined) return known;
   const token = tokenFromHeader(req);
   const cookie = token ? undefined : req.cookies[LOGIN_COOKIE];
-  const key = token ? IdentityCache.key('token', token) : cookie ? IdentityCache.key('cookie', cookie) : undefined;
+  const key = token ? tokenKey(req) : cookie ? IdentityCache.key('cookie', cookie) : undefined;
   let who = key ? hub.identities.get(key) ?? null : null;
   if (!who) {
     who = (await identify(hub.db, req, true)) ?? (token ? await identifyService(hub.db, token) : null);

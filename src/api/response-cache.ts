@@ -14,7 +14,8 @@
  *
  * Nothing is cached where changes cannot be seen cheaply (PostgreSQL), nor
  * when the answer would hold auth state. Memory is bounded by entries and by
- * bytes (least recently used first out).
+ * bytes (the entries not served lately go first: a hit marks its entry, and
+ * eviction spares a marked entry once).
  */
 import type { Hub } from '../hub/context.js';
 import { changeStampOf } from '../db/change-stamp.js';
@@ -28,6 +29,8 @@ export interface CachedAnswer {
 interface Entry extends CachedAnswer {
   stamp: string;
   bytes: number;
+  /** Served since it was stored or last spared by eviction (least recently used first out, approximately). */
+  used: boolean;
 }
 
 export const RESPONSE_CACHE_MAX_ENTRIES = 2_000;
@@ -51,12 +54,13 @@ export class ResponseCache {
   get(key: string, stamp: string): CachedAnswer | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
-    this.entries.delete(key);
     if (e.stamp !== stamp) {
+      this.entries.delete(key);
       this.size -= e.bytes;
       return undefined;
     }
-    this.entries.set(key, e);
+    // marked, not moved: a hit changes no table (eviction gives a marked entry a second chance)
+    e.used = true;
     return e;
   }
 
@@ -72,9 +76,15 @@ export class ResponseCache {
     while (this.entries.size > 0 && (this.entries.size >= this.maxEntries || this.size + bytes > this.maxBytes)) {
       const [oldestKey, oldest] = this.entries.entries().next().value as [string, Entry];
       this.entries.delete(oldestKey);
+      if (oldest.used) {
+        // used since it was stored or last spared: kept, as the newest, once more
+        oldest.used = false;
+        this.entries.set(oldestKey, oldest);
+        continue;
+      }
       this.size -= oldest.bytes;
     }
-    this.entries.set(key, { ...answer, stamp, bytes });
+    this.entries.set(key, { ...answer, stamp, bytes, used: false });
     this.size += bytes;
   }
 

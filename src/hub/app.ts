@@ -205,7 +205,8 @@ function buildApp(hub: Hub, metrics: PrometheusHubMetrics): FastifyInstance {
   // (callback hooks: they run on every request, and an async hook costs a promise each time)
   app.addHook('onRequest', function hubHeaders(req, reply, done) {
     reply.header('X-JupyterHub-Version', JUPYTERHUB_API_VERSION);
-    reply.headers(extraHeaders());
+    const extra = extraHeaders();
+    for (const name in extra) reply.header(name, extra[name]!);
     if (!closing) return done();
     reply.header('Connection', 'close');
     // answered here: the request goes no further (done is not called)

@@ -27,14 +27,18 @@ describe('ResponseCache', () => {
     assert.equal(c.stats.bytes, 0);
   });
 
-  it('keeps at most maxEntries, least recently used out first', () => {
+  it('keeps at most maxEntries; an entry served since it was stored outlives older ones that were not', () => {
     const c = new ResponseCache(3, 1 << 20);
     for (const k of ['a', 'b', 'c']) c.set(k, 's', body(1));
     c.get('a', 's');
     c.set('d', 's', body(1));
     assert.equal(c.stats.entries, 3);
-    assert.equal(c.get('b', 's'), undefined, 'b was the least recently used');
+    assert.equal(c.get('b', 's'), undefined, 'b was the oldest not served');
     assert.ok(c.get('a', 's') && c.get('c', 's') && c.get('d', 's'));
+    // all three served: the oldest (a, spared once already and served again) goes after one more round
+    c.set('e', 's', body(1));
+    assert.equal(c.stats.entries, 3);
+    assert.equal(c.stats.bytes, 3 * (1 + 2 + 64));
   });
 
   it('keeps at most maxBytes, and never stores an answer over an eighth of them', () => {
