@@ -29,6 +29,8 @@ const TARGET_RATIO = 30;
 const TARGET_P99_MS = 20;
 /** Ganymede's /users/NAME rate as a share of a bare Fastify route's, at least. */
 const TARGET_BARE_SHARE = 0.6;
+/** Throughput targets are judged from this many connections (the issue measured at 50); one connection is a round trip. */
+const MIN_TARGET_CONNECTIONS = 10;
 
 type Server = HubKind | 'bare';
 const SERVER_LABEL: Record<Server, string> = { ...LABEL, bare: 'bare Fastify' };
@@ -156,18 +158,23 @@ export async function apiBench(opts: BenchOptions): Promise<BenchResult> {
           metric: `${label} c=${c}: req/s against a bare Fastify route serving the same JSON`,
           ganymede: `${fmtNum(g.rps)} (${(100 * share).toFixed(0)}%)`,
           jupyterhub: `bare Fastify: ${fmtNum(b.rps)}, p99 ${fmtMs(b.p99)}`,
-          ...(endpoint === '/users' ? {} : { target: `>= ${(100 * TARGET_BARE_SHARE).toFixed(0)}% of bare`, verdict: verdict(share >= TARGET_BARE_SHARE) }),
+          ...(endpoint === '/users' || c < MIN_TARGET_CONNECTIONS ? {} : { target: `>= ${(100 * TARGET_BARE_SHARE).toFixed(0)}% of bare`, verdict: verdict(share >= TARGET_BARE_SHARE) }),
         });
       }
       const j = find('jupyterhub', endpoint, c);
       if (!g || !j) continue;
       const ratio = g.rps / j.rps;
+      // One connection measures a round trip (wrk, loopback, the server), not what the server can
+      // serve: the bare route's own ratio is printed, and the targets (the issue's, set at 50
+      // connections) are judged where several requests are in flight.
+      const roundTrip = c < MIN_TARGET_CONNECTIONS;
       figures.push({
         metric: `${label} c=${c}: req/s (ratio)`,
         ganymede: `${fmtNum(g.rps)} (${fmtRatio(g.rps, j.rps)})`,
         jupyterhub: fmtNum(j.rps),
-        target: `>= ${TARGET_RATIO}x`,
-        verdict: verdict(ratio >= TARGET_RATIO),
+        ...(roundTrip
+          ? { target: `none at ${c} connection (bare Fastify: ${b ? fmtRatio(b.rps, j.rps) : '?'})` }
+          : { target: `>= ${TARGET_RATIO}x`, verdict: verdict(ratio >= TARGET_RATIO) }),
       });
       figures.push({
         metric: `${label} c=${c}: p50 / p99 / errors`,
