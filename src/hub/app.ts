@@ -44,13 +44,10 @@ import { proxyApiUrls } from './proxy-process.js';
 import { prepareDataDir } from './data-dir.js';
 import { liveSecurityHeaders } from './security-headers.js';
 import { clientErrorHandler, connectRefusedHandler, errorHandler, expectationFailedHandler, frameworkErrorHandler, notFoundHandler, sendError } from './error-replies.js';
-import { loadServices } from './services-loader.js';
 import { installCookies } from './request-cookies.js';
 import { lazyRequestLoggers } from './request-logger.js';
 import { trustedProxies } from './trusted-proxies.js';
-import { builtinServices } from '../services/culler/culler-service.js';
 import { ManagedServices } from '../services/managed-services.js';
-import { configuredServices } from '../services/service-config.js';
 import { PrometheusHubMetrics } from '../metrics/hub-metrics.js';
 import { metricsRoutes, recordRequestDurations } from '../metrics/metrics-routes.js';
 
@@ -105,8 +102,6 @@ export async function buildHub(opts: BuildOptions): Promise<BuiltHub> {
   prepareDataDir(dataDir, log);
   const database = await openDatabase(config.db.url, dataDir);
   await migrate(database);
-  // before roles are loaded (they may name services), in tests as at start
-  await loadServices(database.db, configuredServices(config), log, builtinServices(config));
   const urls = hubUrls(config);
   const hooks = opts.hooks ?? {};
   const ref: { hub?: Hub } = {};

@@ -7,8 +7,7 @@ import { normalizeUsername } from '../lib/names.js';
 import { buildHub, hubUrls, type BuiltHub } from './app.js';
 import { ensureProxy, proxyApiUrls, proxyToken } from './proxy-process.js';
 import { reconcileRoutes } from './reconcile.js';
-import { loadRoles } from './roles-loader.js';
-import { applyServices } from '../services/apply-services.js';
+import { applyServices, startServices, storeServices } from '../services/apply-services.js';
 import { configuredServices } from '../services/service-config.js';
 import { listenError } from '../lib/listen-error.js';
 import path from 'node:path';
@@ -58,7 +57,8 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger, 
   const built = await buildHub({ config, hooks, log, proxyToken: token });
   const { hub, app } = built;
   for (const name of config.admin_users) await ensureUser(hub.db, normalizeUsername(name), true);
-  await loadRoles(hub.db, config.roles, configuredServices(config));
+  // services, then the roles (they may name services), once, before anything is served; their processes start once the proxy is up
+  const services = await storeServices(hub, configuredServices(config));
   // Serve the API at once; routes need the proxy, so re-attaching waits for it.
   let address: string;
   try {
@@ -76,7 +76,7 @@ export async function startHub(config: Config, hooks: ConfigHooks, log: Logger, 
   let reattached: { kept: number; cleared: number; resumed: number };
   try {
     // managed services once the proxy is up, as JupyterHub starts them; their routes come with the reconciliation below
-    await applyServices(hub, configuredServices(hub.config), { routes: false });
+    await startServices(hub, services, { routes: false });
     reattached = await hub.servers.reattachAll();
     if (proxyApiUrls(config).length > 1) {
       // Proxies the operator runs may start after the hub: the periodic check adds their routes.

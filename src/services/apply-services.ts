@@ -2,7 +2,7 @@ import { builtinServices } from './culler/culler-service.js';
 import type { Config } from '../config/schema.js';
 import type { Hub } from '../hub/context.js';
 import { loadRoles } from '../hub/roles-loader.js';
-import { loadServices } from '../hub/services-loader.js';
+import { loadServices, type CheckedService } from '../hub/services-loader.js';
 import { reconcileRoutes } from '../hub/reconcile.js';
 import { checkServiceRoleRefs } from './service-roles.js';
 import { configuredServices } from './service-config.js';
@@ -33,11 +33,27 @@ interface ApplyOptions {
 }
 
 async function applyNow(hub: Hub, services: Config['services'], opts: ApplyOptions): Promise<void> {
-  const config = opts.config ?? hub.config;
+  const checked = await storeServices(hub, services, opts.config ?? hub.config);
+  await startServices(hub, checked, opts);
+}
+
+/**
+ * The store half of {@link applyServices}: the role references checked,
+ * the services stored (tokens, deletions), their roles and scopes applied
+ * with `config.roles`, cached identities dropped. At start it runs once,
+ * before the hub serves (lifecycle.ts); {@link startServices} follows once
+ * the proxy is up.
+ */
+export async function storeServices(hub: Hub, services: Config['services'], config: Pick<Config, 'roles' | 'cull'> = hub.config): Promise<CheckedService[]> {
   await checkServiceRoleRefs(hub.db, config.roles, services);
   const checked = await loadServices(hub.db, services, hub.log, builtinServices(config));
   await loadRoles(hub.db, config.roles, services);
   hub.identities.clear();
+  return checked;
+}
+
+/** The process half of {@link applyServices}: managed services started, restarted or stopped, then (unless `routes: false`) the proxy's routes. */
+export async function startServices(hub: Hub, checked: readonly CheckedService[], opts: Pick<ApplyOptions, 'routes'> = {}): Promise<void> {
   await hub.managedServices.sync(hub, checked);
   if (opts.routes === false) return;
   try {

@@ -22,8 +22,8 @@ import { createToken } from '../../src/db/repos/tokens.js';
 import { ensureUser } from '../../src/db/repos/users.js';
 import { validateResponse } from './openapi.js';
 import { reconcileRoutes } from '../../src/hub/reconcile.js';
-import { loadRoles } from '../../src/hub/roles-loader.js';
-import { applyServices } from '../../src/services/apply-services.js';
+import { startServices, storeServices } from '../../src/services/apply-services.js';
+import type { CheckedService } from '../../src/hub/services-loader.js';
 import { configuredServices } from '../../src/services/service-config.js';
 
 export const TRIVIAL_SERVER = fileURLToPath(new URL('../fixtures/trivial-server.mjs', import.meta.url));
@@ -127,7 +127,8 @@ async function startTestHubOnce(raw: Record<string, unknown>, opts: TestHubOptio
   const proxyServer =
     opts.proxyServer ?? (await startProxy({ ip: '127.0.0.1', port: 0, apiIp: '127.0.0.1', apiPort: 0, authToken: proxyToken, defaultTarget: `http://127.0.0.1:${hubPort}`, logger: log }));
   const proxy = new ChpClient({ apiUrl: `http://127.0.0.1:${proxyServer.apiPort}`, authToken: proxyToken });
-  let built: BuiltHub;
+  let built: BuiltHub | undefined;
+  let services: CheckedService[];
   try {
     built = await buildHub({
       config,
@@ -138,13 +139,15 @@ async function startTestHubOnce(raw: Record<string, unknown>, opts: TestHubOptio
       ...(opts.authenticator ? { authenticator: opts.authenticator } : {}),
       ...(opts.hooks ? { hooks: opts.hooks } : {}),
     });
+    // services, then roles, before the hub serves, as `serve` stores them (lifecycle.ts)
+    services = await storeServices(built.hub, configuredServices(config));
   } catch (err) {
     // a hub that refuses to start (a test of that) leaves nothing running: the proxy would keep the test process alive
+    await built?.close();
     if (!opts.proxyServer) await proxyServer.close();
     if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
-  await loadRoles(built.hub.db, config.roles, configuredServices(config));
   try {
     await built.app.listen({ host: '127.0.0.1', port: hubPort });
   } catch (err) {
@@ -156,7 +159,7 @@ async function startTestHubOnce(raw: Record<string, unknown>, opts: TestHubOptio
   const reattached = opts.reattach ? await built.hub.servers.reattachAll() : undefined;
   await reconcileRoutes(built.hub);
   // managed services and service routes, as `serve` starts them once the proxy is up
-  if (configuredServices(config).length) await applyServices(built.hub);
+  if (services.length) await startServices(built.hub, services);
   const hubUrl = `http://127.0.0.1:${hubPort}`;
   const t: TestHub = {
     ...built,
