@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openDatabase, type Database } from '../../src/db/database.js';
+import { after, before } from 'node:test';
+import { migrate, openDatabase, type Database } from '../../src/db/database.js';
 import { startPostgres } from './postgres.js';
 
 export interface StoreDialect {
@@ -31,3 +32,33 @@ export const STORE_DIALECTS: readonly StoreDialect[] = [
     },
   },
 ];
+
+/** A dialect's store for the tests of one describe; `database` is undefined when the dialect can't be opened here. */
+export interface MigratedStore {
+  readonly database: Database | undefined;
+}
+
+/**
+ * Registers, in the current describe, a `before` that opens `dialect` and
+ * migrates it, and an `after` that closes it and removes what `open` made.
+ * Hooks the caller registers afterwards (seeding) run once it is migrated.
+ */
+export function migratedStore(dialect: StoreDialect): MigratedStore {
+  let database: Database | undefined;
+  let cleanup: () => void | Promise<void> = () => undefined;
+  before(async () => {
+    const opened = await dialect.open();
+    if (!opened) return;
+    ({ database, cleanup } = opened);
+    await migrate(database);
+  });
+  after(async () => {
+    await database?.close();
+    await cleanup();
+  });
+  return {
+    get database() {
+      return database;
+    },
+  };
+}

@@ -1,10 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { migrate, type Database } from '../../src/db/database.js';
 import { listUsers } from '../../src/db/repos/users.js';
 import { listAudit, recordAudit } from '../../src/db/repos/audit.js';
 import { adminUserPage } from '../../src/web/admin-query.js';
-import { STORE_DIALECTS } from '../helpers/store-dialects.js';
+import { migratedStore, STORE_DIALECTS } from '../helpers/store-dialects.js';
 import { insertUsers } from '../helpers/bulk-users.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 
@@ -17,25 +16,17 @@ import { startTestHub, type TestHub } from '../helpers/hub.js';
  */
 for (const dialect of STORE_DIALECTS) {
   describe(`user search on ${dialect.name}`, () => {
-    let database: Database | undefined;
-    let cleanup: () => void | Promise<void> = () => undefined;
-
+    const store = migratedStore(dialect);
     before(async () => {
-      const opened = await dialect.open();
-      if (!opened) return;
-      database = opened.database;
-      cleanup = opened.cleanup;
-      await migrate(database);
+      const database = store.database;
+      if (!database) return;
       // user00000..user00299; even ones have activity; the first 5 run a server
       await insertUsers(database.db, { count: 300, running: 5 });
       await insertUsers(database.db, { count: 3, prefix: 'a_b' });
     });
-    after(async () => {
-      await database?.close();
-      await cleanup();
-    });
 
     it('name_filter finds a substring, in any case, and counts all matches', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       const r = await listUsers(database.db, { offset: 0, limit: 5, sort: 'name', descending: false, nameFilter: 'ER0012' });
       assert.equal(r.total, 10);
@@ -45,6 +36,7 @@ for (const dialect of STORE_DIALECTS) {
     });
 
     it('name_filter takes LIKE wildcards literally', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       assert.equal((await listUsers(database.db, { offset: 0, limit: 50, sort: 'id', descending: false, nameFilter: '_' })).total, 3);
       assert.equal((await listUsers(database.db, { offset: 0, limit: 50, sort: 'id', descending: false, nameFilter: '%' })).total, 0);
@@ -52,6 +44,7 @@ for (const dialect of STORE_DIALECTS) {
     });
 
     it('sorts by last activity with never-active users first ascending, last descending (same on every dialect)', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       const asc = await listUsers(database.db, { offset: 0, limit: 3, sort: 'last_activity', descending: false, nameFilter: 'user' });
       for (const u of asc.rows) assert.equal(u.last_activity, null, u.name);
@@ -60,6 +53,7 @@ for (const dialect of STORE_DIALECTS) {
     });
 
     it('the state filter and "active first" read the running users first, then the rest by name', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       const ready = await listUsers(database.db, { offset: 0, limit: 50, sort: 'name', descending: false, state: 'ready' });
       assert.equal(ready.total, 5);
@@ -73,6 +67,7 @@ for (const dialect of STORE_DIALECTS) {
     });
 
     it('keeps audit entries newest first, filtered by actor and by action or action prefix, without secret keys', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       const db = database.db;
       await recordAudit(db, { actor: { kind: 'user', name: 'root' }, action: 'server.start', target: 'a/' });
@@ -89,6 +84,7 @@ for (const dialect of STORE_DIALECTS) {
     });
 
     it('"-name" pages backwards through the name index and respects the viewer\'s filter', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       const r = await adminUserPage(database.db, { offset: 0, limit: 2, sort: '-name', names: ['user00007', 'user00150'], groups: [] });
       assert.equal(r.total, 2);

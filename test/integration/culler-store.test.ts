@@ -4,31 +4,20 @@
  * a server's activity source with the "only newer wins" rule.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { migrate, type Database } from '../../src/db/database.js';
+import { describe, it } from 'node:test';
 import { releaseLease, takeLease } from '../../src/services/culler/cull-lease.js';
 import { CULLER_SERVICE, revokeRoundToken, roundToken } from '../../src/services/culler/culler-service.js';
 import { identifyService } from '../../src/hub/service-identity.js';
 import { ensureUser } from '../../src/db/repos/users.js';
 import { createServer, getServer, touchServerActivity } from '../../src/db/repos/servers.js';
-import { STORE_DIALECTS } from '../helpers/store-dialects.js';
+import { migratedStore, STORE_DIALECTS } from '../helpers/store-dialects.js';
 
 for (const dialect of STORE_DIALECTS) {
   describe(`culler store on ${dialect.name}`, () => {
-    let database: Database | undefined;
-    let cleanup: () => void | Promise<void> = () => undefined;
-    before(async () => {
-      const opened = await dialect.open();
-      if (!opened) return;
-      ({ database, cleanup } = opened);
-      await migrate(database);
-    });
-    after(async () => {
-      await database?.close();
-      await cleanup();
-    });
+    const store = migratedStore(dialect);
 
     it('one lease holder at a time; renewed by its holder; free once expired or released', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('dialect not available here');
       const db = database.db;
       const t0 = new Date('2026-12-04T10:00:00Z');
@@ -48,6 +37,7 @@ for (const dialect of STORE_DIALECTS) {
     });
 
     it("a round's token has the culler's scopes only, and is gone once revoked", async (t) => {
+      const database = store.database;
       if (!database) return t.skip('dialect not available here');
       const db = database.db;
       const first = await roundToken(db, { cullUsers: false, ttlSeconds: 60, services: [], roles: [] });
@@ -65,6 +55,7 @@ for (const dialect of STORE_DIALECTS) {
     });
 
     it("a server's last activity moves forward only, with its source", async (t) => {
+      const database = store.database;
       if (!database) return t.skip('dialect not available here');
       const db = database.db;
       const user = await ensureUser(db, 'activity-user');

@@ -1,27 +1,16 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { migrate, type Database } from '../../src/db/database.js';
 import { readSnapshot } from '../../src/metrics/db-snapshot.js';
 import { queueLength } from '../../src/db/repos/spawn-queue.js';
-import { STORE_DIALECTS } from '../helpers/store-dialects.js';
+import { migratedStore, STORE_DIALECTS } from '../helpers/store-dialects.js';
 
 /** The database gauges of /hub/metrics read the same on every dialect (PostgreSQL answers counts as strings). */
 for (const dialect of STORE_DIALECTS) {
   describe(`metrics gauges on ${dialect.name}`, () => {
-    let database: Database | undefined;
-    let cleanup: () => void | Promise<void> = () => undefined;
-    before(async () => {
-      const opened = await dialect.open();
-      if (!opened) return;
-      ({ database, cleanup } = opened);
-      await migrate(database);
-    });
-    after(async () => {
-      await database?.close();
-      await cleanup();
-    });
+    const store = migratedStore(dialect);
 
     it('counts users, active users by period, ready servers and pending spawns', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       const { db } = database;
       const now = Date.parse('2026-12-04T12:00:00Z');

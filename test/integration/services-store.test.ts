@@ -1,13 +1,12 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { migrate, type Database } from '../../src/db/database.js';
 import { createServiceToken, findServiceToken, getService, listServices, rolesOfService } from '../../src/db/repos/services.js';
 import { loadServices } from '../../src/hub/services-loader.js';
 import { loadRoles } from '../../src/hub/roles-loader.js';
 import { identifyService } from '../../src/hub/service-identity.js';
 import { validateConfig } from '../../src/config/load.js';
-import { STORE_DIALECTS } from '../helpers/store-dialects.js';
+import { migratedStore, STORE_DIALECTS } from '../helpers/store-dialects.js';
 
 /** Services, their tokens and roles on every dialect (migration 0002). */
 const dialects = STORE_DIALECTS;
@@ -15,21 +14,10 @@ const quiet = pino({ level: 'silent' });
 
 for (const dialect of dialects) {
   describe(`services store on ${dialect.name}`, () => {
-    let database: Database | undefined;
-    let cleanup = () => undefined as void;
-    before(async () => {
-      const opened = await dialect.open();
-      if (!opened) return;
-      database = opened.database;
-      cleanup = opened.cleanup;
-      await migrate(database);
-    });
-    after(async () => {
-      await database?.close();
-      cleanup();
-    });
+    const store = migratedStore(dialect);
 
     it('loads services, their config tokens and roles; tokens are stored hashed', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('no PostgreSQL');
       const db = database.db;
       const cfg = validateConfig({
@@ -66,6 +54,7 @@ for (const dialect of dialects) {
     });
 
     it('inline roles and scopes: the implicit role is created, assigned, updated and deleted with the scopes', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('no PostgreSQL');
       const db = database.db;
       const load = async (raw: Record<string, unknown>) => {

@@ -1,6 +1,6 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { migrate, pendingMigrations, type Database } from '../../src/db/database.js';
+import { migrate, pendingMigrations } from '../../src/db/database.js';
 import { createUser, deleteUser, ensureUser, getUser, listUsers, touchUserActivity, updateUser } from '../../src/db/repos/users.js';
 import { claimSpawn, createServer, getServer, serversOfUsers, updateServer } from '../../src/db/repos/servers.js';
 import { createToken, findToken, listTokens, deleteTokensOfSession } from '../../src/db/repos/tokens.js';
@@ -9,35 +9,24 @@ import { createCode, getClient, takeCode, upsertClient } from '../../src/db/repo
 import { createSession, getSession } from '../../src/db/repos/sessions.js';
 import { getSetting, setSetting } from '../../src/db/repos/settings.js';
 import { CryptKeeper } from '../../src/lib/crypto.js';
-import { STORE_DIALECTS } from '../helpers/store-dialects.js';
+import { migratedStore, STORE_DIALECTS } from '../helpers/store-dialects.js';
 
 /** The same repository tests on every dialect (Kysely's DIALECTS pattern). */
 const dialects = STORE_DIALECTS;
 
 for (const dialect of dialects) {
   describe(`store on ${dialect.name}`, () => {
-    let database: Database | undefined;
-    let cleanup = () => undefined as void;
-
-    before(async () => {
-      const opened = await dialect.open();
-      if (!opened) return;
-      database = opened.database;
-      cleanup = opened.cleanup;
-      await migrate(database);
-    });
-    after(async () => {
-      await database?.close();
-      cleanup();
-    });
+    const store = migratedStore(dialect);
 
     it('migrates once, under a lock, and reports nothing pending', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       assert.deepEqual(await migrate(database), []);
       assert.deepEqual(await pendingMigrations(database), []);
     });
 
     it('creates, renames, lists and deletes users', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       const db = database.db;
       const a = await createUser(db, 'alice');
@@ -57,6 +46,7 @@ for (const dialect of dialects) {
     });
 
     it('keeps servers with versioned state and claims a spawn once', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       const db = database.db;
       const u = await ensureUser(db, 'carol');
@@ -72,6 +62,7 @@ for (const dialect of dialects) {
     });
 
     it('stores tokens hashed and finds them by prefix', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       const db = database.db;
       const u = await ensureUser(db, 'dan');
@@ -87,6 +78,7 @@ for (const dialect of dialects) {
     });
 
     it('keeps groups, OAuth clients and one-time codes, sessions and settings', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       const db = database.db;
       const u = await ensureUser(db, 'eve');
@@ -107,6 +99,7 @@ for (const dialect of dialects) {
     });
 
     it('encrypts auth state with rotating keys', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       const oldKey = 'a'.repeat(64);
       const newKey = 'b'.repeat(64);

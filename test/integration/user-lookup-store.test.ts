@@ -3,34 +3,21 @@
  * src/db/id-list.ts, the compiled queries of src/db/prepared.ts) give the
  * same answers as the plain repository functions, on every dialect.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { migrate, type Database } from '../../src/db/database.js';
 import { createUser, groupsOfUsers, rolesOfUsers } from '../../src/db/repos/users.js';
 import { createServer, modelServersOfUsers, serversOfUsers, SERVER_MODEL_COLUMNS, updateServer } from '../../src/db/repos/servers.js';
 import { addMembers, createGroup } from '../../src/db/repos/groups.js';
 import { contextsOfUsers, serversOfUser, userWithNames } from '../../src/db/repos/user-lookup.js';
 import { preparedQuery } from '../../src/db/prepared.js';
-import { STORE_DIALECTS } from '../helpers/store-dialects.js';
+import { migratedStore, STORE_DIALECTS } from '../helpers/store-dialects.js';
 
 for (const dialect of STORE_DIALECTS) {
   describe(`user lookups on ${dialect.name}`, () => {
-    let database: Database | undefined;
-    let cleanup: () => void | Promise<void> = () => undefined;
-
-    before(async () => {
-      const opened = await dialect.open();
-      if (!opened) return;
-      database = opened.database;
-      cleanup = opened.cleanup;
-      await migrate(database);
-    });
-    after(async () => {
-      await database?.close();
-      await cleanup();
-    });
+    const store = migratedStore(dialect);
 
     it('reads a user with its sorted groups and roles in one statement, and its servers', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       const db = database.db;
       const ann = await createUser(db, 'ann');
@@ -66,6 +53,7 @@ for (const dialect of STORE_DIALECTS) {
     });
 
     it('reads groups, roles and servers of many users with the id list bound once', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       const db = database.db;
       const users = [];
@@ -94,6 +82,7 @@ for (const dialect of STORE_DIALECTS) {
     });
 
     it('refuses a compiled query whose values are not all placeholders', async (t) => {
+      const database = store.database;
       if (!database) return t.skip('PostgreSQL not available');
       const bad = preparedQuery(1, (db, [name]) => db.selectFrom('users').select('id').where('name', '=', name!).where('admin', '=', 1));
       await assert.rejects(bad(database.db, 'ann'), /every parameter/);
