@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
+import { alive } from '../helpers/process-alive.js';
 import { freePort } from '../../src/spawners/local-process.js';
 import { validateConfig } from '../../src/config/load.js';
 import { applyServices } from '../../src/services/apply-services.js';
@@ -40,15 +41,6 @@ async function describeService(t: TestHub, name: string, notPid = 0, timeoutMs =
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`service ${name} did not answer through the proxy within ${timeoutMs} ms (${last})`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('a managed service (command): started by the hub, restarted, stopped with it', () => {

@@ -7,15 +7,7 @@ import assert from 'node:assert/strict';
 import { getServer } from '../../src/db/repos/servers.js';
 import { getUser } from '../../src/db/repos/users.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive } from '../helpers/process-alive.js';
 
 describe('POST /hub/api/shutdown (issue 9)', () => {
   let t: TestHub;

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { ManagedService } from '../../src/services/managed-service.js';
+import { alive } from '../helpers/process-alive.js';
 
 const quiet = pino({ level: 'silent' });
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-managed-unit-'));
@@ -12,15 +13,6 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const node = (code: string) => [process.execPath, '-e', code];
 const spec = (name: string, command: string[]) => ({ name, command, env: { PATH: process.env['PATH'] ?? '' }, logFile: path.join(dir, `${name}.log`) });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
