@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { HubApi, freePorts, waitAnswer } from './http.js';
 import { MARK, RUN_ID, alive, killPids, markedEnv, sleep, startProcess, stopProcess } from './procs.js';
+import { within } from './report.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const GANYMEDE_BIN = path.join(ROOT, 'bin', 'ganymede.js');
@@ -326,6 +327,16 @@ async function killPidFrom(pidFile: string): Promise<void> {
 
 export function createHub(kind: HubKind, opts: HubOptions = {}): Promise<BenchHub> {
   return kind === 'ganymede' ? createGanymede(opts) : createJupyterHub(opts);
+}
+
+/**
+ * Runs `measure` on Ganymede, then on JupyterHub 3.0 (one after the other),
+ * each given `ms` before it fails with "`bench` benchmark on <hub> did not finish".
+ */
+export async function eachHub<T>(bench: string, ms: number, measure: (kind: HubKind) => Promise<T>): Promise<Record<HubKind, T>> {
+  const ganymede = await within(ms, `${bench} benchmark on ${LABEL.ganymede}`, measure('ganymede'));
+  const jupyterhub = await within(ms, `${bench} benchmark on ${LABEL.jupyterhub}`, measure('jupyterhub'));
+  return { ganymede, jupyterhub };
 }
 
 /** VmRSS of a process from /proc, in MB (MiB). */
