@@ -13,11 +13,11 @@
  * Run: node --import tsx bench/spawn-storm.ts [--quick]   (or: npm run bench -- spawn-storm)
  */
 import { readFileSync } from 'node:fs';
-import { createHub, LABEL, TRIVIAL_SERVER, type HubKind } from './lib/hubs.js';
+import { createHub, eachHub, TRIVIAL_SERVER, type HubKind } from './lib/hubs.js';
 import type { HubApi } from './lib/http.js';
 import { stopMany } from './lib/spawning.js';
 import { sleep } from './lib/procs.js';
-import { fmtMs, log, verdict, within, type BenchResult, type Figure } from './lib/report.js';
+import { fmtMs, log, verdict, type BenchResult, type Figure } from './lib/report.js';
 import { runIfMain, type BenchOptions } from './lib/common.js';
 
 /** CPU seconds (user + system) a process has used so far. */
@@ -111,10 +111,9 @@ export async function spawnStormBench(opts: BenchOptions): Promise<BenchResult> 
   const started = performance.now();
   const nBig = opts.quick ? 30 : 300;
   const nSmall = opts.quick ? 20 : 100;
-  const figs: Partial<Record<HubKind, HubFigures>> = {};
-  for (const kind of ['ganymede', 'jupyterhub'] as const) figs[kind] = await within(20 * 60_000, `spawn-storm benchmark on ${LABEL[kind]}`, measureHub(kind, opts, nBig, nSmall));
-  const g = figs.ganymede!;
-  const j = figs.jupyterhub!;
+  const figs = await eachHub('spawn-storm', 20 * 60_000, (kind) => measureHub(kind, opts, nBig, nSmall));
+  const g = figs.ganymede;
+  const j = figs.jupyterhub;
   const stormText = (s: Storm, n: number) => `${s.ready}/${n} ready in ${fmtMs(s.wallMs)}, ${s.refusals} refusals${s.errors.length ? `, ${s.errors.length} errors` : ''}`;
   const figures: Figure[] = [
     {

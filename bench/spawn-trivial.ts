@@ -13,9 +13,9 @@
  *
  * Run: node --import tsx bench/spawn-trivial.ts   (or: npm run bench -- spawn-trivial)
  */
-import { createHub, LABEL, TRIVIAL_SERVER, type HubKind } from './lib/hubs.js';
+import { createHub, eachHub, TRIVIAL_SERVER, type HubKind } from './lib/hubs.js';
 import { spawnMany, spawnOne, stopMany, stopOne, type SpawnTiming } from './lib/spawning.js';
-import { fmtMs, log, max, median, quantile, verdict, within, type BenchResult, type Figure } from './lib/report.js';
+import { fmtMs, log, max, median, quantile, verdict, type BenchResult, type Figure } from './lib/report.js';
 import { profiler, runIfMain, type BenchOptions } from './lib/common.js';
 
 interface HubFigures {
@@ -68,10 +68,9 @@ export async function spawnTrivialBench(opts: BenchOptions): Promise<BenchResult
   const started = performance.now();
   const nSeq = opts.quick ? 10 : 50;
   const nCon = opts.quick ? 20 : 100;
-  const figs: Partial<Record<HubKind, HubFigures>> = {};
-  for (const kind of ['ganymede', 'jupyterhub'] as const) figs[kind] = await within(15 * 60_000, `spawn-trivial benchmark on ${LABEL[kind]}`, measureHub(kind, opts, nSeq, nCon));
-  const g = figs.ganymede!;
-  const j = figs.jupyterhub!;
+  const figs = await eachHub('spawn-trivial', 15 * 60_000, (kind) => measureHub(kind, opts, nSeq, nCon));
+  const g = figs.ganymede;
+  const j = figs.jupyterhub;
   const ok = (t: SpawnTiming[]) => t.filter((x) => Number.isFinite(x.ms)).map((x) => x.ms);
   const errs = (t: SpawnTiming[]) => t.length - ok(t).length;
   const allReady = (f: HubFigures) => {

@@ -27,11 +27,11 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { createHub, LABEL, SINGLEUSER_BIN, type BenchHub, type HubKind } from './lib/hubs.js';
+import { createHub, eachHub, LABEL, SINGLEUSER_BIN, type BenchHub, type HubKind } from './lib/hubs.js';
 import { freePort, waitAnswer } from './lib/http.js';
 import { findMarked, killPids, waitExit } from './lib/procs.js';
 import { spawnMany, spawnOne, stopMany, stopOne, type SpawnTiming } from './lib/spawning.js';
-import { fmtMs, log, max, mean, median, min, table, verdict, within, type BenchResult, type Figure } from './lib/report.js';
+import { fmtMs, log, max, mean, median, min, table, verdict, type BenchResult, type Figure } from './lib/report.js';
 import { profiler, runIfMain, type BenchOptions } from './lib/common.js';
 
 const TARGET_OVERHEAD_MS = 300;
@@ -146,10 +146,9 @@ async function measureHub(kind: HubKind, opts: BenchOptions, n: number): Promise
 export async function spawnBench(opts: BenchOptions): Promise<BenchResult> {
   const started = performance.now();
   const n = opts.quick ? 3 : 10;
-  const figs: Partial<Record<HubKind, HubFigures>> = {};
-  for (const kind of ['ganymede', 'jupyterhub'] as const) figs[kind] = await within(15 * 60_000, `spawn benchmark on ${LABEL[kind]}`, measureHub(kind, opts, n));
-  const g = figs.ganymede!;
-  const j = figs.jupyterhub!;
+  const figs = await eachHub('spawn', 15 * 60_000, (kind) => measureHub(kind, opts, n));
+  const g = figs.ganymede;
+  const j = figs.jupyterhub;
   const ok = (t: SpawnTiming[]) => t.filter((x) => Number.isFinite(x.ms)).map((x) => x.ms);
   const errs = (t: SpawnTiming[]) => t.filter((x) => !Number.isFinite(x.ms)).length;
   const spread = (v: number[]) => `${fmtMs(median(v))} (${fmtMs(min(v))}-${fmtMs(max(v))})`;
@@ -158,7 +157,7 @@ export async function spawnBench(opts: BenchOptions): Promise<BenchResult> {
     `\n### spawn: every sample (jupyterhub-singleuser)\n\n` +
       table(
         ['hub', 'sequential spawn-to-ready', 'at once (per server)', 'server alone'],
-        (['ganymede', 'jupyterhub'] as const).map((k) => [LABEL[k], figs[k]!.sequential.map((t) => fmtMs(t.ms)).join(' '), figs[k]!.concurrent.timings.map((t) => fmtMs(t.ms)).join(' '), figs[k]!.standalone.map(fmtMs).join(' ')]),
+        (['ganymede', 'jupyterhub'] as const).map((k) => [LABEL[k], figs[k].sequential.map((t) => fmtMs(t.ms)).join(' '), figs[k].concurrent.timings.map((t) => fmtMs(t.ms)).join(' '), figs[k].standalone.map(fmtMs).join(' ')]),
       ) +
       '\n',
   );

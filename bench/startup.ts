@@ -14,9 +14,9 @@
  * Run: node --import tsx bench/startup.ts   (or: npm run bench -- startup)
  */
 import { readFileSync } from 'node:fs';
-import { createHub, LABEL, rssMB, type BenchHub, type HubKind } from './lib/hubs.js';
+import { createHub, eachHub, LABEL, rssMB, type BenchHub, type HubKind } from './lib/hubs.js';
 import { sleep } from './lib/procs.js';
-import { fmtMs, fmtNum, log, max, median, min, table, verdict, within, type BenchResult, type Figure } from './lib/report.js';
+import { fmtMs, fmtNum, log, max, median, min, table, verdict, type BenchResult, type Figure } from './lib/report.js';
 import { profiler, runIfMain, type BenchOptions } from './lib/common.js';
 
 const USERS = 10_000;
@@ -104,15 +104,8 @@ export async function startupBench(opts: BenchOptions): Promise<BenchResult> {
   const started = performance.now();
   const runs = opts.quick ? 1 : 5;
   const users = opts.quick ? 2000 : USERS;
-  const samples: Sample[] = [];
-  const create: Partial<Record<HubKind, number>> = {};
-  const empty: Partial<Record<HubKind, HubRun['empty']>> = {};
-  for (const kind of ['ganymede', 'jupyterhub'] as const) {
-    const r = await within(20 * 60_000, `startup benchmark on ${LABEL[kind]}`, measureHub(kind, opts, runs, users));
-    samples.push(...r.samples);
-    create[kind] = r.createMs;
-    empty[kind] = r.empty;
-  }
+  const byHub = await eachHub('startup', 20 * 60_000, (kind) => measureHub(kind, opts, runs, users));
+  const samples: Sample[] = [...byHub.ganymede.samples, ...byHub.jupyterhub.samples];
 
   process.stdout.write(
     `\n### startup: every start (${users} users, RSS after ${IDLE_MS / 1000} s idle)\n\n` +
@@ -155,8 +148,8 @@ export async function startupBench(opts: BenchOptions): Promise<BenchResult> {
     },
     {
       metric: `empty database, first (cold) start: start-up / RSS after ${IDLE_MS / 1000} s`,
-      ganymede: `${fmtMs(empty.ganymede?.startMs ?? NaN)} / ${empty.ganymede?.rssMB.toFixed(1)} MB`,
-      jupyterhub: `${fmtMs(empty.jupyterhub?.startMs ?? NaN)} / ${empty.jupyterhub?.rssMB.toFixed(1)} MB`,
+      ganymede: `${fmtMs(byHub.ganymede.empty.startMs)} / ${byHub.ganymede.empty.rssMB.toFixed(1)} MB`,
+      jupyterhub: `${fmtMs(byHub.jupyterhub.empty.startMs)} / ${byHub.jupyterhub.empty.rssMB.toFixed(1)} MB`,
     },
     {
       metric: 'proxy RSS (ganymede proxy / configurable-http-proxy)',
@@ -165,8 +158,8 @@ export async function startupBench(opts: BenchOptions): Promise<BenchResult> {
     },
     {
       metric: `creating ${fmtNum(users)} users (POST /users, 1,000 per request)`,
-      ganymede: fmtMs(create.ganymede ?? NaN),
-      jupyterhub: fmtMs(create.jupyterhub ?? NaN),
+      ganymede: fmtMs(byHub.ganymede.createMs),
+      jupyterhub: fmtMs(byHub.jupyterhub.createMs),
     },
   ];
   return {

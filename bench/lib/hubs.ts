@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { HubApi, freePorts, waitAnswer } from './http.js';
 import { MARK, RUN_ID, alive, killPids, markedEnv, sleep, startProcess, stopProcess } from './procs.js';
+import { within } from './report.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const GANYMEDE_BIN = path.join(ROOT, 'bin', 'ganymede.js');
@@ -192,16 +193,34 @@ export async function createGanymede(opts: HubOptions = {}): Promise<GanymedeBen
 
 // ---------------------------------------------------------------- JupyterHub 3.0
 
-const py = (s: string) => JSON.stringify(s);
+/** A Python string literal (JSON's quoting is valid Python). */
+export const py = (s: string) => JSON.stringify(s);
 
-export async function createJupyterHub(opts: HubOptions = {}): Promise<BenchHub & { serviceApi: HubApi }> {
-  const dir = tmpDir('jupyterhub-bench');
-  const [port, hubPort, apiPort] = await freePorts(3);
-  const serviceToken = randomBytes(16).toString('hex');
+export interface JupyterhubConfig {
+  /** The hub's directory: config, database, cookie secret, pid files, and `home/` (made here) for the servers. */
+  dir: string;
+  /** The public port, the hub's own port (its API) and the proxy's API port, all on 127.0.0.1. */
+  ports: { port: number; hubPort: number; apiPort: number };
+  /** The single-user server command. */
+  cmd: string[];
+  /** Lines right after `c.Spawner.cmd` (more `c.Spawner.*`). */
+  spawnerLines?: string[];
+  /** Lines at the end (services, roles, limits). */
+  lines?: string[];
+}
+
+/**
+ * Writes `dir`/jupyterhub_config.py for Debian's JupyterHub 3.0 with
+ * DummyAuthenticator, SimpleLocalProcessSpawner and configurable-http-proxy
+ * from node_modules, everything on 127.0.0.1 and every file in `dir`
+ * (the proxy's pid file is `dir`/proxy.pid). Returns the config file's path.
+ * Used by the benchmarks and by test/e2e/culler-jupyterhub.test.ts.
+ */
+export function writeJupyterhubConfig(c: JupyterhubConfig): string {
+  const { dir } = c;
+  const { port, hubPort, apiPort } = c.ports;
   const configFile = path.join(dir, 'jupyterhub_config.py');
-  const pidFile = path.join(dir, 'proxy.pid');
   mkdirSync(path.join(dir, 'home'));
-  const cmd = opts.serverCmd ?? [SINGLEUSER_BIN];
   writeFileSync(
     configFile,
     [
@@ -210,25 +229,41 @@ export async function createJupyterHub(opts: HubOptions = {}): Promise<BenchHub 
       "c.JupyterHub.authenticator_class = 'dummy'",
       "c.JupyterHub.spawner_class = 'simple'",
       `c.SimpleLocalProcessSpawner.home_dir_template = ${py(path.join(dir, 'home', '{username}'))}`,
-      `c.Spawner.cmd = [${cmd.map(py).join(', ')}]`,
-      "c.Spawner.args = ['--allow-root']",
-      `c.Spawner.environment = {${py(MARK)}: ${py(RUN_ID)}}`,
+      `c.Spawner.cmd = [${c.cmd.map(py).join(', ')}]`,
+      ...(c.spawnerLines ?? []),
       "c.JupyterHub.ip = '127.0.0.1'",
       `c.JupyterHub.port = ${port}`,
       "c.JupyterHub.hub_ip = '127.0.0.1'",
       `c.JupyterHub.hub_port = ${hubPort}`,
       `c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:${apiPort}'`,
       `c.ConfigurableHTTPProxy.command = [${py(CHP_BIN)}]`,
-      `c.ConfigurableHTTPProxy.pid_file = ${py(pidFile)}`,
+      `c.ConfigurableHTTPProxy.pid_file = ${py(path.join(dir, 'proxy.pid'))}`,
       `c.JupyterHub.db_url = ${py(`sqlite:///${path.join(dir, 'jupyterhub.sqlite')}`)}`,
       `c.JupyterHub.cookie_secret_file = ${py(path.join(dir, 'jupyterhub_cookie_secret'))}`,
       `c.JupyterHub.pid_file = ${py(path.join(dir, 'jupyterhub.pid'))}`,
-      `c.JupyterHub.concurrent_spawn_limit = ${opts.concurrentSpawnLimit ?? 100}`,
-      `c.JupyterHub.services = [{'name': 'bench', 'api_token': ${py(serviceToken)}}]`,
-      "c.JupyterHub.load_roles = [{'name': 'admin', 'services': ['bench']}]",
+      ...(c.lines ?? []),
       '',
     ].join('\n'),
   );
+  return configFile;
+}
+
+export async function createJupyterHub(opts: HubOptions = {}): Promise<BenchHub & { serviceApi: HubApi }> {
+  const dir = tmpDir('jupyterhub-bench');
+  const [port, hubPort, apiPort] = await freePorts(3);
+  const serviceToken = randomBytes(16).toString('hex');
+  const pidFile = path.join(dir, 'proxy.pid');
+  const configFile = writeJupyterhubConfig({
+    dir,
+    ports: { port, hubPort, apiPort },
+    cmd: opts.serverCmd ?? [SINGLEUSER_BIN],
+    spawnerLines: ["c.Spawner.args = ['--allow-root']", `c.Spawner.environment = {${py(MARK)}: ${py(RUN_ID)}}`],
+    lines: [
+      `c.JupyterHub.concurrent_spawn_limit = ${opts.concurrentSpawnLimit ?? 100}`,
+      `c.JupyterHub.services = [{'name': 'bench', 'api_token': ${py(serviceToken)}}]`,
+      "c.JupyterHub.load_roles = [{'name': 'admin', 'services': ['bench']}]",
+    ],
+  });
   const hubUrl = `http://127.0.0.1:${hubPort}`;
   const logFile = path.join(dir, 'hub.log');
   const serviceApi = new HubApi(hubUrl, serviceToken);
@@ -292,6 +327,16 @@ async function killPidFrom(pidFile: string): Promise<void> {
 
 export function createHub(kind: HubKind, opts: HubOptions = {}): Promise<BenchHub> {
   return kind === 'ganymede' ? createGanymede(opts) : createJupyterHub(opts);
+}
+
+/**
+ * Runs `measure` on Ganymede, then on JupyterHub 3.0 (one after the other),
+ * each given `ms` before it fails with "`bench` benchmark on <hub> did not finish".
+ */
+export async function eachHub<T>(bench: string, ms: number, measure: (kind: HubKind) => Promise<T>): Promise<Record<HubKind, T>> {
+  const ganymede = await within(ms, `${bench} benchmark on ${LABEL.ganymede}`, measure('ganymede'));
+  const jupyterhub = await within(ms, `${bench} benchmark on ${LABEL.jupyterhub}`, measure('jupyterhub'));
+  return { ganymede, jupyterhub };
 }
 
 /** VmRSS of a process from /proc, in MB (MiB). */

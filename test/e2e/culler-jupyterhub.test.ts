@@ -13,16 +13,16 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TRIVIAL_SERVER } from '../helpers/hub.js';
-import { CHP_BIN, findProcesses, freePorts, pidAlive, REPO, sleep, waitFor } from '../helpers/e2e.js';
+import { findProcesses, freePorts, pidAlive, REPO, sleep, waitFor } from '../helpers/e2e.js';
 import { cullOnce } from '../../src/services/culler/culler.js';
+import { py, writeJupyterhubConfig } from '../../bench/lib/hubs.js';
 
 const JUPYTERHUB = process.env['GANYMEDE_E2E_JUPYTERHUB'] ?? 'jupyterhub';
-const py = (s: string) => JSON.stringify(s);
 const CULLER_SCOPES = ['list:users', 'read:users:activity', 'read:servers', 'delete:servers'];
 
 describe('e2e: Ganymede culler against JupyterHub 3.0', { timeout: 180_000 }, () => {
@@ -54,34 +54,19 @@ describe('e2e: Ganymede culler against JupyterHub 3.0', { timeout: 180_000 }, ()
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'ganymede-e2e-cull-jh-'));
     logFile = path.join(dir, 'jupyterhub.log');
-    mkdirSync(path.join(dir, 'home'));
     const [port, hubPort, apiPort] = await freePorts(3);
     apiUrl = `http://127.0.0.1:${hubPort}/hub/api`;
-    writeFileSync(
-      path.join(dir, 'jupyterhub_config.py'),
-      [
-        'c = get_config()  # noqa',
-        "c.JupyterHub.authenticator_class = 'dummy'",
-        "c.JupyterHub.spawner_class = 'simple'",
-        `c.SimpleLocalProcessSpawner.home_dir_template = ${py(path.join(dir, 'home', '{username}'))}`,
-        `c.Spawner.cmd = [${py(process.execPath)}, ${py(TRIVIAL_SERVER)}]`,
-        "c.JupyterHub.ip = '127.0.0.1'",
-        `c.JupyterHub.port = ${port}`,
-        "c.JupyterHub.hub_ip = '127.0.0.1'",
-        `c.JupyterHub.hub_port = ${hubPort}`,
-        `c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:${apiPort}'`,
-        `c.ConfigurableHTTPProxy.command = [${py(CHP_BIN)}]`,
-        `c.ConfigurableHTTPProxy.pid_file = ${py(path.join(dir, 'proxy.pid'))}`,
-        `c.JupyterHub.db_url = ${py(`sqlite:///${path.join(dir, 'jupyterhub.sqlite')}`)}`,
-        `c.JupyterHub.cookie_secret_file = ${py(path.join(dir, 'jupyterhub_cookie_secret'))}`,
-        `c.JupyterHub.pid_file = ${py(path.join(dir, 'jupyterhub.pid'))}`,
+    const configFile = writeJupyterhubConfig({
+      dir,
+      ports: { port, hubPort, apiPort },
+      cmd: [process.execPath, TRIVIAL_SERVER],
+      lines: [
         `c.JupyterHub.services = [{'name': 'setup', 'api_token': ${py(adminToken)}}, {'name': 'culler', 'api_token': ${py(cullerToken)}}]`,
         `c.JupyterHub.load_roles = [{'name': 'admin', 'services': ['setup']}, {'name': 'culler', 'scopes': [${CULLER_SCOPES.map(py).join(', ')}], 'services': ['culler']}]`,
-        '',
-      ].join('\n'),
-    );
+      ],
+    });
     const fd = openSync(logFile, 'a');
-    hub = spawn(JUPYTERHUB, ['-f', path.join(dir, 'jupyterhub_config.py')], { cwd: dir, stdio: ['ignore', fd, fd] });
+    hub = spawn(JUPYTERHUB, ['-f', configFile], { cwd: dir, stdio: ['ignore', fd, fd] });
     closeSync(fd);
     await waitFor('JupyterHub to answer', async () => (await fetch(`${apiUrl}/`).catch(() => undefined))?.status === 200, { timeoutMs: 60_000, intervalMs: 200, detail: tail });
   });
