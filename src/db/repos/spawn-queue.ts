@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Dialect } from '../database.js';
 import type { DB } from '../schema.js';
+import { claimSpawn } from './servers.js';
 
 /**
  * The spawn queue in the database: admission under `concurrent_spawn_limit`
@@ -92,14 +93,7 @@ export async function reserveSpawn(db: Kysely<DB>, dialect: Dialect, r: ReserveR
     const waiting = await queueLength(trx);
     const direct = !r.concurrentLimit || (waiting === 0 && (await spawnsInProgress(trx)) < r.concurrentLimit);
     if (!direct && waiting >= r.maxLength) return { kind: 'refused', reason: 'queue-full', count: waiting };
-    const claimed = await trx
-      .updateTable('servers')
-      .set({ pending: 'spawn', owner: r.owner, ready: 0, reported_port: null })
-      .where('id', '=', r.serverId)
-      .where('pending', 'is', null)
-      .where('ready', '=', 0)
-      .executeTakeFirst();
-    if (Number(claimed.numUpdatedRows) !== 1) return { kind: 'refused', reason: 'busy', count: 0 };
+    if (!(await claimSpawn(trx, r.serverId, r.owner))) return { kind: 'refused', reason: 'busy', count: 0 };
     if (direct) return { kind: 'admitted' };
     const entry = await trx
       .insertInto('spawn_queue')
