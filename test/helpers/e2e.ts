@@ -28,6 +28,7 @@ import type { TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { WebSocket, type RawData } from 'ws';
 import YAML from 'yaml';
+import { isZombie, startTicks } from '../../src/lib/proc-stat.js';
 
 const execFileP = promisify(execFile);
 
@@ -106,15 +107,6 @@ function newestMtime(dir: string): number {
 
 // ---------------------------------------------------------------- processes
 
-function procStat(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
 /** True when `pid` exists and is not a zombie (orphans here may be reparented to an init that does not reap). */
 export function pidAlive(pid: number): boolean {
   try {
@@ -122,13 +114,7 @@ export function pidAlive(pid: number): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  const stat = procStat(pid);
-  return stat === undefined ? true : stat[0] !== 'Z';
-}
-
-/** Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat). */
-function startTicks(pid: number): string | undefined {
-  return procStat(pid)?.[19];
+  return !isZombie(pid);
 }
 
 function cmdline(pid: number): string[] {
@@ -621,7 +607,7 @@ export class E2eHub {
     }
     await Promise.all(
       [...this.serverPids].map(async ([pid, ticks]) => {
-        if (ticks !== undefined && startTicks(pid) !== ticks) return; // gone, or the pid was reused
+        if (ticks !== undefined && (startTicks(pid) ?? undefined) !== ticks) return; // gone, or the pid was reused
         await terminate(pid, { group: true });
       }),
     );
