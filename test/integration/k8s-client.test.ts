@@ -132,16 +132,16 @@ describe('kubeApiFrom over HTTP', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('takes the hub namespace from the context (a file or KUBECONFIG), or from the namespace option', () => {
-    assert.equal(kubeApiFrom(config, log).hubNamespace, 'from-context');
-    assert.equal(kubeApiFrom({ ...config, namespace: 'jhub' }, log).hubNamespace, 'jhub');
-    assert.throws(() => kubeApiFrom({ ...config, kube_config: join(dir, 'missing.yaml') }, log), /kube_config/);
+  it('takes the hub namespace from the context (a file or KUBECONFIG), or from the namespace option', async () => {
+    assert.equal((await kubeApiFrom(config, log)).hubNamespace, 'from-context');
+    assert.equal((await kubeApiFrom({ ...config, namespace: 'jhub' }, log)).hubNamespace, 'jhub');
+    await assert.rejects(kubeApiFrom({ ...config, kube_config: join(dir, 'missing.yaml') }, log), /kube_config/);
     // This machine is no pod: in-cluster credentials fail with a sentence naming the option.
-    assert.throws(() => kubeApiFrom({ ...config, kube_config: 'in-cluster' }, log), /^Error: kube_config: /);
+    await assert.rejects(kubeApiFrom({ ...config, kube_config: 'in-cluster' }, log), /^Error: kube_config: /);
     const saved = process.env['KUBECONFIG'];
     process.env['KUBECONFIG'] = config.kube_config;
     try {
-      assert.equal(kubeApiFrom({ ...config, kube_config: 'default' }, log).hubNamespace, 'from-context', 'default: KUBECONFIG');
+      assert.equal((await kubeApiFrom({ ...config, kube_config: 'default' }, log)).hubNamespace, 'from-context', 'default: KUBECONFIG');
     } finally {
       if (saved === undefined) delete process.env['KUBECONFIG'];
       else process.env['KUBECONFIG'] = saved;
@@ -149,7 +149,7 @@ describe('kubeApiFrom over HTTP', () => {
   });
 
   it('creates, reads, lists and deletes a pod with the bearer token', async () => {
-    const { api } = kubeApiFrom(config, log);
+    const { api } = await kubeApiFrom(config, log);
     const created = await api.createPod('jhub', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'jupyter-a' }, spec: { containers: [{ name: 'notebook', image: 'x' }] } });
     assert.equal(created.metadata?.uid, 'u-1');
     assert.equal((await api.readPod('jhub', 'jupyter-a'))?.metadata?.name, 'jupyter-a');
@@ -163,13 +163,13 @@ describe('kubeApiFrom over HTTP', () => {
   });
 
   it('a 404 on read is undefined and on delete is success', async () => {
-    const { api } = kubeApiFrom(config, log);
+    const { api } = await kubeApiFrom(config, log);
     assert.equal(await api.readPod('jhub', 'nobody'), undefined);
     await api.deletePod('jhub', 'nobody');
   });
 
   it('a 409 is a KubeApiError with reason AlreadyExists and a plain message without the token', async () => {
-    const { api } = kubeApiFrom(config, log);
+    const { api } = await kubeApiFrom(config, log);
     const pod: V1Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'twice' }, spec: { containers: [{ name: 'notebook', image: 'x' }] } };
     await api.createPod('jhub', pod);
     const err = await api.createPod('jhub', pod).then(
@@ -187,7 +187,7 @@ describe('kubeApiFrom over HTTP', () => {
   it('a wrong token is a 401 KubeApiError without the token in it', async () => {
     const file = join(dir, 'wrong.yaml');
     writeFileSync(file, (await import('node:fs')).readFileSync(config.kube_config as string, 'utf8').replace(TOKEN, 'wrong-token-123'));
-    const { api } = kubeApiFrom({ ...config, kube_config: file }, log);
+    const { api } = await kubeApiFrom({ ...config, kube_config: file }, log);
     const err = await api.readPod('jhub', 'x').catch((e: unknown) => e);
     assert.ok(err instanceof KubeApiError);
     assert.equal(err.status, 401);
@@ -195,7 +195,7 @@ describe('kubeApiFrom over HTTP', () => {
   });
 
   it('a call that does not answer fails after request_timeout with status 0', async () => {
-    const { api } = kubeApiFrom(config, log);
+    const { api } = await kubeApiFrom(config, log);
     const t0 = Date.now();
     const err = await api.readPod('jhub', 'hang').catch((e: unknown) => e);
     assert.ok(err instanceof KubeApiError);
@@ -205,7 +205,7 @@ describe('kubeApiFrom over HTTP', () => {
   });
 
   it('parses the watch stream, with the version, selector, bookmarks and timeout asked for', async () => {
-    const { api } = kubeApiFrom(config, log);
+    const { api } = await kubeApiFrom(config, log);
     const events: WatchEvent<V1Pod>[] = [];
     const handle = await api.watchPods('jhub', 'component=singleuser-server', '10', (e) => events.push(e));
     await handle.done;
@@ -219,7 +219,7 @@ describe('kubeApiFrom over HTTP', () => {
   });
 
   it('passes a 410 ERROR event on, and abort ends an open watch', async () => {
-    const { api } = kubeApiFrom(config, log);
+    const { api } = await kubeApiFrom(config, log);
     const events: WatchEvent<unknown>[] = [];
     const gone = await api.watchPods('jhub', 'component=singleuser-server', 'old', (e) => events.push(e));
     await gone.done;
@@ -231,7 +231,7 @@ describe('kubeApiFrom over HTTP', () => {
   });
 
   it('a watch refused with 410 settles done with a KubeApiError 410, and a watch that never answers times out', async () => {
-    const { api } = kubeApiFrom(config, log);
+    const { api } = await kubeApiFrom(config, log);
     const refused = await api.watchPods('jhub', 'component=singleuser-server', 'expired', () => undefined);
     const err = await refused.done.then(
       () => assert.fail('expected 410'),

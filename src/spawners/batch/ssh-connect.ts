@@ -4,7 +4,7 @@
  * TransportError in plain words. Used by ssh-transport.ts, which pools it.
  */
 import { readFile } from 'node:fs/promises';
-import { Client } from 'ssh2';
+import type { Client } from 'ssh2';
 import { checkHostKey, hostKeyAlgorithms, knownHostsName, parseKnownHosts, type HostKeyVerdict } from './known-hosts.js';
 import { TransportError } from './transport.js';
 
@@ -52,10 +52,12 @@ export async function connectSsh(t: SshConnectTarget, signal?: AbortSignal): Pro
     throw new TransportError('host-key', `Refusing to connect to ${hostPort} over SSH: ${why}`);
   }
   const privateKey = await readOrFail(t.keyFile, 'key_file', 'auth');
+  // ssh2 is loaded on the first connection: a hub that never uses SSH never loads it
+  const { Client: SshClient } = await import('ssh2');
   if (signal?.aborted) throw new TransportError('aborted', `Connecting to ${hostPort} over SSH was cancelled`);
 
   return new Promise<Client>((resolve, reject) => {
-    const client = new Client();
+    const client = new SshClient();
     let verdict: HostKeyVerdict | undefined;
     let settled = false;
     const finish = (err: TransportError | undefined) => {

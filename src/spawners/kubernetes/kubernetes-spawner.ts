@@ -95,7 +95,7 @@ export class KubernetesSpawner implements Spawner {
 
   private async open(): Promise<Live> {
     const c = this.config;
-    const { api, hubNamespace } = this.api ? { api: this.api, hubNamespace: this.hubNamespace ?? (c.namespace || 'default') } : kubeApiFrom(c, this.deps.log);
+    const { api, hubNamespace } = this.api ? { api: this.api, hubNamespace: this.hubNamespace ?? (c.namespace || 'default') } : await kubeApiFrom(c, this.deps.log);
     const namespace = c.enable_user_namespaces ? undefined : c.namespace || hubNamespace;
     const resyncMs = c.watch_resync_seconds * 1000;
     const pods = new PodReflector(api, { namespace, labelSelector: POD_LABEL_SELECTOR, resyncMs, log: this.deps.log });
