@@ -94,7 +94,7 @@ export function adminRoutes(app: FastifyInstance, hub: Hub): void {
     };
     const canAdd = hasScope(who.scopes, 'admin:users');
     const jumps = [canAdd ? html`<a href="#add-user">Add users</a>` : '', holdsGroups(who) ? html`<a href="#edit-group">Groups</a>` : '', audit ? html`<a href="#audit">Audit log</a>` : ''].filter((j) => j !== '');
-    const body = html`<div class="card"><h1>Users</h1>${jumps.length ? html`<p class="muted">${jumps.map((j, i) => (i ? html` · ${j}` : j))}</p>` : ''}
+    const body = html`<div class="card"><h1>Users</h1>${jumps.length ? html`<p class="muted">${jumps.map((j, i) => (i ? html` &middot; ${j}` : j))}</p>` : ''}
       <form method="get" action="${p}admin" id="search"><label for="q">Find users by name</label>
         <input id="q" name="q" type="text" value="${view.q}" placeholder="part of a name">
         ${view.sort !== 'name' ? html`<input type="hidden" name="sort" value="${view.sort}">` : ''}<p><button type="submit">Search</button></p></form>
@@ -174,7 +174,7 @@ function addUserCard(p: string, xsrf: string, back: string): Html {
 function groupCard(p: string, xsrf: string, back: string, groups: { name: string; members: number }[]): Html {
   const op = (value: string, label: string, id: string): Html => html`<button type="submit" name="op" value="${value}" id="${id}" class="secondary">${label}</button> `;
   return html`<div class="card" id="edit-group"><h2>Groups</h2>
-    ${groups.length ? html`<p class="wrap" id="group-list">${groups.map((g, i) => html`${i ? ', ' : ''}<strong>${g.name}</strong> <span class="muted">(${g.members})</span>`)}${groups.length === GROUPS_SHOWN ? html` <span class="muted">… (the first ${GROUPS_SHOWN}; all: <code>${p}api/groups</code>)</span>` : ''}</p>` : html`<p class="muted">No groups you can list.</p>`}
+    ${groups.length ? html`<p class="wrap" id="group-list">${groups.map((g, i) => html`${i ? ', ' : ''}<strong>${g.name}</strong> <span class="muted">(${g.members})</span>`)}${groups.length === GROUPS_SHOWN ? html` <span class="muted">&hellip; (the first ${GROUPS_SHOWN}; all: <code>${p}api/groups</code>)</span>` : ''}</p>` : html`<p class="muted">No groups you can list.</p>`}
     <form method="post" action="${p}admin/action"><input type="hidden" name="_xsrf" value="${xsrf}"><input type="hidden" name="back" value="${back}">
       <label for="group-name">Group</label><input id="group-name" name="group" type="text" required>
       <label for="group-user">User (to add or remove)</label><input id="group-user" name="user" type="text">
