@@ -50,7 +50,7 @@ async function storm(api: HubApi, users: string[], timeoutMs: number): Promise<S
       while (performance.now() - t0 < timeoutMs) {
         const r = await api.call('POST', `/users/${encodeURIComponent(user)}/server`, undefined, timeoutMs).catch((err: Error) => ({ status: 0, body: err.message }));
         if (r.status === 201 || r.status === 202) return void accepted.push(user);
-        if (r.status !== 429) return void errors.push(`${user}: HTTP ${r.status}`);
+        if (r.status !== 429) return void errors.push(`${user}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
         refusals++;
         await sleep(1000);
       }
@@ -92,7 +92,7 @@ async function measureHub(kind: HubKind, opts: BenchOptions, nBig: number, nSmal
     if (!pid) throw new Error(`${hub.label}: no hub process id`);
     log(`${hub.label}: ${nBig} at once`);
     const b = await storm(hub.api, big, 300_000);
-    log(`${hub.label}: ${b.ready}/${nBig} ready in ${fmtMs(b.wallMs)}, ${b.refusals} refusals, ${b.errors.length} errors`);
+    log(`${hub.label}: ${b.ready}/${nBig} ready in ${fmtMs(b.wallMs)}, ${b.refusals} refusals, ${b.errors.length} errors${b.errors.length ? `; the first: ${b.errors.slice(0, 3).join(' | ')}` : ''}`);
     await stopMany(hub.api, big);
     log(`${hub.label}: ${nSmall} at once, hub CPU measured`);
     const before = cpuSeconds(pid);

@@ -1,20 +1,10 @@
 /** Small HTTP helpers: free ports, a hub API client, waiting for a URL to answer. */
 import http from 'node:http';
-import net from 'node:net';
+import { freePort as freePortOn } from '../../src/lib/free-port.js';
 import { sleep } from './procs.js';
 
-/** A port free on 127.0.0.1 right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A free port on 127.0.0.1, never one handed out in the last minutes (src/lib/free-port.ts). */
+export const freePort = (): Promise<number> => freePortOn('127.0.0.1');
 
 /** `n` distinct free ports. */
 export async function freePorts(n: number): Promise<number[]> {

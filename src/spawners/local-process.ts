@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { isZombie, startTicks } from '../lib/proc-stat.js';
 import { signalGroup } from '../lib/signal-group.js';
 import { constants as fsConstants, openSync, closeSync, statSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { lstat, open, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { SpawnError } from '../lib/errors.js';
+import { freePort } from '../lib/free-port.js';
 import { sleep } from '../lib/time.js';
 import type { LogTailOptions, PollResult, SpawnRequest, Spawner, SpawnerState, StartResult } from './spawner.js';
 import { createAccount, lookupAccount, systemAccountName, type SystemAccount } from './system-account.js';
@@ -236,19 +236,4 @@ function isOurProcess(s: LocalState): boolean {
   if (ticks === null) return s.startTicks === null;
   if (isZombie(s.pid)) return false;
   return s.startTicks === null || ticks === s.startTicks;
-}
-
-
-
-/** A port free on `ip` right now (the OS picks it). */
-export function freePort(ip: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, ip, () => {
-      const addr = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(addr.port));
-    });
-  });
 }

@@ -21,7 +21,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { parseForm } from '../helpers/e2e.js';
 import { startPrivateSshd, type PrivateSshd } from '../helpers/private-sshd.js';
 import { ensureSlurmCluster, type SlurmCluster } from '../helpers/slurm-cluster.js';

@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { sleep, waitFor } from '../helpers/e2e.js';
 import { startTestHub, TRIVIAL_SERVER, type TestHub } from '../helpers/hub.js';
 import { serverRecord } from '../helpers/server-state.js';

@@ -10,7 +10,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import type { BatchSpawner } from '../../src/spawners/batch/batch-spawner.js';
 import { waitFor } from '../helpers/e2e.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { BRICS_FORM_FIELDS } from '../../src/spawners/options-form/brics-form-fields.js';
 import { Browser, login, openServerWithOAuth, parseForm, readProgress, waitFor } from '../helpers/e2e.js';
 import { startTestHub, type TestHub } from '../helpers/hub.js';

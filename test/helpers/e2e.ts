@@ -19,7 +19,6 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +27,7 @@ import type { TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { WebSocket, type RawData } from 'ws';
 import YAML from 'yaml';
+import { freePort } from '../../src/lib/free-port.js';
 import { isZombie, startTicks } from '../../src/lib/proc-stat.js';
 
 const execFileP = promisify(execFile);
@@ -64,22 +64,11 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}${lastText}${opts.detail ? `\n${opts.detail()}` : ''}`);
 }
 
-/** `n` distinct ports free on 127.0.0.1 right now (all held open until every one is picked). */
+/** `n` distinct free ports on 127.0.0.1 (src/lib/free-port.ts: none handed out again for minutes). */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const srv = net.createServer();
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(0, '127.0.0.1', () => resolve());
-      });
-      servers.push(srv);
-    }
-    return servers.map((s) => (s.address() as net.AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  }
+  const ports: number[] = [];
+  for (let i = 0; i < n; i++) ports.push(await freePort('127.0.0.1'));
+  return ports;
 }
 
 /** Fails with a clear message when the hub has not been built; warns when dist/ is older than src/. */

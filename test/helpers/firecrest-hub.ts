@@ -21,7 +21,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { getUser } from '../../src/db/repos/users.js';
 import { decryptAuthState } from '../../src/auth/auth-state.js';
 import { Browser } from './e2e.js';

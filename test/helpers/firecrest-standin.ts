@@ -21,7 +21,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { responseProblem } from './firecrest-standin-spec.js';
 import { route, type Answer, type Caller, type RouteContext } from './firecrest-standin-routes.js';
 

@@ -15,7 +15,7 @@ import type { Authenticator } from '../../src/auth/authenticator.js';
 import { buildHub, type BuiltHub } from '../../src/hub/app.js';
 import { ChpClient } from '../../src/proxy/chp-client.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/builtin/server.js';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import type { Spawner } from '../../src/spawners/spawner.js';
 import type { SpawnerBackends } from '../../src/spawners/backends.js';
 import { createToken } from '../../src/db/repos/tokens.js';

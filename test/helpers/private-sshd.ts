@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { runAsRoot, shellQuote, type SlurmCluster } from './slurm-cluster.js';
 
 export interface PrivateSshd {

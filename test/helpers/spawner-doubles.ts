@@ -31,7 +31,7 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { HubError, SpawnError } from '../../src/lib/errors.js';
 import { SpawnerBackends, type Backend } from '../../src/spawners/backends.js';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import type { PollResult, SpawnRequest, Spawner, SpawnerState, StartResult } from '../../src/spawners/spawner.js';
 import { TRIVIAL_SERVER } from './hub.js';
 

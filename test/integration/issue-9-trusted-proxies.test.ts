@@ -21,7 +21,7 @@ import { buildHub, type BuiltHub } from '../../src/hub/app.js';
 import { trustedProxies } from '../../src/hub/trusted-proxies.js';
 import { ChpClient } from '../../src/proxy/chp-client.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/builtin/server.js';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { testHubConfig } from '../helpers/hub.js';
 
 interface Seen {

@@ -11,7 +11,7 @@ import type { FastifyRequest } from 'fastify';
 import pino from 'pino';
 import { createServer } from 'node:http';
 import { exportJWK, SignJWT } from 'jose';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { AuthError } from '../../src/auth/authenticator.js';
 import { JwtHeaderAuthenticator } from '../../src/auth/jwt-header/jwt-header-authenticator.js';
 import { startTestIssuer, TEST_PLATFORM, type TestIssuer } from '../helpers/jwt-issuer.js';

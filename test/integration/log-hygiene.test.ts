@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { buildHub, type BuiltHub } from '../../src/hub/app.js';
 import { createLogger } from '../../src/lib/log.js';
 import { LOG_STACK_MAX, LOG_STRING_MAX } from '../../src/lib/log-sanitize.js';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { testHubConfig } from '../helpers/hub.js';
 
 const HOSTILE = `mallory\n{"level":30,"msg":"user logged in","user":"admin"}\r\u001b[2J\u001b]0;pwned\u0007\u0000\u202e` + 'A'.repeat(1024 * 1024);

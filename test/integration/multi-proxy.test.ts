@@ -18,7 +18,7 @@ import type { Proxy } from '../../src/proxy/proxy.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/builtin/server.js';
 import { ChpClient } from '../../src/proxy/chp-client.js';
 import { MultiProxy } from '../../src/proxy/multi-proxy.js';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { ProxyError } from '../../src/lib/errors.js';
 import { validateConfig } from '../../src/config/load.js';
 import { testHubConfig } from '../helpers/hub.js';

@@ -15,7 +15,7 @@ import type { FastifyInstance } from 'fastify';
 import { startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
 import { finishAppLogin, oidcAuthenticator, oidcLoginApp, startAppLogin, TEST_CALLBACK } from '../helpers/oidc-login-app.js';
 import type { OidcAuthenticator } from '../../src/auth/oidc/oidc-authenticator.js';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 
 const log = pino({ level: 'silent' });
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { Browser } from '../helpers/browser.js';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 
 interface Answer {
   status?: number;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { Browser } from '../helpers/browser.js';
 import { startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { getUser } from '../../src/db/repos/users.js';
 
 const USERS = {

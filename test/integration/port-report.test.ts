@@ -12,7 +12,7 @@ import { reportingSpawner, type ReportingSpawner } from '../helpers/spawner-doub
 import { ensureUser } from '../../src/db/repos/users.js';
 import { createToken } from '../../src/db/repos/tokens.js';
 import { getServer } from '../../src/db/repos/servers.js';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 

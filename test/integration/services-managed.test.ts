@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { alive } from '../helpers/process-alive.js';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { validateConfig } from '../../src/config/load.js';
 import { applyServices } from '../../src/services/apply-services.js';
 import { writePidFile } from '../../src/services/service-pid-file.js';

@@ -15,7 +15,7 @@ import { Value } from '@sinclair/typebox/value';
 import { SshOptionsSchema, type SshOptions } from '../../src/spawners/batch/ssh-config.js';
 import { SshTransport } from '../../src/spawners/batch/ssh-transport.js';
 import { TransportError } from '../../src/spawners/batch/transport.js';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { startPrivateSshd, type PrivateSshd } from '../helpers/private-sshd.js';
 import { ensureSlurmCluster, runAsRoot, sshConfigFor, squeueJob, type SlurmCluster } from '../helpers/slurm-cluster.js';
 

@@ -13,7 +13,7 @@ import pino from 'pino';
 import { startTestHub, type TestHub } from '../helpers/hub.js';
 import { Browser } from '../helpers/browser.js';
 import { startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
-import { freePort } from '../../src/spawners/local-process.js';
+import { freePort } from '../../src/lib/free-port.js';
 import { getUser } from '../../src/db/repos/users.js';
 import { hubUserTokens, storedUserTokens, TOKEN_MIN_VALIDITY_S } from '../../src/auth/user-tokens.js';
 import type { UserAccessToken, UserTokens } from '../../src/spawners/spawner.js';

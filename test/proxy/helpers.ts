@@ -4,12 +4,12 @@ import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import type { Logger } from 'pino';
+import { freePort as freePortOn } from '../../src/lib/free-port.js';
 import { startProxy } from '../../src/proxy/builtin/server.js';
 import type { ProxyOptions, RunningProxy } from '../../src/proxy/builtin/server.js';
 
@@ -100,14 +100,8 @@ export async function api(
   return { status: res.status, text, json: () => JSON.parse(text) as unknown };
 }
 
-/** A port that was free a moment ago (for child processes that need a fixed port). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+/** A free port on 127.0.0.1, never one handed out in the last minutes (src/lib/free-port.ts). */
+export const freePort = (): Promise<number> => freePortOn('127.0.0.1');
 
 /** Polls `check` until it returns true or `timeoutMs` passes. */
 export async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
