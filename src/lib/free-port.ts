@@ -3,7 +3,7 @@
  * and still free when that process binds it a moment later.
  *
  * The usual way (bind port 0, read the port, close) has two races that a
- * spawn storm hits. Seen in a 300-spawn bench: two servers were handed the
+ * spawn storm hits. Seen in the spawn-storm bench: two servers were handed the
  * same port, the second died with EADDRINUSE, and the hub found "its" server
  * ready because the first one answered there.
  *  - The kernel may give a port just closed to the next bind to port 0, so
