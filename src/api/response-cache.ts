@@ -106,11 +106,6 @@ export function responseCacheOf(hub: Hub): ResponseCache | undefined {
 }
 
 /**
- * The JSON answer under `key`: from the cache while the database is
- * unchanged, else built by `build` (which runs the queries; its stamp is read
- * before them) and stored. `key` undefined: built, not stored.
- */
-/**
  * The answer stored under `key` if the database is unchanged since, without
  * building anything: a route's fast path, taken before any await.
  */
@@ -119,6 +114,11 @@ export function cachedAnswer(hub: Hub, key: string): CachedAnswer | undefined {
   return cache?.get(key, changeStampOf(hub.db)!.read());
 }
 
+/**
+ * The JSON answer under `key`: from the cache while the database is
+ * unchanged, else built by `build` (which runs the queries; its stamp is read
+ * before them) and stored. `key` undefined: built, not stored.
+ */
 export async function cachedJson(hub: Hub, key: string | undefined, build: () => Promise<CachedAnswer>): Promise<CachedAnswer & { hit: boolean }> {
   const cache = key === undefined ? undefined : responseCacheOf(hub);
   if (!cache) return { ...(await build()), hit: false };

@@ -28,6 +28,8 @@ const LOWEST = 10_000;
 const TRIES = 40;
 
 const held = new Map<number, number>();
+/** The kernel's range, read once (it is a boot-time setting). */
+let kernelRange: [number, number] | undefined;
 
 /** The kernel's ephemeral port range (`net.ipv4.ip_local_port_range`), or Linux's default when unreadable. */
 export function ephemeralRange(file = '/proc/sys/net/ipv4/ip_local_port_range'): [number, number] {
@@ -46,7 +48,7 @@ function tryBind(ip: string, port: number): Promise<number | undefined> {
     const srv = net.createServer();
     srv.unref();
     srv.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(undefined) : reject(err)));
-    srv.listen({ port, host: ip, exclusive: true }, () => {
+    srv.listen(port, ip, () => {
       const bound = (srv.address() as net.AddressInfo).port;
       srv.close(() => resolve(bound));
     });
@@ -80,7 +82,7 @@ export interface FreePortOptions {
 export async function freePort(ip: string, opts: FreePortOptions = {}): Promise<number> {
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
-  const [ephemeralLow] = opts.ephemeral ?? ephemeralRange();
+  const [ephemeralLow] = opts.ephemeral ?? (kernelRange ??= ephemeralRange());
   const span = ephemeralLow - LOWEST;
   if (span > 1000) {
     for (let i = 0; i < TRIES; i++) {
