@@ -364,43 +364,48 @@ describe('bin/ganymede-singleuser', { timeout: 120_000 }, () => {
     }
   });
 
-  it('without python3 the port is one no socket of this machine uses, from GANYMEDE_SINGLEUSER_PORT_RANGE', async () => {
-    const hub = await fakeHub([{ status: 200 }]);
-    // occupy every port of a small range but the last (a range whose 7 ports are all free now)
-    const held: http.Server[] = [];
-    const bind = (p: number) =>
-      new Promise<http.Server | undefined>((resolve) => {
-        const s = http.createServer();
-        s.once('error', () => resolve(undefined));
-        s.listen(p, '127.0.0.1', () => resolve(s));
-      });
-    let low = 0;
-    try {
-      for (let attempt = 0; attempt < 20 && !low; attempt++) {
-        const start = 20000 + Math.floor(Math.random() * 12000);
-        const got = await Promise.all([0, 1, 2, 3, 4, 5, 6].map((i) => bind(start + i)));
-        if (got.every((s) => s)) {
-          low = start;
-          held.push(...(got.slice(0, 6) as http.Server[]));
-          await new Promise((r) => got[6]!.close(r));
-        } else for (const s of got) s?.close();
+  // Both ways of picking stay in the range (below the ephemeral ports, which outgoing connections take)
+  for (const tool of ['curl', 'python3'] as const) {
+    const title =
+      tool === 'curl' ? 'without python3 the port is one no socket of this machine uses, from GANYMEDE_SINGLEUSER_PORT_RANGE' : 'with python3 the port is one it can bind, from GANYMEDE_SINGLEUSER_PORT_RANGE';
+    it(title, async () => {
+      const hub = await fakeHub([{ status: 200 }]);
+      // occupy every port of a small range but the last (a range whose 7 ports are all free now)
+      const held: http.Server[] = [];
+      const bind = (p: number) =>
+        new Promise<http.Server | undefined>((resolve) => {
+          const s = http.createServer();
+          s.once('error', () => resolve(undefined));
+          s.listen(p, '127.0.0.1', () => resolve(s));
+        });
+      let low = 0;
+      try {
+        for (let attempt = 0; attempt < 20 && !low; attempt++) {
+          const start = 20000 + Math.floor(Math.random() * 12000);
+          const got = await Promise.all([0, 1, 2, 3, 4, 5, 6].map((i) => bind(start + i)));
+          if (got.every((s) => s)) {
+            low = start;
+            held.push(...(got.slice(0, 6) as http.Server[]));
+            await new Promise((r) => got[6]!.close(r));
+          } else for (const s of got) s?.close();
+        }
+        assert.ok(low, 'found no 7 free ports in a row');
+        const last = low + 6;
+        const bin = toolDir(`range-${tool}`, [...BASE_TOOLS, tool]);
+        for (let i = 0; i < 5; i++) {
+          const { code, stdout, stderr } = await run(baseEnv(hub.url, bin, { GANYMEDE_SINGLEUSER_PORT_RANGE: `${low}-${last}` }), ['/bin/sh', '-c', 'printf "%s" "$1"', 'show']).exited;
+          assert.equal(code, 0, stderr);
+          assert.equal(stdout, `--port=${last}`, `run ${i}`);
+        }
+        const { code, stderr } = await run(baseEnv(hub.url, bin, { GANYMEDE_SINGLEUSER_PORT_RANGE: `${low}-${low + 1}` }), ['/bin/true']).exited;
+        assert.equal(code, 1);
+        assert.match(stderr, /found no free port/);
+      } finally {
+        for (const s of held) s.close();
+        await hub.close();
       }
-      assert.ok(low, 'found no 7 free ports in a row');
-      const last = low + 6;
-      const bin = toolDir('range', [...BASE_TOOLS, 'curl']);
-      for (let i = 0; i < 5; i++) {
-        const { code, stdout, stderr } = await run(baseEnv(hub.url, bin, { GANYMEDE_SINGLEUSER_PORT_RANGE: `${low}-${last}` }), ['/bin/sh', '-c', 'printf "%s" "$1"', 'show']).exited;
-        assert.equal(code, 0, stderr);
-        assert.equal(stdout, `--port=${last}`, `run ${i}`);
-      }
-      const { code, stderr } = await run(baseEnv(hub.url, bin, { GANYMEDE_SINGLEUSER_PORT_RANGE: `${low}-${low + 1}` }), ['/bin/true']).exited;
-      assert.equal(code, 1);
-      assert.match(stderr, /found no free port/);
-    } finally {
-      for (const s of held) s.close();
-      await hub.close();
-    }
-  });
+    });
+  }
 
   describe('with the real hub', () => {
     let t: TestHub;
